@@ -1,0 +1,377 @@
+"""Blocklists of mining pools, proxies, web-miner hosts and dev-fee pools (layer 1: reference data).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment (blocklists, DNS memory) -> sinks
+
+Detectors and enrichment ask a :class:`Blocklist` whether a host name (DNS query, TLS SNI, HTTP
+Host, a pool host named in Stratum parameters) or a server ``ip:port`` is listed. The lists are
+plain text, one entry per line::
+
+    # category: pool
+    supportxmr.com      maltrail,curated    # a domain: itself and every name under it
+    94.23.251.22:3333   maltrail            # an IPv4 endpoint
+    [2001:db8::1]:3333  curated             # an IPv6 endpoint
+
+``<entry> [<source>[,<source>...]]`` separated by white space; ``#`` starts a comment. A domain
+matches itself and its subdomains at a label boundary (``x.supportxmr.com`` matches,
+``notsupportxmr.com`` does not); a leading ``*.`` or ``.`` is accepted and means the same. An
+entry that is a public suffix (``co.uk``, ``duckdns.org``) is an error, as is any malformed line:
+:class:`~poolsniff.errors.BlocklistError` names the file and line. The allowlist always wins.
+
+Parsing takes lines (no I/O); :func:`load_shipped` and :func:`load_files` are the thin wrappers that
+read the package's lists and ``--blocklist FILE`` files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Final
+
+from poolsniff.domains import is_public_suffix, normalise
+from poolsniff.errors import BlocklistError, ConfigError
+
+CATEGORIES: Final = ("pool", "proxy", "browser", "donation")
+"""Block categories: Stratum/pool endpoints, public Stratum proxies, in-browser miner script
+hosts, and the pools that miners' dev fees go to."""
+
+ALLOW: Final = "allow"
+"""The category of allowlist entries: a name or endpoint they cover never matches."""
+
+SHIPPED_FILES: Final = (
+    ("pool.txt", "pool"),
+    ("proxy.txt", "proxy"),
+    ("browser.txt", "browser"),
+    ("donation.txt", "donation"),
+    ("allowlist.txt", ALLOW),
+)
+"""The lists in the package's ``blocklists/`` folder and their categories."""
+
+DEFAULT_USER_CATEGORY: Final = "pool"
+"""The category of a ``--blocklist FILE`` without a ``# category: <name>`` header."""
+
+PUBLIC_SUFFIX_REASON: Final = "{} is a public suffix; list a registrable domain or a host under it"
+
+_CATEGORY_RE: Final = re.compile(r"#\s*category\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_SOURCE_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+Endpoint = tuple[str, int]
+"""A canonical IP address string and a port."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One list entry, as loaded; a match returns the entry that matched."""
+
+    entry: str
+    """The normalised domain, ``1.2.3.4:3333`` or ``[2001:db8::1]:3333``."""
+    list_name: str
+    """The list's file stem (``pool``, ``allowlist``, or a user file's stem)."""
+    category: str
+    """One of :data:`CATEGORIES`, or :data:`ALLOW`."""
+    sources: tuple[str, ...]
+    """Where the entry came from (ids defined in ``blocklists/SOURCES.md``); may be empty."""
+    origin: str
+    """``file:line`` of the entry."""
+
+
+Match = ListEntry
+"""What :meth:`Blocklist.match_name` and :meth:`Blocklist.match_endpoint` return."""
+
+
+class Blocklist:
+    """Domain and endpoint entries by category, with an allowlist that always wins."""
+
+    def __init__(self) -> None:
+        """Start empty; fill with :meth:`add_lines` and :meth:`add_allow_lines`."""
+        self._names: dict[str, ListEntry] = {}
+        self._endpoints: dict[Endpoint, ListEntry] = {}
+        self._allow_names: dict[str, ListEntry] = {}
+        self._allow_endpoints: dict[Endpoint, ListEntry] = {}
+        self._counts: dict[str, int] = {}
+
+    def copy(self) -> Blocklist:
+        """Return an independent copy (entries are immutable and shared)."""
+        other = Blocklist()
+        other._names = dict(self._names)
+        other._endpoints = dict(self._endpoints)
+        other._allow_names = dict(self._allow_names)
+        other._allow_endpoints = dict(self._allow_endpoints)
+        other._counts = dict(self._counts)
+        return other
+
+    def add_lines(
+        self, lines: Iterable[str], origin: str, category: str, *, list_name: str | None = None
+    ) -> None:
+        """Add the entries of ``lines`` (a list file's text) read from ``origin``.
+
+        ``category`` is one of :data:`CATEGORIES` or :data:`ALLOW`; ``list_name`` defaults to the
+        stem of ``origin``. The first entry added for a name or endpoint is kept. Raises
+        :class:`BlocklistError` ``origin:line: reason`` for the first bad line; entries before
+        it stay added.
+        """
+        if category != ALLOW and category not in CATEGORIES:
+            raise ValueError(f"unknown blocklist category {category!r}")
+        name = list_name if list_name is not None else Path(origin).stem
+        names = self._allow_names if category == ALLOW else self._names
+        endpoints = self._allow_endpoints if category == ALLOW else self._endpoints
+        self._counts.setdefault(name, 0)
+        for lineno, text in enumerate(lines, 1):
+            try:
+                parsed = _parse_line(text)
+            except ValueError as e:
+                raise BlocklistError(origin, lineno, str(e)) from e
+            if parsed is None:
+                continue
+            key, shown, sources = parsed
+            item = ListEntry(shown, name, category, sources, f"{origin}:{lineno}")
+            if isinstance(key, str):
+                names.setdefault(key, item)
+            else:
+                endpoints.setdefault(key, item)
+            self._counts[name] += 1
+
+    def add_allow_lines(
+        self, lines: Iterable[str], origin: str, *, list_name: str | None = None
+    ) -> None:
+        """Add allowlist entries: names and endpoints they cover never match."""
+        self.add_lines(lines, origin, ALLOW, list_name=list_name)
+
+    def match_name(self, name: str) -> Match | None:
+        """Return the most specific entry listing ``name`` or a parent of it, unless allowed.
+
+        The name is normalised like the entries (case, one trailing dot, IDNA); a name that is
+        not a valid host name matches nothing. This runs for every DNS query, SNI and Host, so
+        ASCII names take a fast path: one dict look-up per label suffix.
+        """
+        if name.isascii():
+            key = name.lower()
+            if key.endswith("."):
+                key = key[:-1]
+        else:
+            normal = normalise(name)
+            if normal is None:
+                return None
+            key = normal
+        allow = self._allow_names
+        block = self._names
+        found: ListEntry | None = None
+        suffix = key
+        while suffix:
+            if suffix in allow:
+                return None
+            if found is None:
+                found = block.get(suffix)
+            suffix = suffix.partition(".")[2]
+        return found
+
+    def match_endpoint(self, ip: str, port: int) -> Match | None:
+        """Return the entry listing server ``ip:port``, unless the allowlist has it."""
+        key = (ip, port)
+        if key not in self._endpoints and key not in self._allow_endpoints and ":" in ip:
+            canonical = _canonical_ip(ip)
+            if canonical is None:
+                return None
+            key = (canonical, port)
+        if key in self._allow_endpoints:
+            return None
+        return self._endpoints.get(key)
+
+    def shadowed(self) -> list[ListEntry]:
+        """Return the block entries that the allowlist hides (worth a warning for user lists)."""
+        hidden = [e for e in self._endpoints.values() if _endpoint_key(e) in self._allow_endpoints]
+        for key, item in self._names.items():
+            suffix = key
+            while suffix:
+                if suffix in self._allow_names:
+                    hidden.append(item)
+                    break
+                suffix = suffix.partition(".")[2]
+        return hidden
+
+    def __len__(self) -> int:
+        """The number of distinct block entries (domains and endpoints, allowlist excluded)."""
+        return len(self._names) + len(self._endpoints)
+
+    def counts(self) -> dict[str, int]:
+        """Valid entry lines read per list name, allowlists included."""
+        return dict(self._counts)
+
+
+def _parse_line(text: str) -> tuple[str | Endpoint, str, tuple[str, ...]] | None:
+    """Parse one line into (look-up key, entry as shown, sources); None for blank/comment."""
+    body = text.split("#", 1)[0].strip()
+    if not body:
+        return None
+    fields = body.split()
+    if len(fields) > 2:
+        raise ValueError(f"expected '<entry> [<source>,...]', found {len(fields)} fields")
+    sources = _parse_sources(fields[1]) if len(fields) == 2 else ()
+    key, shown = _parse_entry(fields[0])
+    return key, shown, sources
+
+
+def _parse_sources(text: str) -> tuple[str, ...]:
+    """Split a comma-separated source list; each id is lower-case letters, digits, '-', '_'."""
+    sources = tuple(text.split(","))
+    for source in sources:
+        if _SOURCE_RE.fullmatch(source) is None:
+            raise ValueError(
+                f"bad source id {source!r} (lower-case letters, digits, '-' and '_', "
+                "separated by commas without spaces)"
+            )
+    return sources
+
+
+def _parse_entry(text: str) -> tuple[str | Endpoint, str]:
+    """Parse a domain or an ``ip:port`` entry into (look-up key, entry as shown)."""
+    if text.startswith("[") or text.count(":") > 1:
+        return _parse_ipv6_endpoint(text)
+    host, colon, port = text.partition(":")
+    if _is_ipv4(host):
+        if not colon:
+            raise ValueError(f"an IP address needs a port: write {host}:<port>")
+        address = str(ipaddress.IPv4Address(host))
+        number = _parse_port(port)
+        return (address, number), f"{address}:{number}"
+    if colon:
+        raise ValueError(f"a domain entry takes no port: write {host} alone")
+    name = normalise(_strip_wildcard(text))
+    if name is None:
+        raise ValueError(f"{text!r} is not a valid domain name")
+    if is_public_suffix(name):
+        raise ValueError(PUBLIC_SUFFIX_REASON.format(name))
+    return name, name
+
+
+def _parse_ipv6_endpoint(text: str) -> tuple[Endpoint, str]:
+    """Parse ``[addr]:port``."""
+    inner, bracket, port = text[1:].partition("]:") if text.startswith("[") else ("", "", "")
+    if not bracket:
+        raise ValueError(f"write an IPv6 endpoint as [address]:port, not {text!r}")
+    try:
+        address = ipaddress.IPv6Address(inner)
+    except ValueError as e:
+        raise ValueError(f"{inner!r} is not a valid IPv6 address") from e
+    number = _parse_port(port)
+    if address.ipv4_mapped is not None:
+        return (str(address.ipv4_mapped), number), f"{address.ipv4_mapped}:{number}"
+    return (str(address), number), f"[{address}]:{number}"
+
+
+def _canonical_ip(text: str) -> str | None:
+    """The compressed form of an IP address (IPv4-mapped IPv6 as IPv4); None if invalid."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _is_ipv4(host: str) -> bool:
+    """True for a dotted-quad IPv4 address; raise for an all-digits-and-dots non-address."""
+    if not host or host.strip("0123456789.") != "":
+        return False
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError as e:
+        raise ValueError(f"{host!r} is not a valid IPv4 address") from e
+    return True
+
+
+def _parse_port(text: str) -> int:
+    """A TCP/UDP port 1-65535."""
+    if not text.isdigit():
+        raise ValueError(f"bad port {text!r}")
+    number = int(text)
+    if not 1 <= number <= 65535:
+        raise ValueError(f"port {number} out of range 1-65535")
+    return number
+
+
+def _strip_wildcard(text: str) -> str:
+    """Drop a leading ``*.`` or ``.``: a domain entry already covers its subdomains."""
+    if text.startswith("*."):
+        return text[2:]
+    return text[1:] if text.startswith(".") else text
+
+
+def _endpoint_key(item: ListEntry) -> Endpoint:
+    """The look-up key of an endpoint entry as shown (``1.2.3.4:3333`` / ``[::1]:3333``)."""
+    host, _, port = item.entry.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def header_category(lines: Iterable[str], origin: str) -> str | None:
+    """Return the ``# category: <name>`` of a list's leading comment block, if any.
+
+    Raises :class:`BlocklistError` when the header names an unknown category.
+    """
+    for lineno, text in enumerate(lines, 1):
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#"):
+            return None
+        found = _CATEGORY_RE.match(stripped)
+        if found is None:
+            continue
+        category = found.group(1).lower()
+        if category != ALLOW and category not in CATEGORIES:
+            known = ", ".join((*CATEGORIES, ALLOW))
+            raise BlocklistError(origin, lineno, f"unknown category {category!r} (known: {known})")
+        return category
+    return None
+
+
+def shipped_dir() -> Traversable:
+    """The package's ``blocklists`` folder (wheel), else the source checkout's ``blocklists/``."""
+    packaged = files("poolsniff") / "blocklists"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "blocklists"
+
+
+@cache
+def _shipped() -> Blocklist:
+    """Parse the shipped lists once per process; callers get copies."""
+    folder = shipped_dir()
+    lists = Blocklist()
+    for filename, category in SHIPPED_FILES:
+        resource = folder / filename
+        if not resource.is_file():
+            raise ConfigError(f"shipped blocklist {filename} is missing from {folder}")
+        lines = resource.read_text(encoding="utf-8").splitlines()
+        lists.add_lines(lines, f"blocklists/{filename}", category)
+    return lists
+
+
+def load_shipped() -> Blocklist:
+    """Return a new :class:`Blocklist` holding the package's lists and allowlist."""
+    return _shipped().copy()
+
+
+def load_files(target: Blocklist, paths: Iterable[str | os.PathLike[str]]) -> Blocklist:
+    """Add ``--blocklist FILE`` lists to ``target`` and return it.
+
+    A file's category is its ``# category: <name>`` header (``allow`` makes it an allowlist),
+    else :data:`DEFAULT_USER_CATEGORY`; its list name is the file stem.
+    """
+    for path in paths:
+        origin = os.fspath(path)
+        try:
+            text = Path(origin).read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{origin}: not UTF-8 text (byte {e.start})") from e
+        except OSError as e:
+            raise ConfigError(f"{origin}: cannot read blocklist: {e.strerror}") from e
+        lines = text.splitlines()
+        category = header_category(lines, origin) or DEFAULT_USER_CATEGORY
+        target.add_lines(lines, origin, category)
+    return target

@@ -1,0 +1,129 @@
+"""Name and address detectors: DNS queries, TLS SNI, HTTP Host, remembered pool addresses.
+
+DnsMessage / TlsClientHello / HttpMessage / FlowStart -> **NameDetector** -> Detection
+
+A name matches a blocklist entry exactly or as a subdomain at a label boundary (the
+matching itself, with normalisation and the allowlist, is ``Blocklist.match_name``). A new
+connection to an address that a listed name resolved to (``DnsMemory``), or to a listed
+``ip:port`` endpoint, raises a *fallback* signature: it is kept only when nothing more
+specific fired on the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from poolsniff.blocklist import Blocklist, Match
+from poolsniff.detect import signatures as sigs
+from poolsniff.dissect.dns import rrtype_name
+from poolsniff.dnsmemory import DnsMemory
+from poolsniff.model import (
+    DnsMessage,
+    Detection,
+    Event,
+    FlowStart,
+    HttpMessage,
+    Role,
+    Signature,
+    TlsClientHello,
+)
+
+
+def match_evidence(match: Match) -> dict[str, str]:
+    """Evidence keys that say which list entry matched."""
+    return {
+        "blocklist": match.list_name,
+        "blocklist_entry": match.entry,
+        "blocklist_category": match.category,
+        "blocklist_source": ",".join(match.sources),
+    }
+
+
+class NameDetector:
+    """Raises the name-based signatures."""
+
+    name = "names"
+
+    def __init__(self, blocklist: Blocklist, memory: DnsMemory) -> None:
+        """Match against ``blocklist``; look addresses up in ``memory``."""
+        self.blocklist = blocklist
+        self.memory = memory
+
+    def inspect(self, event: Event) -> Iterator[Detection]:
+        """Yield detections for listed names and addresses."""
+        if isinstance(event, DnsMessage):
+            yield from self._dns(event)
+        elif isinstance(event, TlsClientHello):
+            if event.sni:
+                tls = {"sni": event.sni, "version": event.version}
+                yield from self._name(event, event.sni, sigs.TLS_POOL, {"tls": tls})
+        elif isinstance(event, HttpMessage):
+            host = event.headers.get("host", "")
+            if event.is_request and host:
+                http = {
+                    "hostname": host,
+                    "url": event.uri,
+                    "http_method": event.method,
+                    "protocol": "HTTP/1.1",
+                }
+                ua = event.headers.get("user-agent")
+                if ua:
+                    http["http_user_agent"] = ua
+                yield from self._name(event, _strip_port(host), sigs.HTTP_POOL, {"http": http})
+        elif isinstance(event, FlowStart):
+            yield from self._connection(event)
+
+    def _name(
+        self, event: Event, name: str, sig: Signature, app: dict[str, object]
+    ) -> Iterator[Detection]:
+        match = self.blocklist.match_name(name)
+        if match is None:
+            return
+        det = Detection(event.ts_us, event.flow, sig, Role.CLIENT, True, app=dict(app))
+        det.evidence.update(match_evidence(match))
+        det.evidence["pool_host"] = name.lower().rstrip(".")
+        det.names.append(name)
+        yield det
+
+    def _dns(self, msg: DnsMessage) -> Iterator[Detection]:
+        for qname, qtype in msg.questions:
+            dns: dict[str, object] = {
+                "version": 3,
+                "type": "response" if msg.is_response else "request",
+                "id": msg.msg_id,
+                "opcode": msg.opcode,
+                "queries": [{"rrname": qname, "rrtype": rrtype_name(qtype)}],
+            }
+            if msg.is_response and msg.answers:
+                dns["answers"] = [
+                    {"rrname": n, "rrtype": rrtype_name(t), "rdata": d, "ttl": ttl}
+                    for n, t, d, ttl in msg.answers[:16]
+                ]
+            found = list(self._name(msg, qname, sigs.DNS_POOL, {"dns": dns}))
+            if found:
+                yield from found
+                return
+
+    def _connection(self, event: FlowStart) -> Iterator[Detection]:
+        flow = event.flow
+        name = self.memory.lookup(flow.server_ip, event.ts_us)
+        if name is not None:
+            match = self.blocklist.match_name(name)
+            if match is not None:
+                det = Detection(event.ts_us, flow, sigs.RESOLVED_POOL, Role.MINER, True)
+                det.evidence.update(match_evidence(match))
+                det.evidence["pool_host"] = name
+                det.evidence["resolved_from"] = name
+                yield det
+                return
+        match = self.blocklist.match_endpoint(flow.server_ip, flow.server_port)
+        if match is not None:
+            det = Detection(event.ts_us, flow, sigs.ENDPOINT_POOL, Role.MINER, True)
+            det.evidence.update(match_evidence(match))
+            yield det
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

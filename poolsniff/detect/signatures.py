@@ -1,0 +1,84 @@
+"""The signatures poolsniff raises, with their ids, messages and severities (detection layer).
+
+detectors -> Detection(signature=...) -> enrichment -> sinks
+
+Ids live in 9,300,000-9,300,999, clear of ET Open (2,000,000-2,999,999) and of Suricata's
+local range conventions. Severity follows Suricata: 1 high, 2 medium, 3 low. Each mining
+dialect has a *miner* signature (the host speaking the client side) and a *pool server*
+signature (the host speaking the server side), as zeek-cryptomining's Miner and
+Mining_Pool_Server notices do; one flow raises each at most once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from poolsniff.model import Role, Signature
+
+CATEGORY: Final = "Crypto Currency Mining Activity Detected"
+"""The classtype ``coin-mining`` description from ET's classification.config."""
+
+_P: Final = "POOLSNIFF COINMINER"
+
+FLAVOUR_FAMILY: Final = {
+    "stratum-v1": "stratum",
+    "stratum-v1-equihash": "stratum",
+    "ethereumstratum": "ethstratum",
+    "eth-proxy": "ethproxy",
+    "cryptonote": "cryptonote",
+    "getwork": "getwork",
+    "getblocktemplate": "getwork",
+}
+"""Flavours that share a signature."""
+
+_FAMILIES: Final = {
+    "stratum": (9300101, "Stratum v1"),
+    "ethstratum": (9300103, "EthereumStratum"),
+    "ethproxy": (9300105, "eth-proxy (Ethereum getWork)"),
+    "cryptonote": (9300107, "CryptoNote/XMRig stratum"),
+    "getwork": (9300109, "getwork/getblocktemplate"),
+}
+
+MINER: Final = {
+    fam: Signature(sid, f"{_P} {name} miner session", 1, "stratum")
+    for fam, (sid, name) in _FAMILIES.items()
+}
+"""Signatures for the miner side of each dialect family."""
+POOL: Final = {
+    fam: Signature(sid + 1, f"{_P} {name} pool server session", 1, "stratum")
+    for fam, (sid, name) in _FAMILIES.items()
+}
+"""Signatures for the pool side of each dialect family."""
+
+COIN_DAEMON_RPC: Final = Signature(
+    9300120, f"{_P} Mining infrastructure: pool to coin daemon RPC (getblocktemplate/submitblock)", 3, "http"
+)
+SV2_NOISE: Final = Signature(9300130, f"{_P} Possible Stratum V2 encrypted (Noise) handshake", 3)
+SV2_SETUP: Final = Signature(9300131, f"{_P} Stratum V2 SetupConnection (plaintext)", 1)
+
+DNS_POOL: Final = Signature(9300201, f"{_P} DNS query for a mining pool domain", 2, "dns")
+TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls")
+HTTP_POOL: Final = Signature(9300203, f"{_P} HTTP Host of a mining pool", 2, "http")
+RESOLVED_POOL: Final = Signature(
+    9300204, f"{_P} Connection to an address a mining pool name resolved to", 2
+)
+ENDPOINT_POOL: Final = Signature(9300205, f"{_P} Connection to a listed mining pool endpoint", 2)
+
+FALLBACK: Final = frozenset({RESOLVED_POOL.sid, ENDPOINT_POOL.sid})
+"""Signatures kept only when nothing more specific fired on the same flow."""
+
+
+def for_verdict(flavour: str, role: Role) -> Signature:
+    """Return the signature for a dialect flavour and the role of the host that spoke it."""
+    if role == Role.INFRA:
+        return COIN_DAEMON_RPC
+    family = FLAVOUR_FAMILY.get(flavour, "stratum")
+    return POOL[family] if role == Role.POOL else MINER[family]
+
+
+ALL: Final = (
+    [*MINER.values(), *POOL.values()]
+    + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP]
+    + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL]
+)
+"""Every signature, for the README table and ``poolsniff signatures``."""

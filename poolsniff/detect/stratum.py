@@ -1,0 +1,189 @@
+"""The Stratum / JSON-RPC mining detector (detection layer).
+
+JsonMessage -> jsonrpc.classify -> **StratumDetector** -> Detection -> enrichment
+
+Every JSON value from a TCP line stream or an HTTP body is classified. A request sent by
+the miner raises the dialect's miner signature, one sent by the pool (or a pool-shaped
+reply) the pool-server signature; the alert is always oriented miner -> pool. Evidence
+(agent, login, wallet, worker, algorithm, coin, pool host named in the params) is taken
+from each message. getblocktemplate/submitblock over HTTP with no miner marker (no
+``X-Mining-*`` header, no miner User-Agent, no ``capabilities``) is a pool or solo node
+talking to its coin daemon: mining infrastructure, not a miner.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from poolsniff.detect import evidence as ev
+from poolsniff.detect import signatures as sigs
+from poolsniff.detect.jsonrpc import Verdict, classify
+from poolsniff.model import Detection, Event, HttpMessage, JsonMessage, Role
+
+MINER_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
+"""Request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
+GBT_MINER_CAPS: Final = frozenset({"coinbasetxn", "workid", "coinbase/append", "longpoll"})
+"""getblocktemplate capabilities a pool-mining client announces (BIP 22/23; cgminer, bfgminer)."""
+FLAVOUR_COIN: Final = {
+    "ethereumstratum": "Ethereum",
+    "eth-proxy": "Ethereum",
+    "stratum-v1-equihash": "Zcash",
+    "cryptonote": "Monero",
+}
+"""The coin a dialect implies when nothing more specific is known."""
+
+
+class StratumDetector:
+    """Raises mining-dialect signatures from JSON-RPC messages."""
+
+    name = "stratum"
+
+    def inspect(self, event: Event) -> Iterator[Detection]:
+        """Yield a detection for a JSON message that speaks a mining dialect."""
+        if not isinstance(event, JsonMessage) or not isinstance(event.value, Mapping):
+            return
+        verdict = classify(event.value)
+        if verdict is None:
+            return
+        role = verdict.sender
+        if verdict.flavour in ("getblocktemplate",) and event.via_http and not _miner_marked(event):
+            role = Role.INFRA
+        miner_is_client = event.from_client if role != Role.POOL else not event.from_client
+        det = Detection(
+            event.ts_us,
+            event.flow,
+            sigs.for_verdict(verdict.flavour, role),
+            role,
+            miner_is_client,
+        )
+        _fill(det, verdict, event)
+        yield det
+
+
+def _miner_marked(event: JsonMessage) -> bool:
+    http = event.http
+    if http is not None:
+        if any(h in http.headers for h in MINER_HEADERS):
+            return True
+        if ev.parse_agent(http.headers.get("user-agent", "")) is not None and _is_miner_ua(http):
+            return True
+    params = event.value.get("params")
+    if isinstance(params, list) and params and isinstance(params[0], Mapping):
+        caps = params[0].get("capabilities")
+        if isinstance(caps, list) and GBT_MINER_CAPS & {c for c in caps if isinstance(c, str)}:
+            return True
+    return False
+
+
+def _is_miner_ua(http: HttpMessage) -> bool:
+    ua = http.headers.get("user-agent", "").lower()
+    return any(w in ua for w in ("miner", "xmrig", "ethminer", "bfgminer", "cgminer"))
+
+
+def _put(det: Detection, key: str, value: Any) -> None:
+    if isinstance(value, str) and value and key not in det.evidence:
+        det.evidence[key] = value[:200]
+
+
+def _fill(det: Detection, verdict: Verdict, event: JsonMessage) -> None:
+    """Copy what the message says about the miner into the detection's evidence."""
+    value = event.value
+    _put(det, "flavour", verdict.flavour)
+    _put(det, "method", verdict.method)
+    params = value.get("params")
+    method = verdict.method
+    if isinstance(params, list):
+        _from_list_params(det, method, params)
+        if method == "mining.subscribe" and len(params) >= 2 and isinstance(params[1], str):
+            if params[1].startswith("EthereumStratum/"):
+                _put(det, "protocol", params[1])
+    elif isinstance(params, Mapping):
+        _from_dict_params(det, params)
+    if isinstance(value.get("worker"), str):
+        _put(det, "worker", value["worker"])
+    result = value.get("result")
+    if isinstance(result, Mapping):
+        job = result.get("job")
+        if isinstance(job, Mapping):
+            _put(det, "algorithm", job.get("algo"))
+        if isinstance(result.get("extensions"), list):
+            _put(det, "extensions", ",".join(str(x) for x in result["extensions"][:8]))
+    if event.http is not None:
+        _from_http(det, event.http)
+    _derive(det)
+
+
+def _from_list_params(det: Detection, method: str, params: list[Any]) -> None:
+    if method == "mining.subscribe" and params:
+        _put(det, "agent", params[0])
+        if len(params) >= 3 and isinstance(params[2], str):
+            det.names.append(params[2])
+            _put(det, "pool_host", params[2])
+    elif method in ("mining.authorize", "eth_submitLogin", "eth_login") and params:
+        _put(det, "login", params[0])
+    elif method == "mining.submit" and params:
+        _put(det, "login", params[0])
+
+
+def _from_dict_params(det: Detection, params: Mapping[str, Any]) -> None:
+    _put(det, "login", params.get("login"))
+    _put(det, "agent", params.get("agent"))
+    _put(det, "rigid", params.get("rigid"))
+    algo = params.get("algo")
+    if isinstance(algo, list):
+        _put(det, "algorithm", ",".join(str(a) for a in algo[:6]))
+    else:
+        _put(det, "algorithm", algo)
+    _put(det, "protocol", params.get("proto"))
+    host = params.get("host")
+    if isinstance(host, str) and host:
+        det.names.append(host)
+        _put(det, "pool_host", host)
+
+
+def _from_http(det: Detection, http: HttpMessage) -> None:
+    _put(det, "agent", http.headers.get("user-agent"))
+    host = http.headers.get("host", "").rsplit(":", 1)[0] if http.headers.get("host") else ""
+    if host:
+        det.names.append(host)
+    query = parse_qs(urlsplit(http.uri).query)
+    if "miner" in query:
+        _put(det, "login", query["miner"][0])
+    auth = http.headers.get("authorization", "")
+    if auth.lower().startswith("basic ") and det.role != Role.INFRA:
+        try:
+            user = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return
+        _put(det, "login", user.split(":", 1)[0])
+
+
+def _derive(det: Detection) -> None:
+    """Split the login, parse the agent, and name the algorithm and coin."""
+    e = det.evidence
+    agent = e.get("agent")
+    if agent and "software" not in e:
+        parsed = ev.parse_agent(agent)
+        if parsed is not None:
+            e["software"], e["software_version"] = parsed
+    login = e.get("login")
+    if login and "wallet_type" not in e:
+        parts = ev.split_login(login)
+        for key in ("wallet", "wallet_type", "worker", "payment_id", "email"):
+            val = getattr(parts, key, None)
+            if isinstance(val, str) and val:
+                e.setdefault(key, val)
+    if "coin" not in e:
+        coin = None
+        if e.get("algorithm"):
+            coin = ev.coin_for_algo(e["algorithm"].split(",")[0])
+        if coin is None and e.get("wallet_type"):
+            coin = ev.coin_for_wallet(e["wallet_type"])
+        if coin is None:
+            coin = FLAVOUR_COIN.get(e.get("flavour", ""))
+        if coin is not None:
+            e["coin"] = coin

@@ -1,0 +1,218 @@
+"""HTTP/1.x head and body framing for the HTTP dissector (pipeline stage: flows/dissectors).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+getwork / getblocktemplate miners and some pools speak JSON-RPC over plain HTTP
+(PROTOCOLS.md §5, and the eth getwork ``POST /?miner=...`` of §3). This module reads
+the start of one direction of a TCP stream: ``parse_head`` returns an ``HttpHead``,
+``NEED_MORE`` (call again with more bytes) or ``None`` (not HTTP/1.x, malformed, or a
+head over ``MAX_HEAD_BYTES``: give up). ``body_length`` and ``dechunk`` tell the
+caller how much body follows, so it can hand a JSON body to the JSON-RPC dissector.
+
+Parsing is lenient where servers are (bare LF line ends, header lines without a
+colon are skipped) and strict where it decides what the stream is (start line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final, Literal
+
+MAX_HEAD_BYTES: Final = 16 * 1024
+"""Give up on a head (start line and headers) longer than this."""
+MAX_CHUNK_LINE: Final = 1024
+"""A chunk-size line (size and extensions) longer than this is malformed."""
+CHUNKED: Final = -1
+"""``body_length`` result for a chunked body (decode it with ``dechunk``)."""
+
+METHODS: Final = ("GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH", "CONNECT")
+"""Request methods ``looks_like_http_request`` accepts (RFC 9110 §9 and RFC 5789)."""
+_REQUEST_PREFIXES: Final = tuple(m.encode() + b" " for m in METHODS)
+
+_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
+_LINE_END: Final = re.compile(r"\r?\n")
+_TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE: Final = re.compile(rf"({_TOKEN}) (\S+) (HTTP/\d\.\d)")
+_STATUS_LINE: Final = re.compile(r"(HTTP/\d\.\d) (\d{3})(?: (.*))?")
+_HEADER_NAME: Final = re.compile(_TOKEN)
+_CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
+
+
+class Incomplete(Enum):
+    """The marker type of ``NEED_MORE``."""
+
+    NEED_MORE = "need_more"
+
+
+NEED_MORE: Final = Incomplete.NEED_MORE
+"""Returned while the buffer holds a plausible but unfinished head."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpHead:
+    """A parsed HTTP/1.x request or response head."""
+
+    is_request: bool
+    version: str
+    """``HTTP/1.1`` or ``HTTP/1.0``."""
+    method: str = ""
+    uri: str = ""
+    status: int = 0
+    reason: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Header names in lower case; a repeated header keeps its last value."""
+    head_length: int = 0
+    """Bytes of the head, including the empty line that ends it; the body starts here."""
+
+
+def looks_like_http_request(first_bytes: bytes) -> bool:
+    """Say whether a stream starts with a known method and a space (``POST ``)."""
+    return first_bytes.startswith(_REQUEST_PREFIXES)
+
+
+def looks_like_http_response(first_bytes: bytes) -> bool:
+    """Say whether a stream starts with ``HTTP/1.``."""
+    return first_bytes.startswith(b"HTTP/1.")
+
+
+def parse_head(buf: bytes) -> HttpHead | Literal[Incomplete.NEED_MORE] | None:
+    """Parse the request or response head at the start of ``buf``.
+
+    Returns the head, ``NEED_MORE`` when the head is not complete yet, or ``None``.
+    """
+    first_line_end = buf.find(b"\n", 0, MAX_HEAD_BYTES)
+    if first_line_end < 0:
+        return NEED_MORE if len(buf) < MAX_HEAD_BYTES and _could_become_http(buf) else None
+    start = _start_line(_decode(buf[:first_line_end]))
+    if start is None:
+        return None
+    end = _HEAD_END.search(buf, 0, MAX_HEAD_BYTES)
+    if end is None:
+        return NEED_MORE if len(buf) < MAX_HEAD_BYTES else None
+    header_lines = _LINE_END.split(_decode(buf[: end.start()]))[1:]
+    return _with_headers(start, header_lines, end.end())
+
+
+def body_length(head: HttpHead) -> int | None:
+    """Return the body length, ``CHUNKED``, or ``None`` when it is unknown.
+
+    Follows RFC 9112 §6.3: chunked wins over Content-Length; a request without
+    either has no body; 1xx/204/304 responses have none; any other response without
+    a length runs until the connection closes (``None``), as does a bad Content-Length.
+    """
+    coding = head.headers.get("transfer-encoding")
+    if coding is not None:
+        return CHUNKED if coding.lower().rstrip().endswith("chunked") else None
+    if not head.is_request and (head.status < 200 or head.status in (204, 304)):
+        return 0
+    value = head.headers.get("content-length")
+    if value is None:
+        return 0 if head.is_request else None
+    # Repeated identical values ("42, 42") are allowed (RFC 9110 §8.6).
+    values = {v.strip() for v in value.split(",")}
+    if len(values) != 1:
+        return None
+    (only,) = values
+    return int(only) if only.isascii() and only.isdigit() else None
+
+
+def dechunk(buf: bytes) -> tuple[bytes, bool]:
+    """Decode a chunked body (RFC 9112 §7.1) from its start; return (body so far, complete?).
+
+    Trailer fields are skipped. Raises ``ValueError`` when the framing is broken.
+    """
+    body: list[bytes] = []
+    off = 0
+    while True:
+        match = _CHUNK_SIZE.match(buf, off)
+        if match is None:
+            _check_partial_size_line(buf[off:])
+            return b"".join(body), False
+        size = int(match.group(1), 16)
+        off = match.end()
+        if size == 0:
+            return b"".join(body), _trailers_done(buf[off:])
+        data = buf[off : off + size]
+        body.append(data)
+        after = buf[off + size : off + size + 2]
+        if len(data) < size or after in (b"", b"\r"):
+            return b"".join(body), False
+        off += size + _line_end_length(after)
+
+
+def _decode(raw: bytes) -> str:
+    # Latin-1 maps every byte to one character, so decoding never fails.
+    return raw.decode("latin-1")
+
+
+def _could_become_http(buf: bytes) -> bool:
+    """Say whether ``buf`` (no line end yet) starts like, or is a prefix of, ``GET `` or ``HTTP/1.``.
+
+    A request with a method outside ``METHODS`` is recognised once its line end arrives.
+    """
+    return any(buf.startswith(p) or p.startswith(buf) for p in (*_REQUEST_PREFIXES, b"HTTP/1."))
+
+
+def _start_line(line: str) -> HttpHead | None:
+    line = line.rstrip("\r")
+    request = _REQUEST_LINE.fullmatch(line)
+    if request:
+        method, uri, version = request.groups()
+        return HttpHead(True, version, method=method, uri=uri)
+    status = _STATUS_LINE.fullmatch(line)
+    if status:
+        version, code, reason = status.groups()
+        return HttpHead(False, version, status=int(code), reason=reason or "")
+    return None
+
+
+def _with_headers(start: HttpHead, lines: list[str], head_length: int) -> HttpHead:
+    headers: dict[str, str] = {}
+    last: str | None = None
+    for line in lines:
+        if line[:1] in (" ", "\t") and last is not None:  # obsolete line folding
+            headers[last] = f"{headers[last]} {line.strip()}".strip()
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            last = None
+            continue
+        last = name.lower()
+        headers[last] = value.strip()
+    return HttpHead(
+        is_request=start.is_request,
+        version=start.version,
+        method=start.method,
+        uri=start.uri,
+        status=start.status,
+        reason=start.reason,
+        headers=headers,
+        head_length=head_length,
+    )
+
+
+def _check_partial_size_line(rest: bytes) -> None:
+    """Raise ``ValueError`` unless ``rest`` can still become a chunk-size line."""
+    if len(rest) > MAX_CHUNK_LINE or b"\n" in rest:
+        raise ValueError("malformed chunk-size line")
+    if rest and not re.match(rb"[0-9A-Fa-f]", rest):
+        raise ValueError("chunk-size line does not start with a hex digit")
+
+
+def _line_end_length(after: bytes) -> int:
+    """Length of the CRLF (or bare LF) that must follow chunk data."""
+    if after.startswith(b"\n"):
+        return 1
+    if after == b"\r\n":
+        return 2
+    raise ValueError("chunk data not followed by a line end")
+
+
+def _trailers_done(rest: bytes) -> bool:
+    """Say whether the trailer section after the last chunk has ended with an empty line."""
+    if rest.startswith((b"\r\n", b"\n")):
+        return True
+    return _HEAD_END.search(rest) is not None

@@ -1,0 +1,92 @@
+"""Newline-delimited JSON framing for one TCP direction (dissection layer).
+
+reassembly -> **jsonlines** -> JsonMessage events -> detectors
+
+Stratum, eth-proxy and the CryptoNote protocol send one JSON-RPC message per line
+(PROTOCOLS.md §1). Lines are split on ``\\n`` and each is parsed with ``json.loads``, so key
+order and whitespace do not matter. A batch (a JSON array) yields its elements. Lines longer
+than ``MAX_LINE`` are dropped up to the next newline; nesting too deep to parse is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, Final
+
+MAX_LINE: Final = 64 * 1024
+"""Longest line kept (Equihash submits exceed 1 kB; mining.notify a few kB)."""
+MAX_BAD_LINES: Final = 4
+"""Lines that are not JSON objects before a direction is given up as not JSON-RPC."""
+
+_decode = json.JSONDecoder().decode
+
+
+class JsonLines:
+    """Splits a byte stream into lines and yields the JSON values they hold."""
+
+    __slots__ = ("buf", "skipping", "bad_lines", "values", "oversized")
+
+    def __init__(self, synced: bool = True) -> None:
+        """``synced=False`` means the stream may start mid-line: drop up to the first newline."""
+        self.buf = b""
+        self.skipping = not synced
+        self.bad_lines = 0
+        self.values = 0
+        self.oversized = 0
+
+    @property
+    def gave_up(self) -> bool:
+        """True once the direction has shown it does not carry JSON lines."""
+        return self.values == 0 and self.bad_lines >= MAX_BAD_LINES
+
+    def resync(self) -> None:
+        """Bytes were lost: the next bytes may be mid-line."""
+        self.buf = b""
+        self.skipping = True
+
+    def feed(self, data: bytes) -> Iterator[Any]:
+        """Add bytes and yield every JSON value completed by them."""
+        buf = self.buf + data if self.buf else data
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            line = buf[start:nl]
+            start = nl + 1
+            if self.skipping:
+                self.skipping = False
+                continue
+            yield from self._parse(line)
+        rest = buf[start:]
+        if len(rest) > MAX_LINE:
+            self.oversized += 1
+            self.skipping = True
+            rest = b""
+        self.buf = rest
+
+    def _parse(self, line: bytes) -> Iterator[Any]:
+        line = line.strip()
+        if not line:
+            return
+        if len(line) > MAX_LINE or line[:1] not in (b"{", b"["):
+            self.bad_lines += 1
+            return
+        try:
+            value = _decode(line.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            self.bad_lines += 1
+            return
+        if isinstance(value, list):
+            items = [v for v in value if isinstance(v, dict)]
+            if not items:
+                self.bad_lines += 1
+                return
+            self.values += len(items)
+            yield from items
+        elif isinstance(value, dict):
+            self.values += 1
+            yield value
+        else:
+            self.bad_lines += 1

@@ -1,0 +1,96 @@
+"""TCP segment reassembly for one direction of a flow (dissection layer).
+
+decode -> flows -> **reassembly** -> stream dissectors
+
+``Reassembler.feed(seq, payload)`` returns the bytes that are now in order. Segments that
+arrive early wait in a bounded queue; retransmitted bytes are dropped. Overlapping
+segments keep the bytes that arrived *first* (Suricata's "first" policy; see SECURITY.md).
+When the queue overflows, the gap is skipped and ``gaps`` counts it, so a consumer knows
+the stream lost bytes and may be mid-message.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MAX_PENDING_SEGMENTS: Final = 64
+"""Out-of-order segments kept per direction before the hole is given up."""
+MAX_PENDING_BYTES: Final = 256 * 1024
+"""Out-of-order bytes kept per direction before the hole is given up."""
+
+_MOD: Final = 1 << 32
+_HALF: Final = 1 << 31
+
+
+def seq_diff(a: int, b: int) -> int:
+    """Return ``a - b`` in 32-bit sequence space, as a signed number."""
+    d = (a - b) % _MOD
+    return d - _MOD if d >= _HALF else d
+
+
+class Reassembler:
+    """In-order byte delivery for one TCP direction."""
+
+    __slots__ = ("next_seq", "pending", "pending_bytes", "gaps")
+
+    def __init__(self, next_seq: int | None = None) -> None:
+        """Start expecting ``next_seq``; ``None`` means the first data segment defines it."""
+        self.next_seq = next_seq
+        self.pending: dict[int, bytes] = {}
+        self.pending_bytes = 0
+        self.gaps = 0
+
+    def feed(self, seq: int, payload: bytes) -> bytes:
+        """Accept one segment and return whatever contiguous new bytes it releases."""
+        if self.next_seq is None:
+            self.next_seq = seq
+        d = seq_diff(seq, self.next_seq)
+        if d > 0:
+            self._queue(seq, payload)
+            if len(self.pending) > MAX_PENDING_SEGMENTS or self.pending_bytes > MAX_PENDING_BYTES:
+                return self._skip_gap()
+            return b""
+        if d < 0:
+            payload = payload[-d:]
+            if not payload:
+                return b""
+        self.next_seq = (self.next_seq + len(payload)) % _MOD
+        if not self.pending:
+            return payload
+        return payload + self._drain()
+
+    def _queue(self, seq: int, payload: bytes) -> None:
+        old = self.pending.get(seq)
+        if old is not None and len(old) >= len(payload):
+            return
+        self.pending[seq] = payload
+        self.pending_bytes += len(payload) - (len(old) if old is not None else 0)
+
+    def _drain(self) -> bytes:
+        """Release queued segments that have become contiguous."""
+        out: list[bytes] = []
+        progressed = True
+        while progressed and self.pending:
+            progressed = False
+            assert self.next_seq is not None
+            for seq in list(self.pending):
+                d = seq_diff(seq, self.next_seq)
+                if d > 0:
+                    continue
+                data = self.pending.pop(seq)
+                self.pending_bytes -= len(data)
+                data = data[-d:] if d < 0 else data
+                if data:
+                    out.append(data)
+                    self.next_seq = (self.next_seq + len(data)) % _MOD
+                progressed = True
+        return b"".join(out)
+
+    def _skip_gap(self) -> bytes:
+        """Give up on the hole: jump to the earliest queued segment and release from there."""
+        assert self.next_seq is not None
+        nxt = self.next_seq
+        first = min(self.pending, key=lambda s: seq_diff(s, nxt))
+        self.next_seq = first
+        self.gaps += 1
+        return self._drain()

@@ -1,0 +1,256 @@
+"""One direction of a TCP flow: reassembly, then the dissector its first bytes call for.
+
+flows -> **streams** -> (jsonlines | http | tls | dns-over-tcp | sv2) -> events
+
+The first bytes of a direction pick its mode: ``{``/``[`` means JSON lines (Stratum,
+eth-proxy, CryptoNote), an HTTP method or status line means HTTP/1.x, a TLS handshake
+record means a ClientHello to read, a Stratum V2 ``SetupConnection`` frame is parsed,
+and port 53 means DNS over TCP. Anything else is ignored from then on. A direction the
+capture joined mid-session looks for the next ``\\n{`` before it decides.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Final
+
+from poolsniff.dissect import dns, http, tls
+from poolsniff.dissect.jsonlines import JsonLines
+from poolsniff.dissect.reassembly import Reassembler
+from poolsniff.dissect.sv2 import parse_setup_connection
+from poolsniff.model import (
+    DnsMessage,
+    Event,
+    FlowKey,
+    HttpMessage,
+    JsonMessage,
+    Sv2Handshake,
+    TlsClientHello,
+)
+
+MAX_INSPECT: Final = 1 << 20
+"""Bytes inspected per direction; long mining sessions have alerted long before."""
+MAX_RESYNC: Final = 64 * 1024
+"""Bytes searched for a line start in a direction joined mid-session."""
+MAX_HTTP_BODY: Final = 64 * 1024
+DECIDE_BYTES: Final = 8
+_WS: Final = b" \t\r\n"
+
+
+class Mode(IntEnum):
+    """What a direction carries."""
+
+    UNDECIDED = 0
+    RESYNC = 1
+    JSON = 2
+    HTTP = 3
+    TLS = 4
+    DNS = 5
+    IGNORE = 6
+
+
+class Direction:
+    """Reassembled bytes of one direction, handed to the dissector for its mode."""
+
+    __slots__ = (
+        "key", "from_client", "synced", "mode", "reasm", "buf", "lines", "inspected",
+        "first", "http_body", "http_head",
+    )  # fmt: skip
+
+    def __init__(self, key: FlowKey, from_client: bool, synced: bool, dns_port: bool) -> None:
+        """Create the direction; ``dns_port`` selects DNS over TCP."""
+        self.key = key
+        self.from_client = from_client
+        self.synced = synced
+        self.mode = Mode.DNS if dns_port else Mode.UNDECIDED
+        self.reasm = Reassembler()
+        self.buf = b""
+        self.lines: JsonLines | None = None
+        self.inspected = 0
+        self.first: bytes | None = None
+        self.http_body = -1
+        """Body bytes still expected for the current HTTP message (-1: in a head)."""
+        self.http_head: http.HttpHead | None = None
+
+    @property
+    def ignored(self) -> bool:
+        """True once nothing more will be read from this direction."""
+        return self.mode == Mode.IGNORE
+
+    def syn(self, seq: int) -> None:
+        """A SYN fixes the initial sequence number."""
+        self.reasm = Reassembler((seq + 1) & 0xFFFFFFFF)
+        self.synced = True
+
+    def segment(self, ts: int, seq: int, payload: bytes) -> list[Event]:
+        """Feed one TCP segment; return the events completed by it."""
+        if self.mode == Mode.IGNORE:
+            return []
+        gaps = self.reasm.gaps
+        data = self.reasm.feed(seq, payload)
+        if not data:
+            return []
+        if self.reasm.gaps != gaps:
+            self._lost_bytes()
+        self.inspected += len(data)
+        if self.inspected > MAX_INSPECT:
+            self.mode = Mode.IGNORE
+            self.buf = b""
+            return []
+        return self._consume(ts, data)
+
+    def _lost_bytes(self) -> None:
+        if self.lines is not None:
+            self.lines.resync()
+        elif self.mode in (Mode.HTTP, Mode.TLS, Mode.DNS):
+            self.mode = Mode.IGNORE
+            self.buf = b""
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _consume(self, ts: int, data: bytes) -> list[Event]:
+        mode = self.mode
+        if mode == Mode.JSON:
+            return self._json(ts, data)
+        if mode == Mode.UNDECIDED or mode == Mode.RESYNC:
+            return self._decide(ts, data)
+        if mode == Mode.HTTP:
+            return self._http(ts, data)
+        if mode == Mode.TLS:
+            return self._tls(ts, data)
+        if mode == Mode.DNS:
+            return self._dns(ts, data)
+        return []
+
+    def _decide(self, ts: int, data: bytes) -> list[Event]:
+        buf = self.buf + data
+        head = buf.lstrip(_WS)
+        if len(head) < DECIDE_BYTES and len(buf) < MAX_RESYNC:
+            self.buf = buf
+            return []
+        self.buf = b""
+        first = head[:1]
+        if first in (b"{", b"["):
+            self.mode = Mode.JSON
+            self.lines = JsonLines(synced=True)
+            return self._json(ts, head)
+        if http.looks_like_http_request(head) or http.looks_like_http_response(head):
+            self.mode = Mode.HTTP
+            return self._http(ts, buf)
+        if self.from_client and tls.looks_like_tls(buf):
+            self.mode = Mode.TLS
+            return self._tls(ts, buf)
+        if self.from_client and self.mode == Mode.UNDECIDED:
+            setup = parse_setup_connection(buf)
+            if setup is not None:
+                self.mode = Mode.IGNORE
+                return [Sv2Handshake(ts, self.key, True, False, setup)]
+        if not self.synced:
+            return self._resync(ts, buf)
+        self.mode = Mode.IGNORE
+        return []
+
+    def _resync(self, ts: int, buf: bytes) -> list[Event]:
+        """Mid-session: start JSON lines at the first ``\\n{`` or ``\\n[``."""
+        for marker in (b"\n{", b"\n["):
+            pos = buf.find(marker)
+            if pos >= 0:
+                self.mode = Mode.JSON
+                self.lines = JsonLines(synced=True)
+                return self._json(ts, buf[pos + 1 :])
+        if len(buf) >= MAX_RESYNC:
+            self.mode = Mode.IGNORE
+            return []
+        self.mode = Mode.RESYNC
+        self.buf = buf[-1:]
+        return []
+
+    # ------------------------------------------------------------------ JSON lines
+
+    def _json(self, ts: int, data: bytes) -> list[Event]:
+        lines = self.lines
+        assert lines is not None
+        out: list[Event] = [JsonMessage(ts, self.key, self.from_client, v) for v in lines.feed(data)]
+        if lines.gave_up:
+            self.mode = Mode.IGNORE
+            lines.buf = b""
+        return out
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _http(self, ts: int, data: bytes) -> list[Event]:
+        buf = self.buf + data
+        out: list[Event] = []
+        while buf and self.mode == Mode.HTTP:
+            if self.http_head is None:
+                head = http.parse_head(buf)
+                if head is http.NEED_MORE:
+                    break
+                if head is None:
+                    self.mode = Mode.IGNORE
+                    break
+                self.http_head = head
+                buf = buf[head.head_length :]
+                length = http.body_length(head)
+                if length is None or length < 0 or (not head.is_request and length > MAX_HTTP_BODY):
+                    # chunked, unknown or large response body: report the head, stop reading
+                    out.extend(self._http_done(ts, head, b""))
+                    self.mode = Mode.IGNORE
+                    break
+                self.http_body = length
+            head = self.http_head
+            if len(buf) < self.http_body and len(buf) < MAX_HTTP_BODY:
+                break
+            body, buf = buf[: self.http_body], buf[self.http_body :]
+            out.extend(self._http_done(ts, head, body))
+        self.buf = buf if self.mode == Mode.HTTP else b""
+        return out
+
+    def _http_done(self, ts: int, head: http.HttpHead, body: bytes) -> list[Event]:
+        self.http_head = None
+        self.http_body = -1
+        msg = HttpMessage(
+            ts, self.key, self.from_client, head.is_request, head.method, head.uri,
+            head.status, head.headers, body[:MAX_HTTP_BODY],
+        )  # fmt: skip
+        out: list[Event] = [msg]
+        stripped = body.lstrip(_WS)
+        if stripped[:1] in (b"{", b"["):
+            lines = JsonLines(synced=True)
+            values: list[Any] = list(lines.feed(stripped.replace(b"\n", b" ") + b"\n"))
+            out.extend(JsonMessage(ts, self.key, self.from_client, v, True, msg) for v in values)
+        return out
+
+    # ------------------------------------------------------------------ TLS, DNS
+
+    def _tls(self, ts: int, data: bytes) -> list[Event]:
+        buf = self.buf + data
+        hello = tls.parse_client_hello(buf)
+        if hello is tls.NEED_MORE:
+            self.buf = buf
+            return []
+        self.buf = b""
+        self.mode = Mode.IGNORE
+        if hello is None:
+            return []
+        return [TlsClientHello(ts, self.key, self.from_client, hello.sni, hello.version, hello.alpns)]
+
+    def _dns(self, ts: int, data: bytes) -> list[Event]:
+        messages, self.buf = dns.split_tcp_dns(self.buf + data)
+        out: list[Event] = []
+        for raw in messages:
+            parsed = dns.parse_dns(raw)
+            if parsed is not None:
+                out.append(dns_event(ts, self.key, self.from_client, parsed))
+        if len(self.buf) > 70_000:
+            self.mode = Mode.IGNORE
+            self.buf = b""
+        return out
+
+
+def dns_event(ts_us: int, key: FlowKey, from_client: bool, parsed: dns.DnsParse) -> DnsMessage:
+    """Build a DnsMessage event from a parsed DNS message."""
+    return DnsMessage(
+        ts_us, key, from_client, parsed.msg_id, parsed.is_response, parsed.opcode,
+        parsed.rcode, parsed.flags, parsed.questions, parsed.answers,
+    )  # fmt: skip

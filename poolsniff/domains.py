@@ -1,0 +1,107 @@
+"""Host-name normalisation and Public Suffix List look-ups (layer 1: reference data).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment (blocklists, DNS memory) -> sinks
+
+The blocklists, the DNS and TLS dissectors' names and the enrichment stage all compare host names
+in one canonical form, produced by :func:`normalise`. :func:`registrable` and
+:func:`is_public_suffix` answer Public Suffix List questions from the PSL snapshot bundled with
+tldextract; this is the only module that imports tldextract, and its extractor is built with
+``suffix_list_urls=()`` and no cache directory, so it never touches the network or the disk.
+The PSL *private* section is included, so ``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as
+suffixes and names under them stay tenant-scoped.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Final
+
+import tldextract
+
+MAX_NAME_LENGTH: Final = 253
+"""Longest host name in presentation form without the trailing dot (RFC 1035 §2.3.4)."""
+
+_LABEL: Final = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_NAME_RE: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+"""At least two labels of 1-63 characters from ``[a-z0-9_-]``, none starting or ending with '-'."""
+
+
+def normalise(name: str) -> str | None:
+    """Return ``name`` in canonical form, or None when it is not a valid host name.
+
+    Lower-cases, strips one trailing dot and IDNA-encodes non-ASCII labels (IDNA 2003 as
+    implemented by the stdlib codec, so ``bücher.de`` becomes ``xn--bcher-kva.de`` and ``ß``
+    maps to ``ss``). The result has at least two labels of 1-63 characters from
+    ``[a-z0-9_-]`` with no leading or trailing '-', is at most 253 characters long, and its
+    last label is not all digits (so an IPv4 literal is not a name).
+
+    >>> normalise("Pool.SupportXMR.com.")
+    'pool.supportxmr.com'
+    >>> normalise("bücher.de")
+    'xn--bcher-kva.de'
+    >>> normalise("localhost") is None
+    True
+    """
+    text = name.lower().removesuffix(".")
+    if not text.isascii():
+        encoded = _idna_encode(text)
+        if encoded is None:
+            return None
+        text = encoded
+    if len(text) > MAX_NAME_LENGTH or _NAME_RE.fullmatch(text) is None:
+        return None
+    if text.rpartition(".")[2].isdigit():
+        return None
+    return text
+
+
+def _idna_encode(text: str) -> str | None:
+    """IDNA-encode a non-ASCII name with the stdlib codec; None when the codec rejects a label."""
+    try:
+        return text.encode("idna").decode("ascii").lower()
+    except UnicodeError:  # empty, over-long or prohibited label: the name is invalid
+        return None
+
+
+@cache
+def _extractor() -> tldextract.TLDExtract:
+    """The one offline extractor, built on first use (loading the PSL snapshot takes ~0.1 s)."""
+    return tldextract.TLDExtract(
+        suffix_list_urls=(),
+        cache_dir=None,
+        include_psl_private_domains=True,
+    )
+
+
+def _top_domain(result: tldextract.ExtractResult) -> str:
+    """The registrable domain of an extraction, without tldextract's deprecated property."""
+    top = getattr(result, "top_domain_under_public_suffix", None)
+    if isinstance(top, str):
+        return top
+    if result.domain and result.suffix:  # tldextract < 5.3 (no top_domain_under_public_suffix)
+        return f"{result.domain}.{result.suffix}"
+    return ""
+
+
+def registrable(name: str) -> str:
+    """Return the registrable domain (eTLD+1, PSL private section included) of a normalised name.
+
+    Returns "" when the name is itself a public suffix, an IP address, or has no known suffix.
+
+    >>> registrable("xmr.pool.gntl.co.uk")
+    'gntl.co.uk'
+    >>> registrable("pool.eth.pp.ua")
+    'eth.pp.ua'
+    """
+    return _top_domain(_extractor()(name))
+
+
+def is_public_suffix(name: str) -> bool:
+    """Return True when a normalised name is exactly a public suffix (``com``, ``co.uk``, ``pp.ua``).
+
+    >>> is_public_suffix("duckdns.org"), is_public_suffix("example.duckdns.org")
+    (True, False)
+    """
+    result = _extractor()(name)
+    return bool(result.suffix) and not result.domain and not result.subdomain

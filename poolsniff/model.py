@@ -1,0 +1,179 @@
+"""Plain data records that flow through the pipeline (layer 0: imports nothing from poolsniff).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+* a *source* yields ``Frame`` tuples ``(ts_us, linktype, data)``;
+* ``decode`` turns a frame into a ``Packet`` (or ``None``: counted, never raised);
+* dissectors turn packets into ``Event`` records (DNS messages, JSON-RPC messages,
+  HTTP requests, TLS ClientHellos, flow starts, Stratum V2 handshakes);
+* detectors turn events into ``Detection`` records;
+* enrichment adds blocklist and DNS-memory context and yields ``Alert`` records,
+  which sinks serialise (EVE JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+Frame = tuple[int, int, bytes]
+"""One captured frame: timestamp in microseconds since the epoch, pcap link type, bytes."""
+
+PROTO_TCP = 6
+PROTO_UDP = 17
+
+
+class Packet(NamedTuple):
+    """A decoded IPv4/IPv6 TCP or UDP packet; addresses stay packed bytes until needed."""
+
+    ts_us: int
+    src: bytes
+    dst: bytes
+    proto: int
+    sport: int
+    dport: int
+    flags: int
+    """TCP flags (0 for UDP)."""
+    seq: int
+    """TCP sequence number (0 for UDP)."""
+    payload: bytes
+
+
+class FlowKey(NamedTuple):
+    """A flow as seen from its client (the side that sent the SYN or the first packet)."""
+
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    proto: int
+
+
+class Role(IntEnum):
+    """Who the evidence says a host is (zeek-cryptomining's Miner / Mining_Pool_Server)."""
+
+    MINER = 1
+    POOL = 2
+    INFRA = 3
+    """A pool talking RPC to its coin daemon (getblocktemplate/submitblock to a node)."""
+    CLIENT = 4
+    """A DNS or TLS client asking for a listed name."""
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a dissector saw in a flow at a point in time."""
+
+    ts_us: int
+    flow: FlowKey
+    from_client: bool
+    """True when the client of the flow sent the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStart(Event):
+    """The first packet of a flow (a SYN for TCP, the first datagram for UDP)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEnd(Event):
+    """A flow closed (FIN from both sides or RST), was evicted, or the input ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMessage(Event):
+    """A DNS query or response (over UDP or TCP)."""
+
+    msg_id: int
+    is_response: bool
+    opcode: int
+    rcode: int
+    flags: int
+    questions: tuple[tuple[str, int], ...]
+    """(name, qtype) pairs; names normalised to lower case without a trailing dot."""
+    answers: tuple[tuple[str, int, str, int], ...] = ()
+    """(rrname, rrtype, rdata, ttl) for A/AAAA/CNAME answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class JsonMessage(Event):
+    """One JSON value parsed from a newline-delimited TCP stream or an HTTP body."""
+
+    value: Any
+    via_http: bool = False
+    http: HttpMessage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpMessage(Event):
+    """An HTTP/1.x request or response head (and a short body, when present)."""
+
+    is_request: bool
+    method: str
+    uri: str
+    status: int
+    headers: Mapping[str, str]
+    """Header names in lower case; repeated headers keep the last value."""
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsClientHello(Event):
+    """A TLS ClientHello; ``sni`` is the server_name extension, if any."""
+
+    sni: str | None
+    version: str
+    alpns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sv2Handshake(Event):
+    """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
+
+    encrypted: bool
+    setup: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- detections
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A detection rule: Suricata-style id, message, severity (1 = high)."""
+
+    sid: int
+    msg: str
+    severity: int
+    app_proto: str = ""
+
+
+@dataclass(slots=True)
+class Detection:
+    """A detector's verdict on one flow; enrichment may add to ``evidence`` and names."""
+
+    ts_us: int
+    flow: FlowKey
+    signature: Signature
+    role: Role
+    miner_is_client: bool
+    """True when the flow's client is the miner (or DNS/TLS client); orients src/dest."""
+    evidence: dict[str, str] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    """Host names seen in the flow (SNI, Host, pool host in Stratum params) to check against lists."""
+    app: dict[str, Any] = field(default_factory=dict)
+    """EVE app-layer objects: ``dns``, ``tls``, ``http``; and ``app_proto``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A detection ready for a sink, with its capture context."""
+
+    detection: Detection
+    source_name: str
+    """The capture file name or the interface name."""
+    live: bool = False

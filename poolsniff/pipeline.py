@@ -1,0 +1,181 @@
+"""The pipeline, end to end, for one capture or one interface (composition layer).
+
+source -> **decode -> flows/dissectors -> detectors -> enrichment** -> sinks
+
+``Pipeline.feed(frame)`` runs one frame through decoding, the flow table, every detector
+and enrichment, and returns the detections it releases. A detection is held briefly so
+that one alert per flow and signature carries the whole story (a subscribe followed by an
+authorize gives one alert with the agent *and* the wallet): it is released once it has a
+login, when its flow ends, or ``HOLD_US`` of capture time later. Fallback signatures
+(an address a pool name resolved to) are dropped when something more specific fired on
+the flow. ``finish()`` releases everything at the end of input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from poolsniff.blocklist import Blocklist
+from poolsniff.decode import Decoder
+from poolsniff.detect.names import NameDetector
+from poolsniff.detect.protocol import ProtocolDetector
+from poolsniff.detect.signatures import FALLBACK
+from poolsniff.detect.stratum import StratumDetector
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.dnsmemory import DnsMemory
+from poolsniff.enrich import Enricher
+from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Role
+
+HOLD_US: Final = 5 * 1_000_000
+"""How long a miner alert waits for the login that usually follows the subscribe."""
+MAX_PENDING: Final = 10_000
+MAX_DONE_FLOWS: Final = 100_000
+CHECK_EVERY_US: Final = 1_000_000
+
+
+class Detector(Protocol):
+    """A detector turns events into detections; it never does I/O."""
+
+    name: str
+
+    def inspect(self, event: Event) -> Iterable[Detection]:
+        """Yield the detections ``event`` raises."""
+
+
+@dataclass
+class Stats:
+    """Counters for the summary line and the stats output."""
+
+    packets: int = 0
+    bytes: int = 0
+    alerts: int = 0
+    suppressed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def build_detectors(blocklist: Blocklist, memory: DnsMemory) -> list[Detector]:
+    """Return the detectors in the order they run."""
+    return [StratumDetector(), ProtocolDetector(), NameDetector(blocklist, memory)]
+
+
+class Pipeline:
+    """Frames in, released detections out."""
+
+    def __init__(self, blocklist: Blocklist, *, redact: bool = False) -> None:
+        """Build a fresh pipeline (flows, DNS memory, pending alerts) over ``blocklist``."""
+        self.decoder = Decoder()
+        self.flows = FlowTable()
+        self.memory = DnsMemory()
+        self.enricher = Enricher(blocklist, self.memory, redact_ids=redact)
+        self.detectors = build_detectors(blocklist, self.memory)
+        self.stats = Stats()
+        self._pending: OrderedDict[tuple[FlowKey, int], Detection] = OrderedDict()
+        self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
+        self._last_check = 0
+
+    def feed(self, frame: Frame) -> list[Detection]:
+        """Run one frame through the pipeline; return the detections it releases."""
+        ts_us, linktype, data = frame
+        stats = self.stats
+        stats.packets += 1
+        stats.bytes += len(data)
+        packet = self.decoder.decode(ts_us, linktype, data)
+        if packet is None:
+            return []
+        events = self.flows.process(packet)
+        out: list[Detection] = []
+        if events:
+            for event in events:
+                self._event(event, out)
+        if ts_us - self._last_check >= CHECK_EVERY_US and self._pending:
+            self._last_check = ts_us
+            self._release_old(ts_us, out)
+        return out
+
+    def finish(self) -> list[Detection]:
+        """End of input: close every flow and release every held detection."""
+        out: list[Detection] = []
+        for event in self.flows.close_all():
+            self._event(event, out)
+        for key in list(self._pending):
+            self._release(key, out)
+        self.stats.skipped = self.decoder.skipped + self.flows.counters
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _event(self, event: Event, out: list[Detection]) -> None:
+        self.enricher.observe(event)
+        for detector in self.detectors:
+            for det in detector.inspect(event):
+                self._hold(det, out)
+        if isinstance(event, FlowEnd):
+            for key in [k for k in self._pending if k[0] == event.flow]:
+                self._release(key, out)
+
+    def _hold(self, det: Detection, out: list[Detection]) -> None:
+        key = (det.flow, det.signature.sid)
+        done = self._done.get(det.flow)
+        if done is not None and key[1] in done:
+            self.stats.suppressed += 1
+            return
+        held = self._pending.get(key)
+        if held is None:
+            if len(self._pending) >= MAX_PENDING:
+                self._release(next(iter(self._pending)), out)
+            self._pending[key] = held = det
+        else:
+            _merge(held, det)
+        if _complete(held):
+            self._release(key, out)
+
+    def _release_old(self, now_us: int, out: list[Detection]) -> None:
+        for key, det in list(self._pending.items()):
+            if now_us - det.ts_us >= HOLD_US:
+                self._release(key, out)
+
+    def _release(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
+        det = self._pending.pop(key)
+        flow, sid = key
+        done = self._done.get(flow)
+        if done is None:
+            if len(self._done) >= MAX_DONE_FLOWS:
+                self._done.popitem(last=False)
+            done = self._done[flow] = set()
+        if sid in FALLBACK and (
+            any(s not in FALLBACK for s in done)
+            or any(k[0] == flow and k[1] not in FALLBACK for k in self._pending)
+        ):
+            return
+        done.add(sid)
+        self.stats.alerts += 1
+        out.append(self.enricher.enrich(det))
+
+
+def _merge(held: Detection, new: Detection) -> None:
+    for k, v in new.evidence.items():
+        held.evidence.setdefault(k, v)
+    held.names.extend(n for n in new.names if n not in held.names)
+    for k, app in new.app.items():
+        held.app.setdefault(k, app)
+
+
+def _complete(det: Detection) -> bool:
+    """A held detection is complete when waiting cannot add to it."""
+    if det.signature.sid in FALLBACK:
+        return False
+    if det.role != Role.MINER:
+        return True
+    return "login" in det.evidence or "agent" in det.evidence and det.evidence.get("flavour") == "cryptonote"
+
+
+def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Detection]:
+    """Run ``frames`` through ``pipeline`` and yield detections as they are released."""
+    for frame in frames:
+        released = pipeline.feed(frame)
+        if released:
+            yield from released
+    yield from pipeline.finish()

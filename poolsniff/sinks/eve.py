@@ -1,0 +1,98 @@
+"""Serialise an alert as a Suricata EVE ``alert`` record (sink layer).
+
+enrichment -> Alert -> **to_eve** -> dict -> jsonl writer
+
+Field names and formats follow Suricata's EVE output (``etc/schema.json``): the
+timestamp in Suricata's format, ``flow_id``, ``community_id`` (Community ID v1), the
+standard ``alert`` object, and the app-layer objects ``dns``/``tls``/``http``.
+poolsniff's own evidence goes into ``alert.metadata`` as Suricata-style arrays of strings.
+``src`` is always the miner (or the DNS/TLS client) and ``dest`` the pool (or resolver).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import struct
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from poolsniff.detect.signatures import CATEGORY
+from poolsniff.model import Alert, FlowKey, Role
+
+PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
+ROLE_NAMES: Final = {Role.MINER: "miner", Role.POOL: "pool", Role.INFRA: "infrastructure", Role.CLIENT: "client"}
+
+
+def format_ts(ts_us: int) -> str:
+    """Format microseconds since the epoch as Suricata does: ``2017-08-01T12:00:00.123456+0000``."""
+    secs, usec = divmod(ts_us, 1_000_000)
+    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{usec:06d}+0000"
+
+
+def community_id(
+    src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0
+) -> str:
+    """Community ID v1 (github.com/corelight/community-id-spec) of a flow."""
+    s = ipaddress.ip_address(src_ip).packed
+    d = ipaddress.ip_address(dst_ip).packed
+    if (s, sport) > (d, dport):
+        s, d, sport, dport = d, s, dport, sport
+    data = struct.pack("!H", seed) + s + d + struct.pack("!BBHH", proto, 0, sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def flow_id(key: FlowKey) -> int:
+    """A stable 51-bit flow id (JSON-safe) derived from the flow's 5-tuple."""
+    text = f"{key.client_ip}|{key.client_port}|{key.server_ip}|{key.server_port}|{key.proto}"
+    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") >> 13
+
+
+def _oriented(alert: Alert) -> tuple[str, int, str, int]:
+    det = alert.detection
+    f = det.flow
+    if det.miner_is_client:
+        return f.client_ip, f.client_port, f.server_ip, f.server_port
+    return f.server_ip, f.server_port, f.client_ip, f.client_port
+
+
+def to_eve(alert: Alert) -> dict[str, Any]:
+    """Return the EVE record for ``alert`` (keys in Suricata's order)."""
+    det = alert.detection
+    sig = det.signature
+    src_ip, sport, dst_ip, dport = _oriented(alert)
+    proto = det.flow.proto
+    metadata: dict[str, list[str]] = {"role": [ROLE_NAMES[det.role]]}
+    for key, value in sorted(det.evidence.items()):
+        metadata[key] = [value]
+    record: dict[str, Any] = {
+        "timestamp": format_ts(det.ts_us),
+        "flow_id": flow_id(det.flow),
+        ("in_iface" if alert.live else "pcap_filename"): alert.source_name,
+        "event_type": "alert",
+        "src_ip": src_ip,
+        "src_port": sport,
+        "dest_ip": dst_ip,
+        "dest_port": dport,
+        "proto": PROTO_NAMES.get(proto, str(proto)),
+        "community_id": community_id(src_ip, dst_ip, proto, sport, dport),
+        "alert": {
+            "action": "allowed",
+            "gid": 1,
+            "signature_id": sig.sid,
+            "rev": 1,
+            "signature": sig.msg,
+            "category": CATEGORY,
+            "severity": sig.severity,
+            "metadata": metadata,
+        },
+    }
+    app_proto = sig.app_proto or next(iter(det.app), "")
+    if app_proto:
+        record["app_proto"] = app_proto
+    for key in ("dns", "tls", "http"):
+        if key in det.app:
+            record[key] = det.app[key]
+    return record

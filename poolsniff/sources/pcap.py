@@ -1,0 +1,462 @@
+"""Capture files to frames: the source stage for offline scans.
+
+source (this module) -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+``read_frames(fileobj, name)`` streams ``Frame`` tuples ``(ts_us, linktype, data)`` out of a
+classic pcap file (either byte order, microsecond or nanosecond magic), a pcapng file (any
+number of sections and interfaces) or either of them gzip-compressed; the format is found by
+its magic, never by the file name. It is the hot path: it reads multi-megabyte chunks and
+walks record headers with precompiled ``struct`` unpackers, so the only per-packet objects
+are the yielded tuple and its bytes slice, and memory stays bounded by one chunk plus one
+block. Damage after a valid header is reported as ``CaptureDamaged`` once every good frame
+before it has been yielded. ``iter_capture(path)`` and ``expand_paths(paths)`` are the thin
+path-handling wrappers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import zlib
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import BinaryIO, Final
+
+from poolsniff.errors import CaptureDamaged, InputError
+from poolsniff.model import Frame
+
+CHUNK: Final = 4 << 20
+"""Bytes asked for per read: large enough that the per-read cost vanishes."""
+MAX_CAPLEN: Final = 262144
+"""Largest frame a pcap record may hold (libpcap's and Wireshark's limit)."""
+MAX_BLOCK: Final = 16 << 20
+"""Largest pcapng block accepted; a bigger length field is damage, not a reason to buffer it."""
+
+PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC: Final = b"\x1f\x8b"
+# magic -> (struct byte order, divisor turning the fraction field into microseconds)
+PCAP_MAGICS: Final = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1),
+    b"\xa1\xb2\xc3\xd4": (">", 1),
+    b"\x4d\x3c\xb2\xa1": ("<", 1000),
+    b"\xa1\xb2\x3c\x4d": (">", 1000),
+}
+_BOM_LE: Final = b"\x4d\x3c\x2b\x1a"
+_BOM_BE: Final = b"\x1a\x2b\x3c\x4d"
+_SHB: Final = 0x0A0D0D0A
+_IDB, _PB, _SPB, _EPB = 1, 2, 3, 6
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+Interface = tuple[int, int, int, int, int]
+"""A pcapng interface: (link type, ts multiplier, ts divisor, ts offset in µs, snaplen)."""
+
+
+class _Stream:
+    """A sliding window over a byte stream: ``buf`` holds the stream from offset ``base``."""
+
+    __slots__ = ("name", "buf", "base", "_read")
+
+    def __init__(self, name: str, read: Callable[[], bytes]) -> None:
+        self.name, self._read, self.buf, self.base = name, read, b"", 0
+
+    def fill(self, pos: int, need: int) -> int:
+        """Drop ``buf[:pos]`` and read until ``need`` bytes are buffered or the stream ends.
+
+        Returns how many bytes are buffered; read and decompression errors become
+        ``CaptureDamaged`` at the offset of ``pos`` (the record being read).
+        """
+        parts = [self.buf[pos:]]
+        self.base += pos
+        have = len(parts[0])
+        while have < need:
+            try:
+                chunk = self._read()
+            except _READ_ERRORS as exc:
+                raise self.damaged(0, _read_error_reason(exc)) from exc
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf = b"".join(parts)
+        return have
+
+    def damaged(self, pos: int, reason: str) -> CaptureDamaged:
+        """Build the error for damage found at ``buf[pos]``."""
+        return CaptureDamaged(self.name, self.base + pos, reason)
+
+
+def _read_error_reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "gzip stream ends early (the compressed file is truncated)"
+    if isinstance(exc, (zlib.error, gzip.BadGzipFile)):
+        return f"gzip stream is corrupt ({exc})"
+    return f"read error: {getattr(exc, 'strerror', None) or exc}"
+
+
+class _Prefixed:
+    """A readable file that first returns ``prefix``, then the rest of ``fileobj``."""
+
+    def __init__(self, prefix: bytes, fileobj: BinaryIO) -> None:
+        self._prefix, self._fileobj = prefix, fileobj
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all when negative)."""
+        if not self._prefix:
+            return self._fileobj.read(size)
+        if size < 0 or size >= len(self._prefix):
+            data, self._prefix = self._prefix, b""
+            return data
+        data, self._prefix = self._prefix[:size], self._prefix[size:]
+        return data
+
+    def seek(self, offset: int, /) -> int:
+        """Refuse to seek: the capture is read once, front to back."""
+        raise io.UnsupportedOperation("seek")
+
+
+def _gzip_reader(fileobj: BinaryIO, prefix: bytes) -> Callable[[], bytes]:
+    """Return a chunk reader that decompresses; it raises only once the good data is out."""
+    gz = gzip.GzipFile(fileobj=_Prefixed(prefix, fileobj), mode="rb")
+    pending: list[BaseException] = []
+
+    def read() -> bytes:
+        if pending:
+            raise pending.pop()
+        parts: list[bytes] = []
+        have = 0
+        while have < CHUNK:
+            try:
+                piece = gz.read1(CHUNK - have)
+            except _READ_ERRORS as exc:
+                if not parts:
+                    raise
+                pending.append(exc)
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            have += len(piece)
+        return b"".join(parts)
+
+    return read
+
+
+def read_frames(fileobj: BinaryIO, name: str) -> Iterator[Frame]:
+    """Yield ``(ts_us, linktype, data)`` for every frame of a pcap/pcapng capture, gzipped or not.
+
+    ``name`` is used in error messages. Raises ``InputError`` for an empty or unrecognised
+    file and ``CaptureDamaged`` (after the good frames) for damage past a valid header.
+    """
+    stream = _Stream(name, lambda: fileobj.read(CHUNK))
+    if not stream.fill(0, 4):
+        raise InputError(f"{name}: empty file, not a capture")
+    inside = ""
+    if stream.buf[:2] == GZIP_MAGIC:
+        stream = _Stream(name, _gzip_reader(fileobj, stream.buf))
+        inside = " after gunzip"
+        if not stream.fill(0, 4):
+            raise InputError(f"{name}: empty file{inside}, not a capture")
+    magic = stream.buf[:4]
+    if magic == PCAPNG_MAGIC:
+        yield from _pcapng_frames(stream)
+    elif magic in PCAP_MAGICS:
+        yield from _pcap_frames(stream, *PCAP_MAGICS[magic])
+    else:
+        raise InputError(
+            f"{name}: not a pcap or pcapng file (first bytes {magic.hex(' ')}{inside}); "
+            "expected a capture written by tcpdump, tshark or Wireshark"
+        )
+
+
+# --------------------------------------------------------------------------- classic pcap
+
+
+def _pcap_frames(s: _Stream, order: str, frac_div: int) -> Iterator[Frame]:
+    """Frames of a classic pcap file whose 4 magic bytes start ``s.buf``."""
+    end = len(s.buf) if len(s.buf) >= 24 else s.fill(0, 24)
+    if end < 24:
+        raise s.damaged(0, f"file ends inside the pcap file header ({end} of 24 bytes)")
+    snaplen, network = struct.unpack_from(order + "II", s.buf, 16)
+    linktype = network & 0xFFFF  # the upper bits carry FCS information
+    limit = min(snaplen, MAX_CAPLEN) if snaplen else MAX_CAPLEN
+    unpack = struct.Struct(order + "IIII").unpack_from
+    buf, pos = s.buf, 24
+    while True:
+        if end - pos < 16:
+            end, buf, pos = s.fill(pos, 16), s.buf, 0
+            if end < 16:
+                if end:
+                    raise s.damaged(0, f"file ends inside a record header ({end} of 16 bytes)")
+                return
+        sec, frac, caplen, _ = unpack(buf, pos)
+        if caplen > limit:
+            raise s.damaged(pos, _caplen_reason(caplen, snaplen, limit))
+        stop = pos + 16 + caplen
+        if stop > end:
+            end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
+            stop = 16 + caplen
+            if stop > end:
+                raise s.damaged(
+                    0,
+                    f"record truncated: header says {caplen} bytes captured, "
+                    f"only {end - 16} left in the file",
+                )
+        yield sec * 1000000 + frac // frac_div, linktype, buf[pos + 16 : stop]
+        pos = stop
+
+
+def _caplen_reason(caplen: int, snaplen: int, limit: int) -> str:
+    if limit == snaplen:
+        return f"record header says {caplen} bytes captured, more than the snaplen {snaplen}"
+    return f"record header says {caplen} bytes captured, more than the maximum {MAX_CAPLEN}"
+
+
+# --------------------------------------------------------------------------- pcapng
+
+
+def _pcapng_frames(s: _Stream) -> Iterator[Frame]:
+    """Frames of every section of a pcapng file whose first block starts ``s.buf``."""
+    pos: int | None = 0
+    last_ts = 0
+    while pos is not None:
+        pos, last_ts = yield from _pcapng_section(s, pos, last_ts)
+
+
+def _section_order(s: _Stream, pos: int) -> tuple[str, int]:
+    """Read the byte-order magic of the section header block at ``buf[pos]``."""
+    if len(s.buf) - pos < 12:
+        have, pos = s.fill(pos, 12), 0
+        if have < 12:
+            raise s.damaged(0, f"file ends inside a section header block ({have} of 12 bytes)")
+    bom = s.buf[pos + 8 : pos + 12]
+    if bom == _BOM_LE:
+        return "<", pos
+    if bom == _BOM_BE:
+        return ">", pos
+    raise s.damaged(pos, f"section header block has byte-order magic {bom.hex(' ')}")
+
+
+def _pcapng_section(
+    s: _Stream, pos: int, last_ts: int
+) -> Generator[Frame, None, tuple[int | None, int]]:
+    """Frames of the section starting at ``buf[pos]``; returns where the next section starts."""
+    order, pos = _section_order(s, pos)
+    head = struct.Struct(order + "II").unpack_from
+    epb = struct.Struct(order + "IIIII").unpack_from
+    u32 = struct.Struct(order + "I").unpack_from
+    ifaces: list[Interface] = []
+    buf, end, start = s.buf, len(s.buf), s.base + pos
+    while True:
+        if end - pos < 12:
+            end, buf, pos = s.fill(pos, 12), s.buf, 0
+            if end < 12:
+                if end:
+                    raise s.damaged(0, f"file ends inside a block header ({end} of 12 bytes)")
+                return None, last_ts
+        btype, blen = head(buf, pos)
+        if btype == _SHB and s.base + pos != start:
+            return pos, last_ts
+        if blen < 12 or blen & 3 or blen > MAX_BLOCK:
+            raise s.damaged(pos, _block_length_reason(btype, blen))
+        bend = pos + blen
+        if bend > end:
+            end, buf, pos, bend = s.fill(pos, blen), s.buf, 0, blen
+            if bend > end:
+                raise s.damaged(
+                    0, f"block truncated: its header says {blen} bytes, only {end} left in the file"
+                )
+        if u32(buf, bend - 4)[0] != blen:
+            raise s.damaged(
+                pos, f"block length {blen} at its start but {u32(buf, bend - 4)[0]} at its end"
+            )
+        if btype == _EPB:
+            if blen < 32:
+                raise s.damaged(pos, f"enhanced packet block of {blen} bytes, shorter than 32")
+            ifid, high, low, caplen, _ = epb(buf, pos + 8)
+            if caplen > blen - 32:
+                raise s.damaged(pos, _holds_reason("enhanced packet", caplen, blen - 32))
+            try:
+                linktype, mul, div, offset, _ = ifaces[ifid]
+            except IndexError:
+                raise s.damaged(pos, _iface_reason("enhanced packet", ifid, ifaces)) from None
+            last_ts = ((high << 32) | low) * mul // div + offset
+            yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen]
+        elif btype == _IDB:
+            if blen < 20:
+                raise s.damaged(
+                    pos, f"interface description block of {blen} bytes, shorter than 20"
+                )
+            ifaces.append(_interface(buf, pos, bend, order))
+        elif btype == _SPB or btype == _PB:
+            frame = _other_packet(s, pos, blen, btype, order, ifaces, last_ts)
+            last_ts = frame[0]
+            yield frame
+        pos = bend
+
+
+def _block_length_reason(btype: int, blen: int) -> str:
+    if blen < 12:
+        why = "shorter than the 12-byte minimum"
+    elif blen & 3:
+        why = "not a multiple of 4"
+    else:
+        why = f"more than the {MAX_BLOCK}-byte maximum"
+    return f"block of type 0x{btype:08x} says its length is {blen}, {why}"
+
+
+def _holds_reason(kind: str, caplen: int, room: int) -> str:
+    return f"{kind} block says {caplen} bytes captured, but it holds only {room}"
+
+
+def _iface_reason(kind: str, ifid: int, ifaces: list[Interface]) -> str:
+    return (
+        f"{kind} block refers to interface {ifid}, "
+        f"but the section defines only {len(ifaces)} interface(s)"
+    )
+
+
+def _interface(buf: bytes, pos: int, bend: int, order: str) -> Interface:
+    """Parse an interface description block: link type, snaplen, if_tsresol, if_tsoffset."""
+    linktype, _, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
+    mul, div, offset = 1, 1, 0
+    option = struct.Struct(order + "HH").unpack_from
+    p, stop = pos + 16, bend - 4
+    while p + 4 <= stop:
+        code, olen = option(buf, p)
+        p += 4
+        if code == 0 or p + olen > stop:
+            break
+        if code == 9 and olen >= 1:
+            mul, div = _tsresol(buf[p])
+        elif code == 14 and olen >= 8:
+            offset = struct.unpack_from(order + "q", buf, p)[0] * 1000000
+        p += (olen + 3) & ~3
+    return (linktype, mul, div, offset, snaplen)
+
+
+def _tsresol(value: int) -> tuple[int, int]:
+    """(multiplier, divisor) turning timestamp units of ``if_tsresol`` into microseconds."""
+    if value & 0x80:  # 2^-n seconds
+        return 1000000, 1 << (value & 0x7F)
+    if value >= 6:  # 10^-n seconds
+        return 1, 10 ** (value - 6)
+    return 10 ** (6 - value), 1
+
+
+def _other_packet(
+    s: _Stream,
+    pos: int,
+    blen: int,
+    btype: int,
+    order: str,
+    ifaces: list[Interface],
+    last_ts: int,
+) -> Frame:
+    """Return the frame of a simple packet block or an obsolete packet block at ``buf[pos]``."""
+    buf = s.buf
+    if btype == _SPB:
+        if blen < 16:
+            raise s.damaged(pos, f"simple packet block of {blen} bytes, shorter than 16")
+        if not ifaces:
+            raise s.damaged(pos, _iface_reason("simple packet", 0, ifaces))
+        linktype, _, _, _, snaplen = ifaces[0]
+        caplen = min(struct.unpack_from(order + "I", buf, pos + 8)[0], blen - 16)
+        if snaplen:
+            caplen = min(caplen, snaplen)
+        return last_ts, linktype, buf[pos + 12 : pos + 12 + caplen]
+    if blen < 32:
+        raise s.damaged(pos, f"packet block of {blen} bytes, shorter than 32")
+    ifid, _, high, low, caplen, _ = struct.unpack_from(order + "HHIIII", buf, pos + 8)
+    if caplen > blen - 32:
+        raise s.damaged(pos, _holds_reason("packet", caplen, blen - 32))
+    if ifid >= len(ifaces):
+        raise s.damaged(pos, _iface_reason("packet", ifid, ifaces))
+    linktype, mul, div, offset, _ = ifaces[ifid]
+    return ((high << 32) | low) * mul // div + offset, linktype, buf[pos + 28 : pos + 28 + caplen]
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def open_capture(path: str) -> BinaryIO:
+    """Open a capture file for reading; ``InputError`` says what is wrong and how to fix it."""
+    try:
+        return open(path, "rb")  # the caller closes it
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file or directory") from exc
+    except IsADirectoryError as exc:
+        raise InputError(
+            f"{path}: is a directory, not a capture file; scan the folder to read "
+            "every capture inside it"
+        ) from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"{path}: permission denied; make the file readable (chmod) or run as a user "
+            "who can read it"
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+
+
+def iter_capture(path: str) -> Iterator[Frame]:
+    """Open ``path`` and yield its frames; the file is closed when the iterator ends."""
+    with open_capture(path) as fileobj:
+        yield from read_frames(fileobj, path)
+
+
+def expand_paths(paths: Sequence[str]) -> list[str]:
+    """Files as given; folders replaced by the captures found in them, recursively, sorted."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found.extend(sorted(_captures_under(path)))
+        elif os.path.lexists(path):
+            found.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return found
+
+
+def _captures_under(folder: str) -> Iterator[str]:
+    def fail(exc: OSError) -> None:
+        raise InputError(
+            f"{exc.filename}: cannot list folder ({exc.strerror}); fix its permissions "
+            "or leave it out"
+        ) from exc
+
+    for root, _, files in os.walk(folder, onerror=fail):
+        for file in files:
+            path = os.path.join(root, file)
+            if os.path.isfile(path) and looks_like_capture(path):
+                yield path
+
+
+def looks_like_capture(path: str) -> bool:
+    """Tell whether the file starts with a pcap/pcapng magic, or is gzip holding one."""
+    try:
+        with open(path, "rb") as fileobj:
+            head = fileobj.read(4)
+            if head[:2] == GZIP_MAGIC:
+                fileobj.seek(0)
+                inner = _gunzip_head(fileobj)
+                # unreadable gzip: keep it, so the reader reports the damage instead of a skip
+                return inner is None or _is_capture_magic(inner)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read ({exc.strerror or exc}); fix its permissions or leave it out"
+        ) from exc
+    return _is_capture_magic(head)
+
+
+def _is_capture_magic(head: bytes) -> bool:
+    return head == PCAPNG_MAGIC or head in PCAP_MAGICS
+
+
+def _gunzip_head(fileobj: BinaryIO) -> bytes | None:
+    """Return the first 4 decompressed bytes, or None when the gzip data cannot be read."""
+    try:
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+            return gz.read(4)
+    except _READ_ERRORS:
+        return None

@@ -1,0 +1,226 @@
+"""Tests for poolsniff.dissect.dns: byte-literal DNS messages, damage, and fuzzing."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from poolsniff.dissect.dns import DnsParse, parse_dns, rrtype_name, split_tcp_dns
+
+
+def name(*labels: bytes) -> bytes:
+    """Encode a DNS name from its labels, ending with the root label."""
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+
+
+def header(msg_id: int, flags: int, qd: int, an: int, ns: int = 0, ar: int = 0) -> bytes:
+    """Pack a DNS header."""
+    return struct.pack(">HHHHHH", msg_id, flags, qd, an, ns, ar)
+
+
+def rr(owner: bytes, rrtype: int, ttl: int, rdata: bytes) -> bytes:
+    """Pack a class-IN resource record whose owner name is already encoded."""
+    return owner + struct.pack(">HHIH", rrtype, 1, ttl, len(rdata)) + rdata
+
+
+# A query for xmr-eu1.nanopool.org A, RD set, as a stub resolver sends it.
+QUERY_NANOPOOL = bytes.fromhex(
+    "1a2b"  # id
+    "0100"  # flags: RD
+    "0001000000000000"  # qd=1
+    "07786d722d657531"  # "xmr-eu1"
+    "086e616e6f706f6f6c"  # "nanopool"
+    "036f726700"  # "org", root
+    "00010001"  # A, IN
+)
+
+# The answer: CNAME to eu1.nanopool.org (compressed against the question), then an A record.
+RESPONSE_NANOPOOL = (
+    header(0x1A2B, 0x8180, 1, 2)
+    + name(b"xmr-eu1", b"nanopool", b"org")  # offset 12; "nanopool" at 20
+    + b"\x00\x01\x00\x01"
+    + rr(b"\xc0\x0c", 5, 300, b"\x03eu1\xc0\x14")  # eu1 + pointer to offset 20
+    + rr(b"\xc0\x32", 1, 60, bytes([51, 255, 1, 2]))  # owner: pointer to the CNAME target
+)
+
+RESPONSE_AAAA = (
+    header(7, 0x8180, 1, 1)
+    + name(b"pool", b"supportxmr", b"com")
+    + b"\x00\x1c\x00\x01"
+    + rr(b"\xc0\x0c", 28, 120, bytes.fromhex("20010db8000000000000000000000001"))
+)
+
+# Answers of types that are not A/AAAA/CNAME (HTTPS, TXT) are skipped, not fatal.
+RESPONSE_OTHER_TYPES = (
+    header(9, 0x8180, 1, 3)
+    + name(b"example", b"com")
+    + b"\x00\x41\x00\x01"
+    + rr(b"\xc0\x0c", 65, 30, b"\x00\x01\x00")
+    + rr(b"\xc0\x0c", 16, 30, b"\x05hello")
+    + rr(b"\xc0\x0c", 1, 30, bytes([192, 0, 2, 7]))
+)
+
+NXDOMAIN = header(0xBEEF, 0x8183, 1, 0) + name(b"nope", b"example") + b"\x00\x01\x00\x01"
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            QUERY_NANOPOOL,
+            DnsParse(0x1A2B, False, 0, 0, 0x0100, (("xmr-eu1.nanopool.org", 1),), ()),
+        ),
+        (
+            RESPONSE_NANOPOOL,
+            DnsParse(
+                0x1A2B, True, 0, 0, 0x8180,
+                (("xmr-eu1.nanopool.org", 1),),
+                (
+                    ("xmr-eu1.nanopool.org", 5, "eu1.nanopool.org", 300),
+                    ("eu1.nanopool.org", 1, "51.255.1.2", 60),
+                ),
+            ),
+        ),
+        (
+            RESPONSE_AAAA,
+            DnsParse(
+                7, True, 0, 0, 0x8180, (("pool.supportxmr.com", 28),),
+                (("pool.supportxmr.com", 28, "2001:db8::1", 120),),
+            ),
+        ),
+        (
+            RESPONSE_OTHER_TYPES,
+            DnsParse(
+                9, True, 0, 0, 0x8180, (("example.com", 65),),
+                (("example.com", 1, "192.0.2.7", 30),),
+            ),
+        ),
+        (NXDOMAIN, DnsParse(0xBEEF, True, 0, 3, 0x8183, (("nope.example", 1),), ())),
+        # opcode 5 (UPDATE) lands in bits 11-14
+        (header(1, 5 << 11, 0, 0), DnsParse(1, False, 5, 0, 0x2800, (), ())),
+    ],
+)
+def test_parse_dns(payload: bytes, expected: DnsParse) -> None:
+    assert parse_dns(payload) == expected
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        (b"XmR-eU1", b"NaNoPoOl", b"OrG"),  # 0x20 case randomisation
+        (b"XMR-EU1", b"NANOPOOL", b"ORG"),
+    ],
+)
+def test_names_are_lower_cased(labels: tuple[bytes, ...]) -> None:
+    msg = header(1, 0x0100, 1, 0) + name(*labels) + b"\x00\x01\x00\x01"
+    parsed = parse_dns(msg)
+    assert parsed is not None
+    assert parsed.questions == (("xmr-eu1.nanopool.org", 1),)
+
+
+def test_root_name_is_empty() -> None:
+    parsed = parse_dns(header(1, 0, 1, 0) + b"\x00" + b"\x00\x02\x00\x01")
+    assert parsed is not None
+    assert parsed.questions == (("", 2),)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(QUERY_NANOPOOL[:11], id="short-header"),
+        pytest.param(QUERY_NANOPOOL[:-1], id="question-tail-cut"),
+        pytest.param(QUERY_NANOPOOL[:20], id="label-cut"),
+        pytest.param(RESPONSE_NANOPOOL[:-2], id="rdata-cut"),
+        pytest.param(RESPONSE_NANOPOOL[:-14], id="rr-header-cut"),
+        pytest.param(header(1, 0, 2, 0) + name(b"a") + b"\x00\x01\x00\x01", id="qdcount-too-big"),
+        pytest.param(header(1, 0, 1, 0) + b"\xc0\x0c\x00\x01\x00\x01", id="pointer-to-itself"),
+        pytest.param(
+            header(1, 0, 1, 0) + b"\x01a\xc0\x0c\x00\x01\x00\x01", id="pointer-loop-via-label"
+        ),
+        pytest.param(header(1, 0, 1, 0) + b"\xc0\x20" + b"\x00" * 30, id="forward-pointer"),
+        pytest.param(header(1, 0, 1, 0) + b"\xc0", id="pointer-cut"),
+        pytest.param(header(1, 0, 1, 0) + b"\x41a\x00\x00\x01\x00\x01", id="bad-label-type"),
+        pytest.param(header(1, 0, 1, 0) + b"\x02\xff\xfe\x00\x00\x01\x00\x01", id="not-utf8"),
+        pytest.param(
+            header(1, 0, 1, 0) + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01",
+            id="name-over-255",
+        ),
+        pytest.param(
+            header(1, 0x8180, 1, 1) + name(b"a") + b"\x00\x01\x00\x01"
+            + rr(b"\xc0\x0c", 1, 1, b"\x01\x02\x03"),
+            id="a-rdata-3-bytes",
+        ),
+        pytest.param(
+            header(1, 0x8180, 1, 1) + name(b"a") + b"\x00\x1c\x00\x01"
+            + rr(b"\xc0\x0c", 28, 1, b"\x00" * 4),
+            id="aaaa-rdata-4-bytes",
+        ),
+        pytest.param(
+            header(1, 0x8180, 1, 1) + name(b"a") + b"\x00\x05\x00\x01"
+            + rr(b"\xc0\x0c", 5, 1, b"\x03abc"),
+            id="cname-target-overruns-rdata",
+        ),
+    ],
+)
+def test_malformed_returns_none(payload: bytes) -> None:
+    assert parse_dns(payload) is None
+
+
+def test_authority_section_is_not_read() -> None:
+    # nscount says 1 but nothing follows: the header, questions and answers still count.
+    msg = header(3, 0x8180, 1, 0, ns=1) + name(b"a", b"b") + b"\x00\x01\x00\x01"
+    assert parse_dns(msg) == DnsParse(3, True, 0, 0, 0x8180, (("a.b", 1),), ())
+
+
+@pytest.mark.parametrize(
+    ("rrtype", "expected"),
+    [(1, "A"), (28, "AAAA"), (5, "CNAME"), (16, "TXT"), (65, "HTTPS"), (255, "ANY"), (4242, "4242")],
+)
+def test_rrtype_name(rrtype: int, expected: str) -> None:
+    assert rrtype_name(rrtype) == expected
+
+
+def framed(msg: bytes) -> bytes:
+    """Prefix a message with its two-byte TCP length."""
+    return struct.pack(">H", len(msg)) + msg
+
+
+@pytest.mark.parametrize(
+    ("stream", "messages", "rest"),
+    [
+        (b"", [], b""),
+        (b"\x00", [], b"\x00"),
+        (framed(QUERY_NANOPOOL), [QUERY_NANOPOOL], b""),
+        (framed(QUERY_NANOPOOL) + framed(NXDOMAIN), [QUERY_NANOPOOL, NXDOMAIN], b""),
+        (framed(NXDOMAIN) + framed(QUERY_NANOPOOL)[:9], [NXDOMAIN], framed(QUERY_NANOPOOL)[:9]),
+        (b"\x00\x00" + framed(NXDOMAIN), [NXDOMAIN], b""),  # zero-length frame skipped
+        (b"\x00\x05abc", [], b"\x00\x05abc"),
+    ],
+)
+def test_split_tcp_dns(stream: bytes, messages: list[bytes], rest: bytes) -> None:
+    assert split_tcp_dns(stream) == (messages, rest)
+
+
+@given(st.binary(max_size=600))
+def test_parse_dns_never_raises(payload: bytes) -> None:
+    result = parse_dns(payload)
+    assert result is None or isinstance(result, DnsParse)
+
+
+@given(st.binary(min_size=12, max_size=80), st.binary(max_size=200))
+def test_parse_dns_never_raises_on_plausible_header(head: bytes, tail: bytes) -> None:
+    # Small counts make the fuzzer reach the name and record code, not just the header.
+    payload = head[:4] + b"\x00\x01\x00\x02\x00\x00\x00\x00" + head[12:] + tail
+    result = parse_dns(payload)
+    assert result is None or isinstance(result, DnsParse)
+
+
+@given(st.lists(st.binary(max_size=40), max_size=5), st.binary(max_size=1))
+def test_split_tcp_dns_roundtrip(messages: list[bytes], junk: bytes) -> None:
+    # A single trailing byte can never complete a frame, so it is always the rest.
+    found, rest = split_tcp_dns(b"".join(framed(m) for m in messages) + junk)
+    assert (found, rest) == ([m for m in messages if m], junk)

@@ -1,0 +1,204 @@
+"""Test builders for frames and capture files (source and decode stages).
+
+Small, explicit byte builders, so each test states the one field it cares about:
+``eth``/``ipv4``/``ipv6``/``tcp``/``udp`` for frames, ``pcap_file`` for classic pcap and
+``shb``/``idb``/``epb``/``spb``/``packet_block``/``block`` for pcapng.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+SRC4 = bytes([10, 0, 0, 1])
+DST4 = bytes([192, 168, 1, 2])
+SRC6 = bytes.fromhex("20010db8000000000000000000000001")
+DST6 = bytes.fromhex("20010db8000000000000000000000002")
+MAC_DST = bytes.fromhex("001122334455")
+MAC_SRC = bytes.fromhex("66778899aabb")
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def tcp(
+    payload: bytes = b"",
+    sport: int = 40000,
+    dport: int = 3333,
+    seq: int = 1000,
+    flags: int = 0x18,
+    options: bytes = b"",
+    data_offset: int | None = None,
+) -> bytes:
+    """A TCP segment (checksum left 0)."""
+    words = data_offset if data_offset is not None else 5 + len(options) // 4
+    head = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, words << 4, flags, 65535, 0, 0)
+    return head + options + payload
+
+
+def udp(
+    payload: bytes = b"", sport: int = 5353, dport: int = 53, length: int | None = None
+) -> bytes:
+    """A UDP datagram (checksum left 0); ``length`` overrides the length field."""
+    size = 8 + len(payload) if length is None else length
+    return struct.pack("!HHHH", sport, dport, size, 0) + payload
+
+
+def ipv4(
+    body: bytes,
+    proto: int = 6,
+    src: bytes = SRC4,
+    dst: bytes = DST4,
+    total: int | None = None,
+    frag: int = 0,
+    options: bytes = b"",
+    version: int = 4,
+    ihl: int | None = None,
+) -> bytes:
+    """An IPv4 packet; ``frag`` is the flags+offset field, ``total`` overrides total length."""
+    words = ihl if ihl is not None else 5 + len(options) // 4
+    size = 20 + len(options) + len(body) if total is None else total
+    head = struct.pack(
+        "!BBHHHBBH4s4s", (version << 4) | words, 0, size, 1, frag, 64, proto, 0, src, dst
+    )
+    return head + options + body
+
+
+def ipv6(
+    body: bytes,
+    nxt: int = 6,
+    src: bytes = SRC6,
+    dst: bytes = DST6,
+    length: int | None = None,
+    version: int = 6,
+) -> bytes:
+    """An IPv6 packet whose first next-header is ``nxt`` (extension headers go in ``body``)."""
+    size = len(body) if length is None else length
+    return struct.pack("!IHBB16s16s", version << 28, size, nxt, 64, src, dst) + body
+
+
+def ext8(nxt: int, size: int = 8) -> bytes:
+    """An IPv6 extension header measured in 8-byte units (hop-by-hop, routing, dest opts)."""
+    return bytes([nxt, size // 8 - 1]) + b"\x00" * (size - 2)
+
+
+def ext_frag(nxt: int, offset: int = 0, more: bool = False) -> bytes:
+    """An IPv6 fragment header; ``offset`` in 8-byte units."""
+    return struct.pack("!BBHI", nxt, 0, (offset << 3) | int(more), 7)
+
+
+def ext_ah(nxt: int, size: int = 12) -> bytes:
+    """An IPv6 authentication header of ``size`` bytes (length in 4-byte units, minus 2)."""
+    return bytes([nxt, size // 4 - 2]) + b"\x00" * (size - 2)
+
+
+def eth(l3: bytes, etype: int = 0x0800, tags: Sequence[int] = ()) -> bytes:
+    """An Ethernet frame; ``tags`` are TPIDs of VLAN tags in order (e.g. 0x88A8, 0x8100)."""
+    head = MAC_DST + MAC_SRC
+    for i, tpid in enumerate(tags):
+        head += struct.pack("!HH", tpid, 100 + i)
+    return head + struct.pack("!H", etype) + l3
+
+
+def sll(l3: bytes, protocol: int = 0x0800) -> bytes:
+    """A Linux cooked v1 (SLL) frame."""
+    return struct.pack("!HHH8sH", 0, 1, 6, MAC_SRC + b"\0\0", protocol) + l3
+
+
+def sll2(l3: bytes, protocol: int = 0x0800) -> bytes:
+    """A Linux cooked v2 (SLL2) frame."""
+    return struct.pack("!HHIHBB8s", protocol, 0, 3, 1, 0, 6, MAC_SRC + b"\0\0") + l3
+
+
+def null(l3: bytes, family: int, order: str = "<") -> bytes:
+    """A BSD loopback (NULL, link type 0) frame with ``family`` in byte order ``order``."""
+    return struct.pack(order + "I", family) + l3
+
+
+# --------------------------------------------------------------------------- classic pcap
+
+
+def pcap_header(
+    order: str = "<", nano: bool = False, linktype: int = 1, snaplen: int = 65535
+) -> bytes:
+    """A classic pcap file header."""
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    return struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)
+
+
+def pcap_record(
+    ts: int, data: bytes, order: str = "<", nano: bool = False, caplen: int | None = None
+) -> bytes:
+    """A pcap record; ``ts`` in ns when ``nano`` else µs; ``caplen`` overrides the header."""
+    unit = 1_000_000_000 if nano else 1_000_000
+    size = len(data) if caplen is None else caplen
+    return struct.pack(order + "IIII", ts // unit, ts % unit, size, len(data)) + data
+
+
+def pcap_file(
+    frames: Iterable[tuple[int, bytes]],
+    order: str = "<",
+    nano: bool = False,
+    linktype: int = 1,
+    snaplen: int = 65535,
+) -> bytes:
+    """A whole classic pcap file of ``(ts, data)`` frames."""
+    body = b"".join(pcap_record(ts, data, order, nano) for ts, data in frames)
+    return pcap_header(order, nano, linktype, snaplen) + body
+
+
+# --------------------------------------------------------------------------- pcapng
+
+
+def block(btype: int, body: bytes, order: str = "<", trailer: int | None = None) -> bytes:
+    """A pcapng block: body padded to 4 bytes; ``trailer`` overrides the trailing length."""
+    body += b"\0" * (-len(body) % 4)
+    size = 12 + len(body)
+    tail = size if trailer is None else trailer
+    return struct.pack(order + "II", btype, size) + body + struct.pack(order + "I", tail)
+
+
+def option(code: int, value: bytes, order: str = "<") -> bytes:
+    """A pcapng option, padded to 4 bytes."""
+    return struct.pack(order + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def shb(order: str = "<", options: bytes = b"") -> bytes:
+    """A section header block (version 1.0, unknown section length)."""
+    return block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1) + options, order)
+
+
+def idb(
+    linktype: int = 1,
+    order: str = "<",
+    tsresol: int | None = None,
+    tsoffset: int | None = None,
+    snaplen: int = 0,
+) -> bytes:
+    """An interface description block with optional if_tsresol and if_tsoffset."""
+    opts = option(2, b"eth0", order)  # if_name, to be skipped
+    if tsresol is not None:
+        opts += option(9, bytes([tsresol]), order)
+    if tsoffset is not None:
+        opts += option(14, struct.pack(order + "q", tsoffset), order)
+    opts += option(0, b"", order)
+    return block(1, struct.pack(order + "HHI", linktype, 0, snaplen) + opts, order)
+
+
+def epb(ifid: int, ts: int, data: bytes, order: str = "<", caplen: int | None = None) -> bytes:
+    """An enhanced packet block; ``ts`` in the interface's units."""
+    size = len(data) if caplen is None else caplen
+    head = struct.pack(order + "IIIII", ifid, ts >> 32, ts & 0xFFFFFFFF, size, len(data))
+    return block(6, head + data, order)
+
+
+def spb(data: bytes, order: str = "<", origlen: int | None = None) -> bytes:
+    """A simple packet block."""
+    size = len(data) if origlen is None else origlen
+    return block(3, struct.pack(order + "I", size) + data, order)
+
+
+def packet_block(ifid: int, ts: int, data: bytes, order: str = "<") -> bytes:
+    """An obsolete packet block (type 2)."""
+    head = struct.pack(order + "HHIIII", ifid, 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data))
+    return block(2, head + data, order)
