@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import os
 import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -65,9 +67,7 @@ def records(packets: int, pcapng: bool) -> Iterator[bytes]:
         if pcapng:
             pad = -len(frame) % 4
             blen = 32 + len(frame) + pad
-            head = struct.pack(
-                "<IIIIIII", 6, blen, 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)
-            )
+            head = struct.pack("<IIIIIII", 6, blen, 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame))
             yield head + frame + b"\0" * pad + struct.pack("<I", blen)
         else:
             yield struct.pack("<IIII", ts // 1000000, ts % 1000000, len(frame), len(frame)) + frame
@@ -75,15 +75,23 @@ def records(packets: int, pcapng: bool) -> Iterator[bytes]:
 
 def write_capture(path: str, packets: int, kind: str) -> None:
     """Write the benchmark capture: ``pcap``, ``pcapng`` or either with ``.gz``."""
-    opener: Callable[[str, str], object] = gzip.open if kind.endswith(".gz") else open
-    with opener(path, "wb") as out:  # type: ignore[attr-defined]
-        batch: list[bytes] = []
-        for record in records(packets, kind.startswith("pcapng")):
-            batch.append(record)
-            if len(batch) == 4096:
-                out.write(b"".join(batch))  # type: ignore[attr-defined]
-                batch.clear()
-        out.write(b"".join(batch))  # type: ignore[attr-defined]
+    with open(path, "wb") as raw:
+        if kind.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb") as squeezed:
+                write_records(squeezed, packets, kind.startswith("pcapng"))
+        else:
+            write_records(raw, packets, kind.startswith("pcapng"))
+
+
+def write_records(out: BinaryIO | io.BufferedIOBase, packets: int, pcapng: bool) -> None:
+    """Write the records in batches."""
+    batch: list[bytes] = []
+    for record in records(packets, pcapng):
+        batch.append(record)
+        if len(batch) == 4096:
+            out.write(b"".join(batch))
+            batch.clear()
+    out.write(b"".join(batch))
 
 
 def timed(path: str, decode: bool) -> tuple[int, int, float]:

@@ -36,9 +36,7 @@ def tcp(
     return head + options + payload
 
 
-def udp(
-    payload: bytes = b"", sport: int = 5353, dport: int = 53, length: int | None = None
-) -> bytes:
+def udp(payload: bytes = b"", sport: int = 5353, dport: int = 53, length: int | None = None) -> bytes:
     """A UDP datagram (checksum left 0); ``length`` overrides the length field."""
     size = 8 + len(payload) if length is None else length
     return struct.pack("!HHHH", sport, dport, size, 0) + payload
@@ -58,9 +56,7 @@ def ipv4(
     """An IPv4 packet; ``frag`` is the flags+offset field, ``total`` overrides total length."""
     words = ihl if ihl is not None else 5 + len(options) // 4
     size = 20 + len(options) + len(body) if total is None else total
-    head = struct.pack(
-        "!BBHHHBBH4s4s", (version << 4) | words, 0, size, 1, frag, 64, proto, 0, src, dst
-    )
+    head = struct.pack("!BBHHHBBH4s4s", (version << 4) | words, 0, size, 1, frag, 64, proto, 0, src, dst)
     return head + options + body
 
 
@@ -118,9 +114,7 @@ def null(l3: bytes, family: int, order: str = "<") -> bytes:
 # --------------------------------------------------------------------------- classic pcap
 
 
-def pcap_header(
-    order: str = "<", nano: bool = False, linktype: int = 1, snaplen: int = 65535
-) -> bytes:
+def pcap_header(order: str = "<", nano: bool = False, linktype: int = 1, snaplen: int = 65535) -> bytes:
     """A classic pcap file header."""
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
     return struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)

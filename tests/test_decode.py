@@ -435,6 +435,7 @@ def dpkt_reference(linktype: int, data: bytes) -> tuple[object, ...] | None:
     return None
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("relpath", CORPUS_FILES)
 def test_matches_dpkt_on_real_captures(relpath: str) -> None:
     path = os.path.join(CORPUS, relpath)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from poolsniff.domains import is_public_suffix, normalise  # noqa: E402
+from poolsniff.domains import is_public_suffix, normalise, registrable  # noqa: E402
 
 BLOCK_CATEGORIES = ("donation", "proxy", "pool", "browser")
 """Block categories, strongest first: an entry listed under several keeps the first."""
@@ -219,6 +219,8 @@ def _add(inputs: Inputs, report: Report, raw: str, category: str, source: str) -
         report.drop("invalid name", f"{raw} ({source})")
     elif is_public_suffix(name):
         report.drop("public suffix", f"{name} ({source})")
+    elif not registrable(name):
+        report.drop("no known public suffix (not a domain)", f"{name} ({source})")
     else:
         inputs.names.setdefault(name, {}).setdefault(category, set()).add(source)
 
@@ -243,9 +245,9 @@ def collect(src: Path, report: Report) -> Inputs:
     for keyword, host in read_et_hosts(src / "et-open-coinminer" / "extracted-hosts.tsv"):
         _add(inputs, report, host, "pool", "et-open")
     hosts, scripts, ips = read_hestat(src / "hestat-minerchk")
-    for host in hosts:
+    for host in sorted(hosts):
         _add(inputs, report, host, "pool", "hestat")
-    for host in scripts:
+    for host in sorted(scripts):
         _add(inputs, report, host, "browser", "hestat")
     for ip in ips:
         inputs.bare_ips[ip].add("hestat")
@@ -310,7 +312,7 @@ def candidate_blocks(inputs: Inputs, seeds: list[Seed], report: Report) -> dict[
     """Apply the seed (excludes, categories, reasons) and the dynamic-DNS rule to the names."""
     excludes = {s.entry for s in seeds if s.category == "exclude"}
     blocks: dict[str, tuple[str, set[str], str | None]] = {}
-    for name, cats in inputs.names.items():
+    for name, cats in sorted(inputs.names.items()):
         sources = set().union(*cats.values())
         if first_listed(name, excludes):
             report.drop("seed.tsv exclude", name)
@@ -382,7 +384,7 @@ def build_allowlist(blocks: dict[str, tuple[str, set[str], str | None]], inputs:
             raise SystemExit(f"seed.tsv: allow entry {name} conflicts: {why}")
         if why:
             report.drop(f"allowlist: {why}", name)
-        elif first_listed(name.partition(".")[2], candidates):
+        elif reason is None and first_listed(name.partition(".")[2], candidates):
             report.drop("allowlist: covered by a listed parent", name)
         else:
             rows.append((name, tuple(sorted(sources)), reason))
@@ -411,7 +413,7 @@ def decide_endpoints(inputs: Inputs, report: Report) -> list[Row]:
     """Keep ip:port indicators on Stratum ports, or on any port when several sources list the IP."""
     public_dns = {ipaddress.ip_address(ip) for ip in inputs.public_dns if _is_ip(ip)}
     rows: list[Row] = []
-    for (ip, port), sources in inputs.endpoints.items():
+    for (ip, port), sources in sorted(inputs.endpoints.items()):
         address = ipaddress.ip_address(ip)
         agreeing = sources | inputs.bare_ips.get(ip, set())
         if not address.is_global or address.is_multicast:
@@ -424,7 +426,7 @@ def decide_endpoints(inputs: Inputs, report: Report) -> list[Row]:
             report.drop("endpoint: non-Stratum port, one source only", f"{ip}:{port}")
         else:
             rows.append((f"{address}:{port}", tuple(sorted(agreeing)), None))
-    for ip, sources in inputs.bare_ips.items():
+    for ip, sources in sorted(inputs.bare_ips.items()):
         report.drop(f"bare IP without port ({len(sources)} source(s)): not shippable", ip)
     rows.sort(key=lambda r: (ipaddress.ip_address(r[0].rpartition(":")[0]), int(r[0].rpartition(":")[2])))
     return rows

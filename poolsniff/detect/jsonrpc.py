@@ -42,6 +42,9 @@ CN_LOGIN_KEYS: Final = frozenset({"login", "pass", "agent", "rigid", "algo", "al
 CN_SUBMIT_KEYS: Final = frozenset({"id", "job_id", "nonce", "result"})
 CN_JOB_KEYS: Final = frozenset({"blob", "job_id", "target"})
 
+_NAMED_ENOUGH: Final = STRATUM_CLIENT | STRATUM_SERVER | ETH_PROXY_CLIENT | {"getwork"}
+"""Methods specific enough to count even when a client leaves out ``params``."""
+
 _HEX: Final = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 _HEX64: Final = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -97,6 +100,8 @@ def _cn_id_only(params: Any) -> bool:
 
 
 def _request(method: str, params: Any) -> Verdict | None:
+    if params is None and (method in _NAMED_ENOUGH):
+        params = []
     if method in STRATUM_CLIENT and isinstance(params, list):
         return Verdict(_stratum_flavour(method, params), Role.MINER, method)
     if method in STRATUM_SERVER and isinstance(params, list):

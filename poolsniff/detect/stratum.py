@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
@@ -22,12 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 from poolsniff.detect import evidence as ev
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.jsonrpc import Verdict, classify
-from poolsniff.model import Detection, Event, HttpMessage, JsonMessage, Role
+from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage, Role
 
 MINER_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
 """Request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
 GBT_MINER_CAPS: Final = frozenset({"coinbasetxn", "workid", "coinbase/append", "longpoll"})
 """getblocktemplate capabilities a pool-mining client announces (BIP 22/23; cgminer, bfgminer)."""
+VARIANTS: Final = frozenset({"ethereumstratum", "stratum-v1-equihash"})
+"""Stratum v1 variants a flow announces once."""
+MAX_FLOWS: Final = 50_000
+"""Flows whose Stratum variant is remembered."""
 FLAVOUR_COIN: Final = {
     "ethereumstratum": "Ethereum",
     "eth-proxy": "Ethereum",
@@ -42,6 +47,10 @@ class StratumDetector:
 
     name = "stratum"
 
+    def __init__(self) -> None:
+        """Start with no flow known to speak a Stratum variant."""
+        self._variant: OrderedDict[FlowKey, str] = OrderedDict()
+
     def inspect(self, event: Event) -> Iterator[Detection]:
         """Yield a detection for a JSON message that speaks a mining dialect."""
         if not isinstance(event, JsonMessage) or not isinstance(event.value, Mapping):
@@ -49,6 +58,7 @@ class StratumDetector:
         verdict = classify(event.value)
         if verdict is None:
             return
+        verdict = self._flow_variant(event.flow, verdict)
         role = verdict.sender
         if verdict.flavour in ("getblocktemplate",) and event.via_http and not _miner_marked(event):
             role = Role.INFRA
@@ -62,6 +72,25 @@ class StratumDetector:
         )
         _fill(det, verdict, event)
         yield det
+
+
+    def _flow_variant(self, flow: FlowKey, verdict: Verdict) -> Verdict:
+        """A flow that showed a Stratum variant keeps it for its plain ``mining.*`` messages.
+
+        EthereumStratum and the Equihash variant announce themselves once (in the subscribe
+        or its result, or with ``mining.set_target``); the authorize, notify and submit that
+        follow look like plain Stratum v1.
+        """
+        if verdict.flavour in VARIANTS:
+            self._variant[flow] = verdict.flavour
+            if len(self._variant) > MAX_FLOWS:
+                self._variant.popitem(last=False)
+            return verdict
+        if verdict.flavour == "stratum-v1":
+            known = self._variant.get(flow)
+            if known is not None:
+                return Verdict(known, verdict.sender, verdict.method)
+        return verdict
 
 
 def _miner_marked(event: JsonMessage) -> bool:
@@ -181,9 +210,9 @@ def _derive(det: Detection) -> None:
         coin = None
         if e.get("algorithm"):
             coin = ev.coin_for_algo(e["algorithm"].split(",")[0])
-        if coin is None and e.get("wallet_type"):
-            coin = ev.coin_for_wallet(e["wallet_type"])
         if coin is None:
             coin = FLAVOUR_COIN.get(e.get("flavour", ""))
+        if coin is None and e.get("wallet_type"):
+            coin = ev.coin_for_wallet(e["wallet_type"])
         if coin is not None:
             e["coin"] = coin

@@ -237,9 +237,7 @@ def _section_order(s: _Stream, pos: int) -> tuple[str, int]:
     raise s.damaged(pos, f"section header block has byte-order magic {bom.hex(' ')}")
 
 
-def _pcapng_section(
-    s: _Stream, pos: int, last_ts: int
-) -> Generator[Frame, None, tuple[int | None, int]]:
+def _pcapng_section(s: _Stream, pos: int, last_ts: int) -> Generator[Frame, None, tuple[int | None, int]]:
     """Frames of the section starting at ``buf[pos]``; returns where the next section starts."""
     order, pos = _section_order(s, pos)
     head = struct.Struct(order + "II").unpack_from
@@ -267,9 +265,7 @@ def _pcapng_section(
                     0, f"block truncated: its header says {blen} bytes, only {end} left in the file"
                 )
         if u32(buf, bend - 4)[0] != blen:
-            raise s.damaged(
-                pos, f"block length {blen} at its start but {u32(buf, bend - 4)[0]} at its end"
-            )
+            raise s.damaged(pos, f"block length {blen} at its start but {u32(buf, bend - 4)[0]} at its end")
         if btype == _EPB:
             if blen < 32:
                 raise s.damaged(pos, f"enhanced packet block of {blen} bytes, shorter than 32")
@@ -284,9 +280,7 @@ def _pcapng_section(
             yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen]
         elif btype == _IDB:
             if blen < 20:
-                raise s.damaged(
-                    pos, f"interface description block of {blen} bytes, shorter than 20"
-                )
+                raise s.damaged(pos, f"interface description block of {blen} bytes, shorter than 20")
             ifaces.append(_interface(buf, pos, bend, order))
         elif btype == _SPB or btype == _PB:
             frame = _other_packet(s, pos, blen, btype, order, ifaces, last_ts)
@@ -310,10 +304,7 @@ def _holds_reason(kind: str, caplen: int, room: int) -> str:
 
 
 def _iface_reason(kind: str, ifid: int, ifaces: list[Interface]) -> str:
-    return (
-        f"{kind} block refers to interface {ifid}, "
-        f"but the section defines only {len(ifaces)} interface(s)"
-    )
+    return f"{kind} block refers to interface {ifid}, but the section defines only {len(ifaces)} interface(s)"
 
 
 def _interface(buf: bytes, pos: int, bend: int, order: str) -> Interface:
@@ -387,13 +378,11 @@ def open_capture(path: str) -> BinaryIO:
         raise InputError(f"{path}: no such file or directory") from exc
     except IsADirectoryError as exc:
         raise InputError(
-            f"{path}: is a directory, not a capture file; scan the folder to read "
-            "every capture inside it"
+            f"{path}: is a directory, not a capture file; scan the folder to read every capture inside it"
         ) from exc
     except PermissionError as exc:
         raise InputError(
-            f"{path}: permission denied; make the file readable (chmod) or run as a user "
-            "who can read it"
+            f"{path}: permission denied; make the file readable (chmod) or run as a user who can read it"
         ) from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
@@ -421,8 +410,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
 def _captures_under(folder: str) -> Iterator[str]:
     def fail(exc: OSError) -> None:
         raise InputError(
-            f"{exc.filename}: cannot list folder ({exc.strerror}); fix its permissions "
-            "or leave it out"
+            f"{exc.filename}: cannot list folder ({exc.strerror}); fix its permissions or leave it out"
         ) from exc
 
     for root, _, files in os.walk(folder, onerror=fail):

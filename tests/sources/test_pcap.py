@@ -205,9 +205,7 @@ def test_gzip_with_several_members(label: str, data: bytes, frames: list[Frame])
 
 @pytest.mark.parametrize("chunk", [1, 3, 16, 17, 100])
 @pytest.mark.parametrize("compress", [False, True])
-def test_records_across_read_boundaries(
-    monkeypatch: pytest.MonkeyPatch, chunk: int, compress: bool
-) -> None:
+def test_records_across_read_boundaries(monkeypatch: pytest.MonkeyPatch, chunk: int, compress: bool) -> None:
     monkeypatch.setattr(pcap, "CHUNK", chunk)
     for _, data, frames in all_variants():
         assert read_all(gzip.compress(data) if compress else data) == frames
@@ -405,12 +403,8 @@ DAMAGE = [
 ]
 
 
-@pytest.mark.parametrize(
-    "label, data, good, offset, reason", DAMAGE, ids=[row[0] for row in DAMAGE]
-)
-def test_damage_after_good_frames(
-    label: str, data: bytes, good: int, offset: int, reason: str
-) -> None:
+@pytest.mark.parametrize("label, data, good, offset, reason", DAMAGE, ids=[row[0] for row in DAMAGE])
+def test_damage_after_good_frames(label: str, data: bytes, good: int, offset: int, reason: str) -> None:
     frames, exc = read_damaged(data)
     assert frames == GOOD[:good]
     assert exc.offset == offset
@@ -509,8 +503,7 @@ def test_iter_capture_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         list(iter_capture(str(tmp_path)))
     assert str(info.value) == (
-        f"{tmp_path}: is a directory, not a capture file; "
-        "scan the folder to read every capture inside it"
+        f"{tmp_path}: is a directory, not a capture file; scan the folder to read every capture inside it"
     )
 
 
@@ -519,8 +512,7 @@ def test_iter_capture_directory(tmp_path: Path) -> None:
     [
         (
             PermissionError(13, "Permission denied"),
-            "x.pcap: permission denied; make the file readable (chmod) or run as a user "
-            "who can read it",
+            "x.pcap: permission denied; make the file readable (chmod) or run as a user who can read it",
         ),
         (FileNotFoundError(2, "No such file"), "x.pcap: no such file or directory"),
         (OSError(36, "File name too long"), "x.pcap: cannot open: File name too long"),
@@ -656,6 +648,7 @@ def tshark_fields(path: str, *fields: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("relpath", CORPUS_FILES)
 def test_same_frames_as_dpkt(relpath: str) -> None:
     path = corpus_path(relpath)
@@ -663,12 +656,11 @@ def test_same_frames_as_dpkt(relpath: str) -> None:
     reference = list(dpkt_frames(path))
     assert len(mine) == len(reference) > 0
     assert [frame for _, _, frame in mine] == [bytes(buf) for _, buf in reference]
-    assert all(
-        abs(ts_us - ts * 1e6) <= 1 for (ts_us, _, _), (ts, _) in zip(mine, reference, strict=True)
-    )
+    assert all(abs(ts_us - ts * 1e6) <= 1 for (ts_us, _, _), (ts, _) in zip(mine, reference, strict=True))
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+@pytest.mark.corpus
 @pytest.mark.parametrize("relpath", CORPUS_FILES)
 def test_same_frame_count_as_tshark(relpath: str) -> None:
     path = corpus_path(relpath)
