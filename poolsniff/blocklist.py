@@ -137,9 +137,7 @@ class Blocklist:
                 endpoints.setdefault(key, item)
             self._counts[name] += 1
 
-    def add_allow_lines(
-        self, lines: Iterable[str], origin: str, *, list_name: str | None = None
-    ) -> None:
+    def add_allow_lines(self, lines: Iterable[str], origin: str, *, list_name: str | None = None) -> None:
         """Add allowlist entries: names and endpoints they cover never match."""
         self.add_lines(lines, origin, ALLOW, list_name=list_name)
 
@@ -195,6 +193,15 @@ class Blocklist:
                 suffix = suffix.partition(".")[2]
         return hidden
 
+    def entries(self) -> list[ListEntry]:
+        """Every entry kept, block lists first, then the allowlist (for exports and checks)."""
+        return [
+            *self._names.values(),
+            *self._endpoints.values(),
+            *self._allow_names.values(),
+            *self._allow_endpoints.values(),
+        ]
+
     def __len__(self) -> int:
         """The number of distinct block entries (domains and endpoints, allowlist excluded)."""
         return len(self._names) + len(self._endpoints)
@@ -212,8 +219,8 @@ def _parse_line(text: str) -> tuple[str | Endpoint, str, tuple[str, ...]] | None
     fields = body.split()
     if len(fields) > 2:
         raise ValueError(f"expected '<entry> [<source>,...]', found {len(fields)} fields")
-    sources = _parse_sources(fields[1]) if len(fields) == 2 else ()
     key, shown = _parse_entry(fields[0])
+    sources = _parse_sources(fields[1]) if len(fields) == 2 else ()
     return key, shown, sources
 
 
@@ -222,10 +229,7 @@ def _parse_sources(text: str) -> tuple[str, ...]:
     sources = tuple(text.split(","))
     for source in sources:
         if _SOURCE_RE.fullmatch(source) is None:
-            raise ValueError(
-                f"bad source id {source!r} (lower-case letters, digits, '-' and '_', "
-                "separated by commas without spaces)"
-            )
+            raise ValueError(f"bad source id {source!r} (use a-z, 0-9, '-', '_'; commas, no spaces)")
     return sources
 
 

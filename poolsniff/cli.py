@@ -7,6 +7,7 @@ Python through ``poolsniff.scan``.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -120,6 +121,7 @@ def scan(
       poolsniff scan pcaps/ -o alerts.json
     """
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         files = expand_paths(list(paths))
     except InputError as e:
@@ -167,6 +169,11 @@ def _scan_one(path: str, lists: Blocklist, redact: bool, writer: JsonlWriter, qu
         writer.write(record)
 
     return scan_file(path, lists, emit=emit, redact=redact, progress=progress, to_record=to_eve)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops a scan like Ctrl-C: alerts found so far are kept."""
+    raise KeyboardInterrupt
 
 
 def _quiet_pipe_exit() -> NoReturn:

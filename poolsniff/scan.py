@@ -66,6 +66,11 @@ def scan_file(
                     progress(fileobj.tell())
         except CaptureDamaged as e:
             result.damage = e
+        except KeyboardInterrupt:
+            # keep what was found: release the held alerts, then let the caller stop
+            for det in pipeline.finish():
+                emit(to_record(Alert(det, name)))
+            raise
         for det in pipeline.finish():
             emit(to_record(Alert(det, name)))
         if progress is not None:

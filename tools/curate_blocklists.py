@@ -34,10 +34,14 @@ BLOCK_CATEGORIES = ("donation", "proxy", "pool", "browser")
 """Block categories, strongest first: an entry listed under several keeps the first."""
 
 STRATUM_PORTS = frozenset(
-    {3333, 4444, 5555, 6666, 7777, 8888, 9999, 8848, 14433, 14444, 45560}  # Hestat portlist.txt
-    | {2222, 3380, 5222, 9433, 10343, 45700}  # PROTOCOLS.md §8: 2miners, NiceHash, suprnova, nanopool SSL, MinerGate
-    | {3334, 3335, 3336, 3357, 5556, 5588, 5730, 6099, 7778, 8899}  # Falco miner_ports (web/P2P ports left out)
-    | {13333, 15555, 16666, 17777, 18888, 19999}  # "1+repdigit" family: nanopool ports probed in the nesfit captures
+    # Hestat portlist.txt
+    {3333, 4444, 5555, 6666, 7777, 8888, 9999, 8848, 14433, 14444, 45560}
+    # PROTOCOLS.md §8: 2miners XMR, NiceHash, suprnova XMR, nanopool SSL, MinerGate
+    | {2222, 3380, 5222, 9433, 10343, 45700}
+    # Falco miner_ports, without its generic web ports and the bitcoind P2P/RPC ports
+    | {3334, 3335, 3336, 3357, 5556, 5588, 5730, 6099, 7778, 8899}
+    # the "1 + repeated digit" family: nanopool ports probed in the nesfit captures
+    | {13333, 15555, 16666, 17777, 18888, 19999}
 )
 """Ports an ``ip:port`` indicator must use to ship on its own (see SOURCES.md, "IP endpoints")."""
 
@@ -45,14 +49,29 @@ CDN_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in (
         # Cloudflare (cloudflare.com/ips-v4)
-        "173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22", "141.101.64.0/18",
-        "108.162.192.0/18", "190.93.240.0/20", "188.114.96.0/20", "197.234.240.0/22",
-        "198.41.128.0/17", "162.158.0.0/15", "104.16.0.0/13", "104.24.0.0/14", "172.64.0.0/13",
+        "173.245.48.0/20",
+        "103.21.244.0/22",
+        "103.22.200.0/22",
+        "103.31.4.0/22",
+        "141.101.64.0/18",
+        "108.162.192.0/18",
+        "190.93.240.0/20",
+        "188.114.96.0/20",
+        "197.234.240.0/22",
+        "198.41.128.0/17",
+        "162.158.0.0/15",
+        "104.16.0.0/13",
+        "104.24.0.0/14",
+        "172.64.0.0/13",
         "131.0.72.0/22",
         "151.101.0.0/16",  # Fastly
         "185.199.108.0/22",  # GitHub Pages
         "216.239.32.0/19",  # Google front ends
-        "13.32.0.0/15", "13.224.0.0/14", "52.84.0.0/15", "54.230.0.0/16", "99.84.0.0/16",  # CloudFront
+        "13.32.0.0/15",
+        "13.224.0.0/14",
+        "52.84.0.0/15",
+        "54.230.0.0/16",
+        "99.84.0.0/16",  # CloudFront
     )
 )
 """CDN anycast ranges: an address in them is shared by thousands of sites (BLOCKLISTS.md §2.7)."""
@@ -82,8 +101,13 @@ TITLES = {
     "donation": "pools that miners' built-in dev fees (donations) go to",
     "allow": "allowlist: names that never match, whatever the other lists say",
 }
-FILES = {"pool": "pool.txt", "proxy": "proxy.txt", "browser": "browser.txt",
-         "donation": "donation.txt", "allow": "allowlist.txt"}
+FILES = {
+    "pool": "pool.txt",
+    "proxy": "proxy.txt",
+    "browser": "browser.txt",
+    "donation": "donation.txt",
+    "allow": "allowlist.txt",
+}
 
 
 @dataclass
@@ -229,7 +253,9 @@ def collect(src: Path, report: Report) -> Inputs:
     """Read every source copy into candidate names, endpoints and filter sets."""
     misp = src / "misp-warninglists"
     inputs = Inputs(
-        {}, defaultdict(set), defaultdict(set),
+        {},
+        defaultdict(set),
+        defaultdict(set),
         tranco=set(_lines(misp / "tranco10k.txt")),
         dyn_dns={d.lstrip(".") for d in _lines(misp / "dynamic-dns.txt")},
         public_dns=set(_lines(misp / "public-dns-v4.txt")),
@@ -242,7 +268,7 @@ def collect(src: Path, report: Report) -> Inputs:
             inputs.endpoints[(ip, int(port))].add("maltrail")
         else:
             inputs.bare_ips[value].add("maltrail")
-    for keyword, host in read_et_hosts(src / "et-open-coinminer" / "extracted-hosts.tsv"):
+    for _keyword, host in read_et_hosts(src / "et-open-coinminer" / "extracted-hosts.tsv"):
         _add(inputs, report, host, "pool", "et-open")
     hosts, scripts, ips = read_hestat(src / "hestat-minerchk")
     for host in sorted(hosts):
@@ -287,6 +313,9 @@ def read_seed(path: Path) -> list[Seed]:
 Row = tuple[str, tuple[str, ...], str | None]
 """An output line: entry, sources, reason (hand-curated entries only)."""
 
+Blocks = dict[str, tuple[str, set[str], str | None]]
+"""Listed names: name -> (category, sources, reason for hand-curated entries)."""
+
 
 def suffixes(name: str) -> Iterator[str]:
     """``name`` and each parent domain of it, longest first."""
@@ -308,10 +337,10 @@ def _category(cats: dict[str, set[str]], name: str) -> str:
     return category
 
 
-def candidate_blocks(inputs: Inputs, seeds: list[Seed], report: Report) -> dict[str, tuple[str, set[str], str | None]]:
+def candidate_blocks(inputs: Inputs, seeds: list[Seed], report: Report) -> Blocks:
     """Apply the seed (excludes, categories, reasons) and the dynamic-DNS rule to the names."""
     excludes = {s.entry for s in seeds if s.category == "exclude"}
-    blocks: dict[str, tuple[str, set[str], str | None]] = {}
+    blocks: Blocks = {}
     for name, cats in sorted(inputs.names.items()):
         sources = set().union(*cats.values())
         if first_listed(name, excludes):
@@ -331,8 +360,7 @@ def candidate_blocks(inputs: Inputs, seeds: list[Seed], report: Report) -> dict[
     return blocks
 
 
-def apply_popularity(blocks: dict[str, tuple[str, set[str], str | None]], inputs: Inputs,
-                     seeds: list[Seed], report: Report) -> None:
+def apply_popularity(blocks: Blocks, inputs: Inputs, seeds: list[Seed], report: Report) -> None:
     """Drop entries the curated allowlist covers, and unvetted entries covering popular sites."""
     allow = {s.entry for s in seeds if s.category == "allow"}
     popular = {s for t in inputs.tranco if (n := normalise(t)) for s in suffixes(n)}
@@ -349,7 +377,7 @@ def apply_popularity(blocks: dict[str, tuple[str, set[str], str | None]], inputs
                 del blocks[name]
 
 
-def dedupe(blocks: dict[str, tuple[str, set[str], str | None]], report: Report) -> None:
+def dedupe(blocks: Blocks, report: Report) -> None:
     """Drop entries a listed parent already covers (a donation/proxy host under a pool stays)."""
     for name, (category, _, _) in sorted(blocks.items()):
         parent = first_listed(name.partition(".")[2], blocks)
@@ -361,8 +389,7 @@ def dedupe(blocks: dict[str, tuple[str, set[str], str | None]], report: Report) 
             del blocks[name]
 
 
-def build_allowlist(blocks: dict[str, tuple[str, set[str], str | None]], inputs: Inputs,
-                    seeds: list[Seed], report: Report) -> list[Row]:
+def build_allowlist(blocks: Blocks, inputs: Inputs, seeds: list[Seed], report: Report) -> list[Row]:
     """Curated allow entries plus Tranco top-10k, minus anything that overlaps a listed entry."""
     candidates: dict[str, tuple[set[str], str | None]] = {}
     for seed in seeds:
@@ -391,9 +418,14 @@ def build_allowlist(blocks: dict[str, tuple[str, set[str], str | None]], inputs:
     return rows
 
 
-def _allow_conflict(name: str, blocks: dict[str, tuple[str, set[str], str | None]],
-                    blocked_parents: set[str], noallow: set[str], guarded: set[str],
-                    dyn_dns: set[str]) -> str | None:
+def _allow_conflict(
+    name: str,
+    blocks: Blocks,
+    blocked_parents: set[str],
+    noallow: set[str],
+    guarded: set[str],
+    dyn_dns: set[str],
+) -> str | None:
     """Why ``name`` must stay out of the allowlist, or None."""
     if first_listed(name, blocks):
         return "is (under) a listed pool/proxy/browser/donation entry"
@@ -473,8 +505,10 @@ def curate(src: Path, seed_path: Path) -> tuple[dict[str, str], Report]:
     for name in sorted(blocks):
         category, sources, reason = blocks[name]
         per[category].append((name, tuple(sorted(sources)), reason))
-    texts = {FILES[c]: render(c, per[c], decide_endpoints(inputs, report) if c == "pool" else [])
-             for c in BLOCK_CATEGORIES}
+    texts = {
+        FILES[c]: render(c, per[c], decide_endpoints(inputs, report) if c == "pool" else [])
+        for c in BLOCK_CATEGORIES
+    }
     texts[FILES["allow"]] = render("allow", build_allowlist(blocks, inputs, seeds, report), [])
     return texts, report
 
@@ -489,8 +523,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no report")
     args = parser.parse_args(argv)
     texts, report = curate(args.sources, args.seed)
-    stale = [n for n, t in sorted(texts.items())
-             if not (args.out / n).is_file() or (args.out / n).read_text(encoding="utf-8") != t]
+    stale = [
+        n
+        for n, t in sorted(texts.items())
+        if not (args.out / n).is_file() or (args.out / n).read_text(encoding="utf-8") != t
+    ]
     if not args.quiet:
         _print_report(texts, report)
     if args.check:

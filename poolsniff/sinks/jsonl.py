@@ -53,11 +53,16 @@ class JsonlWriter:
         self.written += 1
 
     def close(self) -> None:
-        """Close the stream unless it is stdout."""
+        """Flush and close the stream (stdout is only flushed); a failed flush is OutputError."""
+        error: OSError | None = None
         try:
             self.stream.flush()
         except OSError as e:
-            raise OutputError(f"{self.name}: cannot write alerts: {e.strerror}") from e
-        finally:
-            if self.stream.fileno() > 2:
+            error = e
+        if self.stream.fileno() > 2:
+            try:
                 self.stream.close()
+            except OSError as e:
+                error = error or e
+        if error is not None:
+            raise OutputError(f"{self.name}: cannot write alerts: {os.strerror(error.errno or 0)}") from error

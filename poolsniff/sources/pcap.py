@@ -148,7 +148,10 @@ def read_frames(fileobj: BinaryIO, name: str) -> Iterator[Frame]:
     ``name`` is used in error messages. Raises ``InputError`` for an empty or unrecognised
     file and ``CaptureDamaged`` (after the good frames) for damage past a valid header.
     """
-    stream = _Stream(name, lambda: fileobj.read(CHUNK))
+    # read1 returns what is available, so a capture still being written (a FIFO, stdin)
+    # is processed as it arrives instead of once CHUNK bytes have piled up
+    read1 = getattr(fileobj, "read1", None)
+    stream = _Stream(name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)))
     if not stream.fill(0, 4):
         raise InputError(f"{name}: empty file, not a capture")
     inside = ""

@@ -467,6 +467,8 @@ class FailingRead(io.BytesIO):
         want = self.limit - self.tell() if size is None or size < 0 else size
         return super().read(min(want, self.limit - self.tell()))
 
+    read1 = read
+
 
 def test_read_error_becomes_damage() -> None:
     frames: list[Frame] = []

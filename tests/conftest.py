@@ -1,0 +1,44 @@
+"""Shared fixtures: paths to the bundled captures, the shared corpus and the EVE schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PCAPS = ROOT / "pcaps"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+SCHEMA = SHARED / "reference" / "eve-schema.json"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden`` rewrites the expected-alert files of pcaps/ (review the diff!)."""
+    parser.addoption("--update-golden", action="store_true", help="rewrite pcaps/*.expected.jsonl")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run was asked to rewrite golden files."""
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared real captures; skipped with a reason where absent."""
+    if not (CORPUS / "MANIFEST.tsv").exists():
+        pytest.skip(f"real captures not available: {CORPUS} is absent (it lives in ../shared)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def eve_validator() -> Any:
+    """A jsonschema validator for Suricata's EVE schema; skipped where the schema is absent."""
+    jsonschema = pytest.importorskip("jsonschema")
+    if not SCHEMA.exists():
+        pytest.skip(f"EVE schema not available: {SCHEMA} is absent (it lives in ../shared)")
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft202012Validator(schema)

@@ -1,0 +1,206 @@
+"""Test builders for decoded packets and whole TCP sessions (flows and dissector stages).
+
+source -> decode -> **flows/dissectors** -> detectors -> enrichment -> sinks
+
+``tcp``/``udp`` build one ``poolsniff.model.Packet`` with the field a test cares about;
+``Session`` builds a TCP conversation packet by packet and keeps each side's sequence
+number; ``tcp_session`` is the one-call form. ``dns_query``/``dns_response``/``tcp_dns``
+and ``client_hello`` build the application bytes the flow-level tests send. Raw frames
+and capture files are built by ``tests.factories_frames``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.model import PROTO_TCP, PROTO_UDP, Event, Packet
+from tests.factories_frames import DST4, SRC4
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+
+CLIENT = SRC4
+"""Packed address of the default client (10.0.0.1)."""
+SERVER = DST4
+"""Packed address of the default server (192.168.1.2)."""
+CLIENT_IP = "10.0.0.1"
+SERVER_IP = "192.168.1.2"
+CLIENT_PORT = 40000
+SERVER_PORT = 3333
+
+
+# --------------------------------------------------------------------------- packets
+
+
+def tcp(
+    payload: bytes = b"",
+    *,
+    seq: int = 1000,
+    flags: int = PSH | ACK,
+    src: bytes = CLIENT,
+    dst: bytes = SERVER,
+    sport: int = CLIENT_PORT,
+    dport: int = SERVER_PORT,
+    ts_us: int = 1_000_000,
+) -> Packet:
+    """One decoded TCP packet (defaults: client -> server, PSH|ACK)."""
+    return Packet(ts_us, src, dst, PROTO_TCP, sport, dport, flags, seq & 0xFFFFFFFF, payload)
+
+
+def udp(
+    payload: bytes = b"",
+    *,
+    src: bytes = CLIENT,
+    dst: bytes = SERVER,
+    sport: int = 5353,
+    dport: int = 53,
+    ts_us: int = 1_000_000,
+) -> Packet:
+    """One decoded UDP packet (defaults: client -> server port 53)."""
+    return Packet(ts_us, src, dst, PROTO_UDP, sport, dport, 0, 0, payload)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class Session:
+    """A TCP conversation built packet by packet; each side's next sequence number is kept."""
+
+    client: bytes = CLIENT
+    server: bytes = SERVER
+    cport: int = CLIENT_PORT
+    sport: int = SERVER_PORT
+    client_isn: int = 1000
+    server_isn: int = 5000
+    ts_us: int = 1_000_000
+    step_us: int = 1000
+    packets: list[Packet] = field(default_factory=list)
+    _next: dict[bool, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Data starts one past each side's ISN (the SYN takes one sequence number)."""
+        self._next = {True: (self.client_isn + 1) & 0xFFFFFFFF, False: (self.server_isn + 1) & 0xFFFFFFFF}
+
+    def next_seq(self, from_client: bool) -> int:
+        """The sequence number the next byte from that side will carry."""
+        return self._next[from_client]
+
+    def packet(self, from_client: bool, payload: bytes = b"", *, flags: int = PSH | ACK, seq: int | None = None) -> Packet:
+        """Append one packet; ``seq`` defaults to the side's next sequence number (not advanced)."""
+        src, dst = (self.client, self.server) if from_client else (self.server, self.client)
+        sport, dport = (self.cport, self.sport) if from_client else (self.sport, self.cport)
+        number = self._next[from_client] if seq is None else seq
+        pkt = tcp(payload, seq=number, flags=flags, src=src, dst=dst, sport=sport, dport=dport, ts_us=self.ts_us)
+        self.ts_us += self.step_us
+        self.packets.append(pkt)
+        return pkt
+
+    def handshake(self) -> Session:
+        """SYN, SYN-ACK, ACK."""
+        self.packet(True, flags=SYN, seq=self.client_isn)
+        self.packet(False, flags=SYN | ACK, seq=self.server_isn)
+        self.packet(True, flags=ACK)
+        return self
+
+    def send(self, from_client: bool, data: bytes, cuts: Sequence[int] = ()) -> Session:
+        """Send ``data`` in order, cut into segments at the offsets in ``cuts``."""
+        bounds = [0, *sorted(cuts), len(data)]
+        for start, end in zip(bounds, bounds[1:]):
+            if end > start:
+                self.packet(from_client, data[start:end])
+                self._next[from_client] = (self._next[from_client] + end - start) & 0xFFFFFFFF
+        return self
+
+    def fin(self, from_client: bool) -> Session:
+        """A FIN|ACK from one side (the FIN takes one sequence number)."""
+        self.packet(from_client, flags=FIN | ACK)
+        self._next[from_client] = (self._next[from_client] + 1) & 0xFFFFFFFF
+        return self
+
+    def close(self) -> Session:
+        """FIN from the client, FIN from the server, last ACK from the client."""
+        self.fin(True).fin(False)
+        self.packet(True, flags=ACK)
+        return self
+
+
+def tcp_session(
+    exchanges: Iterable[tuple[bool, bytes]],
+    *,
+    handshake: bool = True,
+    close: bool = True,
+    segment_size: int | None = None,
+    **kwargs: int,
+) -> list[Packet]:
+    """A whole TCP session: (from_client, data) exchanges, optionally cut into ``segment_size`` pieces."""
+    s = Session(**kwargs)  # type: ignore[arg-type]
+    if handshake:
+        s.handshake()
+    for from_client, data in exchanges:
+        cuts = range(segment_size, len(data), segment_size) if segment_size else ()
+        s.send(from_client, data, cuts)
+    if close:
+        s.close()
+    return s.packets
+
+
+def run(packets: Iterable[Packet], table: FlowTable | None = None) -> list[Event]:
+    """Feed packets to a flow table (a new one by default); return every event, in order."""
+    t = FlowTable() if table is None else table
+    return [event for p in packets for event in t.process(p)]
+
+
+# --------------------------------------------------------------------------- application bytes
+
+
+def dns_name(name: str) -> bytes:
+    """Encode a DNS name (no compression)."""
+    labels = [label.encode() for label in name.rstrip(".").split(".") if label]
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+
+
+def dns_query(name: str, qtype: int = 1, msg_id: int = 0x1A2B) -> bytes:
+    """A recursive query for one name."""
+    return struct.pack(">HHHHHH", msg_id, 0x0100, 1, 0, 0, 0) + dns_name(name) + struct.pack(">HH", qtype, 1)
+
+
+def dns_response(
+    name: str,
+    answers: Sequence[tuple[int, bytes, int]] = (),
+    qtype: int = 1,
+    msg_id: int = 0x1A2B,
+) -> bytes:
+    """A response to ``dns_query(name)`` with (rrtype, rdata, ttl) answers owned by the question name."""
+    out = struct.pack(">HHHHHH", msg_id, 0x8180, 1, len(answers), 0, 0)
+    out += dns_name(name) + struct.pack(">HH", qtype, 1)
+    for rrtype, rdata, ttl in answers:
+        out += b"\xc0\x0c" + struct.pack(">HHIH", rrtype, 1, ttl, len(rdata)) + rdata
+    return out
+
+
+def tcp_dns(message: bytes) -> bytes:
+    """Prefix a DNS message with its two-byte length, as sent over TCP."""
+    return len(message).to_bytes(2, "big") + message
+
+
+def client_hello(sni: str, record_size: int = 2**14) -> bytes:
+    """A TLS 1.2 ClientHello carrying one server_name, cut into records of ``record_size`` bytes."""
+    host = sni.encode()
+    names = b"\x00" + len(host).to_bytes(2, "big") + host
+    sni_data = len(names).to_bytes(2, "big") + names
+    extensions = b"\x00\x00" + len(sni_data).to_bytes(2, "big") + sni_data
+    body = b"\x03\x03" + bytes(range(32)) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    body += len(extensions).to_bytes(2, "big") + extensions
+    message = b"\x01" + len(body).to_bytes(3, "big") + body
+    out = b""
+    for i in range(0, len(message), record_size):
+        chunk = message[i : i + record_size]
+        out += b"\x16\x03\x01" + len(chunk).to_bytes(2, "big") + chunk
+    return out

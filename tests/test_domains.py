@@ -1,0 +1,136 @@
+"""Tests for poolsniff.domains: name normalisation and offline Public Suffix List look-ups."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from poolsniff import domains
+from poolsniff.domains import is_public_suffix, normalise, registrable
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("pool.supportxmr.com", "pool.supportxmr.com"),
+        ("Pool.SupportXMR.COM", "pool.supportxmr.com"),
+        ("pool.supportxmr.com.", "pool.supportxmr.com"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("BÜCHER.de.", "xn--bcher-kva.de"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("faß.de", "fass.de"),  # IDNA 2003 (stdlib codec) maps ß to ss
+        ("_sleep-proxy._udp.local", "_sleep-proxy._udp.local"),
+        ("a-b.c-d.example", "a-b.c-d.example"),
+        ("x" * 63 + ".com", "x" * 63 + ".com"),
+        (".".join(["a" * 63] * 3 + ["b" * 61]), ".".join(["a" * 63] * 3 + ["b" * 61])),  # 253
+        ("2miners.com", "2miners.com"),
+        ("1.debian.pool.ntp.org", "1.debian.pool.ntp.org"),
+    ],
+)
+def test_normalise_valid(name: str, expected: str) -> None:
+    assert normalise(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "localhost",  # one label
+        "com.",
+        "a..b.com",  # empty label
+        ".a.com",
+        "a.com..",  # only one trailing dot is stripped
+        "-a.com",
+        "a-.com",
+        "a.-b.com",
+        "x" * 64 + ".com",  # label over 63
+        ".".join(["a" * 63] * 3 + ["b" * 62]),  # 254 characters
+        "a b.com",
+        "a\tb.com",
+        "pool.example.com:3333",
+        "http://pool.example.com",
+        "*.example.com",
+        "1.2.3.4",  # an IPv4 literal is not a name
+        "10.0.0.13",
+        "a\u00a0b.de",  # no-break space survives IDNA as a space
+        "\u200b.com",  # zero-width space maps to an empty label
+    ],
+)
+def test_normalise_invalid(name: str) -> None:
+    assert normalise(name) is None
+
+
+@given(st.text(max_size=80))
+def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
+    result = normalise(text)
+    if result is not None:
+        assert result.isascii()
+        assert result == result.lower()
+        assert normalise(result) == result
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("xmr.pool.gntl.co.uk", "gntl.co.uk"),
+        ("pool.eth.pp.ua", "eth.pp.ua"),  # pp.ua is a PSL private suffix
+        ("eth.pp.ua", "eth.pp.ua"),
+        ("xmr-eu1.nanopool.org", "nanopool.org"),
+        ("d1pool.ddns.net", "d1pool.ddns.net"),  # ddns.net is a private suffix
+        ("x.y.herokuapp.com", "y.herokuapp.com"),
+        ("co.uk", ""),
+        ("pp.ua", ""),
+        ("com", ""),
+        ("1.2.3.4", ""),
+    ],
+)
+def test_registrable(name: str, expected: str) -> None:
+    assert registrable(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("com", True),
+        ("co.uk", True),
+        ("duckdns.org", True),
+        ("herokuapp.com", True),
+        ("pp.ua", True),
+        ("github.io", True),
+        ("s3.amazonaws.com", True),
+        ("eth.pp.ua", False),
+        ("supportxmr.com", False),
+        ("amazonaws.com", False),
+        ("example.duckdns.org", False),
+        ("pool.ntp.org", False),
+    ],
+)
+def test_is_public_suffix(name: str, expected: bool) -> None:
+    assert is_public_suffix(name) is expected
+
+
+def test_psl_lookups_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh extractor loads the bundled snapshot with every socket connection failing."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    domains._extractor.cache_clear()
+    try:
+        assert registrable("a.b.example.co.uk") == "example.co.uk"
+        assert is_public_suffix("duckdns.org")
+    finally:
+        domains._extractor.cache_clear()
+
+
+def test_extractor_is_built_once() -> None:
+    assert domains._extractor() is domains._extractor()
