@@ -1,0 +1,80 @@
+"""The quality bar on real captures recorded by others (../shared/corpus).
+
+Every mining capture alerts, at least 99 % of the labelled mining flows are alerted, and
+not one of the benign captures raises anything. The counts come from the shared scorer,
+``../shared/tools/score.py``; every alert line must also validate against the EVE schema
+and carry the right Community ID and ``pcap_filename``. Skipped where ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import SHARED
+
+pytestmark = pytest.mark.corpus
+
+
+@pytest.fixture(scope="module")
+def corpus_alerts(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Scan the whole corpus once with the CLI; return the alerts file."""
+    out = tmp_path_factory.mktemp("corpus") / "alerts.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolsniff", "scan", "-q", "-o", str(out), str(corpus)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return out
+
+
+def _score(corpus: Path, alerts: Path) -> dict[str, str]:
+    proc = subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "score.py"), str(corpus), str(alerts)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = proc.stdout.strip().splitlines()[-1]
+    return dict(re.findall(r"(\w+)=(\S+)", summary))
+
+
+def test_corpus_quality_bar(corpus: Path, corpus_alerts: Path) -> None:
+    score = _score(corpus, corpus_alerts)
+    hit, files = map(int, score["mining_files_hit"].split("/"))
+    recalled, flows = map(int, score["flow_recall"].split("/"))
+    assert files == 16 and hit == files, score
+    assert recalled >= 0.99 * flows, score
+    assert score["benign_files_alerted"].startswith("0/"), score
+    assert score["benign_alerts"] == "0", score
+
+
+def test_corpus_alerts_are_valid_eve(corpus: Path, corpus_alerts: Path, eve_validator: Any) -> None:
+    communityid = pytest.importorskip("communityid")
+    cid = communityid.CommunityID()
+    names = {p.name for p in (corpus / "mining").iterdir()}
+    seen = set()
+    for line in corpus_alerts.read_text().splitlines():
+        rec = json.loads(line)
+        assert not list(eve_validator.iter_errors(rec)), rec
+        proto = {"TCP": 6, "UDP": 17}[rec["proto"]]
+        flow = communityid.FlowTuple(proto, rec["src_ip"], rec["dest_ip"], rec["src_port"], rec["dest_port"])
+        assert rec["community_id"] == cid.calc(flow)
+        assert rec["pcap_filename"] in names
+        seen.add(rec["pcap_filename"])
+    assert seen == names
+
+
+def test_pool_side_and_coin_daemon_are_labelled(corpus_alerts: Path) -> None:
+    """A capture taken on a pool says so: pool-server alerts, and coin-daemon RPC as infrastructure."""
+    roles: dict[str, set[str]] = {}
+    for line in corpus_alerts.read_text().splitlines():
+        rec = json.loads(line)
+        roles.setdefault(rec["pcap_filename"], set()).update(rec["alert"]["metadata"]["role"])
+    for name in ("coiniumserv__fastcoin.pcapng", "coiniumserv__litecoin-testnet.pcapng"):
+        assert {"miner", "pool", "infrastructure"} <= roles[name], roles[name]
