@@ -144,9 +144,10 @@ class Blocklist:
     def match_name(self, name: str) -> Match | None:
         """Return the most specific entry listing ``name`` or a parent of it, unless allowed.
 
-        The name is normalised like the entries (case, one trailing dot, IDNA); a name that is
-        not a valid host name matches nothing. This runs for every DNS query, SNI and Host, so
-        ASCII names take a fast path: one dict look-up per label suffix.
+        The name is normalised like the entries (case, one trailing dot, IDNA). This runs for
+        every DNS query, SNI and Host, so an ASCII name is only lower-cased and stripped of one
+        trailing dot, then looked up once per label suffix; it is not validated, since only a
+        valid listed suffix can match. A non-ASCII name that does not normalise matches nothing.
         """
         if name.isascii():
             key = name.lower()

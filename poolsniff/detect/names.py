@@ -18,8 +18,8 @@ from poolsniff.detect import signatures as sigs
 from poolsniff.dissect.dns import rrtype_name
 from poolsniff.dnsmemory import DnsMemory
 from poolsniff.model import (
-    DnsMessage,
     Detection,
+    DnsMessage,
     Event,
     FlowStart,
     HttpMessage,
