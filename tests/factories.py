@@ -11,9 +11,11 @@ and capture files are built by ``tests.factories_frames``.
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.model import PROTO_TCP, PROTO_UDP, Event, Packet
@@ -24,6 +26,7 @@ SYN = 0x02
 RST = 0x04
 PSH = 0x08
 ACK = 0x10
+MASK32 = 0xFFFFFFFF
 
 CLIENT = SRC4
 """Packed address of the default client (10.0.0.1)."""
@@ -50,7 +53,7 @@ def tcp(
     ts_us: int = 1_000_000,
 ) -> Packet:
     """One decoded TCP packet (defaults: client -> server, PSH|ACK)."""
-    return Packet(ts_us, src, dst, PROTO_TCP, sport, dport, flags, seq & 0xFFFFFFFF, payload)
+    return Packet(ts_us, src, dst, PROTO_TCP, sport, dport, flags, seq & MASK32, payload)
 
 
 def udp(
@@ -86,18 +89,22 @@ class Session:
 
     def __post_init__(self) -> None:
         """Data starts one past each side's ISN (the SYN takes one sequence number)."""
-        self._next = {True: (self.client_isn + 1) & 0xFFFFFFFF, False: (self.server_isn + 1) & 0xFFFFFFFF}
+        self._next = {True: (self.client_isn + 1) & MASK32, False: (self.server_isn + 1) & MASK32}
 
     def next_seq(self, from_client: bool) -> int:
         """The sequence number the next byte from that side will carry."""
         return self._next[from_client]
 
-    def packet(self, from_client: bool, payload: bytes = b"", *, flags: int = PSH | ACK, seq: int | None = None) -> Packet:
+    def packet(
+        self, from_client: bool, payload: bytes = b"", *, flags: int = PSH | ACK, seq: int | None = None
+    ) -> Packet:
         """Append one packet; ``seq`` defaults to the side's next sequence number (not advanced)."""
         src, dst = (self.client, self.server) if from_client else (self.server, self.client)
         sport, dport = (self.cport, self.sport) if from_client else (self.sport, self.cport)
         number = self._next[from_client] if seq is None else seq
-        pkt = tcp(payload, seq=number, flags=flags, src=src, dst=dst, sport=sport, dport=dport, ts_us=self.ts_us)
+        pkt = tcp(
+            payload, seq=number, flags=flags, src=src, dst=dst, sport=sport, dport=dport, ts_us=self.ts_us
+        )
         self.ts_us += self.step_us
         self.packets.append(pkt)
         return pkt
@@ -112,16 +119,21 @@ class Session:
     def send(self, from_client: bool, data: bytes, cuts: Sequence[int] = ()) -> Session:
         """Send ``data`` in order, cut into segments at the offsets in ``cuts``."""
         bounds = [0, *sorted(cuts), len(data)]
-        for start, end in zip(bounds, bounds[1:]):
+        for start, end in pairwise(bounds):
             if end > start:
                 self.packet(from_client, data[start:end])
-                self._next[from_client] = (self._next[from_client] + end - start) & 0xFFFFFFFF
+                self._next[from_client] = (self._next[from_client] + end - start) & MASK32
+        return self
+
+    def skip(self, from_client: bool, size: int) -> Session:
+        """Advance a side's sequence number as if ``size`` bytes were sent but not captured."""
+        self._next[from_client] = (self._next[from_client] + size) & MASK32
         return self
 
     def fin(self, from_client: bool) -> Session:
         """A FIN|ACK from one side (the FIN takes one sequence number)."""
         self.packet(from_client, flags=FIN | ACK)
-        self._next[from_client] = (self._next[from_client] + 1) & 0xFFFFFFFF
+        self._next[from_client] = (self._next[from_client] + 1) & MASK32
         return self
 
     def close(self) -> Session:
@@ -137,10 +149,11 @@ def tcp_session(
     handshake: bool = True,
     close: bool = True,
     segment_size: int | None = None,
-    **kwargs: int,
+    cport: int = CLIENT_PORT,
+    sport: int = SERVER_PORT,
 ) -> list[Packet]:
     """A whole TCP session: (from_client, data) exchanges, optionally cut into ``segment_size`` pieces."""
-    s = Session(**kwargs)  # type: ignore[arg-type]
+    s = Session(cport=cport, sport=sport)
     if handshake:
         s.handshake()
     for from_client, data in exchanges:
@@ -168,7 +181,8 @@ def dns_name(name: str) -> bytes:
 
 def dns_query(name: str, qtype: int = 1, msg_id: int = 0x1A2B) -> bytes:
     """A recursive query for one name."""
-    return struct.pack(">HHHHHH", msg_id, 0x0100, 1, 0, 0, 0) + dns_name(name) + struct.pack(">HH", qtype, 1)
+    head = struct.pack(">HHHHHH", msg_id, 0x0100, 1, 0, 0, 0)
+    return head + dns_name(name) + struct.pack(">HH", qtype, 1)
 
 
 def dns_response(
@@ -204,3 +218,51 @@ def client_hello(sni: str, record_size: int = 2**14) -> bytes:
         chunk = message[i : i + record_size]
         out += b"\x16\x03\x01" + len(chunk).to_bytes(2, "big") + chunk
     return out
+
+
+def random_bytes(size: int, seed: int = 1) -> bytes:
+    """Deterministic pseudo-random bytes (an encrypted or compressed payload)."""
+    return random.Random(seed).randbytes(size)
+
+
+# --------------------------------------------------------------------------- PROTOCOLS.md lines
+# Verbatim JSON lines of /work/shared/reference/PROTOCOLS.md, each with the "\n" its sender appends.
+
+CGMINER_SUBSCRIBE = b'{"id": 2, "method": "mining.subscribe", "params": ["cgminer/4.11.1"]}\n'
+CGMINER_AUTHORIZE = b'{"id": 3, "method": "mining.authorize", "params": ["<user>", "<pass>"]}\n'
+CGMINER_SUBMIT = (
+    b'{"params": ["<user>", "<job_id>", "<extranonce2>", "<ntime>", "<nonce>"], "id": 5, '
+    b'"method": "mining.submit"}\n'
+)
+NESFIT_SUBSCRIBE_REPLY = (
+    b'{"id":0,"result":[[["mining.set_difficulty","865dd8ac"],["mining.notify","865dd8ac"]],'
+    b'"865dd8ac",8],"error":null}\n'
+)
+BITMINTER_SUBSCRIBE_REPLY = (
+    b'{"result":[[["mining.notify","1"],["mining.set_difficulty","2"]],"00b61738",4],"error":null,"id":0}\n'
+)
+NOMP_SET_DIFFICULTY = b'{"id":null,"method":"mining.set_difficulty","params":[512]}\n'
+AUTHORIZE_ERROR = b'{"id":1,"result":null,"error":[29,"Invalid username",null]}\n'
+EWBF_SUBSCRIBE = (
+    b'{"id":1,"method":"mining.subscribe","params":["EWBF 0.3.4b",null,"eu1-zcash.flypool.org","3333"]}\n'
+)
+BIP310_REPLY = (
+    b'{"id": 1, "result": { "version-rolling": true, "version-rolling.mask": "00003000" }, "error": null}\n'
+)
+NICEHASH_SUBSCRIBE = (
+    b'{"id":1,"method":"mining.subscribe","params":["NiceHash/1.0.0","1662637786319",'
+    b'"3e747837e632920e8cd11453c2558233e3822489a20d828fdf205a149b064afc"]}\n'
+)
+CLAYMORE_LOGIN = (
+    b'{"worker": "eth1.0", "jsonrpc": "2.0", "params": '
+    b'["0x9c99d212f7e5daa18ab50810e0fd255d1f04303b/tester.worker1/vvesely@mailinator", "x"], '
+    b'"id": 2, "method": "eth_submitLogin"}\n'
+)
+CLAYMORE_LOGIN_REPLY = b'{"jsonrpc":"2.0","id":2,"result":true}\n'
+XMRIG_KEEPALIVED = b'{"id":3,"jsonrpc":"2.0","method":"keepalived","params":{"id":"<rpc id>"}}\n'
+XMR_STAK_LOGIN = (
+    b'{"method":"login","params":{"login":"%s","pass":"%s","agent":"xmr-stak-cpu/1.0.0"},"id":1}\n'
+)
+ETH_GETWORK_URI = "/?miner=30@0x4b999ba68e017854ffb6b494bc2ddb9ef02bd745@OptionalRigName"
+ETH_GETWORK_BODY = b'{"id":1,"jsonrpc":"2.0","method":"eth_getWork"}'
+GETWORK_BODY = b'{"method": "getwork", "params": [], "id":0}'

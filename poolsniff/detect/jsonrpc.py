@@ -84,8 +84,10 @@ def _cn_login(params: Any) -> bool:
 
 
 def _cn_job(params: Any) -> bool:
-    return isinstance(params, Mapping) and CN_JOB_KEYS <= set(params) and _is_hex(
-        params.get("blob"), 64, 1 << 14
+    return (
+        isinstance(params, Mapping)
+        and CN_JOB_KEYS <= set(params)
+        and _is_hex(params.get("blob"), 64, 1 << 14)
     )
 
 

@@ -73,9 +73,7 @@ class NameDetector:
         elif isinstance(event, FlowStart):
             yield from self._connection(event)
 
-    def _name(
-        self, event: Event, name: str, sig: Signature, app: dict[str, object]
-    ) -> Iterator[Detection]:
+    def _name(self, event: Event, name: str, sig: Signature, app: dict[str, object]) -> Iterator[Detection]:
         match = self.blocklist.match_name(name)
         if match is None:
             return

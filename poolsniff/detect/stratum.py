@@ -73,7 +73,6 @@ class StratumDetector:
         _fill(det, verdict, event)
         yield det
 
-
     def _flow_variant(self, flow: FlowKey, verdict: Verdict) -> Verdict:
         """A flow that showed a Stratum variant keeps it for its plain ``mining.*`` messages.
 

@@ -189,5 +189,7 @@ class FlowTable:
 
     def close_all(self) -> list[Event]:
         """End every flow (end of input); return their FlowEnd events."""
-        out: list[Event] = [self._close(f, f.last_ts, True) for f in {id(f): f for f in self.flows.values()}.values()]
+        out: list[Event] = [
+            self._close(f, f.last_ts, True) for f in {id(f): f for f in self.flows.values()}.values()
+        ]
         return out

@@ -22,7 +22,12 @@ from poolsniff.detect.signatures import CATEGORY
 from poolsniff.model import Alert, FlowKey, Role
 
 PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
-ROLE_NAMES: Final = {Role.MINER: "miner", Role.POOL: "pool", Role.INFRA: "infrastructure", Role.CLIENT: "client"}
+ROLE_NAMES: Final = {
+    Role.MINER: "miner",
+    Role.POOL: "pool",
+    Role.INFRA: "infrastructure",
+    Role.CLIENT: "client",
+}
 
 
 def format_ts(ts_us: int) -> str:
@@ -32,9 +37,7 @@ def format_ts(ts_us: int) -> str:
     return f"{base}.{usec:06d}+0000"
 
 
-def community_id(
-    src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0
-) -> str:
+def community_id(src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0) -> str:
     """Community ID v1 (github.com/corelight/community-id-spec) of a flow."""
     s = ipaddress.ip_address(src_ip).packed
     d = ipaddress.ip_address(dst_ip).packed

@@ -37,7 +37,9 @@ def test_timestamp_is_suricata_format(ts_us: int, text: str) -> None:
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1, 65535])
-def test_community_id_matches_reference(src: str, dst: str, proto: int, sport: int, dport: int, seed: int) -> None:
+def test_community_id_matches_reference(
+    src: str, dst: str, proto: int, sport: int, dport: int, seed: int
+) -> None:
     ref = communityid.CommunityID(seed=seed)
     expected = ref.calc(communityid.FlowTuple(proto, src, dst, sport, dport))
     assert community_id(src, dst, proto, sport, dport, seed) == expected
@@ -53,7 +55,10 @@ def _alert(miner_is_client: bool, role: Role = Role.MINER, **app: Any) -> Alert:
 def test_record_is_oriented_miner_to_pool() -> None:
     rec = to_eve(_alert(True))
     assert (rec["src_ip"], rec["src_port"], rec["dest_ip"], rec["dest_port"]) == (
-        "192.0.2.10", 50312, "198.51.100.10", 3333,
+        "192.0.2.10",
+        50312,
+        "198.51.100.10",
+        3333,
     )
     flipped = to_eve(_alert(False))
     assert (flipped["src_ip"], flipped["dest_port"]) == ("198.51.100.10", 50312)
@@ -62,14 +67,18 @@ def test_record_is_oriented_miner_to_pool() -> None:
 
 
 def test_record_fields(eve_validator: Any) -> None:
-    rec = to_eve(_alert(True, dns={"version": 3, "type": "request", "queries": [{"rrname": "a.b", "rrtype": "A"}]}))
+    rec = to_eve(
+        _alert(True, dns={"version": 3, "type": "request", "queries": [{"rrname": "a.b", "rrtype": "A"}]})
+    )
     assert rec["event_type"] == "alert"
     assert rec["pcap_filename"] == "x.pcap"
     assert rec["proto"] == "TCP"
     assert rec["alert"]["category"] == "Crypto Currency Mining Activity Detected"
     assert rec["alert"]["signature_id"] == sigs.MINER["stratum"].sid
     assert rec["alert"]["metadata"] == {
-        "role": ["miner"], "flavour": ["stratum-v1"], "software": ["cgminer"],
+        "role": ["miner"],
+        "flavour": ["stratum-v1"],
+        "software": ["cgminer"],
     }
     assert rec["dns"]["queries"][0]["rrname"] == "a.b"
     assert not list(eve_validator.iter_errors(rec))

@@ -1,0 +1,142 @@
+"""The architecture, checked: import layering, one module per library, docstrings, test layout.
+
+The pipeline runs one way (source -> decode -> flows/dissectors -> detectors -> enrichment
+-> sinks); these checks parse the package with ``ast`` and fail when a module reaches
+across the layers, when a third-party library spreads beyond its one module, when the
+core opens files, or when a module has no test file of its own.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "poolsniff"
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+
+THIRD_PARTY_HOME = {
+    "click": {"cli.py"},
+    "scapy": {"sources/live.py"},
+    "yaml": {"config.py"},
+    "tldextract": {"domains.py"},
+    "dpkt": {"dissect/dns.py"},
+}
+"""Each third-party library is used in one module only."""
+
+CORE = (
+    "model.py",
+    "errors.py",
+    "decode.py",
+    "dissect/",
+    "detect/",
+    "enrich.py",
+    "dnsmemory.py",
+    "pipeline.py",
+)
+"""Modules that do no I/O."""
+
+FORBIDDEN = {
+    "model.py": {"poolsniff"},
+    "errors.py": {"poolsniff"},
+    "decode.py": {"poolsniff.dissect", "poolsniff.detect", "poolsniff.sinks", "poolsniff.sources",
+                  "poolsniff.cli"},
+    "dissect/": {"poolsniff.detect", "poolsniff.enrich", "poolsniff.pipeline", "poolsniff.sinks",
+                 "poolsniff.sources", "poolsniff.cli", "poolsniff.blocklist"},
+    "detect/": {"poolsniff.enrich", "poolsniff.pipeline", "poolsniff.sinks", "poolsniff.sources",
+                "poolsniff.cli", "poolsniff.config", "poolsniff.scan"},
+    "enrich.py": {"poolsniff.pipeline", "poolsniff.sinks", "poolsniff.sources", "poolsniff.cli"},
+    "pipeline.py": {"poolsniff.sinks", "poolsniff.sources", "poolsniff.cli", "poolsniff.scan"},
+    "sinks/": {"poolsniff.cli", "poolsniff.pipeline", "poolsniff.sources"},
+    "sources/": {"poolsniff.cli", "poolsniff.pipeline", "poolsniff.detect", "poolsniff.sinks"},
+}  # fmt: skip
+"""What each layer may not import (a module imports only from layers below it)."""
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
+
+
+def imports(path: Path) -> set[str]:
+    """Every module name imported by ``path`` (absolute imports)."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def matches(path: str, key: str) -> bool:
+    return path.startswith(key) if key.endswith("/") else path == key
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_module_opens_with_a_docstring_naming_its_place(path: Path) -> None:
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    assert doc, f"{rel(path)} has no module docstring"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_third_party_library_lives_in_one_module(path: Path) -> None:
+    used = {name.split(".")[0] for name in imports(path)}
+    for lib, homes in THIRD_PARTY_HOME.items():
+        if lib in used:
+            assert rel(path) in homes, f"{rel(path)} imports {lib}; only {homes} may"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_layering(path: Path) -> None:
+    names = imports(path)
+    for key, banned in FORBIDDEN.items():
+        if not matches(rel(path), key):
+            continue
+        for name in names:
+            for b in banned:
+                assert not (name == b or name.startswith(b + ".")), f"{rel(path)} imports {name}"
+
+
+@pytest.mark.parametrize("path", [m for m in MODULES if any(matches(rel(m), k) for k in CORE)], ids=rel)
+def test_core_does_no_io(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in ("open", "print", "input"), f"{rel(path)} calls {node.func.id}()"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            dotted = f"{node.value.id}.{node.attr}"
+            banned = ("os.environ", "time.time", "socket.socket", "sys.stdout", "sys.stderr", "os.getenv")
+            assert dotted not in banned, f"{rel(path)} uses {dotted}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_every_module_has_its_test_file(path: Path) -> None:
+    if path.name in ("__main__.py",):
+        pytest.skip("entry point shim")
+    test = ROOT / "tests" / path.relative_to(PACKAGE).parent / f"test_{path.name}"
+    assert test.exists(), f"{rel(path)} has no {test.relative_to(ROOT)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_modules_stay_small(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= 500, f"{rel(path)} has {lines} lines"
+
+
+def test_ruff_and_mypy_are_clean() -> None:
+    venv_bin = Path(shutil.which("python") or "python").parent
+    ruff, mypy = shutil.which("ruff", path=str(venv_bin)) or shutil.which("ruff"), None
+    mypy = shutil.which("mypy", path=str(venv_bin)) or shutil.which("mypy")
+    if not ruff or not mypy:
+        pytest.skip("ruff/mypy are not installed (pip install -e '.[lint]')")
+    r = subprocess.run([ruff, "check", "poolsniff"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    m = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True)
+    assert m.returncode == 0, m.stdout
