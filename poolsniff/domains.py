@@ -6,15 +6,19 @@ The blocklists, the DNS and TLS dissectors' names and the enrichment stage all c
 in one canonical form, produced by :func:`normalise`. :func:`registrable` and
 :func:`is_public_suffix` answer Public Suffix List questions from the PSL snapshot bundled with
 tldextract; this is the only module that imports tldextract, and its extractor is built with
-``suffix_list_urls=()`` and no cache directory, so it never touches the network or the disk.
-The PSL *private* section is included, so ``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as
-suffixes and names under them stay tenant-scoped.
+no cache directory and no remote URL, so it never touches the network. ``poolsniff blocklist
+update`` downloads a fresh copy of the list into the data directory; the command line then calls
+:func:`use_suffix_list` and the extractor reads that local file (a ``file://`` URL), falling back
+to the bundled snapshot if the file cannot be read. The PSL *private* section is included, so
+``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as suffixes and names under them stay
+tenant-scoped.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Final
 
 import tldextract
@@ -64,11 +68,34 @@ def _idna_encode(text: str) -> str | None:
         return None
 
 
+BUNDLED_SNAPSHOT: Final = "tldextract's bundled snapshot"
+"""What :func:`suffix_list_in_use` says when no downloaded copy is used."""
+
+_local_copy: list[Path] = []
+"""The downloaded suffix list to read, set by :func:`use_suffix_list` (empty: the snapshot)."""
+
+
+def use_suffix_list(path: Path | None) -> None:
+    """Read the Public Suffix List from the local file ``path`` (None: the bundled snapshot).
+
+    Takes effect for the look-ups that follow; a file that cannot be read or parsed falls back
+    to the snapshot. Never downloads anything.
+    """
+    _local_copy[:] = [path.resolve()] if path is not None else []
+    _extractor.cache_clear()
+
+
+def suffix_list_in_use() -> str:
+    """The file the suffix list is read from, or :data:`BUNDLED_SNAPSHOT`."""
+    return str(_local_copy[0]) if _local_copy else BUNDLED_SNAPSHOT
+
+
 @cache
 def _extractor() -> tldextract.TLDExtract:
     """The one offline extractor, built on first use (loading the PSL snapshot takes ~0.1 s)."""
+    urls = tuple(p.as_uri() for p in _local_copy if p.is_file())
     return tldextract.TLDExtract(
-        suffix_list_urls=(),
+        suffix_list_urls=urls,
         cache_dir=None,
         include_psl_private_domains=True,
     )

@@ -65,10 +65,20 @@ class Enricher:
             if pool:
                 e["pool"] = pool
         if self.redact_ids:
-            for key in REDACTED_KEYS:
-                if key in e:
-                    e[key] = redact(e[key])
+            self._redact(det)
         return det
+
+    @staticmethod
+    def _redact(det: Detection) -> None:
+        e = det.evidence
+        for key in REDACTED_KEYS:
+            if key in e:
+                e[key] = redact(e[key])
+        http = det.app.get("http")
+        if isinstance(http, dict) and isinstance(http.get("url"), str) and "miner=" in http["url"]:
+            head, _, tail = http["url"].partition("miner=")
+            value, amp, rest = tail.partition("&")
+            det.app["http"] = {**http, "url": f"{head}miner={redact(value)}{amp}{rest}"}
 
 
 def _is_address(host: str) -> bool:

@@ -220,6 +220,38 @@ def client_hello(sni: str, record_size: int = 2**14) -> bytes:
     return out
 
 
+def sv2_frame(msg_type: int, body: bytes, ext: int = 0) -> bytes:
+    """A plaintext Stratum V2 frame: extension_type U16, msg_type U8, msg_length U24 (little-endian)."""
+    return struct.pack("<HB", ext, msg_type) + len(body).to_bytes(3, "little") + body
+
+
+def str0_255(text: bytes) -> bytes:
+    """An SV2 STR0_255: one length byte, then the bytes."""
+    return bytes([len(text)]) + text
+
+
+def setup_connection(
+    *,
+    protocol: int = 0,
+    min_version: int = 2,
+    max_version: int = 2,
+    flags: int = 0b110,
+    host: bytes = b"pool.example.com",
+    port: int = 34254,
+    vendor: bytes = b"Bitmain",
+    hardware: bytes = b"S19 Pro",
+    firmware: bytes = b"braiins-os-2024.1",
+    device: bytes = b"rig-7",
+    ext: int = 0,
+    msg_type: int = 0,
+) -> bytes:
+    """A SetupConnection frame (PROTOCOLS.md §7) with every field settable."""
+    body = bytes([protocol]) + struct.pack("<HHI", min_version, max_version, flags)
+    body += str0_255(host) + struct.pack("<H", port)
+    body += str0_255(vendor) + str0_255(hardware) + str0_255(firmware) + str0_255(device)
+    return sv2_frame(msg_type, body, ext)
+
+
 def random_bytes(size: int, seed: int = 1) -> bytes:
     """Deterministic pseudo-random bytes (an encrypted or compressed payload)."""
     return random.Random(seed).randbytes(size)

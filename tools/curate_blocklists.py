@@ -9,72 +9,45 @@ reads the source copies in ``../shared/blocklist-sources`` (see ``blocklists/SOU
 hand-curated decisions in ``blocklists/seed.tsv``, and writes ``blocklists/{pool,proxy,browser,
 donation,allowlist}.txt`` sorted, with a fixed header and no dates, so the same inputs always give
 the same bytes. ``--check`` writes nothing and exits 1 when a file on disk differs. Every decision
-that drops an entry is counted in the report printed on stdout. A later ``poolsniff blocklist
-update`` can reuse :func:`curate` on freshly downloaded copies of the same sources.
+that drops an entry is counted in the report printed on stdout. The rules themselves live in
+``poolsniff.curation`` and the format readers in ``poolsniff.upstream``, which ``poolsniff
+blocklist update`` uses to re-curate the lists from fresh upstream copies.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 import sys
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from poolsniff.domains import is_public_suffix, normalise, registrable  # noqa: E402
-
-BLOCK_CATEGORIES = ("donation", "proxy", "pool", "browser")
-"""Block categories, strongest first: an entry listed under several keeps the first."""
-
-STRATUM_PORTS = frozenset(
-    # Hestat portlist.txt
-    {3333, 4444, 5555, 6666, 7777, 8888, 9999, 8848, 14433, 14444, 45560}
-    # PROTOCOLS.md §8: 2miners XMR, NiceHash, suprnova XMR, nanopool SSL, MinerGate
-    | {2222, 3380, 5222, 9433, 10343, 45700}
-    # Falco miner_ports, without its generic web ports and the bitcoind P2P/RPC ports
-    | {3334, 3335, 3336, 3357, 5556, 5588, 5730, 6099, 7778, 8899}
-    # the "1 + repeated digit" family: nanopool ports probed in the nesfit captures
-    | {13333, 15555, 16666, 17777, 18888, 19999}
+from poolsniff.curation import (  # noqa: E402
+    BLOCK_CATEGORIES,
+    FILES,
+    Blocks,
+    Candidates,
+    Report,
+    Row,
+    Seed,
+    add_name,
+    apply_popularity,
+    candidate_blocks,
+    decide_endpoints,
+    dedupe,
+    first_listed,
+    parse_seed,
+    render,
+    rows_by_category,
+    suffixes,
 )
-"""Ports an ``ip:port`` indicator must use to ship on its own (see SOURCES.md, "IP endpoints")."""
-
-CDN_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        # Cloudflare (cloudflare.com/ips-v4)
-        "173.245.48.0/20",
-        "103.21.244.0/22",
-        "103.22.200.0/22",
-        "103.31.4.0/22",
-        "141.101.64.0/18",
-        "108.162.192.0/18",
-        "190.93.240.0/20",
-        "188.114.96.0/20",
-        "197.234.240.0/22",
-        "198.41.128.0/17",
-        "162.158.0.0/15",
-        "104.16.0.0/13",
-        "104.24.0.0/14",
-        "172.64.0.0/13",
-        "131.0.72.0/22",
-        "151.101.0.0/16",  # Fastly
-        "185.199.108.0/22",  # GitHub Pages
-        "216.239.32.0/19",  # Google front ends
-        "13.32.0.0/15",
-        "13.224.0.0/14",
-        "52.84.0.0/15",
-        "54.230.0.0/16",
-        "99.84.0.0/16",  # CloudFront
-    )
-)
-"""CDN anycast ranges: an address in them is shared by thousands of sites (BLOCKLISTS.md §2.7)."""
+from poolsniff.domains import is_public_suffix, normalise  # noqa: E402
+from poolsniff.errors import BlocklistError  # noqa: E402
+from poolsniff.upstream import content_lines, read_abp_hosts, read_hosts, read_maltrail  # noqa: E402
 
 HEADER = """\
 # poolsniff blocklist: {title}
@@ -94,95 +67,22 @@ HEADER = """\
 #
 """
 
-TITLES = {
-    "pool": "Stratum / mining-pool endpoints",
-    "proxy": "public Stratum and WebSocket-to-Stratum proxies",
-    "browser": "hosts serving in-browser (coinhive-style) miner scripts",
-    "donation": "pools that miners' built-in dev fees (donations) go to",
-    "allow": "allowlist: names that never match, whatever the other lists say",
-}
-FILES = {
-    "pool": "pool.txt",
-    "proxy": "proxy.txt",
-    "browser": "browser.txt",
-    "donation": "donation.txt",
-    "allow": "allowlist.txt",
-}
-
-
-@dataclass
-class Report:
-    """Counts and samples of every decision that dropped something."""
-
-    dropped: Counter[str] = field(default_factory=Counter)
-    samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-
-    def drop(self, reason: str, what: str) -> None:
-        """Record one dropped item."""
-        self.dropped[reason] += 1
-        if len(self.samples[reason]) < 8:
-            self.samples[reason].append(what)
-
-
-@dataclass(frozen=True)
-class Seed:
-    """One row of seed.tsv."""
-
-    entry: str
-    category: str
-    sources: tuple[str, ...]
-    reason: str
-
-
-@dataclass
-class Inputs:
-    """Everything read from the sources, before any decision."""
-
-    names: dict[str, dict[str, set[str]]]  # name -> category -> sources
-    endpoints: dict[tuple[str, int], set[str]]  # (ip, port) -> sources
-    bare_ips: dict[str, set[str]]  # ip -> sources (no port: corroboration only)
-    tranco: set[str]
-    dyn_dns: set[str]
-    public_dns: set[str]
-
-
 # --------------------------------------------------------------------------- reading sources
+
+
+def _raw(path: Path) -> list[str]:
+    """The lines of a source copy (undecodable bytes replaced)."""
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()
 
 
 def _lines(path: Path) -> Iterator[str]:
     """Non-empty lines of a text file, comments ('#') removed."""
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            yield line
+    return content_lines(_raw(path))
 
 
-def read_maltrail(path: Path) -> Iterator[tuple[str, str]]:
-    """maltrail crypto_mining.txt: ("name"|"endpoint"|"ip", value) for domains, ip:port, IPs."""
-    for line in _lines(path):
-        value = line.lower()
-        if value.startswith(("http://", "https://")):
-            value = urlsplit(value).hostname or ""
-        if re.fullmatch(r"[0-9.]+:[0-9]+", value):
-            yield "endpoint", value
-        elif re.fullmatch(r"[0-9.]+", value):
-            yield "ip", value
-        else:
-            yield "name", value
-
-
-def read_hosts(path: Path) -> Iterator[str]:
-    """Names of a hosts file (``0.0.0.0 name``) or a plain one-name-per-line list."""
-    for line in _lines(path):
-        yield line.split()[-1]
-
-
-def read_abp_hosts(path: Path) -> Iterator[str]:
-    """Hosts of whole-host ABP rules ``||host^[$options]``; URL patterns are never flattened."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        found = re.fullmatch(r"\|\|([a-z0-9.-]+)\^?(\$[^/^*]*)?", line.strip())
-        if found:
-            yield found.group(1)
+def _hosts(path: Path) -> Iterator[str]:
+    """Names of a hosts file or a one-name-per-line list."""
+    return (name for name in read_hosts(_raw(path)) if name is not None)
 
 
 def read_keraf(path: Path) -> Iterator[str]:
@@ -203,7 +103,7 @@ def read_et_hosts(path: Path) -> Iterator[tuple[str, str]]:
 
 def read_hestat(folder: Path) -> tuple[set[str], set[str], set[str]]:
     """Hestat/minerchk: pool hosts, miner-script hosts (coinhive.txt tokens), IPs."""
-    hosts = set(read_hosts(folder / "hostslist.txt"))
+    hosts = set(_hosts(folder / "hostslist.txt"))
     ips = set(_lines(folder / "ip-only.txt"))
     for raw in (folder / "minerlist-all.txt").read_text(encoding="utf-8").splitlines():
         host, _, ip = raw.partition("#")
@@ -236,166 +136,72 @@ def read_pool_links(path: Path, report: Report) -> Iterator[str]:
 # --------------------------------------------------------------------------- collecting
 
 
-def _add(inputs: Inputs, report: Report, raw: str, category: str, source: str) -> None:
-    """Normalise and record a candidate name (invalid and public-suffix names are reported)."""
-    name = normalise(raw.removeprefix("*.").removeprefix("."))
-    if name is None:
-        report.drop("invalid name", f"{raw} ({source})")
-    elif is_public_suffix(name):
-        report.drop("public suffix", f"{name} ({source})")
-    elif not registrable(name):
-        report.drop("no known public suffix (not a domain)", f"{name} ({source})")
-    else:
-        inputs.names.setdefault(name, {}).setdefault(category, set()).add(source)
-
-
-def collect(src: Path, report: Report) -> Inputs:
-    """Read every source copy into candidate names, endpoints and filter sets."""
+def collect(src: Path, report: Report) -> tuple[Candidates, set[str]]:
+    """Read every source copy into candidate names, endpoints and filter sets, and Tranco."""
     misp = src / "misp-warninglists"
-    inputs = Inputs(
-        {},
-        defaultdict(set),
-        defaultdict(set),
-        tranco=set(_lines(misp / "tranco10k.txt")),
+    inputs = Candidates(
         dyn_dns={d.lstrip(".") for d in _lines(misp / "dynamic-dns.txt")},
         public_dns=set(_lines(misp / "public-dns-v4.txt")),
     )
-    for kind, value in read_maltrail(src / "maltrail-crypto-mining" / "crypto_mining.txt"):
+    tranco = set(_lines(misp / "tranco10k.txt"))
+    for kind, value in read_maltrail(_raw(src / "maltrail-crypto-mining" / "crypto_mining.txt")):
         if kind == "name":
-            _add(inputs, report, value, "pool", "maltrail")
+            add_name(inputs, report, value, "pool", "maltrail")
         elif kind == "endpoint":
             ip, _, port = value.partition(":")
             inputs.endpoints[(ip, int(port))].add("maltrail")
         else:
             inputs.bare_ips[value].add("maltrail")
     for _keyword, host in read_et_hosts(src / "et-open-coinminer" / "extracted-hosts.tsv"):
-        _add(inputs, report, host, "pool", "et-open")
+        add_name(inputs, report, host, "pool", "et-open")
     hosts, scripts, ips = read_hestat(src / "hestat-minerchk")
     for host in sorted(hosts):
-        _add(inputs, report, host, "pool", "hestat")
+        add_name(inputs, report, host, "pool", "hestat")
     for host in sorted(scripts):
-        _add(inputs, report, host, "browser", "hestat")
+        add_name(inputs, report, host, "browser", "hestat")
     for ip in ips:
         inputs.bare_ips[ip].add("hestat")
     nocoin = src / "nocoin-hoshsadiq"
-    for host in [*read_hosts(nocoin / "hosts.txt"), *read_abp_hosts(nocoin / "nocoin.txt")]:
+    for host in [*_hosts(nocoin / "hosts.txt"), *read_abp_hosts(_raw(nocoin / "nocoin.txt"))]:
         if re.fullmatch(r"[0-9.]+", host):
             inputs.bare_ips[host].add("nocoin")
         else:
-            _add(inputs, report, host, "browser", "nocoin")
+            add_name(inputs, report, host, "browser", "nocoin")
     for host in read_keraf(src / "nocoin-keraf" / "blacklist.txt"):
-        _add(inputs, report, host, "browser", "nocoin-keraf")
+        add_name(inputs, report, host, "browser", "nocoin-keraf")
     links = src / "bitcoin-data-mining-pools" / "pool-links.tsv"
     for host in read_pool_links(links, report):
-        _add(inputs, report, host, "pool", "btc-pools")
-    return inputs
+        add_name(inputs, report, host, "pool", "btc-pools")
+    return inputs, tranco
 
 
 def read_seed(path: Path) -> list[Seed]:
     """Parse seed.tsv, failing loudly on a malformed or invalid row."""
-    rows: list[Seed] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        cols = raw.split("\t")
-        name = normalise(cols[0])
-        if len(cols) != 4 or name is None or is_public_suffix(name) or "#" in cols[3]:
-            raise SystemExit(f"{path}:{lineno}: bad seed row {raw!r}")
-        if cols[1] not in (*BLOCK_CATEGORIES, "allow", "exclude", "noallow"):
-            raise SystemExit(f"{path}:{lineno}: unknown category {cols[1]!r}")
-        sources = () if cols[2] == "-" else tuple(cols[2].split(","))
-        rows.append(Seed(name, cols[1], sources, cols[3]))
-    return rows
+    try:
+        return parse_seed(path.read_text(encoding="utf-8").splitlines(), str(path))
+    except BlocklistError as e:
+        raise SystemExit(str(e)) from e
 
 
 # --------------------------------------------------------------------------- deciding names
 
-Row = tuple[str, tuple[str, ...], str | None]
-"""An output line: entry, sources, reason (hand-curated entries only)."""
 
-Blocks = dict[str, tuple[str, set[str], str | None]]
-"""Listed names: name -> (category, sources, reason for hand-curated entries)."""
-
-
-def suffixes(name: str) -> Iterator[str]:
-    """``name`` and each parent domain of it, longest first."""
-    while name:
-        yield name
-        name = name.partition(".")[2]
-
-
-def first_listed(name: str, table: Iterable[str] | dict[str, object]) -> str | None:
-    """The longest of ``name`` and its parents that ``table`` holds."""
-    return next((s for s in suffixes(name) if s in table), None)
-
-
-def _category(cats: dict[str, set[str]], name: str) -> str:
-    """The strongest category a name is listed under; a '*proxy*' label makes it a proxy."""
-    category = next(c for c in BLOCK_CATEGORIES if c in cats)
-    if category in ("pool", "browser") and any("proxy" in label for label in name.split(".")):
-        return "proxy"
-    return category
-
-
-def candidate_blocks(inputs: Inputs, seeds: list[Seed], report: Report) -> Blocks:
-    """Apply the seed (excludes, categories, reasons) and the dynamic-DNS rule to the names."""
-    excludes = {s.entry for s in seeds if s.category == "exclude"}
-    blocks: Blocks = {}
-    for name, cats in sorted(inputs.names.items()):
-        sources = set().union(*cats.values())
-        if first_listed(name, excludes):
-            report.drop("seed.tsv exclude", name)
-        elif name in inputs.dyn_dns:
-            report.drop("apex of a dynamic-DNS provider (MISP dynamic-dns)", name)
-        else:
-            blocks[name] = (_category(cats, name), sources, None)
-    for seed in seeds:
-        if seed.category not in BLOCK_CATEGORIES:
-            continue
-        if first_listed(seed.entry, excludes):
-            raise SystemExit(f"seed.tsv: {seed.entry} is both listed and excluded")
-        known = inputs.names.get(seed.entry, {})
-        sources = set(seed.sources).union(*known.values())
-        blocks[seed.entry] = (seed.category, sources, seed.reason)
-    return blocks
-
-
-def apply_popularity(blocks: Blocks, inputs: Inputs, seeds: list[Seed], report: Report) -> None:
-    """Drop entries the curated allowlist covers, and unvetted entries covering popular sites."""
+def popularity(seeds: list[Seed], tranco: set[str]) -> tuple[set[str], set[str]]:
+    """The curated allow entries, and every Tranco name with all its parents."""
     allow = {s.entry for s in seeds if s.category == "allow"}
-    popular = {s for t in inputs.tranco if (n := normalise(t)) for s in suffixes(n)}
-    for name, (category, sources, reason) in list(blocks.items()):
-        if first_listed(name, allow):
-            if reason is not None:
-                raise SystemExit(f"seed.tsv: {name} is listed and allowlisted")
-            report.drop("under a curated allowlist entry", name)
-            del blocks[name]
-        elif name in popular and reason is None:
-            vetted = category == "pool" and sources & {"maltrail", "et-open", "hestat"}
-            if not vetted:
-                report.drop("apex of a Tranco top-10k site, not vetted as a pool", name)
-                del blocks[name]
+    popular = {s for t in tranco if (n := normalise(t)) for s in suffixes(n)}
+    return allow, popular
 
 
-def dedupe(blocks: Blocks, report: Report) -> None:
-    """Drop entries a listed parent already covers (a donation/proxy host under a pool stays)."""
-    for name, (category, _, _) in sorted(blocks.items()):
-        parent = first_listed(name.partition(".")[2], blocks)
-        if parent is None:
-            continue
-        special = category in ("donation", "proxy") and blocks[parent][0] != category
-        if not special:
-            report.drop("covered by a listed parent", f"{name} < {parent}")
-            del blocks[name]
-
-
-def build_allowlist(blocks: Blocks, inputs: Inputs, seeds: list[Seed], report: Report) -> list[Row]:
+def build_allowlist(
+    blocks: Blocks, inputs: Candidates, tranco: set[str], seeds: list[Seed], report: Report
+) -> list[Row]:
     """Curated allow entries plus Tranco top-10k, minus anything that overlaps a listed entry."""
     candidates: dict[str, tuple[set[str], str | None]] = {}
     for seed in seeds:
         if seed.category == "allow":
             candidates[seed.entry] = (set(seed.sources), seed.reason)
-    for raw in inputs.tranco:
+    for raw in tranco:
         name = normalise(raw)
         if name is None or is_public_suffix(name):
             report.drop("allowlist: Tranco entry invalid or a public suffix", raw)
@@ -438,78 +244,27 @@ def _allow_conflict(
     return None
 
 
-# --------------------------------------------------------------------------- deciding endpoints
-
-
-def decide_endpoints(inputs: Inputs, report: Report) -> list[Row]:
-    """Keep ip:port indicators on Stratum ports, or on any port when several sources list the IP."""
-    public_dns = {ipaddress.ip_address(ip) for ip in inputs.public_dns if _is_ip(ip)}
-    rows: list[Row] = []
-    for (ip, port), sources in sorted(inputs.endpoints.items()):
-        address = ipaddress.ip_address(ip)
-        agreeing = sources | inputs.bare_ips.get(ip, set())
-        if not address.is_global or address.is_multicast:
-            report.drop("endpoint: bogon / private / reserved address", f"{ip}:{port}")
-        elif address in public_dns:
-            report.drop("endpoint: public DNS resolver (MISP public-dns-v4)", f"{ip}:{port}")
-        elif any(address in net for net in CDN_NETWORKS):
-            report.drop("endpoint: CDN anycast address", f"{ip}:{port}")
-        elif port not in STRATUM_PORTS and len(agreeing) < 2:
-            report.drop("endpoint: non-Stratum port, one source only", f"{ip}:{port}")
-        else:
-            rows.append((f"{address}:{port}", tuple(sorted(agreeing)), None))
-    for ip, sources in sorted(inputs.bare_ips.items()):
-        report.drop(f"bare IP without port ({len(sources)} source(s)): not shippable", ip)
-    rows.sort(key=lambda r: (ipaddress.ip_address(r[0].rpartition(":")[0]), int(r[0].rpartition(":")[2])))
-    return rows
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- output
-
-
-def render(category: str, domains: list[Row], endpoints: list[Row]) -> str:
-    """The text of one list file: header, domains sorted, then endpoints."""
-    out = [HEADER.format(title=TITLES[category], category=category)]
-    for entry, sources, reason in domains:
-        out.append(_line(entry, sources, reason))
-    if endpoints:
-        out.append("#\n# Endpoints (IPv4:port / [IPv6]:port)\n")
-        out.extend(_line(entry, sources, reason) for entry, sources, reason in endpoints)
-    return "".join(out)
-
-
-def _line(entry: str, sources: tuple[str, ...], reason: str | None) -> str:
-    text = f"{entry:<40} {','.join(sources)}"
-    if reason:
-        text = f"{text:<64}  # {reason}"
-    return text.rstrip() + "\n"
 
 
 def curate(src: Path, seed_path: Path) -> tuple[dict[str, str], Report]:
     """Return {file name: text} for every shipped list, and the report of dropped items."""
     report = Report()
     seeds = read_seed(seed_path)
-    inputs = collect(src, report)
-    blocks = candidate_blocks(inputs, seeds, report)
-    apply_popularity(blocks, inputs, seeds, report)
+    inputs, tranco = collect(src, report)
+    try:
+        blocks = candidate_blocks(inputs, seeds, report)
+        apply_popularity(blocks, *popularity(seeds, tranco), report)
+    except ValueError as e:
+        raise SystemExit(str(e)) from e
     dedupe(blocks, report)
-    per: dict[str, list[Row]] = {c: [] for c in BLOCK_CATEGORIES}
-    for name in sorted(blocks):
-        category, sources, reason = blocks[name]
-        per[category].append((name, tuple(sorted(sources)), reason))
+    per = rows_by_category(blocks)
     texts = {
-        FILES[c]: render(c, per[c], decide_endpoints(inputs, report) if c == "pool" else [])
+        FILES[c]: render(HEADER, c, per[c], decide_endpoints(inputs, report) if c == "pool" else [])
         for c in BLOCK_CATEGORIES
     }
-    texts[FILES["allow"]] = render("allow", build_allowlist(blocks, inputs, seeds, report), [])
+    allow = build_allowlist(blocks, inputs, tranco, seeds, report)
+    texts[FILES["allow"]] = render(HEADER, "allow", allow, [])
     return texts, report
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from poolsniff.detect.evidence import coin_for_wallet, split_login
 from poolsniff.model import Role
 
 STRATUM_CLIENT: Final = frozenset({
@@ -39,6 +40,8 @@ GETWORK_CLIENT: Final = frozenset({"getwork", "getblocktemplate", "submitblock"}
 """Legacy getwork and BIP 22/23 getblocktemplate (PROTOCOLS.md §5)."""
 CN_LOGIN_KEYS: Final = frozenset({"login", "pass", "agent", "rigid", "algo", "algo-perf", "mode"})
 """Keys of a CryptoNote/XMRig ``login`` params object (XMRig Client.cpp, xmr-stak)."""
+CN_MINER_FIELDS: Final = frozenset({"agent", "rigid", "algo", "algo-perf"})
+"""Login keys only a miner sends."""
 CN_SUBMIT_KEYS: Final = frozenset({"id", "job_id", "nonce", "result"})
 CN_JOB_KEYS: Final = frozenset({"blob", "job_id", "target"})
 
@@ -75,12 +78,18 @@ def _stratum_flavour(method: str, params: Any) -> str:
 
 
 def _cn_login(params: Any) -> bool:
-    """A CryptoNote login: only CryptoNote keys, and an agent or a pass beside the login."""
+    """A CryptoNote login: only CryptoNote keys, and a miner field or a coin address as login.
+
+    ``{"login": "alice", "pass": "x"}`` is what web APIs send too, so a login with only
+    ``pass`` counts when the login is a coin address (Coinhive's proxy, bare malware).
+    """
     if not isinstance(params, Mapping) or not isinstance(params.get("login"), str):
         return False
     if not set(params) <= CN_LOGIN_KEYS:
         return False
-    return "agent" in params or "pass" in params or "rigid" in params
+    if CN_MINER_FIELDS & set(params):
+        return True
+    return coin_for_wallet(split_login(params["login"]).wallet_type) is not None
 
 
 def _cn_job(params: Any) -> bool:
@@ -112,6 +121,9 @@ def _request(method: str, params: Any) -> Verdict | None:
         return Verdict("ethereumstratum", Role.MINER, method)
     if method in ETH_PROXY_CLIENT and isinstance(params, list):
         return Verdict("eth-proxy", Role.MINER, method)
+    if method == "getblocktemplate" and isinstance(params, Mapping) and "wallet_address" in params:
+        # XMRig DaemonClient solo mining against monerod's /json_rpc (PROTOCOLS.md §4)
+        return Verdict("getblocktemplate", Role.MINER, method)
     if method in GETWORK_CLIENT and isinstance(params, list):
         return Verdict(method if method != "submitblock" else "getblocktemplate", Role.MINER, method)
     if method == "login" and _cn_login(params):
@@ -142,6 +154,10 @@ def _reply(result: Any) -> Verdict | None:
         flavour = "ethereumstratum" if es else "stratum-v1"
         return Verdict(flavour, Role.POOL, "mining.subscribe(result)")
     if isinstance(result, Mapping):
+        if isinstance(result.get("version-rolling"), bool) and "version-rolling.mask" in result:
+            return Verdict("stratum-v1", Role.POOL, "mining.configure(result)")
+        if result.get("status") == "KEEPALIVED":
+            return Verdict("cryptonote", Role.POOL, "keepalived(result)")
         job = result.get("job")
         if isinstance(job, Mapping) and _cn_job(job):
             return Verdict("cryptonote", Role.POOL, "login(result)")

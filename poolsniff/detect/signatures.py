@@ -40,8 +40,7 @@ _FAMILIES: Final = {
 }
 
 MINER: Final = {
-    fam: Signature(sid, f"{_P} {name} miner session", 1, "stratum")
-    for fam, (sid, name) in _FAMILIES.items()
+    fam: Signature(sid, f"{_P} {name} miner session", 1, "stratum") for fam, (sid, name) in _FAMILIES.items()
 }
 """Signatures for the miner side of each dialect family."""
 POOL: Final = {
@@ -59,9 +58,7 @@ SV2_SETUP: Final = Signature(9300131, f"{_P} Stratum V2 SetupConnection (plainte
 DNS_POOL: Final = Signature(9300201, f"{_P} DNS query for a mining pool domain", 2, "dns")
 TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls")
 HTTP_POOL: Final = Signature(9300203, f"{_P} HTTP Host of a mining pool", 2, "http")
-RESOLVED_POOL: Final = Signature(
-    9300204, f"{_P} Connection to an address a mining pool name resolved to", 2
-)
+RESOLVED_POOL: Final = Signature(9300204, f"{_P} Connection to an address a mining pool name resolved to", 2)
 ENDPOINT_POOL: Final = Signature(9300205, f"{_P} Connection to a listed mining pool endpoint", 2)
 
 FALLBACK: Final = frozenset({RESOLVED_POOL.sid, ENDPOINT_POOL.sid})

@@ -21,6 +21,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from poolsniff.detect import evidence as ev
+from poolsniff.domains import normalise
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.jsonrpc import Verdict, classify
 from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage, Role
@@ -148,7 +149,8 @@ def _fill(det: Detection, verdict: Verdict, event: JsonMessage) -> None:
 def _from_list_params(det: Detection, method: str, params: list[Any]) -> None:
     if method == "mining.subscribe" and params:
         _put(det, "agent", params[0])
-        if len(params) >= 3 and isinstance(params[2], str):
+        # EWBF sends [agent, session, host, port]; NiceHash's third param is an HMAC, not a host
+        if len(params) >= 3 and isinstance(params[2], str) and normalise(params[2]) is not None:
             det.names.append(params[2])
             _put(det, "pool_host", params[2])
     elif method in ("mining.authorize", "eth_submitLogin", "eth_login") and params:

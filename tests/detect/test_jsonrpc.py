@@ -36,21 +36,6 @@ PLACEHOLDERS = {
     "<NONCE8>": "a1b2c3d4",
 }
 
-GAP_BIP310 = pytest.mark.xfail(
-    strict=True, reason="GAP: the BIP 310 mining.configure reply (version-rolling result) is not recognised"
-)
-GAP_KEEPALIVE = pytest.mark.xfail(
-    strict=True, reason="GAP: the CryptoNote keepalive reply {status: KEEPALIVED} is not recognised"
-)
-GAP_BARE_LOGIN = pytest.mark.xfail(
-    strict=True, reason="GAP: a login whose params are only a Monero wallet (bare malware) is not recognised"
-)
-GAP_DAEMON_GBT = pytest.mark.xfail(
-    strict=True, reason="GAP: XMRig solo getblocktemplate to monerod has object params and is not recognised"
-)
-GAP_ACCOUNT_PASS = pytest.mark.xfail(
-    strict=True, reason="GAP: {login: <account>, pass} with no agent and no wallet alerts (web logins look so)"
-)
 
 
 def fill(line: str) -> dict[str, Any]:
@@ -121,7 +106,7 @@ STRATUM_POOL_ROWS = [
     row('{"id":1,"result":[["mining.notify","deadbeefcafebabe0100000000000000"],"f8002c90",4],"error":null}',
         "stratum-v1", POOL, "mining.subscribe(result)", "subscribe-result-nomp"),
     row('{"id": 1, "result": { "version-rolling": true, "version-rolling.mask": "00003000" }, "error": null}',
-        "stratum-v1", POOL, "mining.configure(result)", "bip310-reply", GAP_BIP310),
+        "stratum-v1", POOL, "mining.configure(result)", "bip310-reply"),
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------- other Stratum v1 clients
@@ -158,8 +143,9 @@ EQUIHASH_ROWS = [
 ETH_ROWS = [
     row('{"id": 1, "method": "mining.subscribe", "params": ["MinerName/1.0.0", "EthereumStratum/1.0.0"]}',
         "ethereumstratum", MINER, "mining.subscribe", "es1-subscribe"),
-    row('{"id": 1, "result": [["mining.notify", "ae6812eb4cd7735a302a8a9dd95cf71f", "EthereumStratum/1.0.0"], '
-        '"080c"], "error": null}', "ethereumstratum", POOL, "mining.subscribe(result)", "es1-subscribe-result"),
+    row('{"id": 1, "result": [["mining.notify", "ae6812eb4cd7735a302a8a9dd95cf71f", '
+        '"EthereumStratum/1.0.0"], "080c"], "error": null}', "ethereumstratum", POOL,
+        "mining.subscribe(result)", "es1-subscribe-result"),
     row('{"id":1,"method":"mining.subscribe","params":["ethminer-0.19.0","EthereumStratum/1.0.0"]}',
         "ethereumstratum", MINER, "mining.subscribe", "ethminer-es1-subscribe"),
     row('{"id":1,"method":"mining.hello","params":{"agent":"ethminer-0.19.0","host":"eu1.ethermine.org",'
@@ -174,10 +160,11 @@ ETH_ROWS = [
         '"worker":"rig1"}', "eth-proxy", MINER, "eth_submitHashrate", "ethminer-submitHashrate"),
     row('{"id":40,"method":"eth_submitWork","params":["0x1f2e3d4c5b6a7988","0x<H64>","0x<SEED>"],'
         '"worker":"rig1"}', "eth-proxy", MINER, "eth_submitWork", "ethminer-submitWork"),
-    row('{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["<ETH>/tester.worker1/vvesely@mailinator", "x"], '
-        '"id": 2, "method": "eth_submitLogin"}', "eth-proxy", MINER, "eth_submitLogin", "claymore-submitLogin"),
-    row('{"worker": "", "jsonrpc": "2.0", "params": [], "id": 3, "method": "eth_getWork"}', "eth-proxy", MINER,
-        "eth_getWork", "claymore-getWork"),
+    row('{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["<ETH>/tester.worker1/vvesely@mailinator", '
+        '"x"], "id": 2, "method": "eth_submitLogin"}', "eth-proxy", MINER, "eth_submitLogin",
+        "claymore-submitLogin"),
+    row('{"worker": "", "jsonrpc": "2.0", "params": [], "id": 3, "method": "eth_getWork"}', "eth-proxy",
+        MINER, "eth_getWork", "claymore-getWork"),
     row('{"id":6,"jsonrpc":"2.0","method":"eth_submitHashrate","params":["0x1d08a61", "0x<H64>"]}',
         "eth-proxy", MINER, "eth_submitHashrate", "claymore-submitHashrate"),
     row('{"id":1,"jsonrpc":"2.0","method":"eth_getWork"}', "eth-proxy", MINER, "eth_getWork",
@@ -203,8 +190,7 @@ CRYPTONOTE_ROWS = [
         "cryptonote", MINER, "login", "python-spaced-login"),
     row('{"id":1,"method":"login","params":{"login":"<XMR>","pass":"donations"}}', "cryptonote", MINER,
         "login", "coinhive-login"),
-    row('{"method":"login","params":{"login":"<XMR>"}}', "cryptonote", MINER, "login", "bare-malware-login",
-        GAP_BARE_LOGIN),
+    row('{"method":"login","params":{"login":"<XMR>"}}', "cryptonote", MINER, "login", "bare-malware-login"),
     row('{"id":2,"jsonrpc":"2.0","method":"submit","params":{"id":"1be0b7b6","job_id":"q7PLUPL25UV0z5Ij",'
         '"nonce":"<NONCE8>","result":"<RESULT64>","algo":"rx/0"}}', "cryptonote", MINER, "submit",
         "xmrig-submit"),
@@ -218,14 +204,14 @@ CRYPTONOTE_ROWS = [
     row('{"jsonrpc":"2.0","method":"job","params":{"blob":"<BLOB>","job_id":"q7PLUPL25UV0z5Ij",'
         '"target":"91fd0600","id":"1be0b7b6"}}', "cryptonote", POOL, "job", "pool-job-push"),
     row('{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"KEEPALIVED"}}', "cryptonote", POOL,
-        "keepalived(result)", "keepalive-reply", GAP_KEEPALIVE),
+        "keepalived(result)", "keepalive-reply"),
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------- getwork / getblocktemplate
 
 GBT_BFGMINER = (
-    '{"id": 0, "method": "getblocktemplate", "params": [{"capabilities": ["coinbasetxn", "workid", "longpoll", '
-    '"coinbase/append", "time/increment", "version/force", "version/reduce", "submit/coinbase", '
+    '{"id": 0, "method": "getblocktemplate", "params": [{"capabilities": ["coinbasetxn", "workid", '
+    '"longpoll", "coinbase/append", "time/increment", "version/force", "version/reduce", "submit/coinbase", '
     '"submit/truncate"], "maxversion": 4}]}'
 )
 GBT_SOLO = '{"id": 0, "method": "getblocktemplate", "params": [{"rules" : ["segwit"]}]}'
@@ -237,7 +223,7 @@ GETWORK_ROWS = [
     row('{"id": 1, "method": "submitblock", "params": ["<H64>"]}', "getblocktemplate", MINER, "submitblock",
         "submitblock"),
     row('{"method":"getblocktemplate","params":{"wallet_address":"<XMR>","reserve_size":60}}',
-        "getblocktemplate", MINER, "getblocktemplate", "xmrig-daemon-gbt", GAP_DAEMON_GBT),
+        "getblocktemplate", MINER, "getblocktemplate", "xmrig-daemon-gbt"),
 ]  # fmt: skip
 
 DIALECTS = (
@@ -262,8 +248,7 @@ def test_dialect_is_classified(line: str, flavour: str, sender: Role, method: st
 
 NEAR_MISSES = [
     pytest.param('{"method":"login","params":{"login":"alice","password":"x"}}', id="login-password"),
-    pytest.param('{"method":"login","params":{"login":"alice","pass":"x"}}', id="login-account-pass",
-                 marks=GAP_ACCOUNT_PASS),
+    pytest.param('{"method":"login","params":{"login":"alice","pass":"x"}}', id="login-account-pass"),
     pytest.param('{"method":"login","params":{"login":"alice"}}', id="login-account-only"),
     pytest.param('{"jsonrpc":"2.0","method":"submit","params":{"form":"contact","email":"a@example.com"},"id":1}',
                  id="web-submit"),
@@ -271,7 +256,8 @@ NEAR_MISSES = [
     pytest.param('{"method":"submit","params":{"id":"f-1","job_id":"p","nonce":"zz","result":"ok"},"id":1}',
                  id="submit-non-hex"),
     pytest.param('{"method":"job","params":{"id":1}}', id="job-id-only"),
-    pytest.param('{"method":"job","params":{"blob":"hello","job_id":"1","target":"2"}}', id="job-non-hex-blob"),
+    pytest.param('{"method":"job","params":{"blob":"hello","job_id":"1","target":"2"}}',
+                 id="job-non-hex-blob"),
     pytest.param('{"id":1,"result":"call mining.authorize first","error":null}', id="string-mentions-method"),
     pytest.param('{"id":1,"result":["mining.authorize","mining.notify"],"error":null}', id="list-of-names"),
     pytest.param('{"jsonrpc":"2.0","method":"user.login","params":{"username":"Admin","password":"zabbix"},'
@@ -312,7 +298,9 @@ SCALARS = st.one_of(
 )  # fmt: skip
 JSON = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS | st.text(max_size=5), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(KEYS | st.text(max_size=5), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 

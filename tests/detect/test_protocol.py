@@ -53,7 +53,11 @@ SV2_ROWS = [
 
 @pytest.mark.parametrize(("encrypted", "setup", "sid", "severity", "expected", "names"), SV2_ROWS)
 def test_stratum_v2(
-    encrypted: bool, setup: dict[str, Any], sid: int, severity: int, expected: dict[str, str | None],
+    encrypted: bool,
+    setup: dict[str, Any],
+    sid: int,
+    severity: int,
+    expected: dict[str, str | None],
     names: list[str],
 ) -> None:
     """A Noise handshake is a low-severity maybe; a plaintext SetupConnection is mining."""
@@ -73,15 +77,17 @@ def test_stratum_v2_orientation(from_client: bool) -> None:
 # --------------------------------------------------------------------------- getwork request headers
 
 REQUEST_ROWS = [
-    pytest.param({"x-mining-extensions": "longpoll midstate rollntime submitold", "user-agent": "bfgminer/5.2.0",
-                  "authorization": "Basic dXNlcjpwYXNz", "content-type": "application/json"},
+    pytest.param({"x-mining-extensions": "longpoll midstate rollntime submitold",
+                  "user-agent": "bfgminer/5.2.0", "authorization": "Basic dXNlcjpwYXNz",
+                  "content-type": "application/json"},
                  {"headers": "x-mining-extensions", "software": "bfgminer", "software_version": "5.2.0"},
                  id="bfgminer"),
     pytest.param({"x-mining-hashrate": "12345", "user-agent": "cgminer/4.11.1"},
                  {"headers": "x-mining-hashrate", "software": "cgminer", "software_version": "4.11.1"},
                  id="cgminer-hashrate"),
     pytest.param({"x-mining-extensions": "midstate", "x-mining-hashrate": "1"},
-                 {"headers": "x-mining-extensions,x-mining-hashrate", "agent": None}, id="both-headers-no-ua"),
+                 {"headers": "x-mining-extensions,x-mining-hashrate", "agent": None},
+                 id="both-headers-no-ua"),
     pytest.param({"user-agent": "cgminer/4.11.1"}, {"headers": None, "agent": "cgminer/4.11.1"},
                  id="miner-ua-only"),
     pytest.param({"user-agent": "XMRig/6.22.2 (Linux x86_64) libuv/1.48.0 gcc/13.2.1"},

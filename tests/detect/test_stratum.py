@@ -40,10 +40,6 @@ FAMILY_SIDS = {
 """(miner sid, pool sid) each flavour must raise (README signature table)."""
 COIN_DAEMON_SID = 9300120
 
-GAP_NICEHASH_HOST = pytest.mark.xfail(
-    strict=True,
-    reason="GAP: the NiceHash subscribe's third param (an HMAC) is taken as the pool host",
-)
 
 
 def message(
@@ -112,8 +108,9 @@ def test_json_value_that_is_not_an_object_is_ignored(value: Any) -> None:
 # --------------------------------------------------------------------------- evidence
 
 XMRIG_LOGIN = (
-    '{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"<XMR>.rig1","pass":"x","agent":"XMRig/6.22.2 '
-    '(Linux x86_64) libuv/1.48.0 gcc/13.2.1","rigid":"rig-7","algo":["rx/0","cn/2","cn/r","cn/fast"]}}'
+    '{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"<XMR>.rig1","pass":"x",'
+    '"agent":"XMRig/6.22.2 (Linux x86_64) libuv/1.48.0 gcc/13.2.1","rigid":"rig-7",'
+    '"algo":["rx/0","cn/2","cn/r","cn/fast"]}}'
 )
 EVIDENCE_ROWS = [
     pytest.param(XMRIG_LOGIN, {
@@ -138,9 +135,10 @@ EVIDENCE_ROWS = [
                  '"extensions":["algo","nicehash","connect","tls","keepalive"]}}',
                  {"algorithm": "rx/0", "extensions": "algo,nicehash,connect,tls,keepalive", "coin": "Monero"},
                  [], id="pool-login-result"),
-    pytest.param('{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["<ETH>/tester.worker1/vvesely@mailinator", '
-                 '"x"], "id": 2, "method": "eth_submitLogin"}',
-                 {"wallet": ETH, "wallet_type": "ethereum", "email": "vvesely@mailinator", "coin": "Ethereum"},
+    pytest.param('{"worker": "eth1.0", "jsonrpc": "2.0", "params": '
+                 '["<ETH>/tester.worker1/vvesely@mailinator", "x"], "id": 2, "method": "eth_submitLogin"}',
+                 {"wallet": ETH, "wallet_type": "ethereum", "email": "vvesely@mailinator",
+                  "coin": "Ethereum"},
                  [], id="claymore-submitLogin"),
     pytest.param('{"id":1,"method":"eth_submitLogin","params":["<ETH>.rig1","x"],"worker":"rig1"}',
                  {"login": ETH + ".rig1", "wallet": ETH, "worker": "rig1"}, [], id="ethminer-submitLogin"),
@@ -171,7 +169,7 @@ EVIDENCE_ROWS = [
     pytest.param('{"id":1,"method":"mining.subscribe","params":["NiceHash/1.0.0","1662637786319",'
                  '"3e747837e632920e8cd11453c2558233e3822489a20d828fdf205a149b064afc"]}',
                  {"software": "NiceHash", "software_version": "1.0.0", "pool_host": None}, [],
-                 id="nicehash-hmac-is-not-a-host", marks=GAP_NICEHASH_HOST),
+                 id="nicehash-hmac-is-not-a-host"),
 ]  # fmt: skip
 
 
@@ -191,7 +189,9 @@ def test_evidence_values_are_capped() -> None:
 
 # --------------------------------------------------------------------------- per-flow variant memory
 
-ES1_SUBSCRIBE = '{"id": 1, "method": "mining.subscribe", "params": ["MinerName/1.0.0", "EthereumStratum/1.0.0"]}'
+ES1_SUBSCRIBE = (
+    '{"id": 1, "method": "mining.subscribe", "params": ["MinerName/1.0.0", "EthereumStratum/1.0.0"]}'
+)
 ES1_RESULT = (
     '{"id": 1, "result": [["mining.notify", "ae6812eb4cd7735a302a8a9dd95cf71f", "EthereumStratum/1.0.0"], '
     '"080c"], "error": null}'
@@ -200,19 +200,23 @@ ES2_HELLO = (
     '{"id":1,"method":"mining.hello","params":{"agent":"ethminer-0.19.0","host":"eu1.ethermine.org",'
     '"port":"d05","proto":"EthereumStratum/2.0.0"}}'
 )
-EWBF_SUBSCRIBE = '{"id":1,"method":"mining.subscribe","params":["EWBF 0.3.4b",null,"eu1-zcash.flypool.org","3333"]}'
+EWBF_SUBSCRIBE = (
+    '{"id":1,"method":"mining.subscribe","params":["EWBF 0.3.4b",null,"eu1-zcash.flypool.org","3333"]}'
+)
 SET_TARGET = '{"id":null,"method":"mining.set_target","params":["0004189374bc6a7ef9db22d0e5604189374bc6a7"]}'
 AUTHORIZE = '{"id": 2, "method": "mining.authorize", "params": ["<ETH>.rig1", "x"]}'
 ES_SUBMIT = '{"id": 244, "method": "mining.submit", "params": ["username", "bf0488aa", "6a909d9bbc0f"]}'
 NOTIFY = '{"id": null, "method": "mining.notify", "params": ["bf0488aa", "<SEED>", "<H64>", true]}'
 
 VARIANT_ROWS = [
-    pytest.param((ES1_SUBSCRIBE, True), (AUTHORIZE, True), "ethereumstratum", 9300103, id="es1-then-authorize"),
+    pytest.param((ES1_SUBSCRIBE, True), (AUTHORIZE, True), "ethereumstratum", 9300103,
+                 id="es1-then-authorize"),
     pytest.param((ES1_SUBSCRIBE, True), (ES_SUBMIT, True), "ethereumstratum", 9300103, id="es1-then-submit"),
     pytest.param((ES1_SUBSCRIBE, True), (NOTIFY, False), "ethereumstratum", 9300104, id="es1-then-notify"),
     pytest.param((ES1_RESULT, False), (AUTHORIZE, True), "ethereumstratum", 9300103,
                  id="es1-result-then-authorize"),
-    pytest.param((ES2_HELLO, True), (AUTHORIZE, True), "ethereumstratum", 9300103, id="es2-hello-then-authorize"),
+    pytest.param((ES2_HELLO, True), (AUTHORIZE, True), "ethereumstratum", 9300103,
+                 id="es2-hello-then-authorize"),
     pytest.param((EWBF_SUBSCRIBE, True), (ES_SUBMIT, True), "stratum-v1-equihash", 9300101,
                  id="ewbf-then-submit"),
     pytest.param((SET_TARGET, False), (NOTIFY, False), "stratum-v1-equihash", 9300102,
@@ -232,7 +236,9 @@ def test_flow_keeps_its_announced_variant(
 
 
 @pytest.mark.parametrize(("first", "second", "flavour", "sid"), VARIANT_ROWS)
-def test_variant_stays_on_its_flow(first: tuple[str, bool], second: tuple[str, bool], flavour: str, sid: int) -> None:
+def test_variant_stays_on_its_flow(
+    first: tuple[str, bool], second: tuple[str, bool], flavour: str, sid: int
+) -> None:
     """Another flow's plain message stays plain Stratum v1."""
     detector = StratumDetector()
     detect_one(message(first[0], from_client=first[1]), detector)
@@ -296,7 +302,8 @@ AUTH_ROWS = [
                                                   "software": "bfgminer", "software_version": "5.2.0"},
                  id="miner-basic-auth-user"),
     pytest.param(GETWORK_PLAIN, {"authorization": basic("kvetak.worker1")},
-                 {"login": "kvetak.worker1", "wallet": "kvetak", "worker": "worker1"}, id="getwork-basic-auth"),
+                 {"login": "kvetak.worker1", "wallet": "kvetak", "worker": "worker1"},
+                 id="getwork-basic-auth"),
     pytest.param(GBT_SOLO, {"authorization": basic("rpcuser", "rpcpass")}, {"login": None, "wallet": None},
                  id="coin-daemon-rpc-user-is-not-a-login"),
     pytest.param(GETWORK_PLAIN, {"authorization": "Basic %%%not-base64"}, {"login": None},
@@ -305,7 +312,9 @@ AUTH_ROWS = [
 
 
 @pytest.mark.parametrize(("line", "headers", "expected"), AUTH_ROWS)
-def test_basic_authorization_user(line: str, headers: dict[str, str], expected: dict[str, str | None]) -> None:
+def test_basic_authorization_user(
+    line: str, headers: dict[str, str], expected: dict[str, str | None]
+) -> None:
     """A miner's HTTP Basic user is its login; a coin-daemon RPC user is not."""
     http = HttpMessage(TS, HTTP_FLOW, True, True, "POST", "/", 0, headers)
     det = detect_one(message(line, flow=HTTP_FLOW, http=http))
@@ -316,7 +325,8 @@ ETH_HTTP_WALLET = "0x4b999ba68e017854ffb6b494bc2ddb9ef02bd745"
 MINER_URI_ROWS = [
     pytest.param(f"/?miner=30@{ETH_HTTP_WALLET}@OptionalRigName",
                  {"login": f"30@{ETH_HTTP_WALLET}@OptionalRigName", "wallet": ETH_HTTP_WALLET,
-                  "wallet_type": "ethereum", "worker": "OptionalRigName", "coin": "Ethereum"}, id="mh-addr-rig"),
+                  "wallet_type": "ethereum", "worker": "OptionalRigName", "coin": "Ethereum"},
+                 id="mh-addr-rig"),
     pytest.param(f"/?miner=30@{ETH_HTTP_WALLET}", {"wallet": ETH_HTTP_WALLET, "worker": None}, id="mh-addr"),
     pytest.param("/", {"login": None, "wallet": None}, id="no-miner-parameter"),
 ]  # fmt: skip
@@ -349,12 +359,15 @@ HEADER_VALUES = st.text(max_size=40) | st.sampled_from(["Basic", "Basic ", "Basi
 
 @given(
     st.sampled_from([fill(p.values[0]) for p in DIALECTS if not p.marks]),
-    st.dictionaries(st.sampled_from(["authorization", "user-agent", "host", "x-mining-hashrate"]), HEADER_VALUES),
+    st.dictionaries(
+        st.sampled_from(["authorization", "user-agent", "host", "x-mining-hashrate"]), HEADER_VALUES
+    ),
     st.text(max_size=40),
     st.booleans(),
 )
-def test_inspect_never_raises_on_odd_http(value: dict[str, Any], headers: dict[str, str], uri: str,
-                                          from_client: bool) -> None:
+def test_inspect_never_raises_on_odd_http(
+    value: dict[str, Any], headers: dict[str, str], uri: str, from_client: bool
+) -> None:
     """Odd headers and URIs around a mining body still give exactly one detection."""
     http = HttpMessage(TS, HTTP_FLOW, from_client, True, "POST", "/" + uri, 0, headers)
     event = JsonMessage(TS, HTTP_FLOW, from_client, json.loads(json.dumps(value)), via_http=True, http=http)

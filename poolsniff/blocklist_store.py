@@ -1,0 +1,224 @@
+"""The data directory: updated lists, cached upstream copies, and what is loaded (adapter layer).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment (blocklists, DNS memory) -> sinks
+
+The enrichment stage matches against the lists :func:`load_active` returns: the block lists that
+``poolsniff blocklist update`` wrote into the data directory when present, else the shipped ones,
+plus the shipped allowlist in every case (it always wins). The same directory holds the cached
+upstream copies with their HTTP validators and a downloaded Public Suffix List, which
+:func:`load_active` hands to :mod:`poolsniff.domains`. Layout::
+
+    <data dir>/lists/{pool,proxy,browser,donation}.txt     curated lists (as in blocklists/)
+    <data dir>/cache/<name>-<hash>.txt + .meta.json         last good upstream copy per source
+    <data dir>/public_suffix_list.dat + .meta.json          last good Public Suffix List
+
+Files are replaced atomically (:func:`write_atomic`). The data directory comes from
+``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else ``$XDG_DATA_HOME/poolsniff``, else
+``~/.local/share/poolsniff`` (:func:`resolve_data_dir`, which takes the environment as a mapping).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from poolsniff import domains
+from poolsniff.blocklist import (
+    DEFAULT_USER_CATEGORY,
+    SHIPPED_FILES,
+    Blocklist,
+    header_category,
+    load_files,
+    load_shipped,
+    shipped_dir,
+)
+from poolsniff.errors import ConfigError
+
+DATA_DIR_ENV: Final = "POOLSNIFF_DATA_DIR"
+"""Environment variable naming the data directory."""
+
+LISTS: Final = "lists"
+CACHE: Final = "cache"
+PSL_FILE: Final = "public_suffix_list.dat"
+
+
+def resolve_data_dir(option: str | None, environ: Mapping[str, str]) -> Path:
+    """``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else the XDG data directory + ``poolsniff``."""
+    if option:
+        return Path(option).expanduser()
+    if environ.get(DATA_DIR_ENV):
+        return Path(environ[DATA_DIR_ENV]).expanduser()
+    xdg = environ.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore a relative value
+        return Path(xdg) / "poolsniff"
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "share" / "poolsniff"
+
+
+def lists_dir(data_dir: Path) -> Path:
+    """Where the curated lists go."""
+    return data_dir / LISTS
+
+
+def psl_path(data_dir: Path) -> Path:
+    """Where the downloaded Public Suffix List goes."""
+    return data_dir / PSL_FILE
+
+
+def cache_paths(data_dir: Path, name: str, url: str) -> tuple[Path, Path]:
+    """The cached body and its ``.meta.json`` for one source file (name plus a hash of the URL)."""
+    stem = f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    folder = data_dir / CACHE
+    return folder / f"{stem}.txt", folder / f"{stem}.meta.json"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Readers see the old file or the new one, never a part; a failure leaves the old file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A ``.meta.json`` file's content; {} when missing or unreadable (treated as no cache)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_meta(path: Path, meta: Mapping[str, Any]) -> None:
+    """Write a ``.meta.json`` file atomically (sorted keys, so equal content gives equal bytes)."""
+    write_atomic(path, (json.dumps(dict(meta), indent=1, sort_keys=True) + "\n").encode())
+
+
+@dataclass(frozen=True)
+class LoadedList:
+    """One list file that is loaded, and where it came from."""
+
+    name: str
+    category: str
+    location: str
+    """``shipped``, or the file's path."""
+    mtime: float | None
+    """Modification time of a data-dir or user file (None for shipped lists)."""
+
+
+@dataclass
+class Active:
+    """The lists in use: the matcher and the description of each file."""
+
+    lists: Blocklist
+    files: list[LoadedList] = field(default_factory=list)
+    suffix_list: str = domains.BUNDLED_SNAPSHOT
+
+
+def use_data_dir_psl(data_dir: Path | None) -> None:
+    """Make :mod:`poolsniff.domains` read the data directory's suffix list when there is one."""
+    path = psl_path(data_dir) if data_dir is not None else None
+    domains.use_suffix_list(path if path is not None and path.is_file() else None)
+
+
+def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] = ()) -> Active:
+    """Load the updated lists of ``data_dir`` where present, else the shipped ones, then ``extra``.
+
+    The shipped allowlist is always loaded. Bad lines raise ``BlocklistError`` (file:line).
+    """
+    use_data_dir_psl(data_dir)
+    updated = lists_dir(data_dir) if data_dir is not None else None
+    present = {f for f, _ in SHIPPED_FILES if updated is not None and (updated / f).is_file()}
+    if present:
+        lists = Blocklist()
+        for filename, category in SHIPPED_FILES:
+            if filename in present:
+                assert updated is not None
+                _add_file(lists, updated / filename, category)
+            else:
+                text = (shipped_dir() / filename).read_text(encoding="utf-8")
+                lists.add_lines(text.splitlines(), f"blocklists/{filename}", category)
+    else:
+        lists = load_shipped()
+    files: list[LoadedList] = []
+    for filename, category in SHIPPED_FILES:
+        stem = Path(filename).stem
+        if filename in present:
+            assert updated is not None
+            path = updated / filename
+            files.append(LoadedList(stem, category, str(path), _mtime(path)))
+        else:
+            files.append(LoadedList(stem, category, "shipped", None))
+    for name in extra:
+        user = Path(name)
+        load_files(lists, [user])
+        lines = user.read_text(encoding="utf-8").splitlines()
+        category = header_category(lines, str(user)) or DEFAULT_USER_CATEGORY
+        files.append(LoadedList(user.stem, category, str(user), _mtime(user)))
+    return Active(lists, files, domains.suffix_list_in_use())
+
+
+def _add_file(lists: Blocklist, path: Path, category: str) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read updated list: {e}") from e
+    lists.add_lines(text.splitlines(), str(path), category)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def counts_by_source(lists: Blocklist) -> dict[str, Counter[str]]:
+    """Per list name: how many kept entries each source contributed (``-`` for none)."""
+    per: dict[str, Counter[str]] = {}
+    for item in lists.entries():
+        counter = per.setdefault(item.list_name, Counter())
+        for source in item.sources or ("-",):
+            counter[source] += 1
+    return per
+
+
+@dataclass(frozen=True)
+class CachedCopy:
+    """A cached upstream copy, as ``blocklist list`` shows it."""
+
+    name: str
+    url: str
+    entries: int
+    mtime: float | None
+
+
+def cached_copies(data_dir: Path) -> list[CachedCopy]:
+    """The upstream copies cached in ``data_dir`` (sorted by name and URL)."""
+    copies: list[CachedCopy] = []
+    for meta_path in sorted((data_dir / CACHE).glob("*.meta.json")):
+        meta = read_meta(meta_path)
+        body = meta_path.with_name(meta_path.name.removesuffix(".meta.json") + ".txt")
+        if meta and body.is_file():
+            copies.append(
+                CachedCopy(str(meta.get("name", "?")), str(meta.get("url", "?")),
+                           int(meta.get("entries", 0)), _mtime(body))
+            )  # fmt: skip
+    return sorted(copies, key=lambda c: (c.name, c.url))
