@@ -21,9 +21,9 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from poolsniff.detect import evidence as ev
-from poolsniff.domains import normalise
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.jsonrpc import Verdict, classify
+from poolsniff.domains import normalise
 from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage, Role
 
 MINER_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
