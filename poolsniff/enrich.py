@@ -51,8 +51,11 @@ class Enricher:
                 e["pool_host"] = name
                 e["resolved_from"] = name
                 det.names.append(name)
-        if "pool_host" not in e and det.names:
-            e["pool_host"] = det.names[0].lower().rstrip(".")
+        if "pool_host" not in e:
+            for name in det.names:
+                if not _is_address(name):
+                    e["pool_host"] = name.lower().rstrip(".")
+                    break
         if "blocklist" not in e:
             for name in det.names:
                 match = self.blocklist.match_name(name)

@@ -34,6 +34,11 @@ VARIANTS: Final = frozenset({"ethereumstratum", "stratum-v1-equihash"})
 """Stratum v1 variants a flow announces once."""
 MAX_FLOWS: Final = 50_000
 """Flows whose Stratum variant is remembered."""
+MASQUERADE_PORTS: Final = {
+    25: "SMTP", 53: "DNS", 80: "HTTP", 110: "POP3", 143: "IMAP", 443: "HTTPS", 465: "SMTPS",
+    587: "SMTP", 993: "IMAPS", 995: "POP3S", 5222: "XMPP", 8080: "HTTP", 8443: "HTTPS",
+}  # fmt: skip
+"""Well-known service ports miners use to pass firewalls (PROTOCOLS.md §8: 25/80/443/5222)."""
 FLAVOUR_COIN: Final = {
     "ethereumstratum": "Ethereum",
     "eth-proxy": "Ethereum",
@@ -132,8 +137,6 @@ def _fill(det: Detection, verdict: Verdict, event: JsonMessage) -> None:
                 _put(det, "protocol", params[1])
     elif isinstance(params, Mapping):
         _from_dict_params(det, params)
-    if isinstance(value.get("worker"), str):
-        _put(det, "worker", value["worker"])
     result = value.get("result")
     if isinstance(result, Mapping):
         job = result.get("job")
@@ -144,6 +147,12 @@ def _fill(det: Detection, verdict: Verdict, event: JsonMessage) -> None:
     if event.http is not None:
         _from_http(det, event.http)
     _derive(det)
+    # eth-proxy's message-level "worker" names the rig when the login carries no worker
+    if isinstance(value.get("worker"), str):
+        _put(det, "worker", value["worker"])
+    port = det.flow.server_port if det.miner_is_client else det.flow.client_port
+    if port in MASQUERADE_PORTS and not event.via_http:
+        _put(det, "port_masquerade", f"{MASQUERADE_PORTS[port]} port {port} without {MASQUERADE_PORTS[port]}")
 
 
 def _from_list_params(det: Detection, method: str, params: list[Any]) -> None:

@@ -198,6 +198,11 @@ def test_json_direction_that_is_not_json_rpc_is_given_up() -> None:
         ),
         pytest.param([b'ms"]}\n', CGMINER_SUBMIT], [CGMINER_SUBMIT], id="first-segment-short"),
         pytest.param(
+            [b'thod":"login","params":', b'{"login":"x"}}\n' + CGMINER_SUBMIT],
+            [CGMINER_SUBMIT],
+            id="brace-at-segment-start-but-mid-line",
+        ),
+        pytest.param(
             [b'y"}\n[' + CGMINER_SUBSCRIBE.strip() + b"]\n"], [CGMINER_SUBSCRIBE], id="batch-after-newline"
         ),
         pytest.param(
