@@ -248,10 +248,11 @@ class Generator:
         yield from send(conn, t, False, server_hello(rng), 50)
         t += 200
         yield t, conn.frame(True, ACK), None
-        finished = tls_record(0x14, b"\x01") + tls_record(0x16, blob(rng, 40))
-        yield t + 100, conn.frame(True, PSH | ACK, tls_record(0x16, blob(rng, 37)) + finished), None
+        finished = tls_record(0x14, b"\x01") + tls_record(0x17, blob(rng, 53))
+        yield t + 100, conn.frame(True, PSH | ACK, finished), None
         t += rtt
-        yield t, conn.frame(False, PSH | ACK, tls_record(0x14, b"\x01") + tls_record(0x16, blob(rng, 40))), None
+        tickets = tls_record(0x17, blob(rng, 250)) + tls_record(0x17, blob(rng, 250))
+        yield t, conn.frame(False, PSH | ACK, tickets), None
         for _ in range(rng.randrange(1, 6)):
             t += rng.randrange(1_000, 200_000)
             yield t, conn.frame(True, PSH | ACK, tls_record(0x17, blob(rng, rng.randrange(200, 900)))), None
@@ -408,8 +409,13 @@ def client_hello(rng: random.Random, sni: str | None) -> bytes:
 
 
 def server_hello(rng: random.Random) -> bytes:
-    """ServerHello, Certificate and ServerHelloDone as opaque handshake records (about 3 kB)."""
-    return tls_record(0x16, b"\x02" + blob(rng, 89)) + tls_record(0x16, b"\x0b" + blob(rng, 2900))
+    """A TLS 1.3 server flight: ServerHello, ChangeCipherSpec, then the encrypted handshake."""
+    ext = struct.pack("!HHH", 43, 2, 0x0304) + struct.pack("!HHHH", 51, 36, 0x001D, 32) + blob(rng, 32)
+    body = b"\x03\x03" + blob(rng, 32) + b"\x20" + blob(rng, 32) + b"\x13\x01\x00"
+    body += struct.pack("!H", len(ext)) + ext
+    hello = tls_record(0x16, b"\x02" + len(body).to_bytes(3, "big") + body)
+    encrypted = b"".join(tls_record(0x17, blob(rng, n)) for n in (rng.randrange(2500, 4000), 281, 69))
+    return hello + tls_record(0x14, b"\x01") + encrypted
 
 
 def stream_records(conn: Conn, t: int, size: int, rng: random.Random) -> Iterator[Packet]:

@@ -82,7 +82,7 @@ IPV6_EXTENSIONS: Final = (0, 43, 44, 51, 60, 135)
 # Linux ABI numbers (linux/if_packet.h, asm-generic/socket.h, linux/filter.h, if_arp.h)
 ETH_P_ALL: Final = 0x0003
 SOL_PACKET: Final = 263
-PACKET_STATISTICS: Final = 6
+PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_STATISTICS = 1, 1, 6
 PACKET_OUTGOING: Final = 4
 SO_ATTACH_FILTER: Final = 26
 SO_RCVBUFFORCE: Final = 33
@@ -385,6 +385,7 @@ class LiveCapture:
         self.linktype = linktype
         self.filter_length = insns
         self.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        self.promiscuous = False
         self._sock = sock
         self._buf = bytearray(SNAPLEN)
         self._view = memoryview(self._buf)
@@ -416,7 +417,9 @@ class LiveCapture:
             sock.close()
             raise
         sock.setblocking(False)
-        return cls(name, sock, linktype, len(program))
+        capture = cls(name, sock, linktype, len(program))
+        capture.promiscuous = _promiscuous(sock, name)
+        return capture
 
     def fileno(self) -> int:
         """The socket's descriptor, for poll()."""
@@ -494,6 +497,16 @@ def _set_rcvbuf(sock: socket.socket, size: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
     except PermissionError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def _promiscuous(sock: socket.socket, name: str) -> bool:
+    """See frames for other hosts too (a mirror port), as tcpdump does; undone when the socket closes."""
+    mreq = struct.pack("@iHH8s", socket.if_nametoindex(name), PACKET_MR_PROMISC, 0, b"")
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+    except OSError:
+        return False
+    return True
 
 
 def wire_packets(name: str) -> int | None:

@@ -434,7 +434,7 @@ def test_flow_table_bound_evicts_the_least_recently_seen() -> None:
     open_flows(table, 10)
     table.process(tcp(flags=ACK | PSH, payload=b"x", sport=50000, seq=50001, ts_us=100))  # 50000 is busy
     events = table.process(syn(60000, 200))
-    assert kinds(events) == ["FlowStart"]
+    assert kinds(events).count("FlowStart") == 1
     assert table.counters["flows-evicted"] == 1
     assert distinct_flows(table) == {*range(50000, 50010), 60000} - {50001}
     assert len(table.flows) == 2 * 10

@@ -1,0 +1,107 @@
+"""atheris fuzz harness for poolsniff's parsers (decode, capture reader, DNS, TLS, HTTP, JSON-RPC, flows).
+
+Run one target for a bounded time, as CI does:
+
+    python fuzz/fuzz_poolsniff.py TARGET -atheris_runs=20000
+    python fuzz/fuzz_poolsniff.py all -max_total_time=30
+
+A target may raise only the exceptions poolsniff documents (``InputError`` and its
+subclass ``CaptureDamaged`` from the capture reader); anything else is a crash.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+
+import atheris
+
+with atheris.instrument_imports():
+    from poolsniff.blocklist import Blocklist
+    from poolsniff.decode import Decoder
+    from poolsniff.detect.jsonrpc import classify
+    from poolsniff.dissect import dns, http, tls
+    from poolsniff.errors import InputError
+    from poolsniff.pipeline import Pipeline
+    from poolsniff.sources.pcap import read_frames
+
+LINKTYPES = (0, 1, 12, 101, 108, 113, 228, 229, 276)
+_decoder = Decoder()
+_lists = Blocklist()
+_lists.add_lines(["supportxmr.com fuzz"], "fuzz", "pool")
+
+PCAP_HEADER = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+
+
+def fuzz_decode(data: bytes) -> None:
+    """Any frame, any link type: a Packet or None, never an exception."""
+    if data:
+        _decoder.decode(0, LINKTYPES[data[0] % len(LINKTYPES)], data[1:])
+
+
+def fuzz_capture(data: bytes) -> None:
+    """Any file: frames, then at most an InputError/CaptureDamaged."""
+    try:
+        for _ in read_frames(io.BytesIO(data), "fuzz.pcap"):
+            pass
+    except InputError:
+        pass
+
+
+def fuzz_pipeline(data: bytes) -> None:
+    """Random records after a valid pcap header, through the whole pipeline."""
+    pipe = Pipeline(_lists)
+    try:
+        for frame in read_frames(io.BytesIO(PCAP_HEADER + data), "fuzz.pcap"):
+            pipe.feed(frame)
+    except InputError:
+        pass
+    pipe.finish()
+
+
+def fuzz_parsers(data: bytes) -> None:
+    """DNS, TLS ClientHello and HTTP head parsers on the same bytes."""
+    dns.parse_dns(data)
+    dns.split_tcp_dns(data)
+    tls.parse_client_hello(data)
+    http.parse_head(data)
+
+
+def fuzz_jsonrpc(data: bytes) -> None:
+    """Any JSON document through the classifier."""
+    try:
+        value = json.loads(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return
+    if isinstance(value, dict):
+        classify(value)
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "decode": fuzz_decode,
+    "capture": fuzz_capture,
+    "pipeline": fuzz_pipeline,
+    "parsers": fuzz_parsers,
+    "jsonrpc": fuzz_jsonrpc,
+}
+
+
+def fuzz_all(data: bytes) -> None:
+    """Every target on the same input."""
+    for target in TARGETS.values():
+        target(data)
+
+
+def main() -> None:
+    """Pick the target named by the first argument and hand the rest to libFuzzer."""
+    name = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "all"
+    target = fuzz_all if name == "all" else TARGETS[name]
+    args = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
+    atheris.Setup(args, target)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
