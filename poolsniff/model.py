@@ -77,7 +77,7 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class FlowStart(Event):
-    """The first packet of a flow (a SYN for TCP, the first datagram for UDP)."""
+    """The first packet of a TCP flow (its SYN, or the first packet seen of a flow joined mid-session)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,30 @@ TYPE_CNAME: Final = 5
 TYPE_AAAA: Final = 28
 
 RRTYPE_NAMES: Final[dict[int, str]] = {
-    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 10: "NULL", 12: "PTR", 13: "HINFO",
-    15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS",
-    46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3", 64: "SVCB", 65: "HTTPS",
-    99: "SPF", 252: "AXFR", 255: "ANY", 257: "CAA",
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    10: "NULL",
+    12: "PTR",
+    13: "HINFO",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    35: "NAPTR",
+    41: "OPT",
+    43: "DS",
+    46: "RRSIG",
+    47: "NSEC",
+    48: "DNSKEY",
+    50: "NSEC3",
+    64: "SVCB",
+    65: "HTTPS",
+    99: "SPF",
+    252: "AXFR",
+    255: "ANY",
+    257: "CAA",
 }
 """Mnemonics for common resource record types (IANA "DNS Parameters" registry)."""
 

@@ -72,6 +72,7 @@ class FlowTable:
         self.idle_timeout_us = idle_timeout_us
         self.counters: Counter[str] = Counter()
         self._since_sweep = 0
+        self._evicted: list[Event] = []
 
     # ------------------------------------------------------------------ packets
 
@@ -102,7 +103,10 @@ class FlowTable:
             flow = self._new_flow(p, k)
             if flow is None:
                 return events
-            events.append(FlowStart(p.ts_us, flow.key, True))
+            if self._evicted:
+                events.extend(self._evicted)
+                self._evicted.clear()
+            events.append(FlowStart(p.ts_us, flow.key, k == flow.ckey))
         flow.last_ts = p.ts_us
         from_client = k == flow.ckey
         d = flow.c if from_client else flow.s
@@ -112,13 +116,16 @@ class FlowTable:
         if p.payload and not flow.bypass:
             if not flow.sv2_done:
                 self._sv2_check(flow, d, p, events)
-            events.extend(d.segment(p.ts_us, p.seq, p.payload))
+            # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
+            seq = (p.seq + 1) & 0xFFFFFFFF if flags & SYN else p.seq
+            events.extend(d.segment(p.ts_us, seq, p.payload))
             if d.ignored and (flow.c.ignored and flow.s.ignored):
                 flow.bypass = True
                 self.counters["flows-bypassed"] += 1
         if flags & (FIN | RST):
-            flow.fins += 2 if flags & RST else 1
-            if flow.fins >= 2:
+            # one bit per side, so a retransmitted FIN does not close the flow
+            flow.fins |= 3 if flags & RST else (1 if from_client else 2)
+            if flow.fins == 3:
                 events.append(self._close(flow, p.ts_us, from_client))
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
@@ -138,7 +145,7 @@ class FlowTable:
         else:
             return None
         if len(self.flows) >= 2 * self.max_flows:
-            self._evict_oldest()
+            self._evicted.extend(self._evict_oldest())
         ckey, skey = (k, rk) if client_is_src else (rk, k)
         src, dst = _ip(p.src), _ip(p.dst)
         if client_is_src:
@@ -170,12 +177,14 @@ class FlowTable:
         self.flows.pop(flow.skey, None)
         return FlowEnd(ts_us, flow.key, from_client)
 
-    def _evict_oldest(self) -> None:
-        """Drop the least recently seen tenth of the flows (counted)."""
+    def _evict_oldest(self) -> list[Event]:
+        """Drop the least recently seen tenth of the flows (counted); return their FlowEnds."""
         flows = sorted({id(f): f for f in self.flows.values()}.values(), key=lambda f: f.last_ts)
+        out: list[Event] = []
         for f in flows[: max(1, len(flows) // 10)]:
-            self._close(f, f.last_ts, True)
+            out.append(self._close(f, f.last_ts, True))
             self.counters["flows-evicted"] += 1
+        return out
 
     def sweep(self, now_us: int) -> list[Event]:
         """Expire flows idle for longer than the timeout; return their FlowEnd events."""

@@ -47,6 +47,13 @@ class JsonLines:
 
     def feed(self, data: bytes) -> Iterator[Any]:
         """Add bytes and yield every JSON value completed by them."""
+        if self.skipping:
+            # dropping a line we cannot use (oversized, or joined mid-line): buffer nothing
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            data = data[nl + 1 :]
+            self.skipping = False
         buf = self.buf + data if self.buf else data
         start = 0
         while True:
@@ -55,9 +62,6 @@ class JsonLines:
                 break
             line = buf[start:nl]
             start = nl + 1
-            if self.skipping:
-                self.skipping = False
-                continue
             yield from self._parse(line)
         rest = buf[start:]
         if len(rest) > MAX_LINE:

@@ -45,45 +45,55 @@ class Reassembler:
         if self.next_seq is None:
             self.next_seq = seq
         d = seq_diff(seq, self.next_seq)
-        if d > 0:
-            self._queue(seq, payload)
-            if len(self.pending) > MAX_PENDING_SEGMENTS or self.pending_bytes > MAX_PENDING_BYTES:
-                return self._skip_gap()
-            return b""
         if d < 0:
             payload = payload[-d:]
             if not payload:
                 return b""
-        self.next_seq = (self.next_seq + len(payload)) % _MOD
-        if not self.pending:
+            seq, d = self.next_seq, 0
+        if d == 0 and not self.pending:
+            self.next_seq = (seq + len(payload)) % _MOD
             return payload
-        return payload + self._drain()
+        self._queue(seq, payload)
+        if len(self.pending) > MAX_PENDING_SEGMENTS or self.pending_bytes > MAX_PENDING_BYTES:
+            return self._skip_gap()
+        return self._drain()
 
     def _queue(self, seq: int, payload: bytes) -> None:
-        old = self.pending.get(seq)
-        if old is not None and len(old) >= len(payload):
-            return
-        self.pending[seq] = payload
-        self.pending_bytes += len(payload) - (len(old) if old is not None else 0)
+        """Queue the parts of ``payload`` that no queued segment covers yet (first copy wins)."""
+        assert self.next_seq is not None
+        base = self.next_seq
+        start = seq_diff(seq, base)
+        end = start + len(payload)
+        pieces = [(start, end)]
+        for qseq, data in self.pending.items():
+            qs = seq_diff(qseq, base)
+            qe = qs + len(data)
+            cut: list[tuple[int, int]] = []
+            for s, e in pieces:
+                if qe <= s or qs >= e:
+                    cut.append((s, e))
+                    continue
+                if s < qs:
+                    cut.append((s, qs))
+                if qe < e:
+                    cut.append((qe, e))
+            pieces = cut
+        for s, e in pieces:
+            chunk = payload[s - start : e - start]
+            self.pending[(base + s) % _MOD] = chunk
+            self.pending_bytes += len(chunk)
 
     def _drain(self) -> bytes:
         """Release queued segments that have become contiguous."""
         out: list[bytes] = []
-        progressed = True
-        while progressed and self.pending:
-            progressed = False
+        while self.pending:
             assert self.next_seq is not None
-            for seq in list(self.pending):
-                d = seq_diff(seq, self.next_seq)
-                if d > 0:
-                    continue
-                data = self.pending.pop(seq)
-                self.pending_bytes -= len(data)
-                data = data[-d:] if d < 0 else data
-                if data:
-                    out.append(data)
-                    self.next_seq = (self.next_seq + len(data)) % _MOD
-                progressed = True
+            data = self.pending.pop(self.next_seq, None)
+            if data is None:
+                break
+            self.pending_bytes -= len(data)
+            out.append(data)
+            self.next_seq = (self.next_seq + len(data)) % _MOD
         return b"".join(out)
 
     def _skip_gap(self) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any, Final
 from poolsniff.dissect import dns, http, tls
 from poolsniff.dissect.jsonlines import JsonLines
 from poolsniff.dissect.reassembly import Reassembler
-from poolsniff.dissect.sv2 import parse_setup_connection
+from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
 from poolsniff.model import (
     DnsMessage,
     Event,
@@ -141,6 +141,10 @@ class Direction:
             self.mode = Mode.TLS
             return self._tls(ts, buf)
         if self.from_client and self.mode == Mode.UNDECIDED:
+            need = sv2_frame_length(buf)
+            if need is not None and len(buf) < need and len(buf) < MAX_RESYNC:
+                self.buf = buf  # a SetupConnection frame cut over segments: wait for the rest
+                return []
             setup = parse_setup_connection(buf)
             if setup is not None:
                 self.mode = Mode.IGNORE
@@ -158,7 +162,7 @@ class Direction:
                 self.mode = Mode.JSON
                 self.lines = JsonLines(synced=True)
                 return self._json(ts, buf[pos + 1 :])
-        if len(buf) >= MAX_RESYNC:
+        if len(buf) >= MAX_RESYNC or self.inspected >= MAX_RESYNC:
             self.mode = Mode.IGNORE
             return []
         self.mode = Mode.RESYNC

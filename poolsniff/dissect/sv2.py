@@ -50,6 +50,17 @@ def _str0_255(data: bytes, pos: int) -> tuple[str, int]:
     return raw.decode("utf-8", "replace"), pos + 1 + n
 
 
+def sv2_frame_length(data: bytes) -> int | None:
+    """If ``data`` starts like a SetupConnection frame header, return the whole frame's length."""
+    if len(data) < 6:
+        return None
+    ext, msg_type = _HDR.unpack_from(data)
+    length = int.from_bytes(data[3:6], "little")
+    if ext & 0x7FFF or msg_type != 0x00 or not 10 <= length <= 4096:
+        return None
+    return 6 + length
+
+
 def parse_setup_connection(data: bytes) -> dict[str, Any] | None:
     """Parse a plaintext SV2 ``SetupConnection`` frame at the start of ``data``, or return None."""
     if len(data) < 6 + 10:

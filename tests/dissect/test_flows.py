@@ -197,9 +197,6 @@ def test_half_closed_flow_still_reads_the_other_side() -> None:
     assert kinds(events) == ["FlowStart", "JsonMessage", "JsonMessage", "FlowEnd"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: FINs are counted, not tracked per side: a retransmitted FIN closes the flow"
-)
 def test_retransmitted_fin_does_not_close_the_flow() -> None:
     s = Session().handshake().send(True, CGMINER_SUBSCRIBE).fin(True)
     s.packet(True, flags=FIN | ACK, seq=s.next_seq(True) - 1)  # the same FIN again
@@ -208,10 +205,6 @@ def test_retransmitted_fin_does_not_close_the_flow() -> None:
     assert kinds(events) == ["FlowStart", "JsonMessage", "JsonMessage"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: data on a SYN (TCP Fast Open) starts at seq+1 but is fed at seq: its first byte is cut",
-)
 def test_data_on_the_syn_is_read() -> None:
     s = Session()
     s.packet(True, CGMINER_SUBSCRIBE, flags=SYN, seq=s.client_isn)
@@ -449,7 +442,6 @@ def test_flow_table_never_holds_more_than_max_flows(max_flows: int, opened: int)
     assert table.counters["flows-evicted"] + len(distinct_flows(table)) == opened
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _evict_oldest drops the FlowEnd events of the flows it evicts")
 def test_evicted_flow_ends_with_a_flow_end() -> None:
     table = FlowTable(max_flows=10)
     open_flows(table, 10)

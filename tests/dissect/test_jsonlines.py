@@ -202,10 +202,6 @@ def test_line_just_under_the_limit_is_kept(size: int) -> None:
     assert [v["id"] for v in flat(JsonLines(), pieces(line, size))] == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: oversized counts every MAX_LINE bytes of a long line (and skipped bytes are buffered)",
-)
 def test_one_oversized_line_counts_once() -> None:
     jl = JsonLines()
     for chunk in pieces(BIG, 1460 * 20):

@@ -147,7 +147,6 @@ def test_retransmitted_bytes_are_released_once(segments: Segments, expected: lis
 
 # --------------------------------------------------------------------------- overlap policy
 
-_FIRST_WINS_BUG = "BUG: bytes already queued are overwritten by a later overlapping segment (not 'first')"
 
 
 @pytest.mark.parametrize(
@@ -161,19 +160,16 @@ _FIRST_WINS_BUG = "BUG: bytes already queued are overwritten by a later overlapp
             [(4, b"XXXX"), (4, b"YYYYYY"), (0, b"AAAA")],
             b"AAAAXXXXYY",
             id="queued-then-longer-same-seq",
-            marks=pytest.mark.xfail(strict=True, reason=_FIRST_WINS_BUG),
         ),
         pytest.param(
             [(6, b"ZZZZ"), (4, b"XXXX"), (0, b"AAAA")],
             b"AAAAXXZZZZ",
             id="queued-then-earlier-start",
-            marks=pytest.mark.xfail(strict=True, reason=_FIRST_WINS_BUG),
         ),
         pytest.param(
             [(2, b"QQQQ"), (0, b"AAAAAA")],
             b"AAQQQQ",
             id="queued-then-in-order-cover",
-            marks=pytest.mark.xfail(strict=True, reason=_FIRST_WINS_BUG),
         ),
     ],
 )

@@ -223,10 +223,6 @@ def test_mid_session_direction_starts_at_the_next_line(chunks: list[bytes], expe
     assert f.d.lines.bad_lines == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MAX_RESYNC is checked per segment, not over the bytes searched; RESYNC lasts to MAX_INSPECT",
-)
 def test_mid_session_direction_without_a_line_start_is_given_up() -> None:
     blob = binary(4 * MAX_RESYNC)
     f = Fed(synced=False)
@@ -457,9 +453,6 @@ def test_sv2_setup_connection_is_reported_with_its_fields() -> None:
     assert e.setup["protocol"] == "mining"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a SetupConnection frame cut over two segments is decided (IGNORE) at 8 bytes"
-)
 def test_sv2_setup_connection_split_over_segments() -> None:
     f = Fed()
     f.send(*split(setup_connection(), [12]))
