@@ -8,16 +8,26 @@ canonicalisation runs per packet). The client is the side that sent the SYN; wit
 directions carry nothing a detector can use is *bypassed*: its later packets cost one dict
 lookup. The table is bounded: idle flows expire, and past ``max_flows`` the least recently
 seen flows are evicted (each with a counter).
+
+Tracking (which flows exist, when each was last seen, closing, expiry, eviction) is kept
+apart from dissection: ``FlowTable`` calls a ``Dissector`` at fixed points (a flow starts, a
+SYN, a segment with data, a flow ends, a DNS datagram), and every event comes out of the
+dissector. ``poolsniff.parallel`` runs the two halves in two processes by handing the
+table a recorder of these calls instead. ``FlowTable.fast`` maps the raw bytes of each
+direction's addresses and ports (``src + dst + sport + dport``, as they sit in the
+IPv4/IPv6 and TCP headers) to ``(flow, closed)``; ``closed`` says the direction has nothing
+more to read. ``poolsniff.prefilter`` looks packets up there before decoding them.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from typing import Final
 
 from poolsniff.decode import ip_to_str
 from poolsniff.dissect import dns
-from poolsniff.dissect.streams import Direction, dns_event
+from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
 from poolsniff.model import (
     PROTO_TCP,
@@ -37,54 +47,83 @@ DNS_PORT: Final = 53
 MAX_FLOWS: Final = 100_000
 IDLE_TIMEOUT_US: Final = 600 * 1_000_000
 SWEEP_EVERY: Final = 65_536
+"""TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
 
 _Key = tuple[bytes, int, bytes, int]
-
+_PORTS = struct.Struct("!HH").pack
+_IGNORE = Mode.IGNORE
 
 _ip = ip_to_str
 
 
+def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    """The bytes a packet carries for its addresses and ports: ``src + dst + sport + dport``."""
+    return src + dst + _PORTS(sport, dport)
+
+
 class Flow:
-    """State of one TCP flow: its key, both directions, and bookkeeping."""
+    """State of one TCP flow: its key and bookkeeping (tracking), its two directions (dissection)."""
 
-    __slots__ = ("key", "ckey", "skey", "c", "s", "last_ts", "bypass", "fins", "sv2_done")
+    __slots__ = ("key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done")
+    c: Direction
+    s: Direction
 
-    def __init__(self, key: FlowKey, ckey: _Key, skey: _Key, synced: bool, dns_port: bool) -> None:
-        """Create a flow; ``synced`` is False when the capture joined it mid-session."""
+    def __init__(
+        self, key: FlowKey, ckey: _Key | None, skey: _Key | None, raw: tuple[bytes, bytes], fid: int
+    ) -> None:
+        """Create a flow; ``raw`` holds the raw keys of (client, server) packets; ``fid`` numbers it."""
         self.key = key
         self.ckey = ckey
         self.skey = skey
-        self.c = Direction(key, True, synced, dns_port)
-        self.s = Direction(key, False, synced, dns_port)
+        self.raw = raw
+        self.fid = fid
         self.last_ts = 0
         self.bypass = False
         self.fins = 0
         self.sv2_done = False
 
 
-class FlowTable:
-    """Tracks flows and turns packets into events."""
+class Dissector:
+    """The dissection half: each flow's two directions, the Stratum V2 shape, DNS over UDP."""
 
-    def __init__(self, max_flows: int = MAX_FLOWS, idle_timeout_us: int = IDLE_TIMEOUT_US) -> None:
-        """Create an empty table with the given bounds."""
-        self.flows: dict[_Key, Flow] = {}
-        self.max_flows = max_flows
-        self.idle_timeout_us = idle_timeout_us
-        self.counters: Counter[str] = Counter()
-        self._since_sweep = 0
-        self._evicted: list[Event] = []
+    def __init__(self, counters: Counter[str]) -> None:
+        """Count bypassed flows and malformed DNS in ``counters``."""
+        self.counters = counters
 
-    # ------------------------------------------------------------------ packets
+    def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
+        """A flow starts (``synced`` is False when the capture joined it mid-session)."""
+        dns_port = flow.key.client_port == DNS_PORT or flow.key.server_port == DNS_PORT
+        flow.c = Direction(flow.key, True, synced, dns_port)
+        flow.s = Direction(flow.key, False, synced, dns_port)
+        events.append(FlowStart(ts_us, flow.key, from_client))
 
-    def process(self, p: Packet) -> list[Event]:
-        """Feed one packet; return the events it completes (usually none)."""
-        if p.proto == PROTO_TCP:
-            return self._tcp(p)
-        if p.sport == DNS_PORT or p.dport == DNS_PORT:
-            return self._udp_dns(p)
-        return []
+    def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
+        """A SYN (or SYN-ACK) fixes a side's initial sequence number."""
+        (flow.c if from_client else flow.s).syn(seq)
 
-    def _udp_dns(self, p: Packet) -> list[Event]:
+    def data(
+        self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
+    ) -> bool:
+        """A segment with data; return True when its direction has nothing more to read."""
+        if flow.bypass:
+            return True
+        d = flow.c if from_client else flow.s
+        if not flow.sv2_done:
+            self._sv2_check(flow, d, ts_us, payload, events)
+        events.extend(d.segment(ts_us, seq, payload))
+        if d.mode != _IGNORE:
+            return False
+        if flow.c.mode == _IGNORE and flow.s.mode == _IGNORE:
+            flow.bypass = True
+            self.counters["flows-bypassed"] += 1
+        return True
+
+    def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
+        """A flow ended (closed, expired, evicted or the input ended)."""
+        events.append(FlowEnd(ts_us, flow.key, from_client))
+
+    def dns(self, p: Packet) -> list[Event]:
+        """A UDP datagram to or from port 53."""
         parsed = dns.parse_dns(p.payload)
         if parsed is None:
             self.counters["dns-malformed"] += 1
@@ -95,46 +134,88 @@ class FlowTable:
             key = FlowKey(_ip(p.src), p.sport, _ip(p.dst), p.dport, p.proto)
         return [dns_event(p.ts_us, key, not parsed.is_response, parsed)]
 
+    def _sv2_check(self, flow: Flow, d: Direction, ts_us: int, payload: bytes, events: list[Event]) -> None:
+        """Record first payload sizes; once both sides spoke, test the Noise handshake shape."""
+        if d.first is None:
+            d.first = payload
+        c, s = flow.c.first, flow.s.first
+        if c is None or s is None:
+            return
+        flow.sv2_done = True
+        if is_noise_handshake(c, s):
+            events.append(Sv2Handshake(ts_us, flow.key, True, True))
+
+
+class FlowTable:
+    """Tracks flows and turns packets into events (through its dissector)."""
+
+    def __init__(
+        self,
+        max_flows: int = MAX_FLOWS,
+        idle_timeout_us: int = IDLE_TIMEOUT_US,
+        dissector: Dissector | None = None,
+    ) -> None:
+        """Create an empty table with the given bounds; dissect in this process unless told otherwise."""
+        self.flows: dict[_Key, Flow] = {}
+        self.fast: dict[bytes, tuple[Flow, bool]] = {}
+        """Raw key of a direction -> (its flow, True once the direction has nothing more to read)."""
+        self.max_flows = max_flows
+        self.idle_timeout_us = idle_timeout_us
+        self.counters: Counter[str] = Counter()
+        self.dissector = dissector if dissector is not None else Dissector(self.counters)
+        self.since_sweep = 0
+        """Decoded TCP packets since the last idle sweep."""
+        self._next_fid = 0
+
+    # ------------------------------------------------------------------ packets
+
+    def process(self, p: Packet) -> list[Event]:
+        """Feed one packet; return the events it completes (usually none)."""
+        if p.proto == PROTO_TCP:
+            return self._tcp(p)
+        if p.sport == DNS_PORT or p.dport == DNS_PORT:
+            return self.dissector.dns(p)
+        return []
+
     def _tcp(self, p: Packet) -> list[Event]:
         k = (p.src, p.sport, p.dst, p.dport)
         flow = self.flows.get(k)
         events: list[Event] = []
         if flow is None:
-            flow = self._new_flow(p, k)
-            if flow is None:
-                return events
-            if self._evicted:
-                events.extend(self._evicted)
-                self._evicted.clear()
-            events.append(FlowStart(p.ts_us, flow.key, k == flow.ckey))
+            flow = self._new_flow(p, k, events)
+        if flow is not None:
+            self._packet(flow, p, k == flow.ckey, events)
+        self.since_sweep += 1
+        if self.since_sweep >= SWEEP_EVERY:
+            events.extend(self.sweep(p.ts_us))
+        return events
+
+    def _packet(self, flow: Flow, p: Packet, from_client: bool, events: list[Event]) -> None:
+        """One packet of a known flow: SYN, data, FIN/RST."""
         flow.last_ts = p.ts_us
-        from_client = k == flow.ckey
-        d = flow.c if from_client else flow.s
         flags = p.flags
+        dis = self.dissector
         if flags & SYN:
-            d.syn(p.seq)
-        if p.payload and not flow.bypass:
-            if not flow.sv2_done:
-                self._sv2_check(flow, d, p, events)
+            dis.syn(flow, from_client, p.seq)
+        if p.payload:
             # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
             seq = (p.seq + 1) & 0xFFFFFFFF if flags & SYN else p.seq
-            events.extend(d.segment(p.ts_us, seq, p.payload))
-            if d.ignored and (flow.c.ignored and flow.s.ignored):
-                flow.bypass = True
-                self.counters["flows-bypassed"] += 1
+            if dis.data(flow, from_client, p.ts_us, seq, p.payload, events):
+                self.mark_closed(flow, from_client)
         if flags & (FIN | RST):
             # one bit per side, so a retransmitted FIN does not close the flow
             flow.fins |= 3 if flags & RST else (1 if from_client else 2)
             if flow.fins == 3:
-                events.append(self._close(flow, p.ts_us, from_client))
-        self._since_sweep += 1
-        if self._since_sweep >= SWEEP_EVERY:
-            events.extend(self.sweep(p.ts_us))
-        return events
+                self._close(flow, p.ts_us, from_client, events)
 
-    def _new_flow(self, p: Packet, k: _Key) -> Flow | None:
+    def mark_closed(self, flow: Flow, from_client: bool) -> None:
+        """A direction has nothing more to read: the prefilter may skip its packets."""
+        raw = flow.raw[0 if from_client else 1]
+        if raw in self.fast:
+            self.fast[raw] = (flow, True)
+
+    def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow | None:
         flags = p.flags
-        rk = (p.dst, p.dport, p.src, p.sport)
         if flags & SYN and not flags & ACK:
             client_is_src, synced = True, True
         elif flags & SYN:
@@ -145,60 +226,53 @@ class FlowTable:
         else:
             return None
         if len(self.flows) >= 2 * self.max_flows:
-            self._evicted.extend(self._evict_oldest())
-        ckey, skey = (k, rk) if client_is_src else (rk, k)
+            self._evict_oldest(events)
+        rk = (p.dst, p.dport, p.src, p.sport)
+        here, back = raw_key(p.src, p.dst, p.sport, p.dport), raw_key(p.dst, p.src, p.dport, p.sport)
         src, dst = _ip(p.src), _ip(p.dst)
         if client_is_src:
             key = FlowKey(src, p.sport, dst, p.dport, p.proto)
+            flow = Flow(key, k, rk, (here, back), self._next_fid)
         else:
             key = FlowKey(dst, p.dport, src, p.sport, p.proto)
-        dns_port = p.sport == DNS_PORT or p.dport == DNS_PORT
-        flow = Flow(key, ckey, skey, synced, dns_port)
-        self.flows[ckey] = flow
-        self.flows[skey] = flow
+            flow = Flow(key, rk, k, (back, here), self._next_fid)
+        self._next_fid += 1
+        self.flows[k] = self.flows[rk] = flow
+        self.fast[here] = self.fast[back] = (flow, False)
         self.counters["flows"] += 1
+        self.dissector.start(flow, p.ts_us, client_is_src, synced, events)
         return flow
-
-    def _sv2_check(self, flow: Flow, d: Direction, p: Packet, events: list[Event]) -> None:
-        """Record first payload sizes; once both sides spoke, test the Noise handshake shape."""
-        if d.first is None:
-            d.first = p.payload
-        c, s = flow.c.first, flow.s.first
-        if c is None or s is None:
-            return
-        flow.sv2_done = True
-        if is_noise_handshake(c, s):
-            events.append(Sv2Handshake(p.ts_us, flow.key, True, True))
 
     # ------------------------------------------------------------------ expiry
 
-    def _close(self, flow: Flow, ts_us: int, from_client: bool) -> FlowEnd:
+    def _close(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
+        assert flow.ckey is not None and flow.skey is not None
         self.flows.pop(flow.ckey, None)
         self.flows.pop(flow.skey, None)
-        return FlowEnd(ts_us, flow.key, from_client)
+        self.fast.pop(flow.raw[0], None)
+        self.fast.pop(flow.raw[1], None)
+        self.dissector.end(flow, ts_us, from_client, events)
 
-    def _evict_oldest(self) -> list[Event]:
-        """Drop the least recently seen tenth of the flows (counted); return their FlowEnds."""
+    def _evict_oldest(self, events: list[Event]) -> None:
+        """Drop the least recently seen tenth of the flows (counted), each with a FlowEnd."""
         flows = sorted({id(f): f for f in self.flows.values()}.values(), key=lambda f: f.last_ts)
-        out: list[Event] = []
         for f in flows[: max(1, len(flows) // 10)]:
-            out.append(self._close(f, f.last_ts, True))
+            self._close(f, f.last_ts, True, events)
             self.counters["flows-evicted"] += 1
-        return out
 
     def sweep(self, now_us: int) -> list[Event]:
         """Expire flows idle for longer than the timeout; return their FlowEnd events."""
-        self._since_sweep = 0
+        self.since_sweep = 0
         out: list[Event] = []
         for f in {id(f): f for f in self.flows.values()}.values():
             if now_us - f.last_ts > self.idle_timeout_us:
-                out.append(self._close(f, f.last_ts, True))
+                self._close(f, f.last_ts, True, out)
                 self.counters["flows-expired"] += 1
         return out
 
     def close_all(self) -> list[Event]:
         """End every flow (end of input); return their FlowEnd events."""
-        out: list[Event] = [
-            self._close(f, f.last_ts, True) for f in {id(f): f for f in self.flows.values()}.values()
-        ]
+        out: list[Event] = []
+        for f in {id(f): f for f in self.flows.values()}.values():
+            self._close(f, f.last_ts, True, out)
         return out

@@ -25,7 +25,7 @@ _decode = json.JSONDecoder().decode
 class JsonLines:
     """Splits a byte stream into lines and yields the JSON values they hold."""
 
-    __slots__ = ("buf", "skipping", "bad_lines", "values", "oversized")
+    __slots__ = ("buf", "skipping", "bad_lines", "values", "oversized", "dropped")
 
     def __init__(self, synced: bool = True) -> None:
         """``synced=False`` means the stream may start mid-line: drop up to the first newline."""
@@ -34,6 +34,8 @@ class JsonLines:
         self.bad_lines = 0
         self.values = 0
         self.oversized = 0
+        self.dropped = 0
+        """Bytes thrown away while skipping an oversized line."""
 
     @property
     def gave_up(self) -> bool:
@@ -51,7 +53,9 @@ class JsonLines:
             # dropping a line we cannot use (oversized, or joined mid-line): buffer nothing
             nl = data.find(b"\n")
             if nl < 0:
+                self.dropped += len(data)
                 return
+            self.dropped += nl + 1
             data = data[nl + 1 :]
             self.skipping = False
         buf = self.buf + data if self.buf else data
@@ -67,6 +71,7 @@ class JsonLines:
         if len(rest) > MAX_LINE:
             self.oversized += 1
             self.skipping = True
+            self.dropped += len(rest)
             rest = b""
         self.buf = rest
 

@@ -174,7 +174,11 @@ class Direction:
     def _json(self, ts: int, data: bytes) -> list[Event]:
         lines = self.lines
         assert lines is not None
+        dropped = lines.dropped
         out: list[Event] = [JsonMessage(ts, self.key, self.from_client, v) for v in lines.feed(data)]
+        # bytes of an oversized line are skipped, not parsed: they do not use up the budget,
+        # so padding a session with one huge line does not blind the detector
+        self.inspected -= lines.dropped - dropped
         if lines.gave_up:
             self.mode = Mode.IGNORE
             lines.buf = b""
