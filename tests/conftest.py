@@ -20,6 +20,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite pcaps/*.expected.jsonl")
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never read or write the user's real data dir (lists from ``blocklist update``)."""
+    path = tmp_path_factory.mktemp("data-dir")
+    monkeypatch.setenv("POOLSNIFF_DATA_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files."""
