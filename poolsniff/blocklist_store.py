@@ -137,10 +137,19 @@ class Active:
     suffix_list: str = domains.BUNDLED_SNAPSHOT
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False too when a parent cannot be searched (a sensor that dropped to
+    another user may no longer see the invoking user's home)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def use_data_dir_psl(data_dir: Path | None) -> None:
     """Make :mod:`poolsniff.domains` read the data directory's suffix list when there is one."""
     path = psl_path(data_dir) if data_dir is not None else None
-    domains.use_suffix_list(path if path is not None and path.is_file() else None)
+    domains.use_suffix_list(path if path is not None and _is_file(path) else None)
 
 
 def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] = ()) -> Active:
@@ -150,7 +159,7 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
     """
     use_data_dir_psl(data_dir)
     updated = lists_dir(data_dir) if data_dir is not None else None
-    present = {f for f, _ in SHIPPED_FILES if updated is not None and (updated / f).is_file()}
+    present = {f for f, _ in SHIPPED_FILES if updated is not None and _is_file(updated / f)}
     if present:
         lists = Blocklist()
         for filename, category in SHIPPED_FILES:
@@ -221,7 +230,7 @@ def cached_copies(data_dir: Path) -> list[CachedCopy]:
     for meta_path in sorted((data_dir / CACHE).glob("*.meta.json")):
         meta = read_meta(meta_path)
         body = meta_path.with_name(meta_path.name.removesuffix(".meta.json") + ".txt")
-        if meta and body.is_file():
+        if meta and _is_file(body):
             copies.append(
                 CachedCopy(str(meta.get("name", "?")), str(meta.get("url", "?")),
                            int(meta.get("entries", 0)), _mtime(body))

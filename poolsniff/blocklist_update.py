@@ -124,6 +124,7 @@ class UpdateReport:
     sources: list[SourceResult] = field(default_factory=list)
     psl: SourceResult | None = None
     lists: list[ListChange] = field(default_factory=list)
+    """The lists written; empty when no source had a usable copy (nothing was written)."""
     folder: Path | None = None
     dropped: Report = field(default_factory=Report)
 
@@ -135,8 +136,9 @@ class UpdateReport:
 def update(doc: SourcesDoc, data_dir: Path, options: Options) -> UpdateReport:
     """Refresh every source of ``doc`` and the suffix list, re-curate, write the lists.
 
-    Network problems are per-source results; a data directory that cannot be written raises
-    :class:`OutputError`.
+    Network problems are per-source results. When no source has a usable copy (fresh or
+    cached) the lists are not rewritten, unless a new suffix list must be applied to lists
+    written before. A data directory that cannot be written raises :class:`OutputError`.
     """
     report = UpdateReport(folder=lists_dir(data_dir))
     try:
@@ -150,6 +152,9 @@ def update(doc: SourcesDoc, data_dir: Path, options: Options) -> UpdateReport:
                 missing.add(spec.name)
             else:
                 fresh.append((spec, parsed))
+        psl_changed = report.psl is not None and report.psl.status == "updated"
+        if not fresh and not (psl_changed and lists_dir(data_dir).is_dir()):
+            return report  # nothing new to curate: leave the lists in use alone
         refreshed = {spec.name for spec in doc.sources} - missing
         before = _lists_before(data_dir)
         texts = recurate(load_shipped_fresh(), read_seeds(), fresh, refreshed, report.dropped)
@@ -308,7 +313,7 @@ def _check_psl(response: Response, previous: int, target: Path) -> int:
     if response.status != 200:
         raise ValueError(f"unexpected HTTP {response.status}")
     text = _text(response)
-    rules = sum(1 for line in text.splitlines() if line.strip() and not line.startswith("//"))
+    rules = len(domains.suffix_rules(text))
     if not all(marker in text for marker in PSL_MARKERS):
         raise ValueError("not a Public Suffix List (its ICANN/PRIVATE section markers are missing)")
     if rules < MIN_PSL_RULES or rules < previous * MAX_SHRINK:

@@ -8,12 +8,20 @@ This is the only module that imports PyYAML. :func:`load_yaml` parses with ``yam
 and records the line of every mapping key and sequence item, so that :func:`parse_sources` can
 name ``file:line`` for an unknown key, a wrong type or a bad value, listing the valid choices.
 Every problem is a :class:`~poolsniff.errors.ConfigError`.
+
+``poolsniff.yaml`` (:class:`Config`, :func:`load_config`) holds what can be set on the command
+line of ``scan`` and ``sniff``, one key per long option (``redis-stream: alerts`` is
+``--redis-stream alerts``). It is read from ``--config FILE``, else ``/etc/poolsniff/poolsniff.yaml``,
+else ``$XDG_CONFIG_HOME/poolsniff/poolsniff.yaml`` (:func:`find_config`); options given on the
+command line win over it.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +31,9 @@ import yaml
 
 from poolsniff.blocklist import CATEGORIES
 from poolsniff.errors import ConfigError
+from poolsniff.sinks.redis import parse_redis_url
+from poolsniff.sinks.syslog import parse_syslog_url
+from poolsniff.suppress import parse_duration
 from poolsniff.upstream import FORMATS, SOURCE_ID_RE, SourcesDoc, SourceSpec
 
 TOP_KEYS: Final = ("sources", "public_suffix_list")
@@ -208,3 +219,169 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
+
+
+# --------------------------------------------------------------------------- poolsniff.yaml
+
+SYSTEM_CONFIG: Final = "/etc/poolsniff/poolsniff.yaml"
+"""The system-wide configuration file, read when there is no ``--config``."""
+USER_CONFIG: Final = "poolsniff/poolsniff.yaml"
+"""The user's file, under ``$XDG_CONFIG_HOME`` (default ``~/.config``), read when there is no other."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A key of ``poolsniff.yaml``: the option ``--<key>`` it sets, the kind of value, its commands."""
+
+    key: str
+    kind: str
+    commands: tuple[str, ...]
+
+
+_BOTH: Final = ("scan", "sniff")
+_SINKS: Final = ("scan",)
+"""The commands that take the outputs beyond the EVE file (sniff will, once it can be given them)."""
+SETTINGS: Final = (
+    Setting("output", "path", _BOTH),
+    Setting("blocklist", "paths", _BOTH),
+    Setting("redact", "bool", _BOTH),
+    Setting("quiet", "bool", ("scan",)),
+    Setting("interface", "names", ("sniff",)),
+    Setting("bpf", "text", ("sniff",)),
+    Setting("duration", "seconds", ("sniff",)),
+    Setting("count", "count", ("sniff",)),
+    Setting("stats-interval", "seconds", ("sniff",)),
+    Setting("user", "text", ("sniff",)),
+    Setting("suppress", "duration", _SINKS),
+    Setting("syslog", "syslog", _SINKS),
+    Setting("redis", "redis", _SINKS),
+    Setting("redis-stream", "text", _SINKS),
+    Setting("metrics", "path", _SINKS),
+    Setting("metrics-interval", "duration", _SINKS),
+)
+"""Every key, in the order the reference lists them."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything settable on the command line of ``scan`` and ``sniff``, as a config file sets it.
+
+    Fields are the keys with ``-`` as ``_``; ``given`` lists the keys the file set, in its order.
+    Paths are resolved against the file's folder; durations are seconds.
+    """
+
+    output: str | None = None
+    blocklist: tuple[str, ...] = ()
+    redact: bool = False
+    quiet: bool = False
+    interface: tuple[str, ...] = ()
+    bpf: str | None = None
+    duration: float | None = None
+    count: int | None = None
+    stats_interval: float | None = None
+    user: str | None = None
+    suppress: int | None = None
+    syslog: str | None = None
+    redis: str | None = None
+    redis_stream: str | None = None
+    metrics: str | None = None
+    metrics_interval: int | None = None
+    origin: str = ""
+    given: tuple[str, ...] = ()
+
+    def settings(self, command: str | None = None) -> dict[str, Any]:
+        """``{key: value}`` of the keys the file set (only those ``command`` uses, if given)."""
+        used = {s.key for s in SETTINGS if command is None or command in s.commands}
+        return {key: getattr(self, key.replace("-", "_")) for key in self.given if key in used}
+
+
+def config_candidates(environ: Mapping[str, str]) -> list[str]:
+    """The files read when there is no ``--config``, first found wins: /etc, then the XDG folder."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(xdg):  # the XDG spec says to ignore a relative value
+        home = environ.get("HOME", "")
+        xdg = os.path.join(home, ".config") if home else ""
+    return [SYSTEM_CONFIG] + ([os.path.join(xdg, USER_CONFIG)] if xdg else [])
+
+
+def find_config(explicit: str | None, environ: Mapping[str, str]) -> str | None:
+    """``--config FILE`` if given, else the first of :func:`config_candidates` that exists, else None."""
+    if explicit:
+        return explicit
+    return next((path for path in config_candidates(environ) if os.path.isfile(path)), None)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a ``poolsniff.yaml``; problems raise ``ConfigError`` naming file:line."""
+    return parse_config(load_yaml(path), os.fspath(path))
+
+
+def parse_config(data: Any, origin: str) -> Config:
+    """Validate a parsed config document (an empty document sets nothing)."""
+    if data is None:
+        return Config(origin=origin)
+    if not isinstance(data, LineDict):
+        line = getattr(data, "line", 1)
+        raise ConfigError(f"{origin}:{line}: expected a mapping of settings (key: value), not {_kind(data)}")
+    kinds = {s.key: s.kind for s in SETTINGS}
+    folder = os.path.dirname(os.path.abspath(origin))
+    values: dict[str, Any] = {}
+    for key, line in data.key_lines.items():
+        if not isinstance(key, str) or key not in kinds:
+            raise ConfigError(f"{origin}:{line}: unknown key {key!r}{_did_you_mean(key)}")
+        values[key.replace("-", "_")] = _setting(kinds[key], data[key], f"{origin}:{line}: {key}", folder)
+    return Config(**values, origin=origin, given=tuple(str(key) for key in data.key_lines))
+
+
+def _did_you_mean(key: object) -> str:
+    valid = [s.key for s in SETTINGS]
+    close = difflib.get_close_matches(str(key).replace("_", "-"), valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid keys: {', '.join(valid)})"
+
+
+def _setting(kind: str, value: Any, where: str, folder: str) -> Any:
+    """Check and convert one value; ``where`` is ``file:line: key``."""
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, not {_kind(value)}")
+        return value
+    if kind in ("paths", "names"):
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"{where}: must be a string or a list of strings, not {_kind(value)}")
+        texts = [_string(item, where.rpartition(": ")[0], where.rpartition(": ")[2]) for item in items]
+        return tuple(_path(t, folder) for t in texts) if kind == "paths" else tuple(texts)
+    if kind == "count":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{where}: must be a whole number of at least 1, not {_kind(value)}")
+        return value
+    if kind in ("seconds", "duration"):
+        return _seconds(value, where, whole=kind == "duration")
+    text = _string(value, where.rpartition(": ")[0], where.rpartition(": ")[2])
+    if kind == "path":
+        return _path(text, folder)
+    check = {"syslog": parse_syslog_url, "redis": parse_redis_url}.get(kind)
+    if check is not None:
+        try:
+            check(text)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from e
+    return text
+
+
+def _seconds(value: Any, where: str, *, whole: bool) -> float | int:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return int(value) if whole else value
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from e
+    raise ConfigError(f"{where}: must be seconds or a duration like 30s, 10m, 1h, not {_kind(value)}")
+
+
+def _path(text: str, folder: str) -> str:
+    """A path from the file: ``~`` expanded; relative paths are relative to the file's folder."""
+    path = os.path.expanduser(text)
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(folder, path))

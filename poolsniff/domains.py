@@ -8,10 +8,11 @@ in one canonical form, produced by :func:`normalise`. :func:`registrable` and
 tldextract; this is the only module that imports tldextract, and its extractor is built with
 no cache directory and no remote URL, so it never touches the network. ``poolsniff blocklist
 update`` downloads a fresh copy of the list into the data directory; the command line then calls
-:func:`use_suffix_list` and the extractor reads that local file (a ``file://`` URL), falling back
-to the bundled snapshot if the file cannot be read. The PSL *private* section is included, so
-``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as suffixes and names under them stay
-tenant-scoped.
+:func:`use_suffix_list`, and the rules of that local copy are added to the bundled snapshot's
+(new suffixes take effect; a rule the PSL has since dropped stays, which only makes matching
+more cautious). A copy that cannot be read leaves the snapshot alone. The PSL *private* section
+is included, so ``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as suffixes and names
+under them stay tenant-scoped.
 """
 
 from __future__ import annotations
@@ -76,10 +77,10 @@ _local_copy: list[Path] = []
 
 
 def use_suffix_list(path: Path | None) -> None:
-    """Read the Public Suffix List from the local file ``path`` (None: the bundled snapshot).
+    """Add the rules of the local Public Suffix List file ``path`` to the bundled snapshot's.
 
-    Takes effect for the look-ups that follow; a file that cannot be read or parsed falls back
-    to the snapshot. Never downloads anything.
+    None means the snapshot alone. Takes effect for the look-ups that follow; a file that
+    cannot be read leaves the snapshot alone. Never downloads anything.
     """
     _local_copy[:] = [path.resolve()] if path is not None else []
     _extractor.cache_clear()
@@ -90,14 +91,37 @@ def suffix_list_in_use() -> str:
     return str(_local_copy[0]) if _local_copy else BUNDLED_SNAPSHOT
 
 
+def suffix_rules(text: str) -> list[str]:
+    """The rules of a Public Suffix List file (``*.ck``, ``!www.ck``, ``duckdns.org``...).
+
+    A rule is the first word of a line that is not blank and not a ``//`` comment.
+    """
+    rules: list[str] = []
+    for line in text.splitlines():
+        word = line.strip().split(" ", 1)[0].split("\t", 1)[0]
+        if word and not word.startswith("//"):
+            rules.append(word.lower())
+    return rules
+
+
+def _local_rules() -> list[str]:
+    """The rules of the file set by :func:`use_suffix_list`; none if unset or unreadable."""
+    if not _local_copy:
+        return []
+    try:
+        return suffix_rules(_local_copy[0].read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):  # a damaged copy: the snapshot alone still works
+        return []
+
+
 @cache
 def _extractor() -> tldextract.TLDExtract:
     """The one offline extractor, built on first use (loading the PSL snapshot takes ~0.1 s)."""
-    urls = tuple(p.as_uri() for p in _local_copy if p.is_file())
     return tldextract.TLDExtract(
-        suffix_list_urls=urls,
+        suffix_list_urls=(),
         cache_dir=None,
         include_psl_private_domains=True,
+        extra_suffixes=_local_rules(),
     )
 
 

@@ -37,6 +37,8 @@ BATCH: Final = 256
 """Frames read from one socket before the loop looks at the others, the signals and the clock."""
 TICK_S: Final = CHECK_EVERY_US / 1_000_000
 """Longest poll: held alerts are released on time even when no frame arrives."""
+STOP_DRAIN_S: Final = 2.0
+"""On SIGINT/SIGTERM, the frames already queued are read for at most this long."""
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SMALL_RCVBUF: Final = 8 << 20
 """Below this receive buffer (bytes, as the kernel reports it) the start-up log warns."""
@@ -144,7 +146,8 @@ def open_captures(options: SniffOptions) -> list[LiveCapture]:
     captures: list[LiveCapture] = []
     try:
         for name in dict.fromkeys(options.interfaces):
-            captures.append(LiveCapture.open(name, options.bpf))
+            capture = LiveCapture.open(name, options.bpf)
+            captures.append(capture)
     except BaseException:
         for capture in captures:
             capture.close()
@@ -160,6 +163,7 @@ def drop_privileges(user: str) -> None:
         raise ConfigError(f"--user {user}: no such user") from None
     if os.getuid() == os.geteuid() == entry.pw_uid:
         return
+    imports = [p for p in sys.path if p and os.path.isdir(p)]
     try:
         os.setgroups([])
         os.setgid(entry.pw_gid)
@@ -169,6 +173,13 @@ def drop_privileges(user: str) -> None:
             f"--user {user}: cannot switch to that user ({e.strerror}); "
             "--user works when poolsniff starts as root"
         ) from e
+    # Python imports modules lazily: a user who cannot read them would fail later, mid-capture
+    blocked = [p for p in imports if not os.access(p, os.R_OK | os.X_OK)]
+    if blocked:
+        raise ConfigError(
+            f"--user {user}: that user cannot read {blocked[0]}; install Python and poolsniff "
+            "where it can read them, or run without --user"
+        )
 
 
 def sniff(
@@ -239,7 +250,12 @@ class _Loop:
     """The service loop; ``run`` returns when a signal, the duration or the count says so."""
 
     def __init__(
-        self, sources: list[_Source], output: AlertOutput, options: SniffOptions, log: Log, wake: socket.socket
+        self,
+        sources: list[_Source],
+        output: AlertOutput,
+        options: SniffOptions,
+        log: Log,
+        wake: socket.socket,
     ) -> None:
         self.sources = sources
         self.output = output
@@ -247,12 +263,14 @@ class _Loop:
         self.log = log
         self.wake = wake
         self.started = time.monotonic()
+        self.next_tick = self.started + TICK_S
         self.next_stats = self.started + options.stats_interval if options.stats_interval > 0 else None
         self.deadline = self.started + options.duration if options.duration else None
         self.left = options.count
         self.stopped_by = ""
 
     def run(self) -> SniffResult:
+        """Poll, read, detect and write until stopped; then release what is held and summarise."""
         poller = select.poll()
         by_fd = {s.capture.fileno(): s for s in self.sources}
         for fd in [*by_fd, self.wake.fileno()]:
@@ -265,8 +283,9 @@ class _Loop:
                     self._drain(by_fd[fd])
             self._housekeeping()
         if self.left is None:  # a signal or the clock: what the kernel has queued is still read
+            until = time.monotonic() + STOP_DRAIN_S
             for source in self.sources:
-                while self._drain(source):
+                while self._drain(source) and time.monotonic() < until:
                     pass
         for source in self.sources:
             self._emit(source, source.pipeline.finish())
@@ -274,7 +293,7 @@ class _Loop:
 
     def _timeout_ms(self) -> int:
         now = time.monotonic()
-        wait = TICK_S
+        wait = self.next_tick - now
         for due in (self.next_stats, self.deadline):
             if due is not None:
                 wait = min(wait, due - now)
@@ -314,9 +333,11 @@ class _Loop:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        now_us = time.time_ns() // 1000
-        for source in self.sources:
-            self._emit(source, _release_due(source.pipeline, now_us))
+        if now >= self.next_tick:
+            self.next_tick = now + TICK_S
+            now_us = time.time_ns() // 1000
+            for source in self.sources:
+                self._emit(source, _release_due(source.pipeline, now_us))
         if self.next_stats is not None and now >= self.next_stats:
             self.next_stats = now + self.options.stats_interval
             for source in self.sources:

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ class ListServer:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property
@@ -142,38 +143,24 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.fixture
-def server() -> Iterator[ListServer]:
-    """A plain-HTTP loopback list server."""
-    srv = ListServer()
-    yield srv
-    srv.stop()
+@contextmanager
+def running(tls: ssl.SSLContext | None = None) -> Iterator[ListServer]:
+    """A server for the duration of a ``with`` block (fixtures wrap this)."""
+    srv = ListServer(tls)
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One self-signed certificate for the session."""
-    return self_signed(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def tls_server(certificate: tuple[Path, Path]) -> Iterator[ListServer]:
-    """An HTTPS loopback list server with the self-signed certificate."""
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The TLS context of an HTTPS test server."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*certificate)
-    srv = ListServer(context)
-    yield srv
-    srv.stop()
+    context.load_cert_chain(cert, key)
+    return context
 
 
-@pytest.fixture
-def client_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
-    """A client context that trusts the test certificate (and nothing else)."""
-    return ssl.create_default_context(cafile=str(certificate[0]))
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep loopback requests away from any proxy set in the environment."""
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

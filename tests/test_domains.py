@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -134,3 +135,28 @@ def test_psl_lookups_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_extractor_is_built_once() -> None:
     assert domains._extractor() is domains._extractor()
+
+
+def test_suffix_rules() -> None:
+    text = "// ===BEGIN ICANN DOMAINS===\n\ncom\n*.ck\n!www.ck\n  Example.Tld\tx\n// comment\n"
+    assert domains.suffix_rules(text) == ["com", "*.ck", "!www.ck", "example.tld"]
+
+
+def test_use_suffix_list_adds_a_local_copy(tmp_path: Path) -> None:
+    copy = tmp_path / "public_suffix_list.dat"
+    copy.write_text("// local copy\nnew-suffix.example\n*.wild.example\n")
+    try:
+        assert domains.suffix_list_in_use() == domains.BUNDLED_SNAPSHOT
+        assert not is_public_suffix("new-suffix.example")
+        domains.use_suffix_list(copy)
+        assert domains.suffix_list_in_use() == str(copy.resolve())
+        assert is_public_suffix("new-suffix.example")
+        assert is_public_suffix("x.wild.example")
+        assert registrable("a.b.new-suffix.example") == "b.new-suffix.example"
+        assert is_public_suffix("duckdns.org")  # the snapshot's rules stay
+        copy.unlink()  # a copy that went missing: the snapshot alone
+        domains.use_suffix_list(copy)
+        assert not is_public_suffix("new-suffix.example")
+    finally:
+        domains.use_suffix_list(None)
+    assert not is_public_suffix("new-suffix.example")

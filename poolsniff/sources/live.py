@@ -2,45 +2,29 @@
 
 source (this module) -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
-``LiveCapture.open(name)`` opens an AF_PACKET socket on one interface with the standard
-``socket`` module, attaches the kernel filter below, asks for a large receive buffer and
-kernel timestamps; ``read()`` returns the queued frames as ``(ts_us, linktype, data)``
-tuples, exactly what a capture file yields, so the one ``Pipeline`` serves both. Kernel
-drops (receive buffer full) come from ``PACKET_STATISTICS``. scapy is used for one thing
-only: compiling a user's ``--bpf`` expression with libpcap (``compile_expression``).
+``LiveCapture.open(name)`` opens an AF_PACKET socket with the standard ``socket`` module,
+attaches the kernel filter, asks for a large receive buffer and kernel timestamps;
+``read()`` returns the queued frames as ``(ts_us, linktype, data)``, what a capture file
+yields, so one ``Pipeline`` serves both. Kernel drops come from ``PACKET_STATISTICS``.
+scapy is used only to compile a ``--bpf`` expression with libpcap (``compile_expression``).
 
-The kernel filter (``capture_filter``) is classic BPF, built here so that it runs without
-libpcap. It keeps what a detector can use and cuts bulk traffic before it reaches Python:
+The kernel filter (``capture_filter``: classic BPF built here, no libpcap needed) passes
+what a detector can use: DNS (UDP and TCP port 53); TCP SYN, FIN and RST; TCP payloads
+of at most ``SMALL_PAYLOAD`` bytes (Stratum V2 handshakes, short JSON-RPC, the tail of a
+long ClientHello); larger payloads that start a TLS handshake record (``16 03``) or whose
+first ``PRINTABLE_BYTES`` bytes are printable ASCII. That test, not "starts with ``{``",
+keeps a long JSON line, whose continuation segments start anywhere inside it. Pure ACKs,
+other UDP (QUIC), ICMP, later IPv4 fragments and encrypted or compressed bulk segments
+(16 random bytes are all printable with odds of 2 in 10^7) are dropped.
 
-* UDP to or from port 53 (DNS), and TCP to or from port 53 (DNS over TCP);
-* TCP segments with SYN, FIN or RST (flow start and end);
-* TCP segments with a payload of at most ``SMALL_PAYLOAD`` bytes: the Stratum V2 Noise
-  handshake (64 and 234 bytes), SetupConnection, the tail of a ClientHello too big for one
-  segment, and every short JSON-RPC message;
-* larger TCP segments that start with a TLS handshake record (``16 03``: a ClientHello);
-* larger TCP segments whose first ``PRINTABLE_BYTES`` bytes are printable ASCII (or tab,
-  CR, LF). This is the test for JSON lines: a line starts with ``{`` but its continuation
-  segments start anywhere inside it, so the filter looks at text, not at ``{``. HTTP heads
-  and JSON-RPC bodies pass the same way.
-
-Everything else is dropped: pure ACKs, UDP other than DNS (QUIC), ICMP, ARP, IPv4
-fragments past the first, and full-size segments of encrypted or compressed data, whose
-first bytes are random (16 random bytes are all printable with odds of about 2 in 10^7).
-
-Link layers and their trade-offs. ``tcp[...]`` offsets in libpcap's language work only for
-IPv4 without VLAN tags, so the filter walks the headers itself with the index register:
-Ethernet with up to two VLAN tags (802.1Q/802.1ad/QinQ) in the frame and PPPoE, then IPv4
-(any header length) or IPv6, then TCP (any data offset). On receive, Linux moves the outer
-VLAN tag out of the frame before any packet socket sees it, so tagged traffic usually
-arrives untagged; tags that stay in the frame (QinQ inner tags, transmitted frames) are
-walked. Interfaces without an Ethernet header (tun, PPP, GRE) are read with a datagram
-socket and filtered from the IP header on. What the filter lets through unread: IPv6
-packets with extension headers (it does not walk the chain) and frames with three or
-more VLAN tags. What it loses: a continuation segment whose first bytes are not ASCII
-(UTF-8 text in a JSON string at a segment boundary), which leaves a hole that the
-reassembler skips later; and plain-text bulk transfers pass, because a stateless filter
-cannot tell a long text download from a long JSON line. On loopback, each packet is seen
-going out and coming in: the filter keeps only the incoming copy.
+libpcap's ``tcp[...]`` offsets work only for IPv4 without VLAN tags, so the filter walks
+the headers with the index register: Ethernet with up to two in-frame VLAN tags (Linux
+takes the outer tag out of received frames before packet sockets see them) and PPPoE,
+IPv4 and TCP with options, IPv6; links without an Ethernet header are read from the IP
+header on. Trade-offs: IPv6 extension headers and deeper VLAN stacks pass unread; a
+continuation segment starting with non-ASCII (UTF-8 at a segment boundary) is lost, and
+the reassembler resynchronises after the hole; plain-text bulk passes, since a stateless
+filter cannot tell it from a long JSON line. On loopback only the incoming copy is kept.
 """
 
 from __future__ import annotations
@@ -84,16 +68,14 @@ ETH_P_ALL: Final = 0x0003
 SOL_PACKET: Final = 263
 PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_STATISTICS = 1, 1, 6
 PACKET_OUTGOING: Final = 4
-SO_ATTACH_FILTER: Final = 26
-SO_RCVBUFFORCE: Final = 33
-SO_TIMESTAMPNS: Final = 35
+SO_ATTACH_FILTER, SO_RCVBUFFORCE, SO_TIMESTAMPNS = 26, 33, 35
 SKF_AD_PKTTYPE: Final = 0xFFFFF000 + 4
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
 BPF_MAXINSNS: Final = 4096
 
 # classic BPF opcodes (linux/bpf_common.h)
 LD_W, LD_H, LD_B, LD_LEN = 0x20, 0x28, 0x30, 0x80
-LD_W_IND, LD_H_IND, LD_B_IND, LD_MEM = 0x40, 0x48, 0x50, 0x60
+LD_H_IND, LD_B_IND, LD_MEM = 0x48, 0x50, 0x60
 LDX_IMM, ST, TAX, TXA = 0x01, 0x02, 0x07, 0x87
 ADD_K, SUB_X, ADD_X, AND_K, LSH_K, RSH_K = 0x04, 0x1C, 0x0C, 0x54, 0x64, 0x74
 JA, JEQ, JGT, JGE, JSET = 0x05, 0x15, 0x25, 0x35, 0x45
@@ -120,6 +102,11 @@ class _Asm:
     def op(self, code: int, k: int = 0) -> None:
         """Append a non-jump instruction."""
         self._code.append((code, k & 0xFFFFFFFF, None, None))
+
+    def ops(self, *insns: tuple[int, int]) -> None:
+        """Append several non-jump instructions, each ``(code, k)``."""
+        for code, k in insns:
+            self.op(code, k)
 
     def jump(self, code: int, k: int, jt: str | None, jf: str | None = None) -> None:
         """Append a conditional jump; a ``None`` target is the next instruction."""
@@ -212,9 +199,7 @@ def _ethernet(a: _Asm) -> None:
 
 def _raw_ip(a: _Asm) -> None:
     """IP version dispatch for frames that start at the IP header."""
-    a.op(LD_B, 0)
-    a.op(AND_K, 0xF0)
-    a.op(LDX_IMM, 0)
+    a.ops((LD_B, 0), (AND_K, 0xF0), (LDX_IMM, 0))
     a.jump(JEQ, 0x40, "ipv4")
     a.jump(JEQ, 0x60, "ipv6")
     a.op(RET, 0)
@@ -227,20 +212,13 @@ def _ipv4(a: _Asm) -> None:
     a.jump(JSET, 0x1FFF, "drop")  # a fragment other than the first
     a.op(LD_H_IND, 2)
     a.jump(JEQ, 0, "v4tso")  # total length 0: segmentation offload, the frame knows
-    a.op(ADD_X)
-    a.op(ST, 0)
+    a.ops((ADD_X, 0), (ST, 0))
     a.goto("v4proto")
     a.label("v4tso")
-    a.op(LD_LEN)
-    a.op(ST, 0)
+    a.ops((LD_LEN, 0), (ST, 0))
     a.label("v4proto")
-    a.op(LD_B_IND, 9)
-    a.op(ST, 1)
-    a.op(LD_B_IND, 0)
-    a.op(AND_K, 0x0F)
-    a.op(LSH_K, 2)
-    a.op(ADD_X)
-    a.op(TAX)
+    a.ops((LD_B_IND, 9), (ST, 1))
+    a.ops((LD_B_IND, 0), (AND_K, 0x0F), (LSH_K, 2), (ADD_X, 0), (TAX, 0))  # X += header length
     a.goto("l4")
 
 
@@ -249,20 +227,12 @@ def _ipv6(a: _Asm) -> None:
     a.label("ipv6")
     a.op(LD_H_IND, 4)
     a.jump(JEQ, 0, "v6jumbo")
-    a.op(ADD_X)
-    a.op(ADD_K, 40)
-    a.op(ST, 0)
+    a.ops((ADD_X, 0), (ADD_K, 40), (ST, 0))
     a.goto("v6next")
     a.label("v6jumbo")
-    a.op(LD_LEN)
-    a.op(ST, 0)
+    a.ops((LD_LEN, 0), (ST, 0))
     a.label("v6next")
-    a.op(LD_B_IND, 6)
-    a.op(ST, 1)
-    a.op(TXA)
-    a.op(ADD_K, 40)
-    a.op(TAX)
-    a.op(LD_MEM, 1)
+    a.ops((LD_B_IND, 6), (ST, 1), (TXA, 0), (ADD_K, 40), (TAX, 0), (LD_MEM, 1))
     for nxt in IPV6_EXTENSIONS:
         a.jump(JEQ, nxt, "pass")
 
@@ -284,13 +254,8 @@ def _udp_tcp(a: _Asm, small: int) -> None:
     a.jump(JEQ, 53, "pass")
     a.op(LD_H_IND, 2)
     a.jump(JEQ, 53, "pass")
-    a.op(LD_B_IND, 12)
-    a.op(RSH_K, 4)
-    a.op(LSH_K, 2)
-    a.op(ADD_X)
-    a.op(TAX)  # X = first payload byte
-    a.op(LD_MEM, 0)
-    a.op(SUB_X)  # A = payload length
+    a.ops((LD_B_IND, 12), (RSH_K, 4), (LSH_K, 2), (ADD_X, 0), (TAX, 0))  # X = first payload byte
+    a.ops((LD_MEM, 0), (SUB_X, 0))  # A = payload length
     a.jump(JEQ, 0, "drop")  # a pure ACK
     a.jump(JGT, small, "content", "pass")
     a.label("pass")
@@ -329,11 +294,9 @@ def _payload(a: _Asm, printable: int) -> None:
 
 def compile_expression(expression: str, linktype: int) -> list[Insn]:
     """Compile a tcpdump-style filter with libpcap (through scapy); CaptureError if it does not compile."""
-    try:
-        from scapy.arch.common import compile_filter, free_filter
-        from scapy.error import Scapy_Exception
-    except ImportError as e:  # pragma: no cover - scapy is a dependency
-        raise CaptureError(f"--bpf needs scapy: {e}") from e
+    from scapy.arch.common import compile_filter, free_filter  # imported on demand: it is slow
+    from scapy.error import Scapy_Exception
+
     try:
         program = compile_filter(expression, linktype=linktype)
     except ImportError as e:
@@ -480,15 +443,14 @@ def _bind(sock: socket.socket, name: str, protocol: int) -> tuple[str, int, int,
 
 
 def _attach(sock: socket.socket, name: str, program: Sequence[Insn]) -> None:
-    if len(program) > BPF_MAXINSNS:
-        raise CaptureError(f"{name}: the capture filter has {len(program)} instructions, more than {BPF_MAXINSNS}")
     code = b"".join(struct.pack("@HBBI", *insn) for insn in program)
     buf = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("@HP", len(program), ctypes.addressof(buf))
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
     except OSError as e:
-        raise CaptureError(f"{name}: the kernel refused the capture filter: {e.strerror}") from e
+        size = f"{len(program)} instructions, at most {BPF_MAXINSNS}"
+        raise CaptureError(f"{name}: the kernel refused the capture filter ({size}): {e.strerror}") from e
 
 
 def _set_rcvbuf(sock: socket.socket, size: int) -> None:
@@ -511,7 +473,7 @@ def _promiscuous(sock: socket.socket, name: str) -> bool:
 
 def wire_packets(name: str) -> int | None:
     """Packets the interface received plus sent (received only on loopback), from /proc/net/dev."""
-    with contextlib.suppress(OSError), open("/proc/net/dev", encoding="ascii") as f:
+    with contextlib.suppress(OSError), open("/proc/net/dev", encoding="utf-8") as f:
         for line in f:
             iface, sep, counters = line.partition(":")
             if sep and iface.strip() == name:

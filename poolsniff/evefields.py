@@ -1,0 +1,122 @@
+"""Read facts back out of EVE alert records (after the sinks' serialiser; used by suppression and reports).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment -> to_eve -> **(suppression, report)**
+
+Suppression (``suppress.py``) and ``poolsniff report`` (``report.py``) both work on EVE
+records, the form alerts keep across processes, files and sensors. They need the same few
+facts from a record, defined once here:
+
+* its capture time in microseconds (``timestamp`` in Suricata's format, ``+0000`` or any offset);
+* the *host* it is about: ``src_ip``. poolsniff orients every alert so that ``src`` is the miner
+  (or the DNS/TLS/HTTP client) whatever the role: a ``pool`` role alert says the *destination*
+  spoke the pool side, and its source is still the miner talking to it;
+* the *pool*: ``alert.metadata.pool_host``, else ``pool``, else the ``dest_ip:dest_port``
+  endpoint (``[v6]:port`` for IPv6);
+* the first value of a metadata key (Suricata-style arrays of strings).
+
+A record that lacks what is asked for raises ``ValueError`` naming the field; the caller, which
+knows the file and line, wraps it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US: Final = timedelta(microseconds=1)
+_TS_FORMATS: Final = ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z")
+
+
+def parse_ts(text: str) -> int:
+    """Microseconds since the epoch of an EVE ``timestamp`` (``2024-05-01T12:00:00.010060+0000``)."""
+    for fmt in _TS_FORMATS:
+        try:
+            moment = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return (moment - EPOCH) // _US
+    raise ValueError(f"bad timestamp {text!r} (expected e.g. 2024-05-01T12:00:00.000000+0000)")
+
+
+def format_iso(ts_us: int) -> str:
+    """Microseconds since the epoch as EVE writes them: ``2024-05-01T12:00:00.000000+0000`` (UTC)."""
+    moment = EPOCH + timedelta(microseconds=ts_us)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+0000"
+
+
+def record_ts(record: dict[str, Any]) -> int:
+    """The capture time of ``record`` in microseconds."""
+    text = record.get("timestamp")
+    if not isinstance(text, str):
+        raise ValueError("no 'timestamp'")
+    return parse_ts(text)
+
+
+def alert_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``alert`` object of an alert record."""
+    alert = record.get("alert")
+    if not isinstance(alert, dict):
+        raise ValueError("no 'alert' object")
+    return alert
+
+
+def meta(record: dict[str, Any], key: str) -> str | None:
+    """The first value of ``alert.metadata[key]`` (a string), or None."""
+    metadata = alert_of(record).get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    value = metadata.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None or value == "" else str(value)
+
+
+def host_of(record: dict[str, Any]) -> str:
+    """The host an alert is about: its ``src_ip`` (the miner or client in poolsniff's orientation)."""
+    src = record.get("src_ip")
+    if not isinstance(src, str) or not src:
+        raise ValueError("no 'src_ip'")
+    return src
+
+
+def endpoint(ip: str, port: object) -> str:
+    """``ip:port``, with brackets around an IPv6 address; the bare address when there is no port."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"{host}:{port}" if isinstance(port, int) else host
+
+
+def dest_of(record: dict[str, Any]) -> str:
+    """The destination endpoint of a record (``dest_ip:dest_port``)."""
+    dest = record.get("dest_ip")
+    if not isinstance(dest, str) or not dest:
+        raise ValueError("no 'dest_ip'")
+    return endpoint(dest, record.get("dest_port"))
+
+
+def pool_of(record: dict[str, Any]) -> str:
+    """The pool an alert is about: ``pool_host``, else ``pool``, else the destination endpoint."""
+    return meta(record, "pool_host") or meta(record, "pool") or dest_of(record)
+
+
+def signature_of(record: dict[str, Any]) -> tuple[int, str]:
+    """``(signature_id, signature)`` of an alert record."""
+    alert = alert_of(record)
+    sid = alert.get("signature_id")
+    if not isinstance(sid, int) or isinstance(sid, bool):
+        raise ValueError("no 'alert.signature_id'")
+    return sid, str(alert.get("signature", ""))
+
+
+def suppressed_count(record: dict[str, Any]) -> int:
+    """How many alerts this record stands for besides itself (``metadata.suppressed_count``; 0 if none)."""
+    value = meta(record, "suppressed_count")
+    if value is None:
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"bad alert.metadata.suppressed_count {value!r}") from None
+    if count < 0:
+        raise ValueError(f"bad alert.metadata.suppressed_count {value!r}")
+    return count
