@@ -46,9 +46,7 @@ BENIGN_NAMES = (
 )  # fmt: skip
 POOL_NAMES = ("pool.supportxmr.com", "xmr.2miners.com", "donate.v2.xmrig.com", "xmr-eu1.nanopool.org")
 """Names on the shipped pool and donation lists (blocklists/pool.txt, donation.txt)."""
-XMR_WALLET = (
-    "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
-)
+XMR_WALLET = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
 """Monero Project general fund, a published standard address."""
 BTC_WALLET = "1J97Hrqv8vAwXf2o4ZhZ7YfN7o2n4kRqcd"
 
@@ -164,7 +162,9 @@ def send(conn: Conn, t: int, from_client: bool, data: bytes, gap: int) -> Iterat
         t += gap
 
 
-def stream(conn: Conn, t: int, from_client: bool, segments: int, gap: int, rng: random.Random) -> Iterator[Packet]:
+def stream(
+    conn: Conn, t: int, from_client: bool, segments: int, gap: int, rng: random.Random
+) -> Iterator[Packet]:
     """``segments`` full opaque segments from one side, a delayed ACK every second one."""
     for i in range(segments):
         yield t, conn.frame(from_client, ACK, blob(rng, conn.mss)), None
@@ -198,11 +198,15 @@ class Generator:
 
     def client6(self) -> bytes:
         """A client in 2001:db8:1::/64."""
-        return bytes.fromhex("20010db8000100000000000000000000")[:14] + self.rng.randrange(1, 65535).to_bytes(2, "big")
+        return bytes.fromhex("20010db8000100000000000000000000")[:14] + self.rng.randrange(1, 65535).to_bytes(
+            2, "big"
+        )
 
     def server6(self) -> bytes:
         """A server in 2001:db8:2::/64."""
-        return bytes.fromhex("20010db8000200000000000000000000")[:14] + self.rng.randrange(1, 65535).to_bytes(2, "big")
+        return bytes.fromhex("20010db8000200000000000000000000")[:14] + self.rng.randrange(1, 65535).to_bytes(
+            2, "big"
+        )
 
     # ------------------------------------------------------------------ benign
 
@@ -212,7 +216,9 @@ class Generator:
         if v6:
             ep = Endpoints(self.client6(), self.server6(), self.port(), rng.choice((80, 443, 8080, 873)))
         else:
-            ep = Endpoints(self.client4(), self.server4(), self.port(), rng.choice((80, 8080, 873, 445)), vlan)
+            ep = Endpoints(
+                self.client4(), self.server4(), self.port(), rng.choice((80, 8080, 873, 445)), vlan
+            )
         conn, rtt = Conn(rng, ep), rng.randrange(2_000, 40_000)
         gap = rng.randrange(100, 1_000)
         segments = int(rng.lognormvariate(6.3, 0.8)) + 20
@@ -262,13 +268,17 @@ class Generator:
             t += (size // conn.mss + 1) * 150
         yield from close(conn, t + rtt, rtt, server_first=False)
 
-    def dns(self, t: int, name: str | None = None, answer: bytes | None = None, mark: bool = False) -> Session:
+    def dns(
+        self, t: int, name: str | None = None, answer: bytes | None = None, mark: bool = False
+    ) -> Session:
         """A DNS query over UDP and its answer (A or AAAA, 1-3 addresses, sometimes a CNAME)."""
         rng = self.rng
         ep = Endpoints(self.client4(), bytes((10, 0, 0, 53)), self.port(), 53)
-        qname = name or f"{rng.choice(('www', 'api', 'cdn', 'img', 's'))}{rng.randrange(100)}." + rng.choice(
-            BENIGN_NAMES
-        ).partition(".")[2]
+        qname = (
+            name
+            or f"{rng.choice(('www', 'api', 'cdn', 'img', 's'))}{rng.randrange(100)}."
+            + rng.choice(BENIGN_NAMES).partition(".")[2]
+        )
         qtype = 1 if answer is not None or rng.random() < 0.7 else 28
         msg_id = rng.getrandbits(16)
         entry = self._mining("dns-pool", ep, 17) if mark else None
@@ -303,23 +313,27 @@ class Generator:
         yield t, conn.frame(True, PSH | ACK, sub.encode()), self._mining("stratum", ep, 6)
         t += rtt
         sid = f"{rng.getrandbits(32):08x}"
-        reply = f'{{"id":2,"result":[[["mining.set_difficulty","{sid}"],["mining.notify","{sid}"]],"{sid}",8],"error":null}}\n'
+        reply = f'{{"id":2,"result":[[["mining.set_difficulty","{sid}"],["mining.notify","{sid}"]],"{sid}",8],"error":null}}\n'  # noqa: E501
         yield t, conn.frame(False, PSH | ACK, reply.encode()), None
         t += 500
         auth = f'{{"id": 3, "method": "mining.authorize", "params": ["{user}", "x"]}}\n'
         yield t, conn.frame(True, PSH | ACK, auth.encode()), None
         t += rtt
-        lines = '{"id":3,"result":true,"error":null}\n{"id":null,"method":"mining.set_difficulty","params":[512]}\n'
+        lines = '{"id":3,"result":true,"error":null}\n{"id":null,"method":"mining.set_difficulty","params":[512]}\n'  # noqa: E501
         yield t, conn.frame(False, PSH | ACK, lines.encode() + notify(rng, 1)), None
         for job in range(2, rng.randrange(3, 8)):
             t += rng.randrange(20_000, 400_000)
             submit = (
-                f'{{"params": ["{user}", "{job - 1:x}", "{rng.getrandbits(32):08x}", "{rng.getrandbits(32):08x}", '
+                f'{{"params": ["{user}", "{job - 1:x}", "{rng.getrandbits(32):08x}", "{rng.getrandbits(32):08x}", '  # noqa: E501
                 f'"{rng.getrandbits(32):08x}"], "id": {job + 3}, "method": "mining.submit"}}\n'
             )
             yield t, conn.frame(True, PSH | ACK, submit.encode()), None
             t += rtt
-            yield t, conn.frame(False, PSH | ACK, f'{{"id":{job + 3},"result":true,"error":null}}\n'.encode()), None
+            yield (
+                t,
+                conn.frame(False, PSH | ACK, f'{{"id":{job + 3},"result":true,"error":null}}\n'.encode()),
+                None,
+            )
             t += 30_000
             yield t, conn.frame(False, PSH | ACK, notify(rng, job)), None
             yield t + 200, conn.frame(True, ACK), None
@@ -342,7 +356,7 @@ class Generator:
         t += rtt
         rpc_id = f"{rng.getrandbits(64):016x}"
         reply = (
-            '{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"' + rpc_id + '","job":' + xmr_job(rng, rpc_id)
+            '{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"' + rpc_id + '","job":' + xmr_job(rng, rpc_id)  # noqa: E501
             + ',"extensions":["algo","nicehash","connect","tls","keepalive"],"status":"OK"}}\n'
         )  # fmt: skip
         yield from send(conn, t, False, reply.encode(), 50)
@@ -450,18 +464,26 @@ def dns_name(name: str) -> bytes:
     return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00"
 
 
-def dns_message(msg_id: int, qname: str, qtype: int, answers: list[bytes] | None, rng: random.Random) -> bytes:
+def dns_message(
+    msg_id: int, qname: str, qtype: int, answers: list[bytes] | None, rng: random.Random
+) -> bytes:
     """A query (``answers`` None) or a response with ``answers`` (random ones when empty)."""
     question = dns_name(qname) + struct.pack("!HH", qtype, 1)
     if answers is None:
-        return struct.pack("!HHHHHH", msg_id, 0x0100, 1, 0, 0, 1) + question + bytes.fromhex("0000291000000000000000")
+        return (
+            struct.pack("!HHHHHH", msg_id, 0x0100, 1, 0, 0, 1)
+            + question
+            + bytes.fromhex("0000291000000000000000")
+        )
     if not answers:
         size = 4 if qtype == 1 else 16
         answers = [bytes(rng.getrandbits(8) for _ in range(size)) for _ in range(rng.randrange(1, 4))]
     records = b""
     for address in answers:
         rtype = 1 if len(address) == 4 else 28
-        records += b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, rng.choice((60, 300, 3600)), len(address)) + address
+        records += (
+            b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, rng.choice((60, 300, 3600)), len(address)) + address
+        )
     head = struct.pack("!HHHHHH", msg_id, 0x8180, 1, len(answers), 0, 0)
     return head + question + records
 
@@ -493,7 +515,9 @@ def kinds(gen: Generator, packets: int) -> list[Kind]:
     sessions = max(1, packets // MINING_EVERY)
     mining = {"stratum": gen.stratum, "xmrig": gen.xmrig, "resolved": gen.resolved}
     out += [Kind(k, start, duration / sessions) for k, start in mining.items()]
-    out.append(Kind("dns-pool", lambda t: gen.dns(t, gen.rng.choice(POOL_NAMES), mark=True), duration / sessions))
+    out.append(
+        Kind("dns-pool", lambda t: gen.dns(t, gen.rng.choice(POOL_NAMES), mark=True), duration / sessions)
+    )
     return out
 
 
@@ -505,7 +529,9 @@ def packets_of(packets: int, seed: int = 1) -> Iterator[tuple[int, bytes, str, d
     all_kinds = kinds(gen, packets)
     for i, kind in enumerate(all_kinds):
         # the first mining sessions start early, so that even a short capture has them
-        first = kind.every_us * (0.1 if kind.name in ("stratum", "xmrig", "resolved", "dns-pool") else gen.rng.random())
+        first = kind.every_us * (
+            0.1 if kind.name in ("stratum", "xmrig", "resolved", "dns-pool") else gen.rng.random()
+        )
         heapq.heappush(heap, (BASE_TS + int(first), order, -1 - i, None))
         order += 1
     emitted = 0

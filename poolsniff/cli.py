@@ -37,7 +37,7 @@ from poolsniff.errors import (
     OutputError,
     PoolsniffError,
 )
-from poolsniff.outputs import Outputs, lists_updated, open_outputs
+from poolsniff.outputs import Outputs, RecordWriter, lists_updated, open_outputs
 from poolsniff.report import FORMATS as REPORT_FORMATS
 from poolsniff.report import ReadStats, render, summarise_files
 from poolsniff.scan import ScanResult, scan_file
@@ -305,7 +305,7 @@ Exit status:
     help="Also load this list of pool names / ip:port entries (repeatable).",
 )  # fmt: skip
 @click.option("--redact", is_flag=True, help="Hide wallets, logins and e-mails in alerts.")
-@_config_option
+@_sink_options
 def sniff(
     interfaces: tuple[str, ...],
     output: str | None,
@@ -316,6 +316,7 @@ def sniff(
     user: str | None,
     blocklists: tuple[str, ...],
     redact: bool,
+    **sinks: Any,
 ) -> None:
     """Watch network interfaces live (a gateway sensor) and write alerts as they happen.
 
@@ -327,10 +328,15 @@ def sniff(
     Example:
       poolsniff sniff -i eth1 -o /var/log/poolsniff/alerts.json --user poolsniff
     """
-    lists = _load_lists(blocklists)
+    active = _active(blocklists)
     options = SniffOptions(interfaces, output, bpf, duration, count, stats_interval, user, redact)
+    updated = lists_updated(active.files)
+
+    def outputs(primary: RecordWriter) -> Outputs:
+        return open_outputs(primary, warn=_warn, blocklist_updated=updated, **sinks)
+
     try:
-        run_sniff(options, lists, log=lambda line: click.echo(line, err=True))
+        run_sniff(options, active.lists, log=lambda line: click.echo(line, err=True), outputs=outputs)
     except CaptureError as e:
         _fail(str(e), ExitStatus.INPUT_ERROR)
     except ConfigError as e:

@@ -239,7 +239,7 @@ class Setting:
 
 
 _BOTH: Final = ("scan", "sniff")
-_SINKS: Final = ("scan",)
+_SINKS: Final = ("scan", "sniff")
 """The commands that take the outputs beyond the EVE file (sniff will, once it can be given them)."""
 SETTINGS: Final = (
     Setting("output", "path", _BOTH),

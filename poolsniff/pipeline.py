@@ -74,7 +74,8 @@ class Pipeline:
         self.stats = Stats()
         self._pending: OrderedDict[tuple[FlowKey, int], Detection] = OrderedDict()
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
-        self._last_check = 0
+        self.last_check = 0
+        """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
 
     def feed(self, frame: Frame) -> list[Detection]:
         """Run one frame through the pipeline; return the detections it releases."""
@@ -90,10 +91,19 @@ class Pipeline:
         if events:
             for event in events:
                 self._event(event, out)
-        if ts_us - self._last_check >= CHECK_EVERY_US and self._pending:
-            self._last_check = ts_us
-            self._release_old(ts_us, out)
+        if ts_us - self.last_check >= CHECK_EVERY_US:
+            self.tick(ts_us, out)
         return out
+
+    def tick(self, ts_us: int, out: list[Detection]) -> None:
+        """The hold check, due once ``CHECK_EVERY_US`` of capture time has passed since the last.
+
+        Its schedule depends on packet timestamps only (not on whether anything is held), so
+        a process that sees the same packets runs it at the same packets (``poolsniff.parallel``).
+        """
+        self.last_check = ts_us
+        if self._pending:
+            self._release_old(ts_us, out)
 
     def finish(self) -> list[Detection]:
         """End of input: close every flow and release every held detection."""
@@ -104,6 +114,10 @@ class Pipeline:
             self._release(key, out)
         self.stats.skipped = self.decoder.skipped + self.flows.counters
         return out
+
+    def handle(self, event: Event, out: list[Detection]) -> None:
+        """Run one event through enrichment and the detectors; append what it releases to ``out``."""
+        self._event(event, out)
 
     # ------------------------------------------------------------------ internals
 

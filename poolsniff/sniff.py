@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from poolsniff.blocklist import Blocklist
 from poolsniff.errors import ConfigError
+from poolsniff.metrics import Counters
 from poolsniff.model import Alert, Detection
 from poolsniff.pipeline import CHECK_EVERY_US, Pipeline
 from poolsniff.sinks.eve import to_eve
@@ -93,6 +94,31 @@ class SniffResult:
     def alerts(self) -> int:
         """Alerts written, all interfaces together."""
         return sum(i.alerts for i in self.interfaces)
+
+
+class AlertWriter(Protocol):
+    """Where alert records go: the EVE file, or the sink stage wrapped around it."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Take one alert record."""
+
+
+class SniffOutputs(AlertWriter, Protocol):
+    """The sink stage around the EVE writer (``poolsniff.outputs.Outputs``)."""
+
+    @property
+    def counters(self) -> Counters:
+        """The numbers behind the metrics."""
+
+    def tick(self, now_us: int) -> None:
+        """Time passes: write what suppression released."""
+
+    def close(self) -> None:
+        """Flush and close the stage."""
+
+
+OutputsFactory = Callable[[AlertWriter], SniffOutputs]
+"""Builds the sink stage around the EVE writer (suppression, syslog, Redis, metrics)."""
 
 
 class AlertOutput:
@@ -188,6 +214,7 @@ def sniff(
     *,
     log: Log,
     stdout: IO[str] | None = None,
+    outputs: OutputsFactory | None = None,
 ) -> SniffResult:
     """Capture until a signal, ``duration`` or ``count`` stops it; return the counts.
 
@@ -200,6 +227,13 @@ def sniff(
             drop_privileges(options.user)
         output = AlertOutput(options.output, stdout)
     except BaseException:
+        for capture in captures:
+            capture.close()
+        raise
+    try:
+        sink = outputs(output) if outputs is not None else None
+    except BaseException:
+        output.close()
         for capture in captures:
             capture.close()
         raise
@@ -217,11 +251,15 @@ def sniff(
             )
     try:
         with _signal_socket() as wake:
-            return _Loop(sources, output, options, log, wake).run()
+            return _Loop(sources, output, options, log, wake, sink).run()
     finally:
         for c in captures:
             c.close()
-        output.close()
+        try:
+            if sink is not None:
+                sink.close()
+        finally:
+            output.close()
 
 
 @contextmanager
@@ -256,9 +294,13 @@ class _Loop:
         options: SniffOptions,
         log: Log,
         wake: socket.socket,
+        sink: SniffOutputs | None = None,
     ) -> None:
         self.sources = sources
         self.output = output
+        self.sink: AlertWriter = sink if sink is not None else output
+        self.outputs = sink
+        self.counted = (0, 0, 0)
         self.options = options
         self.log = log
         self.wake = wake
@@ -329,7 +371,7 @@ class _Loop:
     def _emit(self, source: _Source, detections: list[Detection]) -> None:
         name = source.capture.name
         for det in detections:
-            self.output.write(to_eve(Alert(det, name, live=True)))
+            self.sink.write(to_eve(Alert(det, name, live=True)))
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -337,7 +379,12 @@ class _Loop:
             self.next_tick = now + TICK_S
             now_us = time.time_ns() // 1000
             for source in self.sources:
-                self._emit(source, _release_due(source.pipeline, now_us))
+                released: list[Detection] = []
+                source.pipeline.tick(now_us, released)
+                self._emit(source, released)
+            if self.outputs is not None:
+                self.outputs.tick(now_us)
+                self._count()
         if self.next_stats is not None and now >= self.next_stats:
             self.next_stats = now + self.options.stats_interval
             for source in self.sources:
@@ -345,20 +392,28 @@ class _Loop:
         if self.deadline is not None and now >= self.deadline and not self.stopped_by:
             self.stopped_by = "--duration"
 
+    def _count(self) -> None:
+        """Hand the metrics the packets, drops and flows seen since the last tick."""
+        assert self.outputs is not None
+        summaries = [s.summary() for s in self.sources]
+        now = (
+            sum(x.captured for x in summaries),
+            sum(x.dropped for x in summaries),
+            sum(x.flows for x in summaries),
+        )
+        last = self.counted
+        self.outputs.counters.add(packets=now[0] - last[0], drops=now[1] - last[1], flows=now[2] - last[2])
+        self.counted = now
+
     def _finish(self) -> SniffResult:
+        if self.outputs is not None:
+            self._count()
         seconds = time.monotonic() - self.started
         result = SniffResult([s.summary() for s in self.sources], self.stopped_by, seconds)
         for summary in result.interfaces:
             self.log(f"poolsniff: {format_summary(summary, seconds)}")
         self.log(f"poolsniff: stopped by {self.stopped_by}")
         return result
-
-
-def _release_due(pipeline: Pipeline, now_us: int) -> list[Detection]:
-    """Release detections held past ``HOLD_US`` of wall-clock time (a quiet link feeds no frame to do it)."""
-    out: list[Detection] = []
-    pipeline._release_old(now_us, out)  # Pipeline has no public tick yet; see the issue 5 report
-    return out
 
 
 def format_summary(summary: InterfaceSummary, seconds: float) -> str:

@@ -25,6 +25,8 @@ def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     """Tests never read or write the user's real data dir (lists from ``blocklist update``)."""
     path = tmp_path_factory.mktemp("data-dir")
     monkeypatch.setenv("POOLSNIFF_DATA_DIR", str(path))
+    # nor the user's config file (an /etc/poolsniff/poolsniff.yaml would still be read)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
     return path
 
 

@@ -110,6 +110,19 @@ def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mix with a mining session of each kind every 1,000 packets (many held alerts)."""
+    path = tmp_path_factory.mktemp("busy") / "busy.pcap"
+    saved = mixcap.MINING_EVERY
+    mixcap.MINING_EVERY = 1000
+    try:
+        mixcap.generate(str(path), 30_000, seed=4)
+    finally:
+        mixcap.MINING_EVERY = saved
+    return path
+
+
 def frames_of(path: Path) -> list[tuple[int, bytes]]:
     """(µs, frame) of every record."""
     with open(path, "rb") as fileobj:
@@ -210,9 +223,10 @@ def test_demo_captures_scan_the_same_every_way(capture: Path, lists: Blocklist) 
     assert_same(capture, lists)
 
 
-def test_generated_mix_scans_the_same_every_way(mix: Path, lists: Blocklist) -> None:
+def test_generated_mix_scans_the_same_every_way(mix: Path, busy: Path, lists: Blocklist) -> None:
     reference = assert_same(mix, lists)
     assert reference.alerts >= 4 and reference.packets == 30_000
+    assert assert_same(busy, lists).alerts > 50
 
 
 @pytest.mark.parametrize("kind", ["big-endian", "nanoseconds", "gzip", "pcapng"])
@@ -237,11 +251,12 @@ def test_odd_frames_beside_skipped_flows(lists: Blocklist, tmp_path: Path) -> No
     ids=["sweep-often", "expire-idle", "evict", "release-held-often"],
 )
 def test_bounds_and_sweeps_fire_where_they_would(
-    settings: dict[str, int], counter: str | None, mix: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+    settings: dict[str, int], counter: str | None, busy: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in settings.items():
         monkeypatch.setattr(flows if hasattr(flows, name) else pipeline, name, value)
-    reference = assert_same(mix, lists)
+    reference = assert_same(busy, lists)
+    assert reference.alerts > 50
     if counter is not None:
         assert reference.skipped.get(counter, 0) > 0
 

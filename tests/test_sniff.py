@@ -541,3 +541,22 @@ def test_start_errors_are_one_line(
     assert len(errors) == 1 and "Traceback" not in proc.stderr
     for word in words:
         assert word in errors[0]
+
+
+@pytest.mark.live
+def test_sink_stage_metrics_and_suppression_while_sniffing(veth: Netns, tmp_path: Path) -> None:
+    """The operations options of scan work live too: metrics count packets, suppression holds repeats."""
+    path, expected = small_capture(tmp_path, "stratum-v1-cgminer.pcap", "xmrig-login.pcapng")
+    metrics = tmp_path / "poolsniff.prom"
+    sniffer = Sniffer(
+        veth, tmp_path, "-i", "veth1", "-o", str(tmp_path / "alerts.json"),
+        "--metrics", str(metrics), "--metrics-interval", "1s", "--suppress", "1h",
+    )  # fmt: skip
+    replay(veth, "veth0", path, 2000)
+    sniffer.wait_for(lambda: len(sniffer.alerts()) >= len(expected), "the alerts")
+    assert sniffer.stop(signal.SIGTERM) == 0
+    text = metrics.read_text()
+    packets = re.search(r"^poolsniff_packets(?:_total)? (\d+)", text, re.M)
+    assert packets and int(packets.group(1)) > 0, text
+    assert re.search(r"^poolsniff_alerts(?:_total)?\{", text, re.M), text
+    assert comparable(sniffer.alerts()) == expected

@@ -64,7 +64,9 @@ def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
 class Flow:
     """State of one TCP flow: its key and bookkeeping (tracking), its two directions (dissection)."""
 
-    __slots__ = ("key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done")
+    __slots__ = (
+        "key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done", "closed",
+    )  # fmt: skip
     c: Direction
     s: Direction
 
@@ -81,6 +83,8 @@ class Flow:
         self.bypass = False
         self.fins = 0
         self.sv2_done = False
+        self.closed = 0
+        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
 
 
 class Dissector:
@@ -151,16 +155,19 @@ class FlowTable:
 
     def __init__(
         self,
-        max_flows: int = MAX_FLOWS,
-        idle_timeout_us: int = IDLE_TIMEOUT_US,
+        max_flows: int | None = None,
+        idle_timeout_us: int | None = None,
         dissector: Dissector | None = None,
     ) -> None:
-        """Create an empty table with the given bounds; dissect in this process unless told otherwise."""
+        """Create an empty table (bounds default to ``MAX_FLOWS`` and ``IDLE_TIMEOUT_US``).
+
+        The table dissects in this process unless it is given another ``dissector``.
+        """
         self.flows: dict[_Key, Flow] = {}
         self.fast: dict[bytes, tuple[Flow, bool]] = {}
         """Raw key of a direction -> (its flow, True once the direction has nothing more to read)."""
-        self.max_flows = max_flows
-        self.idle_timeout_us = idle_timeout_us
+        self.max_flows = MAX_FLOWS if max_flows is None else max_flows
+        self.idle_timeout_us = IDLE_TIMEOUT_US if idle_timeout_us is None else idle_timeout_us
         self.counters: Counter[str] = Counter()
         self.dissector = dissector if dissector is not None else Dissector(self.counters)
         self.since_sweep = 0
@@ -210,6 +217,10 @@ class FlowTable:
 
     def mark_closed(self, flow: Flow, from_client: bool) -> None:
         """A direction has nothing more to read: the prefilter may skip its packets."""
+        bit = 1 if from_client else 2
+        if flow.closed & bit:
+            return
+        flow.closed |= bit
         raw = flow.raw[0 if from_client else 1]
         if raw in self.fast:
             self.fast[raw] = (flow, True)

@@ -5,12 +5,13 @@ source (this module) -> decode -> flows/dissectors -> detectors -> enrichment ->
 ``read_frames(fileobj, name)`` streams ``Frame`` tuples ``(ts_us, linktype, data)`` out of a
 classic pcap file (either byte order, microsecond or nanosecond magic), a pcapng file (any
 number of sections and interfaces) or either of them gzip-compressed; the format is found by
-its magic, never by the file name. It is the hot path: it reads multi-megabyte chunks and
-walks record headers with precompiled ``struct`` unpackers, so the only per-packet objects
-are the yielded tuple and its bytes slice, and memory stays bounded by one chunk plus one
-block. Damage after a valid header is reported as ``CaptureDamaged`` once every good frame
-before it has been yielded. ``iter_capture(path)`` and ``expand_paths(paths)`` are the thin
-path-handling wrappers.
+its magic, never by the file name. It is the hot path: it reads 256 KiB chunks and walks
+record headers with precompiled ``struct`` unpackers, so the only per-packet objects are the
+yielded tuple and its bytes slice, and memory stays bounded by one chunk plus one block.
+Damage after a valid header is reported as ``CaptureDamaged`` once every good frame before it
+has been yielded. ``open_records`` hands a classic pcap file to a caller that walks its records
+itself (``poolsniff.prefilter``). ``iter_capture(path)`` and ``expand_paths(paths)`` are the
+thin path-handling wrappers.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, NamedTuple
 
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.model import Frame
 
-CHUNK: Final = 4 << 20
-"""Bytes asked for per read: large enough that the per-read cost vanishes."""
+CHUNK: Final = 256 << 10
+"""Bytes per read: enough that the per-read cost vanishes, few enough to stay in the CPU cache."""
 MAX_CAPLEN: Final = 262144
 """Largest frame a pcap record may hold (libpcap's and Wireshark's limit)."""
 MAX_BLOCK: Final = 16 << 20
@@ -52,7 +53,7 @@ Interface = tuple[int, int, int, int, int]
 """A pcapng interface: (link type, ts multiplier, ts divisor, ts offset in µs, snaplen)."""
 
 
-class _Stream:
+class Stream:
     """A sliding window over a byte stream: ``buf`` holds the stream from offset ``base``."""
 
     __slots__ = ("name", "buf", "base", "_read")
@@ -148,63 +149,108 @@ def read_frames(fileobj: BinaryIO, name: str) -> Iterator[Frame]:
     ``name`` is used in error messages. Raises ``InputError`` for an empty or unrecognised
     file and ``CaptureDamaged`` (after the good frames) for damage past a valid header.
     """
+    found = open_records(fileobj, name)
+    yield from found.frames() if isinstance(found, PcapRecords) else found
+
+
+class PcapRecords(NamedTuple):
+    """A classic pcap file, header read, for a caller that walks its records itself.
+
+    The first record starts at ``stream.buf[start]``. A record is a 16-byte header
+    (``order + "IIII"``: seconds, fraction, captured and original length) and the frame; its
+    time is ``seconds * 1000000 + fraction // frac_div`` µs; a length over ``limit`` is damage.
+    """
+
+    stream: Stream
+    start: int
+    order: str
+    frac_div: int
+    linktype: int
+    snaplen: int
+    limit: int
+
+    def frames(self) -> Iterator[Frame]:
+        """The frames of the records, as ``read_frames`` yields them."""
+        return _pcap_frames(self)
+
+    def caplen_damage(self, pos: int, caplen: int) -> CaptureDamaged:
+        """The error for a record at ``stream.buf[pos]`` whose captured length is over the limit."""
+        return self.stream.damaged(pos, _caplen_reason(caplen, self.snaplen, self.limit))
+
+    def truncated(self, end: int) -> CaptureDamaged:
+        """The error for a file that ends inside the record at ``stream.buf[0]`` (``end`` bytes left)."""
+        if end < 16:
+            return self.stream.damaged(0, f"file ends inside a record header ({end} of 16 bytes)")
+        caplen = struct.unpack_from(self.order + "I", self.stream.buf, 8)[0]
+        left = f"only {end - 16} left in the file"
+        return self.stream.damaged(0, f"record truncated: header says {caplen} bytes captured, {left}")
+
+
+def open_records(fileobj: BinaryIO, name: str) -> PcapRecords | Iterator[Frame]:
+    """Recognise the capture format (by magic, after gunzip if needed).
+
+    A classic pcap comes back as ``PcapRecords`` (its file header read); a pcapng file as
+    the iterator of its frames. Raises ``InputError`` for an empty or unrecognised file and
+    ``CaptureDamaged`` for a pcap file that ends inside its header.
+    """
     # read1 returns what is available, so a capture still being written (a FIFO, stdin)
     # is processed as it arrives instead of once CHUNK bytes have piled up
     read1 = getattr(fileobj, "read1", None)
-    stream = _Stream(name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)))
+    stream = Stream(name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)))
     if not stream.fill(0, 4):
         raise InputError(f"{name}: empty file, not a capture")
     inside = ""
     if stream.buf[:2] == GZIP_MAGIC:
-        stream = _Stream(name, _gzip_reader(fileobj, stream.buf))
+        stream = Stream(name, _gzip_reader(fileobj, stream.buf))
         inside = " after gunzip"
         if not stream.fill(0, 4):
             raise InputError(f"{name}: empty file{inside}, not a capture")
     magic = stream.buf[:4]
     if magic == PCAPNG_MAGIC:
-        yield from _pcapng_frames(stream)
-    elif magic in PCAP_MAGICS:
-        yield from _pcap_frames(stream, *PCAP_MAGICS[magic])
-    else:
-        raise InputError(
-            f"{name}: not a pcap or pcapng file (first bytes {magic.hex(' ')}{inside}); "
-            "expected a capture written by tcpdump, tshark or Wireshark"
-        )
+        return _pcapng_frames(stream)
+    if magic in PCAP_MAGICS:
+        return _pcap_header(stream, *PCAP_MAGICS[magic])
+    raise InputError(
+        f"{name}: not a pcap or pcapng file (first bytes {magic.hex(' ')}{inside}); "
+        "expected a capture written by tcpdump, tshark or Wireshark"
+    )
 
 
 # --------------------------------------------------------------------------- classic pcap
 
 
-def _pcap_frames(s: _Stream, order: str, frac_div: int) -> Iterator[Frame]:
-    """Frames of a classic pcap file whose 4 magic bytes start ``s.buf``."""
+def _pcap_header(s: Stream, order: str, frac_div: int) -> PcapRecords:
+    """Read the file header of a classic pcap file whose 4 magic bytes start ``s.buf``."""
     end = len(s.buf) if len(s.buf) >= 24 else s.fill(0, 24)
     if end < 24:
         raise s.damaged(0, f"file ends inside the pcap file header ({end} of 24 bytes)")
     snaplen, network = struct.unpack_from(order + "II", s.buf, 16)
     linktype = network & 0xFFFF  # the upper bits carry FCS information
     limit = min(snaplen, MAX_CAPLEN) if snaplen else MAX_CAPLEN
-    unpack = struct.Struct(order + "IIII").unpack_from
-    buf, pos = s.buf, 24
+    return PcapRecords(s, 24, order, frac_div, linktype, snaplen, limit)
+
+
+def _pcap_frames(r: PcapRecords) -> Iterator[Frame]:
+    """Frames of a classic pcap file."""
+    s, frac_div, linktype, limit = r.stream, r.frac_div, r.linktype, r.limit
+    unpack = struct.Struct(r.order + "IIII").unpack_from
+    buf, pos, end = s.buf, r.start, len(s.buf)
     while True:
         if end - pos < 16:
             end, buf, pos = s.fill(pos, 16), s.buf, 0
             if end < 16:
                 if end:
-                    raise s.damaged(0, f"file ends inside a record header ({end} of 16 bytes)")
+                    raise r.truncated(end)
                 return
         sec, frac, caplen, _ = unpack(buf, pos)
         if caplen > limit:
-            raise s.damaged(pos, _caplen_reason(caplen, snaplen, limit))
+            raise r.caplen_damage(pos, caplen)
         stop = pos + 16 + caplen
         if stop > end:
             end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
             stop = 16 + caplen
             if stop > end:
-                raise s.damaged(
-                    0,
-                    f"record truncated: header says {caplen} bytes captured, "
-                    f"only {end - 16} left in the file",
-                )
+                raise r.truncated(end)
         yield sec * 1000000 + frac // frac_div, linktype, buf[pos + 16 : stop]
         pos = stop
 
@@ -218,7 +264,7 @@ def _caplen_reason(caplen: int, snaplen: int, limit: int) -> str:
 # --------------------------------------------------------------------------- pcapng
 
 
-def _pcapng_frames(s: _Stream) -> Iterator[Frame]:
+def _pcapng_frames(s: Stream) -> Iterator[Frame]:
     """Frames of every section of a pcapng file whose first block starts ``s.buf``."""
     pos: int | None = 0
     last_ts = 0
@@ -226,7 +272,7 @@ def _pcapng_frames(s: _Stream) -> Iterator[Frame]:
         pos, last_ts = yield from _pcapng_section(s, pos, last_ts)
 
 
-def _section_order(s: _Stream, pos: int) -> tuple[str, int]:
+def _section_order(s: Stream, pos: int) -> tuple[str, int]:
     """Read the byte-order magic of the section header block at ``buf[pos]``."""
     if len(s.buf) - pos < 12:
         have, pos = s.fill(pos, 12), 0
@@ -240,7 +286,7 @@ def _section_order(s: _Stream, pos: int) -> tuple[str, int]:
     raise s.damaged(pos, f"section header block has byte-order magic {bom.hex(' ')}")
 
 
-def _pcapng_section(s: _Stream, pos: int, last_ts: int) -> Generator[Frame, None, tuple[int | None, int]]:
+def _pcapng_section(s: Stream, pos: int, last_ts: int) -> Generator[Frame, None, tuple[int | None, int]]:
     """Frames of the section starting at ``buf[pos]``; returns where the next section starts."""
     order, pos = _section_order(s, pos)
     head = struct.Struct(order + "II").unpack_from
@@ -339,7 +385,7 @@ def _tsresol(value: int) -> tuple[int, int]:
 
 
 def _other_packet(
-    s: _Stream,
+    s: Stream,
     pos: int,
     blen: int,
     btype: int,

@@ -1,0 +1,232 @@
+"""Benchmark of the whole offline scan, ``poolsniff scan`` against ``ndpiReader``, in turn.
+
+Generates the mixed capture with ``benchmarks/mixcap.py`` (or reuses it: captures are cached
+by size and seed), then runs, for a few rounds and alternating, ``poolsniff scan -q FILE``
+(once per ``--jobs`` value) and ``ndpiReader -i FILE -q`` (when it is installed). For each it
+prints packets/s, MB/s, wall time (best and median round), peak RSS (the largest process,
+from ``wait4``; and for poolsniff the sum over its processes, sampled from /proc) and the
+ratio poolsniff/nDPI. It also checks that every mining flow of the capture was alerted.
+
+    python benchmarks/bench_scan.py                        # 1,000,000 packets, about 1 GB
+    python benchmarks/bench_scan.py --sizes 1000000,4000000  # the flat-memory check
+    python benchmarks/bench_scan.py --packets 20000 --rounds 1   # a quick smoke run
+
+With ``--live`` it also looks for the highest ``tcpreplay`` rate into a veth pair at which
+``poolsniff sniff`` loses no mining flow (needs root, tcpreplay and ``poolsniff sniff``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import mixcap  # noqa: E402
+
+NDPI = "ndpiReader"
+
+
+@dataclass
+class Run:
+    """One timed run of one command."""
+
+    wall: float
+    max_rss_kib: int
+    sum_rss_kib: int
+    status: int
+
+
+@dataclass
+class Figures:
+    """The rounds of one tool on one capture."""
+
+    label: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        """Fastest round."""
+        return min(r.wall for r in self.runs)
+
+    @property
+    def median(self) -> float:
+        """Median round."""
+        return statistics.median(r.wall for r in self.runs)
+
+    @property
+    def rss(self) -> int:
+        """Peak RSS of the largest process over the rounds (KiB)."""
+        return max(r.max_rss_kib for r in self.runs)
+
+    @property
+    def rss_sum(self) -> int:
+        """Peak of the summed RSS of all processes over the rounds (KiB, sampled)."""
+        return max(r.sum_rss_kib for r in self.runs)
+
+
+def poolsniff_command() -> list[str]:
+    """``poolsniff`` next to this interpreter (the virtualenv), else ``python -m poolsniff``."""
+    exe = Path(os.environ.get("POOLSNIFF_BENCH_EXE") or Path(sys.executable).with_name("poolsniff"))
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "poolsniff"]
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and its descendants, from /proc (0 where unreadable)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += next(
+                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+            )
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
+    """Run ``cmd``; wall time, peak RSS from wait4, summed tree RSS sampled every 5 ms."""
+    peak = [0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            done.wait(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(wall, usage.ru_maxrss, max(peak[0], usage.ru_maxrss), proc.returncode)
+
+
+def capture(cache: Path, packets: int, seed: int) -> tuple[Path, dict[str, object]]:
+    """The cached capture of ``packets`` packets (generated if missing) and its manifest."""
+    path = cache / f"mix-{packets}-s{seed}.pcap"
+    manifest = Path(str(path) + ".manifest.json")
+    if not (path.exists() and manifest.exists()):
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"generating {path} ({packets:,} packets) ...", flush=True)
+        started = time.perf_counter()
+        mixcap.generate(str(path), packets, seed)
+        print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
+    return path, json.loads(manifest.read_text())
+
+
+def check_mining(path: Path, manifest: dict[str, object], jobs: int) -> tuple[int, int, list[str]]:
+    """Scan once, keep the alerts; return (mining flows alerted, mining flows, the ones missed)."""
+    with tempfile.NamedTemporaryFile("w+", suffix=".json") as out:
+        subprocess.run(
+            [*poolsniff_command(), "scan", "-q", "--jobs", str(jobs), str(path), "-o", out.name], check=False
+        )
+        alerts = [json.loads(line) for line in Path(out.name).read_text().splitlines()]
+    seen = {(a["src_ip"], a["src_port"], a["dest_ip"], a["dest_port"], a["proto"]) for a in alerts}
+    flows = manifest["mining"]
+    assert isinstance(flows, list)
+    missed = []
+    for f in flows:
+        proto = "TCP" if f["proto"] == 6 else "UDP"
+        if (f["client_ip"], f["client_port"], f["server_ip"], f["server_port"], proto) not in seen:
+            missed.append(
+                f"{f['kind']} {f['client_ip']}:{f['client_port']} -> {f['server_ip']}:{f['server_port']}"
+            )
+    return len(flows) - len(missed), len(flows), missed
+
+
+def bench(path: Path, packets: int, rounds: int, jobs: list[int], ndpi: bool) -> list[Figures]:
+    """Time every tool on ``path`` for ``rounds`` rounds, alternating between them."""
+    tools = [Figures(f"poolsniff --jobs {j}") for j in jobs]
+    commands = [
+        [*poolsniff_command(), "scan", "-q", "--jobs", str(j), str(path), "-o", os.devnull] for j in jobs
+    ]
+    if ndpi:
+        tools.append(Figures("ndpiReader (nDPI)"))
+        commands.append([NDPI, "-i", str(path), "-q"])
+    for r in range(rounds):
+        order = list(range(len(tools)))
+        if r % 2:
+            order.reverse()
+        for i in order:
+            run = timed(commands[i])
+            if run.status not in (0, 1):
+                raise SystemExit(f"{' '.join(commands[i])} exited with status {run.status}")
+            tools[i].runs.append(run)
+    return tools
+
+
+def report(path: Path, packets: int, tools: list[Figures]) -> None:
+    """Print one line per tool, then the ratios to nDPI."""
+    size_mb = path.stat().st_size / 1e6
+    print(f"\n{path.name}: {packets:,} packets, {size_mb:,.0f} MB, {len(tools[0].runs)} rounds")
+    print(
+        f"{'tool':22} {'packets/s':>12} {'MB/s':>8} {'wall best':>10} {'median':>8} {'peak RSS':>10} {'RSS sum':>9}"  # noqa: E501
+    )
+    for t in tools:
+        print(
+            f"{t.label:22} {packets / t.best:>12,.0f} {size_mb / t.best:>8,.0f} {t.best:>9.2f}s {t.median:>7.2f}s"  # noqa: E501
+            f" {t.rss / 1024:>7.0f} MiB {t.rss_sum / 1024:>5.0f} MiB"
+        )
+    ndpi = next((t for t in tools if t.label.startswith("ndpiReader")), None)
+    if ndpi is None:
+        print("ndpiReader not installed: no ratio")
+        return
+    for t in tools:
+        if t is not ndpi:
+            print(
+                f"ratio {t.label} / nDPI: {t.best / ndpi.best:.2f} (best), {t.median / ndpi.median:.2f} (median)"  # noqa: E501
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options, generate or reuse the captures, time, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=1_000_000, help="capture size (default 1,000,000)")
+    parser.add_argument("--sizes", help="several capture sizes, comma-separated (overrides --packets)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--jobs", default="2,1", help="poolsniff --jobs values to time (default 2,1)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "poolsniff-bench"))
+    parser.add_argument("--no-ndpi", action="store_true", help="do not run ndpiReader")
+    parser.add_argument("--live", action="store_true", help="also measure live replay (root, tcpreplay)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.packets]
+    jobs = [int(j) for j in args.jobs.split(",")]
+    ndpi = not args.no_ndpi and shutil.which(NDPI) is not None
+    for packets in sizes:
+        path, manifest = capture(Path(args.cache), packets, args.seed)
+        tools = bench(path, packets, args.rounds, jobs, ndpi)
+        report(path, packets, tools)
+        for j in jobs:
+            alerted, total, missed = check_mining(path, manifest, j)
+            print(f"mining flows alerted (--jobs {j}): {alerted}/{total}")
+            for line in missed:
+                print(f"  MISSED {line}")
+    if args.live:
+        import bench_live
+
+        bench_live.main(sizes[0], args.cache, args.seed)
+
+
+if __name__ == "__main__":
+    main()

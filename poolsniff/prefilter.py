@@ -1,0 +1,179 @@
+"""Raw-byte prefilter: most packets are dealt with before any object is built for them.
+
+source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+Most packets of a busy link belong to long flows that have nothing left to read (bulk
+downloads, TLS after the ClientHello, video) or are bare ACKs. For such a packet the whole
+pipeline only stamps the flow with the packet's time and counts it. ``detections`` walks the
+records of a classic Ethernet pcap itself and, for an IPv4 or IPv6 TCP packet (802.1Q
+tagged or not) whose headers are plain and whole, slices the addresses and ports straight
+out of the record as a key of ``FlowTable.fast``: a known direction that is closed (or a
+packet with no data, no SYN, FIN or RST) is stamped and counted right there. Everything
+else -- and one packet in a while, so the idle sweep and the hold check run exactly where
+they would -- goes through ``engine.feed`` as a frame. The result is what feeding every
+frame gives (tests/test_prefilter.py checks it). Other link types and pcapng go frame by
+frame through ``engine.feed``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final, Protocol
+
+from poolsniff import pipeline
+from poolsniff.dissect import flows as flowtable
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.model import Detection, Frame
+from poolsniff.pipeline import Stats
+from poolsniff.sources.pcap import PcapRecords, open_records
+
+LINKTYPE_ETHERNET: Final = 1
+REPORT_EVERY: Final = 4096
+"""Frames between two ``on_read`` calls on the frame-by-frame path."""
+
+_ETH4 = struct.Struct("!12xHBxH2xHxB2x12s8xBB").unpack_from
+"""EtherType, IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, flags."""
+_IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
+"""IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
+_VLAN: Final = 0x8100
+_IPV4: Final = 0x0800
+_IPV6: Final = 0x86DD
+
+
+class Engine(Protocol):
+    """What the prefilter drives: a ``Pipeline``, or the front half of ``poolsniff.parallel``."""
+
+    flows: FlowTable
+    stats: Stats
+    last_check: int
+
+    def feed(self, frame: Frame) -> list[Detection]:
+        """Run one frame through; return the detections it releases."""
+
+
+def detections(
+    fileobj: BinaryIO,
+    name: str,
+    engine: Engine,
+    *,
+    on_read: Callable[[], None] | None = None,
+    every: int = 1 << 30,
+) -> Iterator[Detection]:
+    """Run every frame of a capture through ``engine``; yield the detections it releases.
+
+    ``on_read`` is called after each read of the file (progress); ``engine.feed`` gets a
+    frame at least once every ``every`` skipped packets. Raises like ``read_frames``.
+    """
+    found = open_records(fileobj, name)
+    if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
+        yield from _ethernet(found, engine, on_read, every)
+        return
+    frames = found.frames() if isinstance(found, PcapRecords) else found
+    feed = engine.feed
+    for count, frame in enumerate(frames, 1):
+        released = feed(frame)
+        if released:
+            yield from released
+        if on_read is not None and count % REPORT_EVERY == 0:
+            on_read()
+
+
+class _Skipped:
+    """Packets skipped since the engine was last told, and how many more may be."""
+
+    __slots__ = ("engine", "every", "budget", "granted", "next_check", "mark")
+
+    def __init__(self, engine: Engine, every: int, mark: int) -> None:
+        self.engine, self.every, self.mark = engine, every, mark
+        self.budget = self.granted = self.next_check = 0
+        self.grant()
+
+    def grant(self) -> None:
+        """Allow as many skips as keep the idle sweep where counting every packet puts it."""
+        room = flowtable.SWEEP_EVERY - 1 - self.engine.flows.since_sweep
+        self.budget = self.granted = max(0, min(room, self.every))
+        self.next_check = self.engine.last_check + pipeline.CHECK_EVERY_US
+
+    def settle(self, budget: int, offset: int) -> None:
+        """Tell the engine about the packets skipped since ``mark``, up to file offset ``offset``."""
+        skipped = self.granted - budget
+        engine = self.engine
+        engine.stats.packets += skipped
+        engine.stats.bytes += offset - self.mark - 16 * skipped
+        engine.flows.since_sweep += skipped
+        self.granted, self.mark = budget, offset
+
+
+def _ethernet(
+    records: PcapRecords, engine: Engine, on_read: Callable[[], None] | None, every: int
+) -> Iterator[Detection]:
+    """The fused loop: walk Ethernet pcap records, skip what the flow table allows, feed the rest."""
+    s, div, limit = records.stream, records.frac_div, records.limit
+    header = struct.Struct(records.order + "IIII").unpack_from
+    get = engine.flows.fast.get
+    feed = engine.feed
+    buf, pos, end = s.buf, records.start, len(s.buf)
+    state = _Skipped(engine, every, s.base + pos)
+    budget, next_check = state.budget, state.next_check
+    try:
+        while True:
+            if end - pos < 16:
+                end, buf, pos = s.fill(pos, 16), s.buf, 0
+                if on_read is not None:
+                    on_read()
+                if end < 16:
+                    if end:
+                        raise records.truncated(end)
+                    return
+            sec, frac, caplen, _ = header(buf, pos)
+            if caplen > limit:
+                raise records.caplen_damage(pos, caplen)
+            f = pos + 16
+            stop = f + caplen
+            if stop > end:
+                end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
+                if on_read is not None:
+                    on_read()
+                f, stop = 16, 16 + caplen
+                if stop > end:
+                    raise records.truncated(end)
+            if caplen >= 54 and budget > 0:
+                et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
+                l3 = f + 14
+                if et == _VLAN and caplen >= 58:
+                    et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
+                    l3 = f + 18
+                entry = None
+                if et == _IPV4:
+                    if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
+                        hl = (thl >> 4) << 2
+                        data = total - 20 - hl
+                        if hl >= 20 and data >= 0 and l3 + total <= stop:
+                            entry = get(key)
+                elif et == _IPV6 and l3 + 54 <= stop:
+                    version, length, nxt, key, thl, flags = _IP6(buf, l3)
+                    if version >> 4 == 6 and nxt == 6 and not flags & 7:
+                        hl = (thl >> 4) << 2
+                        data = length - hl
+                        if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
+                            entry = get(key)
+                if entry is not None:
+                    flow, closed = entry
+                    if closed or not data:
+                        ts = sec * 1000000 + frac // div
+                        if ts < next_check:
+                            flow.last_ts = ts
+                            budget -= 1
+                            pos = stop
+                            continue
+            state.settle(budget, s.base + pos)
+            released = feed((sec * 1000000 + frac // div, LINKTYPE_ETHERNET, buf[f:stop]))
+            state.mark = s.base + stop
+            state.grant()
+            budget, next_check = state.budget, state.next_check
+            pos = stop
+            if released:
+                yield from released
+    finally:
+        state.settle(budget, s.base + pos)
