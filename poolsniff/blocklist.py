@@ -36,6 +36,7 @@ from typing import Final
 
 from poolsniff.domains import is_public_suffix, normalise
 from poolsniff.errors import BlocklistError, ConfigError
+from poolsniff.textfile import read_text
 
 CATEGORIES: Final = ("pool", "proxy", "browser", "donation")
 """Block categories: Stratum/pool endpoints, public Stratum proxies, in-browser miner script
@@ -370,12 +371,7 @@ def load_files(target: Blocklist, paths: Iterable[str | os.PathLike[str]]) -> Bl
     """
     for path in paths:
         origin = os.fspath(path)
-        try:
-            text = Path(origin).read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{origin}: not UTF-8 text (byte {e.start})") from e
-        except OSError as e:
-            raise ConfigError(f"{origin}: cannot read blocklist: {e.strerror}") from e
+        text = read_text(origin, "blocklist")
         lines = text.splitlines()
         category = header_category(lines, origin) or DEFAULT_USER_CATEGORY
         target.add_lines(lines, origin, category)

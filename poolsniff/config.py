@@ -23,7 +23,6 @@ import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from poolsniff.errors import ConfigError
 from poolsniff.sinks.redis import parse_redis_url
 from poolsniff.sinks.syslog import parse_syslog_url
 from poolsniff.suppress import parse_duration
+from poolsniff.textfile import read_text
 from poolsniff.upstream import FORMATS, SOURCE_ID_RE, SourcesDoc, SourceSpec
 
 TOP_KEYS: Final = ("sources", "public_suffix_list")
@@ -114,13 +114,7 @@ def parse_yaml(text: str, origin: str) -> Any:
 def load_yaml(path: str | os.PathLike[str]) -> Any:
     """Read and parse a YAML file; errors name the file and line."""
     origin = os.fspath(path)
-    try:
-        text = Path(origin).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{origin}: not UTF-8 text (byte {e.start})") from e
-    except OSError as e:
-        raise ConfigError(f"{origin}: cannot read: {e.strerror}") from e
-    return parse_yaml(text, origin)
+    return parse_yaml(read_text(origin, "YAML"), origin)
 
 
 def default_sources_path() -> str:

@@ -120,7 +120,7 @@ def test_load_yaml_reads_files_and_names_them(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "cannot read: No such file or directory"),
+        (None, "cannot read YAML: No such file or directory"),
         (b"sources: []\n\xff\n", "not UTF-8 text (byte 12)"),
     ],
 )
