@@ -29,7 +29,7 @@ pcaps: $(STAMP)
 	$(BIN)/python tools/make_pcaps.py --out pcaps
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_reader.py --packets 200000
+	$(BIN)/python benchmarks/bench_scan.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache

@@ -3,9 +3,10 @@
 Generates the mixed capture with ``benchmarks/mixcap.py`` (or reuses it: captures are cached
 by size and seed), then runs, for a few rounds and alternating, ``poolsniff scan -q FILE``
 (once per ``--jobs`` value) and ``ndpiReader -i FILE -q`` (when it is installed). For each it
-prints packets/s, MB/s, wall time (best and median round), peak RSS (the largest process,
-from ``wait4``; and for poolsniff the sum over its processes, sampled from /proc) and the
-ratio poolsniff/nDPI. It also checks that every mining flow of the capture was alerted.
+prints packets/s, MB/s, wall time (best and median round), peak RSS (of the largest process,
+from ``wait4``), the peak of the processes' summed PSS (sampled from /proc: a forked process's
+pages shared with its parent count once) and the ratio poolsniff/nDPI. It also checks that
+every mining flow of the capture was alerted.
 
     python benchmarks/bench_scan.py                        # 1,000,000 packets, about 1 GB
     python benchmarks/bench_scan.py --sizes 1000000,4000000  # the flat-memory check
@@ -44,7 +45,9 @@ class Run:
 
     wall: float
     max_rss_kib: int
-    sum_rss_kib: int
+    """Peak RSS of the largest process (wait4)."""
+    pss_kib: int
+    """Peak of the processes' summed PSS (sampled every 5 ms)."""
     status: int
 
 
@@ -71,26 +74,30 @@ class Figures:
         return max(r.max_rss_kib for r in self.runs)
 
     @property
-    def rss_sum(self) -> int:
-        """Peak of the summed RSS of all processes over the rounds (KiB, sampled)."""
-        return max(r.sum_rss_kib for r in self.runs)
+    def pss(self) -> int:
+        """Peak of the summed PSS of all processes over the rounds (KiB, sampled)."""
+        return max(r.pss_kib for r in self.runs)
 
 
 def poolsniff_command() -> list[str]:
     """``poolsniff`` next to this interpreter (the virtualenv), else ``python -m poolsniff``."""
-    exe = Path(os.environ.get("POOLSNIFF_BENCH_EXE") or Path(sys.executable).with_name("poolsniff"))
+    exe = Path(sys.executable).with_name("poolsniff")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "poolsniff"]
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """RSS of ``pid`` and its descendants, from /proc (0 where unreadable)."""
+def _tree_pss_kib(pid: int) -> int:
+    """Proportional set size of ``pid`` and its descendants, from /proc (0 where unreadable).
+
+    PSS shares each page among the processes mapping it, so the pages a forked process
+    still shares with its parent are counted once, not twice as a sum of RSS would.
+    """
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            status = Path(f"/proc/{p}/status").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
             total += next(
-                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+                (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
             )
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
@@ -100,7 +107,7 @@ def _tree_rss_kib(pid: int) -> int:
 
 
 def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
-    """Run ``cmd``; wall time, peak RSS from wait4, summed tree RSS sampled every 5 ms."""
+    """Run ``cmd``; wall time, peak RSS from wait4, the tree's summed PSS sampled every 5 ms."""
     peak = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
@@ -108,7 +115,7 @@ def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            peak[0] = max(peak[0], _tree_pss_kib(proc.pid))
             done.wait(0.005)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -118,7 +125,7 @@ def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
     done.set()
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, usage.ru_maxrss, max(peak[0], usage.ru_maxrss), proc.returncode)
+    return Run(wall, usage.ru_maxrss, peak[0], proc.returncode)
 
 
 def capture(cache: Path, packets: int, seed: int) -> tuple[Path, dict[str, object]]:
@@ -180,12 +187,12 @@ def report(path: Path, packets: int, tools: list[Figures]) -> None:
     size_mb = path.stat().st_size / 1e6
     print(f"\n{path.name}: {packets:,} packets, {size_mb:,.0f} MB, {len(tools[0].runs)} rounds")
     print(
-        f"{'tool':22} {'packets/s':>12} {'MB/s':>8} {'wall best':>10} {'median':>8} {'peak RSS':>10} {'RSS sum':>9}"  # noqa: E501
+        f"{'tool':22} {'packets/s':>12} {'MB/s':>8} {'wall best':>10} {'median':>8} {'peak RSS':>10} {'PSS sum':>9}"  # noqa: E501
     )
     for t in tools:
         print(
             f"{t.label:22} {packets / t.best:>12,.0f} {size_mb / t.best:>8,.0f} {t.best:>9.2f}s {t.median:>7.2f}s"  # noqa: E501
-            f" {t.rss / 1024:>7.0f} MiB {t.rss_sum / 1024:>5.0f} MiB"
+            f" {t.rss / 1024:>7.0f} MiB {t.pss / 1024:>5.0f} MiB"
         )
     ndpi = next((t for t in tools if t.label.startswith("ndpiReader")), None)
     if ndpi is None:
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "poolsniff-bench"))
     parser.add_argument("--no-ndpi", action="store_true", help="do not run ndpiReader")
     parser.add_argument("--live", action="store_true", help="also measure live replay (root, tcpreplay)")
+    parser.add_argument("--live-packets", type=int, default=200_000, help="capture size for --live")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.packets]
     jobs = [int(j) for j in args.jobs.split(",")]
@@ -225,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.live:
         import bench_live
 
-        bench_live.main(sizes[0], args.cache, args.seed)
+        bench_live.main(args.live_packets, args.cache, args.seed)
 
 
 if __name__ == "__main__":

@@ -467,7 +467,11 @@ def dns_name(name: str) -> bytes:
 def dns_message(
     msg_id: int, qname: str, qtype: int, answers: list[bytes] | None, rng: random.Random
 ) -> bytes:
-    """A query (``answers`` None) or a response with ``answers`` (random ones when empty)."""
+    """A query (``answers`` None) or a response with ``answers`` (the name's own when empty).
+
+    Like a real resolver's, the answer to a name is always the same 1-3 addresses (a fixed
+    function of the name), with a TTL of 60 s, 5 min or 1 h.
+    """
     question = dns_name(qname) + struct.pack("!HH", qtype, 1)
     if answers is None:
         return (
@@ -475,15 +479,15 @@ def dns_message(
             + question
             + bytes.fromhex("0000291000000000000000")
         )
+    own = random.Random(f"{qname}/{qtype}")
     if not answers:
         size = 4 if qtype == 1 else 16
-        answers = [bytes(rng.getrandbits(8) for _ in range(size)) for _ in range(rng.randrange(1, 4))]
+        answers = [bytes(own.getrandbits(8) for _ in range(size)) for _ in range(own.randrange(1, 4))]
+    ttl = own.choice((60, 300, 3600))
     records = b""
     for address in answers:
         rtype = 1 if len(address) == 4 else 28
-        records += (
-            b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, rng.choice((60, 300, 3600)), len(address)) + address
-        )
+        records += b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, ttl, len(address)) + address
     head = struct.pack("!HHHHHH", msg_id, 0x8180, 1, len(answers), 0, 0)
     return head + question + records
 

@@ -40,7 +40,7 @@ from poolsniff.errors import (
 from poolsniff.outputs import Outputs, RecordWriter, lists_updated, open_outputs
 from poolsniff.report import FORMATS as REPORT_FORMATS
 from poolsniff.report import ReadStats, render, summarise_files
-from poolsniff.scan import ScanResult, scan_file
+from poolsniff.scan import FileScans, ScanResult
 from poolsniff.sinks.eve import to_eve
 from poolsniff.sinks.jsonl import JsonlWriter
 from poolsniff.sniff import SniffOptions
@@ -183,6 +183,10 @@ def _outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Ite
 )  # fmt: skip
 @click.option("--redact", is_flag=True, help="Hide wallets, logins and e-mails in alerts.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(0), default=1, show_default=True, metavar="N",
+    help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU).",
+)  # fmt: skip
 @_sink_options
 def scan(
     paths: tuple[str, ...],
@@ -190,6 +194,7 @@ def scan(
     blocklists: tuple[str, ...],
     redact: bool,
     quiet: bool,
+    jobs: int,
     **sinks: Any,
 ) -> None:
     """Scan capture files (pcap, pcapng, gzip) and folders of them for mining traffic.
@@ -210,10 +215,14 @@ def scan(
     lists = active.lists
     total = ScanResult()
     input_errors = 0
-    with _writer(output) as jsonl, _outputs(jsonl, sinks, active) as writer:
+    with (
+        _writer(output) as jsonl,
+        _outputs(jsonl, sinks, active) as writer,
+        FileScans(files, lists, to_record=to_eve, redact=redact, jobs=jobs) as scans,
+    ):
         for path in files:
             try:
-                result = _scan_one(path, lists, redact, writer, quiet)
+                result = _scan_one(path, scans, writer, quiet)
             except InputError as e:
                 click.echo(f"poolsniff: error: {e}", err=True)
                 input_errors += 1
@@ -241,7 +250,7 @@ def scan(
     sys.exit(int(ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN))
 
 
-def _scan_one(path: str, lists: Blocklist, redact: bool, writer: Outputs, quiet: bool) -> ScanResult:
+def _scan_one(path: str, scans: FileScans, writer: Outputs, quiet: bool) -> ScanResult:
     import os
 
     size = os.path.getsize(path)
@@ -250,7 +259,7 @@ def _scan_one(path: str, lists: Blocklist, redact: bool, writer: Outputs, quiet:
     def emit(record: dict[str, Any]) -> None:
         writer.write(record)
 
-    return scan_file(path, lists, emit=emit, redact=redact, progress=progress, to_record=to_eve)
+    return scans.scan(path, emit=emit, progress=progress)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -6,13 +6,14 @@ Most packets of a busy link belong to long flows that have nothing left to read 
 downloads, TLS after the ClientHello, video) or are bare ACKs. For such a packet the whole
 pipeline only stamps the flow with the packet's time and counts it. ``detections`` walks the
 records of a classic Ethernet pcap itself and, for an IPv4 or IPv6 TCP packet (802.1Q
-tagged or not) whose headers are plain and whole, slices the addresses and ports straight
+tagged or not) whose headers are plain and whole, takes the addresses and ports straight
 out of the record as a key of ``FlowTable.fast``: a known direction that is closed (or a
 packet with no data, no SYN, FIN or RST) is stamped and counted right there. Everything
 else -- and one packet in a while, so the idle sweep and the hold check run exactly where
 they would -- goes through ``engine.feed`` as a frame. The result is what feeding every
-frame gives (tests/test_prefilter.py checks it). Other link types and pcapng go frame by
-frame through ``engine.feed``.
+frame gives (tests/test_prefilter.py checks it). pcapng files get the same decisions frame
+by frame on what the reader yields (a call more per frame); other link types go through
+``engine.feed`` frame by frame.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import BinaryIO, Final, Protocol
 
 from poolsniff import pipeline
 from poolsniff.dissect import flows as flowtable
-from poolsniff.dissect.flows import FlowTable
+from poolsniff.dissect.flows import Flow, FlowTable
 from poolsniff.model import Detection, Frame
 from poolsniff.pipeline import Stats
 from poolsniff.sources.pcap import PcapRecords, open_records
@@ -36,6 +37,8 @@ _ETH4 = struct.Struct("!12xHBxH2xHxB2x12s8xBB").unpack_from
 """EtherType, IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, flags."""
 _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 """IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
+Entry = tuple[Flow, bool]
+"""A ``FlowTable.fast`` value: the flow and whether this direction is closed."""
 _VLAN: Final = 0x8100
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
@@ -68,41 +71,86 @@ def detections(
     found = open_records(fileobj, name)
     if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
         yield from _ethernet(found, engine, on_read, every)
-        return
-    frames = found.frames() if isinstance(found, PcapRecords) else found
+    else:
+        frames = found.frames() if isinstance(found, PcapRecords) else found
+        yield from _frames(frames, engine, on_read, every)
+
+
+def _lookup(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int) -> tuple[Entry | None, int]:
+    """The ``fast`` entry of a plain, whole TCP packet in the Ethernet frame ``buf[f:stop]``.
+
+    Returns (entry, payload length), or (None, 0) for anything else: not IPv4/IPv6 TCP
+    behind at most one 802.1Q tag, IP options or extension headers, a fragment, SYN, FIN
+    or RST, a TCP header or IP packet that the frame does not hold whole, an unknown flow.
+    """
+    if stop - f < 54:
+        return None, 0
+    et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
+    l3 = f + 14
+    if et == _VLAN and stop - f >= 58:
+        et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
+        l3 = f + 18
+    if et == _IPV4:
+        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
+            hl = (thl >> 4) << 2
+            data = total - 20 - hl
+            if hl >= 20 and data >= 0 and l3 + total <= stop:
+                return get(key), data
+    elif et == _IPV6 and l3 + 54 <= stop:
+        version, length, nxt, key, thl, flags = _IP6(buf, l3)
+        if version >> 4 == 6 and nxt == 6 and not flags & 7:
+            hl = (thl >> 4) << 2
+            data = length - hl
+            if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
+                return get(key), data
+    return None, 0
+
+
+def _frames(
+    frames: Iterator[Frame], engine: Engine, on_read: Callable[[], None] | None, every: int
+) -> Iterator[Detection]:
+    """The frame-by-frame loop (pcapng, other link types): the same skips, one call per frame."""
+    get = engine.flows.fast.get
     feed = engine.feed
-    for count, frame in enumerate(frames, 1):
-        released = feed(frame)
-        if released:
-            yield from released
-        if on_read is not None and count % REPORT_EVERY == 0:
-            on_read()
+    budget = granted = _room(engine, every)
+    next_check = engine.last_check + pipeline.CHECK_EVERY_US
+    size = count = 0
+    try:
+        for frame in frames:
+            count += 1
+            if on_read is not None and count % REPORT_EVERY == 0:
+                on_read()
+            ts, linktype, data = frame
+            if linktype == LINKTYPE_ETHERNET and budget > 0 and ts < next_check:
+                entry, payload = _lookup(get, data, 0, len(data))
+                if entry is not None and (entry[1] or not payload):
+                    entry[0].last_ts = ts
+                    budget -= 1
+                    size += len(data)
+                    continue
+            if budget != granted:
+                _settle(engine, granted - budget, size)
+                size = 0
+            released = feed(frame)
+            budget = granted = _room(engine, every)
+            next_check = engine.last_check + pipeline.CHECK_EVERY_US
+            if released:
+                yield from released
+    finally:
+        if budget != granted:
+            _settle(engine, granted - budget, size)
 
 
-class _Skipped:
-    """Packets skipped since the engine was last told, and how many more may be."""
+def _room(engine: Engine, every: int) -> int:
+    """How many packets may be skipped before the engine must see one (the idle sweep is due)."""
+    return max(0, min(flowtable.SWEEP_EVERY - 1 - engine.flows.since_sweep, every))
 
-    __slots__ = ("engine", "every", "budget", "granted", "next_check", "mark")
 
-    def __init__(self, engine: Engine, every: int, mark: int) -> None:
-        self.engine, self.every, self.mark = engine, every, mark
-        self.budget = self.granted = self.next_check = 0
-        self.grant()
-
-    def grant(self) -> None:
-        """Allow as many skips as keep the idle sweep where counting every packet puts it."""
-        room = flowtable.SWEEP_EVERY - 1 - self.engine.flows.since_sweep
-        self.budget = self.granted = max(0, min(room, self.every))
-        self.next_check = self.engine.last_check + pipeline.CHECK_EVERY_US
-
-    def settle(self, budget: int, offset: int) -> None:
-        """Tell the engine about the packets skipped since ``mark``, up to file offset ``offset``."""
-        skipped = self.granted - budget
-        engine = self.engine
-        engine.stats.packets += skipped
-        engine.stats.bytes += offset - self.mark - 16 * skipped
-        engine.flows.since_sweep += skipped
-        self.granted, self.mark = budget, offset
+def _settle(engine: Engine, skipped: int, size: int) -> None:
+    """Count ``skipped`` packets of ``size`` frame bytes in the engine."""
+    engine.stats.packets += skipped
+    engine.stats.bytes += size
+    engine.flows.since_sweep += skipped
 
 
 def _ethernet(
@@ -114,8 +162,9 @@ def _ethernet(
     get = engine.flows.fast.get
     feed = engine.feed
     buf, pos, end = s.buf, records.start, len(s.buf)
-    state = _Skipped(engine, every, s.base + pos)
-    budget, next_check = state.budget, state.next_check
+    mark = s.base + pos  # file offset up to which the engine has counted the packets
+    budget = granted = _room(engine, every)
+    next_check = engine.last_check + pipeline.CHECK_EVERY_US
     try:
         while True:
             if end - pos < 16:
@@ -140,24 +189,15 @@ def _ethernet(
                     raise records.truncated(end)
             if caplen >= 54 and budget > 0:
                 et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
-                l3 = f + 14
-                if et == _VLAN and caplen >= 58:
-                    et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
-                    l3 = f + 18
                 entry = None
-                if et == _IPV4:
+                if et == _IPV4:  # the common case, inline; the others as _lookup does them
                     if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
                         hl = (thl >> 4) << 2
                         data = total - 20 - hl
-                        if hl >= 20 and data >= 0 and l3 + total <= stop:
+                        if hl >= 20 and data >= 0 and f + 14 + total <= stop:
                             entry = get(key)
-                elif et == _IPV6 and l3 + 54 <= stop:
-                    version, length, nxt, key, thl, flags = _IP6(buf, l3)
-                    if version >> 4 == 6 and nxt == 6 and not flags & 7:
-                        hl = (thl >> 4) << 2
-                        data = length - hl
-                        if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
-                            entry = get(key)
+                elif et == _VLAN or et == _IPV6:
+                    entry, data = _lookup(get, buf, f, stop)
                 if entry is not None:
                     flow, closed = entry
                     if closed or not data:
@@ -167,13 +207,15 @@ def _ethernet(
                             budget -= 1
                             pos = stop
                             continue
-            state.settle(budget, s.base + pos)
+            if budget != granted:  # the records since ``mark``, less their headers
+                _settle(engine, granted - budget, s.base + pos - mark - 16 * (granted - budget))
             released = feed((sec * 1000000 + frac // div, LINKTYPE_ETHERNET, buf[f:stop]))
-            state.mark = s.base + stop
-            state.grant()
-            budget, next_check = state.budget, state.next_check
+            mark = s.base + stop
+            budget = granted = _room(engine, every)
+            next_check = engine.last_check + pipeline.CHECK_EVERY_US
             pos = stop
             if released:
                 yield from released
     finally:
-        state.settle(budget, s.base + pos)
+        if budget != granted:
+            _settle(engine, granted - budget, s.base + pos - mark - 16 * (granted - budget))

@@ -165,7 +165,9 @@ class FileScans:
         redact: bool = False,
         jobs: int = 1,
     ) -> None:
-        """Start the pool (if any) over ``paths``."""
+        """Start the pool (if any) over ``paths``; ``jobs`` 0 means one per CPU this process may use."""
+        if jobs == 0:
+            jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.blocklist, self.to_record, self.redact, self.jobs = blocklist, to_record, redact, jobs
         self.paths = paths
         self._next = 0

@@ -160,7 +160,11 @@ def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist
 
 
 def test_a_back_that_dies_is_reported_not_waited_for(
-    mix: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch, deadline: None, capfd: pytest.CaptureFixture[str]
+    mix: Path,
+    lists: Blocklist,
+    monkeypatch: pytest.MonkeyPatch,
+    deadline: None,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     def broken(self: parallel.Back, items: list[Any], out: list[Detection], closed: list[Any]) -> bool:
         raise ValueError("a bug in the back")
@@ -168,7 +172,14 @@ def test_a_back_that_dies_is_reported_not_waited_for(
     monkeypatch.setattr(parallel.Back, "replay", broken)
     with open(mix, "rb") as fileobj, pytest.raises(parallel.PeerGone):
         parallel.scan_split(
-            fileobj, str(mix), lists, emit=lambda r: None, to_record=to_eve, redact=False, name="x", on_read=None
+            fileobj,
+            str(mix),
+            lists,
+            emit=lambda r: None,
+            to_record=to_eve,
+            redact=False,
+            name="x",
+            on_read=None,
         )
     assert "a bug in the back" in capfd.readouterr().err
 

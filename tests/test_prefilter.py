@@ -143,7 +143,8 @@ def rewrite(mix: Path, tmp_path: Path, kind: str) -> Path:
         shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
         idb = block(1, struct.pack("<HHI", 1, 0, 0))
         epbs = (
-            block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d) for ts, d in frames
+            block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d)
+            for ts, d in frames
         )
         out.write_bytes(shb + idb + b"".join(epbs))
     return out
@@ -234,8 +235,12 @@ def test_generated_mix_in_other_formats(kind: str, mix: Path, lists: Blocklist, 
     assert_same(rewrite(mix, tmp_path, kind), lists)
 
 
-def test_odd_frames_beside_skipped_flows(lists: Blocklist, tmp_path: Path) -> None:
-    reference = assert_same(odd_capture(tmp_path / "odd.pcap"), lists)
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_odd_frames_beside_skipped_flows(kind: str, lists: Blocklist, tmp_path: Path) -> None:
+    path = odd_capture(tmp_path / "odd.pcap")
+    if kind == "pcapng":
+        path = rewrite(path, tmp_path, kind)
+    reference = assert_same(path, lists)
     assert reference.skipped.get("fragment") == 2 and reference.skipped.get("truncated") == 2
     assert reference.alerts >= 1
 
@@ -251,12 +256,21 @@ def test_odd_frames_beside_skipped_flows(lists: Blocklist, tmp_path: Path) -> No
     ids=["sweep-often", "expire-idle", "evict", "release-held-often"],
 )
 def test_bounds_and_sweeps_fire_where_they_would(
-    settings: dict[str, int], counter: str | None, busy: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+    settings: dict[str, int],
+    counter: str | None,
+    busy: Path,
+    lists: Blocklist,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     for name, value in settings.items():
         monkeypatch.setattr(flows if hasattr(flows, name) else pipeline, name, value)
     reference = assert_same(busy, lists)
     assert reference.alerts > 50
+    again = assert_same(rewrite(busy, tmp_path, "pcapng"), lists)
+    assert [dict(r, pcap_filename="") for r in again.records] == [
+        dict(r, pcap_filename="") for r in reference.records
+    ]
     if counter is not None:
         assert reference.skipped.get(counter, 0) > 0
 

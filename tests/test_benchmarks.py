@@ -1,0 +1,62 @@
+"""benchmarks/: the capture generator is deterministic, and the benchmark runs end to end.
+
+A small run of ``benchmarks/bench_scan.py`` (20,000 packets, one round) must print its
+figures and find every mining flow of the generated capture alerted, with one process and
+with two. Times are printed, never asserted on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_scan  # noqa: E402
+import mixcap  # noqa: E402
+
+
+@pytest.mark.parametrize(("seed", "same"), [(1, True), (2, False)])
+def test_the_generator_is_deterministic(seed: int, same: bool, tmp_path: Path) -> None:
+    first = mixcap.generate(str(tmp_path / "a.pcap"), 3000, seed=1)
+    second = mixcap.generate(str(tmp_path / "b.pcap"), 3000, seed=seed)
+    assert ((tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes()) is same
+    assert (first == second) is same
+    assert first["packets"] == 3000 and sum(first["kinds"].values()) == 3000  # type: ignore[attr-defined]
+
+
+def test_the_mix_has_every_kind_of_traffic(tmp_path: Path) -> None:
+    manifest = mixcap.generate(str(tmp_path / "m.pcap"), 60_000, seed=1)
+    kinds = manifest["kinds"]
+    assert isinstance(kinds, dict)
+    assert set(kinds) == {"bulk", "bulk6", "vlan", "tls", "dns", "stratum", "xmrig", "resolved", "dns-pool"}
+    mining = manifest["mining"]
+    assert isinstance(mining, list)
+    assert {m["kind"] for m in mining} == {"stratum", "xmrig", "dns-pool", "dns-then-connection"}
+    saved = json.loads((tmp_path / "m.pcap.manifest.json").read_text())
+    assert saved == json.loads(json.dumps(manifest))
+
+
+def test_a_small_benchmark_run_prints_its_figures_and_alerts_every_mining_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench_scan.main(["--packets", "20000", "--rounds", "1", "--cache", str(tmp_path)])
+    out = capsys.readouterr().out
+    for jobs in (1, 2):
+        row = re.search(
+            rf"^poolsniff --jobs {jobs} +([\d,]+) +([\d,]+) +([\d.]+)s +([\d.]+)s +(\d+) MiB", out, re.M
+        )
+        assert row, out
+        found = re.search(rf"mining flows alerted \(--jobs {jobs}\): (\d+)/(\d+)", out)
+        assert found and int(found[2]) >= 4 and found[1] == found[2], out
+    assert "MISSED" not in out
+    if shutil.which("ndpiReader"):
+        assert (
+            re.search(r"^ndpiReader \(nDPI\) +[\d,]+", out, re.M) and "ratio poolsniff --jobs 2 / nDPI" in out
+        )
