@@ -245,6 +245,9 @@ def scan(
             f"{total.alerts} alerts in {secs:.2f} s",
             err=True,
         )
+        if total.skipped:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(total.skipped.items()) if v)
+            click.echo(f"poolsniff: counters: {counts}", err=True)
     if input_errors:
         sys.exit(int(ExitStatus.INPUT_ERROR))
     sys.exit(int(ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN))

@@ -202,3 +202,14 @@ def test_interrupt_exit_130_keeps_alerts(tmp_path: Path, signal_name: str) -> No
     assert "Traceback" not in err
     assert "interrupted" in err
     assert out.read_text().strip(), "alerts found before the interrupt are kept"
+
+
+def test_summary_counts_skipped_packets_by_reason(tmp_path: Path) -> None:
+    data = bytearray(MINER.read_bytes())
+    # make the first frame's Ethernet type unknown: counted as not-ip, not fatal
+    data[24 + 16 + 12 : 24 + 16 + 14] = b"\x88\xb5"
+    bad = tmp_path / "odd.pcap"
+    bad.write_bytes(bytes(data))
+    proc = run("scan", str(bad))
+    assert "Traceback" not in proc.stderr
+    assert "poolsniff: counters:" in proc.stderr and "not-ip 1" in proc.stderr

@@ -44,9 +44,11 @@ FIN: Final = 0x01
 RST: Final = 0x04
 ACK: Final = 0x10
 DNS_PORT: Final = 53
-MAX_FLOWS: Final = 100_000
+MAX_FLOWS: Final = 65_536
 IDLE_TIMEOUT_US: Final = 600 * 1_000_000
 SWEEP_EVERY: Final = 65_536
+MAX_BUFFERED: Final = 64 << 20
+"""Bytes all flows may hold in buffers together (partial lines, out-of-order segments, heads)."""
 """TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
 
 _Key = tuple[bytes, int, bytes, int]
@@ -90,15 +92,21 @@ class Flow:
 class Dissector:
     """The dissection half: each flow's two directions, the Stratum V2 shape, DNS over UDP."""
 
-    def __init__(self, counters: Counter[str]) -> None:
-        """Count bypassed flows and malformed DNS in ``counters``."""
+    def __init__(self, counters: Counter[str], max_buffered: int | None = None) -> None:
+        """Count bypassed flows and malformed DNS in ``counters``; hold at most ``max_buffered`` bytes."""
         self.counters = counters
+        self.max_buffered = MAX_BUFFERED if max_buffered is None else max_buffered
+        self.live: dict[int, Flow] = {}
+        """Flows being dissected, by id, for the buffer budget."""
+        self.fed = 0
+        """Bytes fed since the buffers were last counted: an upper bound of their growth."""
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
         """A flow starts (``synced`` is False when the capture joined it mid-session)."""
         dns_port = flow.key.client_port == DNS_PORT or flow.key.server_port == DNS_PORT
         flow.c = Direction(flow.key, True, synced, dns_port)
         flow.s = Direction(flow.key, False, synced, dns_port)
+        self.live[id(flow)] = flow
         events.append(FlowStart(ts_us, flow.key, from_client))
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
@@ -115,6 +123,9 @@ class Dissector:
         if not flow.sv2_done:
             self._sv2_check(flow, d, ts_us, payload, events)
         events.extend(d.segment(ts_us, seq, payload))
+        self.fed += len(payload)
+        if self.fed > self.max_buffered // 2:
+            self.enforce_budget()
         if d.mode != _IGNORE:
             return False
         if flow.c.mode == _IGNORE and flow.s.mode == _IGNORE:
@@ -124,7 +135,27 @@ class Dissector:
 
     def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
         """A flow ended (closed, expired, evicted or the input ended)."""
+        self.live.pop(id(flow), None)
         events.append(FlowEnd(ts_us, flow.key, from_client))
+
+    def enforce_budget(self) -> None:
+        """Count the bytes all flows hold; past the budget, give up the largest holders (counted).
+
+        Runs only after half the budget has been fed since the last count, so its cost (one
+        pass over the flows) is spread over at least that many bytes of inspected payload.
+        """
+        self.fed = 0
+        holders = [(d.buffered(), d) for f in self.live.values() for d in (f.c, f.s)]
+        total = sum(n for n, _ in holders)
+        if total <= self.max_buffered:
+            return
+        holders.sort(key=lambda x: x[0], reverse=True)
+        for n, d in holders:
+            if total <= self.max_buffered // 2 or n == 0:
+                break
+            d.give_up()
+            total -= n
+            self.counters["buffer-budget-given-up"] += 1
 
     def dns(self, p: Packet) -> list[Event]:
         """A UDP datagram to or from port 53."""

@@ -77,6 +77,18 @@ class Direction:
         """True once nothing more will be read from this direction."""
         return self.mode == Mode.IGNORE
 
+    def buffered(self) -> int:
+        """Bytes this direction holds: undecided or partial messages and out-of-order segments."""
+        held = len(self.buf) + self.reasm.pending_bytes
+        return held + len(self.lines.buf) if self.lines is not None else held
+
+    def give_up(self) -> None:
+        """Stop reading this direction and free what it holds (the buffer budget ran out)."""
+        self.mode = Mode.IGNORE
+        self.buf = b""
+        self.lines = None
+        self.reasm = Reassembler()
+
     def syn(self, seq: int) -> None:
         """A SYN fixes the initial sequence number."""
         self.reasm = Reassembler((seq + 1) & 0xFFFFFFFF)

@@ -486,3 +486,48 @@ def test_flow_start_comes_once_per_flow() -> None:
     events = run(tcp_session(EXCHANGE, segment_size=5), table)
     assert [e for e in events if isinstance(e, FlowStart)] == events[:1]
     assert table.counters["flows"] == 1
+
+
+# --------------------------------------------------------------------------- the buffer budget
+
+
+def test_buffer_budget_gives_up_the_largest_holders() -> None:
+    """Many flows each holding an unfinished JSON line: the total stays bounded and it is counted."""
+    from collections import Counter
+
+    from poolsniff.dissect.flows import Dissector
+
+    counters: Counter[str] = Counter()
+    table = FlowTable(dissector=Dissector(counters, max_buffered=20_000))
+    table.counters = counters
+    line = b'{"id":1,"method":"mining.subscribe","params":["' + b"a" * 900
+    packets = []
+    for i in range(100):
+        s = Session(cport=20000 + i).handshake()
+        s.packet(True, line)
+        packets.extend(s.packets)
+    run(packets, table)
+
+    def held() -> int:
+        return sum(d.buffered() for f in table.dissector.live.values() for d in (f.c, f.s))
+
+    # between two counts the buffers grow by at most half the budget
+    assert counters["buffer-budget-given-up"] > 0
+    assert held() <= 30_000
+    table.dissector.enforce_budget()
+    assert held() <= 20_000
+
+
+def test_buffer_budget_leaves_small_holders_alone() -> None:
+    from collections import Counter
+
+    from poolsniff.dissect.flows import Dissector
+
+    counters: Counter[str] = Counter()
+    table = FlowTable(dissector=Dissector(counters, max_buffered=1_000_000))
+    s = Session().handshake()
+    s.send(True, b'{"id":1,"method":"mining.subscribe","params":["cgminer/4.11.1"]')
+    s.send(True, b"}\n")
+    events = run(s.packets, table)
+    assert [type(e).__name__ for e in events].count("JsonMessage") == 1
+    assert counters["buffer-budget-given-up"] == 0
