@@ -586,3 +586,14 @@ def config_check(file: str | None) -> None:
     for key, value in config.settings().items():
         click.echo(f"{key}: {', '.join(value) if isinstance(value, tuple) else value}")
     click.echo(f"poolsniff: {path}: ok, {len(config.given)} settings", err=True)
+
+
+def _version_everywhere(group: click.Group) -> None:
+    """``--version`` works on every command, as ``--help`` does."""
+    for cmd in group.commands.values():
+        click.version_option(__version__, "-V", "--version", prog_name="poolsniff")(cmd)
+        if isinstance(cmd, click.Group):
+            _version_everywhere(cmd)
+
+
+_version_everywhere(main)

@@ -213,3 +213,11 @@ def test_summary_counts_skipped_packets_by_reason(tmp_path: Path) -> None:
     proc = run("scan", str(bad))
     assert "Traceback" not in proc.stderr
     assert "poolsniff: counters:" in proc.stderr and "not-ip 1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["scan"], ["sniff"], ["report"], ["blocklist"], ["blocklist", "check"], ["config", "check"]]
+)
+def test_version_and_help_on_every_command(command: list[str]) -> None:
+    assert run(*command, "--version").stdout.strip() == f"poolsniff, version {__version__}"
+    assert run(*command, "--help").returncode == 0
