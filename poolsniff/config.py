@@ -240,6 +240,7 @@ SETTINGS: Final = (
     Setting("blocklist", "paths", _BOTH),
     Setting("redact", "bool", _BOTH),
     Setting("quiet", "bool", ("scan",)),
+    Setting("jobs", "jobs", ("scan",)),
     Setting("interface", "names", ("sniff",)),
     Setting("bpf", "text", ("sniff",)),
     Setting("duration", "seconds", ("sniff",)),
@@ -272,6 +273,7 @@ class Config:
     bpf: str | None = None
     duration: float | None = None
     count: int | None = None
+    jobs: int | None = None
     stats_interval: float | None = None
     user: str | None = None
     suppress: int | None = None
@@ -349,6 +351,10 @@ def _setting(kind: str, value: Any, where: str, folder: str) -> Any:
     if kind == "count":
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{where}: must be a whole number of at least 1, not {_kind(value)}")
+        return value
+    if kind == "jobs":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}: must be a whole number (0: one process per CPU), not {_kind(value)}")
         return value
     if kind in ("seconds", "duration"):
         return _seconds(value, where, whole=kind == "duration")

@@ -153,6 +153,7 @@ output: alerts.json
 blocklist: [extra.txt, /srv/lists/more.txt]
 redact: true
 quiet: yes
+jobs: 2
 interface: [eth1, eth2]
 bpf: not port 22
 duration: 1h
@@ -175,7 +176,8 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
     assert config == Config(
         output=str(tmp_path / "alerts.json"),
         blocklist=(str(tmp_path / "extra.txt"), "/srv/lists/more.txt"),
-        redact=True, quiet=True, interface=("eth1", "eth2"), bpf="not port 22", duration=3600, count=1000,
+        redact=True, quiet=True, jobs=2, interface=("eth1", "eth2"), bpf="not port 22", duration=3600,
+        count=1000,
         stats_interval=30, user="poolsniff", suppress=3600, syslog="tcp://logs.example:601",
         redis="redis://127.0.0.1:6379/0?maxlen=5000", redis_stream="alerts",
         metrics="/var/lib/node_exporter/poolsniff.prom", metrics_interval=15,
@@ -258,3 +260,15 @@ def test_find_config(tmp_path: Path) -> None:
     user.parent.mkdir()
     user.write_text("quiet: true\n")
     assert find_config(None, environ) == (expected or str(user))
+
+
+def test_jobs_setting(tmp_path: Path) -> None:
+    from poolsniff.config import load_config
+
+    good = tmp_path / "a.yaml"
+    good.write_text("jobs: 0\n")
+    assert load_config(good).jobs == 0
+    bad = tmp_path / "b.yaml"
+    bad.write_text("jobs: -2\n")
+    with pytest.raises(ConfigError, match=r"b.yaml:1: jobs: must be a whole number"):
+        load_config(bad)
