@@ -81,6 +81,15 @@ class ListEntry:
     origin: str
     """``file:line`` of the entry."""
 
+    def evidence(self) -> dict[str, str]:
+        """The alert evidence that says which entry matched (``alert.metadata`` keys)."""
+        return {
+            "blocklist": self.list_name,
+            "blocklist_entry": self.entry,
+            "blocklist_category": self.category,
+            "blocklist_source": ",".join(self.sources),
+        }
+
 
 Match = ListEntry
 """What :meth:`Blocklist.match_name` and :meth:`Blocklist.match_endpoint` return."""

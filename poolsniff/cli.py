@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from poolsniff import __version__
-from poolsniff.blocklist import CATEGORIES, Blocklist
+from poolsniff.blocklist import CATEGORIES
 from poolsniff.blocklist_export import DATASET_NAME, export, suricata_rules
 from poolsniff.blocklist_export import FORMATS as EXPORT_FORMATS
 from poolsniff.blocklist_query import Explainer, describe
@@ -79,11 +79,6 @@ def _fail(message: str, status: ExitStatus) -> NoReturn:
 @click.version_option(__version__, "-V", "--version", prog_name="poolsniff")
 def main() -> None:
     """Find cryptocurrency miners in network traffic and write Suricata EVE alerts."""
-
-
-def _load_lists(extra: tuple[str, ...]) -> Blocklist:
-    """The updated lists of the data directory when present, else the shipped ones, plus ``extra``."""
-    return _active(extra).lists
 
 
 @contextmanager
@@ -254,8 +249,6 @@ def scan(
 
 
 def _scan_one(path: str, scans: FileScans, writer: Outputs, quiet: bool) -> ScanResult:
-    import os
-
     size = os.path.getsize(path)
     progress = _progress(not quiet, size)
 
@@ -272,18 +265,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def _quiet_pipe_exit() -> NoReturn:
     """The reader of stdout went away (``| head``): stop quietly, as cat and grep do."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except OSError:
         pass
     sys.exit(int(ExitStatus.CLEAN))
-
-
-def _stderr() -> IO[str]:
-    return sys.stderr
 
 
 SNIFF_EXIT_HELP = """\b

@@ -18,7 +18,6 @@ from typing import Final
 from poolsniff import domains
 from poolsniff.blocklist import Blocklist
 from poolsniff.detect.evidence import redact
-from poolsniff.detect.names import match_evidence
 from poolsniff.dnsmemory import DnsMemory
 from poolsniff.model import Detection, DnsMessage, Event
 
@@ -60,7 +59,7 @@ class Enricher:
             for name in det.names:
                 match = self.blocklist.match_name(name)
                 if match is not None:
-                    e.update(match_evidence(match))
+                    e.update(match.evidence())
                     break
         host = e.get("pool_host")
         if host and not _is_address(host):

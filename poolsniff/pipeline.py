@@ -113,6 +113,8 @@ class Pipeline:
         for key in list(self._pending):
             self._release(key, out)
         self.stats.skipped = self.decoder.skipped + self.flows.counters
+        if self.memory.evicted:
+            self.stats.skipped["dns-memory-evicted"] = self.memory.evicted
         return out
 
     def handle(self, event: Event, out: list[Detection]) -> None:
@@ -183,7 +185,8 @@ def _complete(det: Detection) -> bool:
         return False
     if det.role != Role.MINER:
         return True
-    return "login" in det.evidence or "agent" in det.evidence and det.evidence.get("flavour") == "cryptonote"
+    # the CryptoNote login carries agent and login in one message; Stratum's authorize follows the subscribe
+    return "login" in det.evidence
 
 
 def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Detection]:

@@ -145,3 +145,10 @@ def test_ruff_and_mypy_are_clean() -> None:
     assert r.returncode == 0, r.stdout
     m = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True)
     assert m.returncode == 0, m.stdout
+
+
+@pytest.mark.parametrize("path", [m for m in MODULES if rel(m).startswith("detect/")], ids=rel)
+def test_detectors_do_not_import_each_other(path: Path) -> None:
+    detectors = {"poolsniff.detect.stratum", "poolsniff.detect.protocol", "poolsniff.detect.names"}
+    own = "poolsniff." + rel(path)[:-3].replace("/", ".")
+    assert not (imports(path) & detectors) - {own}, f"{rel(path)} imports another detector"

@@ -505,3 +505,16 @@ def test_corpus_names(shipped: Blocklist, capture: str, expected: set[str]) -> N
     assert names
     matched = {n for n in names if shipped.match_name(n.rsplit(":", 1)[0]) is not None}
     assert matched == expected
+
+
+def test_match_says_which_entry_as_alert_evidence() -> None:
+    lists = Blocklist()
+    lists.add_lines(["supportxmr.com curated,maltrail"], "t.txt", "pool")
+    match = lists.match_name("pool.SupportXMR.com.")
+    assert match is not None
+    assert match.evidence() == {
+        "blocklist": "t",
+        "blocklist_entry": "supportxmr.com",
+        "blocklist_category": "pool",
+        "blocklist_source": "curated,maltrail",
+    }

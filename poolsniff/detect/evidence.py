@@ -55,9 +55,15 @@ MINER_SOFTWARE: Final[dict[str, str]] = {
         "BzMiner",
         "WildRig",
         "Claymore",
+        # getwork-era miners seen in User-Agents (ET sids 2016067, 26395; poclbm ET POLICY rule)
+        "BitMinter",
+        "poclbm",
+        "Ufasoft",
     )
 }
 """Known miner software, by lower-cased name, in its canonical spelling."""
+MINER_REQUEST_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
+"""HTTP request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
 _KNOWN_LONGEST_FIRST: Final = sorted(MINER_SOFTWARE, key=len, reverse=True)
 _VERSION: Final = re.compile(r"v?\d[0-9A-Za-z.+~_-]{0,39}")
 _GENERIC_AGENT: Final = re.compile(r"([A-Za-z][A-Za-z0-9._-]{0,39})/(v?\d[0-9A-Za-z.+~_-]{0,39})")
@@ -199,6 +205,12 @@ class Login:
 def is_miner_software(name: str) -> bool:
     """Say whether ``name`` (from ``parse_agent``) is known miner software."""
     return name.lower() in MINER_SOFTWARE
+
+
+def is_miner_agent(agent: str) -> bool:
+    """Say whether an agent or User-Agent string names known miner software (``Mozilla/5.0`` does not)."""
+    parsed = parse_agent(agent)
+    return parsed is not None and is_miner_software(parsed[0])
 
 
 def parse_agent(agent: str) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from poolsniff.blocklist import Blocklist, Match
+from poolsniff.blocklist import Blocklist
 from poolsniff.detect import signatures as sigs
 from poolsniff.dissect.dns import rrtype_name
 from poolsniff.dnsmemory import DnsMemory
@@ -27,16 +27,6 @@ from poolsniff.model import (
     Signature,
     TlsClientHello,
 )
-
-
-def match_evidence(match: Match) -> dict[str, str]:
-    """Evidence keys that say which list entry matched."""
-    return {
-        "blocklist": match.list_name,
-        "blocklist_entry": match.entry,
-        "blocklist_category": match.category,
-        "blocklist_source": ",".join(match.sources),
-    }
 
 
 class NameDetector:
@@ -78,7 +68,7 @@ class NameDetector:
         if match is None:
             return
         det = Detection(event.ts_us, event.flow, sig, Role.CLIENT, True, app=dict(app))
-        det.evidence.update(match_evidence(match))
+        det.evidence.update(match.evidence())
         det.evidence["pool_host"] = name.lower().rstrip(".")
         det.names.append(name)
         yield det
@@ -109,7 +99,7 @@ class NameDetector:
             match = self.blocklist.match_name(name)
             if match is not None:
                 det = Detection(event.ts_us, flow, sigs.RESOLVED_POOL, Role.MINER, True)
-                det.evidence.update(match_evidence(match))
+                det.evidence.update(match.evidence())
                 det.evidence["pool_host"] = name
                 det.evidence["resolved_from"] = name
                 yield det
@@ -117,7 +107,7 @@ class NameDetector:
         match = self.blocklist.match_endpoint(flow.server_ip, flow.server_port)
         if match is not None:
             det = Detection(event.ts_us, flow, sigs.ENDPOINT_POOL, Role.MINER, True)
-            det.evidence.update(match_evidence(match))
+            det.evidence.update(match.evidence())
             yield det
 
 

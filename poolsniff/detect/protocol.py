@@ -11,21 +11,11 @@ Sv2Handshake / HttpMessage -> **ProtocolDetector** -> Detection
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from typing import Final
 
 from poolsniff.detect import signatures as sigs
-from poolsniff.detect.evidence import parse_agent
+from poolsniff.detect.evidence import MINER_REQUEST_HEADERS, is_miner_agent, parse_agent
 from poolsniff.model import Detection, Event, HttpMessage, Role, Sv2Handshake
-
-MINER_REQUEST_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
-MINER_UA: Final = re.compile(
-    r"^(cgminer|bfgminer|bitminter|poclbm|ufasoft|cpuminer|minerd|sgminer|ccminer|xmrig|"
-    r"xmr-stak|ethminer|phoenixminer|claymore|nbminer|t-rex|lolminer|srbminer|teamredminer)\b",
-    re.IGNORECASE,
-)
-"""User-Agents of mining software (ET 2016067 looks for ``miner`` followed by a non-letter)."""
 
 
 class ProtocolDetector:
@@ -61,7 +51,7 @@ class ProtocolDetector:
         if event.is_request:
             ua = h.get("user-agent", "")
             marked = [name for name in MINER_REQUEST_HEADERS if name in h]
-            if not marked and not MINER_UA.match(ua):
+            if not marked and not is_miner_agent(ua):
                 return
             det = Detection(event.ts_us, event.flow, sigs.MINER["getwork"], Role.MINER, event.from_client)
             det.evidence["flavour"] = "getwork"

@@ -26,8 +26,6 @@ from poolsniff.detect.jsonrpc import Verdict, classify
 from poolsniff.domains import normalise
 from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage, Role
 
-MINER_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
-"""Request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
 GBT_MINER_CAPS: Final = frozenset({"coinbasetxn", "workid", "coinbase/append", "longpoll"})
 """getblocktemplate capabilities a pool-mining client announces (BIP 22/23; cgminer, bfgminer)."""
 VARIANTS: Final = frozenset({"ethereumstratum", "stratum-v1-equihash"})
@@ -101,9 +99,9 @@ class StratumDetector:
 def _miner_marked(event: JsonMessage) -> bool:
     http = event.http
     if http is not None:
-        if any(h in http.headers for h in MINER_HEADERS):
+        if any(h in http.headers for h in ev.MINER_REQUEST_HEADERS):
             return True
-        if ev.parse_agent(http.headers.get("user-agent", "")) is not None and _is_miner_ua(http):
+        if ev.is_miner_agent(http.headers.get("user-agent", "")):
             return True
     params = event.value.get("params")
     if isinstance(params, list) and params and isinstance(params[0], Mapping):
@@ -111,11 +109,6 @@ def _miner_marked(event: JsonMessage) -> bool:
         if isinstance(caps, list) and GBT_MINER_CAPS & {c for c in caps if isinstance(c, str)}:
             return True
     return False
-
-
-def _is_miner_ua(http: HttpMessage) -> bool:
-    ua = http.headers.get("user-agent", "").lower()
-    return any(w in ua for w in ("miner", "xmrig", "ethminer", "bfgminer", "cgminer"))
 
 
 def _put(det: Detection, key: str, value: Any) -> None:
