@@ -35,6 +35,9 @@ REPORT_EVERY: Final = 4096
 
 _ETH4 = struct.Struct("!12xHBxH2xHxB2x12s8xBB").unpack_from
 """EtherType, IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, flags."""
+_HEADER_LE = struct.Struct("<III").unpack_from
+_HEADER_BE = struct.Struct(">III").unpack_from
+"""A pcap record header's seconds, fraction and captured length."""
 _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 """IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
 Entry = tuple[Flow, bool]
@@ -153,13 +156,75 @@ def _settle(engine: Engine, skipped: int, size: int) -> None:
     engine.flows.since_sweep += skipped
 
 
+def _skip(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    div: int,
+    limit: int,
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+) -> tuple[int, int]:
+    """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
+
+    A record is dealt with here when it is whole in the buffer, its captured length is at most
+    ``limit``, ``budget`` is not spent, its time is before ``next_check`` and it is a plain TCP
+    packet of a known flow direction that is closed or that carries no data (``_lookup``):
+    the flow is stamped with the packet's time and the packet counted against ``budget``.
+    Stops at the first other record; returns ``(pos, budget)``. ``poolsniff._walk.skip`` is the
+    same function in C, used when it is built; this one is the reference.
+    """
+    header = _HEADER_BE if big_endian else _HEADER_LE
+    get = fast.get
+    while budget > 0 and end - pos >= 16:
+        sec, frac, caplen = header(buf, pos)
+        f = pos + 16
+        stop = f + caplen
+        if caplen > limit or stop > end or caplen < 54:
+            break
+        ts = sec * 1000000 + frac // div
+        if ts >= next_check:
+            break
+        et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
+        entry = None
+        data = 0
+        if et == _IPV4:  # the common case, inline; the others as _lookup does them
+            if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
+                hl = (thl >> 4) << 2
+                data = total - 20 - hl
+                if hl >= 20 and data >= 0 and f + 14 + total <= stop:
+                    entry = get(key)
+        elif et == _VLAN or et == _IPV6:
+            entry, data = _lookup(get, buf, f, stop)
+        if entry is None or not (entry[1] or not data):
+            break
+        entry[0].last_ts = ts
+        budget -= 1
+        pos = stop
+    return pos, budget
+
+
+try:  # the same walk in C, when the extension was built at install time
+    from poolsniff._walk import skip as _fast_skip
+except ImportError:  # pragma: no cover - depends on the build
+    SKIP: Callable[..., tuple[int, int]] = _skip
+else:
+    SKIP = _fast_skip
+ACCELERATED: Final = SKIP is not _skip
+"""Whether the C record walk is in use (``poolsniff --version`` says so)."""
+
+
 def _ethernet(
     records: PcapRecords, engine: Engine, on_read: Callable[[], None] | None, every: int
 ) -> Iterator[Detection]:
     """The fused loop: walk Ethernet pcap records, skip what the flow table allows, feed the rest."""
     s, div, limit = records.stream, records.frac_div, records.limit
+    big_endian = records.order == ">"
     header = struct.Struct(records.order + "IIII").unpack_from
-    get = engine.flows.fast.get
+    skip = SKIP
+    fast = engine.flows.fast
     feed = engine.feed
     buf, pos, end = s.buf, records.start, len(s.buf)
     mark = s.base + pos  # file offset up to which the engine has counted the packets
@@ -167,6 +232,7 @@ def _ethernet(
     next_check = engine.last_check + pipeline.CHECK_EVERY_US
     try:
         while True:
+            pos, budget = skip(buf, pos, end, big_endian, div, limit, fast, budget, next_check)
             if end - pos < 16:
                 end, buf, pos = s.fill(pos, 16), s.buf, 0
                 if on_read is not None:
@@ -175,6 +241,7 @@ def _ethernet(
                     if end:
                         raise records.truncated(end)
                     return
+                continue
             sec, frac, caplen, _ = header(buf, pos)
             if caplen > limit:
                 raise records.caplen_damage(pos, caplen)
@@ -184,29 +251,9 @@ def _ethernet(
                 end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
                 if on_read is not None:
                     on_read()
-                f, stop = 16, 16 + caplen
-                if stop > end:
+                if 16 + caplen > end:
                     raise records.truncated(end)
-            if caplen >= 54 and budget > 0:
-                et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
-                entry = None
-                if et == _IPV4:  # the common case, inline; the others as _lookup does them
-                    if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
-                        hl = (thl >> 4) << 2
-                        data = total - 20 - hl
-                        if hl >= 20 and data >= 0 and f + 14 + total <= stop:
-                            entry = get(key)
-                elif et == _VLAN or et == _IPV6:
-                    entry, data = _lookup(get, buf, f, stop)
-                if entry is not None:
-                    flow, closed = entry
-                    if closed or not data:
-                        ts = sec * 1000000 + frac // div
-                        if ts < next_check:
-                            flow.last_ts = ts
-                            budget -= 1
-                            pos = stop
-                            continue
+                continue
             if budget != granted:  # the records since ``mark``, less their headers
                 _settle(engine, granted - budget, s.base + pos - mark - 16 * (granted - budget))
             released = feed((sec * 1000000 + frac // div, LINKTYPE_ETHERNET, buf[f:stop]))

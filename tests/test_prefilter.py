@@ -12,16 +12,21 @@ truncated and padded frames, UDP on a TCP flow's ports, bad TCP offsets, flags).
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 import struct
 import sys
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from poolsniff import pipeline, scan
+from poolsniff import pipeline, prefilter, scan
 from poolsniff.blocklist import Blocklist, load_shipped
 from poolsniff.dissect import flows
 from poolsniff.errors import CaptureDamaged
@@ -91,6 +96,16 @@ def assert_same(path: Path, lists: Blocklist) -> Outcome:
     assert scanned(path, lists, 1) == reference
     assert scanned(path, lists, 2) == reference
     return reference
+
+
+@pytest.fixture(autouse=True, params=["c-walk", "python-walk"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the C record walk (when built) and with the pure-Python reference."""
+    if request.param == "python-walk":
+        monkeypatch.setattr(prefilter, "SKIP", prefilter._skip)
+    elif not prefilter.ACCELERATED:
+        pytest.skip("the C record walk (poolsniff/_walk.c) is not built here: no compiler or Python.h")
+    return str(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -320,3 +335,121 @@ def test_most_packets_never_reach_the_decoder(mix: Path, lists: Blocklist) -> No
         list(detections(fileobj, str(mix), pipeline))
     assert pipeline.stats.packets == 30_000
     assert fed < 30_000 * 0.15
+
+
+# --------------------------------------------------------------------------- the record walk itself
+
+
+class Stamped:
+    """A stand-in flow: the walk only sets ``last_ts``."""
+
+    __slots__ = ("last_ts",)
+
+    def __init__(self) -> None:
+        self.last_ts = -1
+
+
+try:
+    from poolsniff._walk import skip as c_skip
+except ImportError:  # not built here (no compiler): the tests that need it skip
+    c_skip = None
+NOT_BUILT = "the C record walk (poolsniff/_walk.c) is not built here"
+PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
+
+
+@st.composite
+def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int]:
+    """Records of plain and not-so-plain TCP frames, cut bytes and noise; a fast map over some of them."""
+    order = draw(st.sampled_from(["<", ">"]))
+    nano = draw(st.booleans())
+    records = []
+    keys: list[bytes] = []
+    for _ in range(draw(st.integers(0, 12))):
+        sport, dport = draw(st.sampled_from(PORTS))
+        data = draw(st.sampled_from([b"", b"x", b"y" * 700]))
+        flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x11, 0x14, 0x12]))
+        segment = tcp(data, sport, dport, 5, flags, data_offset=draw(st.sampled_from([None] * 6 + [4, 15])))
+        kind = draw(st.sampled_from(["v4", "v4", "vlan", "v6", "v6-vlan", "udp", "frag", "options", "noise"]))
+        if kind in ("v4", "vlan", "frag", "options"):
+            ip = ipv4(
+                segment,
+                frag=draw(st.sampled_from([0x2000, 0x0005, 0x4000])) if kind == "frag" else 0,
+                options=b"\x01" * 4 if kind == "options" else b"",
+                total=draw(st.sampled_from([None] * 6 + [0, 20, 2000])),
+            )
+            frame = eth(ip, tags=(0x8100,) if kind == "vlan" else ())
+            keys.append(ip[12:20] + segment[:4])
+        elif kind in ("v6", "v6-vlan"):
+            ip = ipv6(segment, length=draw(st.sampled_from([None] * 6 + [0, 9000])))
+            frame = eth(ip, etype=0x86DD, tags=(0x8100,) if kind == "v6-vlan" else ())
+            keys.append(ip[8:40] + segment[:4])
+        elif kind == "udp":
+            frame = eth(ipv4(udp(b"u" * 40, sport, dport), proto=17))
+        else:
+            frame = draw(st.binary(min_size=0, max_size=80))
+        cut = draw(st.sampled_from([None, None, None, 30, 53, 54, 57, 60]))
+        ts = 1_700_000_000_000_000 + len(records) * 1000
+        record = pcap_record(ts * 1000 if nano else ts, frame, order, nano)
+        if cut is not None:
+            record = record[:16] + frame[:cut]
+            record = struct.pack(order + "I", len(frame[:cut])).join([record[:8], record[12:]])
+        records.append(record)
+    buf = b"".join(records) + draw(st.binary(max_size=40))
+    fast = {k: (Stamped(), draw(st.booleans())) for k in keys if draw(st.integers(0, 3))}
+    end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
+    budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
+    next_check = 1_700_000_000_000_000 + draw(st.sampled_from([99, 99, draw(st.integers(0, 15))])) * 1000
+    return buf, end, order == ">", 1000 if nano else 1, fast, budget, next_check
+
+
+def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> list[tuple[int, int]]:
+    """Where ``skip`` stops, stepping over each record it stops at (as if fed) until the data ends."""
+    stops = []
+    pos = 0
+    order = ">" if big_endian else "<"
+    while True:
+        stop = skip(buf, pos, end, big_endian, *args)
+        stops.append(stop)
+        pos = stop[0]
+        if end - pos < 16:
+            return stops
+        pos += 16 + struct.unpack_from(order + "I", buf, pos + 8)[0]
+        if pos > end:
+            return stops
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=1000, deadline=None)
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
+def test_c_walk_does_what_the_python_walk_does(
+    case: tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int], limit: int
+) -> None:
+    buf, end, big_endian, div, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for skip in (prefilter._skip, c_skip):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@given(buf=st.binary(max_size=300), pos=st.integers(-5, 400), end=st.integers(-5, 400))
+def test_c_walk_refuses_bad_bounds_and_never_reads_past_them(buf: bytes, pos: int, end: int) -> None:
+    try:
+        got = c_skip(buf, pos, end, False, 1, 262144, {}, 10, 1 << 62)
+    except ValueError:
+        assert not 0 <= pos <= end <= len(buf)
+    else:
+        assert 0 <= pos <= got[0] <= end <= len(buf)
+
+
+def test_c_walk_is_built_where_a_compiler_is() -> None:
+    """``make`` builds the extension when it can; a silent fall-back would hide a slow scan."""
+    include = Path(sysconfig.get_paths()["include"], "Python.h")
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None or not include.is_file() or os.environ.get("POOLSNIFF_NO_EXTENSION"):
+        pytest.skip(f"no {compiler} or no {include} here: the pure-Python walk is expected")
+    assert prefilter.ACCELERATED
