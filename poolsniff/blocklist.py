@@ -29,14 +29,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from poolsniff.domains import is_public_suffix, normalise
 from poolsniff.errors import BlocklistError, ConfigError
 from poolsniff.textfile import read_text
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 CATEGORIES: Final = ("pool", "proxy", "browser", "donation")
 """Block categories: Stratum/pool endpoints, public Stratum proxies, in-browser miner script
@@ -64,6 +65,15 @@ _SOURCE_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 Endpoint = tuple[str, int]
 """A canonical IP address string and a port."""
+
+Row = tuple[str, str, str, tuple[str, ...], str, int]
+"""How a :class:`Blocklist` keeps an entry: ``ListEntry`` fields with the origin as file and line.
+Tuples are much cheaper to build than frozen dataclasses (≈10,000 allowlist entries are loaded
+on every start and most are never looked at); :meth:`Blocklist.match_name` and friends turn the
+row they return into a :class:`ListEntry`."""
+
+State = tuple[dict[str, Row], dict[Endpoint, Row], dict[str, Row], dict[Endpoint, Row], dict[str, int]]
+"""Everything a :class:`Blocklist` holds, as plain data (:meth:`Blocklist.state`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +105,21 @@ Match = ListEntry
 """What :meth:`Blocklist.match_name` and :meth:`Blocklist.match_endpoint` return."""
 
 
+def _entry(row: Row) -> ListEntry:
+    """The :class:`ListEntry` of a stored row."""
+    shown, list_name, category, sources, origin, lineno = row
+    return ListEntry(shown, list_name, category, sources, f"{origin}:{lineno}")
+
+
 class Blocklist:
     """Domain and endpoint entries by category, with an allowlist that always wins."""
 
     def __init__(self) -> None:
         """Start empty; fill with :meth:`add_lines` and :meth:`add_allow_lines`."""
-        self._names: dict[str, ListEntry] = {}
-        self._endpoints: dict[Endpoint, ListEntry] = {}
-        self._allow_names: dict[str, ListEntry] = {}
-        self._allow_endpoints: dict[Endpoint, ListEntry] = {}
+        self._names: dict[str, Row] = {}
+        self._endpoints: dict[Endpoint, Row] = {}
+        self._allow_names: dict[str, Row] = {}
+        self._allow_endpoints: dict[Endpoint, Row] = {}
         self._counts: dict[str, int] = {}
 
     def copy(self) -> Blocklist:
@@ -115,6 +131,20 @@ class Blocklist:
         other._allow_endpoints = dict(self._allow_endpoints)
         other._counts = dict(self._counts)
         return other
+
+    def state(self) -> State:
+        """Everything this list holds as plain data (dicts, tuples, strings, ints), for a cache.
+
+        :meth:`from_state` rebuilds an equal list; the dicts are shared, not copied.
+        """
+        return self._names, self._endpoints, self._allow_names, self._allow_endpoints, self._counts
+
+    @classmethod
+    def from_state(cls, state: State) -> Blocklist:
+        """A list holding ``state``, as :meth:`state` returned it (the dicts are used as they are)."""
+        lists = cls()
+        lists._names, lists._endpoints, lists._allow_names, lists._allow_endpoints, lists._counts = state
+        return lists
 
     def add_lines(
         self, lines: Iterable[str], origin: str, category: str, *, list_name: str | None = None
@@ -132,6 +162,7 @@ class Blocklist:
         names = self._allow_names if category == ALLOW else self._names
         endpoints = self._allow_endpoints if category == ALLOW else self._endpoints
         self._counts.setdefault(name, 0)
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct source list
         for lineno, text in enumerate(lines, 1):
             try:
                 parsed = _parse_line(text)
@@ -140,11 +171,11 @@ class Blocklist:
             if parsed is None:
                 continue
             key, shown, sources = parsed
-            item = ListEntry(shown, name, category, sources, f"{origin}:{lineno}")
+            row = (shown, name, category, shared.setdefault(sources, sources), origin, lineno)
             if isinstance(key, str):
-                names.setdefault(key, item)
+                names.setdefault(key, row)
             else:
-                endpoints.setdefault(key, item)
+                endpoints.setdefault(key, row)
             self._counts[name] += 1
 
     def add_allow_lines(self, lines: Iterable[str], origin: str, *, list_name: str | None = None) -> None:
@@ -170,7 +201,7 @@ class Blocklist:
             key = normal
         allow = self._allow_names
         block = self._names
-        found: ListEntry | None = None
+        found: Row | None = None
         suffix = key
         while suffix:
             if suffix in allow:
@@ -178,7 +209,7 @@ class Blocklist:
             if found is None:
                 found = block.get(suffix)
             suffix = suffix.partition(".")[2]
-        return found
+        return None if found is None else _entry(found)
 
     def match_endpoint(self, ip: str, port: int) -> Match | None:
         """Return the entry listing server ``ip:port``, unless the allowlist has it."""
@@ -190,16 +221,17 @@ class Blocklist:
             key = (canonical, port)
         if key in self._allow_endpoints:
             return None
-        return self._endpoints.get(key)
+        found = self._endpoints.get(key)
+        return None if found is None else _entry(found)
 
     def shadowed(self) -> list[ListEntry]:
         """Return the block entries that the allowlist hides (worth a warning for user lists)."""
-        hidden = [e for e in self._endpoints.values() if _endpoint_key(e) in self._allow_endpoints]
-        for key, item in self._names.items():
+        hidden = [_entry(r) for r in self._endpoints.values() if _endpoint_key(r[0]) in self._allow_endpoints]
+        for key, row in self._names.items():
             suffix = key
             while suffix:
                 if suffix in self._allow_names:
-                    hidden.append(item)
+                    hidden.append(_entry(row))
                     break
                 suffix = suffix.partition(".")[2]
         return hidden
@@ -207,10 +239,9 @@ class Blocklist:
     def entries(self) -> list[ListEntry]:
         """Every entry kept, block lists first, then the allowlist (for exports and checks)."""
         return [
-            *self._names.values(),
-            *self._endpoints.values(),
-            *self._allow_names.values(),
-            *self._allow_endpoints.values(),
+            _entry(row)
+            for table in (self._names, self._endpoints, self._allow_names, self._allow_endpoints)
+            for row in table.values()
         ]
 
     def __len__(self) -> int:
@@ -319,9 +350,9 @@ def _strip_wildcard(text: str) -> str:
     return text[1:] if text.startswith(".") else text
 
 
-def _endpoint_key(item: ListEntry) -> Endpoint:
+def _endpoint_key(shown: str) -> Endpoint:
     """The look-up key of an endpoint entry as shown (``1.2.3.4:3333`` / ``[::1]:3333``)."""
-    host, _, port = item.entry.rpartition(":")
+    host, _, port = shown.rpartition(":")
     return host.strip("[]"), int(port)
 
 
@@ -346,11 +377,21 @@ def header_category(lines: Iterable[str], origin: str) -> str | None:
 
 
 def shipped_dir() -> Traversable:
-    """The package's ``blocklists`` folder (wheel), else the source checkout's ``blocklists/``."""
-    packaged = files("poolsniff") / "blocklists"
+    """The package's ``blocklists`` folder (wheel), else the source checkout's ``blocklists/``.
+
+    A package installed as files is looked at directly; ``importlib.resources`` (a few ms to
+    import) is only asked for a package that is not (a zipped one).
+    """
+    here = Path(__file__).resolve().parent
+    if here.is_dir():
+        packaged: Traversable = here / "blocklists"
+    else:
+        from importlib.resources import files
+
+        packaged = files("poolsniff") / "blocklists"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "blocklists"
+    return here.parent / "blocklists"
 
 
 @cache

@@ -11,17 +11,27 @@ upstream copies with their HTTP validators and a downloaded Public Suffix List, 
     <data dir>/lists/{pool,proxy,browser,donation}.txt     curated lists (as in blocklists/)
     <data dir>/cache/<name>-<hash>.txt + .meta.json         last good upstream copy per source
     <data dir>/public_suffix_list.dat + .meta.json          last good Public Suffix List
+    <data dir>/cache/parsed-lists.marshal                   the lists last loaded, parsed
 
-Files are replaced atomically (:func:`write_atomic`). The data directory comes from
+Files are replaced atomically (:func:`write_atomic`). Parsing the lists takes ~0.1 s (every
+domain entry is checked against the Public Suffix List, which needs tldextract), so
+:func:`load_active` keeps what it parsed in ``parsed-lists.marshal`` (plain data in ``marshal``
+format, never pickle) under a key made of the identity (path, size, times, inode) of every list
+file and of the suffix list, and of the parser and poolsniff's version; a later start with the
+same key reads it back in a few ms. A file that is stale, damaged or unreadable is ignored and
+rewritten; failing to write it is never an error. The data directory comes from
 ``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else ``$XDG_DATA_HOME/poolsniff``, else
 ``~/.local/share/poolsniff`` (:func:`resolve_data_dir`, which takes the environment as a mapping).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import marshal
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -29,11 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from poolsniff import domains
+from poolsniff import __version__, blocklist, domains
 from poolsniff.blocklist import (
     DEFAULT_USER_CATEGORY,
     SHIPPED_FILES,
     Blocklist,
+    State,
     header_category,
     load_files,
     load_shipped,
@@ -47,6 +58,9 @@ DATA_DIR_ENV: Final = "POOLSNIFF_DATA_DIR"
 LISTS: Final = "lists"
 CACHE: Final = "cache"
 PSL_FILE: Final = "public_suffix_list.dat"
+PARSED_CACHE: Final = "parsed-lists.marshal"
+"""The parsed lists last loaded, under ``cache/`` (see the module docstring)."""
+_CACHE_MAGIC: Final = b"poolsniff parsed lists 1\n"
 
 
 def resolve_data_dir(option: str | None, environ: Mapping[str, str]) -> Path:
@@ -155,11 +169,39 @@ def use_data_dir_psl(data_dir: Path | None) -> None:
 def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] = ()) -> Active:
     """Load the updated lists of ``data_dir`` where present, else the shipped ones, then ``extra``.
 
-    The shipped allowlist is always loaded. Bad lines raise ``BlocklistError`` (file:line).
+    The shipped allowlist is always loaded. Bad lines raise ``BlocklistError`` (file:line). What
+    was parsed is kept in the data directory's ``cache/parsed-lists.marshal`` and read back while
+    no list file and no suffix list has changed.
     """
     use_data_dir_psl(data_dir)
     updated = lists_dir(data_dir) if data_dir is not None else None
     present = {f for f, _ in SHIPPED_FILES if updated is not None and _is_file(updated / f)}
+    extras = [Path(name) for name in extra]
+    cache = data_dir / CACHE / PARSED_CACHE if data_dir is not None else None
+    key = _cache_key(present, updated, extras) if cache is not None else None
+    lists = _read_cache(cache, key) if cache is not None and key is not None else None
+    if lists is None:
+        lists = _parse_lists(present, updated, extras)
+        if cache is not None and key is not None:
+            _write_cache(cache, key, lists.state())
+    files: list[LoadedList] = []
+    for filename, category in SHIPPED_FILES:
+        stem = Path(filename).stem
+        if filename in present:
+            assert updated is not None
+            path = updated / filename
+            files.append(LoadedList(stem, category, str(path), _mtime(path)))
+        else:
+            files.append(LoadedList(stem, category, "shipped", None))
+    for user in extras:
+        lines = user.read_text(encoding="utf-8").splitlines()
+        category = header_category(lines, str(user)) or DEFAULT_USER_CATEGORY
+        files.append(LoadedList(user.stem, category, str(user), _mtime(user)))
+    return Active(lists, files, domains.suffix_list_in_use())
+
+
+def _parse_lists(present: set[str], updated: Path | None, extras: list[Path]) -> Blocklist:
+    """Parse the lists :func:`load_active` uses (no cache)."""
     if present:
         lists = Blocklist()
         for filename, category in SHIPPED_FILES:
@@ -171,22 +213,9 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
                 lists.add_lines(text.splitlines(), f"blocklists/{filename}", category)
     else:
         lists = load_shipped()
-    files: list[LoadedList] = []
-    for filename, category in SHIPPED_FILES:
-        stem = Path(filename).stem
-        if filename in present:
-            assert updated is not None
-            path = updated / filename
-            files.append(LoadedList(stem, category, str(path), _mtime(path)))
-        else:
-            files.append(LoadedList(stem, category, "shipped", None))
-    for name in extra:
-        user = Path(name)
+    for user in extras:
         load_files(lists, [user])
-        lines = user.read_text(encoding="utf-8").splitlines()
-        category = header_category(lines, str(user)) or DEFAULT_USER_CATEGORY
-        files.append(LoadedList(user.stem, category, str(user), _mtime(user)))
-    return Active(lists, files, domains.suffix_list_in_use())
+    return lists
 
 
 def _add_file(lists: Blocklist, path: Path, category: str) -> None:
@@ -195,6 +224,68 @@ def _add_file(lists: Blocklist, path: Path, category: str) -> None:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read updated list: {e}") from e
     lists.add_lines(text.splitlines(), str(path), category)
+
+
+def _identity(path: Path) -> tuple[str, int, int, int, int, int] | None:
+    """A file's path as given, device, inode, size, modification and change times (ns); None when
+    it cannot be looked at (nothing is cached then: the parser reports what is wrong)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _cache_key(present: set[str], updated: Path | None, extras: list[Path]) -> tuple[Any, ...] | None:
+    """What the parsed lists depend on: every file read, the suffix list, the parser's code.
+
+    None when a file cannot be looked at, or the shipped lists are inside a zipped package.
+    """
+    shipped = shipped_dir()
+    if not isinstance(shipped, Path):
+        return None
+    sources = [updated / f if updated is not None and f in present else shipped / f for f, _ in SHIPPED_FILES]
+    idents = [_identity(p) for p in [*sources, *extras]]
+    if any(i is None for i in idents):
+        return None
+    code = (__version__, sys.version, _identity(Path(blocklist.__file__)), _identity(Path(domains.__file__)))
+    return (code, domains.suffix_list_identity(), tuple(idents))
+
+
+def _read_cache(path: Path, key: tuple[Any, ...]) -> Blocklist | None:
+    """The lists kept in ``path`` under ``key``; None when missing, stale or damaged."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_CACHE_MAGIC)
+    payload = data[head + 32 :]
+    if data[:head] != _CACHE_MAGIC or hashlib.sha256(payload).digest() != data[head : head + 32]:
+        return None
+    collecting = gc.isenabled()
+    gc.disable()  # ≈30,000 new tuples and strings, none of them garbage: spare the collector
+    try:
+        stored = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != key:
+        return None
+    state = stored[1]
+    if not (isinstance(state, tuple) and len(state) == 5 and all(isinstance(d, dict) for d in state)):
+        return None
+    return Blocklist.from_state(state)
+
+
+def _write_cache(path: Path, key: tuple[Any, ...], state: State) -> None:
+    """Keep ``state`` in ``path`` under ``key``; a data directory that cannot be written is fine."""
+    payload = marshal.dumps((key, state))
+    try:
+        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
+    except OSError:
+        pass
 
 
 def _mtime(path: Path) -> float | None:

@@ -3,6 +3,10 @@
 ``poolsniff scan PATH...`` picks the source (capture files) and the sink (EVE JSON lines),
 runs the pipeline, and maps errors to exit statuses. Everything it does is callable from
 Python through ``poolsniff.scan``.
+
+Each command imports the machinery it uses when it runs, not when this module is imported:
+``poolsniff scan`` does not pay for the updater, the reports, live capture or the process
+pool, and ``--help`` and ``--version`` need none of them.
 """
 
 from __future__ import annotations
@@ -16,19 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from poolsniff import __version__
 from poolsniff.blocklist import CATEGORIES
-from poolsniff.blocklist_export import DATASET_NAME, export, suricata_rules
 from poolsniff.blocklist_export import FORMATS as EXPORT_FORMATS
-from poolsniff.blocklist_query import Explainer, describe
-from poolsniff.blocklist_store import Active, cached_copies, load_active, resolve_data_dir, write_atomic
-from poolsniff.blocklist_update import Options as UpdateOptions
-from poolsniff.blocklist_update import update as run_update
-from poolsniff.config import config_candidates, default_sources_path, find_config, load_config, load_sources
 from poolsniff.errors import (
     BlocklistError,
     CaptureError,
@@ -37,15 +35,13 @@ from poolsniff.errors import (
     OutputError,
     PoolsniffError,
 )
-from poolsniff.outputs import Outputs, RecordWriter, lists_updated, open_outputs
 from poolsniff.report import FORMATS as REPORT_FORMATS
-from poolsniff.report import ReadStats, render, summarise_files
-from poolsniff.scan import FileScans, ScanResult
-from poolsniff.sinks.eve import to_eve
-from poolsniff.sinks.jsonl import JsonlWriter
-from poolsniff.sniff import SniffOptions
-from poolsniff.sniff import sniff as run_sniff
-from poolsniff.sources.pcap import expand_paths
+
+if TYPE_CHECKING:
+    from poolsniff.blocklist_store import Active
+    from poolsniff.outputs import Outputs, RecordWriter
+    from poolsniff.scan import FileScans, ScanResult
+    from poolsniff.sinks.jsonl import JsonlWriter
 
 
 class ExitStatus(IntEnum):
@@ -83,6 +79,8 @@ def main() -> None:
 
 @contextmanager
 def _writer(output: str | None) -> Iterator[JsonlWriter]:
+    from poolsniff.sinks.jsonl import JsonlWriter
+
     try:
         writer = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
     except OutputError as e:
@@ -117,6 +115,8 @@ def _progress(enabled: bool, total: int) -> Callable[[int], None]:
 
 def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """The settings of the config file become the defaults of this command's options."""
+    from poolsniff.config import find_config, load_config
+
     path = find_config(value, os.environ)
     if path is None:
         return
@@ -154,6 +154,8 @@ def _warn(line: str) -> None:
 
 @contextmanager
 def _outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Iterator[Outputs]:
+    from poolsniff.outputs import lists_updated, open_outputs
+
     try:
         outputs = open_outputs(primary, warn=_warn, blocklist_updated=lists_updated(active.files), **sinks)
     except ConfigError as e:
@@ -200,6 +202,10 @@ def scan(
     Example:
       poolsniff scan pcaps/ -o alerts.json
     """
+    from poolsniff.scan import FileScans, ScanResult
+    from poolsniff.sinks.eve import to_eve
+    from poolsniff.sources.pcap import expand_paths
+
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -327,6 +333,10 @@ def sniff(
     Example:
       poolsniff sniff -i eth1 -o /var/log/poolsniff/alerts.json --user poolsniff
     """
+    from poolsniff.outputs import lists_updated, open_outputs
+    from poolsniff.sniff import SniffOptions
+    from poolsniff.sniff import sniff as run_sniff
+
     active = _active(blocklists)
     options = SniffOptions(interfaces, output, bpf, duration, count, stats_interval, user, redact)
     updated = lists_updated(active.files)
@@ -365,10 +375,14 @@ _data_dir_option = click.option("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
 
 
 def _data_dir(option: str | None) -> Path:
+    from poolsniff.blocklist_store import resolve_data_dir
+
     return resolve_data_dir(option, os.environ)
 
 
 def _active(extra: tuple[str, ...], data_dir: str | None = None) -> Active:
+    from poolsniff.blocklist_store import load_active
+
     folder = _data_dir(data_dir)
     try:
         return load_active(folder, list(extra))
@@ -402,6 +416,8 @@ def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_di
     Example:
       poolsniff blocklist check pool.supportxmr.com binance.com 94.23.251.22:3333
     """
+    from poolsniff.blocklist_query import Explainer
+
     explainer = Explainer(_active(blocklists, data_dir).lists)
     verdicts = [explainer.explain(name) for name in names]
     for verdict in verdicts:
@@ -415,6 +431,9 @@ def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_di
 @_data_dir_option
 def blocklist_list(blocklists: tuple[str, ...], data_dir: str | None) -> None:
     """Show the lists in use: entries per list and per source, origin and age."""
+    from poolsniff.blocklist_query import describe
+    from poolsniff.blocklist_store import cached_copies
+
     folder = _data_dir(data_dir)
     active = _active(blocklists, data_dir)
     for line in describe(active, cached_copies(folder), str(folder), time.time()):
@@ -435,6 +454,10 @@ def blocklist_update(sources_file: str | None, data_dir: str | None, offline: bo
     \b
     Exit status: 0 (also when some sources failed), 2 bad sources file, 4 data dir not writable.
     """
+    from poolsniff.blocklist_update import Options as UpdateOptions
+    from poolsniff.blocklist_update import update as run_update
+    from poolsniff.config import default_sources_path, load_sources
+
     try:
         doc = load_sources(sources_file or default_sources_path())
     except ConfigError as e:
@@ -482,6 +505,9 @@ def blocklist_export(
       poolsniff blocklist export --format dnsmasq -o /etc/dnsmasq.d/poolsniff.conf
       poolsniff blocklist export --format suricata-dataset -o poolsniff-pools.lst
     """
+    from poolsniff.blocklist_export import DATASET_NAME, export, suricata_rules
+    from poolsniff.blocklist_store import write_atomic
+
     lists = _active(blocklists, data_dir).lists
     text = export(lists, fmt, categories=categories or CATEGORIES, serial=int(time.time()))
     rules = suricata_rules(Path(output).name if output else f"{DATASET_NAME}.lst")
@@ -528,6 +554,9 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
       poolsniff report /var/log/poolsniff/alerts.json*
       poolsniff report alerts.json --format html -o miners.html
     """
+    from poolsniff.blocklist_store import write_atomic
+    from poolsniff.report import ReadStats, render, summarise_files
+
     stats = ReadStats()
     try:
         hosts = summarise_files(files, stats)
@@ -562,6 +591,8 @@ def config_check(file: str | None) -> None:
     \b
     Exit status: 0 valid; 2 invalid (the error names file:line) or no file found.
     """
+    from poolsniff.config import config_candidates, find_config, load_config
+
     path = find_config(file, os.environ)
     if path is None:
         places = " or ".join(config_candidates(os.environ))

@@ -14,19 +14,19 @@ line of ``scan`` and ``sniff``, one key per long option (``redis-stream: alerts`
 ``--redis-stream alerts``). It is read from ``--config FILE``, else ``/etc/poolsniff/poolsniff.yaml``,
 else ``$XDG_CONFIG_HOME/poolsniff/poolsniff.yaml`` (:func:`find_config`); options given on the
 command line win over it.
+
+PyYAML, difflib and :mod:`poolsniff.upstream` are imported where they are first needed: every
+``scan`` imports this module to look for a settings file, and most find none.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
-
-import yaml
 
 from poolsniff.blocklist import CATEGORIES
 from poolsniff.errors import ConfigError
@@ -34,7 +34,11 @@ from poolsniff.sinks.redis import parse_redis_url
 from poolsniff.sinks.syslog import parse_syslog_url
 from poolsniff.suppress import parse_duration
 from poolsniff.textfile import read_text
-from poolsniff.upstream import FORMATS, SOURCE_ID_RE, SourcesDoc, SourceSpec
+
+if TYPE_CHECKING:
+    import yaml
+
+    from poolsniff.upstream import SourcesDoc, SourceSpec
 
 TOP_KEYS: Final = ("sources", "public_suffix_list")
 """Keys of a sources file."""
@@ -60,11 +64,22 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader building :class:`LineDict` and :class:`LineList` and refusing duplicate keys."""
+@cache
+def _line_loader() -> type[yaml.SafeLoader]:
+    """A SafeLoader building :class:`LineDict` and :class:`LineList` and refusing duplicate keys."""
+    import yaml
+
+    class LineLoader(yaml.SafeLoader):
+        """SafeLoader with :func:`_construct_mapping` and :func:`_construct_sequence`."""
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    return LineLoader
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
+    import yaml
+
     loader.flatten_mapping(node)
     mapping = LineDict()
     mapping.line = node.start_mark.line + 1
@@ -84,15 +99,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     return mapping
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
     sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
     sequence.line = node.start_mark.line + 1
     sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
     return sequence
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def parse_yaml(text: str, origin: str) -> Any:
@@ -100,8 +111,10 @@ def parse_yaml(text: str, origin: str) -> Any:
 
     Raises :class:`ConfigError` ``origin:line: problem`` for a syntax error or duplicate key.
     """
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
+        return yaml.load(text, Loader=_line_loader())  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -119,6 +132,8 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
 
 def default_sources_path() -> str:
     """The sources file shipped in the package (``poolsniff/data/sources.yaml``)."""
+    from importlib.resources import files
+
     return str(files("poolsniff") / "data" / "sources.yaml")
 
 
@@ -133,6 +148,8 @@ def parse_sources(data: Any, origin: str) -> SourcesDoc:
     The shape is ``{sources: [{name, url, format, category}, ...], public_suffix_list: URL}``
     (``public_suffix_list`` is optional; without it the run leaves the suffix list alone).
     """
+    from poolsniff.upstream import SourcesDoc
+
     if not isinstance(data, LineDict):
         raise ConfigError(f"{origin}:1: expected a mapping with the keys {', '.join(TOP_KEYS)}")
     _check_keys(data, TOP_KEYS, TOP_KEYS[:1], origin, "")
@@ -157,6 +174,8 @@ def parse_sources(data: Any, origin: str) -> SourcesDoc:
 
 
 def _parse_source(item: Any, where: str) -> SourceSpec:
+    from poolsniff.upstream import FORMATS, SOURCE_ID_RE, SourceSpec
+
     if not isinstance(item, LineDict):
         raise ConfigError(f"{where}: a source is a mapping with the keys {', '.join(SOURCE_KEYS)}")
     file = where.rpartition(":")[0]
@@ -330,6 +349,8 @@ def parse_config(data: Any, origin: str) -> Config:
 
 
 def _did_you_mean(key: object) -> str:
+    import difflib
+
     valid = [s.key for s in SETTINGS]
     close = difflib.get_close_matches(str(key).replace("_", "-"), valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

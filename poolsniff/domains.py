@@ -13,16 +13,22 @@ update`` downloads a fresh copy of the list into the data directory; the command
 more cautious). A copy that cannot be read leaves the snapshot alone. The PSL *private* section
 is included, so ``duckdns.org``, ``herokuapp.com`` or ``pp.ua`` count as suffixes and names
 under them stay tenant-scoped.
+
+tldextract is imported by the first look-up, not with this module (it costs ~0.1 s with the
+``requests`` it imports); :func:`suffix_list_identity` lets a cache of look-up results (the
+parsed blocklists) tell whether the answers may have changed, without importing it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import tldextract
+if TYPE_CHECKING:
+    import tldextract
 
 MAX_NAME_LENGTH: Final = 253
 """Longest host name in presentation form without the trailing dot (RFC 1035 §2.3.4)."""
@@ -91,6 +97,33 @@ def suffix_list_in_use() -> str:
     return str(_local_copy[0]) if _local_copy else BUNDLED_SNAPSHOT
 
 
+def suffix_list_identity() -> tuple[object, ...]:
+    """What the Public Suffix List answers depend on, from file metadata alone (for caches).
+
+    The path, size, modification and change times (ns) and inode of tldextract's bundled snapshot
+    and code, and of the local copy set by :func:`use_suffix_list`; a file that cannot be looked at
+    is None. Equal identities mean equal answers from :func:`is_public_suffix` and
+    :func:`registrable`. tldextract is located without being imported.
+    """
+    from importlib.machinery import PathFinder  # importlib.util would cost a few ms more
+
+    try:
+        spec = PathFinder.find_spec("tldextract")
+    except (ImportError, ValueError):
+        spec = None
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    files = [os.path.join(f, name) for f in folders[:1] for name in (".tld_set_snapshot", "tldextract.py")]
+    return tuple((path, _stat_identity(path)) for path in [*files, *map(str, _local_copy)])
+
+
+def _stat_identity(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
 def suffix_rules(text: str) -> list[str]:
     """The rules of a Public Suffix List file (``*.ck``, ``!www.ck``, ``duckdns.org``...).
 
@@ -116,7 +149,13 @@ def _local_rules() -> list[str]:
 
 @cache
 def _extractor() -> tldextract.TLDExtract:
-    """The one offline extractor, built on first use (loading the PSL snapshot takes ~0.1 s)."""
+    """The one offline extractor, built on first use.
+
+    tldextract is imported here, not at the top: importing it (it pulls in ``requests``) and
+    loading the PSL snapshot take ~0.1 s, which a scan that never needs the PSL does not pay.
+    """
+    import tldextract
+
     return tldextract.TLDExtract(
         suffix_list_urls=(),
         cache_dir=None,

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from poolsniff import parallel
 from poolsniff.blocklist import Blocklist
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.model import Alert
@@ -84,7 +83,7 @@ def _worth_splitting(fileobj: BinaryIO) -> bool:
         info = os.fstat(fileobj.fileno())
     except (OSError, ValueError):
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size >= SPLIT_MIN_BYTES and parallel.available()
+    return stat.S_ISREG(info.st_mode) and info.st_size >= SPLIT_MIN_BYTES and _parallel_available()
 
 
 def _scan_here(
@@ -131,6 +130,8 @@ def _scan_split(
     on_read: Callable[[], None] | None,
 ) -> ScanResult:
     """The scan over two processes."""
+    from poolsniff import parallel
+
     front, damage = parallel.scan_split(
         fileobj, path, blocklist, emit=emit, to_record=to_record, redact=redact, name=name, on_read=on_read
     )
@@ -173,7 +174,7 @@ class FileScans:
         self._next = 0
         self._started: dict[int, Any] = {}
         self._pool: Any = None
-        if jobs > 1 and len(paths) > 1 and parallel.available():
+        if jobs > 1 and len(paths) > 1 and _parallel_available():
             import multiprocessing
 
             self._pool = multiprocessing.get_context("fork").Pool(
@@ -223,6 +224,13 @@ class FileScans:
     def __exit__(self, *exc: object) -> None:
         """Stop the pool."""
         self.close()
+
+
+def _parallel_available() -> bool:
+    """``parallel.available()``; the module is imported when first needed (most scans never are)."""
+    from poolsniff import parallel
+
+    return parallel.available()
 
 
 _worker: dict[str, Any] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import marshal
 import re
 import shutil
 import socket
@@ -211,6 +212,27 @@ def test_first_entry_wins_and_counts() -> None:
     assert match is not None and (match.sources, match.category) == (("a",), "pool")
     assert lists.counts() == {"pool": 3, "extra": 1, "allowlist": 1}
     assert len(lists) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "ip", "port"),
+    [
+        ("x.supportxmr.com", "94.23.251.22", 3333),
+        ("ok.supportxmr.com", "2001:db8::1", 3333),
+        ("xn--bcher-kva.de", "1.2.3.4", 3333),
+        ("donate.v2.xmrig.com", "::ffff:94.23.251.22", 3333),
+        ("unlisted.example", "5.6.7.8", 1),
+    ],
+)
+def test_state_survives_marshal(name: str, ip: str, port: int) -> None:
+    """What the load cache keeps (plain data through ``marshal``) gives back an equal list."""
+    original = small_list()
+    copy = Blocklist.from_state(marshal.loads(marshal.dumps(original.state())))
+    assert copy.match_name(name) == original.match_name(name)
+    assert copy.match_endpoint(ip, port) == original.match_endpoint(ip, port)
+    assert copy.entries() == original.entries()
+    assert copy.counts() == original.counts() and len(copy) == len(original)
+    assert copy.shadowed() == original.shadowed()
 
 
 def test_unknown_category_is_a_programming_error() -> None:

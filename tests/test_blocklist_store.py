@@ -8,6 +8,7 @@ import pkgutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,128 @@ def test_load_active_when_the_data_dir_cannot_be_searched(
     assert [f.location for f in active.files] == ["shipped"] * 5
     assert active.suffix_list == domains.BUNDLED_SNAPSHOT
     assert active.lists.match_name("only-updated.example.net") is None
+
+
+# --------------------------------------------------------------------------- the parsed-lists cache
+
+
+def _cache_file(data: Path) -> Path:
+    return data / "cache" / blocklist_store.PARSED_CACHE
+
+
+def _refuse_to_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("parsed although the cache is current")
+
+    monkeypatch.setattr(blocklist_store, "_parse_lists", refuse)
+
+
+def test_load_active_reads_back_what_it_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _data_dir(tmp_path, "# category: pool\nonly-updated.example.net maltrail\n")
+    first = load_active(data)
+    assert _cache_file(data).read_bytes().startswith(b"poolsniff parsed lists")
+    _refuse_to_parse(monkeypatch)
+    again = load_active(data)
+    assert again.lists.state() == first.lists.state()
+    assert again.files == first.files
+    found = again.lists.match_name("x.only-updated.example.net")
+    assert found is not None and found.origin == f"{data}/lists/pool.txt:2"
+
+
+def _edit_in_place_same_size_and_mtime(data: Path, extra: Path) -> None:
+    pool = data / "lists" / "pool.txt"
+    before = pool.stat()
+    with pool.open("r+b") as f:
+        f.write(b"b")  # a.example.net -> b.example.net, same inode and size
+    os.utime(pool, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _new_data_dir_list(data: Path, extra: Path) -> None:
+    write_atomic(data / "lists" / "pool.txt", b"c.example.net\n")
+
+
+def _edit_extra(data: Path, extra: Path) -> None:
+    extra.write_text("# category: proxy\nd.example.net\n")
+
+
+def _suffix_list_makes_an_entry_a_public_suffix(data: Path, extra: Path) -> None:
+    write_atomic(psl_path(data), _psl_text("a.example.net"))
+
+
+@pytest.mark.parametrize(
+    ("change", "listed", "unlisted", "error"),
+    [
+        (_edit_in_place_same_size_and_mtime, "x.b.example.net", "x.a.example.net", None),
+        (_new_data_dir_list, "x.c.example.net", "x.a.example.net", None),
+        (_edit_extra, "d.example.net", "e.example.net", None),
+        (_suffix_list_makes_an_entry_a_public_suffix, None, None, "a.example.net is a public suffix"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_a_changed_file_is_parsed_again(
+    tmp_path: Path,
+    change: Any,
+    listed: str | None,
+    unlisted: str | None,
+    error: str | None,
+) -> None:
+    data = _data_dir(tmp_path, "a.example.net\n")
+    extra = tmp_path / "mine.txt"
+    extra.write_text("# category: proxy\ne.example.net\n")
+    assert load_active(data, [extra]).lists.match_name("x.a.example.net") is not None
+    change(data, extra)
+    if error is not None:
+        with pytest.raises(BlocklistError, match=error):
+            load_active(data, [extra])
+        return
+    lists = load_active(data, [extra]).lists
+    assert listed is not None and lists.match_name(listed) is not None
+    assert unlisted is not None and lists.match_name(unlisted) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b"",
+        lambda b: b[:-1],
+        lambda b: b[:-1] + bytes([b[-1] ^ 1]),
+        lambda b: b"poolsniff parsed lists 0\n" + b[25:],
+        lambda b: b"\x00" * len(b),
+    ],
+    ids=["empty", "truncated", "flipped-bit", "old-format", "zeros"],
+)
+def test_a_damaged_cache_is_ignored_and_rewritten(
+    tmp_path: Path, damage: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data_dir(tmp_path, "a.example.net\n")
+    expected = load_active(data).lists.state()
+    good = _cache_file(data).read_bytes()
+    _cache_file(data).write_bytes(damage(good))
+    assert load_active(data).lists.state() == expected
+    assert _cache_file(data).read_bytes() == good
+    _refuse_to_parse(monkeypatch)
+    assert load_active(data).lists.state() == expected
+
+
+def test_the_cache_knows_which_path_each_entry_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--blocklist mine.txt`` and ``--blocklist ../here/mine.txt`` name the same file differently."""
+    data = _data_dir(tmp_path, "a.example.net\n")
+    (tmp_path / "mine.txt").write_text("d.example.net\n")
+    monkeypatch.chdir(tmp_path)
+    names = ["mine.txt", f"../{tmp_path.name}/mine.txt", "mine.txt"]
+    origins = []
+    for name in names:
+        found = load_active(data, [name]).lists.match_name("d.example.net")
+        assert found is not None
+        origins.append(found.origin)
+    assert origins == [f"{name}:1" for name in names]
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+    data = _data_dir(tmp_path, "a.example.net\n")
+    (data / "cache").write_text("not a folder")  # mkdir and the write both fail
+    for _ in range(2):
+        assert load_active(data).lists.match_name("x.a.example.net") is not None
+    assert (data / "cache").read_text() == "not a folder"

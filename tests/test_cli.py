@@ -221,3 +221,49 @@ def test_summary_counts_skipped_packets_by_reason(tmp_path: Path) -> None:
 def test_version_and_help_on_every_command(command: list[str]) -> None:
     assert run(*command, "--version").stdout.strip() == f"poolsniff, version {__version__}"
     assert run(*command, "--help").returncode == 0
+
+
+PROBE = """
+import json, sys
+from poolsniff.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+with open(sys.argv[1], "w") as out:
+    json.dump(sorted(sys.modules), out)
+"""
+"""Run a command in-process, then write the names of the modules it imported to a file."""
+
+NEVER_AT_START = {
+    "tldextract", "requests", "yaml", "multiprocessing", "scapy", "poolsniff.blocklist_update",
+    "poolsniff.sniff", "poolsniff.sources.live", "poolsniff.parallel", "poolsniff.upstream",
+}  # fmt: skip
+"""Modules no command imports unless it uses them (``scan`` of a capture without alerts uses none)."""
+EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("args", "absent", "present"),
+    [
+        (["--version"], NEVER_AT_START | {"poolsniff.scan", "poolsniff.pipeline", "dpkt", "poolsniff.config"},
+         {"click"}),
+        (["scan", "--help"], NEVER_AT_START | {"poolsniff.scan", "poolsniff.pipeline", "dpkt"}, {"click"}),
+        (["scan", "-q", str(BENIGN)], NEVER_AT_START, {"poolsniff.scan", "poolsniff.pipeline"}),
+        (["report", "-q", "-o", "{tmp}/r.txt", str(EXPECTED)], NEVER_AT_START, {"poolsniff.report"}),
+    ],
+    ids=["version", "scan-help", "scan", "report"],
+)  # fmt: skip
+def test_a_command_imports_only_what_it_uses(
+    tmp_path: Path, args: list[str], absent: set[str], present: set[str]
+) -> None:
+    """Start-up time: tldextract (with requests), PyYAML, the updater, live capture and the
+    process pool are imported by the commands that use them, not by every command."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    listing = tmp_path / "modules.json"
+    for _ in range(2):  # the first scan parses the lists and fills the cache; the second reads it
+        command = [sys.executable, "-c", PROBE, str(listing), *args]
+        subprocess.run(command, capture_output=True, timeout=120, check=True)
+    loaded = set(json.loads(listing.read_text()))
+    assert present <= loaded
+    assert not absent & loaded, sorted(absent & loaded)

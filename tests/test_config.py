@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,3 +274,20 @@ def test_jobs_setting(tmp_path: Path) -> None:
     bad.write_text("jobs: -2\n")
     with pytest.raises(ConfigError, match=r"b.yaml:1: jobs: must be a whole number"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("code", "loaded"),
+    [
+        ("import poolsniff.config as c; c.find_config(None, {})", []),
+        ("import poolsniff.config as c; c.parse_yaml('a: 1', 'x.yaml')", ["yaml"]),
+        ("import poolsniff.config as c; c.parse_sources(c.parse_yaml('sources: []', 'x.yaml'), 'x.yaml')",
+         ["poolsniff.upstream", "yaml"]),
+    ],
+)  # fmt: skip
+def test_yaml_and_the_sources_schema_are_imported_when_used(code: str, loaded: list[str]) -> None:
+    """Every scan looks for a settings file; only one that finds a file (or updates) pays for PyYAML."""
+    watched = "{'yaml', 'poolsniff.upstream', 'difflib'}"
+    probe = f"{code}; import sys; print(*sorted({watched} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == loaded

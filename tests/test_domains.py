@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,28 @@ def test_use_suffix_list_adds_a_local_copy(tmp_path: Path) -> None:
     finally:
         domains.use_suffix_list(None)
     assert not is_public_suffix("new-suffix.example")
+
+
+def test_importing_domains_does_not_import_tldextract() -> None:
+    """tldextract (and the requests it imports) costs ~0.1 s: only a PSL look-up loads it."""
+    code = "import sys, poolsniff.domains as d; d.suffix_list_identity(); print('tldextract' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
+
+
+def test_suffix_list_identity_follows_the_local_copy(tmp_path: Path) -> None:
+    copy = tmp_path / "public_suffix_list.dat"
+    copy.write_text("new-suffix.example\n")
+    try:
+        bundled = domains.suffix_list_identity()
+        assert domains.suffix_list_identity() == bundled
+        domains.use_suffix_list(copy)
+        local = domains.suffix_list_identity()
+        assert local != bundled
+        copy.write_text("new-suffix.example\nanother.example\n")
+        assert domains.suffix_list_identity() != local
+        copy.unlink()
+        assert domains.suffix_list_identity() not in (bundled, local)
+    finally:
+        domains.use_suffix_list(None)
+    assert domains.suffix_list_identity() == bundled
