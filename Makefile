@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml poolsniff/_walk.c tools/hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	$(BIN)/python -m compileall -q poolsniff  # as a wheel install does: no compiling at each start
 	touch $(STAMP)
 
 ## demo: create the virtualenv, install poolsniff, scan the bundled captures

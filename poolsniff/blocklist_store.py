@@ -19,7 +19,9 @@ domain entry is checked against the Public Suffix List, which needs tldextract),
 format, never pickle) under a key made of the identity (path, size, times, inode) of every list
 file and of the suffix list, and of the parser and poolsniff's version; a later start with the
 same key reads it back in a few ms. A file that is stale, damaged or unreadable is ignored and
-rewritten; failing to write it is never an error. The data directory comes from
+rewritten; failing to write it is never an error. The cache also holds the registrable domain
+of each listed name that has no suffix rule below it (``domains.registrable_table``), so that the
+pool names of alerts are answered without importing tldextract. The data directory comes from
 ``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else ``$XDG_DATA_HOME/poolsniff``, else
 ``~/.local/share/poolsniff`` (:func:`resolve_data_dir`, which takes the environment as a mapping).
 """
@@ -60,7 +62,7 @@ CACHE: Final = "cache"
 PSL_FILE: Final = "public_suffix_list.dat"
 PARSED_CACHE: Final = "parsed-lists.marshal"
 """The parsed lists last loaded, under ``cache/`` (see the module docstring)."""
-_CACHE_MAGIC: Final = b"poolsniff parsed lists 1\n"
+_CACHE_MAGIC: Final = b"poolsniff parsed lists 2\n"
 
 
 def resolve_data_dir(option: str | None, environ: Mapping[str, str]) -> Path:
@@ -179,11 +181,15 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
     extras = [Path(name) for name in extra]
     cache = data_dir / CACHE / PARSED_CACHE if data_dir is not None else None
     key = _cache_key(present, updated, extras) if cache is not None else None
-    lists = _read_cache(cache, key) if cache is not None and key is not None else None
-    if lists is None:
+    found = _read_cache(cache, key) if cache is not None and key is not None else None
+    if found is None:
         lists = _parse_lists(present, updated, extras)
+        table = domains.registrable_table(lists.state()[0])
         if cache is not None and key is not None:
-            _write_cache(cache, key, lists.state())
+            _write_cache(cache, key, lists.state(), table)
+    else:
+        lists, table = found
+    domains.remember_registrable(table)
     files: list[LoadedList] = []
     for filename, category in SHIPPED_FILES:
         stem = Path(filename).stem
@@ -252,8 +258,9 @@ def _cache_key(present: set[str], updated: Path | None, extras: list[Path]) -> t
     return (code, domains.suffix_list_identity(), tuple(idents))
 
 
-def _read_cache(path: Path, key: tuple[Any, ...]) -> Blocklist | None:
-    """The lists kept in ``path`` under ``key``; None when missing, stale or damaged."""
+def _read_cache(path: Path, key: tuple[Any, ...]) -> tuple[Blocklist, dict[str, str]] | None:
+    """The lists and registrable-domain table kept in ``path`` under ``key``; None when missing,
+    stale or damaged."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -271,17 +278,20 @@ def _read_cache(path: Path, key: tuple[Any, ...]) -> Blocklist | None:
     finally:
         if collecting:
             gc.enable()
-    if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != key:
+    if not isinstance(stored, tuple) or len(stored) != 3 or stored[0] != key:
         return None
-    state = stored[1]
+    state, table = stored[1], stored[2]
     if not (isinstance(state, tuple) and len(state) == 5 and all(isinstance(d, dict) for d in state)):
         return None
-    return Blocklist.from_state(state)
+    if not isinstance(table, dict):
+        return None
+    return Blocklist.from_state(state), table
 
 
-def _write_cache(path: Path, key: tuple[Any, ...], state: State) -> None:
-    """Keep ``state`` in ``path`` under ``key``; a data directory that cannot be written is fine."""
-    payload = marshal.dumps((key, state))
+def _write_cache(path: Path, key: tuple[Any, ...], state: State, table: dict[str, str]) -> None:
+    """Keep ``state`` and ``table`` in ``path`` under ``key``; a data directory that cannot be
+    written is fine."""
+    payload = marshal.dumps((key, state, table))
     try:
         write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
     except OSError:

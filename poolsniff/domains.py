@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -90,6 +91,7 @@ def use_suffix_list(path: Path | None) -> None:
     """
     _local_copy[:] = [path.resolve()] if path is not None else []
     _extractor.cache_clear()
+    _known.clear()
 
 
 def suffix_list_in_use() -> str:
@@ -174,6 +176,49 @@ def _top_domain(result: tldextract.ExtractResult) -> str:
     return ""
 
 
+_known: dict[str, str] = {}
+"""Registrable domains already worked out for names with no suffix rule below them
+(:func:`remember_registrable`); :func:`registrable` answers names under them from here."""
+
+
+def registrable_table(names: Iterable[str]) -> dict[str, str]:
+    """``{name: registrable(name)}`` for the ``names`` under which every name has that answer.
+
+    That holds for a name that is not a public suffix when no suffix rule (wildcard and exception
+    rules included) lies below it: the longest rule matching a name under it is then the one
+    matching the name itself, so both have the same registrable domain. The table is plain data,
+    kept in the parsed-lists cache, so that a start that finds it there need not import tldextract
+    for the pool names of its alerts (:func:`remember_registrable`).
+    """
+    below = _rule_ancestors()
+    table: dict[str, str] = {}
+    for name in names:
+        if name in below or is_public_suffix(name):
+            continue
+        top = registrable(name)
+        if top:
+            table[name] = top
+    return table
+
+
+def _rule_ancestors() -> set[str]:
+    """Every name that a suffix rule in use lies strictly below (in Unicode and IDNA form)."""
+    out: set[str] = set()
+    for rule in _extractor().tlds:
+        text = rule.lower().lstrip("!").removeprefix("*.")
+        for form in {text, _idna_encode(text) or text}:
+            labels = form.split(".")
+            out.update(".".join(labels[i:]) for i in range(1, len(labels)))
+        if rule.startswith(("!", "*.")):  # the rule's own name has a rule at or below it
+            out.add(text)
+    return out
+
+
+def remember_registrable(table: dict[str, str]) -> None:
+    """Answer :func:`registrable` for the names of ``table`` and the names under them from it."""
+    _known.update(table)
+
+
 def registrable(name: str) -> str:
     """Return the registrable domain (eTLD+1, PSL private section included) of a normalised name.
 
@@ -184,6 +229,16 @@ def registrable(name: str) -> str:
     >>> registrable("pool.eth.pp.ua")
     'eth.pp.ua'
     """
+    if _known:
+        node = name
+        while True:
+            top = _known.get(node)
+            if top is not None:
+                return top
+            dot = node.find(".")
+            if dot < 0:
+                break
+            node = node[dot + 1 :]
     return _top_domain(_extractor()(name))
 
 

@@ -6,9 +6,10 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolsniff import domains
@@ -187,3 +188,52 @@ def test_suffix_list_identity_follows_the_local_copy(tmp_path: Path) -> None:
     finally:
         domains.use_suffix_list(None)
     assert domains.suffix_list_identity() == bundled
+
+
+# the table of registrable domains kept in the parsed-lists cache: it must answer as tldextract does
+TABLE_NAMES = [
+    "nanopool.org", "pool.supportxmr.com", "2miners.com", "xmrig.com", "gntl.co.uk", "pool.gntl.co.uk",
+    "amazonaws.com", "s3.amazonaws.com", "herokuapp.com", "example.herokuapp.com", "kawasaki.jp",
+    "city.kawasaki.jp", "www.ck", "foo.ck", "blogspot.com", "eth.pp.ua", "pp.ua", "co.uk", "github.io",
+    "user.github.io", "xn--e1afmkfd.xn--p1ai", "minergate.com",
+]
+LABELS = ["a", "s3", "www", "city", "blog", "co", "uk", "jp", "ck"]
+UNDER = ["", "a.", "x.y.", "s3.", "www.", "bucket.s3.", "city.", "blog."]
+
+
+@pytest.fixture
+def fresh_table() -> Any:
+    domains._known.clear()
+    yield
+    domains._known.clear()
+
+
+def test_registrable_table_answers_as_tldextract(fresh_table: None) -> None:
+    table = domains.registrable_table(TABLE_NAMES)
+    assert "amazonaws.com" not in table and "kawasaki.jp" not in table and "co.uk" not in table
+    assert table["pool.supportxmr.com"] == "supportxmr.com" and table["gntl.co.uk"] == "gntl.co.uk"
+    names = [prefix + name for name in TABLE_NAMES for prefix in UNDER]
+    expected = {name: registrable(name) for name in names}
+    domains.remember_registrable(table)
+    assert {name: registrable(name) for name in names} == expected
+
+
+@settings(max_examples=300)
+@given(labels=st.lists(st.sampled_from(LABELS), max_size=3))
+def test_registrable_table_agrees_under_any_prefix(labels: list[str]) -> None:
+    domains._known.clear()
+    try:
+        table = domains.registrable_table(TABLE_NAMES)
+        names = [".".join([*labels, name]) for name in TABLE_NAMES]
+        expected = [registrable(name) for name in names]
+        domains.remember_registrable(table)
+        assert [registrable(name) for name in names] == expected
+    finally:
+        domains._known.clear()
+
+
+def test_a_new_suffix_list_forgets_the_table(fresh_table: None, tmp_path: Path) -> None:
+    domains.remember_registrable(domains.registrable_table(["nanopool.org"]))
+    assert domains._known
+    domains.use_suffix_list(None)
+    assert not domains._known
