@@ -2,8 +2,9 @@
 
 detectors -> Detection -> **Enricher** -> Detection with pool names -> sinks
 
-The enricher sees every event first (``observe``), so DNS answers are remembered before
-any later connection is judged. When a detection is released it adds, where it can:
+The enricher sees every DNS message first (``observe``; ``observes`` names the event types
+it takes), so DNS answers are remembered before any later connection is judged. When a
+detection is released it adds, where it can:
 
 * the blocklist entry that a name from the flow matches (SNI, Host, a pool host named
   inside Stratum params, or the name the pool's address was resolved from);
@@ -27,6 +28,9 @@ REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
 
 class Enricher:
     """Adds blocklist and DNS-memory context to detections."""
+
+    observes: tuple[type[Event], ...] = (DnsMessage,)
+    """The event types ``observe`` looks at; the pipeline hands it no others."""
 
     def __init__(self, blocklist: Blocklist, memory: DnsMemory, *, redact_ids: bool = False) -> None:
         """Use ``blocklist`` and ``memory``; ``redact_ids`` hides wallets and logins."""

@@ -9,12 +9,17 @@ authorize gives one alert with the agent *and* the wallet): it is released once 
 login, when its flow ends, or ``HOLD_US`` of capture time later. Fallback signatures
 (an address a pool name resolved to) are dropped when something more specific fired on
 the flow. ``finish()`` releases everything at the end of input.
+
+Per event, only the detectors that take its type (``Detector.events``) are called, and the
+enricher only for the types it observes; the routes are worked out on the first event of
+each type. The Stratum detector may ask whether a signature is already settled on a flow
+(alerted, so a new detection of it is dropped) and then skip filling in its evidence.
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -40,6 +45,8 @@ class Detector(Protocol):
     """A detector turns events into detections; it never does I/O."""
 
     name: str
+    events: tuple[type[Event], ...]
+    """The event types it inspects: the pipeline hands it no others."""
 
     def inspect(self, event: Event) -> Iterable[Detection]:
         """Yield the detections ``event`` raises."""
@@ -56,9 +63,15 @@ class Stats:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def build_detectors(blocklist: Blocklist, memory: DnsMemory) -> list[Detector]:
-    """Return the detectors in the order they run."""
-    return [StratumDetector(), ProtocolDetector(), NameDetector(blocklist, memory)]
+Inspect = Callable[[Event], Iterable[Detection]]
+"""A detector's ``inspect``."""
+
+
+def build_detectors(
+    blocklist: Blocklist, memory: DnsMemory, settled: Callable[[FlowKey, int], bool] | None = None
+) -> list[Detector]:
+    """Return the detectors in the order they run (``settled``: see ``StratumDetector``)."""
+    return [StratumDetector(settled), ProtocolDetector(), NameDetector(blocklist, memory)]
 
 
 class Pipeline:
@@ -70,7 +83,11 @@ class Pipeline:
         self.flows = FlowTable()
         self.memory = DnsMemory()
         self.enricher = Enricher(blocklist, self.memory, redact_ids=redact)
-        self.detectors = build_detectors(blocklist, self.memory)
+        self.detectors = build_detectors(blocklist, self.memory, self._settled)
+        self._routes: dict[type[Event], tuple[bool, tuple[Inspect, ...]]] = {}
+        """Event type -> (whether the enricher observes it, the ``inspect`` of each detector
+        that takes it, in detector order); made on the first event of the type, so
+        ``detectors`` is fixed from then on."""
         self.stats = Stats()
         self._pending: OrderedDict[tuple[FlowKey, int], Detection] = OrderedDict()
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
@@ -124,18 +141,33 @@ class Pipeline:
     # ------------------------------------------------------------------ internals
 
     def _event(self, event: Event, out: list[Detection]) -> None:
-        self.enricher.observe(event)
-        for detector in self.detectors:
-            for det in detector.inspect(event):
+        kind = type(event)
+        route = self._routes.get(kind)
+        if route is None:
+            route = self._routes[kind] = self._route(kind)
+        observed, inspects = route
+        if observed:
+            self.enricher.observe(event)
+        for inspect in inspects:
+            for det in inspect(event):
                 self._hold(det, out)
-        if isinstance(event, FlowEnd):
+        if self._pending and isinstance(event, FlowEnd):
             for key in [k for k in self._pending if k[0] == event.flow]:
                 self._release(key, out)
 
+    def _route(self, kind: type[Event]) -> tuple[bool, tuple[Inspect, ...]]:
+        """Who sees events of type ``kind``: the enricher (or not), then these detectors."""
+        inspects = tuple(d.inspect for d in self.detectors if issubclass(kind, d.events))
+        return issubclass(kind, self.enricher.observes), inspects
+
+    def _settled(self, flow: FlowKey, sid: int) -> bool:
+        """Whether a new detection of ``sid`` on ``flow`` would be suppressed (see ``_hold``)."""
+        done = self._done.get(flow)
+        return done is not None and sid in done
+
     def _hold(self, det: Detection, out: list[Detection]) -> None:
         key = (det.flow, det.signature.sid)
-        done = self._done.get(det.flow)
-        if done is not None and key[1] in done:
+        if self._settled(det.flow, key[1]):
             self.stats.suppressed += 1
             return
         held = self._pending.get(key)

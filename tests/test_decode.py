@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff import decode as decode_module
 from poolsniff.decode import LINK_PARSERS, MAX_TAGS, REASONS, Decoder, ip_to_str
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import iter_capture
@@ -452,3 +453,67 @@ def test_matches_dpkt_on_real_captures(relpath: str) -> None:
         compared += 1
         decoded += packet is not None
     assert compared > 0 and decoded > 0
+
+
+# --------------------------------------------------------------------------- the fast lane
+
+
+def general_path(data: bytes) -> tuple[Packet | None, Counter[str]]:
+    """What the general path (``Decoder._ipv4`` after the Ethernet header) makes of a frame."""
+    decoder = Decoder()
+    return decoder._ipv4(TS, data, 14), decoder.skipped
+
+
+@pytest.mark.parametrize(
+    ("frame", "taken"),
+    [
+        pytest.param(eth(ipv4(tcp(b"hello"))), True, id="tcp"),
+        pytest.param(eth(ipv4(tcp(b"", flags=0x02))), True, id="tcp-no-payload"),
+        pytest.param(eth(ipv4(tcp(b"x", options=b"\x01" * 12))), True, id="tcp-options"),
+        pytest.param(eth(ipv4(udp(b"dns?" * 4), proto=17)), True, id="udp"),
+        pytest.param(eth(ipv4(udp(b"dns?" * 5, length=12), proto=17)), True, id="udp-length-trims"),
+        pytest.param(eth(ipv4(udp(b"dns?" * 5, length=0), proto=17)), True, id="udp-jumbogram"),
+        pytest.param(eth(ipv4(tcp(b"padded"))) + b"\x00" * 6, True, id="ethernet-padding"),
+        pytest.param(eth(ipv4(tcp(b"abc"), total=0)), False, id="offload-total-0"),
+        pytest.param(eth(ipv4(tcp(b"abc"), ihl=6)), False, id="ip-options"),
+        pytest.param(eth(ipv4(tcp(b"abc"), frag=0x2000)), True, id="more-fragments-first"),
+        pytest.param(eth(ipv4(tcp(b"abc"), frag=0x0010)), False, id="later-fragment"),
+        pytest.param(eth(ipv4(tcp(b"abc"), proto=1)), False, id="icmp"),
+        pytest.param(eth(ipv4(udp(b"dns?"), proto=17)), False, id="udp-in-a-short-frame"),
+        pytest.param(eth(ipv4(tcp(b"abc")))[:53], False, id="tcp-header-cut"),
+        pytest.param(eth(ipv4(tcp(b"abc"), total=30)), False, id="total-inside-the-tcp-header"),
+        pytest.param(eth(ipv4(tcp(b"abc")), 0x86DD), False, id="not-ipv4"),
+        pytest.param(eth(ipv4(tcp(b"abc")), tags=[0x8100]), False, id="vlan-tag"),
+    ],
+)
+def test_fast_lane_gives_what_the_general_path_gives(frame: bytes, taken: bool) -> None:
+    fast = decode_module._ethernet_ipv4(TS, frame)
+    assert (fast is not None) is taken
+    if fast is not None:
+        assert general_path(frame) == (fast, Counter())
+    if frame[12:14] == b"\x08\x00":  # Decoder.decode: the fast lane, else the general path
+        assert decode_one(1, frame) == general_path(frame)
+
+
+@given(
+    st.integers(0, 15),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.sampled_from([6, 17, 1]),
+    st.binary(max_size=120),
+    st.integers(0, 300),
+)
+def test_fast_lane_agrees_on_fuzzed_ipv4(
+    ihl: int, total: int, frag: int, proto: int, body: bytes, cut: int
+) -> None:
+    frame = eth(ipv4(body, proto=proto, total=total, frag=frag, ihl=ihl))[:cut]
+    fast = decode_module._ethernet_ipv4(TS, frame)
+    if fast is not None:
+        assert general_path(frame) == (fast, Counter())
+
+
+@given(st.binary(max_size=200))
+def test_fast_lane_agrees_on_any_bytes(data: bytes) -> None:
+    fast = decode_module._ethernet_ipv4(TS, data)
+    if fast is not None:
+        assert general_path(data) == (fast, Counter())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 
 from poolsniff.decode import ip_to_str
@@ -178,3 +180,45 @@ def test_seeing_an_address_again_makes_it_recent() -> None:
     assert memory.lookup(first, T0) == POOL
     assert memory.lookup(second, T0) is None
     assert memory.evicted == 1
+
+
+class OrderedModel:
+    """The memory's order and bound as one OrderedDict keeps them (set, move to the end, drop oldest)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.map: OrderedDict[str, str] = OrderedDict()
+        self.evicted = 0
+
+    def observe(self, addresses: list[str], name: str) -> None:
+        for address in addresses:
+            self.map[address] = name
+            self.map.move_to_end(address)
+        while len(self.map) > self.max_entries:
+            self.map.popitem(last=False)
+            self.evicted += 1
+
+
+# each response: (addresses answered, by index into a pool of 8 addresses)
+SEQUENCES = [
+    pytest.param(3, [[0], [1], [2], [0], [3]], id="refresh-before-full"),
+    pytest.param(3, [[0], [1], [2], [3], [1], [4], [2]], id="refresh-after-full"),
+    pytest.param(2, [[0, 1, 2, 3]], id="fills-inside-one-response"),
+    pytest.param(4, [[0, 1], [2, 1], [3, 4, 0], [5], [0, 6, 7], [1]], id="mixed"),
+    pytest.param(8, [[0], [1], [0], [1]], id="never-full"),
+]
+
+
+@pytest.mark.parametrize(("max_entries", "responses"), SEQUENCES)
+def test_order_and_eviction_before_and_after_the_memory_fills(
+    max_entries: int, responses: list[list[int]]
+) -> None:
+    # the memory is a plain dict until it first fills, an OrderedDict after: the same order either way
+    pool = addresses(8)
+    memory, model = DnsMemory(max_entries=max_entries), OrderedModel(max_entries)
+    for i, picks in enumerate(responses):
+        name = f"n{i}.example"
+        memory.observe(response(tuple(a(pool[p], name=name) for p in picks), qname=name))
+        model.observe([pool[p] for p in picks], name)
+        assert [memory.lookup(x, T0) for x in pool] == [model.map.get(x) for x in pool]
+        assert (len(memory), memory.evicted) == (len(model.map), model.evicted)

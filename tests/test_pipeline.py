@@ -316,3 +316,70 @@ def test_real_frames_subscribe_authorize_gives_one_alert() -> None:
     assert sids(out) == {(FLOW, MINER_SID): 1}
     e = out[0].evidence
     assert (e["software"], e["wallet"], e["worker"]) == ("cgminer", XMR, "rig1")
+
+
+# --------------------------------------------------------------------------- who sees which events
+
+
+class Recording:
+    """A detector that records what it is handed and raises nothing."""
+
+    name = "recording"
+
+    def __init__(self, events: tuple[type[Event], ...]) -> None:
+        """Take ``events`` only."""
+        self.events = events
+        self.seen: list[type[Event]] = []
+
+    def inspect(self, event: Event) -> list[Detection]:
+        """Remember the event's type."""
+        self.seen.append(type(event))
+        return []
+
+
+EVERY_KIND: list[Event] = [
+    FlowStart(TS, FLOW, True),
+    resolved("pool.example.org", POOL_IP),
+    DnsMessage(TS, DNS_FLOW, True, 7, False, 0, 0, 0x0100, (("pool.example.org", 1),)),
+    msg(SUBSCRIBE, TS),
+    TlsClientHello(TS, OTHER, True, "example.org", "TLS 1.3"),
+    HttpMessage(TS, OTHER, True, True, "GET", "/", 0, {"host": "example.org"}),
+    FlowEnd(TS, FLOW, True),
+]
+
+
+@pytest.mark.parametrize(
+    "takes",
+    [
+        pytest.param((DnsMessage,), id="dns"),
+        pytest.param((FlowStart, FlowEnd), id="flow-start-and-end"),
+        pytest.param((JsonMessage, HttpMessage), id="json-and-http"),
+        pytest.param((Event,), id="every-event"),
+        pytest.param((), id="none"),
+    ],
+)
+def test_detector_is_handed_only_the_event_types_it_takes(takes: tuple[type[Event], ...]) -> None:
+    pipe, flows = pipeline()
+    recording = Recording(takes)
+    pipe.detectors.append(recording)
+    feed(pipe, flows, EVERY_KIND)
+    assert recording.seen == [type(e) for e in EVERY_KIND if isinstance(e, takes)]
+
+
+def test_enricher_observes_dns_messages_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    pipe, flows = pipeline()
+    observed: list[type[Event]] = []
+    monkeypatch.setattr(pipe.enricher, "observe", lambda event: observed.append(type(event)))
+    feed(pipe, flows, EVERY_KIND)
+    assert observed == [DnsMessage, DnsMessage]
+
+
+def test_settled_stratum_detections_are_counted_as_suppressed() -> None:
+    """Detections the stratum detector leaves bare are still counted, as before, and change nothing."""
+    pipe, flows = pipeline()
+    submits = [msg(SUBMIT, TS + (2 + i) * MS) for i in range(3)]
+    events = [msg(SUBSCRIBE, TS), msg(AUTHORIZE, TS + MS), *submits]
+    out = feed(pipe, flows, events)
+    [det] = out
+    assert det.evidence["login"].startswith(XMR)
+    assert pipe.stats.suppressed == 3

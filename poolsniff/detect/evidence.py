@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,6 +64,8 @@ MINER_SOFTWARE: Final[dict[str, str]] = {
 }
 """Known miner software, by lower-cased name, in its canonical spelling."""
 MINER_REQUEST_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
+MAX_CACHED_AGENTS: Final = 1024
+"""Agent strings whose ``parse_agent`` answer is remembered."""
 """HTTP request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
 _KNOWN_LONGEST_FIRST: Final = sorted(MINER_SOFTWARE, key=len, reverse=True)
 _VERSION: Final = re.compile(r"v?\d[0-9A-Za-z.+~_-]{0,39}")
@@ -213,11 +216,14 @@ def is_miner_agent(agent: str) -> bool:
     return parsed is not None and is_miner_software(parsed[0])
 
 
+@lru_cache(maxsize=MAX_CACHED_AGENTS)
 def parse_agent(agent: str) -> tuple[str, str] | None:
     """Return (software, version) from a miner agent or User-Agent string, else ``None``.
 
     Known miners get their canonical name and may have an empty version; any other
-    ``name/version`` is returned as written. The version token is kept whole.
+    ``name/version`` is returned as written. The version token is kept whole. Every HTTP
+    request's User-Agent is asked about, and the same few come back, so the last
+    ``MAX_CACHED_AGENTS`` answers are remembered.
     """
     text = agent.strip()
     bitaxe = _BITAXE.match(text)

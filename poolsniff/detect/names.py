@@ -7,13 +7,18 @@ matching itself, with normalisation and the allowlist, is ``Blocklist.match_name
 connection to an address that a listed name resolved to (``DnsMemory``), or to a listed
 ``ip:port`` endpoint, raises a *fallback* signature: it is kept only when nothing more
 specific fired on the flow.
+
+Every DNS message, SNI and Host is matched, and the same few names come back again and
+again (a query and its response, each new connection to a site), so the detector keeps the
+answers for the last ``MAX_CACHED_NAMES`` names it matched. The blocklist must not change
+while a detector uses it (a scan or a capture builds its lists once, before the pipeline).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Final
 
-from poolsniff.blocklist import Blocklist
+from poolsniff.blocklist import Blocklist, Match
 from poolsniff.detect import signatures as sigs
 from poolsniff.dissect.dns import rrtype_name
 from poolsniff.dnsmemory import DnsMemory
@@ -28,53 +33,68 @@ from poolsniff.model import (
     TlsClientHello,
 )
 
+MAX_CACHED_NAMES: Final = 16_384
+"""Names whose blocklist match (or miss) a detector remembers."""
+
 
 class NameDetector:
     """Raises the name-based signatures."""
 
     name = "names"
+    events: tuple[type[Event], ...] = (DnsMessage, TlsClientHello, HttpMessage, FlowStart)
 
     def __init__(self, blocklist: Blocklist, memory: DnsMemory) -> None:
         """Match against ``blocklist``; look addresses up in ``memory``."""
         self.blocklist = blocklist
         self.memory = memory
+        self._matches: dict[str, Match | None] = {}
 
-    def inspect(self, event: Event) -> Iterator[Detection]:
-        """Yield detections for listed names and addresses."""
+    def match_name(self, name: str) -> Match | None:
+        """``Blocklist.match_name``, remembered for the last names asked about."""
+        matches = self._matches
+        if name in matches:
+            return matches[name]
+        if len(matches) >= MAX_CACHED_NAMES:
+            matches.clear()
+        found = matches[name] = self.blocklist.match_name(name)
+        return found
+
+    def inspect(self, event: Event) -> list[Detection]:
+        """Return detections for listed names and addresses (usually none)."""
         if isinstance(event, DnsMessage):
-            yield from self._dns(event)
-        elif isinstance(event, TlsClientHello):
-            if event.sni:
-                tls = {"sni": event.sni, "version": event.version}
-                yield from self._name(event, event.sni, sigs.TLS_POOL, {"tls": tls})
+            return self._dns(event)
+        if isinstance(event, FlowStart):
+            return self._connection(event)
+        if isinstance(event, TlsClientHello):
+            sni = event.sni
+            if sni:
+                match = self.match_name(sni)
+                if match is not None:
+                    tls = {"sni": sni, "version": event.version}
+                    return [_name_detection(event, sni, sigs.TLS_POOL, {"tls": tls}, match)]
         elif isinstance(event, HttpMessage):
             host = event.headers.get("host", "")
             if event.is_request and host:
-                http = {
-                    "hostname": host,
-                    "url": event.uri,
-                    "http_method": event.method,
-                    "protocol": "HTTP/1.1",
-                }
-                ua = event.headers.get("user-agent")
-                if ua:
-                    http["http_user_agent"] = ua
-                yield from self._name(event, _strip_port(host), sigs.HTTP_POOL, {"http": http})
-        elif isinstance(event, FlowStart):
-            yield from self._connection(event)
+                return self._http(event, host)
+        return []
 
-    def _name(self, event: Event, name: str, sig: Signature, app: dict[str, object]) -> Iterator[Detection]:
-        match = self.blocklist.match_name(name)
+    def _http(self, event: HttpMessage, host: str) -> list[Detection]:
+        name = _strip_port(host)
+        match = self.match_name(name)
         if match is None:
-            return
-        det = Detection(event.ts_us, event.flow, sig, Role.CLIENT, True, app=dict(app))
-        det.evidence.update(match.evidence())
-        det.evidence["pool_host"] = name.lower().rstrip(".")
-        det.names.append(name)
-        yield det
+            return []
+        http = {"hostname": host, "url": event.uri, "http_method": event.method, "protocol": "HTTP/1.1"}
+        ua = event.headers.get("user-agent")
+        if ua:
+            http["http_user_agent"] = ua
+        return [_name_detection(event, name, sigs.HTTP_POOL, {"http": http}, match)]
 
-    def _dns(self, msg: DnsMessage) -> Iterator[Detection]:
+    def _dns(self, msg: DnsMessage) -> list[Detection]:
+        matches = self._matches
         for qname, qtype in msg.questions:
+            match = matches[qname] if qname in matches else self.match_name(qname)
+            if match is None:
+                continue
             dns: dict[str, object] = {
                 "version": 3,
                 "type": "response" if msg.is_response else "request",
@@ -87,28 +107,37 @@ class NameDetector:
                     {"rrname": n, "rrtype": rrtype_name(t), "rdata": d, "ttl": ttl}
                     for n, t, d, ttl in msg.answers[:16]
                 ]
-            found = list(self._name(msg, qname, sigs.DNS_POOL, {"dns": dns}))
-            if found:
-                yield from found
-                return
+            return [_name_detection(msg, qname, sigs.DNS_POOL, {"dns": dns}, match)]
+        return []
 
-    def _connection(self, event: FlowStart) -> Iterator[Detection]:
+    def _connection(self, event: FlowStart) -> list[Detection]:
         flow = event.flow
         name = self.memory.lookup(flow.server_ip, event.ts_us)
         if name is not None:
-            match = self.blocklist.match_name(name)
+            match = self.match_name(name)
             if match is not None:
                 det = Detection(event.ts_us, flow, sigs.RESOLVED_POOL, Role.MINER, True)
                 det.evidence.update(match.evidence())
                 det.evidence["pool_host"] = name
                 det.evidence["resolved_from"] = name
-                yield det
-                return
+                return [det]
         match = self.blocklist.match_endpoint(flow.server_ip, flow.server_port)
         if match is not None:
             det = Detection(event.ts_us, flow, sigs.ENDPOINT_POOL, Role.MINER, True)
             det.evidence.update(match.evidence())
-            yield det
+            return [det]
+        return []
+
+
+def _name_detection(
+    event: Event, name: str, sig: Signature, app: dict[str, object], match: Match
+) -> Detection:
+    """A client's detection for a listed ``name`` (DNS question, SNI or Host)."""
+    det = Detection(event.ts_us, event.flow, sig, Role.CLIENT, True, app=dict(app))
+    det.evidence.update(match.evidence())
+    det.evidence["pool_host"] = name.lower().rstrip(".")
+    det.names.append(name)
+    return det
 
 
 def _strip_port(host: str) -> str:

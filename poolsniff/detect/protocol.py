@@ -22,6 +22,7 @@ class ProtocolDetector:
     """Raises Stratum V2 and getwork-HTTP-header signatures."""
 
     name = "protocol"
+    events: tuple[type[Event], ...] = (Sv2Handshake, HttpMessage)
 
     def inspect(self, event: Event) -> Iterator[Detection]:
         """Yield detections for SV2 handshakes and miner HTTP headers."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,10 +50,17 @@ class StratumDetector:
     """Raises mining-dialect signatures from JSON-RPC messages."""
 
     name = "stratum"
+    events: tuple[type[Event], ...] = (JsonMessage,)
 
-    def __init__(self) -> None:
-        """Start with no flow known to speak a Stratum variant."""
+    def __init__(self, settled: Callable[[FlowKey, int], bool] | None = None) -> None:
+        """Start with no flow known to speak a Stratum variant.
+
+        ``settled(flow, sid)`` says the pipeline has already alerted that signature on that
+        flow and will drop a new detection of it: such a detection is yielded bare, without
+        the evidence nobody will read (a mining session repeats its submits for hours).
+        """
         self._variant: OrderedDict[FlowKey, str] = OrderedDict()
+        self.settled = settled
 
     def inspect(self, event: Event) -> Iterator[Detection]:
         """Yield a detection for a JSON message that speaks a mining dialect."""
@@ -67,14 +74,10 @@ class StratumDetector:
         if verdict.flavour in ("getblocktemplate",) and event.via_http and not _miner_marked(event):
             role = Role.INFRA
         miner_is_client = event.from_client if role != Role.POOL else not event.from_client
-        det = Detection(
-            event.ts_us,
-            event.flow,
-            sigs.for_verdict(verdict.flavour, role),
-            role,
-            miner_is_client,
-        )
-        _fill(det, verdict, event)
+        sig = sigs.for_verdict(verdict.flavour, role)
+        det = Detection(event.ts_us, event.flow, sig, role, miner_is_client)
+        if self.settled is None or not self.settled(event.flow, sig.sid):
+            _fill(det, verdict, event)
         yield det
 
     def _flow_variant(self, flow: FlowKey, verdict: Verdict) -> Verdict:

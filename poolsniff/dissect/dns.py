@@ -15,12 +15,22 @@ lose the whole message. Here only the header, the questions and the answer secti
 are read; the fixed RR fields are unpacked with ``struct``.
 
 Malformed input never raises: ``parse_dns`` returns ``None`` (the caller counts it).
+
+Every DNS datagram on the wire comes through here, so the common shape has a fast path
+(``_parse_common``): one question whose name is plain labels, and answers whose owner is
+either the 0xC00C pointer to that question or plain labels, with plain-label CNAME
+targets. It reads no name twice: the text of a name is looked up by its wire bytes in a
+small cache (``_name_text``, filled by ``dpkt.dns.unpack_name``). Any other shape (other
+compression pointers, several questions, anything short or malformed) is handed to the
+general reader, so the result is always the one the general reader gives.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 import dpkt
@@ -31,6 +41,16 @@ HEADER_LEN: Final = 12
 _HEADER: Final = struct.Struct(">HHHHHH")
 _QUESTION_TAIL: Final = struct.Struct(">HH")
 _RR_TAIL: Final = struct.Struct(">HHIH")
+_HEADER_COUNTS = struct.Struct(">HHHH").unpack_from  # id, flags, qdcount, ancount
+_RR_FIXED = _RR_TAIL.unpack_from
+_POINTER_RR = struct.Struct(">HHHIH").unpack_from  # pointer, type, class, ttl, rdlength
+_QTYPE = struct.Struct(">H").unpack_from
+_ntop = socket.inet_ntop
+_AF_INET: Final = socket.AF_INET
+_AF_INET6: Final = socket.AF_INET6
+_new = tuple.__new__
+MAX_CACHED_NAMES: Final = 4096
+"""Wire-format names whose text ``_name_text`` remembers."""
 
 TYPE_A: Final = 1
 TYPE_CNAME: Final = 5
@@ -105,7 +125,7 @@ def parse_dns(payload: bytes) -> DnsParse | None:
     Authority and additional sections are not read, so damage there goes unnoticed.
     """
     try:
-        return _parse(payload)
+        return _parse_common(payload) or _parse(payload)
     except PARSE_ERRORS:
         return None
 
@@ -153,6 +173,102 @@ def _parse(buf: bytes) -> DnsParse:
         questions=tuple(questions),
         answers=tuple(answers),
     )
+
+
+def _parse_common(buf: bytes) -> DnsParse | None:
+    """The fast path: the common message shape, else ``None`` (the caller reads it in full).
+
+    It only answers when its answer is the one ``_parse`` gives; it may raise what
+    ``_parse`` raises on the same bytes (a name dpkt refuses).
+    """
+    size = len(buf)
+    if size < HEADER_LEN:
+        return None
+    msg_id, flags, qdcount, ancount = _HEADER_COUNTS(buf)
+    if qdcount != 1:
+        return None
+    # the question's name ends at the first zero byte unless a label holds one: the text
+    # cache (_name_text) says whether these bytes are one name of plain labels
+    qend = buf.find(b"\x00", HEADER_LEN) + 1
+    if qend == 0 or qend + 4 > size:
+        return None
+    qname = _name_text(buf[HEADER_LEN:qend])
+    if qname is None:
+        return None
+    answers: list[tuple[str, int, str, int]] = []
+    off = qend + 4
+    for _ in range(ancount):
+        if off + 12 <= size and buf[off] == 0xC0 and buf[off + 1] == 0x0C:
+            # the owner is a pointer to the question's name (offset 12)
+            _, rrtype, _rrclass, ttl, rdlen = _POINTER_RR(buf, off)
+            owner = qname
+            off += 12
+        else:
+            end = _plain_name_end(buf, off)
+            if end < 0 or end + 10 > size:
+                return None
+            text = _name_text(buf[off:end])
+            if text is None:
+                return None
+            owner = text
+            rrtype, _rrclass, ttl, rdlen = _RR_FIXED(buf, end)
+            off = end + 10
+        end = off + rdlen
+        if end > size:
+            return None
+        if rrtype == TYPE_A:
+            if rdlen != 4:
+                return None  # malformed: the general reader says so
+            answers.append((owner, TYPE_A, _ntop(_AF_INET, buf[off:end]), ttl))
+        elif rrtype == TYPE_AAAA or rrtype == TYPE_CNAME:
+            rdata = _common_rdata(buf, rrtype, off, end)
+            if rdata is None:
+                return None
+            answers.append((owner, rrtype, rdata, ttl))
+        off = end
+    (qtype,) = _QTYPE(buf, qend)
+    return _new(DnsParse, (
+        msg_id, flags & 0x8000 != 0, (flags >> 11) & 0xF, flags & 0xF, flags,
+        ((qname, qtype),), tuple(answers),
+    ))  # fmt: skip
+
+
+def _plain_name_end(buf: bytes, off: int) -> int:
+    """Offset just past a name of plain labels starting at ``off``; -1 for any other name."""
+    size = len(buf)
+    while off < size:
+        n = buf[off]
+        if n == 0:
+            return off + 1
+        if n > 63:  # a compression pointer or a reserved label type
+            return -1
+        off += n + 1
+    return -1
+
+
+@lru_cache(maxsize=MAX_CACHED_NAMES)
+def _name_text(wire: bytes) -> str | None:
+    """The normalised text of ``wire`` if it is exactly one name of plain labels, else ``None``.
+
+    Raises what ``dpkt.dns.unpack_name`` raises on such a name (over 255 bytes, not UTF-8).
+    """
+    if _plain_name_end(wire, 0) != len(wire):
+        return None
+    return _read_name(wire, 0)[0]
+
+
+def _common_rdata(buf: bytes, rrtype: int, start: int, end: int) -> str | None:
+    """AAAA/CNAME rdata as ``_rdata_text`` gives it, or ``None`` for a shape left to it."""
+    if rrtype == TYPE_AAAA:
+        if end - start != 16:
+            return None
+        text = _ntop(_AF_INET6, buf[start:end])
+        # the C library writes an embedded IPv4 address (::ffff:a.b.c.d) as ipaddress does not
+        return None if "." in text else text
+    target_end = _plain_name_end(buf, start)
+    if target_end < 0 or target_end > end:
+        return None
+    return _name_text(buf[start:target_end])
 
 
 def _read_name(buf: bytes, off: int) -> tuple[str, int]:

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from functools import lru_cache
 from typing import Final
 
 from poolsniff.decode import ip_to_str
 from poolsniff.dissect import dns
-from poolsniff.dissect.streams import Direction, Mode, dns_event
+from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.dissect.sv2 import is_noise_handshake
 from poolsniff.model import (
     PROTO_TCP,
+    DnsMessage,
     Event,
     FlowEnd,
     FlowKey,
@@ -54,8 +56,11 @@ MAX_BUFFERED: Final = 64 << 20
 _Key = tuple[bytes, int, bytes, int]
 _PORTS = struct.Struct("!HH").pack
 _IGNORE = Mode.IGNORE
+_new = tuple.__new__
 
-_ip = ip_to_str
+MAX_CACHED_ADDRESSES: Final = 65_536
+"""Packed addresses whose text form is remembered (every flow and DNS message names two)."""
+_ip = lru_cache(maxsize=MAX_CACHED_ADDRESSES)(ip_to_str)
 
 
 def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
@@ -103,11 +108,12 @@ class Dissector:
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
         """A flow starts (``synced`` is False when the capture joined it mid-session)."""
-        dns_port = flow.key.client_port == DNS_PORT or flow.key.server_port == DNS_PORT
-        flow.c = Direction(flow.key, True, synced, dns_port)
-        flow.s = Direction(flow.key, False, synced, dns_port)
+        key = flow.key
+        dns_port = key.client_port == DNS_PORT or key.server_port == DNS_PORT
+        flow.c = Direction(key, True, synced, dns_port)
+        flow.s = Direction(key, False, synced, dns_port)
         self.live[id(flow)] = flow
-        events.append(FlowStart(ts_us, flow.key, from_client))
+        events.append(FlowStart(ts_us, key, from_client))
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """A SYN (or SYN-ACK) fixes a side's initial sequence number."""
@@ -163,11 +169,17 @@ class Dissector:
         if parsed is None:
             self.counters["dns-malformed"] += 1
             return []
-        if parsed.is_response:
-            key = FlowKey(_ip(p.dst), p.dport, _ip(p.src), p.sport, p.proto)
+        msg_id, is_response, opcode, rcode, flags, questions, answers = parsed
+        if is_response:
+            key = _new(FlowKey, (_ip(p.dst), p.dport, _ip(p.src), p.sport, p.proto))
         else:
-            key = FlowKey(_ip(p.src), p.sport, _ip(p.dst), p.dport, p.proto)
-        return [dns_event(p.ts_us, key, not parsed.is_response, parsed)]
+            key = _new(FlowKey, (_ip(p.src), p.sport, _ip(p.dst), p.dport, p.proto))
+        # the fields of streams.dns_event, in place: this runs for every DNS datagram
+        return [
+            DnsMessage(
+                p.ts_us, key, not is_response, msg_id, is_response, opcode, rcode, flags, questions, answers
+            )
+        ]
 
     def _sv2_check(self, flow: Flow, d: Direction, ts_us: int, payload: bytes, events: list[Event]) -> None:
         """Record first payload sizes; once both sides spoke, test the Noise handshake shape."""
@@ -208,43 +220,36 @@ class FlowTable:
     # ------------------------------------------------------------------ packets
 
     def process(self, p: Packet) -> list[Event]:
-        """Feed one packet; return the events it completes (usually none)."""
-        if p.proto == PROTO_TCP:
-            return self._tcp(p)
-        if p.sport == DNS_PORT or p.dport == DNS_PORT:
-            return self.dissector.dns(p)
-        return []
+        """Feed one packet; return the events it completes (usually none).
 
-    def _tcp(self, p: Packet) -> list[Event]:
-        k = (p.src, p.sport, p.dst, p.dport)
+        A TCP packet finds or starts its flow, then its SYN, data and FIN/RST are handled;
+        a UDP datagram to or from port 53 goes to the DNS dissector.
+        """
+        ts_us, src, dst, proto, sport, dport, flags, seq, payload = p
+        if proto != PROTO_TCP:
+            return self.dissector.dns(p) if sport == DNS_PORT or dport == DNS_PORT else []
+        k = (src, sport, dst, dport)
         flow = self.flows.get(k)
         events: list[Event] = []
-        if flow is None:
+        if flow is None and (flags & SYN or payload):  # only a SYN or data starts a flow
             flow = self._new_flow(p, k, events)
         if flow is not None:
-            self._packet(flow, p, k == flow.ckey, events)
+            from_client = k == flow.ckey
+            flow.last_ts = ts_us
+            if flags & SYN:
+                self.dissector.syn(flow, from_client, seq)
+                seq = (seq + 1) & 0xFFFFFFFF  # data on a SYN (TCP Fast Open) starts after it
+            if payload and self.dissector.data(flow, from_client, ts_us, seq, payload, events):
+                self.mark_closed(flow, from_client)
+            if flags & (FIN | RST):
+                # one bit per side, so a retransmitted FIN does not close the flow
+                flow.fins |= 3 if flags & RST else (1 if from_client else 2)
+                if flow.fins == 3:
+                    self._close(flow, ts_us, from_client, events)
         self.since_sweep += 1
         if self.since_sweep >= SWEEP_EVERY:
-            events.extend(self.sweep(p.ts_us))
+            events.extend(self.sweep(ts_us))
         return events
-
-    def _packet(self, flow: Flow, p: Packet, from_client: bool, events: list[Event]) -> None:
-        """One packet of a known flow: SYN, data, FIN/RST."""
-        flow.last_ts = p.ts_us
-        flags = p.flags
-        dis = self.dissector
-        if flags & SYN:
-            dis.syn(flow, from_client, p.seq)
-        if p.payload:
-            # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
-            seq = (p.seq + 1) & 0xFFFFFFFF if flags & SYN else p.seq
-            if dis.data(flow, from_client, p.ts_us, seq, p.payload, events):
-                self.mark_closed(flow, from_client)
-        if flags & (FIN | RST):
-            # one bit per side, so a retransmitted FIN does not close the flow
-            flow.fins |= 3 if flags & RST else (1 if from_client else 2)
-            if flow.fins == 3:
-                self._close(flow, p.ts_us, from_client, events)
 
     def mark_closed(self, flow: Flow, from_client: bool) -> None:
         """A direction has nothing more to read: the prefilter may skip its packets."""
@@ -256,33 +261,31 @@ class FlowTable:
         if raw in self.fast:
             self.fast[raw] = (flow, True)
 
-    def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow | None:
-        flags = p.flags
+    def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow:
+        """Start the flow of a SYN, a SYN-ACK or a packet with data."""
+        ts_us, src, dst, proto, sport, dport, flags, _seq, _payload = p
         if flags & SYN and not flags & ACK:
             client_is_src, synced = True, True
         elif flags & SYN:
             client_is_src, synced = False, True
-        elif p.payload:
-            client_is_src, synced = p.sport >= p.dport, False
+        else:  # data without a SYN: the capture joined the flow mid-session
+            client_is_src, synced = sport >= dport, False
             self.counters["flows-midsession"] += 1
-        else:
-            return None
         if len(self.flows) >= 2 * self.max_flows:
             self._evict_oldest(events)
-        rk = (p.dst, p.dport, p.src, p.sport)
-        here, back = raw_key(p.src, p.dst, p.sport, p.dport), raw_key(p.dst, p.src, p.dport, p.sport)
-        src, dst = _ip(p.src), _ip(p.dst)
+        rk = (dst, dport, src, sport)
+        here, back = src + dst + _PORTS(sport, dport), dst + src + _PORTS(dport, sport)  # raw_key
+        src_ip, dst_ip = _ip(src), _ip(dst)
+        fid = self._next_fid
         if client_is_src:
-            key = FlowKey(src, p.sport, dst, p.dport, p.proto)
-            flow = Flow(key, k, rk, (here, back), self._next_fid)
+            flow = Flow(_new(FlowKey, (src_ip, sport, dst_ip, dport, proto)), k, rk, (here, back), fid)
         else:
-            key = FlowKey(dst, p.dport, src, p.sport, p.proto)
-            flow = Flow(key, rk, k, (back, here), self._next_fid)
-        self._next_fid += 1
+            flow = Flow(_new(FlowKey, (dst_ip, dport, src_ip, sport, proto)), rk, k, (back, here), fid)
+        self._next_fid = fid + 1
         self.flows[k] = self.flows[rk] = flow
         self.fast[here] = self.fast[back] = (flow, False)
         self.counters["flows"] += 1
-        self.dissector.start(flow, p.ts_us, client_is_src, synced, events)
+        self.dissector.start(flow, ts_us, client_is_src, synced, events)
         return flow
 
     # ------------------------------------------------------------------ expiry

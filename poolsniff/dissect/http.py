@@ -156,20 +156,24 @@ def _could_become_http(buf: bytes) -> bool:
     return any(buf.startswith(p) or p.startswith(buf) for p in (*_REQUEST_PREFIXES, b"HTTP/1."))
 
 
-def _start_line(line: str) -> HttpHead | None:
+_StartLine = tuple[bool, str, str, str, int, str]
+"""The first fields of an ``HttpHead``: is_request, version, method, uri, status, reason."""
+
+
+def _start_line(line: str) -> _StartLine | None:
     line = line.rstrip("\r")
     request = _REQUEST_LINE.fullmatch(line)
     if request:
         method, uri, version = request.groups()
-        return HttpHead(True, version, method=method, uri=uri)
+        return True, version, method, uri, 0, ""
     status = _STATUS_LINE.fullmatch(line)
     if status:
         version, code, reason = status.groups()
-        return HttpHead(False, version, status=int(code), reason=reason or "")
+        return False, version, "", "", int(code), reason or ""
     return None
 
 
-def _with_headers(start: HttpHead, lines: list[str], head_length: int) -> HttpHead:
+def _with_headers(start: _StartLine, lines: list[str], head_length: int) -> HttpHead:
     headers: dict[str, str] = {}
     last: str | None = None
     for line in lines:
@@ -182,16 +186,7 @@ def _with_headers(start: HttpHead, lines: list[str], head_length: int) -> HttpHe
             continue
         last = name.lower()
         headers[last] = value.strip()
-    return HttpHead(
-        is_request=start.is_request,
-        version=start.version,
-        method=start.method,
-        uri=start.uri,
-        status=start.status,
-        reason=start.reason,
-        headers=headers,
-        head_length=head_length,
-    )
+    return HttpHead(*start, headers, head_length)
 
 
 def _check_partial_size_line(rest: bytes) -> None:

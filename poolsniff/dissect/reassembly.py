@@ -44,7 +44,9 @@ class Reassembler:
         """Accept one segment and return whatever contiguous new bytes it releases."""
         if self.next_seq is None:
             self.next_seq = seq
-        d = seq_diff(seq, self.next_seq)
+        d = (seq - self.next_seq) % _MOD  # seq_diff, inline: this runs for every segment
+        if d >= _HALF:
+            d -= _MOD
         if d < 0:
             payload = payload[-d:]
             if not payload:

@@ -49,6 +49,16 @@ class Mode(IntEnum):
     IGNORE = 6
 
 
+# the modes as module constants: an enum member looked up on its class costs a dict walk
+_UNDECIDED: Final = Mode.UNDECIDED
+_RESYNC: Final = Mode.RESYNC
+_JSON: Final = Mode.JSON
+_HTTP: Final = Mode.HTTP
+_TLS: Final = Mode.TLS
+_DNS: Final = Mode.DNS
+_IGNORE: Final = Mode.IGNORE
+
+
 class Direction:
     """Reassembled bytes of one direction, handed to the dissector for its mode."""
 
@@ -62,7 +72,7 @@ class Direction:
         self.key = key
         self.from_client = from_client
         self.synced = synced
-        self.mode = Mode.DNS if dns_port else Mode.UNDECIDED
+        self.mode = _DNS if dns_port else _UNDECIDED
         self.reasm = Reassembler()
         self.buf = b""
         self.lines: JsonLines | None = None
@@ -75,7 +85,7 @@ class Direction:
     @property
     def ignored(self) -> bool:
         """True once nothing more will be read from this direction."""
-        return self.mode == Mode.IGNORE
+        return self.mode == _IGNORE
 
     def buffered(self) -> int:
         """Bytes this direction holds: undecided or partial messages and out-of-order segments."""
@@ -84,19 +94,23 @@ class Direction:
 
     def give_up(self) -> None:
         """Stop reading this direction and free what it holds (the buffer budget ran out)."""
-        self.mode = Mode.IGNORE
+        self.mode = _IGNORE
         self.buf = b""
         self.lines = None
         self.reasm = Reassembler()
 
     def syn(self, seq: int) -> None:
-        """A SYN fixes the initial sequence number."""
-        self.reasm = Reassembler((seq + 1) & 0xFFFFFFFF)
+        """A SYN fixes the initial sequence number (and drops whatever was queued before it)."""
+        reasm = self.reasm
+        if reasm.next_seq is None and not reasm.pending and not reasm.gaps:
+            reasm.next_seq = (seq + 1) & 0xFFFFFFFF  # untouched: as good as a new one
+        else:
+            self.reasm = Reassembler((seq + 1) & 0xFFFFFFFF)
         self.synced = True
 
     def segment(self, ts: int, seq: int, payload: bytes) -> list[Event]:
         """Feed one TCP segment; return the events completed by it."""
-        if self.mode == Mode.IGNORE:
+        if self.mode == _IGNORE:
             return []
         gaps = self.reasm.gaps
         data = self.reasm.feed(seq, payload)
@@ -106,7 +120,7 @@ class Direction:
             self._lost_bytes()
         self.inspected += len(data)
         if self.inspected > MAX_INSPECT:
-            self.mode = Mode.IGNORE
+            self.mode = _IGNORE
             self.buf = b""
             return []
         return self._consume(ts, data)
@@ -114,23 +128,23 @@ class Direction:
     def _lost_bytes(self) -> None:
         if self.lines is not None:
             self.lines.resync()
-        elif self.mode in (Mode.HTTP, Mode.TLS, Mode.DNS):
-            self.mode = Mode.IGNORE
+        elif self.mode in (_HTTP, _TLS, _DNS):
+            self.mode = _IGNORE
             self.buf = b""
 
     # ------------------------------------------------------------------ dispatch
 
     def _consume(self, ts: int, data: bytes) -> list[Event]:
         mode = self.mode
-        if mode == Mode.JSON:
+        if mode == _JSON:
             return self._json(ts, data)
-        if mode == Mode.UNDECIDED or mode == Mode.RESYNC:
+        if mode == _UNDECIDED or mode == _RESYNC:
             return self._decide(ts, data)
-        if mode == Mode.HTTP:
+        if mode == _HTTP:
             return self._http(ts, data)
-        if mode == Mode.TLS:
+        if mode == _TLS:
             return self._tls(ts, data)
-        if mode == Mode.DNS:
+        if mode == _DNS:
             return self._dns(ts, data)
         return []
 
@@ -143,27 +157,27 @@ class Direction:
         self.buf = b""
         first = head[:1]
         if first in (b"{", b"["):
-            self.mode = Mode.JSON
+            self.mode = _JSON
             self.lines = JsonLines(synced=True)
             return self._json(ts, head)
         if http.looks_like_http_request(head) or http.looks_like_http_response(head):
-            self.mode = Mode.HTTP
+            self.mode = _HTTP
             return self._http(ts, buf)
         if self.from_client and tls.looks_like_tls(buf):
-            self.mode = Mode.TLS
+            self.mode = _TLS
             return self._tls(ts, buf)
-        if self.from_client and self.mode == Mode.UNDECIDED:
+        if self.from_client and self.mode == _UNDECIDED:
             need = sv2_frame_length(buf)
             if need is not None and len(buf) < need and len(buf) < MAX_RESYNC:
                 self.buf = buf  # a SetupConnection frame cut over segments: wait for the rest
                 return []
             setup = parse_setup_connection(buf)
             if setup is not None:
-                self.mode = Mode.IGNORE
+                self.mode = _IGNORE
                 return [Sv2Handshake(ts, self.key, True, False, setup)]
         if not self.synced:
             return self._resync(ts, buf)
-        self.mode = Mode.IGNORE
+        self.mode = _IGNORE
         return []
 
     def _resync(self, ts: int, buf: bytes) -> list[Event]:
@@ -171,13 +185,13 @@ class Direction:
         for marker in (b"\n{", b"\n["):
             pos = buf.find(marker)
             if pos >= 0:
-                self.mode = Mode.JSON
+                self.mode = _JSON
                 self.lines = JsonLines(synced=True)
                 return self._json(ts, buf[pos + 1 :])
         if len(buf) >= MAX_RESYNC or self.inspected >= MAX_RESYNC:
-            self.mode = Mode.IGNORE
+            self.mode = _IGNORE
             return []
-        self.mode = Mode.RESYNC
+        self.mode = _RESYNC
         self.buf = buf[-1:]
         return []
 
@@ -192,7 +206,7 @@ class Direction:
         # so padding a session with one huge line does not blind the detector
         self.inspected -= lines.dropped - dropped
         if lines.gave_up:
-            self.mode = Mode.IGNORE
+            self.mode = _IGNORE
             lines.buf = b""
         return out
 
@@ -201,13 +215,13 @@ class Direction:
     def _http(self, ts: int, data: bytes) -> list[Event]:
         buf = self.buf + data
         out: list[Event] = []
-        while buf and self.mode == Mode.HTTP:
+        while buf and self.mode == _HTTP:
             if self.http_head is None:
                 head = http.parse_head(buf)
                 if head is http.NEED_MORE:
                     break
                 if head is None:
-                    self.mode = Mode.IGNORE
+                    self.mode = _IGNORE
                     break
                 self.http_head = head
                 buf = buf[head.head_length :]
@@ -215,7 +229,7 @@ class Direction:
                 if length is None or length < 0 or (not head.is_request and length > MAX_HTTP_BODY):
                     # chunked, unknown or large response body: report the head, stop reading
                     out.extend(self._http_done(ts, head, b""))
-                    self.mode = Mode.IGNORE
+                    self.mode = _IGNORE
                     break
                 self.http_body = length
             head = self.http_head
@@ -223,7 +237,7 @@ class Direction:
                 break
             body, buf = buf[: self.http_body], buf[self.http_body :]
             out.extend(self._http_done(ts, head, body))
-        self.buf = buf if self.mode == Mode.HTTP else b""
+        self.buf = buf if self.mode == _HTTP else b""
         return out
 
     def _http_done(self, ts: int, head: http.HttpHead, body: bytes) -> list[Event]:
@@ -250,7 +264,7 @@ class Direction:
             self.buf = buf
             return []
         self.buf = b""
-        self.mode = Mode.IGNORE
+        self.mode = _IGNORE
         if hello is None:
             return []
         return [TlsClientHello(ts, self.key, self.from_client, hello.sni, hello.version, hello.alpns)]
@@ -263,7 +277,7 @@ class Direction:
             if parsed is not None:
                 out.append(dns_event(ts, self.key, self.from_client, parsed))
         if len(self.buf) > 70_000:
-            self.mode = Mode.IGNORE
+            self.mode = _IGNORE
             self.buf = b""
         return out
 

@@ -16,6 +16,7 @@ SSLv2-compatible hellos are not recognised.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal
@@ -31,6 +32,8 @@ MAX_HELLO_BYTES: Final = 16 * 1024
 EXT_SERVER_NAME: Final = 0
 EXT_ALPN: Final = 16
 EXT_SUPPORTED_VERSIONS: Final = 43
+_iter_uint16 = struct.Struct(">H").iter_unpack
+_TYPE_PREFIXES: Final = (b"", bytes([CONTENT_HANDSHAKE]))
 
 VERSION_NAMES: Final[dict[int, str]] = {
     0x0300: "SSL 3.0",
@@ -68,7 +71,8 @@ class ClientHello:
 
 def version_name(version: int) -> str:
     """Name a protocol version number ("TLS 1.2"); unknown ones as ``0x7f17``."""
-    return VERSION_NAMES.get(version, f"0x{version:04x}")
+    name = VERSION_NAMES.get(version)
+    return f"0x{version:04x}" if name is None else name
 
 
 def looks_like_tls(first_bytes: bytes) -> bool:
@@ -81,7 +85,7 @@ def looks_like_tls(first_bytes: bytes) -> bool:
 
 def _header_prefix_ok(header: bytes) -> bool:
     """Check whichever bytes of a record header are present (zero to five of them)."""
-    if header[:1] not in (b"", bytes([CONTENT_HANDSHAKE])) or header[1:2] not in (b"", b"\x03"):
+    if header[:1] not in _TYPE_PREFIXES or header[1:2] not in (b"", b"\x03"):
         return False
     if len(header) >= 3 and header[2] > 4:
         return False
@@ -95,13 +99,33 @@ def parse_client_hello(buf: bytes) -> ClientHello | Literal[Incomplete.NEED_MORE
 
     Returns the hello, ``NEED_MORE`` when more bytes are needed, or ``None`` to give up.
     """
-    handshake = _reassemble(buf)
-    if handshake is None or handshake is NEED_MORE:
-        return handshake
+    handshake = _whole_in_first_record(buf)
+    if handshake is None:
+        found = _reassemble(buf)
+        if found is None or found is NEED_MORE:
+            return found
+        handshake = found
     try:
         return _parse_hello(handshake)
     except ValueError:
         return None
+
+
+def _whole_in_first_record(buf: bytes) -> bytes | None:
+    """The common case, without the record loop: the first record holds the whole ClientHello.
+
+    Returns the handshake message as ``_reassemble`` would, or ``None`` for any other case
+    (more records, more bytes to come, not a ClientHello), which ``_reassemble`` then settles.
+    """
+    if len(buf) < 9 or buf[0] != CONTENT_HANDSHAKE or buf[1] != 3 or buf[2] > 4:
+        return None
+    record = (buf[3] << 8) | buf[4]
+    end = 9 + ((buf[6] << 16) | (buf[7] << 8) | buf[8])
+    if buf[5] != HANDSHAKE_CLIENT_HELLO or record > MAX_RECORD_LEN or end - 5 > record:
+        return None
+    if end - 5 > MAX_HELLO_BYTES or end > len(buf):
+        return None
+    return buf[5:end]
 
 
 def _reassemble(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
@@ -141,57 +165,58 @@ def _first_message(data: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
     return data[:needed] if len(data) >= needed else NEED_MORE
 
 
-class _Reader:
-    """A cursor over bytes that raises ``ValueError`` when a field runs past the end."""
+def _parse_hello(h: bytes) -> ClientHello:
+    """Read a whole ClientHello handshake message (header included); ``ValueError`` if malformed.
 
-    def __init__(self, data: bytes) -> None:
-        self.data, self.off = data, 0
-
-    def take(self, n: int) -> bytes:
-        if self.off + n > len(self.data):
-            raise ValueError("field runs past the end")
-        chunk = self.data[self.off : self.off + n]
-        self.off += n
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
-
-    def vector(self, len_size: int) -> bytes:
-        return self.take(self.uint(len_size))
-
-    def remaining(self) -> int:
-        return len(self.data) - self.off
-
-
-def _parse_hello(handshake: bytes) -> ClientHello:
-    body = _Reader(handshake[4:])
-    legacy = body.uint(2)
-    body.take(32)  # random
-    if len(body.vector(1)) > 32:  # legacy_session_id
-        raise ValueError("session id longer than 32 bytes")
-    suites = body.vector(2)
-    if not suites or len(suites) % 2:
+    The fields are walked by offset: every length is checked against the end of the part
+    that holds it, and any field that runs past that end raises.
+    """
+    end = len(h)
+    if end < 39:  # header, legacy_version, random, the session id's length byte
+        raise ValueError("ClientHello shorter than its fixed fields")
+    legacy = (h[4] << 8) | h[5]
+    sid_len = h[38]
+    off = 39 + sid_len
+    if sid_len > 32 or off + 2 > end:
+        raise ValueError("bad legacy_session_id")
+    suites_len = (h[off] << 8) | h[off + 1]
+    off += 2 + suites_len
+    if not suites_len or suites_len % 2 or off + 1 > end:
         raise ValueError("bad cipher_suites length")
-    body.vector(1)  # legacy_compression_methods
-    extensions = _extensions(body.vector(2)) if body.remaining() else {}
-    versions = _supported_versions(extensions.get(EXT_SUPPORTED_VERSIONS))
-    return ClientHello(
-        sni=_server_name(extensions.get(EXT_SERVER_NAME)),
-        version=version_name(max(versions) if versions else legacy),
-        legacy_version=version_name(legacy),
-        alpns=_alpns(extensions.get(EXT_ALPN)),
-    )
+    off += 1 + h[off]  # legacy_compression_methods
+    if off > end:
+        raise ValueError("compression methods run past the end")
+    sni = versions = alpn = None
+    if off < end:  # the extensions, each walked (a malformed one anywhere raises); first of a type wins
+        off, stop = _vector(h, off, end, 2)
+        while off < stop:
+            start = off + 4  # type, length, then the data
+            if start > stop:
+                raise ValueError("extension header runs past the block")
+            ext_type = (h[off] << 8) | h[off + 1]
+            off = start + ((h[off + 2] << 8) | h[off + 3])
+            if off > stop:
+                raise ValueError("extension runs past the block")
+            if ext_type == EXT_SERVER_NAME:
+                sni = h[start:off] if sni is None else sni
+            elif ext_type == EXT_SUPPORTED_VERSIONS:
+                versions = h[start:off] if versions is None else versions
+            elif ext_type == EXT_ALPN:
+                alpn = h[start:off] if alpn is None else alpn
+    # sni, version, legacy_version, alpns
+    version = version_name(_highest_version(versions, legacy))
+    return ClientHello(_server_name(sni), version, version_name(legacy), _alpns(alpn))
 
 
-def _extensions(block: bytes) -> dict[int, bytes]:
-    """Map extension type to data; the first of repeated types wins."""
-    reader = _Reader(block)
-    found: dict[int, bytes] = {}
-    while reader.remaining():
-        ext_type = reader.uint(2)
-        found.setdefault(ext_type, reader.vector(2))
-    return found
+def _vector(data: bytes, off: int, end: int, len_size: int) -> tuple[int, int]:
+    """(start, end) of the vector whose ``len_size``-byte length is at ``off``; raises past ``end``."""
+    start = off + len_size
+    if start > end:
+        raise ValueError("vector length runs past the end")
+    stop = start + (data[off] if len_size == 1 else (data[off] << 8) | data[off + 1])
+    if stop > end:
+        raise ValueError("vector runs past the end")
+    return start, stop
 
 
 def _is_grease(value: int) -> bool:
@@ -199,37 +224,64 @@ def _is_grease(value: int) -> bool:
     return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
 
 
-def _supported_versions(data: bytes | None) -> list[int]:
+def _highest_version(data: bytes | None, legacy: int) -> int:
+    """The highest version supported_versions lists (GREASE aside), else ``legacy``."""
     if data is None:
-        return []
-    listed = _Reader(_Reader(data).vector(1))
-    if listed.remaining() % 2:
+        return legacy
+    if not data or 1 + data[0] > len(data):
+        raise ValueError("supported_versions runs past its extension")
+    if data[0] % 2:
         raise ValueError("odd supported_versions length")
-    versions = [listed.uint(2) for _ in range(listed.remaining() // 2)]
-    return [v for v in versions if not _is_grease(v)]
+    highest = -1
+    for (version,) in _iter_uint16(data[1 : 1 + data[0]]):
+        if version > highest and not _is_grease(version):
+            highest = version
+    return legacy if highest < 0 else highest
 
 
 def _text(raw: bytes) -> str:
     return raw.decode("ascii", errors="backslashreplace")
 
 
+def _list_end(data: bytes) -> int:
+    """End of the list whose two-byte length opens ``data``; raises when it runs past the end."""
+    if len(data) < 2:
+        raise ValueError("list length runs past the end")
+    stop = 2 + ((data[0] << 8) | data[1])
+    if stop > len(data):
+        raise ValueError("list runs past the end")
+    return stop
+
+
 def _server_name(data: bytes | None) -> str | None:
+    """The first non-empty host_name; entries after it are not read."""
     if data is None:
         return None
-    names = _Reader(_Reader(data).vector(2))
-    while names.remaining():
-        name_type = names.uint(1)
-        host = names.vector(2)
-        if name_type == 0 and host:
-            return _text(host).lower().rstrip(".")
+    stop = _list_end(data)
+    off = 2
+    while off < stop:
+        start = off + 3  # name type, two-byte length, then the name
+        if start > stop:
+            raise ValueError("server name entry runs past the list")
+        name_type = data[off]
+        off = start + ((data[off + 1] << 8) | data[off + 2])
+        if off > stop:
+            raise ValueError("server name runs past the list")
+        if name_type == 0 and off > start:
+            return _text(data[start:off]).lower().rstrip(".")
     return None
 
 
 def _alpns(data: bytes | None) -> tuple[str, ...]:
     if data is None:
         return ()
-    protocols = _Reader(_Reader(data).vector(2))
+    stop = _list_end(data)
+    off = 2
     found: list[str] = []
-    while protocols.remaining():
-        found.append(_text(protocols.vector(1)))
+    while off < stop:
+        start = off + 1
+        off = start + data[off]
+        if off > stop:
+            raise ValueError("protocol name runs past the list")
+        found.append(_text(data[start:off]))
     return tuple(found)

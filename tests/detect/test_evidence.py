@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolsniff.detect.evidence import (
+    MAX_CACHED_AGENTS,
     Login,
     classify_wallet,
     coin_for_algo,
@@ -131,6 +132,16 @@ def test_generated_addresses_have_the_documented_shape() -> None:
 )
 def test_parse_agent(agent: str, expected: tuple[str, str] | None) -> None:
     assert parse_agent(agent) == expected
+    assert parse_agent(agent) == expected  # the remembered answer is the same
+
+
+def test_parse_agent_remembers_a_bounded_number_of_agents() -> None:
+    parse_agent.cache_clear()
+    for i in range(MAX_CACHED_AGENTS + 10):
+        parse_agent(f"agent{i}/1.{i}")
+    info = parse_agent.cache_info()
+    assert (info.maxsize, info.currsize) == (MAX_CACHED_AGENTS, MAX_CACHED_AGENTS)
+    assert parse_agent("agent3/1.3") == ("agent3", "1.3")
 
 
 @pytest.mark.parametrize(

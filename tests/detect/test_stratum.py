@@ -372,3 +372,32 @@ def test_inspect_never_raises_on_odd_http(
     http = HttpMessage(TS, HTTP_FLOW, from_client, True, "POST", "/" + uri, 0, headers)
     event = JsonMessage(TS, HTTP_FLOW, from_client, json.loads(json.dumps(value)), via_http=True, http=http)
     assert len(list(StratumDetector().inspect(event))) == 1
+
+
+# --------------------------------------------------------------------------- settled signatures
+
+
+@pytest.mark.parametrize(
+    ("settled", "filled"),
+    [
+        pytest.param(set(), True, id="nothing-settled"),
+        pytest.param({(FLOW, 9300107)}, False, id="this-signature-settled"),
+        pytest.param({(FLOW, 9300108)}, True, id="the-other-side-settled"),
+        pytest.param({(OTHER_FLOW, 9300107)}, True, id="another-flow-settled"),
+    ],
+)
+def test_settled_signature_yields_a_bare_detection(settled: set[tuple[FlowKey, int]], filled: bool) -> None:
+    """A detection the pipeline will drop is yielded without evidence; any other is filled."""
+    asked: list[tuple[FlowKey, int]] = []
+
+    def is_settled(flow: FlowKey, sid: int) -> bool:
+        asked.append((flow, sid))
+        return (flow, sid) in settled
+
+    event = message(XMRIG_LOGIN)
+    det = detect_one(event, StratumDetector(is_settled))
+    full = detect_one(event)
+    assert asked == [(FLOW, 9300107)]
+    assert (det.signature, det.role, det.miner_is_client) == (full.signature, full.role, full.miner_is_client)
+    assert det.evidence == (full.evidence if filled else {})
+    assert bool(full.evidence)

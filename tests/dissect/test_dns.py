@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff.dissect import dns as dns_module
 from poolsniff.dissect.dns import DnsParse, parse_dns, rrtype_name, split_tcp_dns
 
 
@@ -224,3 +226,132 @@ def test_split_tcp_dns_roundtrip(messages: list[bytes], junk: bytes) -> None:
     # A single trailing byte can never complete a frame, so it is always the rest.
     found, rest = split_tcp_dns(b"".join(framed(m) for m in messages) + junk)
     assert (found, rest) == ([m for m in messages if m], junk)
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+def general(payload: bytes) -> DnsParse | None:
+    """The general reader alone (dpkt names, every shape): what the fast path must agree with."""
+    try:
+        return dns_module._parse(payload)
+    except dns_module.PARSE_ERRORS:
+        return None
+
+
+def fast(payload: bytes) -> DnsParse | None:
+    """The fast path alone; ``None`` means it left the message to the general reader."""
+    try:
+        return dns_module._parse_common(payload)
+    except dns_module.PARSE_ERRORS:
+        return None
+
+
+V6_MAPPED = bytes.fromhex("00000000000000000000ffff01020304")
+V6_COMPAT = bytes.fromhex("00000000000000000000000001020304")
+ZERO_LABEL_QUESTION = header(5, 0x0100, 1, 0) + b"\x03a\x00b\x03com\x00" + b"\x00\x01\x00\x01"
+
+
+@pytest.mark.parametrize(
+    ("payload", "taken"),
+    [
+        pytest.param(QUERY_NANOPOOL, True, id="query"),
+        pytest.param(RESPONSE_AAAA, True, id="aaaa-behind-the-question-pointer"),
+        pytest.param(RESPONSE_OTHER_TYPES, True, id="https-txt-skipped"),
+        pytest.param(NXDOMAIN, True, id="nxdomain"),
+        pytest.param(RESPONSE_NANOPOOL, False, id="cname-target-compressed"),
+        pytest.param(
+            header(2, 0x8180, 1, 2) + name(b"a", b"example") + b"\x00\x01\x00\x01"
+            + rr(b"\xc0\x0c", 5, 30, name(b"b", b"example"))
+            + rr(name(b"b", b"example"), 1, 30, bytes([192, 0, 2, 9])),
+            True,
+            id="plain-cname-target-and-owner",
+        ),
+        pytest.param(
+            header(3, 0x8180, 1, 1) + name(b"v6") + b"\x00\x1c\x00\x01" + rr(b"\xc0\x0c", 28, 9, V6_MAPPED),
+            False,
+            id="ipv4-mapped-aaaa",
+        ),
+        pytest.param(
+            header(3, 0x8180, 1, 1) + name(b"v6") + b"\x00\x1c\x00\x01" + rr(b"\xc0\x0c", 28, 9, V6_COMPAT),
+            False,
+            id="ipv4-compatible-aaaa",
+        ),
+        pytest.param(ZERO_LABEL_QUESTION, False, id="zero-byte-inside-a-label"),
+        pytest.param(header(1, 0, 2, 0) + name(b"a") + b"\x00\x01\x00\x01" * 2, False, id="two-questions"),
+        pytest.param(header(1, 5 << 11, 0, 0), False, id="no-question"),
+        pytest.param(header(1, 0, 1, 0) + b"\xc0\x0c\x00\x01\x00\x01", False, id="pointer-question"),
+        pytest.param(
+            header(1, 0x8180, 1, 1) + name(b"a") + b"\x00\x01\x00\x01"
+            + rr(b"\xc0\x0c", 1, 1, b"\x01\x02\x03"),
+            False,
+            id="a-rdata-3-bytes",
+        ),
+        pytest.param(
+            header(1, 0x8180, 1, 1) + name(b"a") + b"\x00\x01\x00\x01" + rr(b"\xc0\x11", 1, 1, bytes(4)),
+            False,
+            id="other-pointer",
+        ),
+        pytest.param(RESPONSE_AAAA[:-3], False, id="rdata-cut"),
+        pytest.param(
+            header(1, 0, 1, 0) + b"\x02\xff\xfe\x00\x00\x01\x00\x01", False, id="not-utf8"
+        ),
+    ],
+)
+def test_fast_path_agrees_with_the_general_reader(payload: bytes, taken: bool) -> None:
+    assert (fast(payload) is not None) is taken
+    assert parse_dns(payload) == general(payload)
+    if taken:
+        assert fast(payload) == general(payload)
+
+
+@given(st.binary(max_size=300))
+def test_fast_path_agrees_on_any_bytes(payload: bytes) -> None:
+    found = fast(payload)
+    assert found is None or found == general(payload)
+    assert parse_dns(payload) == general(payload)
+
+
+TEXT_LABEL = st.text(alphabet="abcXYZ019-_", min_size=1, max_size=12).map(str.encode)
+LABEL = st.one_of(TEXT_LABEL, TEXT_LABEL, TEXT_LABEL, st.binary(max_size=12).filter(lambda b: b"." not in b))
+PLAIN_NAME = st.lists(LABEL.filter(bool), max_size=3).map(lambda ls: name(*ls))
+OWNER = st.one_of(st.just(b"\xc0\x0c"), st.just(b"\xc0\x0c"), PLAIN_NAME)
+A_RDATA = st.tuples(st.just(1), st.binary(min_size=4, max_size=4))
+AAAA_RDATA = st.tuples(st.just(28), st.binary(min_size=16, max_size=16))
+CNAME_RDATA = st.tuples(st.just(5), PLAIN_NAME)
+ODD_RDATA = st.one_of(
+    st.tuples(st.just(1), st.binary(max_size=6)),
+    st.tuples(st.just(28), st.sampled_from([V6_MAPPED, V6_COMPAT, bytes(16), bytes(15)])),
+    st.tuples(st.just(5), st.binary(max_size=8)),
+    st.tuples(st.sampled_from([2, 16, 65]), st.binary(max_size=8)),
+)
+RDATA = st.one_of(A_RDATA, A_RDATA, AAAA_RDATA, CNAME_RDATA, ODD_RDATA)
+
+
+@given(
+    st.lists(LABEL.filter(bool), max_size=4),
+    st.lists(st.tuples(OWNER, RDATA, st.integers(0, 2**32 - 1)), max_size=4),
+    st.sampled_from([0, 0, 0, 0, 1, 3]),
+    st.sampled_from([0, 0, 0, 0, 1, 5, 11]),
+)
+def test_fast_path_agrees_on_messages_of_the_common_shape(
+    labels: list[bytes], answers: list[tuple[bytes, tuple[int, bytes], int]], extra: int, cut: int
+) -> None:
+    # built like real responses (one question, answers behind the 0xC00C pointer or plain names),
+    # with odd rdata, extra claimed answers and cut tails mixed in
+    body = name(*labels) + b"\x00\x01\x00\x01"
+    body += b"".join(rr(owner, rrtype, ttl, rdata) for owner, (rrtype, rdata), ttl in answers)
+    payload = header(7, 0x8180, 1, len(answers) + extra) + body
+    payload = payload[: len(payload) - cut]
+    found = fast(payload)
+    assert found is None or found == general(payload)
+    assert parse_dns(payload) == general(payload)
+
+
+@given(st.lists(st.sampled_from([0, 1, 0xFFFF, 0xFFFE, 0x0102]), min_size=8, max_size=8))
+def test_aaaa_text_is_the_one_ipaddress_gives(hextets: list[int]) -> None:
+    packed = struct.pack(">8H", *hextets)
+    msg = header(3, 0x8180, 1, 1) + name(b"v6") + b"\x00\x1c\x00\x01" + rr(b"\xc0\x0c", 28, 9, packed)
+    found = fast(msg)
+    assert found is None or found.answers[0][2] == str(ipaddress.IPv6Address(packed))
+    assert parse_dns(msg) == general(msg)

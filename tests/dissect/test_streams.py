@@ -463,3 +463,36 @@ def test_json_batch_reply_then_lines_both_parsed() -> None:
     f = Fed(from_client=False)
     f.send(BITMINTER_SUBSCRIBE_REPLY + NOMP_SET_DIFFICULTY)
     assert values(f.events) == [j(BITMINTER_SUBSCRIBE_REPLY), j(NOMP_SET_DIFFICULTY)]
+
+
+# --------------------------------------------------------------------------- the SYN
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param([], id="nothing-before-the-syn"),
+        pytest.param([(ISN - 300, b"x" * 10)], id="data-read-before-the-syn"),
+        pytest.param([(ISN - 300, b"x" * 10), (ISN + 500, b"queued")], id="queued-segment-dropped"),
+        pytest.param(
+            [(ISN - 300, b"x")] + [(ISN + i, b"q") for i in range(MAX_PENDING_SEGMENTS + 1)],
+            id="after-a-skipped-gap",
+        ),
+    ],
+)
+def test_syn_starts_the_reassembly_afresh(before: list[tuple[int, bytes]]) -> None:
+    """Whatever came before a SYN (read or queued) is forgotten; the stream starts after it."""
+    d = Direction(KEY, True, False, False)
+    for seq, data in before:
+        d.segment(0, seq, data)
+    d.syn(ISN - 1)
+    assert d.synced
+    assert (d.reasm.next_seq, d.reasm.pending, d.reasm.pending_bytes, d.reasm.gaps) == (ISN, {}, 0, 0)
+    assert d.reasm.feed(ISN, b"abc") == b"abc"
+
+
+def test_syn_of_a_fresh_direction_then_json() -> None:
+    d = Direction(KEY, True, True, False)
+    d.syn(ISN - 1)
+    events = d.segment(0, ISN, CGMINER_SUBSCRIBE)
+    assert [e.value for e in events if isinstance(e, JsonMessage)] == [j(CGMINER_SUBSCRIBE)]

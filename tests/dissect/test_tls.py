@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff.dissect import tls as tls_module
 from poolsniff.dissect.tls import (
     MAX_HELLO_BYTES,
     NEED_MORE,
     ClientHello,
     looks_like_tls,
     parse_client_hello,
+    version_name,
 )
 
 
@@ -196,3 +198,151 @@ def test_never_raises(data: bytes) -> None:
 def test_never_raises_inside_a_valid_record(body: bytes) -> None:
     result = parse_client_hello(records(handshake(body)))
     assert result is None or isinstance(result, ClientHello)
+
+
+# --------------------------------------------------------------------------- fast paths vs references
+
+
+class Reader:
+    """A cursor that raises ValueError past the end: the field-by-field way to read a hello."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.off = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.off + n > len(self.data):
+            raise ValueError("past the end")
+        self.off += n
+        return self.data[self.off - n : self.off]
+
+    def uint(self, size: int) -> int:
+        return int.from_bytes(self.take(size), "big")
+
+    def vector(self, len_size: int) -> bytes:
+        return self.take(self.uint(len_size))
+
+
+def reference_hello(handshake: bytes) -> tuple[str | None, int, int, tuple[str, ...]]:
+    """(sni, version, legacy version, alpns) read field by field with ``Reader``; raises ValueError."""
+    body = Reader(handshake[4:])
+    legacy = body.uint(2)
+    body.take(32)
+    if len(body.vector(1)) > 32:
+        raise ValueError("session id")
+    suites = body.vector(2)
+    if not suites or len(suites) % 2:
+        raise ValueError("suites")
+    body.vector(1)
+    found: dict[int, bytes] = {}
+    if body.off < len(body.data):
+        block = Reader(body.vector(2))
+        while block.off < len(block.data):
+            ext_type = block.uint(2)
+            found.setdefault(ext_type, block.vector(2))
+    sni = None
+    if 0 in found:
+        names = Reader(Reader(found[0]).vector(2))
+        while names.off < len(names.data):
+            name_type, host = names.uint(1), names.vector(2)
+            if name_type == 0 and host:
+                sni = host.decode("ascii", "backslashreplace").lower().rstrip(".")
+                break
+    version = legacy
+    if 43 in found:
+        listed = Reader(Reader(found[43]).vector(1))
+        if len(listed.data) % 2:
+            raise ValueError("versions")
+        offered = [listed.uint(2) for _ in range(len(listed.data) // 2)]
+        offered = [v for v in offered if not (v & 0x0F0F == 0x0A0A and v >> 8 == v & 0xFF)]
+        version = max(offered) if offered else legacy
+    alpns: list[str] = []
+    if 16 in found:
+        protocols = Reader(Reader(found[16]).vector(2))
+        while protocols.off < len(protocols.data):
+            alpns.append(protocols.vector(1).decode("ascii", "backslashreplace"))
+    return sni, version, legacy, tuple(alpns)
+
+
+def both_hello_readers(handshake: bytes) -> tuple[object, object]:
+    """What ``tls._parse_hello`` and ``reference_hello`` make of one handshake message."""
+    try:
+        hello = tls_module._parse_hello(handshake)
+        fast: object = (hello.sni, hello.version, hello.legacy_version, hello.alpns)
+    except ValueError:
+        fast = None
+    try:
+        sni, version, legacy, alpns = reference_hello(handshake)
+        ref: object = (sni, version_name(version), version_name(legacy), alpns)
+    except ValueError:
+        ref = None
+    return fast, ref
+
+
+EXTENSIONS = st.lists(
+    st.one_of(
+        st.lists(st.binary(max_size=20), max_size=3).map(lambda hosts: sni_ext(*hosts)),
+        st.lists(st.integers(0, 0xFFFF), max_size=4).map(lambda vs: versions_ext(*vs)),
+        st.lists(st.binary(max_size=10), max_size=3).map(lambda ps: alpn_ext(*ps)),
+        st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=12)).map(lambda t: ext(*t)),
+        st.binary(max_size=6),  # damage between extensions
+    ),
+    max_size=5,
+).map(b"".join)
+
+
+@given(EXTENSIONS, st.integers(0, 0xFFFF), st.integers(0, 400))
+def test_hello_reader_agrees_with_the_field_by_field_reference(
+    extensions: bytes, legacy: int, cut: int
+) -> None:
+    message = handshake(hello_body(extensions, legacy=legacy))
+    fast, ref = both_hello_readers(message[: len(message) - cut] if cut < 40 else message)
+    assert fast == ref
+
+
+@given(st.binary(max_size=300))
+def test_hello_reader_agrees_on_any_bytes(body: bytes) -> None:
+    fast, ref = both_hello_readers(handshake(body))
+    assert fast == ref
+
+
+@pytest.mark.parametrize(
+    ("stream", "whole"),
+    [
+        pytest.param(XMRIG_HELLO, True, id="one-record"),
+        pytest.param(XMRIG_HELLO + b"\x14\x03\x03\x00\x01\x01", True, id="more-after-it"),
+        pytest.param(XMRIG_HELLO[:-1], False, id="cut"),
+        pytest.param(
+            records(handshake(hello_body(sni_ext(b"a.test"))), size=50), False, id="several-records"
+        ),
+        pytest.param(records(handshake(hello_body(None)), version=0x0305), False, id="bad-version"),
+        pytest.param(records(handshake(hello_body(None), msg_type=2)), False, id="server-hello"),
+        pytest.param(b"\x16\x03\x01\x00\x04\x01\x00\x00\x00", True, id="empty-hello-body"),
+        pytest.param(
+            b"\x16\x03\x01\x49\x00" + handshake(hello_body(None)), False, id="record-over-the-limit"
+        ),
+        pytest.param(
+            records(handshake(hello_body(ext(21, bytes(MAX_HELLO_BYTES)))), size=18000),
+            False,
+            id="hello-over-the-cap",
+        ),
+    ],
+)
+def test_whole_first_record_is_what_reassembly_gives(stream: bytes, whole: bool) -> None:
+    found = tls_module._whole_in_first_record(stream)
+    assert (found is not None) is whole
+    if found is not None:
+        assert found == tls_module._reassemble(stream)
+
+
+@given(st.binary(max_size=64), st.integers(0, 70), st.integers(0, 4))
+def test_whole_first_record_agrees_with_reassembly(body: bytes, size: int, minor: int) -> None:
+    stream = records(handshake(body), size=max(size, 1), version=0x0300 | minor)
+    for data in (stream, stream[:-1], b"\x16\x03\x01" + stream[3:]):
+        found = tls_module._whole_in_first_record(data)
+        assert found is None or found == tls_module._reassemble(data)
+
+
+@given(st.binary(max_size=120))
+def test_whole_first_record_agrees_on_any_bytes(data: bytes) -> None:
+    found = tls_module._whole_in_first_record(data)
+    assert found is None or found == tls_module._reassemble(data)
