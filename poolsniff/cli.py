@@ -181,8 +181,9 @@ def _outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Ite
 @click.option("--redact", is_flag=True, help="Hide wallets, logins and e-mails in alerts.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @click.option(
-    "-j", "--jobs", type=click.IntRange(0), default=1, show_default=True, metavar="N",
-    help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU).",
+    "-j", "--jobs", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+    help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU; "
+    "1: a single process).",
 )  # fmt: skip
 @_sink_options
 def scan(

@@ -203,7 +203,10 @@ def scan_all(paths: list[str], lists: Blocklist, jobs: int) -> list[tuple[str, A
     return out
 
 
-def test_a_folder_in_a_pool_gives_the_files_in_order(lists: Blocklist, mix: Path, tmp_path: Path) -> None:
+def test_a_folder_in_a_pool_gives_the_files_in_order(
+    lists: Blocklist, mix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", 0)  # the files here are small
     (tmp_path / "not-a-capture.pcap").write_bytes(b"hello, this is text\n")
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(mix.read_bytes()[:200_000])
@@ -230,3 +233,12 @@ def test_one_file_and_many_jobs_is_split_over_two_processes(
     assert scan_all([str(mix)], lists, jobs=4) == scan_all([str(mix)], lists, jobs=1)
     assert split == [1]
     assert parallel.available()
+
+
+@pytest.mark.parametrize(("least", "pooled"), [(0, True), (1 << 40, False)])
+def test_a_pool_is_started_only_for_enough_bytes(
+    least: int, pooled: bool, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", least)
+    with scan.FileScans(DEMO, lists, to_record=to_eve, jobs=2) as scans:
+        assert (scans._pool is not None) is pooled
