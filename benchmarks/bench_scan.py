@@ -211,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--packets", type=int, default=1_000_000, help="capture size (default 1,000,000)")
     parser.add_argument("--sizes", help="several capture sizes, comma-separated (overrides --packets)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--jobs", default="2,1", help="poolsniff --jobs values to time (default 2,1)")
+    parser.add_argument(
+        "--jobs", default="0,1", help="poolsniff --jobs values to time (default 0,1: default, one process)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "poolsniff-bench"))
     parser.add_argument("--no-ndpi", action="store_true", help="do not run ndpiReader")
