@@ -4,8 +4,10 @@ Generates the mixed capture with ``benchmarks/mixcap.py`` (or reuses it: capture
 by size and seed), then runs, for a few rounds and alternating, ``poolsniff scan -q FILE``
 (once per ``--jobs`` value) and ``ndpiReader -i FILE -q`` (when it is installed). For each it
 prints packets/s, MB/s, wall time (best and median round), peak RSS (of the largest process,
-from ``wait4``), the peak of the processes' summed PSS (sampled from /proc: a forked process's
-pages shared with its parent count once) and the ratio poolsniff/nDPI. It also checks that
+from ``wait4``), the peak of the processes' summed PSS (sampled from /proc every 5 ms in one
+extra round per tool, whose time is not counted: the sampler would take CPU from a tool using
+both cores; a forked process's pages shared with its parent count once) and the ratio
+poolsniff/nDPI. It also checks that
 every mining flow of the capture was alerted.
 
     python benchmarks/bench_scan.py                        # 1,000,000 packets, about 1 GB
@@ -57,6 +59,9 @@ class Figures:
 
     label: str
     runs: list[Run] = field(default_factory=list)
+    """The timed rounds (not sampled: a sampler would take CPU from a tool that uses every core)."""
+    sampled: list[Run] = field(default_factory=list)
+    """The extra round whose memory was sampled from /proc (its time is not counted)."""
 
     @property
     def best(self) -> float:
@@ -75,8 +80,8 @@ class Figures:
 
     @property
     def pss(self) -> int:
-        """Peak of the summed PSS of all processes over the rounds (KiB, sampled)."""
-        return max(r.pss_kib for r in self.runs)
+        """Peak of the summed PSS of all processes in the sampled round (KiB)."""
+        return max((r.pss_kib for r in self.sampled), default=0)
 
 
 def poolsniff_command() -> list[str]:
@@ -106,24 +111,27 @@ def _tree_pss_kib(pid: int) -> int:
     return total
 
 
-def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
-    """Run ``cmd``; wall time, peak RSS from wait4, the tree's summed PSS sampled every 5 ms."""
+def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL, *, sample: bool = False) -> Run:
+    """Run ``cmd``; wall time, peak RSS from wait4 and, with ``sample``, the tree's summed PSS
+    sampled every 5 ms (0 otherwise)."""
     peak = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
     done = threading.Event()
 
-    def sample() -> None:
+    def sampling() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _tree_pss_kib(proc.pid))
             done.wait(0.005)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sampling, daemon=True)
+    if sample:
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(wall, usage.ru_maxrss, peak[0], proc.returncode)
 
@@ -179,6 +187,8 @@ def bench(path: Path, packets: int, rounds: int, jobs: list[int], ndpi: bool) ->
             if run.status not in (0, 1):
                 raise SystemExit(f"{' '.join(commands[i])} exited with status {run.status}")
             tools[i].runs.append(run)
+    for tool, command in zip(tools, commands, strict=True):
+        tool.sampled.append(timed(command, sample=True))
     return tools
 
 
