@@ -1,4 +1,4 @@
-"""atheris fuzz harness for poolsniff's parsers (decode, capture reader, DNS, TLS, HTTP, JSON-RPC, flows).
+"""atheris fuzz harness for poolsniff's parsers (decode, capture reader, prefilter, DNS, TLS, HTTP, JSON-RPC).
 
 Run one target for a bounded time, as CI does:
 
@@ -25,6 +25,7 @@ with atheris.instrument_imports():
     from poolsniff.dissect import dns, http, tls
     from poolsniff.errors import InputError
     from poolsniff.pipeline import Pipeline
+    from poolsniff.prefilter import detections
     from poolsniff.sources.pcap import read_frames
 
 LINKTYPES = (0, 1, 12, 101, 108, 113, 228, 229, 276)
@@ -61,6 +62,29 @@ def fuzz_pipeline(data: bytes) -> None:
     pipe.finish()
 
 
+def fuzz_prefilter(data: bytes) -> None:
+    """Random records after a valid pcap header: the prefilter (the C record walk where it is
+    built) must release what feeding every frame releases, and fail at the same place."""
+    outcomes = []
+    for skipping in (False, True):
+        pipe = Pipeline(_lists)
+        found: list[tuple[object, ...]] = []
+        error = None
+        try:
+            if skipping:
+                released = detections(io.BytesIO(PCAP_HEADER + data), "fuzz.pcap", pipe)
+                found.extend((d.ts_us, d.flow, d.signature.sid) for d in released)
+            else:
+                for frame in read_frames(io.BytesIO(PCAP_HEADER + data), "fuzz.pcap"):
+                    found += [(d.ts_us, d.flow, d.signature.sid) for d in pipe.feed(frame)]
+        except InputError as e:
+            error = str(e)
+        found += [(d.ts_us, d.flow, d.signature.sid) for d in pipe.finish()]
+        outcomes.append((found, error, pipe.stats.packets))
+    if outcomes[0] != outcomes[1]:
+        raise AssertionError(f"the prefilter changed the outcome: {outcomes[0]} != {outcomes[1]}")
+
+
 def fuzz_parsers(data: bytes) -> None:
     """DNS, TLS ClientHello and HTTP head parsers on the same bytes."""
     dns.parse_dns(data)
@@ -83,6 +107,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "decode": fuzz_decode,
     "capture": fuzz_capture,
     "pipeline": fuzz_pipeline,
+    "prefilter": fuzz_prefilter,
     "parsers": fuzz_parsers,
     "jsonrpc": fuzz_jsonrpc,
 }

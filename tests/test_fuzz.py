@@ -16,7 +16,7 @@ from .conftest import ROOT
 pytest.importorskip("atheris", reason="atheris is not installed (pip install -e '.[test]')")
 
 
-@pytest.mark.parametrize("target", ["decode", "capture", "pipeline", "parsers", "jsonrpc"])
+@pytest.mark.parametrize("target", ["decode", "capture", "pipeline", "prefilter", "parsers", "jsonrpc"])
 def test_fuzz_target_survives(target: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "fuzz" / "fuzz_poolsniff.py"), target, "-atheris_runs=4000", "-seed=1"],
