@@ -63,6 +63,9 @@ PUBLIC_SUFFIX_REASON: Final = "{} is a public suffix; list a registrable domain 
 _CATEGORY_RE: Final = re.compile(r"#\s*category\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _SOURCE_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
+MAX_REMEMBERED_NAMES: Final = 16_384
+"""Names whose :meth:`Blocklist.match_name` answer is kept (every DNS query, SNI and Host is matched)."""
+
 Endpoint = tuple[str, int]
 """A canonical IP address string and a port."""
 
@@ -121,6 +124,8 @@ class Blocklist:
         self._allow_names: dict[str, Row] = {}
         self._allow_endpoints: dict[Endpoint, Row] = {}
         self._counts: dict[str, int] = {}
+        self._matched: dict[str, Match | None] = {}
+        """:meth:`match_name`'s answers for the last names asked about (emptied by every change)."""
 
     def copy(self) -> Blocklist:
         """Return an independent copy (entries are immutable and shared)."""
@@ -158,6 +163,7 @@ class Blocklist:
         """
         if category != ALLOW and category not in CATEGORIES:
             raise ValueError(f"unknown blocklist category {category!r}")
+        self._matched.clear()
         name = list_name if list_name is not None else Path(origin).stem
         names = self._allow_names if category == ALLOW else self._names
         endpoints = self._allow_endpoints if category == ALLOW else self._endpoints
@@ -189,7 +195,18 @@ class Blocklist:
         every DNS query, SNI and Host, so an ASCII name is only lower-cased and stripped of one
         trailing dot, then looked up once per label suffix; it is not validated, since only a
         valid listed suffix can match. A non-ASCII name that does not normalise matches nothing.
+        The same few names come back again and again (a query and its response, each new
+        connection to a site), so the answers for the last ``MAX_REMEMBERED_NAMES`` names are kept.
         """
+        matched = self._matched
+        if name in matched:
+            return matched[name]
+        if len(matched) >= MAX_REMEMBERED_NAMES:
+            matched.clear()
+        found = matched[name] = self._match_name(name)
+        return found
+
+    def _match_name(self, name: str) -> Match | None:
         if name.isascii():
             key = name.lower()
             if key.endswith("."):

@@ -184,8 +184,9 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
     found = _read_cache(cache, key) if cache is not None and key is not None else None
     if found is None:
         lists = _parse_lists(present, updated, extras)
-        table = domains.registrable_table(lists.state()[0])
-        if cache is not None and key is not None:
+        table: dict[str, str] = {}
+        if cache is not None and key is not None:  # worked out once, for the starts that follow
+            table = domains.registrable_table(lists.state()[0])
             _write_cache(cache, key, lists.state(), table)
     else:
         lists, table = found

@@ -187,17 +187,7 @@ def _skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
-        entry = None
-        data = 0
-        if et == _IPV4:  # the common case, inline; the others as _lookup does them
-            if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
-                hl = (thl >> 4) << 2
-                data = total - 20 - hl
-                if hl >= 20 and data >= 0 and f + 14 + total <= stop:
-                    entry = get(key)
-        elif et == _VLAN or et == _IPV6:
-            entry, data = _lookup(get, buf, f, stop)
+        entry, data = _lookup(get, buf, f, stop)
         if entry is None or not (entry[1] or not data):
             break
         entry[0].last_ts = ts

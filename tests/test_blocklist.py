@@ -540,3 +540,40 @@ def test_match_says_which_entry_as_alert_evidence() -> None:
         "blocklist_category": "pool",
         "blocklist_source": "curated,maltrail",
     }
+
+
+# --------------------------------------------------------------------------- remembered matches
+
+
+def _fresh(allow: tuple[str, ...] = ()) -> Blocklist:
+    lists = Blocklist()
+    lists.add_lines(["supportxmr.com", "eth.pp.ua"], "pool.txt", "pool")
+    lists.add_allow_lines(list(allow), "allow.txt")
+    return lists
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x.supportxmr.com", "SupportXMR.com.", "ok.supportxmr.com", "example.org", "", "eth.pp.ua"],
+)
+def test_remembered_match_is_the_blocklist_match(name: str) -> None:
+    lists = _fresh(allow=("ok.supportxmr.com",))
+    first, again = lists.match_name(name), lists.match_name(name)
+    assert first == again == lists._match_name(name)
+
+
+def test_remembered_matches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blocklist, "MAX_REMEMBERED_NAMES", 2)
+    lists = _fresh()
+    for name in ("a.example", "b.example", "c.supportxmr.com", "d.example"):
+        lists.match_name(name)
+        assert len(lists._matched) <= 2
+    assert lists.match_name("c.supportxmr.com") == lists._match_name("c.supportxmr.com")
+
+
+def test_a_change_to_the_lists_forgets_remembered_matches() -> None:
+    lists = _fresh()
+    assert lists.match_name("x.supportxmr.com") is not None and lists.match_name("new.example") is None
+    lists.add_allow_lines(["x.supportxmr.com"], "allow.txt")
+    lists.add_lines(["new.example"], "pool.txt", "pool")
+    assert lists.match_name("x.supportxmr.com") is None and lists.match_name("new.example") is not None

@@ -7,16 +7,9 @@ matching itself, with normalisation and the allowlist, is ``Blocklist.match_name
 connection to an address that a listed name resolved to (``DnsMemory``), or to a listed
 ``ip:port`` endpoint, raises a *fallback* signature: it is kept only when nothing more
 specific fired on the flow.
-
-Every DNS message, SNI and Host is matched, and the same few names come back again and
-again (a query and its response, each new connection to a site), so the detector keeps the
-answers for the last ``MAX_CACHED_NAMES`` names it matched. The blocklist must not change
-while a detector uses it (a scan or a capture builds its lists once, before the pipeline).
 """
 
 from __future__ import annotations
-
-from typing import Final
 
 from poolsniff.blocklist import Blocklist, Match
 from poolsniff.detect import signatures as sigs
@@ -33,9 +26,6 @@ from poolsniff.model import (
     TlsClientHello,
 )
 
-MAX_CACHED_NAMES: Final = 16_384
-"""Names whose blocklist match (or miss) a detector remembers."""
-
 
 class NameDetector:
     """Raises the name-based signatures."""
@@ -47,17 +37,6 @@ class NameDetector:
         """Match against ``blocklist``; look addresses up in ``memory``."""
         self.blocklist = blocklist
         self.memory = memory
-        self._matches: dict[str, Match | None] = {}
-
-    def match_name(self, name: str) -> Match | None:
-        """``Blocklist.match_name``, remembered for the last names asked about."""
-        matches = self._matches
-        if name in matches:
-            return matches[name]
-        if len(matches) >= MAX_CACHED_NAMES:
-            matches.clear()
-        found = matches[name] = self.blocklist.match_name(name)
-        return found
 
     def inspect(self, event: Event) -> list[Detection]:
         """Return detections for listed names and addresses (usually none)."""
@@ -68,7 +47,7 @@ class NameDetector:
         if isinstance(event, TlsClientHello):
             sni = event.sni
             if sni:
-                match = self.match_name(sni)
+                match = self.blocklist.match_name(sni)
                 if match is not None:
                     tls = {"sni": sni, "version": event.version}
                     return [_name_detection(event, sni, sigs.TLS_POOL, {"tls": tls}, match)]
@@ -80,7 +59,7 @@ class NameDetector:
 
     def _http(self, event: HttpMessage, host: str) -> list[Detection]:
         name = _strip_port(host)
-        match = self.match_name(name)
+        match = self.blocklist.match_name(name)
         if match is None:
             return []
         http = {"hostname": host, "url": event.uri, "http_method": event.method, "protocol": "HTTP/1.1"}
@@ -90,9 +69,8 @@ class NameDetector:
         return [_name_detection(event, name, sigs.HTTP_POOL, {"http": http}, match)]
 
     def _dns(self, msg: DnsMessage) -> list[Detection]:
-        matches = self._matches
         for qname, qtype in msg.questions:
-            match = matches[qname] if qname in matches else self.match_name(qname)
+            match = self.blocklist.match_name(qname)
             if match is None:
                 continue
             dns: dict[str, object] = {
@@ -114,7 +92,7 @@ class NameDetector:
         flow = event.flow
         name = self.memory.lookup(flow.server_ip, event.ts_us)
         if name is not None:
-            match = self.match_name(name)
+            match = self.blocklist.match_name(name)
             if match is not None:
                 det = Detection(event.ts_us, flow, sigs.RESOLVED_POOL, Role.MINER, True)
                 det.evidence.update(match.evidence())

@@ -28,11 +28,10 @@ from typing import Final
 
 from poolsniff.decode import ip_to_str
 from poolsniff.dissect import dns
-from poolsniff.dissect.streams import Direction, Mode
+from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
 from poolsniff.model import (
     PROTO_TCP,
-    DnsMessage,
     Event,
     FlowEnd,
     FlowKey,
@@ -169,17 +168,11 @@ class Dissector:
         if parsed is None:
             self.counters["dns-malformed"] += 1
             return []
-        msg_id, is_response, opcode, rcode, flags, questions, answers = parsed
-        if is_response:
+        if parsed.is_response:
             key = _new(FlowKey, (_ip(p.dst), p.dport, _ip(p.src), p.sport, p.proto))
         else:
             key = _new(FlowKey, (_ip(p.src), p.sport, _ip(p.dst), p.dport, p.proto))
-        # the fields of streams.dns_event, in place: this runs for every DNS datagram
-        return [
-            DnsMessage(
-                p.ts_us, key, not is_response, msg_id, is_response, opcode, rcode, flags, questions, answers
-            )
-        ]
+        return [dns_event(p.ts_us, key, not parsed.is_response, parsed)]
 
     def _sv2_check(self, flow: Flow, d: Direction, ts_us: int, payload: bytes, events: list[Event]) -> None:
         """Record first payload sizes; once both sides spoke, test the Noise handshake shape."""
@@ -274,7 +267,7 @@ class FlowTable:
         if len(self.flows) >= 2 * self.max_flows:
             self._evict_oldest(events)
         rk = (dst, dport, src, sport)
-        here, back = src + dst + _PORTS(sport, dport), dst + src + _PORTS(dport, sport)  # raw_key
+        here, back = raw_key(src, dst, sport, dport), raw_key(dst, src, dport, sport)
         src_ip, dst_ip = _ip(src), _ip(dst)
         fid = self._next_fid
         if client_is_src:

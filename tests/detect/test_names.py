@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from poolsniff.blocklist import Blocklist
-from poolsniff.detect import names as names_module
 from poolsniff.detect.names import NameDetector
 from poolsniff.dnsmemory import GRACE_US, MIN_TTL_S, DnsMemory
 from poolsniff.model import (
@@ -235,29 +234,6 @@ def test_resolved_name_wins_over_endpoint() -> None:
     memory.observe(answer("pool.supportxmr.com", POOL_IP, 600))
     [det] = detect(connect(POOL_IP, 3333, ts=TS + SECOND), memory=memory)
     assert det.signature.sid == 9300204
-
-
-# --------------------------------------------------------------------------- remembered matches
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["x.supportxmr.com", "SupportXMR.com.", "ok.supportxmr.com", "example.org", "", "eth.pp.ua"],
-)
-def test_remembered_match_is_the_blocklist_match(name: str) -> None:
-    bl = blocklist(allow=("ok.supportxmr.com",))
-    detector = NameDetector(bl, DnsMemory())
-    first, again = detector.match_name(name), detector.match_name(name)
-    assert first == again == bl.match_name(name)
-
-
-def test_remembered_matches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(names_module, "MAX_CACHED_NAMES", 2)
-    detector = NameDetector(blocklist(), DnsMemory())
-    for name in ("a.example", "b.example", "c.supportxmr.com", "d.example"):
-        detector.match_name(name)
-        assert len(detector._matches) <= 2
-    assert detector.match_name("c.supportxmr.com") == detector.blocklist.match_name("c.supportxmr.com")
 
 
 def test_repeated_queries_alert_each_time() -> None:
