@@ -3,27 +3,37 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.dev-installed
 
-.PHONY: demo test lint pcaps bench clean
+.PHONY: demo test lint docs pcaps bench clean
 
 $(STAMP): pyproject.toml poolsniff/_walk.c tools/hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	$(BIN)/python -m pip install -q -e .   # what running needs, nothing more
 	$(BIN)/python -m compileall -q poolsniff  # as a wheel install does: no compiling at each start
 	touch $(STAMP)
+
+# the test and lint tools, only for `make test` / `make lint`
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	touch $(DEV)
 
 ## demo: create the virtualenv, install poolsniff, scan the bundled captures
 demo: $(STAMP)
 	$(BIN)/poolsniff scan pcaps/ || [ $$? -eq 1 ]
 
 ## test: run the whole test suite
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check poolsniff tests tools benchmarks
 	$(BIN)/mypy
+
+## docs: regenerate the command-line reference, docs/cli.md, from the code
+docs: $(STAMP)
+	$(BIN)/python tools/gen_docs.py
 
 ## pcaps: regenerate the demo captures (then review the expected-alert files)
 pcaps: $(STAMP)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 
 class ExitStatus(IntEnum):
-    """Exit statuses, documented in README.md and in ``--help``."""
+    """Exit statuses, documented in README.md, docs/ and ``--help``."""
 
     CLEAN = 0
     ALERTS = 1
@@ -328,7 +328,7 @@ def sniff(
 
     Alerts are the same EVE lines as scan writes, with in_iface instead of
     pcap_filename, flushed one by one. SIGINT or SIGTERM stops with a summary,
-    SIGHUP reopens the output file. Needs CAP_NET_RAW (root, or see README).
+    SIGHUP reopens the output file. Needs CAP_NET_RAW (root, or see docs/sniff.md).
 
     \b
     Example:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,8 +137,8 @@ def test_modules_stay_small(path: Path) -> None:
 
 
 def test_ruff_and_mypy_are_clean() -> None:
-    venv_bin = Path(shutil.which("python") or "python").parent
-    ruff, mypy = shutil.which("ruff", path=str(venv_bin)) or shutil.which("ruff"), None
+    venv_bin = Path(sys.executable).parent  # the venv that runs the tests, activated or not
+    ruff = shutil.which("ruff", path=str(venv_bin)) or shutil.which("ruff")
     mypy = shutil.which("mypy", path=str(venv_bin)) or shutil.which("mypy")
     if not ruff or not mypy:
         pytest.skip("ruff/mypy are not installed (pip install -e '.[lint]')")

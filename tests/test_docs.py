@@ -1,8 +1,14 @@
-"""The README documents every command and option, and every command has help (sqlite-utils style)."""
+"""The docs document every command and option, every command has help (sqlite-utils style), the
+README is a front page whose links all resolve, and the generated CLI reference is current."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -12,6 +18,9 @@ from poolsniff.cli import ExitStatus, main
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+GUIDES = sorted((ROOT / "docs").glob("*.md"))
+DOCS = README + "".join(p.read_text() for p in GUIDES)
+"""The README and the user guide in docs/, read as one text."""
 
 
 def commands(group: click.Group = main, prefix: str = "poolsniff") -> Iterator[tuple[str, click.Command]]:
@@ -33,7 +42,7 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
 @pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[p for p, _ in COMMANDS])
 def test_command_is_documented_and_has_help(path: str, cmd: click.Command) -> None:
     assert cmd.help or cmd.short_help, f"{path} has no help"
-    assert path.split(" ", 1)[1] in README, f"{path} is not in README.md"
+    assert path.split(" ", 1)[1] in DOCS, f"{path} is not in README.md or docs/"
 
 
 @pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[p for p, _ in COMMANDS])
@@ -41,10 +50,32 @@ def test_every_option_is_documented(path: str, cmd: click.Command) -> None:
     for param in cmd.params:
         if isinstance(param, click.Option):
             longs = [o for o in param.opts if o.startswith("--")]
-            assert any(o in README for o in longs), f"{path} {longs} is not in README.md"
+            assert any(o in DOCS for o in longs), f"{path} {longs} is not in README.md or docs/"
             assert param.help, f"{path} {longs} has no help text"
 
 
 @pytest.mark.parametrize("status", list(ExitStatus))
 def test_exit_statuses_are_documented(status: ExitStatus) -> None:
     assert f"| {int(status)} |" in README
+
+
+def test_readme_is_a_front_page() -> None:
+    """The details live in docs/; the README stays short enough to read in one go."""
+    assert len(README.splitlines()) <= 200
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "SECURITY.md", *GUIDES], ids=lambda p: p.name)
+def test_every_cited_document_exists(page: Path) -> None:
+    """Every relative Markdown link, from the README and every guide, names a file of this repository."""
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+        if "://" in target:
+            continue
+        assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md is what `make docs` writes from the code; a changed option means `make docs`."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_docs.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

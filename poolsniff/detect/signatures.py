@@ -78,4 +78,4 @@ ALL: Final = (
     + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP]
     + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL]
 )
-"""Every signature, for the README table and ``poolsniff signatures``."""
+"""Every signature, in the order of the signature table in docs/alerts.md."""

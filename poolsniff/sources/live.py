@@ -426,7 +426,7 @@ def _packet_socket(name: str, kind: int) -> socket.socket:
     except PermissionError as e:
         raise CaptureError(
             f"{name}: capturing needs the CAP_NET_RAW capability: run as root, or grant "
-            "CAP_NET_RAW (and CAP_NET_ADMIN for a large buffer) as the README shows"
+            "CAP_NET_RAW (and CAP_NET_ADMIN for a large buffer) as docs/sniff.md shows"
         ) from e
 
 
