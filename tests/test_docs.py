@@ -3,11 +3,10 @@ README is a front page whose links all resolve, and the generated CLI reference 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
