@@ -1,0 +1,1 @@
+"""The demo captures, one module per family of scenarios."""
