@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..data import T0_NS
 from ..formats import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, link_ethernet, link_sll, write_pcap
-from ..payloads import vec, a_record, dns_message, tls_session
+from ..payloads import a_record, dns_message, tls_session, vec
 from ..wire import Capture, Host, TcpFlow, udp_packet
 
 
