@@ -1,5 +1,28 @@
 """Benchmark of the whole offline scan, ``poolsniff scan`` against ``ndpiReader``, in turn.
 
+With no capture size given it runs the matrix of issue 12 and prints one table, a ratio
+per row (poolsniff's default against ``ndpiReader -i FILE -q``, best and median of
+alternating rounds, peak RSS of each):
+
+- ``bulk``: the bulk-heavy mix of ``mixcap.py``, 1,000,000 packets;
+- ``short``: the short-flow mix of ``shortmix.py`` (short HTTP and TLS sessions, heavy DNS,
+  QUIC-like, NTP, mDNS, RTP-like and game UDP), 1,000,000 packets;
+- ``real x30``: the 379 Ethernet captures of ``../shared/corpus`` joined with
+  ``mergecap -a -F pcap``, that file joined 30 times (``realmix.py``; 3.58M packets);
+- each of these three as pcapng (``editcap -F pcapng``);
+- ``real 4M``: 4,000,000 packets of the real mix.
+
+The real-mix rows are skipped, with the reason printed, where the corpus or mergecap is
+absent. ``--quick`` runs the same matrix on small captures (100,000 packets, the corpus
+joined 3 times, 400,000 real packets) for one round, for development.
+
+    python benchmarks/bench_scan.py                        # the matrix (takes a few minutes)
+    python benchmarks/bench_scan.py --quick                # the small matrix, one round
+    python benchmarks/bench_scan.py --rows short,short-ng  # some rows only
+
+With ``--packets`` or ``--sizes`` it times the bulk mix alone, as it did before the
+matrix, and prints its detail:
+
 Generates the mixed capture with ``benchmarks/mixcap.py`` (or reuses it: captures are cached
 by size and seed), then runs, for a few rounds and alternating, ``poolsniff scan -q FILE``
 (once per ``--jobs`` value) and ``ndpiReader -i FILE -q`` (when it is installed). For each it
@@ -37,6 +60,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import mixcap  # noqa: E402
+import realmix  # noqa: E402
+import shortmix  # noqa: E402
 
 NDPI = "ndpiReader"
 
@@ -149,13 +174,18 @@ def capture(cache: Path, packets: int, seed: int) -> tuple[Path, dict[str, objec
     return path, json.loads(manifest.read_text())
 
 
-def check_mining(path: Path, manifest: dict[str, object], jobs: int) -> tuple[int, int, list[str]]:
-    """Scan once, keep the alerts; return (mining flows alerted, mining flows, the ones missed)."""
+def scan_alerts(path: Path, jobs: int) -> list[dict[str, object]]:
+    """Scan once with ``--jobs jobs``; return the alerts."""
     with tempfile.NamedTemporaryFile("w+", suffix=".json") as out:
         subprocess.run(
             [*poolsniff_command(), "scan", "-q", "--jobs", str(jobs), str(path), "-o", out.name], check=False
         )
-        alerts = [json.loads(line) for line in Path(out.name).read_text().splitlines()]
+        return [json.loads(line) for line in Path(out.name).read_text().splitlines()]
+
+
+def check_mining(path: Path, manifest: dict[str, object], jobs: int) -> tuple[int, int, list[str]]:
+    """Scan once, keep the alerts; return (mining flows alerted, mining flows, the ones missed)."""
+    alerts = scan_alerts(path, jobs)
     seen = {(a["src_ip"], a["src_port"], a["dest_ip"], a["dest_port"], a["proto"]) for a in alerts}
     flows = manifest["mining"]
     assert isinstance(flows, list)
@@ -215,12 +245,126 @@ def report(path: Path, packets: int, tools: list[Figures]) -> None:
             )
 
 
+# --------------------------------------------------------------------------- the matrix
+
+ROWS = ("bulk", "short", "real", "bulk-ng", "short-ng", "real-ng", "real-4m")
+"""The matrix's rows, in the order they are printed."""
+
+
+@dataclass
+class Row:
+    """One row of the matrix: a capture, both tools' rounds, what the alerts say."""
+
+    name: str
+    path: Path
+    packets: int
+    tools: list[Figures]
+    check: str
+
+
+def pcapng_of(path: Path) -> Path:
+    """``path`` converted with ``editcap -F pcapng`` (cached next to it)."""
+    out = path.with_suffix(".pcapng")
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        subprocess.run(["editcap", "-F", "pcapng", str(path), str(tmp)], check=True)
+        tmp.replace(out)
+    return out
+
+
+def generated(cache: Path, kind: str, packets: int, seed: int) -> tuple[Path, dict[str, object]]:
+    """The cached generated capture of ``kind`` ('bulk' or 'short') and its manifest."""
+    if kind == "bulk":
+        return capture(cache, packets, seed)
+    path = cache / f"short-{packets}-s{seed}.pcap"
+    manifest = Path(str(path) + ".manifest.json")
+    if not (path.exists() and manifest.exists()):
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"generating {path} ({packets:,} packets) ...", flush=True)
+        shortmix.generate(str(path), packets, seed)
+    return path, json.loads(manifest.read_text())
+
+
+def count_packets(path: Path) -> int:
+    """Packets in a capture (``capinfos``)."""
+    out = subprocess.run(["capinfos", "-M", "-c", str(path)], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[-1])
+
+
+def matrix(args: argparse.Namespace, ndpi: bool) -> None:
+    """Build or reuse every capture of the matrix, time each row, print the table."""
+    cache = Path(args.cache)
+    small = args.quick
+    gen_packets = 100_000 if small else 1_000_000
+    times = 3 if small else 30
+    real_packets = 400_000 if small else 4_000_000
+    rounds = 1 if small and args.rounds is None else (args.rounds or 3)
+    wanted = args.rows.split(",") if args.rows else list(ROWS)
+    unknown = set(wanted) - set(ROWS)
+    if unknown:
+        raise SystemExit(f"unknown rows {sorted(unknown)}; the rows are {', '.join(ROWS)}")
+    corpus, why = realmix.corpus_dir()
+    rows: list[Row] = []
+    skipped: list[str] = []
+    for name in [r for r in ROWS if r in wanted]:
+        base = name.removesuffix("-ng")
+        manifest: dict[str, object] | None = None
+        if base in ("bulk", "short"):
+            path, manifest = generated(cache, base, gen_packets, args.seed)
+        elif corpus is None:
+            skipped.append(f"{name}: {why}")
+            continue
+        elif base == "real":
+            path = realmix.build(cache / f"real-x{times}.pcap", times)
+        else:
+            path = realmix.build(cache / f"real-{real_packets}.pcap", packets=real_packets)
+        if name.endswith("-ng"):
+            path = pcapng_of(path)
+        packets = manifest["packets"] if manifest is not None else count_packets(path)
+        assert isinstance(packets, int)
+        print(f"timing {name}: {path.name} ({packets:,} packets), {rounds} round(s) ...", flush=True)
+        tools = bench(path, packets, rounds, [0], ndpi)
+        if manifest is not None:
+            alerted, total, missed = check_mining(path, manifest, 0)
+            check = f"mining flows {alerted}/{total}" + (f" MISSED {len(missed)}" if missed else "")
+        else:
+            check = f"{len(scan_alerts(path, 0)):,} alerts"
+        rows.append(Row(name, path, packets, tools, check))
+    print_matrix(rows, ndpi)
+    for line in skipped:
+        print(f"skipped {line}")
+
+
+def print_matrix(rows: list[Row], ndpi: bool) -> None:
+    """One table: per row the capture, poolsniff's and nDPI's times and peak RSS, the ratio."""
+    print(
+        "\n| row | capture | packets | MB | poolsniff best / median | peak RSS | "
+        "ndpiReader best / median | peak RSS | ratio best / median | alerts |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        ps = row.tools[0]
+        size = row.path.stat().st_size / 1e6
+        cells = [row.name, row.path.name, f"{row.packets:,}", f"{size:,.0f}"]
+        cells += [f"{ps.best:.2f} / {ps.median:.2f} s", f"{ps.rss / 1024:.0f} MiB"]
+        if ndpi:
+            nd = row.tools[-1]
+            cells += [f"{nd.best:.2f} / {nd.median:.2f} s", f"{nd.rss / 1024:.0f} MiB"]
+            cells += [f"{ps.best / nd.best:.2f} / {ps.median / nd.median:.2f}"]
+        else:
+            cells += ["-", "-", "no ndpiReader"]
+        cells.append(row.check)
+        print("| " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse options, generate or reuse the captures, time, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--packets", type=int, default=1_000_000, help="capture size (default 1,000,000)")
-    parser.add_argument("--sizes", help="several capture sizes, comma-separated (overrides --packets)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--packets", type=int, help="time the bulk mix alone, of this size")
+    parser.add_argument("--sizes", help="several bulk-mix sizes, comma-separated (overrides --packets)")
+    parser.add_argument("--quick", action="store_true", help="the matrix on small captures, one round")
+    parser.add_argument("--rows", help=f"matrix rows to run, comma-separated (of {', '.join(ROWS)})")
+    parser.add_argument("--rounds", type=int, help="rounds per tool (default 3; 1 with --quick)")
     parser.add_argument(
         "--jobs", default="0,1", help="poolsniff --jobs values to time (default 0,1: default, one process)"
     )
@@ -230,12 +374,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", action="store_true", help="also measure live replay (root, tcpreplay)")
     parser.add_argument("--live-packets", type=int, default=200_000, help="capture size for --live")
     args = parser.parse_args(argv)
+    ndpi = not args.no_ndpi and shutil.which(NDPI) is not None
+    if not ndpi:
+        print("ndpiReader not installed (Debian: libndpi-bin): no ratios")
+    if args.packets is None and args.sizes is None:
+        matrix(args, ndpi)
+        if args.live:
+            import bench_live
+
+            bench_live.main(args.live_packets, args.cache, args.seed)
+        return
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.packets]
     jobs = [int(j) for j in args.jobs.split(",")]
-    ndpi = not args.no_ndpi and shutil.which(NDPI) is not None
     for packets in sizes:
         path, manifest = capture(Path(args.cache), packets, args.seed)
-        tools = bench(path, packets, args.rounds, jobs, ndpi)
+        tools = bench(path, packets, args.rounds or 3, jobs, ndpi)
         report(path, packets, tools)
         for j in jobs:
             alerted, total, missed = check_mining(path, manifest, j)

@@ -525,12 +525,23 @@ def kinds(gen: Generator, packets: int) -> list[Kind]:
     return out
 
 
-def packets_of(packets: int, seed: int = 1) -> Iterator[tuple[int, bytes, str, dict[str, object] | None]]:
-    """Yield ``packets`` (ts, frame, kind, manifest entry) in time order."""
+KindsOf = Callable[[int, int], "tuple[Generator, list[Kind]]"]
+"""(packets, seed) -> the generator and its traffic kinds (``default_kinds``, shortmix's)."""
+
+
+def default_kinds(packets: int, seed: int) -> tuple[Generator, list[Kind]]:
+    """This module's bulk-heavy mix."""
     gen = Generator(random.Random(seed))
+    return gen, kinds(gen, packets)
+
+
+def packets_of(
+    packets: int, seed: int = 1, kinds_of: KindsOf = default_kinds
+) -> Iterator[tuple[int, bytes, str, dict[str, object] | None]]:
+    """Yield ``packets`` (ts, frame, kind, manifest entry) in time order."""
+    gen, all_kinds = kinds_of(packets, seed)
     heap: list[tuple[int, int, int, object]] = []
     order = 0
-    all_kinds = kinds(gen, packets)
     for i, kind in enumerate(all_kinds):
         # the first mining sessions start early, so that even a short capture has them
         first = kind.every_us * (
@@ -561,7 +572,7 @@ def packets_of(packets: int, seed: int = 1) -> Iterator[tuple[int, bytes, str, d
         order += 1
 
 
-def write(out: BinaryIO, packets: int, seed: int = 1) -> dict[str, object]:
+def write(out: BinaryIO, packets: int, seed: int = 1, kinds_of: KindsOf = default_kinds) -> dict[str, object]:
     """Write the capture as classic pcap (µs, Ethernet) to ``out``; return its manifest."""
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
     per_kind: Counter[str] = Counter()
@@ -569,7 +580,7 @@ def write(out: BinaryIO, packets: int, seed: int = 1) -> dict[str, object]:
     batch: list[bytes] = []
     size = 0
     pack = struct.Struct("<IIII").pack
-    for ts, frame, kind, entry in packets_of(packets, seed):
+    for ts, frame, kind, entry in packets_of(packets, seed, kinds_of):
         batch.append(pack(ts // 1_000_000, ts % 1_000_000, len(frame), len(frame)))
         batch.append(frame)
         size += len(frame)
@@ -583,10 +594,10 @@ def write(out: BinaryIO, packets: int, seed: int = 1) -> dict[str, object]:
     return {"packets": packets, "seed": seed, "frame_bytes": size, "kinds": dict(per_kind), "mining": mining}
 
 
-def generate(path: str, packets: int, seed: int = 1) -> dict[str, object]:
+def generate(path: str, packets: int, seed: int = 1, kinds_of: KindsOf = default_kinds) -> dict[str, object]:
     """Write the capture to ``path`` and its manifest to ``path.manifest.json``; return the manifest."""
     with open(path, "wb") as out:
-        manifest = write(out, packets, seed)
+        manifest = write(out, packets, seed, kinds_of)
     with open(path + ".manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
     return manifest

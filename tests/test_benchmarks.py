@@ -20,6 +20,8 @@ from .conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_scan  # noqa: E402
 import mixcap  # noqa: E402
+import realmix  # noqa: E402
+import shortmix  # noqa: E402
 
 
 @pytest.mark.parametrize(("seed", "same"), [(1, True), (2, False)])
@@ -60,3 +62,26 @@ def test_a_small_benchmark_run_prints_its_figures_and_alerts_every_mining_flow(
         assert (
             re.search(r"^ndpiReader \(nDPI\) +[\d,]+", out, re.M) and "ratio poolsniff --jobs 0 / nDPI" in out
         )
+
+
+def test_the_short_flow_mix_is_deterministic_and_has_every_kind(tmp_path: Path) -> None:
+    first = shortmix.generate(str(tmp_path / "a.pcap"), 20_000, seed=1)
+    second = shortmix.generate(str(tmp_path / "b.pcap"), 20_000, seed=1)
+    assert (tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes() and first == second
+    kinds = first["kinds"]
+    assert isinstance(kinds, dict)
+    assert set(kinds) >= {"http", "tls", "dns", "quic", "ntp", "mdns", "rtp", "game", "stratum", "xmrig"}
+    assert sum(kinds.values()) == 20_000
+    mining = first["mining"]
+    assert isinstance(mining, list) and {m["kind"] for m in mining} >= {"stratum", "xmrig"}
+
+
+def test_the_real_mix_joins_the_ethernet_captures_of_the_corpus() -> None:
+    corpus, why = realmix.corpus_dir()
+    if corpus is None:
+        pytest.skip(why)
+    files = realmix.ethernet_files(corpus)
+    assert len(files) > 300
+    every = sorted(p for p in corpus.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+    others = [p for p in every if p not in files]
+    assert others and all(realmix.linktypes(p) != {realmix.LINKTYPE_ETHERNET} for p in others)
