@@ -34,6 +34,12 @@ _lists = Blocklist()
 _lists.add_lines(["supportxmr.com fuzz"], "fuzz", "pool")
 
 PCAP_HEADER = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+PCAPNG_HEAD = (
+    bytes.fromhex("0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000")  # section header
+    + bytes.fromhex("0100000014000000010000000000000014000000")  # Ethernet, µs
+    + bytes.fromhex("010000001c000000010000000000000009010000090000001c000000")  # Ethernet, if_tsresol 9 (ns)
+)
+"""A pcapng section header and two Ethernet interface blocks (µs, ns)."""
 
 
 def fuzz_decode(data: bytes) -> None:
@@ -63,8 +69,15 @@ def fuzz_pipeline(data: bytes) -> None:
 
 
 def fuzz_prefilter(data: bytes) -> None:
-    """Random records after a valid pcap header: the prefilter (the C record walk where it is
-    built) must release what feeding every frame releases, and fail at the same place."""
+    """Random records after a valid pcap header, or random blocks after a pcapng section header
+    and two Ethernet interfaces (µs and ns; the first input byte chooses): the prefilter (the C
+    record walks where they are built) must release what feeding every frame releases, and
+    fail at the same place."""
+    if data[:1] == b"n":
+        head = PCAPNG_HEAD
+        data = data[1:]
+    else:
+        head = PCAP_HEADER
     outcomes = []
     for skipping in (False, True):
         pipe = Pipeline(_lists)
@@ -72,10 +85,10 @@ def fuzz_prefilter(data: bytes) -> None:
         error = None
         try:
             if skipping:
-                released = detections(io.BytesIO(PCAP_HEADER + data), "fuzz.pcap", pipe)
+                released = detections(io.BytesIO(head + data), "fuzz.pcap", pipe)
                 found.extend((d.ts_us, d.flow, d.signature.sid) for d in released)
             else:
-                for frame in read_frames(io.BytesIO(PCAP_HEADER + data), "fuzz.pcap"):
+                for frame in read_frames(io.BytesIO(head + data), "fuzz.pcap"):
                     found += [(d.ts_us, d.flow, d.signature.sid) for d in pipe.feed(frame)]
         except InputError as e:
             error = str(e)

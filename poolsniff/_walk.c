@@ -8,9 +8,16 @@
  * fallback when this module is not built) does: it walks the records from ``pos``; for a
  * plain, whole IPv4 or IPv6 TCP packet (behind at most one 802.1Q tag) of a flow direction
  * in ``fast`` that is closed, or that carries no data and no SYN, FIN or RST, it stamps the
- * flow's ``last_ts`` and counts the packet against ``budget``. It stops at the first record
- * that is not whole in the buffer, whose captured length is over ``limit``, or that the
- * pipeline must see, and returns ``(pos, budget)``. The caller deals with that record.
+ * flow's ``last_ts`` and counts the packet against ``budget``; a packet with no data and no
+ * SYN, FIN or RST of no known flow is counted against ``budget`` too (the flow table would
+ * only count it). A plain, whole UDP datagram to and from ports other than 53 is counted in
+ * ``others`` (the flow table drops it; it does not count towards the idle sweep). It stops at
+ * the first record that is not whole in the buffer, whose captured length is over ``limit``,
+ * or that the pipeline must see, and returns ``(pos, budget, others)``. The caller deals
+ * with that record.
+ *
+ * ``skip_ng`` does the same over the enhanced packet blocks of a pcapng section
+ * (``poolsniff.prefilter._skip_ng`` is its reference), with the section's interfaces.
  *
  * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
  * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
@@ -20,11 +27,22 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <limits.h>
 
 #define ETH_VLAN 0x8100
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
 #define FIN_SYN_RST 0x07
+#define IP_TCP 6
+#define IP_UDP 17
+#define DNS_PORT 53 /* poolsniff.dissect.flows.DNS_PORT: the only UDP the flow table reads */
+#define MAX_BLOCK (16u << 20) /* poolsniff.sources.pcap.MAX_BLOCK */
+#define EPB 6
+
+/* what try_skip decided about one frame */
+#define FEED 0     /* the pipeline must see it */
+#define SKIP_TCP 1 /* dealt with here, a TCP packet (counts towards the idle sweep) */
+#define SKIP_UDP 2 /* dealt with here, a UDP datagram the flow table drops */
 
 static PyObject *last_ts_name; /* interned "last_ts" */
 
@@ -89,7 +107,52 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
     return 0;
 }
 
-/* 1: the record was dealt with here (stamped and counted); 0: the pipeline must see it; -1: error. */
+/*
+ * Whether the Ethernet frame ``frame[0:len]`` is a plain, whole UDP datagram (IPv4 without
+ * options or IPv6 without extension headers, behind at most one 802.1Q tag, not a
+ * fragment, the IP length within the frame) with neither port 53, as
+ * ``poolsniff.prefilter._udp_other`` finds it: the decoder makes a UDP packet of it and the
+ * flow table drops it.
+ */
+static int udp_other(const unsigned char *frame, Py_ssize_t len)
+{
+    const unsigned char *l3, *udp;
+    Py_ssize_t room;
+    unsigned et;
+
+    if (len < 42)
+        return 0;
+    et = rd16be(frame + 12);
+    l3 = frame + 14;
+    room = len - 14;
+    if (et == ETH_VLAN) {
+        et = rd16be(frame + 16);
+        l3 = frame + 18;
+        room = len - 18;
+    }
+    if (et == ETH_IPV4) {
+        unsigned total;
+        if (room < 28 || l3[0] != 0x45 || l3[9] != IP_UDP || (rd16be(l3 + 6) & 0x1FFF))
+            return 0;
+        total = rd16be(l3 + 2);
+        if (total < 28 || (Py_ssize_t)total > room)
+            return 0;
+        udp = l3 + 20;
+    } else if (et == ETH_IPV6) {
+        unsigned length;
+        if (room < 48 || (l3[0] >> 4) != 6 || l3[6] != IP_UDP)
+            return 0;
+        length = rd16be(l3 + 4);
+        if (length < 8 || 40 + (Py_ssize_t)length > room)
+            return 0;
+        udp = l3 + 40;
+    } else {
+        return 0;
+    }
+    return rd16be(udp) != DNS_PORT && rd16be(udp + 2) != DNS_PORT;
+}
+
+/* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as prefilter._decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
     const unsigned char *k = NULL;
@@ -99,14 +162,14 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     int closed, rc;
 
     if (klen == 0)
-        return 0;
+        return udp_other(frame, len) ? SKIP_UDP : FEED;
     key = PyBytes_FromStringAndSize((const char *)k, klen);
     if (key == NULL)
         return -1;
     entry = PyDict_GetItemWithError(fast, key); /* borrowed */
     Py_DECREF(key);
-    if (entry == NULL)
-        return PyErr_Occurred() ? -1 : 0;
+    if (entry == NULL) /* no flow: a packet with no data (and no SYN/FIN/RST) starts none */
+        return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
         PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed) tuples");
         return -1;
@@ -115,19 +178,19 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     if (closed < 0)
         return -1;
     if (!closed && data != 0)
-        return 0;
+        return FEED;
     stamp = PyLong_FromLongLong(ts);
     if (stamp == NULL)
         return -1;
     rc = PyObject_SetAttr(PyTuple_GET_ITEM(entry, 0), last_ts_name, stamp);
     Py_DECREF(stamp);
-    return rc < 0 ? -1 : 1;
+    return rc < 0 ? -1 : SKIP_TCP;
 }
 
 static PyObject *walk_skip(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t pos, end, budget;
+    Py_ssize_t pos, end, budget, others = 0;
     int big_endian;
     long long frac_div, next_check;
     unsigned long limit;
@@ -162,13 +225,125 @@ static PyObject *walk_skip(PyObject *self, PyObject *args)
             PyBuffer_Release(&view);
             return NULL;
         }
-        if (done == 0)
+        if (done == FEED)
             break;
-        budget -= 1;
+        if (done == SKIP_TCP)
+            budget -= 1;
+        else
+            others += 1;
         pos += 16 + (Py_ssize_t)caplen;
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("nn", pos, budget);
+    return Py_BuildValue("nnn", pos, budget, others);
+}
+
+/* The interfaces of a pcapng section, as poolsniff.sources.pcap.Interface tuples. */
+typedef struct {
+    long linktype;
+    long long mul, div, offset;
+} iface_t;
+
+#define MAX_IFACES 64
+
+static int read_ifaces(PyObject *seq, iface_t *out, Py_ssize_t *count)
+{
+    Py_ssize_t i, n;
+
+    if (!PyList_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "skip_ng: ifaces must be a list");
+        return -1;
+    }
+    n = PyList_GET_SIZE(seq);
+    *count = n < MAX_IFACES ? n : MAX_IFACES; /* blocks of later interfaces go to the caller */
+    for (i = 0; i < *count; i++) {
+        PyObject *t = PyList_GET_ITEM(seq, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4) {
+            PyErr_SetString(PyExc_TypeError, "skip_ng: interfaces are (linktype, mul, div, offset, ...) tuples");
+            return -1;
+        }
+        int o1 = 0, o2 = 0, o3 = 0, o4 = 0;
+        out[i].linktype = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(t, 0), &o1);
+        out[i].mul = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &o2);
+        out[i].div = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 2), &o3);
+        out[i].offset = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 3), &o4);
+        if (PyErr_Occurred())
+            return -1;
+        /* a resolution or offset out of 64-bit range (or not from _tsresol): the caller's blocks */
+        if (o1 || o2 || o3 || o4 || out[i].div <= 0 || out[i].mul <= 0 || out[i].mul > (1LL << 40))
+            out[i].linktype = -1;
+    }
+    return 0;
+}
+
+static PyObject *walk_skip_ng(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, budget, others = 0, nifaces = 0, size = 0;
+    int big_endian;
+    long long next_check, last_ts;
+    PyObject *fast, *ifaces_list;
+    iface_t ifaces[MAX_IFACES];
+    const unsigned char *buf;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpOO!nLL", &view, &pos, &end, &big_endian, &ifaces_list, &PyDict_Type,
+                          &fast, &budget, &next_check, &last_ts))
+        return NULL;
+    if (pos < 0 || end < pos || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "skip_ng: need 0 <= pos <= end <= len(buf)");
+        return NULL;
+    }
+    if (read_ifaces(ifaces_list, ifaces, &nifaces) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    while (budget > 0 && end - pos >= 32) {
+        const unsigned char *b = buf + pos;
+        uint32_t blen = rd32(b + 4, big_endian), ifid, caplen;
+        const iface_t *iface;
+        __int128 units;
+        long long ts;
+        int done;
+
+        if (rd32(b, big_endian) != EPB || blen < 32 || (blen & 3) || blen > MAX_BLOCK)
+            break;
+        if ((Py_ssize_t)blen > end - pos || rd32(b + blen - 4, big_endian) != blen)
+            break;
+        ifid = rd32(b + 8, big_endian);
+        caplen = rd32(b + 20, big_endian);
+        if (caplen > blen - 32 || ifid >= (uint32_t)nifaces)
+            break;
+        iface = &ifaces[ifid];
+        if (iface->linktype != 1)
+            break;
+        units = ((__int128)rd32(b + 12, big_endian) << 32) | rd32(b + 16, big_endian);
+        units = units * iface->mul;
+        /* floor division, as Python's // (units is never negative) */
+        units = units / iface->div + iface->offset;
+        if (units > (__int128)LLONG_MAX || units < (__int128)LLONG_MIN)
+            break;
+        ts = (long long)units;
+        if (ts >= next_check)
+            break;
+        done = try_skip(fast, b + 28, (Py_ssize_t)caplen, ts);
+        if (done < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        if (done == FEED)
+            break;
+        if (done == SKIP_TCP)
+            budget -= 1;
+        else
+            others += 1;
+        last_ts = ts;
+        size += (Py_ssize_t)caplen;
+        pos += (Py_ssize_t)blen;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("nnnLn", pos, budget, others, last_ts, size);
 }
 
 static PyMethodDef walk_methods[] = {
@@ -176,6 +351,10 @@ static PyMethodDef walk_methods[] = {
      "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check) -> (pos, budget)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
+    {"skip_ng", walk_skip_ng, METH_VARARGS,
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts)\n"
+     "    -> (pos, budget, others, last_ts, size)\n\n"
+     "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
     {NULL, NULL, 0, NULL},
 };
 

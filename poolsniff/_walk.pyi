@@ -1,4 +1,5 @@
-"""Type stub for the C record walk (poolsniff/_walk.c); ``poolsniff.prefilter._skip`` is its reference."""
+"""Type stub for the C record walks (poolsniff/_walk.c); ``poolsniff.prefilter._skip`` and
+``_skip_ng`` are their references."""
 
 from typing import Any
 
@@ -13,4 +14,16 @@ def skip(
     budget: int,
     next_check: int,
     /,
-) -> tuple[int, int]: ...
+) -> tuple[int, int, int]: ...
+def skip_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[tuple[int, int, int, int, int]],
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    /,
+) -> tuple[int, int, int, int, int]: ...

@@ -90,6 +90,9 @@ class Pipeline:
         ``detectors`` is fixed from then on."""
         self.stats = Stats()
         self._pending: OrderedDict[tuple[FlowKey, int], Detection] = OrderedDict()
+        self._held: dict[FlowKey, list[int]] = {}
+        """Flow -> the signatures it has in ``_pending``, in ``_pending``'s order (so that a flow's
+        end and a fallback's release need not walk every held detection)."""
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
         self.last_check = 0
         """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
@@ -151,9 +154,11 @@ class Pipeline:
         for inspect in inspects:
             for det in inspect(event):
                 self._hold(det, out)
-        if self._pending and isinstance(event, FlowEnd):
-            for key in [k for k in self._pending if k[0] == event.flow]:
-                self._release(key, out)
+        if self._held and isinstance(event, FlowEnd):
+            sids = self._held.get(event.flow)
+            if sids:
+                for sid in list(sids):
+                    self._release((event.flow, sid), out)
 
     def _route(self, kind: type[Event]) -> tuple[bool, tuple[Inspect, ...]]:
         """Who sees events of type ``kind``: the enricher (or not), then these detectors."""
@@ -175,6 +180,7 @@ class Pipeline:
             if len(self._pending) >= MAX_PENDING:
                 self._release(next(iter(self._pending)), out)
             self._pending[key] = held = det
+            self._held.setdefault(det.flow, []).append(key[1])
         else:
             _merge(held, det)
         if _complete(held):
@@ -188,14 +194,17 @@ class Pipeline:
     def _release(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
         det = self._pending.pop(key)
         flow, sid = key
+        sids = self._held[flow]
+        sids.remove(sid)
+        if not sids:
+            del self._held[flow]
         done = self._done.get(flow)
         if done is None:
             if len(self._done) >= MAX_DONE_FLOWS:
                 self._done.popitem(last=False)
             done = self._done[flow] = set()
         if sid in FALLBACK and (
-            any(s not in FALLBACK for s in done)
-            or any(k[0] == flow and k[1] not in FALLBACK for k in self._pending)
+            any(s not in FALLBACK for s in done) or any(s not in FALLBACK for s in self._held.get(flow, ()))
         ):
             return
         done.add(sid)

@@ -5,13 +5,13 @@ source (this module) -> decode -> flows/dissectors -> detectors -> enrichment ->
 ``read_frames(fileobj, name)`` streams ``Frame`` tuples ``(ts_us, linktype, data)`` out of a
 classic pcap file (either byte order, microsecond or nanosecond magic), a pcapng file (any
 number of sections and interfaces) or either of them gzip-compressed; the format is found by
-its magic, never by the file name. It is the hot path: it reads 256 KiB chunks and walks
-record headers with precompiled ``struct`` unpackers, so the only per-packet objects are the
-yielded tuple and its bytes slice, and memory stays bounded by one chunk plus one block.
-Damage after a valid header is reported as ``CaptureDamaged`` once every good frame before it
-has been yielded. ``open_records`` hands a classic pcap file to a caller that walks its records
-itself (``poolsniff.prefilter``). ``iter_capture(path)`` and ``expand_paths(paths)`` are the
-thin path-handling wrappers.
+its magic, never by the file name. It reads 256 KiB chunks and walks record headers with
+precompiled ``struct`` unpackers; memory stays bounded by one chunk plus one block. Damage
+after a valid header is reported as ``CaptureDamaged`` once every good frame before it has
+been yielded. ``open_records`` hands a classic pcap file to a caller that walks its records
+itself (``poolsniff.prefilter``), and lets a ``Walker`` -- ``(buf, pos, end, big_endian,
+interfaces, last_ts) -> (pos, last_ts)``, called before each pcapng block is read -- take
+whole blocks. ``iter_capture`` and ``expand_paths`` are the thin path-handling wrappers.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 Interface = tuple[int, int, int, int, int]
 """A pcapng interface: (link type, ts multiplier, ts divisor, ts offset in µs, snaplen)."""
+Walker = Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]
+_Section = Generator[Frame, None, tuple[int | None, int]]
 
 
 class Stream:
@@ -186,13 +188,10 @@ class PcapRecords(NamedTuple):
         return self.stream.damaged(0, f"record truncated: header says {caplen} bytes captured, {left}")
 
 
-def open_records(fileobj: BinaryIO, name: str) -> PcapRecords | Iterator[Frame]:
-    """Recognise the capture format (by magic, after gunzip if needed).
-
-    A classic pcap comes back as ``PcapRecords`` (its file header read); a pcapng file as
-    the iterator of its frames. Raises ``InputError`` for an empty or unrecognised file and
-    ``CaptureDamaged`` for a pcap file that ends inside its header.
-    """
+def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> PcapRecords | Iterator[Frame]:
+    """Recognise the format by magic (after gunzip if needed): a classic pcap as ``PcapRecords``
+    (header read), pcapng as the iterator of its frames (less those ``walker`` takes). Raises
+    ``InputError`` (empty, unrecognised) or ``CaptureDamaged`` (a pcap ending in its header)."""
     # read1 returns what is available, so a capture still being written (a FIFO, stdin)
     # is processed as it arrives instead of once CHUNK bytes have piled up
     read1 = getattr(fileobj, "read1", None)
@@ -207,7 +206,7 @@ def open_records(fileobj: BinaryIO, name: str) -> PcapRecords | Iterator[Frame]:
             raise InputError(f"{name}: empty file{inside}, not a capture")
     magic = stream.buf[:4]
     if magic == PCAPNG_MAGIC:
-        return _pcapng_frames(stream)
+        return _pcapng_frames(stream, walker)
     if magic in PCAP_MAGICS:
         return _pcap_header(stream, *PCAP_MAGICS[magic])
     raise InputError(
@@ -264,12 +263,12 @@ def _caplen_reason(caplen: int, snaplen: int, limit: int) -> str:
 # --------------------------------------------------------------------------- pcapng
 
 
-def _pcapng_frames(s: Stream) -> Iterator[Frame]:
+def _pcapng_frames(s: Stream, walker: Walker | None = None) -> Iterator[Frame]:
     """Frames of every section of a pcapng file whose first block starts ``s.buf``."""
     pos: int | None = 0
     last_ts = 0
     while pos is not None:
-        pos, last_ts = yield from _pcapng_section(s, pos, last_ts)
+        pos, last_ts = yield from _pcapng_section(s, pos, last_ts, walker)
 
 
 def _section_order(s: Stream, pos: int) -> tuple[str, int]:
@@ -286,7 +285,7 @@ def _section_order(s: Stream, pos: int) -> tuple[str, int]:
     raise s.damaged(pos, f"section header block has byte-order magic {bom.hex(' ')}")
 
 
-def _pcapng_section(s: Stream, pos: int, last_ts: int) -> Generator[Frame, None, tuple[int | None, int]]:
+def _pcapng_section(s: Stream, pos: int, last_ts: int, walker: Walker | None) -> _Section:
     """Frames of the section starting at ``buf[pos]``; returns where the next section starts."""
     order, pos = _section_order(s, pos)
     head = struct.Struct(order + "II").unpack_from
@@ -295,6 +294,8 @@ def _pcapng_section(s: Stream, pos: int, last_ts: int) -> Generator[Frame, None,
     ifaces: list[Interface] = []
     buf, end, start = s.buf, len(s.buf), s.base + pos
     while True:
+        if walker is not None and ifaces:
+            pos, last_ts = walker(buf, pos, end, order == ">", ifaces, last_ts)
         if end - pos < 12:
             end, buf, pos = s.fill(pos, 12), s.buf, 0
             if end < 12:
