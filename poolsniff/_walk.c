@@ -4,7 +4,7 @@
  * source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
  *
  * ``skip`` does, for the records of a classic Ethernet pcap held in a buffer, exactly what
- * ``poolsniff.prefilter._skip`` (the pure-Python version, which stays the reference and the
+ * ``poolsniff.walk.skip`` (the pure-Python version, which stays the reference and the
  * fallback when this module is not built) does: it walks the records from ``pos``; for a
  * plain, whole IPv4 or IPv6 TCP packet (behind at most one 802.1Q tag) of a flow direction
  * in ``fast`` that is closed, or that carries no data and no SYN, FIN or RST, it stamps the
@@ -17,7 +17,7 @@
  * with that record.
  *
  * ``skip_ng`` does the same over the enhanced packet blocks of a pcapng section
- * (``poolsniff.prefilter._skip_ng`` is its reference), with the section's interfaces.
+ * (``poolsniff.walk.skip_ng`` is its reference), with the section's interfaces.
  *
  * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
  * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
@@ -57,7 +57,7 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
 
 /*
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
- * ``frame[0:len]``, as ``poolsniff.prefilter._lookup`` finds them. Returns the key's
+ * ``frame[0:len]``, as ``poolsniff.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data)
@@ -111,7 +111,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
  * Whether the Ethernet frame ``frame[0:len]`` is a plain, whole UDP datagram (IPv4 without
  * options or IPv6 without extension headers, behind at most one 802.1Q tag, not a
  * fragment, the IP length within the frame) with neither port 53, as
- * ``poolsniff.prefilter._udp_other`` finds it: the decoder makes a UDP packet of it and the
+ * ``poolsniff.walk.udp_other`` finds it: the decoder makes a UDP packet of it and the
  * flow table drops it.
  */
 static int udp_other(const unsigned char *frame, Py_ssize_t len)
@@ -152,7 +152,7 @@ static int udp_other(const unsigned char *frame, Py_ssize_t len)
     return rd16be(udp) != DNS_PORT && rd16be(udp + 2) != DNS_PORT;
 }
 
-/* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as prefilter._decide; -1: error. */
+/* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
     const unsigned char *k = NULL;
@@ -187,15 +187,46 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     return rc < 0 ? -1 : SKIP_TCP;
 }
 
+/* The record walk of ``skip`` from ``*pos``; updates ``*pos``, ``*budget``, ``*others``; -1 on error. */
+static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+                        long long frac_div, unsigned long limit, Py_ssize_t *budget, Py_ssize_t *others,
+                        long long next_check)
+{
+    while (*budget > 0 && end - *pos >= 16) {
+        const unsigned char *h = buf + *pos;
+        uint32_t caplen = rd32(h + 8, big_endian);
+        long long ts;
+        int done;
+
+        if (caplen > limit || (Py_ssize_t)caplen > end - *pos - 16)
+            break;
+        if (caplen < 54)
+            break;
+        ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
+        if (ts >= next_check)
+            break;
+        done = try_skip(fast, h + 16, (Py_ssize_t)caplen, ts);
+        if (done < 0)
+            return -1;
+        if (done == FEED)
+            break;
+        if (done == SKIP_TCP)
+            *budget -= 1;
+        else
+            *others += 1;
+        *pos += 16 + (Py_ssize_t)caplen;
+    }
+    return 0;
+}
+
 static PyObject *walk_skip(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     Py_ssize_t pos, end, budget, others = 0;
-    int big_endian;
+    int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
     PyObject *fast;
-    const unsigned char *buf;
 
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnpLkO!nL", &view, &pos, &end, &big_endian, &frac_div, &limit,
@@ -206,35 +237,163 @@ static PyObject *walk_skip(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "skip: need 0 <= pos <= end <= len(buf) and frac_div > 0");
         return NULL;
     }
-    buf = (const unsigned char *)view.buf;
-    while (budget > 0 && end - pos >= 16) {
-        const unsigned char *h = buf + pos;
-        uint32_t caplen = rd32(h + 8, big_endian);
-        long long ts;
-        int done;
+    rc = skip_records(fast, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
+                      &others, next_check);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return NULL;
+    return Py_BuildValue("nnn", pos, budget, others);
+}
 
-        if (caplen > limit || (Py_ssize_t)caplen > end - pos - 16)
-            break;
-        if (caplen < 54)
-            break;
-        ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
-        if (ts >= next_check)
-            break;
-        done = try_skip(fast, h + 16, (Py_ssize_t)caplen, ts);
-        if (done < 0) {
-            PyBuffer_Release(&view);
+/*
+ * The decoder's fast lane, as ``poolsniff.decode._ethernet_ipv4`` (its reference): for an
+ * untagged Ethernet frame with a 20-byte IPv4 header, not a fragment, holding a whole TCP
+ * header or a UDP header, a new ``packet_type`` (``poolsniff.model.Packet``) tuple
+ * ``(ts, src, dst, proto, sport, dport, flags, seq, payload)``; Py_None (a new reference)
+ * for any other frame, which the general decoder then takes; NULL on error.
+ */
+static PyObject *fast_lane(PyTypeObject *packet_type, long long ts, const unsigned char *d, Py_ssize_t size)
+{
+    Py_ssize_t total, end, start;
+    unsigned proto, sport, dport, flags = 0;
+    unsigned long seq = 0;
+    PyObject *packet, *items[9];
+    int i;
+
+    if (size < 54 || rd16be(d + 12) != ETH_IPV4 || d[14] != 0x45 || (rd16be(d + 20) & 0x1FFF))
+        Py_RETURN_NONE;
+    total = (Py_ssize_t)rd16be(d + 16);
+    if (total < 20)
+        Py_RETURN_NONE;
+    end = 14 + total < size ? 14 + total : size;
+    proto = d[23];
+    sport = rd16be(d + 34);
+    dport = rd16be(d + 36);
+    if (proto == IP_TCP) {
+        start = 34 + (((Py_ssize_t)d[46] >> 4) << 2);
+        if (start < 54 || start > end)
+            Py_RETURN_NONE;
+        seq = ((unsigned long)d[38] << 24) | ((unsigned long)d[39] << 16) | ((unsigned long)d[40] << 8) | d[41];
+        flags = d[47];
+    } else if (proto == IP_UDP) {
+        Py_ssize_t length = (Py_ssize_t)rd16be(d + 38);
+        if (end < 42)
+            Py_RETURN_NONE;
+        if (8 <= length && length < end - 34) /* the UDP length trims further; 0 is a jumbogram */
+            end = 34 + length;
+        start = 42;
+    } else {
+        Py_RETURN_NONE;
+    }
+    items[0] = PyLong_FromLongLong(ts);
+    items[1] = PyBytes_FromStringAndSize((const char *)d + 26, 4);
+    items[2] = PyBytes_FromStringAndSize((const char *)d + 30, 4);
+    items[3] = PyLong_FromLong((long)proto);
+    items[4] = PyLong_FromLong((long)sport);
+    items[5] = PyLong_FromLong((long)dport);
+    items[6] = PyLong_FromLong((long)flags);
+    items[7] = PyLong_FromUnsignedLong(seq);
+    items[8] = PyBytes_FromStringAndSize((const char *)d + start, end - start);
+    packet = packet_type->tp_alloc(packet_type, 9);
+    for (i = 0; i < 9; i++) {
+        if (items[i] == NULL || packet == NULL) {
+            int j;
+            for (j = 0; j < 9; j++)
+                Py_XDECREF(items[j]);
+            Py_XDECREF(packet);
             return NULL;
         }
-        if (done == FEED)
-            break;
-        if (done == SKIP_TCP)
-            budget -= 1;
-        else
-            others += 1;
-        pos += 16 + (Py_ssize_t)caplen;
+    }
+    for (i = 0; i < 9; i++)
+        PyTuple_SET_ITEM(packet, i, items[i]);
+    return packet;
+}
+
+static int check_packet_type(PyObject *t)
+{
+    if (!PyType_Check(t) || !PyType_IsSubtype((PyTypeObject *)t, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "packet_type must be a tuple subclass (poolsniff.model.Packet)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *walk_fast_lane(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    long long ts;
+    PyObject *packet_type, *out;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLy*", &packet_type, &ts, &view))
+        return NULL;
+    if (check_packet_type(packet_type) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    out = fast_lane((PyTypeObject *)packet_type, ts, (const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/*
+ * ``step``: ``skip``, then the record it stopped at, when that record is whole in the buffer
+ * and its captured length is at most ``limit``: ``(pos after it, budget, others, (ts, caplen,
+ * packet))`` where ``packet`` is what the fast lane makes of the frame, or the frame's bytes
+ * when the fast lane declines it. Otherwise ``(pos, budget, others, None)`` with ``pos`` at
+ * the record (or the end) for the caller to read more or report the damage.
+ * ``poolsniff.walk.step`` is the reference.
+ */
+static PyObject *walk_step(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, budget, others = 0;
+    int big_endian;
+    long long frac_div, next_check;
+    unsigned long limit;
+    PyObject *fast, *packet_type, *got, *result;
+    const unsigned char *buf, *h;
+    uint32_t caplen;
+    long long ts;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &fast, &budget, &next_check, &packet_type))
+        return NULL;
+    if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0) {
+        PyBuffer_Release(&view);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "step: need 0 <= pos <= end <= len(buf) and frac_div > 0");
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    if (skip_records(fast, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (end - pos < 16) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+    }
+    h = buf + pos;
+    caplen = rd32(h + 8, big_endian);
+    if (caplen > limit || (Py_ssize_t)caplen > end - pos - 16) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+    }
+    ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
+    got = fast_lane((PyTypeObject *)packet_type, ts, h + 16, (Py_ssize_t)caplen);
+    if (got == Py_None) {
+        Py_DECREF(got);
+        got = PyBytes_FromStringAndSize((const char *)h + 16, (Py_ssize_t)caplen);
+    }
+    if (got == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("nnn", pos, budget, others);
+    result = Py_BuildValue("nnn(LkN)", pos + 16 + (Py_ssize_t)caplen, budget, others, ts, (unsigned long)caplen, got);
+    return result;
 }
 
 /* The interfaces of a pcapng section, as poolsniff.sources.pcap.Interface tuples. */
@@ -351,6 +510,12 @@ static PyMethodDef walk_methods[] = {
      "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check) -> (pos, budget)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
+    {"step", walk_step, METH_VARARGS,
+     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type)\n"
+     "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
+     "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
+    {"fast_lane", walk_fast_lane, METH_VARARGS,
+     "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"skip_ng", walk_skip_ng, METH_VARARGS,
      "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts)\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"
@@ -360,7 +525,7 @@ static PyMethodDef walk_methods[] = {
 
 static struct PyModuleDef walk_module = {
     PyModuleDef_HEAD_INIT, "poolsniff._walk",
-    "The prefilter's record walk in C (see poolsniff.prefilter._skip, its reference).", -1, walk_methods,
+    "The prefilter's record walk in C (see poolsniff.walk.skip, its reference).", -1, walk_methods,
 };
 
 PyMODINIT_FUNC PyInit__walk(void)

@@ -1,5 +1,4 @@
-"""Type stub for the C record walks (poolsniff/_walk.c); ``poolsniff.prefilter._skip`` and
-``_skip_ng`` are their references."""
+"""Type stub for the C record walks (poolsniff/_walk.c); ``poolsniff.walk`` holds their references."""
 
 from typing import Any
 
@@ -27,3 +26,17 @@ def skip_ng(
     last_ts: int,
     /,
 ) -> tuple[int, int, int, int, int]: ...
+def step(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    frac_div: int,
+    limit: int,
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    packet_type: type,
+    /,
+) -> tuple[int, int, int, tuple[int, int, Any] | None]: ...
+def fast_lane(packet_type: type, ts: int, frame: bytes, /) -> Any: ...

@@ -323,6 +323,10 @@ def _ethernet_ipv4(ts_us: int, data: bytes) -> Packet | None:
     return None
 
 
+fast_lane: Final = _ethernet_ipv4
+"""The fast lane, by a public name: ``poolsniff._walk.fast_lane`` is the same function in C."""
+
+
 def ip_to_str(packed: bytes) -> str:
     """Text form of a packed IPv4/IPv6 address (IPv6 compressed, e.g. ``2001:db8::1``)."""
     if len(packed) == 4:

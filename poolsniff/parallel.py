@@ -247,14 +247,23 @@ class Front:
         stats = self.stats
         stats.packets += 1
         stats.bytes += len(data)
-        packet = self.decoder.decode(ts_us, linktype, data)
+        return self._track(ts_us, self.decoder.decode(ts_us, linktype, data))
+
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
+        stats = self.stats
+        stats.packets += 1
+        stats.bytes += size
+        return self._track(ts_us, packet)
+
+    def _track(self, ts_us: int, packet: Packet | None) -> list[Detection]:
         items = self.recorder.items
         if packet is not None:
             self.flows.process(packet)
             if ts_us - self.last_check >= pipeline_module.CHECK_EVERY_US:
                 self.last_check = ts_us
                 items.append((TICK, ts_us))
-        if len(items) >= BATCH or stats.packets - self._sent_at >= FLUSH_PACKETS:
+        if len(items) >= BATCH or self.stats.packets - self._sent_at >= FLUSH_PACKETS:
             self.flush()
         return []
 

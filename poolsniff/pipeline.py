@@ -32,7 +32,7 @@ from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.dnsmemory import DnsMemory
 from poolsniff.enrich import Enricher
-from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Role
+from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Packet, Role
 
 HOLD_US: Final = 5 * 1_000_000
 """How long a miner alert waits for the login that usually follows the subscribe."""
@@ -106,6 +106,17 @@ class Pipeline:
         packet = self.decoder.decode(ts_us, linktype, data)
         if packet is None:
             return []
+        return self._track(ts_us, packet)
+
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
+        stats = self.stats
+        stats.packets += 1
+        stats.bytes += size
+        return self._track(ts_us, packet)
+
+    def _track(self, ts_us: int, packet: Packet) -> list[Detection]:
+        """The flow table, the events and the hold check for one decoded packet."""
         events = self.flows.process(packet)
         out: list[Detection] = []
         if events:

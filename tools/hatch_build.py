@@ -2,7 +2,7 @@
 
 hatchling runs this for every wheel it builds, including the editable install that ``make``
 does. The extension speeds up the prefilter's walk over pcap records (issue 6, throughput);
-``poolsniff.prefilter._skip`` is the same function in Python and is used when the extension is
+``poolsniff.walk.skip`` is the same function in Python and is used when the extension is
 missing, so a machine without a C compiler or Python's headers still gets a working
 poolsniff: the build prints why it skipped the extension and goes on.
 
