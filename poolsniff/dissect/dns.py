@@ -122,12 +122,32 @@ def normalize_name(name: str) -> str:
 def parse_dns(payload: bytes) -> DnsParse | None:
     """Parse the header, questions and answers of one DNS message; ``None`` if malformed.
 
-    Authority and additional sections are not read, so damage there goes unnoticed.
+    Authority and additional sections are not read, so damage there goes unnoticed. The
+    parse of a message seen before but for its ID (bytes 2 on: a popular name asked again,
+    its answer) is taken from ``_seen``, with this message's ID.
     """
-    try:
-        return _parse_common(payload) or _parse(payload)
-    except PARSE_ERRORS:
+    key = payload[2:]
+    parsed = _seen.get(key, _UNSEEN)
+    if parsed is _UNSEEN:
+        try:
+            parsed = _parse_common(payload) or _parse(payload)
+        except PARSE_ERRORS:
+            parsed = None
+        if len(payload) >= HEADER_LEN:  # shorter: no ID to set, and a short key for any such
+            if len(_seen) >= MAX_SEEN_MESSAGES:
+                del _seen[next(iter(_seen))]
+            _seen[key] = parsed
+        return parsed
+    if parsed is None:
         return None
+    return _new(DnsParse, ((payload[0] << 8) | payload[1], *parsed[1:]))
+
+
+MAX_SEEN_MESSAGES: Final = 4096
+"""Messages (less their ID) whose parse ``parse_dns`` remembers, oldest first out."""
+_seen: dict[bytes, DnsParse | None] = {}
+_UNSEEN: Final = DnsParse(-1, False, 0, 0, 0, (), ())
+"""A sentinel: no message parses to it (no ID is -1)."""
 
 
 def split_tcp_dns(buf: bytes) -> tuple[list[bytes], bytes]:

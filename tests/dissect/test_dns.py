@@ -355,3 +355,31 @@ def test_aaaa_text_is_the_one_ipaddress_gives(hextets: list[int]) -> None:
     found = fast(msg)
     assert found is None or found.answers[0][2] == str(ipaddress.IPv6Address(packed))
     assert parse_dns(msg) == general(msg)
+
+
+@given(
+    st.lists(LABEL.filter(bool), max_size=4),
+    st.lists(st.tuples(OWNER, RDATA, st.integers(0, 2**32 - 1)), max_size=3),
+    st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=4),
+    st.sampled_from([0, 0, 1, 11]),
+)
+def test_a_message_seen_before_but_for_its_id_parses_as_a_new_one(
+    labels: list[bytes], answers: list[tuple[bytes, tuple[int, bytes], int]], ids: list[int], cut: int
+) -> None:
+    body = name(*labels) + b"\x00\x01\x00\x01"
+    body += b"".join(rr(owner, rrtype, ttl, rdata) for owner, (rrtype, rdata), ttl in answers)
+    for msg_id in ids:  # the same message again under other IDs: remembered, with each ID
+        payload = header(msg_id, 0x8180, 1, len(answers)) + body
+        payload = payload[: len(payload) - cut]
+        assert parse_dns(payload) == general(payload)
+
+
+def test_remembered_messages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dns_module, "MAX_SEEN_MESSAGES", 3)
+    monkeypatch.setattr(dns_module, "_seen", {})
+    for n in range(10):
+        payload = header(n, 0x0100, 1, 0) + name(b"host%d" % n) + b"\x00\x01\x00\x01"
+        assert parse_dns(payload) == general(payload)
+        assert len(dns_module._seen) <= 3
+    again = header(99, 0x0100, 1, 0) + name(b"host9") + b"\x00\x01\x00\x01"
+    assert parse_dns(again) == general(again) and parse_dns(again).msg_id == 99  # type: ignore[union-attr]
