@@ -195,6 +195,8 @@ def _ethernet(
     others = 0  # UDP records skipped since ``mark``
     next_check = engine.last_check + pipeline.CHECK_EVERY_US
     sweep_room = flowtable.SWEEP_EVERY - 1
+    check_every = pipeline.CHECK_EVERY_US
+    stats = engine.stats
     packet_type = Packet
     try:
         while True:
@@ -222,17 +224,24 @@ def _ethernet(
                     raise records.truncated(end)
                 continue
             ts, caplen, packet = got
-            if budget != granted or others:  # the records since ``mark``, less their headers
-                skipped = granted - budget + others
-                _settle(engine, granted - budget, others, s.base + pos - 16 - caplen - mark - 16 * skipped)
+            if budget != granted or others:  # the records since ``mark``, less their headers (_settle)
+                tcp = granted - budget
+                stats.packets += tcp + others
+                stats.bytes += s.base + pos - 16 - caplen - mark - 16 * (tcp + others)
+                flows.since_sweep += tcp
             if type(packet) is bytes:
                 released = feed((ts, LINKTYPE_ETHERNET, packet))
             else:
                 released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
             mark = s.base + pos
             others = 0
-            budget = granted = max(0, min(sweep_room - flows.since_sweep, every))
-            next_check = engine.last_check + pipeline.CHECK_EVERY_US
+            budget = sweep_room - flows.since_sweep  # _room, inline
+            if budget > every:
+                budget = every
+            elif budget < 0:
+                budget = 0
+            granted = budget
+            next_check = engine.last_check + check_every
             if released:
                 yield from released
     finally:

@@ -143,7 +143,7 @@ def parse_dns(payload: bytes) -> DnsParse | None:
     return _new(DnsParse, ((payload[0] << 8) | payload[1], *parsed[1:]))
 
 
-MAX_SEEN_MESSAGES: Final = 4096
+MAX_SEEN_MESSAGES: Final = 16384
 """Messages (less their ID) whose parse ``parse_dns`` remembers, oldest first out."""
 _seen: dict[bytes, DnsParse | None] = {}
 _UNSEEN: Final = DnsParse(-1, False, 0, 0, 0, (), ())
