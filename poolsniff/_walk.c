@@ -434,75 +434,127 @@ static int read_ifaces(PyObject *seq, iface_t *out, Py_ssize_t *count)
     return 0;
 }
 
-static PyObject *walk_skip_ng(PyObject *self, PyObject *args)
+/*
+ * Whether the block at ``buf[pos:end]`` is a sound enhanced packet block (as the reader checks
+ * it: type, length, trailer, captured length, interface) of an Ethernet interface whose time
+ * fits 64 bits; its time, captured length and block length then go to the pointers.
+ */
+static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end, int big_endian,
+                        const iface_t *ifaces, Py_ssize_t nifaces, long long *ts, uint32_t *caplen, uint32_t *blen)
+{
+    const unsigned char *b = buf + pos;
+    uint32_t ifid;
+    __int128 units;
+
+    if (end - pos < 32)
+        return 0;
+    *blen = rd32(b + 4, big_endian);
+    if (rd32(b, big_endian) != EPB || *blen < 32 || (*blen & 3) || *blen > MAX_BLOCK)
+        return 0;
+    if ((Py_ssize_t)*blen > end - pos || rd32(b + *blen - 4, big_endian) != *blen)
+        return 0;
+    ifid = rd32(b + 8, big_endian);
+    *caplen = rd32(b + 20, big_endian);
+    if (*caplen > *blen - 32 || ifid >= (uint32_t)nifaces || ifaces[ifid].linktype != 1)
+        return 0;
+    units = ((__int128)rd32(b + 12, big_endian) << 32) | rd32(b + 16, big_endian);
+    /* floor division, as Python's // (units is never negative) */
+    units = units * ifaces[ifid].mul / ifaces[ifid].div + ifaces[ifid].offset;
+    if (units > (__int128)LLONG_MAX || units < (__int128)LLONG_MIN)
+        return 0;
+    *ts = (long long)units;
+    return 1;
+}
+
+/* The block walk of ``skip_ng`` from ``*pos``; updates the counts and ``*last_ts``; -1 on error. */
+static int skip_blocks(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+                       const iface_t *ifaces, Py_ssize_t nifaces, Py_ssize_t *budget, Py_ssize_t *others,
+                       long long next_check, long long *last_ts, Py_ssize_t *size)
+{
+    while (*budget > 0) {
+        long long ts;
+        uint32_t caplen, blen;
+        int done;
+
+        if (!ethernet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen) || ts >= next_check)
+            break;
+        done = try_skip(fast, buf + *pos + 28, (Py_ssize_t)caplen, ts);
+        if (done < 0)
+            return -1;
+        if (done == FEED)
+            break;
+        if (done == SKIP_TCP)
+            *budget -= 1;
+        else
+            *others += 1;
+        *last_ts = ts;
+        *size += (Py_ssize_t)caplen;
+        *pos += (Py_ssize_t)blen;
+    }
+    return 0;
+}
+
+/* ``skip_ng`` (step 0) and ``step_ng`` (step 1): parse the arguments, walk, build the result. */
+static PyObject *blocks(PyObject *args, int step)
 {
     Py_buffer view;
     Py_ssize_t pos, end, budget, others = 0, nifaces = 0, size = 0;
-    int big_endian;
-    long long next_check, last_ts;
-    PyObject *fast, *ifaces_list;
+    int big_endian, rc;
+    long long next_check, last_ts, ts;
+    uint32_t caplen, blen;
+    PyObject *fast, *ifaces_list, *packet_type = NULL, *got;
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpOO!nLL", &view, &pos, &end, &big_endian, &ifaces_list, &PyDict_Type,
-                          &fast, &budget, &next_check, &last_ts))
+    if (!PyArg_ParseTuple(args, step ? "y*nnpOO!nLLO" : "y*nnpOO!nLL", &view, &pos, &end, &big_endian,
+                          &ifaces_list, &PyDict_Type, &fast, &budget, &next_check, &last_ts, &packet_type))
         return NULL;
     if (pos < 0 || end < pos || end > view.len) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "skip_ng: need 0 <= pos <= end <= len(buf)");
         return NULL;
     }
-    if (read_ifaces(ifaces_list, ifaces, &nifaces) < 0) {
+    if (read_ifaces(ifaces_list, ifaces, &nifaces) < 0 || (step && check_packet_type(packet_type) < 0)) {
         PyBuffer_Release(&view);
         return NULL;
     }
     buf = (const unsigned char *)view.buf;
-    while (budget > 0 && end - pos >= 32) {
-        const unsigned char *b = buf + pos;
-        uint32_t blen = rd32(b + 4, big_endian), ifid, caplen;
-        const iface_t *iface;
-        __int128 units;
-        long long ts;
-        int done;
-
-        if (rd32(b, big_endian) != EPB || blen < 32 || (blen & 3) || blen > MAX_BLOCK)
-            break;
-        if ((Py_ssize_t)blen > end - pos || rd32(b + blen - 4, big_endian) != blen)
-            break;
-        ifid = rd32(b + 8, big_endian);
-        caplen = rd32(b + 20, big_endian);
-        if (caplen > blen - 32 || ifid >= (uint32_t)nifaces)
-            break;
-        iface = &ifaces[ifid];
-        if (iface->linktype != 1)
-            break;
-        units = ((__int128)rd32(b + 12, big_endian) << 32) | rd32(b + 16, big_endian);
-        units = units * iface->mul;
-        /* floor division, as Python's // (units is never negative) */
-        units = units / iface->div + iface->offset;
-        if (units > (__int128)LLONG_MAX || units < (__int128)LLONG_MIN)
-            break;
-        ts = (long long)units;
-        if (ts >= next_check)
-            break;
-        done = try_skip(fast, b + 28, (Py_ssize_t)caplen, ts);
-        if (done < 0) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-        if (done == FEED)
-            break;
-        if (done == SKIP_TCP)
-            budget -= 1;
-        else
-            others += 1;
-        last_ts = ts;
-        size += (Py_ssize_t)caplen;
-        pos += (Py_ssize_t)blen;
+    rc = skip_blocks(fast, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
+                     &size);
+    if (rc < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (!step) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnLn", pos, budget, others, last_ts, size);
+    }
+    if (!ethernet_epb(buf, pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen)) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnLnO", pos, budget, others, last_ts, size, Py_None);
+    }
+    got = fast_lane((PyTypeObject *)packet_type, ts, buf + pos + 28, (Py_ssize_t)caplen);
+    if (got == Py_None) {
+        Py_DECREF(got);
+        got = PyBytes_FromStringAndSize((const char *)buf + pos + 28, (Py_ssize_t)caplen);
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("nnnLn", pos, budget, others, last_ts, size);
+    if (got == NULL)
+        return NULL;
+    return Py_BuildValue("nnnLn(LkN)", pos + (Py_ssize_t)blen, budget, others, ts, size, ts, (unsigned long)caplen,
+                         got);
+}
+
+static PyObject *walk_skip_ng(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return blocks(args, 0);
+}
+
+static PyObject *walk_step_ng(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return blocks(args, 1);
 }
 
 static PyMethodDef walk_methods[] = {
@@ -516,6 +568,10 @@ static PyMethodDef walk_methods[] = {
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"fast_lane", walk_fast_lane, METH_VARARGS,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
+    {"step_ng", walk_step_ng, METH_VARARGS,
+     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type)\n"
+     "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
+     "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
     {"skip_ng", walk_skip_ng, METH_VARARGS,
      "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts)\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"

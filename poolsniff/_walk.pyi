@@ -40,3 +40,16 @@ def step(
     /,
 ) -> tuple[int, int, int, tuple[int, int, Any] | None]: ...
 def fast_lane(packet_type: type, ts: int, frame: bytes, /) -> Any: ...
+def step_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[tuple[int, int, int, int, int]],
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    packet_type: type,
+    /,
+) -> tuple[int, int, int, int, int, tuple[int, int, Any] | None]: ...

@@ -32,9 +32,19 @@ from poolsniff.dissect.flows import FlowTable
 from poolsniff.model import Detection, Frame, Packet
 from poolsniff.pipeline import Stats
 from poolsniff.sources.pcap import Interface, PcapRecords, open_records
-from poolsniff.walk import ACCELERATED, FEED, LINKTYPE_ETHERNET, SKIP, SKIP_NG, SKIP_TCP, STEP, decide
+from poolsniff.walk import (
+    ACCELERATED,
+    FEED,
+    LINKTYPE_ETHERNET,
+    SKIP,
+    SKIP_NG,
+    SKIP_TCP,
+    STEP,
+    STEP_NG,
+    decide,
+)
 
-__all__ = ["ACCELERATED", "SKIP", "SKIP_NG", "STEP", "Engine", "detections"]
+__all__ = ["ACCELERATED", "SKIP", "SKIP_NG", "STEP", "STEP_NG", "Engine", "detections"]
 REPORT_EVERY: Final = 4096
 """Frames between two ``on_read`` calls on the frame-by-frame path."""
 
@@ -67,7 +77,7 @@ def detections(
     frame at least once every ``every`` skipped packets. Raises like ``read_frames``.
     """
     room = _Room()
-    found = open_records(fileobj, name, _pcapng_walker(engine, on_read, room))
+    found = open_records(fileobj, name, _pcapng_walker(engine, on_read, every, room))
     if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
         yield from _ethernet(found, engine, on_read, every)
     else:
@@ -77,10 +87,17 @@ def detections(
 class _Room:
     """The frame-by-frame loop's skip state, shared with the pcapng walker."""
 
-    __slots__ = ("budget", "granted", "next_check", "others", "size", "count")
+    __slots__ = ("budget", "granted", "next_check", "others", "size", "count", "released")
 
     def __init__(self) -> None:
         self.budget = self.granted = self.next_check = self.others = self.size = self.count = 0
+        self.released: list[Detection] = []
+        """What the frames the walker fed released, for ``_frames`` to yield before the next frame."""
+
+    def take(self) -> list[Detection]:
+        """Hand over ``released`` and start a new list."""
+        out, self.released = self.released, []
+        return out
 
     def reset(self, engine: Engine, every: int) -> None:
         """After a frame was fed: the budget until the engine must see one, the next hold check."""
@@ -107,12 +124,22 @@ def _frames(
     For pcapng, ``room`` is shared with the walker that steps over enhanced packet blocks
     before the reader builds their frames (``_pcapng_walker``).
     """
-    frames = found.frames() if isinstance(found, PcapRecords) else found
+    frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
     get = engine.flows.fast.get
     feed = engine.feed
     room.reset(engine, every)
     try:
-        for frame in frames:
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except BaseException:  # damage or an interrupt: what was found before it first
+                if room.released:
+                    yield from room.take()
+                raise
+            if room.released:
+                yield from room.take()
             room.count += 1
             if on_read is not None and room.count >= REPORT_EVERY:
                 room.count = 0
@@ -132,32 +159,51 @@ def _frames(
             room.reset(engine, every)
             if released:
                 yield from released
+        if room.released:
+            yield from room.take()
     finally:
         room.settle(engine)
 
 
 def _pcapng_walker(
-    engine: Engine, on_read: Callable[[], None] | None, room: _Room
+    engine: Engine, on_read: Callable[[], None] | None, every: int, room: _Room
 ) -> Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]:
-    """The pcapng reader's ``Walker``: ``SKIP_NG`` over the blocks, within ``room``'s budget."""
+    """The pcapng reader's ``Walker``: ``STEP_NG`` over the blocks, within ``room``'s budget.
+
+    It takes every Ethernet enhanced packet block it can: the skipped ones are counted, the
+    others fed (decoded by the fast lane where it can), their detections kept in ``room``
+    for ``_frames``; it leaves any other block to the reader.
+    """
     fast = engine.flows.fast
+    feed, feed_packet = engine.feed, engine.feed_packet
+    packet_type = Packet
 
     def walk(
         buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface], last_ts: int
     ) -> tuple[int, int]:
-        if room.budget <= 0:
-            return pos, last_ts
-        start_budget = room.budget
-        pos, room.budget, others, last_ts, size = SKIP_NG(
-            buf, pos, end, big_endian, ifaces, fast, room.budget, room.next_check, last_ts
-        )
-        room.others += others
-        room.size += size
-        room.count += others + start_budget - room.budget
-        if on_read is not None and room.count >= REPORT_EVERY:
-            room.count = 0
-            on_read()
-        return pos, last_ts
+        while True:
+            start_budget = room.budget
+            pos, room.budget, others, last_ts, size, got = STEP_NG(
+                buf, pos, end, big_endian, ifaces, fast, room.budget, room.next_check, last_ts, packet_type
+            )
+            room.others += others
+            room.size += size
+            room.count += others + start_budget - room.budget
+            if on_read is not None and room.count >= REPORT_EVERY:
+                room.count = 0
+                on_read()
+            if got is None:
+                return pos, last_ts
+            ts, caplen, packet = got
+            room.settle(engine)
+            if type(packet) is bytes:
+                released = feed((ts, LINKTYPE_ETHERNET, packet))
+            else:
+                released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
+            room.reset(engine, every)
+            room.count += 1
+            if released:
+                room.released += released
 
     return walk
 

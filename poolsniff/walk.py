@@ -179,6 +179,30 @@ def skip(
     return pos, budget, others
 
 
+def ethernet_epb(
+    buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface]
+) -> tuple[int, int, int] | None:
+    """``(ts, caplen, block length)`` of the block at ``buf[pos:end]`` if it is a sound enhanced
+    packet block (as the reader checks it: length, trailer, captured length, interface) of an
+    Ethernet interface whose time fits 64 bits (as the C walk keeps it), else ``None``."""
+    if end - pos < 32:
+        return None
+    btype, blen, ifid, high, low, caplen = _EPB_HEAD[big_endian](buf, pos)
+    if btype != _EPB or blen < 32 or blen & 3 or blen > MAX_BLOCK:
+        return None
+    if blen > end - pos or _U32[big_endian](buf, pos + blen - 4)[0] != blen:
+        return None
+    if caplen > blen - 32 or ifid >= min(len(ifaces), MAX_IFACES):
+        return None
+    linktype, mul, div, offset, _ = ifaces[ifid]
+    if linktype != LINKTYPE_ETHERNET or mul > 1 << 40 or not -(1 << 63) <= offset < 1 << 63 or div >= 1 << 63:
+        return None
+    ts = ((high << 32) | low) * mul // div + offset
+    if not -(1 << 63) <= ts < 1 << 63:
+        return None
+    return ts, caplen, blen
+
+
 def skip_ng(
     buf: bytes,
     pos: int,
@@ -198,28 +222,14 @@ def skip_ng(
     ``last_ts`` the time of the last frame stepped over, ``size`` their captured bytes.
     ``poolsniff._walk.skip_ng`` is the same function in C; this one is the reference.
     """
-    head = _EPB_HEAD[big_endian]
-    u32 = _U32[big_endian]
     get = fast.get
     others = size = 0
-    while budget > 0 and end - pos >= 32:
-        btype, blen, ifid, high, low, caplen = head(buf, pos)
-        if btype != _EPB or blen < 32 or blen & 3 or blen > MAX_BLOCK:
+    while budget > 0:
+        found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+        if found is None:
             break
-        if blen > end - pos or u32(buf, pos + blen - 4)[0] != blen:
-            break
-        if caplen > blen - 32 or ifid >= min(len(ifaces), MAX_IFACES):
-            break
-        linktype, mul, div, offset, _ = ifaces[ifid]
-        if (
-            linktype != LINKTYPE_ETHERNET
-            or mul > 1 << 40
-            or not -(1 << 63) <= offset < 1 << 63
-            or div >= 1 << 63
-        ):
-            break
-        ts = ((high << 32) | low) * mul // div + offset
-        if not -(1 << 63) <= ts < 1 << 63 or ts >= next_check:
+        ts, caplen, blen = found
+        if ts >= next_check:
             break
         kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts)
         if kind == FEED:
@@ -271,17 +281,48 @@ def step(
     return stop, budget, others, (ts, caplen, frame if packet is None else packet)
 
 
+def step_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[Interface],
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    packet_type: type[Packet],
+) -> tuple[int, int, int, int, int, Stepped | None]:
+    """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
+    (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
+    as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
+    reference of ``poolsniff._walk.step_ng``."""
+    pos, budget, others, last_ts, size = skip_ng(
+        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts
+    )
+    found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+    if found is None:
+        return pos, budget, others, last_ts, size, None
+    ts, caplen, blen = found
+    frame = buf[pos + 28 : pos + 28 + caplen]
+    packet = fast_lane(ts, frame)
+    return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
+
+
 try:  # the same walks in C, when the extension was built at install time
     from poolsniff._walk import skip as _fast_skip
     from poolsniff._walk import skip_ng as _fast_skip_ng
     from poolsniff._walk import step as _fast_step
+    from poolsniff._walk import step_ng as _fast_step_ng
 except ImportError:  # pragma: no cover - depends on the build
     SKIP: Callable[..., tuple[int, int, int]] = skip
     SKIP_NG: Callable[..., tuple[int, int, int, int, int]] = skip_ng
     STEP: Callable[..., tuple[int, int, int, Stepped | None]] = step
+    STEP_NG: Callable[..., tuple[int, int, int, int, int, Stepped | None]] = step_ng
 else:
     SKIP = _fast_skip
     SKIP_NG = _fast_skip_ng
     STEP = _fast_step
+    STEP_NG = _fast_step_ng
 ACCELERATED: Final = SKIP is not skip
 """Whether the C record walks are in use."""

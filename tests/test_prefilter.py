@@ -105,6 +105,7 @@ def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setattr(prefilter, "SKIP", references.skip)
         monkeypatch.setattr(prefilter, "SKIP_NG", references.skip_ng)
         monkeypatch.setattr(prefilter, "STEP", references.step)
+        monkeypatch.setattr(prefilter, "STEP_NG", references.step_ng)
     elif not prefilter.ACCELERATED:
         pytest.skip("the C record walk (poolsniff/_walk.c) is not built here: no compiler or Python.h")
     return str(request.param)

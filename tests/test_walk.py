@@ -42,8 +42,9 @@ try:
     from poolsniff._walk import skip as c_skip
     from poolsniff._walk import skip_ng as c_skip_ng
     from poolsniff._walk import step as c_step
+    from poolsniff._walk import step_ng as c_step_ng
 except ImportError:  # not built here (no compiler): the tests that need it skip
-    c_skip = c_skip_ng = c_step = c_fast_lane = None
+    c_skip = c_skip_ng = c_step = c_step_ng = c_fast_lane = None
 NOT_BUILT = "the C record walk (poolsniff/_walk.c) is not built here"
 PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 
@@ -377,3 +378,47 @@ def test_both_pcapng_walks_refuse_a_block_that_does_not_hold_its_frame(more: int
     walks = [walk.skip_ng] + ([c_skip_ng] if c_skip_ng is not None else [])
     for skip in walks:
         assert skip(epb, 0, len(epb), False, ifaces, {}, 7, 1 << 62, 5) == want
+
+
+def step_all_ng(
+    step: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any
+) -> list[Any]:
+    """What ``step_ng`` hands back, block after block (stepping over a block it declines), to the end."""
+    out = []
+    pos = 0
+    last_ts = 5
+    order = ">" if big_endian else "<"
+    while True:
+        pos, budget, others, last_ts, size, got = step(
+            buf, pos, end, big_endian, ifaces, *args, last_ts, Packet
+        )
+        if got is not None:
+            ts, caplen, packet = got
+            got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
+        out.append((pos, budget, others, last_ts, size, got))
+        if got is None:
+            if end - pos < 12:
+                return out
+            blen = struct.unpack_from(order + "I", buf, pos + 4)[0]
+            if blen < 12:
+                return out
+            pos += blen
+            if pos > end:
+                return out
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=800, deadline=None)
+@given(case=ng_cases())
+def test_c_pcapng_step_does_what_the_python_step_does(
+    case: tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int],
+) -> None:
+    buf, end, big_endian, ifaces, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for step in (walk.step_ng, c_step_ng):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
