@@ -422,3 +422,22 @@ def test_c_pcapng_step_does_what_the_python_step_does(
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
         stamps.append([flow.last_ts for flow, _ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@given(sport=st.integers(0, 65535), dport=st.integers(0, 65535), payload=st.binary(max_size=64))
+def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: int, payload: bytes) -> None:
+    """If the flow table ever reads UDP other than DNS (QUIC, a tunnel), ``walk.udp_other`` and
+    ``udp_other`` in _walk.c must learn it first: this fails as soon as it does."""
+    from poolsniff.decode import Decoder
+    from poolsniff.dissect.flows import FlowTable
+
+    frame = eth(ipv4(udp(payload, sport, dport), proto=17))
+    table = FlowTable()
+    packet = Decoder().decode(1_700_000_000_000_000, 1, frame)
+    assert packet is not None
+    skipped = walk.udp_other(frame, 0, len(frame))
+    assert skipped == (sport != 53 and dport != 53)
+    events = table.process(packet)
+    if skipped:
+        assert events == [] and not table.flows and not table.fast and table.since_sweep == 0
+        assert not table.counters
