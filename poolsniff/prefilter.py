@@ -165,6 +165,10 @@ def _frames(
         room.settle(engine)
 
 
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
+
+
 def _pcapng_walker(
     engine: Engine, on_read: Callable[[], None] | None, every: int, room: _Room
 ) -> Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]:
@@ -182,9 +186,13 @@ def _pcapng_walker(
         buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface], last_ts: int
     ) -> tuple[int, int]:
         while True:
+            if not _INT64_MIN <= last_ts <= _INT64_MAX:  # the C walk keeps times in 64 bits
+                return pos, last_ts
+            # feeding a packet the walk could skip changes nothing, so a later check is as good
+            next_check = min(max(room.next_check, _INT64_MIN), _INT64_MAX)
             start_budget = room.budget
             pos, room.budget, others, last_ts, size, got = STEP_NG(
-                buf, pos, end, big_endian, ifaces, fast, room.budget, room.next_check, last_ts, packet_type
+                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type
             )
             room.others += others
             room.size += size

@@ -396,3 +396,20 @@ def test_most_packets_never_reach_the_decoder(mix: Path, lists: Blocklist) -> No
         list(detections(fileobj, str(mix), pipeline))
     assert pipeline.stats.packets == 30_000
     assert fed < 30_000 * 0.15
+
+
+def test_times_beyond_64_bits_in_pcapng(lists: Blocklist, tmp_path: Path) -> None:
+    """A block whose time does not fit 64 bits (found by fuzzing): the reader takes it, and the
+    walk goes on after it with the same results."""
+    frames = list(session(1_700_000_000_000_000, 40011, [(True, SUBSCRIBE), (False, b"x" * 300)]))
+    out = [shb(), idb(1), idb(1, tsresol=0)]  # µs, and seconds: 2^64 - 1 s is beyond 64-bit µs
+    for i, (ts, d) in enumerate(frames):
+        if i == 4:  # the server's ACK, again, at a time beyond 64 bits
+            huge = (1 << 64) - 1
+            out.append(block(6, struct.pack("<IIIII", 1, huge >> 32, huge & 0xFFFFFFFF, len(d), len(d)) + d))
+            out.append(block(3, struct.pack("<I", len(d)) + d))  # a simple packet block: the last time
+        out.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d))
+    path = tmp_path / "huge.pcapng"
+    path.write_bytes(b"".join(out))
+    reference = assert_same(path, lists)
+    assert reference.packets == len(frames) + 2
