@@ -129,6 +129,10 @@ class TlsClientHello(Event):
     sni: str | None
     version: str
     alpns: tuple[str, ...] = ()
+    ja3_string: str = ""
+    """JA3 (``tlsfp``); empty when the hello could not be fingerprinted."""
+    ja3_hash: str = ""
+    ja4: str = ""
 
 
 @dataclass(frozen=True, slots=True)

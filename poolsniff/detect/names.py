@@ -11,6 +11,8 @@ specific fired on the flow.
 
 from __future__ import annotations
 
+from typing import Any
+
 from poolsniff.blocklist import Blocklist, Match
 from poolsniff.detect import signatures as sigs
 from poolsniff.dissect.dns import rrtype_name
@@ -49,7 +51,10 @@ class NameDetector:
             if sni:
                 match = self.blocklist.match_name(sni)
                 if match is not None:
-                    tls = {"sni": sni, "version": event.version}
+                    tls: dict[str, Any] = {"sni": sni, "version": event.version}
+                    if event.ja3_hash:
+                        tls["ja3"] = {"hash": event.ja3_hash, "string": event.ja3_string}
+                        tls["ja4"] = event.ja4
                     return [_name_detection(event, sni, sigs.TLS_POOL, {"tls": tls}, match)]
         elif isinstance(event, HttpMessage):
             host = event.headers.get("host", "")

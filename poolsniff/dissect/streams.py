@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, Final
 
-from poolsniff.dissect import dns, http, tls
+from poolsniff.dissect import dns, http, tls, tlsfp
 from poolsniff.dissect.jsonlines import JsonLines
 from poolsniff.dissect.reassembly import Reassembler
 from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
@@ -267,7 +267,20 @@ class Direction:
         self.mode = _IGNORE
         if hello is None:
             return []
-        return [TlsClientHello(ts, self.key, self.from_client, hello.sni, hello.version, hello.alpns)]
+        ja3 = ja3_hash = ja4 = ""
+        message = tls.client_hello_message(buf)
+        if isinstance(message, bytes):
+            try:
+                fp = tlsfp.fingerprint(message)
+            except ValueError:
+                pass
+            else:
+                ja3, ja3_hash, ja4 = fp.ja3_string, fp.ja3_hash, fp.ja4
+        return [
+            TlsClientHello(
+                ts, self.key, self.from_client, hello.sni, hello.version, hello.alpns, ja3, ja3_hash, ja4
+            )
+        ]
 
     def _dns(self, ts: int, data: bytes) -> list[Event]:
         messages, self.buf = dns.split_tcp_dns(self.buf + data)

@@ -111,6 +111,15 @@ def parse_client_hello(buf: bytes) -> ClientHello | Literal[Incomplete.NEED_MORE
         return None
 
 
+def client_hello_message(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
+    """The whole ClientHello handshake message (header included) at the start of ``buf``.
+
+    For fingerprinting (``tlsfp``); answers like ``parse_client_hello`` but does not parse it.
+    """
+    handshake = _whole_in_first_record(buf)
+    return _reassemble(buf) if handshake is None else handshake
+
+
 def _whole_in_first_record(buf: bytes) -> bytes | None:
     """The common case, without the record loop: the first record holds the whole ClientHello.
 

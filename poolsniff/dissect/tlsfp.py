@@ -1,0 +1,177 @@
+"""JA3 and JA4 fingerprints of a TLS ClientHello (pipeline stage: flows/dissectors).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+``fingerprint`` takes one whole ClientHello handshake message (its 4-byte handshake
+header included, as ``tls.client_hello_message`` returns it) and computes:
+
+- JA3 (Salesforce): ``SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats``
+  in decimal, ``-`` joined, GREASE (RFC 8701) removed, and its md5;
+- JA4 (FoxIO, TLS over TCP): ``t`` + version + ``d``/``i`` (SNI or not) + cipher and
+  extension counts + first/last ALPN characters, then the truncated sha256 of the sorted
+  ciphers and of the sorted extensions (SNI and ALPN left out) with the signature
+  algorithms in their original order.
+
+Malformed hellos raise ``ValueError``; callers treat that as "no fingerprint".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+
+EXT_SERVER_NAME: Final = 0x0000
+EXT_SUPPORTED_GROUPS: Final = 0x000A
+EXT_EC_POINT_FORMATS: Final = 0x000B
+EXT_SIGNATURE_ALGORITHMS: Final = 0x000D
+EXT_ALPN: Final = 0x0010
+EXT_SUPPORTED_VERSIONS: Final = 0x002B
+
+_JA4_VERSIONS: Final[dict[int, str]] = {
+    0x0304: "13",
+    0x0303: "12",
+    0x0302: "11",
+    0x0301: "10",
+    0x0300: "s3",
+    0x0002: "s2",
+    0xFEFF: "d1",
+    0xFEFD: "d2",
+    0xFEFC: "d3",
+}
+_EMPTY_HASH: Final = "000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprints:
+    """The fingerprints of one ClientHello."""
+
+    ja3_string: str
+    ja3_hash: str
+    ja4: str
+    ja4_r: str
+    """JA4 with the sorted lists in the clear instead of hashed (the "raw" form)."""
+
+
+def is_grease(value: int) -> bool:
+    """GREASE values (RFC 8701) look like 0x?a?a with equal bytes."""
+    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
+
+
+def _u16s(data: bytes) -> list[int]:
+    if len(data) % 2:
+        raise ValueError("odd length of a list of 16-bit values")
+    return [(data[i] << 8) | data[i + 1] for i in range(0, len(data), 2)]
+
+
+def _vec(data: bytes, off: int, len_size: int) -> tuple[int, int]:
+    start = off + len_size
+    if start > len(data):
+        raise ValueError("vector length runs past the end")
+    size = data[off] if len_size == 1 else (data[off] << 8) | data[off + 1]
+    if start + size > len(data):
+        raise ValueError("vector runs past the end")
+    return start, start + size
+
+
+def fingerprint(h: bytes) -> Fingerprints:
+    """JA3 and JA4 of the ClientHello handshake message ``h``; ``ValueError`` if malformed."""
+    if len(h) < 39 or h[0] != 1:
+        raise ValueError("not a ClientHello handshake message")
+    legacy = (h[4] << 8) | h[5]
+    off = 39 + h[38]
+    start, off = _vec(h, off, 2)
+    ciphers = [c for c in _u16s(h[start:off]) if not is_grease(c)]
+    _, off = _vec(h, off, 1)  # compression methods
+    exts: list[int] = []
+    data: dict[int, bytes] = {}
+    if off < len(h):
+        off, stop = _vec(h, off, 2)
+        while off < stop:
+            if off + 4 > stop:
+                raise ValueError("extension header runs past the block")
+            ext_type = (h[off] << 8) | h[off + 1]
+            end = off + 4 + ((h[off + 2] << 8) | h[off + 3])
+            if end > stop:
+                raise ValueError("extension runs past the block")
+            if not is_grease(ext_type):
+                exts.append(ext_type)
+                data.setdefault(ext_type, h[off + 4 : end])
+            off = end
+    groups = points = b""
+    if EXT_SUPPORTED_GROUPS in data:
+        s, e = _vec(data[EXT_SUPPORTED_GROUPS], 0, 2)
+        groups = data[EXT_SUPPORTED_GROUPS][s:e]
+    if EXT_EC_POINT_FORMATS in data:
+        s, e = _vec(data[EXT_EC_POINT_FORMATS], 0, 1)
+        points = data[EXT_EC_POINT_FORMATS][s:e]
+    ja3 = ",".join(
+        (
+            str(legacy),
+            "-".join(map(str, ciphers)),
+            "-".join(map(str, exts)),
+            "-".join(str(g) for g in _u16s(groups) if not is_grease(g)),
+            "-".join(map(str, points)),
+        )
+    )
+    ja4, ja4_r = _ja4(legacy, ciphers, exts, data)
+    return Fingerprints(ja3, hashlib.md5(ja3.encode()).hexdigest(), ja4, ja4_r)
+
+
+def _ja4(legacy: int, ciphers: list[int], exts: list[int], data: dict[int, bytes]) -> tuple[str, str]:
+    version = legacy
+    if EXT_SUPPORTED_VERSIONS in data:
+        raw = data[EXT_SUPPORTED_VERSIONS]
+        s, e = _vec(raw, 0, 1)
+        offered = [v for v in _u16s(raw[s:e]) if not is_grease(v)]
+        if offered:
+            version = max(offered)
+    sigalgs: list[int] = []
+    if EXT_SIGNATURE_ALGORITHMS in data:
+        raw = data[EXT_SIGNATURE_ALGORITHMS]
+        s, e = _vec(raw, 0, 2)
+        sigalgs = [v for v in _u16s(raw[s:e]) if not is_grease(v)]
+    a = (
+        "t"
+        + _JA4_VERSIONS.get(version, "00")
+        + ("d" if EXT_SERVER_NAME in data else "i")
+        + f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}"
+        + _alpn_chars(data.get(EXT_ALPN))
+    )
+    b_raw = ",".join(f"{c:04x}" for c in sorted(ciphers))
+    c_raw = ",".join(f"{x:04x}" for x in sorted(exts) if x not in (EXT_SERVER_NAME, EXT_ALPN))
+    if sigalgs:
+        c_raw += "_" + ",".join(f"{v:04x}" for v in sigalgs)
+    b = _hash12(b_raw) if ciphers else _EMPTY_HASH
+    c = _hash12(c_raw) if exts else _EMPTY_HASH
+    return f"{a}_{b}_{c}", f"{a}_{b_raw}_{c_raw}"
+
+
+def _hash12(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _alpn_chars(raw: bytes | None) -> str:
+    """First and last character of the first ALPN value.
+
+    Their hex digits if either is not alphanumeric; "99" when the value opens non-ASCII.
+    """
+    if raw is None or len(raw) < 3:
+        return "00"
+    s, e = _vec(raw, 0, 2)
+    if s >= e:
+        return "00"
+    first_s, first_e = _vec(raw[s:e], 0, 1)
+    value = raw[s:e][first_s:first_e]
+    if not value:
+        return "00"
+    if value[0] > 0x7F:
+        return "99"  # non-ASCII first byte: FoxIO's reference implementation answers "99"
+    if _alnum(value[0]) and _alnum(value[-1]):
+        return chr(value[0]) + chr(value[-1])
+    hexed = value.hex()
+    return hexed[0] + hexed[-1]
+
+
+def _alnum(byte: int) -> bool:
+    return 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A

@@ -1,0 +1,141 @@
+"""Tests for poolsniff.dissect.tlsfp: JA4 against FoxIO's vectors, JA3 against tshark."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import dpkt
+import pytest
+
+from poolsniff.dissect.tls import NEED_MORE, client_hello_message
+from poolsniff.dissect.tlsfp import fingerprint, is_grease
+
+VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ja4-vectors"
+CAPTURES = sorted(VECTORS.glob("*.ja4.json")) if VECTORS.is_dir() else []
+
+
+def _packets(path: Path) -> list[tuple[int, bytes]]:
+    """(datalink, frame) of every packet."""
+    with path.open("rb") as f:
+        pcapng = f.read(4) == b"\x0a\x0d\x0d\x0a"  # by magic: some ".pcapng" files are pcap
+        f.seek(0)
+        reader = dpkt.pcapng.Reader(f) if pcapng else dpkt.pcap.Reader(f)
+        link = reader.datalink()
+        return [(link, bytes(buf)) for _, buf in reader]
+
+
+def hellos(path: Path) -> dict[tuple[str, int, str, int], bytes]:
+    """First ClientHello message per TCP stream (src, sport, dst, dport), segments joined."""
+    import socket
+
+    streams: dict[tuple[str, int, str, int], bytes] = {}
+    done: dict[tuple[str, int, str, int], bytes] = {}
+    for link, buf in _packets(path):
+        frame = dpkt.loopback.Loopback(buf) if link == 0 else dpkt.ethernet.Ethernet(buf)
+        ip = frame.data
+        if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)) or not isinstance(ip.data, dpkt.tcp.TCP):
+            continue
+        fam = socket.AF_INET if isinstance(ip, dpkt.ip.IP) else socket.AF_INET6
+        tcp = ip.data
+        key = (socket.inet_ntop(fam, ip.src), tcp.sport, socket.inet_ntop(fam, ip.dst), tcp.dport)
+        if key in done or not tcp.data:
+            continue
+        data = streams.get(key, b"") + bytes(tcp.data)
+        if key not in streams and data[:1] != b"\x16":
+            done[key] = b""
+            continue
+        streams[key] = data
+        msg = client_hello_message(data)
+        if msg is not NEED_MORE:
+            done[key] = msg or b""
+    return {k: v for k, v in done.items() if v}
+
+
+def test_grease() -> None:
+    assert is_grease(0x0A0A) and is_grease(0xFAFA)
+    assert not is_grease(0x0A1A) and not is_grease(0x1301)
+
+
+@pytest.mark.skipif(not CAPTURES, reason="../shared/reference/ja4-vectors is absent")
+@pytest.mark.parametrize("expected_file", CAPTURES, ids=lambda p: p.name)
+def test_ja4_matches_foxio_vectors(expected_file: Path) -> None:
+    capture = expected_file.with_name(expected_file.name.removesuffix(".ja4.json"))
+    found = hellos(capture)
+    compared = 0
+    for entry in json.loads(expected_file.read_text()):
+        if "JA4.1" not in entry:
+            continue
+        key = (entry["src"], int(entry["srcport"]), entry["dst"], int(entry["dstport"]))
+        if key not in found:
+            continue  # a hello inside a tunnel (SOCKS) does not start its TCP stream
+        fp = fingerprint(found[key])
+        assert (fp.ja4, fp.ja4_r) == (entry["JA4.1"], entry["JA4_r.1"]), key
+        compared += 1
+    if not compared:
+        pytest.skip(f"no ClientHello at the start of a stream in {capture.name}")
+
+
+@pytest.mark.skipif(not CAPTURES or shutil.which("tshark") is None, reason="tshark or vectors absent")
+@pytest.mark.parametrize("expected_file", CAPTURES, ids=lambda p: p.name)
+def test_ja3_matches_tshark(expected_file: Path) -> None:
+    capture = expected_file.with_name(expected_file.name.removesuffix(".ja4.json"))
+    out = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(capture),
+            "-Y",
+            "tls.handshake.type == 1",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tls.handshake.ja3_full",
+            "-e",
+            "tls.handshake.ja3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = hellos(capture)
+    compared = 0
+    for line in out.splitlines():
+        src4, src6, sport, dst4, dst6, dport, full, md5 = line.split("\t")
+        if not sport or not dport:
+            continue
+        key = (src4 or src6, int(sport), dst4 or dst6, int(dport))
+        if key not in found or not full or "," in md5:
+            continue
+        fp = fingerprint(found[key])
+        if fp.ja3_string != full:
+            # Wireshark leaves the padding extension (21) out of JA3; the Salesforce
+            # definition, which poolsniff follows (as Suricata does), keeps it.
+            version, ciphers, exts, groups, points = fp.ja3_string.split(",")
+            exts = "-".join(e for e in exts.split("-") if e != "21")
+            assert ",".join((version, ciphers, exts, groups, points)) == full, key
+            compared += 1
+            continue
+        assert fp.ja3_hash == md5, key
+        compared += 1
+    if not compared:
+        pytest.skip(f"tshark saw no ClientHello at the start of a stream in {capture.name}")
+
+
+def test_malformed_raises() -> None:
+    with pytest.raises(ValueError):
+        fingerprint(b"\x01\x00\x00\x05\x03\x03")
