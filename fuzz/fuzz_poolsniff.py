@@ -19,11 +19,11 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports():
-    from poolsniff.blocklist import Blocklist
     from poolsniff.decode import Decoder
     from poolsniff.detect.jsonrpc import classify
     from poolsniff.dissect import dns, http, tls
     from poolsniff.errors import InputError
+    from poolsniff.intel.lists import Blocklist
     from poolsniff.pipeline import Pipeline
     from poolsniff.prefilter import detections
     from poolsniff.sources.pcap import read_frames

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from poolsniff import __version__
-from poolsniff.blocklist import CATEGORIES
-from poolsniff.blocklist_export import FORMATS as EXPORT_FORMATS
 from poolsniff.errors import (
     BlocklistError,
     CaptureError,
@@ -35,10 +33,12 @@ from poolsniff.errors import (
     OutputError,
     PoolsniffError,
 )
+from poolsniff.intel.export import FORMATS as EXPORT_FORMATS
+from poolsniff.intel.lists import CATEGORIES
 from poolsniff.report import FORMATS as REPORT_FORMATS
 
 if TYPE_CHECKING:
-    from poolsniff.blocklist_store import Active
+    from poolsniff.intel.store import Active
     from poolsniff.outputs import Outputs, RecordWriter
     from poolsniff.scan import FileScans, ScanResult
     from poolsniff.sinks.jsonl import JsonlWriter
@@ -376,13 +376,13 @@ _data_dir_option = click.option("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
 
 
 def _data_dir(option: str | None) -> Path:
-    from poolsniff.blocklist_store import resolve_data_dir
+    from poolsniff.intel.store import resolve_data_dir
 
     return resolve_data_dir(option, os.environ)
 
 
 def _active(extra: tuple[str, ...], data_dir: str | None = None) -> Active:
-    from poolsniff.blocklist_store import load_active
+    from poolsniff.intel.store import load_active
 
     folder = _data_dir(data_dir)
     try:
@@ -417,7 +417,7 @@ def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_di
     Example:
       poolsniff blocklist check pool.supportxmr.com binance.com 94.23.251.22:3333
     """
-    from poolsniff.blocklist_query import Explainer
+    from poolsniff.intel.query import Explainer
 
     explainer = Explainer(_active(blocklists, data_dir).lists)
     verdicts = [explainer.explain(name) for name in names]
@@ -432,8 +432,8 @@ def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_di
 @_data_dir_option
 def blocklist_list(blocklists: tuple[str, ...], data_dir: str | None) -> None:
     """Show the lists in use: entries per list and per source, origin and age."""
-    from poolsniff.blocklist_query import describe
-    from poolsniff.blocklist_store import cached_copies
+    from poolsniff.intel.query import describe
+    from poolsniff.intel.store import cached_copies
 
     folder = _data_dir(data_dir)
     active = _active(blocklists, data_dir)
@@ -455,9 +455,9 @@ def blocklist_update(sources_file: str | None, data_dir: str | None, offline: bo
     \b
     Exit status: 0 (also when some sources failed), 2 bad sources file, 4 data dir not writable.
     """
-    from poolsniff.blocklist_update import Options as UpdateOptions
-    from poolsniff.blocklist_update import update as run_update
     from poolsniff.config import default_sources_path, load_sources
+    from poolsniff.intel.update.refresh import Options as UpdateOptions
+    from poolsniff.intel.update.refresh import update as run_update
 
     try:
         doc = load_sources(sources_file or default_sources_path())
@@ -506,8 +506,8 @@ def blocklist_export(
       poolsniff blocklist export --format dnsmasq -o /etc/dnsmasq.d/poolsniff.conf
       poolsniff blocklist export --format suricata-dataset -o poolsniff-pools.lst
     """
-    from poolsniff.blocklist_export import DATASET_NAME, export, suricata_rules
-    from poolsniff.blocklist_store import write_atomic
+    from poolsniff.intel.export import DATASET_NAME, export, suricata_rules
+    from poolsniff.intel.store import write_atomic
 
     lists = _active(blocklists, data_dir).lists
     text = export(lists, fmt, categories=categories or CATEGORIES, serial=int(time.time()))
@@ -555,7 +555,7 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
       poolsniff report /var/log/poolsniff/alerts.json*
       poolsniff report alerts.json --format html -o miners.html
     """
-    from poolsniff.blocklist_store import write_atomic
+    from poolsniff.intel.store import write_atomic
     from poolsniff.report import ReadStats, render, summarise_files
 
     stats = ReadStats()

@@ -15,7 +15,7 @@ line of ``scan`` and ``sniff``, one key per long option (``redis-stream: alerts`
 else ``$XDG_CONFIG_HOME/poolsniff/poolsniff.yaml`` (:func:`find_config`); options given on the
 command line win over it.
 
-PyYAML, difflib and :mod:`poolsniff.upstream` are imported where they are first needed: every
+PyYAML, difflib and :mod:`poolsniff.intel.update.upstream` are imported where they are first needed: every
 ``scan`` imports this module to look for a settings file, and most find none.
 """
 
@@ -28,17 +28,17 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from poolsniff.blocklist import CATEGORIES
 from poolsniff.errors import ConfigError
+from poolsniff.intel.lists import CATEGORIES
+from poolsniff.intel.textfile import read_text
 from poolsniff.sinks.redis import parse_redis_url
 from poolsniff.sinks.syslog import parse_syslog_url
 from poolsniff.suppress import parse_duration
-from poolsniff.textfile import read_text
 
 if TYPE_CHECKING:
     import yaml
 
-    from poolsniff.upstream import SourcesDoc, SourceSpec
+    from poolsniff.intel.update.upstream import SourcesDoc, SourceSpec
 
 TOP_KEYS: Final = ("sources", "public_suffix_list")
 """Keys of a sources file."""
@@ -146,7 +146,7 @@ def parse_sources(data: Any, origin: str) -> SourcesDoc:
     The shape is ``{sources: [{name, url, format, category}, ...], public_suffix_list: URL}``
     (``public_suffix_list`` is optional; without it the run leaves the suffix list alone).
     """
-    from poolsniff.upstream import SourcesDoc
+    from poolsniff.intel.update.upstream import SourcesDoc
 
     if not isinstance(data, LineDict):
         raise ConfigError(f"{origin}:1: expected a mapping with the keys {', '.join(TOP_KEYS)}")
@@ -172,7 +172,7 @@ def parse_sources(data: Any, origin: str) -> SourcesDoc:
 
 
 def _parse_source(item: Any, where: str) -> SourceSpec:
-    from poolsniff.upstream import FORMATS, SOURCE_ID_RE, SourceSpec
+    from poolsniff.intel.update.upstream import FORMATS, SOURCE_ID_RE, SourceSpec
 
     if not isinstance(item, LineDict):
         raise ConfigError(f"{where}: a source is a mapping with the keys {', '.join(SOURCE_KEYS)}")

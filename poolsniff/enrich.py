@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from poolsniff import domains
-from poolsniff.blocklist import Blocklist
 from poolsniff.detect.evidence import redact
 from poolsniff.dnsmemory import DnsMemory
+from poolsniff.intel import psl
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Detection, DnsMessage, Event
 
 REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
@@ -67,7 +67,7 @@ class Enricher:
                     break
         host = e.get("pool_host")
         if host and not _is_address(host):
-            pool = domains.registrable(host)
+            pool = psl.registrable(host)
             if pool:
                 e["pool"] = pool
         if self.redact_ids:

@@ -18,9 +18,9 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from poolsniff.blocklist import shipped_dir
-from poolsniff.blocklist_store import LoadedList
 from poolsniff.errors import ConfigError, OutputError
+from poolsniff.intel.lists import shipped_dir
+from poolsniff.intel.store import LoadedList
 from poolsniff.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
 from poolsniff.sinks.redis import DEFAULT_STREAM, RedisSink
 from poolsniff.sinks.syslog import SyslogSink

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
 from poolsniff import pipeline as pipeline_module
-from poolsniff.blocklist import Blocklist
 from poolsniff.decode import Decoder
 from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.errors import CaptureDamaged
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Detection, Event, Frame, Packet
 from poolsniff.pipeline import Pipeline, Stats
 from poolsniff.prefilter import detections

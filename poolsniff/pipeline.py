@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from poolsniff.blocklist import Blocklist
 from poolsniff.decode import Decoder
 from poolsniff.detect.names import NameDetector
 from poolsniff.detect.protocol import ProtocolDetector
@@ -32,6 +31,7 @@ from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.dnsmemory import DnsMemory
 from poolsniff.enrich import Enricher
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Packet, Role
 
 HOLD_US: Final = 5 * 1_000_000

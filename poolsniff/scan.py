@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from poolsniff.blocklist import Blocklist
 from poolsniff.errors import CaptureDamaged, InputError
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert
 from poolsniff.pipeline import Pipeline
 from poolsniff.prefilter import detections

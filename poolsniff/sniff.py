@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Protocol
 
-from poolsniff.blocklist import Blocklist
 from poolsniff.errors import ConfigError
+from poolsniff.intel.lists import Blocklist
 from poolsniff.metrics import Counters
 from poolsniff.model import Alert, Detection
 from poolsniff.pipeline import CHECK_EVERY_US, Pipeline

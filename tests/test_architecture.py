@@ -25,7 +25,7 @@ THIRD_PARTY_HOME = {
     "click": {"cli.py"},
     "scapy": {"sources/live.py"},
     "yaml": {"config.py"},
-    "tldextract": {"domains.py"},
+    "tldextract": {"intel/psl.py"},
     "dpkt": {"dissect/dns.py"},
 }
 """Each third-party library is used in one module only."""
@@ -48,12 +48,16 @@ FORBIDDEN = {
     "decode.py": {"poolsniff.dissect", "poolsniff.detect", "poolsniff.sinks", "poolsniff.sources",
                   "poolsniff.cli"},
     "dissect/": {"poolsniff.detect", "poolsniff.enrich", "poolsniff.pipeline", "poolsniff.sinks",
-                 "poolsniff.sources", "poolsniff.cli", "poolsniff.blocklist"},
+                 "poolsniff.sources", "poolsniff.cli", "poolsniff.intel.lists"},
     "detect/": {"poolsniff.enrich", "poolsniff.pipeline", "poolsniff.sinks", "poolsniff.sources",
                 "poolsniff.cli", "poolsniff.config", "poolsniff.scan"},
     "enrich.py": {"poolsniff.pipeline", "poolsniff.sinks", "poolsniff.sources", "poolsniff.cli"},
     "pipeline.py": {"poolsniff.sinks", "poolsniff.sources", "poolsniff.cli", "poolsniff.scan"},
     "sinks/": {"poolsniff.cli", "poolsniff.pipeline", "poolsniff.sources"},
+    "intel/": {"poolsniff.decode", "poolsniff.dissect", "poolsniff.detect", "poolsniff.enrich",
+               "poolsniff.pipeline", "poolsniff.sinks", "poolsniff.sources", "poolsniff.cli",
+               "poolsniff.config", "poolsniff.scan", "poolsniff.sniff", "poolsniff.outputs",
+               "poolsniff.report"},
     "sources/": {"poolsniff.cli", "poolsniff.pipeline", "poolsniff.detect", "poolsniff.sinks"},
 }  # fmt: skip
 """What each layer may not import (a module imports only from layers below it)."""

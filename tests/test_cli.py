@@ -236,8 +236,8 @@ with open(sys.argv[1], "w") as out:
 """Run a command in-process, then write the names of the modules it imported to a file."""
 
 NEVER_AT_START = {
-    "tldextract", "requests", "yaml", "multiprocessing", "scapy", "poolsniff.blocklist_update",
-    "poolsniff.sniff", "poolsniff.sources.live", "poolsniff.parallel", "poolsniff.upstream",
+    "tldextract", "requests", "yaml", "multiprocessing", "scapy", "poolsniff.intel.update.refresh",
+    "poolsniff.sniff", "poolsniff.sources.live", "poolsniff.parallel", "poolsniff.intel.update.upstream",
 }  # fmt: skip
 """Modules no command imports unless it uses them (``scan`` of a capture without alerts uses none)."""
 EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"

@@ -24,7 +24,7 @@ from poolsniff.config import (
     parse_yaml,
 )
 from poolsniff.errors import ConfigError
-from poolsniff.upstream import SourceSpec
+from poolsniff.intel.update.upstream import SourceSpec
 
 GOOD = """\
 # comment
@@ -282,12 +282,12 @@ def test_jobs_setting(tmp_path: Path) -> None:
         ("import poolsniff.config as c; c.find_config(None, {})", []),
         ("import poolsniff.config as c; c.parse_yaml('a: 1', 'x.yaml')", ["yaml"]),
         ("import poolsniff.config as c; c.parse_sources(c.parse_yaml('sources: []', 'x.yaml'), 'x.yaml')",
-         ["poolsniff.upstream", "yaml"]),
+         ["poolsniff.intel.update.upstream", "yaml"]),
     ],
 )  # fmt: skip
 def test_yaml_and_the_sources_schema_are_imported_when_used(code: str, loaded: list[str]) -> None:
     """Every scan looks for a settings file; only one that finds a file (or updates) pays for PyYAML."""
-    watched = "{'yaml', 'poolsniff.upstream', 'difflib'}"
+    watched = "{'yaml', 'poolsniff.intel.update.upstream', 'difflib'}"
     probe = f"{code}; import sys; print(*sorted({watched} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == loaded

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from poolsniff.blocklist import Blocklist
 from poolsniff.detect import signatures as sigs
 from poolsniff.dnsmemory import DnsMemory
 from poolsniff.enrich import REDACTED_KEYS, Enricher
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Detection, DnsMessage, FlowKey, Role
 
 TS = 1_700_000_000_000_000

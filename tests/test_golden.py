@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import load_shipped
+from poolsniff.intel.lists import load_shipped
 from poolsniff.scan import scan_file
 from poolsniff.sinks.eve import to_eve
 from poolsniff.sources.pcap import expand_paths

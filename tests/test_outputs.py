@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import shipped_dir
-from poolsniff.blocklist_store import LoadedList
 from poolsniff.errors import ConfigError, OutputError
 from poolsniff.evefields import suppressed_count
+from poolsniff.intel.lists import shipped_dir
+from poolsniff.intel.store import LoadedList
 from poolsniff.outputs import Outputs, lists_updated, open_outputs
 
 from .factories_eve import eve

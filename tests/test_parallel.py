@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from poolsniff import parallel, scan
-from poolsniff.blocklist import Blocklist, load_shipped
 from poolsniff.decode import Decoder
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.errors import InputError
+from poolsniff.intel.lists import Blocklist, load_shipped
 from poolsniff.model import Detection, Event
 from poolsniff.sinks.eve import to_eve
 from poolsniff.sources.pcap import expand_paths, read_frames

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import Blocklist
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import (
     Detection,
     DnsMessage,

@@ -26,9 +26,9 @@ import pytest
 
 from poolsniff import pipeline, prefilter, scan
 from poolsniff import walk as references
-from poolsniff.blocklist import Blocklist, load_shipped
 from poolsniff.dissect import flows
 from poolsniff.errors import CaptureDamaged
+from poolsniff.intel.lists import Blocklist, load_shipped
 from poolsniff.model import Alert
 from poolsniff.pipeline import Pipeline
 from poolsniff.prefilter import detections

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import load_shipped
 from poolsniff.errors import InputError
 from poolsniff.evefields import format_iso, suppressed_count
+from poolsniff.intel.lists import load_shipped
 from poolsniff.report import (
     CSV_COLUMNS,
     ReadStats,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import load_shipped
 from poolsniff.errors import InputError
+from poolsniff.intel.lists import load_shipped
 from poolsniff.scan import ScanResult, scan_file
 from poolsniff.sinks.eve import to_eve
 

@@ -10,8 +10,8 @@ hand-curated decisions in ``blocklists/seed.tsv``, and writes ``blocklists/{pool
 donation,allowlist}.txt`` sorted, with a fixed header and no dates, so the same inputs always give
 the same bytes. ``--check`` writes nothing and exits 1 when a file on disk differs. Every decision
 that drops an entry is counted in the report printed on stdout. The rules themselves live in
-``poolsniff.curation`` and the format readers in ``poolsniff.upstream``, which ``poolsniff
-blocklist update`` uses to re-curate the lists from fresh upstream copies.
+``poolsniff.intel.update.curation`` and the format readers in ``poolsniff.intel.update.upstream``,
+which ``poolsniff blocklist update`` uses to re-curate the lists from fresh upstream copies.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from poolsniff.curation import (  # noqa: E402
+from poolsniff.errors import BlocklistError  # noqa: E402
+from poolsniff.intel.psl import is_public_suffix, normalise  # noqa: E402
+from poolsniff.intel.update.curation import (  # noqa: E402
     BLOCK_CATEGORIES,
     FILES,
     Blocks,
@@ -45,9 +47,7 @@ from poolsniff.curation import (  # noqa: E402
     rows_by_category,
     suffixes,
 )
-from poolsniff.domains import is_public_suffix, normalise  # noqa: E402
-from poolsniff.errors import BlocklistError  # noqa: E402
-from poolsniff.upstream import content_lines, read_abp_hosts, read_hosts, read_maltrail  # noqa: E402
+from poolsniff.intel.update.upstream import content_lines, read_abp_hosts, read_hosts, read_maltrail  # noqa: E402
 
 HEADER = """\
 # poolsniff blocklist: {title}

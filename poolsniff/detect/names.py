@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from poolsniff.blocklist import Blocklist, Match
 from poolsniff.detect import signatures as sigs
 from poolsniff.dissect.dns import rrtype_name
 from poolsniff.dnsmemory import DnsMemory
+from poolsniff.intel.lists import Blocklist, Match
 from poolsniff.model import (
     Detection,
     DnsMessage,

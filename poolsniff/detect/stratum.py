@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from poolsniff.detect import evidence as ev
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.jsonrpc import Verdict, classify
-from poolsniff.domains import normalise
+from poolsniff.intel.psl import normalise
 from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage, Role
 
 GBT_MINER_CAPS: Final = frozenset({"coinbasetxn", "workid", "coinbase/append", "longpoll"})

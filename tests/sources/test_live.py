@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from poolsniff.blocklist import load_shipped
 from poolsniff.errors import CaptureError
+from poolsniff.intel.lists import load_shipped
 from poolsniff.model import Alert, Frame
 from poolsniff.pipeline import Pipeline
 from poolsniff.sinks.eve import to_eve

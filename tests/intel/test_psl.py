@@ -1,4 +1,4 @@
-"""Tests for poolsniff.domains: name normalisation and offline Public Suffix List look-ups."""
+"""Tests for poolsniff.intel.psl: name normalisation and offline Public Suffix List look-ups."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolsniff import domains
-from poolsniff.domains import is_public_suffix, normalise, registrable
+from poolsniff.intel import psl
+from poolsniff.intel.psl import is_public_suffix, normalise, registrable
 
 
 @pytest.mark.parametrize(
@@ -128,46 +128,48 @@ def test_psl_lookups_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    domains._extractor.cache_clear()
+    psl._extractor.cache_clear()
     try:
         assert registrable("a.b.example.co.uk") == "example.co.uk"
         assert is_public_suffix("duckdns.org")
     finally:
-        domains._extractor.cache_clear()
+        psl._extractor.cache_clear()
 
 
 def test_extractor_is_built_once() -> None:
-    assert domains._extractor() is domains._extractor()
+    assert psl._extractor() is psl._extractor()
 
 
 def test_suffix_rules() -> None:
     text = "// ===BEGIN ICANN DOMAINS===\n\ncom\n*.ck\n!www.ck\n  Example.Tld\tx\n// comment\n"
-    assert domains.suffix_rules(text) == ["com", "*.ck", "!www.ck", "example.tld"]
+    assert psl.suffix_rules(text) == ["com", "*.ck", "!www.ck", "example.tld"]
 
 
 def test_use_suffix_list_adds_a_local_copy(tmp_path: Path) -> None:
     copy = tmp_path / "public_suffix_list.dat"
     copy.write_text("// local copy\nnew-suffix.example\n*.wild.example\n")
     try:
-        assert domains.suffix_list_in_use() == domains.BUNDLED_SNAPSHOT
+        assert psl.suffix_list_in_use() == psl.BUNDLED_SNAPSHOT
         assert not is_public_suffix("new-suffix.example")
-        domains.use_suffix_list(copy)
-        assert domains.suffix_list_in_use() == str(copy.resolve())
+        psl.use_suffix_list(copy)
+        assert psl.suffix_list_in_use() == str(copy.resolve())
         assert is_public_suffix("new-suffix.example")
         assert is_public_suffix("x.wild.example")
         assert registrable("a.b.new-suffix.example") == "b.new-suffix.example"
         assert is_public_suffix("duckdns.org")  # the snapshot's rules stay
         copy.unlink()  # a copy that went missing: the snapshot alone
-        domains.use_suffix_list(copy)
+        psl.use_suffix_list(copy)
         assert not is_public_suffix("new-suffix.example")
     finally:
-        domains.use_suffix_list(None)
+        psl.use_suffix_list(None)
     assert not is_public_suffix("new-suffix.example")
 
 
 def test_importing_domains_does_not_import_tldextract() -> None:
     """tldextract (and the requests it imports) costs ~0.1 s: only a PSL look-up loads it."""
-    code = "import sys, poolsniff.domains as d; d.suffix_list_identity(); print('tldextract' in sys.modules)"
+    code = (
+        "import sys, poolsniff.intel.psl as d; d.suffix_list_identity(); print('tldextract' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
 
@@ -176,18 +178,18 @@ def test_suffix_list_identity_follows_the_local_copy(tmp_path: Path) -> None:
     copy = tmp_path / "public_suffix_list.dat"
     copy.write_text("new-suffix.example\n")
     try:
-        bundled = domains.suffix_list_identity()
-        assert domains.suffix_list_identity() == bundled
-        domains.use_suffix_list(copy)
-        local = domains.suffix_list_identity()
+        bundled = psl.suffix_list_identity()
+        assert psl.suffix_list_identity() == bundled
+        psl.use_suffix_list(copy)
+        local = psl.suffix_list_identity()
         assert local != bundled
         copy.write_text("new-suffix.example\nanother.example\n")
-        assert domains.suffix_list_identity() != local
+        assert psl.suffix_list_identity() != local
         copy.unlink()
-        assert domains.suffix_list_identity() not in (bundled, local)
+        assert psl.suffix_list_identity() not in (bundled, local)
     finally:
-        domains.use_suffix_list(None)
-    assert domains.suffix_list_identity() == bundled
+        psl.use_suffix_list(None)
+    assert psl.suffix_list_identity() == bundled
 
 
 # the table of registrable domains kept in the parsed-lists cache: it must answer as tldextract does
@@ -203,37 +205,37 @@ UNDER = ["", "a.", "x.y.", "s3.", "www.", "bucket.s3.", "city.", "blog."]
 
 @pytest.fixture
 def fresh_table() -> Any:
-    domains._known.clear()
+    psl._known.clear()
     yield
-    domains._known.clear()
+    psl._known.clear()
 
 
 def test_registrable_table_answers_as_tldextract(fresh_table: None) -> None:
-    table = domains.registrable_table(TABLE_NAMES)
+    table = psl.registrable_table(TABLE_NAMES)
     assert "amazonaws.com" not in table and "kawasaki.jp" not in table and "co.uk" not in table
     assert table["pool.supportxmr.com"] == "supportxmr.com" and table["gntl.co.uk"] == "gntl.co.uk"
     names = [prefix + name for name in TABLE_NAMES for prefix in UNDER]
     expected = {name: registrable(name) for name in names}
-    domains.remember_registrable(table)
+    psl.remember_registrable(table)
     assert {name: registrable(name) for name in names} == expected
 
 
 @settings(max_examples=300)
 @given(labels=st.lists(st.sampled_from(LABELS), max_size=3))
 def test_registrable_table_agrees_under_any_prefix(labels: list[str]) -> None:
-    domains._known.clear()
+    psl._known.clear()
     try:
-        table = domains.registrable_table(TABLE_NAMES)
+        table = psl.registrable_table(TABLE_NAMES)
         names = [".".join([*labels, name]) for name in TABLE_NAMES]
         expected = [registrable(name) for name in names]
-        domains.remember_registrable(table)
+        psl.remember_registrable(table)
         assert [registrable(name) for name in names] == expected
     finally:
-        domains._known.clear()
+        psl._known.clear()
 
 
 def test_a_new_suffix_list_forgets_the_table(fresh_table: None, tmp_path: Path) -> None:
-    domains.remember_registrable(domains.registrable_table(["nanopool.org"]))
-    assert domains._known
-    domains.use_suffix_list(None)
-    assert not domains._known
+    psl.remember_registrable(psl.registrable_table(["nanopool.org"]))
+    assert psl._known
+    psl.use_suffix_list(None)
+    assert not psl._known

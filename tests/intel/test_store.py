@@ -1,4 +1,4 @@
-"""Tests for poolsniff.blocklist_store: the data directory, atomic writes, the lists in use."""
+"""Tests for poolsniff.intel.store: the data directory, atomic writes, the lists in use."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from poolsniff import blocklist_store, domains
-from poolsniff.blocklist_store import (
+from poolsniff.errors import BlocklistError
+from poolsniff.intel import psl, store
+from poolsniff.intel.store import (
     cache_paths,
     cached_copies,
     counts_by_source,
@@ -23,15 +24,14 @@ from poolsniff.blocklist_store import (
     write_atomic,
     write_meta,
 )
-from poolsniff.errors import BlocklistError
 
 
 @pytest.fixture(autouse=True)
 def snapshot_psl() -> Iterator[None]:
     """Every test starts and ends with tldextract's bundled snapshot."""
-    domains.use_suffix_list(None)
+    psl.use_suffix_list(None)
     yield
-    domains.use_suffix_list(None)
+    psl.use_suffix_list(None)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_load_active_without_a_data_dir_is_the_shipped_lists(tmp_path: Path) -> 
     active = load_active(tmp_path / "missing")
     assert [f.location for f in active.files] == ["shipped"] * 5
     assert active.lists.match_name("pool.supportxmr.com") is not None
-    assert active.suffix_list == domains.BUNDLED_SNAPSHOT
+    assert active.suffix_list == psl.BUNDLED_SNAPSHOT
 
 
 def _data_dir(tmp_path: Path, pool: str) -> Path:
@@ -137,15 +137,15 @@ def _psl_text(extra_private: str) -> bytes:
 
 
 def test_load_active_uses_the_data_dir_suffix_list(tmp_path: Path) -> None:
-    assert not domains.is_public_suffix("pools.example")
+    assert not psl.is_public_suffix("pools.example")
     data = tmp_path / "data"
     write_atomic(psl_path(data), _psl_text("pools.example"))
     active = load_active(data)
     assert active.suffix_list == str(psl_path(data).resolve())
-    assert domains.is_public_suffix("pools.example")
-    assert domains.registrable("a.b.pools.example") == "b.pools.example"
+    assert psl.is_public_suffix("pools.example")
+    assert psl.registrable("a.b.pools.example") == "b.pools.example"
     load_active(tmp_path / "elsewhere")
-    assert not domains.is_public_suffix("pools.example")
+    assert not psl.is_public_suffix("pools.example")
 
 
 def test_cached_copies(tmp_path: Path) -> None:
@@ -157,8 +157,8 @@ def test_cached_copies(tmp_path: Path) -> None:
     (tmp_path / "cache" / "junk-0.meta.json").write_text("{not json")
     copies = cached_copies(tmp_path)
     assert [(c.name, c.url, c.entries) for c in copies] == [("maltrail", "https://e.org/m.txt", 1)]
-    assert blocklist_store.read_meta(orphan) == {"name": "lost"}
-    assert blocklist_store.read_meta(tmp_path / "cache" / "junk-0.meta.json") == {}
+    assert store.read_meta(orphan) == {"name": "lost"}
+    assert store.read_meta(tmp_path / "cache" / "junk-0.meta.json") == {}
 
 
 def test_load_active_when_the_data_dir_cannot_be_searched(
@@ -177,7 +177,7 @@ def test_load_active_when_the_data_dir_cannot_be_searched(
     monkeypatch.setattr(Path, "is_file", denied)
     active = load_active(data)
     assert [f.location for f in active.files] == ["shipped"] * 5
-    assert active.suffix_list == domains.BUNDLED_SNAPSHOT
+    assert active.suffix_list == psl.BUNDLED_SNAPSHOT
     assert active.lists.match_name("only-updated.example.net") is None
 
 
@@ -185,14 +185,14 @@ def test_load_active_when_the_data_dir_cannot_be_searched(
 
 
 def _cache_file(data: Path) -> Path:
-    return data / "cache" / blocklist_store.PARSED_CACHE
+    return data / "cache" / store.PARSED_CACHE
 
 
 def _refuse_to_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> None:
         raise AssertionError("parsed although the cache is current")
 
-    monkeypatch.setattr(blocklist_store, "_parse_lists", refuse)
+    monkeypatch.setattr(store, "_parse_lists", refuse)
 
 
 def test_load_active_reads_back_what_it_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

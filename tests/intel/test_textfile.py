@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from poolsniff.errors import ConfigError
-from poolsniff.textfile import read_text
+from poolsniff.intel.textfile import read_text
 
 
 def test_reads_utf8(tmp_path: Path) -> None:

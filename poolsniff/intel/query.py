@@ -2,7 +2,7 @@
 
 source -> decode -> flows/dissectors -> detectors -> enrichment (blocklists, DNS memory) -> sinks
 
-The enrichment stage asks :class:`~poolsniff.blocklist.Blocklist` yes/no questions; people ask
+The enrichment stage asks :class:`~poolsniff.intel.lists.Blocklist` yes/no questions; people ask
 why. :func:`explain` gives the verdict the enrichment stage would reach for a name or an
 ``ip:port`` (the same ``match_name`` / ``match_endpoint`` calls) together with the entry, list,
 category, sources and ``file:line`` behind it, and, when the allowlist wins, the allow entry and
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from poolsniff import __version__
-from poolsniff.blocklist import ALLOW, Blocklist, ListEntry
-from poolsniff.blocklist_store import Active, CachedCopy, counts_by_source
-from poolsniff.domains import BUNDLED_SNAPSHOT, normalise
+from poolsniff.intel.lists import ALLOW, Blocklist, ListEntry
+from poolsniff.intel.psl import BUNDLED_SNAPSHOT, normalise
+from poolsniff.intel.store import Active, CachedCopy, counts_by_source
 
 INVALID: Final = "not a valid host name or ip:port"
 

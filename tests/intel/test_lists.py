@@ -1,4 +1,4 @@
-"""Tests for poolsniff.blocklist: list parsing, matching, the allowlist and the shipped lists."""
+"""Tests for poolsniff.intel.lists: list parsing, matching, the allowlist and the shipped lists."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from poolsniff import blocklist, domains
-from poolsniff.blocklist import (
+from poolsniff.errors import BlocklistError, ConfigError
+from poolsniff.intel import lists as lists_module
+from poolsniff.intel import psl
+from poolsniff.intel.lists import (
     ALLOW,
     SHIPPED_FILES,
     Blocklist,
@@ -27,9 +29,8 @@ from poolsniff.blocklist import (
     load_shipped,
     shipped_dir,
 )
-from poolsniff.errors import BlocklistError, ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 
 POOL_LINES = """\
@@ -433,8 +434,8 @@ def test_shipped_entries_are_canonical_and_sourced(shipped: Blocklist) -> None:
         assert item.sources, item
         assert set(item.sources) <= defined, item
         if ":" not in item.entry:
-            assert domains.normalise(item.entry) == item.entry
-            assert not domains.is_public_suffix(item.entry)
+            assert psl.normalise(item.entry) == item.entry
+            assert not psl.is_public_suffix(item.entry)
 
 
 def test_shipped_endpoints_are_public_pool_addresses(shipped: Blocklist) -> None:
@@ -475,13 +476,13 @@ def test_load_shipped_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    blocklist._shipped.cache_clear()
-    domains._extractor.cache_clear()
+    lists_module._shipped.cache_clear()
+    psl._extractor.cache_clear()
     try:
         assert load_shipped().match_name("pool.supportxmr.com") is not None
     finally:
-        blocklist._shipped.cache_clear()
-        domains._extractor.cache_clear()
+        lists_module._shipped.cache_clear()
+        psl._extractor.cache_clear()
 
 
 def _sources_md() -> str:
@@ -563,7 +564,7 @@ def test_remembered_match_is_the_blocklist_match(name: str) -> None:
 
 
 def test_remembered_matches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blocklist, "MAX_REMEMBERED_NAMES", 2)
+    monkeypatch.setattr(lists_module, "MAX_REMEMBERED_NAMES", 2)
     lists = _fresh()
     for name in ("a.example", "b.example", "c.supportxmr.com", "d.example"):
         lists.match_name(name)

@@ -1,4 +1,4 @@
-"""Tests for poolsniff.fetch against loopback HTTP and HTTPS servers (never the network)."""
+"""Tests for poolsniff.intel.update.fetch against loopback HTTP and HTTPS servers (never the network)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff.fetch import USER_AGENT, FetchFailed, fetch
+from poolsniff.intel.update.fetch import USER_AGENT, FetchFailed, fetch
 
-from .listserver import ListServer, Route, free_port, running, self_signed, server_context, without_proxies
+from ...listserver import ListServer, Route, free_port, running, self_signed, server_context, without_proxies
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests for poolsniff.blocklist_export: golden output per format, and the real tools' verdicts."""
+"""Tests for poolsniff.intel.export: golden output per format, and the real tools' verdicts."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff.blocklist import Blocklist, load_shipped
-from poolsniff.blocklist_export import FORMATS, export, select, suricata_rules
+from poolsniff.intel.export import FORMATS, export, select, suricata_rules
+from poolsniff.intel.lists import Blocklist, load_shipped
 
-from .listserver import free_port
+from ..listserver import free_port
 
 
 def small() -> Blocklist:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from poolsniff.blocklist import ALLOW, CATEGORIES, Blocklist, ListEntry
+from poolsniff.intel.lists import ALLOW, CATEGORIES, Blocklist, ListEntry
 
 FORMATS: Final = ("hosts", "dnsmasq", "unbound", "rpz", "zeek-intel", "suricata-dataset", "adblock")
 """Export formats."""

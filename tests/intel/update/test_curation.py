@@ -1,11 +1,12 @@
-"""Tests for poolsniff.curation: the rules shared by the curation tool and `blocklist update`."""
+"""Tests for poolsniff.intel.update.curation: the rules shared by the curation tool and `blocklist update`."""
 
 from __future__ import annotations
 
 import pytest
 
-from poolsniff.blocklist import load_shipped
-from poolsniff.curation import (
+from poolsniff.errors import BlocklistError
+from poolsniff.intel.lists import load_shipped
+from poolsniff.intel.update.curation import (
     STRATUM_PORTS,
     Blocks,
     Candidates,
@@ -23,7 +24,6 @@ from poolsniff.curation import (
     rows_by_category,
     suffixes,
 )
-from poolsniff.errors import BlocklistError
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for poolsniff.blocklist_update against loopback servers (never the network)."""
+"""Tests for poolsniff.intel.update.refresh against loopback servers (never the network)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff import domains
-from poolsniff.blocklist import Blocklist
-from poolsniff.blocklist_store import cache_paths, lists_dir, load_active, psl_path, read_meta
-from poolsniff.blocklist_update import Options, SourceResult, update
 from poolsniff.errors import OutputError
-from poolsniff.upstream import SourcesDoc, SourceSpec
+from poolsniff.intel import psl as psl_module
+from poolsniff.intel.lists import Blocklist
+from poolsniff.intel.store import cache_paths, lists_dir, load_active, psl_path, read_meta
+from poolsniff.intel.update.refresh import Options, SourceResult, update
+from poolsniff.intel.update.upstream import SourcesDoc, SourceSpec
 
-from .listserver import ListServer, Route, running, without_proxies
+from ...listserver import ListServer, Route, running, without_proxies
 
 
 @pytest.fixture(autouse=True)
@@ -53,9 +53,9 @@ OPTIONS = Options(allow_http=True, timeout=5)
 @pytest.fixture(autouse=True)
 def snapshot_psl() -> Iterator[None]:
     """Every test starts and ends with tldextract's bundled snapshot."""
-    domains.use_suffix_list(None)
+    psl_module.use_suffix_list(None)
     yield
-    domains.use_suffix_list(None)
+    psl_module.use_suffix_list(None)
 
 
 def doc(server: ListServer, *paths: str, psl: str | None = None, fmt: str = "maltrail") -> SourcesDoc:
@@ -273,12 +273,12 @@ def test_psl_refresh_is_used_afterwards(server: ListServer, tmp_path: Path) -> N
     assert report.psl is not None
     assert (report.psl.status, report.psl.reason) == ("updated", "new copy")
     assert psl_path(tmp_path).read_bytes() == psl("\nexample-mining.net\n")
-    assert domains.is_public_suffix("example-mining.net")
+    assert psl_module.is_public_suffix("example-mining.net")
     # with the new list the fresh entries are tenants of a suffix: still listed, by their own name
     assert loaded(tmp_path).match_name("x.fresh-pool-one.example-mining.net") is not None
-    domains.use_suffix_list(None)
+    psl_module.use_suffix_list(None)
     assert load_active(tmp_path).suffix_list == str(psl_path(tmp_path).resolve())
-    assert domains.is_public_suffix("example-mining.net")
+    assert psl_module.is_public_suffix("example-mining.net")
     report = update(doc(server, "/m.txt", psl="/psl.dat"), tmp_path, OPTIONS)
     assert report.psl is not None and report.psl.status == "unchanged"
     report = update(doc(server, "/m.txt", psl="/psl.dat"), tmp_path, Options(offline=True))
@@ -303,7 +303,7 @@ def test_bad_psl_is_rejected(server: ListServer, tmp_path: Path, body: bytes, re
     assert report.psl.reason.endswith("; bundled snapshot in use")
     assert not psl_path(tmp_path).exists()
     assert list(tmp_path.iterdir()) == []  # no candidate file left behind, no lists without sources
-    assert domains.suffix_list_in_use() == domains.BUNDLED_SNAPSHOT
+    assert psl_module.suffix_list_in_use() == psl_module.BUNDLED_SNAPSHOT
 
 
 def test_new_psl_recurates_lists_written_before(server: ListServer, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ The enrichment stage's lists are re-curated by ``poolsniff blocklist update`` fr
 published in a handful of formats. This module describes a source (:class:`SourceSpec`, read from
 the sources YAML by :mod:`poolsniff.config`) and turns the text of one upstream copy into
 candidate names, ``ip:port`` endpoints and bare IPs (:func:`parse_upstream`), following the
-parsing rules of BLOCKLISTS.md §2.2, so that :mod:`poolsniff.curation` can decide what is kept.
+parsing rules of BLOCKLISTS.md §2.2, so that :mod:`poolsniff.intel.update.curation` can decide what is kept.
 The maintainer tool ``tools/curate_blocklists.py`` reads the vendored copies with the same readers.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from poolsniff.domains import normalise
+from poolsniff.intel.psl import normalise
 
 FORMATS: Final = ("domains", "hosts", "adblock", "maltrail")
 """Upstream formats: one name per line; hosts file; Adblock Plus; maltrail trails."""

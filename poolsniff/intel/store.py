@@ -6,7 +6,7 @@ The enrichment stage matches against the lists :func:`load_active` returns: the 
 ``poolsniff blocklist update`` wrote into the data directory when present, else the shipped ones,
 plus the shipped allowlist in every case (it always wins). The same directory holds the cached
 upstream copies with their HTTP validators and a downloaded Public Suffix List, which
-:func:`load_active` hands to :mod:`poolsniff.domains`. Layout::
+:func:`load_active` hands to :mod:`poolsniff.intel.psl`. Layout::
 
     <data dir>/lists/{pool,proxy,browser,donation}.txt     curated lists (as in blocklists/)
     <data dir>/cache/<name>-<hash>.txt + .meta.json         last good upstream copy per source
@@ -20,7 +20,7 @@ format, never pickle) under a key made of the identity (path, size, times, inode
 file and of the suffix list, and of the parser and poolsniff's version; a later start with the
 same key reads it back in a few ms. A file that is stale, damaged or unreadable is ignored and
 rewritten; failing to write it is never an error. The cache also holds the registrable domain
-of each listed name that has no suffix rule below it (``domains.registrable_table``), so that the
+of each listed name that has no suffix rule below it (``psl.registrable_table``), so that the
 pool names of alerts are answered without importing tldextract. The data directory comes from
 ``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else ``$XDG_DATA_HOME/poolsniff``, else
 ``~/.local/share/poolsniff`` (:func:`resolve_data_dir`, which takes the environment as a mapping).
@@ -41,8 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from poolsniff import __version__, blocklist, domains
-from poolsniff.blocklist import (
+from poolsniff import __version__
+from poolsniff.errors import ConfigError
+from poolsniff.intel import lists, psl
+from poolsniff.intel.lists import (
     DEFAULT_USER_CATEGORY,
     SHIPPED_FILES,
     Blocklist,
@@ -52,7 +54,6 @@ from poolsniff.blocklist import (
     load_shipped,
     shipped_dir,
 )
-from poolsniff.errors import ConfigError
 
 DATA_DIR_ENV: Final = "POOLSNIFF_DATA_DIR"
 """Environment variable naming the data directory."""
@@ -150,7 +151,7 @@ class Active:
 
     lists: Blocklist
     files: list[LoadedList] = field(default_factory=list)
-    suffix_list: str = domains.BUNDLED_SNAPSHOT
+    suffix_list: str = psl.BUNDLED_SNAPSHOT
 
 
 def _is_file(path: Path) -> bool:
@@ -163,9 +164,9 @@ def _is_file(path: Path) -> bool:
 
 
 def use_data_dir_psl(data_dir: Path | None) -> None:
-    """Make :mod:`poolsniff.domains` read the data directory's suffix list when there is one."""
+    """Make :mod:`poolsniff.intel.psl` read the data directory's suffix list when there is one."""
     path = psl_path(data_dir) if data_dir is not None else None
-    domains.use_suffix_list(path if path is not None and _is_file(path) else None)
+    psl.use_suffix_list(path if path is not None and _is_file(path) else None)
 
 
 def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] = ()) -> Active:
@@ -186,11 +187,11 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
         lists = _parse_lists(present, updated, extras)
         table: dict[str, str] = {}
         if cache is not None and key is not None:  # worked out once, for the starts that follow
-            table = domains.registrable_table(lists.state()[0])
+            table = psl.registrable_table(lists.state()[0])
             _write_cache(cache, key, lists.state(), table)
     else:
         lists, table = found
-    domains.remember_registrable(table)
+    psl.remember_registrable(table)
     files: list[LoadedList] = []
     for filename, category in SHIPPED_FILES:
         stem = Path(filename).stem
@@ -204,7 +205,7 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
         lines = user.read_text(encoding="utf-8").splitlines()
         category = header_category(lines, str(user)) or DEFAULT_USER_CATEGORY
         files.append(LoadedList(user.stem, category, str(user), _mtime(user)))
-    return Active(lists, files, domains.suffix_list_in_use())
+    return Active(lists, files, psl.suffix_list_in_use())
 
 
 def _parse_lists(present: set[str], updated: Path | None, extras: list[Path]) -> Blocklist:
@@ -255,8 +256,8 @@ def _cache_key(present: set[str], updated: Path | None, extras: list[Path]) -> t
     idents = [_identity(p) for p in [*sources, *extras]]
     if any(i is None for i in idents):
         return None
-    code = (__version__, sys.version, _identity(Path(blocklist.__file__)), _identity(Path(domains.__file__)))
-    return (code, domains.suffix_list_identity(), tuple(idents))
+    code = (__version__, sys.version, _identity(Path(lists.__file__)), _identity(Path(psl.__file__)))
+    return (code, psl.suffix_list_identity(), tuple(idents))
 
 
 def _read_cache(path: Path, key: tuple[Any, ...]) -> tuple[Blocklist, dict[str, str]] | None:

@@ -32,9 +32,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from poolsniff.domains import is_public_suffix, normalise
 from poolsniff.errors import BlocklistError, ConfigError
-from poolsniff.textfile import read_text
+from poolsniff.intel.psl import is_public_suffix, normalise
+from poolsniff.intel.textfile import read_text
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -399,7 +399,7 @@ def shipped_dir() -> Traversable:
     A package installed as files is looked at directly; ``importlib.resources`` (a few ms to
     import) is only asked for a package that is not (a zipped one).
     """
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the poolsniff package
     if here.is_dir():
         packaged: Traversable = here / "blocklists"
     else:

@@ -1,10 +1,10 @@
-"""Tests for poolsniff.upstream: reading upstream list formats, spotting HTML pages."""
+"""Tests for poolsniff.intel.update.upstream: reading upstream list formats, spotting HTML pages."""
 
 from __future__ import annotations
 
 import pytest
 
-from poolsniff.upstream import FORMATS, html_reason, parse_upstream
+from poolsniff.intel.update.upstream import FORMATS, html_reason, parse_upstream
 
 CASES = [
     (

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from poolsniff.domains import is_public_suffix, normalise, registrable
 from poolsniff.errors import BlocklistError
+from poolsniff.intel.psl import is_public_suffix, normalise, registrable
 
 BLOCK_CATEGORIES: Final = ("donation", "proxy", "pool", "browser")
 """Block categories, strongest first: an entry listed under several keeps the first."""

@@ -3,12 +3,12 @@
 source -> decode -> flows/dissectors -> detectors -> enrichment (blocklists, DNS memory) -> sinks
 
 Keeps the enrichment stage's block lists current. For each source of the sources file it fetches
-the upstream list (:mod:`poolsniff.fetch`), checks it (not empty, not an HTML page, UTF-8, some
+the upstream list (:mod:`poolsniff.intel.update.fetch`), checks it (not empty, not an HTML page, UTF-8, some
 entries in the declared format, not shrunk to less than half of the last good copy) and caches it
 with its HTTP validators; a source that fails keeps its last good copy. The Public Suffix List is
 refreshed the same way and only accepted if the shipped lists still load with it. Then the lists
 are re-curated (:func:`recurate`) and written atomically into the data directory, where
-``scan``, ``sniff`` and ``blocklist check`` pick them up (:mod:`poolsniff.blocklist_store`).
+``scan``, ``sniff`` and ``blocklist check`` pick them up (:mod:`poolsniff.intel.store`).
 ``offline`` re-curates from the cached copies without any network access.
 """
 
@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from poolsniff import domains
-from poolsniff.blocklist import ALLOW, SHIPPED_FILES, Blocklist, shipped_dir
-from poolsniff.blocklist_store import (
+from poolsniff.errors import BlocklistError, OutputError
+from poolsniff.intel import psl
+from poolsniff.intel.lists import ALLOW, SHIPPED_FILES, Blocklist, shipped_dir
+from poolsniff.intel.store import (
     cache_paths,
     lists_dir,
     load_active,
@@ -32,7 +33,7 @@ from poolsniff.blocklist_store import (
     write_atomic,
     write_meta,
 )
-from poolsniff.curation import (
+from poolsniff.intel.update.curation import (
     BLOCK_CATEGORIES,
     FILES,
     Candidates,
@@ -48,9 +49,8 @@ from poolsniff.curation import (
     rows_by_category,
     suffixes,
 )
-from poolsniff.errors import BlocklistError, OutputError
-from poolsniff.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchFailed, Response, fetch
-from poolsniff.upstream import Parsed, SourcesDoc, SourceSpec, html_reason, parse_upstream
+from poolsniff.intel.update.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchFailed, Response, fetch
+from poolsniff.intel.update.upstream import Parsed, SourcesDoc, SourceSpec, html_reason, parse_upstream
 
 Status = Literal["updated", "unchanged", "offline", "failed", "skipped"]
 
@@ -304,7 +304,7 @@ def refresh_psl(url: str | None, data_dir: Path, options: Options) -> SourceResu
         status = "updated"
     write_meta(meta_path, {"url": url, "sha256": digest, "entries": rules,
                            "etag": response.etag, "last_modified": response.last_modified})  # fmt: skip
-    domains.use_suffix_list(target)
+    psl.use_suffix_list(target)
     return result(status, "same content" if status == "unchanged" else "new copy", rules)
 
 
@@ -313,22 +313,22 @@ def _check_psl(response: Response, previous: int, target: Path) -> int:
     if response.status != 200:
         raise ValueError(f"unexpected HTTP {response.status}")
     text = _text(response)
-    rules = len(domains.suffix_rules(text))
+    rules = len(psl.suffix_rules(text))
     if not all(marker in text for marker in PSL_MARKERS):
         raise ValueError("not a Public Suffix List (its ICANN/PRIVATE section markers are missing)")
     if rules < MIN_PSL_RULES or rules < previous * MAX_SHRINK:
         raise ValueError(f"only {rules} rules (the last good copy had {previous or 'about 10000'})")
     candidate = target.with_name(target.name + ".new")
     write_atomic(candidate, response.body)
-    previous_choice = domains.suffix_list_in_use()
+    previous_choice = psl.suffix_list_in_use()
     try:
-        domains.use_suffix_list(candidate)
+        psl.use_suffix_list(candidate)
         load_shipped_fresh()
     except BlocklistError as e:
         raise ValueError(f"rejected: with it a shipped entry is a public suffix ({e})") from e
     finally:
-        restored = None if previous_choice == domains.BUNDLED_SNAPSHOT else Path(previous_choice)
-        domains.use_suffix_list(restored)
+        restored = None if previous_choice == psl.BUNDLED_SNAPSHOT else Path(previous_choice)
+        psl.use_suffix_list(restored)
         candidate.unlink(missing_ok=True)
     return rules
 
@@ -362,9 +362,9 @@ def recurate(
 
     Shipped entries keep their sources except the ``refreshed`` ids, whose entries are now what
     the fresh copies list; an entry left without a source goes. Everything then passes the rules
-    of the shipped lists (:mod:`poolsniff.curation`), with the shipped allowlist as the anchor for
-    popular sites (``seed.tsv``'s public dynamic-DNS and resolver filters are not available here;
-    the suffix list covers most dynamic-DNS providers).
+    of the shipped lists (:mod:`poolsniff.intel.update.curation`), with the shipped allowlist as
+    the anchor for popular sites (``seed.tsv``'s public dynamic-DNS and resolver filters are not
+    available here; the suffix list covers most dynamic-DNS providers).
     """
     cands = Candidates()
     allow: set[str] = set()

@@ -1,4 +1,4 @@
-"""Tests for poolsniff.blocklist_query: `blocklist check` verdicts and the `blocklist list` view."""
+"""Tests for poolsniff.intel.query: `blocklist check` verdicts and the `blocklist list` view."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff.blocklist import Blocklist
-from poolsniff.blocklist_query import Explainer, age, describe
-from poolsniff.blocklist_store import CachedCopy, load_active
+from poolsniff.intel.lists import Blocklist
+from poolsniff.intel.query import Explainer, age, describe
+from poolsniff.intel.store import CachedCopy, load_active
 
 
 def small() -> Blocklist:
