@@ -7,7 +7,7 @@ DEV    := $(VENV)/.dev-installed
 
 .PHONY: demo test lint docs pcaps bench clean
 
-$(STAMP): pyproject.toml poolsniff/_walk.c tools/hatch_build.py
+$(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c tools/hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .   # what running needs, nothing more

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from poolsniff.decode import Decoder  # noqa: E402
+from poolsniff.engine.decode import Decoder  # noqa: E402
 from poolsniff.sources.pcap import read_frames  # noqa: E402
 
 SIZES = (64, 590, 1514, 1514, 1514)

@@ -19,13 +19,13 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports():
-    from poolsniff.decode import Decoder
     from poolsniff.detect.jsonrpc import classify
     from poolsniff.dissect import dns, http, tls
+    from poolsniff.engine.decode import Decoder
+    from poolsniff.engine.fast.prefilter import detections
+    from poolsniff.engine.pipeline import Pipeline
     from poolsniff.errors import InputError
     from poolsniff.intel.lists import Blocklist
-    from poolsniff.pipeline import Pipeline
-    from poolsniff.prefilter import detections
     from poolsniff.sources.pcap import read_frames
 
 LINKTYPES = (0, 1, 12, 101, 108, 113, 228, 229, 276)

@@ -2,7 +2,7 @@
 
 ``poolsniff scan PATH...`` picks the source (capture files) and the sink (EVE JSON lines),
 runs the pipeline, and maps errors to exit statuses. Everything it does is callable from
-Python through ``poolsniff.scan``.
+Python through ``poolsniff.run.scan``.
 
 Each command imports the machinery it uses when it runs, not when this module is imported:
 ``poolsniff scan`` does not pay for the updater, the reports, live capture or the process
@@ -35,13 +35,13 @@ from poolsniff.errors import (
 )
 from poolsniff.intel.export import FORMATS as EXPORT_FORMATS
 from poolsniff.intel.lists import CATEGORIES
-from poolsniff.report import FORMATS as REPORT_FORMATS
+from poolsniff.report.render import FORMATS as REPORT_FORMATS
 
 if TYPE_CHECKING:
     from poolsniff.intel.store import Active
-    from poolsniff.outputs import Outputs, RecordWriter
-    from poolsniff.scan import FileScans, ScanResult
-    from poolsniff.sinks.jsonl import JsonlWriter
+    from poolsniff.output.stage import Outputs, RecordWriter
+    from poolsniff.output.transports.jsonl import JsonlWriter
+    from poolsniff.run.scan import FileScans, ScanResult
 
 
 class ExitStatus(IntEnum):
@@ -79,7 +79,7 @@ def main() -> None:
 
 @contextmanager
 def _writer(output: str | None) -> Iterator[JsonlWriter]:
-    from poolsniff.sinks.jsonl import JsonlWriter
+    from poolsniff.output.transports.jsonl import JsonlWriter
 
     try:
         writer = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
@@ -154,7 +154,8 @@ def _warn(line: str) -> None:
 
 @contextmanager
 def _outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Iterator[Outputs]:
-    from poolsniff.outputs import lists_updated, open_outputs
+    from poolsniff.intel.store import lists_updated
+    from poolsniff.output.stage import open_outputs
 
     try:
         outputs = open_outputs(primary, warn=_warn, blocklist_updated=lists_updated(active.files), **sinks)
@@ -203,8 +204,8 @@ def scan(
     Example:
       poolsniff scan pcaps/ -o alerts.json
     """
-    from poolsniff.scan import FileScans, ScanResult
-    from poolsniff.sinks.eve import to_eve
+    from poolsniff.output.eve import to_eve
+    from poolsniff.run.scan import FileScans, ScanResult
     from poolsniff.sources.pcap import expand_paths
 
     started = time.monotonic()
@@ -334,9 +335,10 @@ def sniff(
     Example:
       poolsniff sniff -i eth1 -o /var/log/poolsniff/alerts.json --user poolsniff
     """
-    from poolsniff.outputs import lists_updated, open_outputs
-    from poolsniff.sniff import SniffOptions
-    from poolsniff.sniff import sniff as run_sniff
+    from poolsniff.intel.store import lists_updated
+    from poolsniff.output.stage import open_outputs
+    from poolsniff.run.sniff import SniffOptions
+    from poolsniff.run.sniff import sniff as run_sniff
 
     active = _active(blocklists)
     options = SniffOptions(interfaces, output, bpf, duration, count, stats_interval, user, redact)
@@ -556,7 +558,8 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
       poolsniff report alerts.json --format html -o miners.html
     """
     from poolsniff.intel.store import write_atomic
-    from poolsniff.report import ReadStats, render, summarise_files
+    from poolsniff.report.render import render
+    from poolsniff.report.summary import ReadStats, summarise_files
 
     stats = ReadStats()
     try:

@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import CATEGORIES
 from poolsniff.intel.textfile import read_text
-from poolsniff.sinks.redis import parse_redis_url
-from poolsniff.sinks.syslog import parse_syslog_url
-from poolsniff.suppress import parse_duration
+from poolsniff.output.suppress import parse_duration
+from poolsniff.output.transports.redis import parse_redis_url
+from poolsniff.output.transports.syslog import parse_syslog_url
 
 if TYPE_CHECKING:
     import yaml

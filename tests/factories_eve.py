@@ -6,7 +6,7 @@ from typing import Any
 
 from poolsniff.detect.signatures import DNS_POOL, MINER, POOL, TLS_POOL
 from poolsniff.model import PROTO_TCP, PROTO_UDP, Alert, Detection, FlowKey, Role, Signature
-from poolsniff.sinks.eve import to_eve
+from poolsniff.output.eve import to_eve
 
 T0 = 1_714_564_800  # 2024-05-01T12:00:00Z
 """A fixed capture time, in seconds."""

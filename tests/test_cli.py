@@ -237,7 +237,8 @@ with open(sys.argv[1], "w") as out:
 
 NEVER_AT_START = {
     "tldextract", "requests", "yaml", "multiprocessing", "scapy", "poolsniff.intel.update.refresh",
-    "poolsniff.sniff", "poolsniff.sources.live", "poolsniff.parallel", "poolsniff.intel.update.upstream",
+    "poolsniff.run.sniff", "poolsniff.sources.live", "poolsniff.engine.split.parallel",
+    "poolsniff.intel.update.upstream",
 }  # fmt: skip
 """Modules no command imports unless it uses them (``scan`` of a capture without alerts uses none)."""
 EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
@@ -246,11 +247,13 @@ EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
 @pytest.mark.parametrize(
     ("args", "absent", "present"),
     [
-        (["--version"], NEVER_AT_START | {"poolsniff.scan", "poolsniff.pipeline", "dpkt", "poolsniff.config"},
+        (["--version"],
+         NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt", "poolsniff.config"},
          {"click"}),
-        (["scan", "--help"], NEVER_AT_START | {"poolsniff.scan", "poolsniff.pipeline", "dpkt"}, {"click"}),
-        (["scan", "-q", str(BENIGN)], NEVER_AT_START, {"poolsniff.scan", "poolsniff.pipeline"}),
-        (["report", "-q", "-o", "{tmp}/r.txt", str(EXPECTED)], NEVER_AT_START, {"poolsniff.report"}),
+        (["scan", "--help"],
+         NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt"}, {"click"}),
+        (["scan", "-q", str(BENIGN)], NEVER_AT_START, {"poolsniff.run.scan", "poolsniff.engine.pipeline"}),
+        (["report", "-q", "-o", "{tmp}/r.txt", str(EXPECTED)], NEVER_AT_START, {"poolsniff.report.summary"}),
     ],
     ids=["version", "scan-help", "scan", "report"],
 )  # fmt: skip

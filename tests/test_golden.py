@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from poolsniff.intel.lists import load_shipped
-from poolsniff.scan import scan_file
-from poolsniff.sinks.eve import to_eve
+from poolsniff.output.eve import to_eve
+from poolsniff.run.scan import scan_file
 from poolsniff.sources.pcap import expand_paths
 
 from .conftest import PCAPS, ROOT

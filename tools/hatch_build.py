@@ -1,8 +1,8 @@
-"""Build hook: compile the optional C record walk, ``poolsniff/_walk.c``, at install time.
+"""Build hook: compile the optional C record walk, ``poolsniff/engine/fast/_walk.c``, at install time.
 
 hatchling runs this for every wheel it builds, including the editable install that ``make``
 does. The extension speeds up the prefilter's walk over pcap records (issue 6, throughput);
-``poolsniff.walk.skip`` is the same function in Python and is used when the extension is
+``poolsniff.engine.fast.walk.skip`` is the same function in Python and is used when the extension is
 missing, so a machine without a C compiler or Python's headers still gets a working
 poolsniff: the build prints why it skipped the extension and goes on.
 
@@ -23,12 +23,12 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = "poolsniff/_walk.c"
+SOURCE = "poolsniff/engine/fast/_walk.c"
 FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 
 class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
-    """Compile ``poolsniff/_walk.c`` into ``poolsniff/_walk<EXT_SUFFIX>`` when a compiler is there."""
+    """Compile ``_walk.c`` into ``poolsniff/engine/fast/_walk<EXT_SUFFIX>`` when a compiler is there."""
 
     PLUGIN_NAME = "custom"
 
@@ -40,13 +40,13 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         root = Path(self.root)
         name = "_walk" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         if version == "editable":
-            target = root / "poolsniff" / name
+            target = root / "poolsniff" / "engine" / "fast" / name
         else:
             target = Path(tempfile.mkdtemp(prefix="poolsniff-build-")) / name
         if not _compile(root / SOURCE, target):
             return
         if version != "editable":
-            build_data["force_include"][str(target)] = f"poolsniff/{name}"
+            build_data["force_include"][str(target)] = f"poolsniff/engine/fast/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from poolsniff.detect import signatures as sigs
+from poolsniff.detect.interface import AddressNames
 from poolsniff.dissect.dns import rrtype_name
-from poolsniff.dnsmemory import DnsMemory
 from poolsniff.intel.lists import Blocklist, Match
 from poolsniff.model import (
     Detection,
@@ -35,7 +35,7 @@ class NameDetector:
     name = "names"
     events: tuple[type[Event], ...] = (DnsMessage, TlsClientHello, HttpMessage, FlowStart)
 
-    def __init__(self, blocklist: Blocklist, memory: DnsMemory) -> None:
+    def __init__(self, blocklist: Blocklist, memory: AddressNames) -> None:
         """Match against ``blocklist``; look addresses up in ``memory``."""
         self.blocklist = blocklist
         self.memory = memory

@@ -12,11 +12,11 @@ seen flows are evicted (each with a counter).
 Tracking (which flows exist, when each was last seen, closing, expiry, eviction) is kept
 apart from dissection: ``FlowTable`` calls a ``Dissector`` at fixed points (a flow starts, a
 SYN, a segment with data, a flow ends, a DNS datagram), and every event comes out of the
-dissector. ``poolsniff.parallel`` runs the two halves in two processes by handing the
+dissector. ``poolsniff.engine.split.parallel`` runs the two halves in two processes by handing the
 table a recorder of these calls instead. ``FlowTable.fast`` maps the raw bytes of each
 direction's addresses and ports (``src + dst + sport + dport``, as they sit in the
 IPv4/IPv6 and TCP headers) to ``(flow, closed)``; ``closed`` says the direction has nothing
-more to read. ``poolsniff.prefilter`` looks packets up there before decoding them.
+more to read. ``poolsniff.engine.fast.prefilter`` looks packets up there before decoding them.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from collections import Counter
 from functools import lru_cache
 from typing import Final
 
-from poolsniff.decode import ip_to_str
 from poolsniff.dissect import dns
 from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
+from poolsniff.engine.decode import ip_to_str
 from poolsniff.model import (
     PROTO_TCP,
     Event,

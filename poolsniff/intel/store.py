@@ -339,3 +339,17 @@ def cached_copies(data_dir: Path) -> list[CachedCopy]:
                            int(meta.get("entries", 0)), _mtime(body))
             )  # fmt: skip
     return sorted(copies, key=lambda c: (c.name, c.url))
+
+
+def lists_updated(files: Iterable[LoadedList]) -> float | None:
+    """Unix time of the oldest list in use (a shipped list: its file in the package), or None."""
+    times: list[float] = []
+    for item in files:
+        if item.mtime is not None:
+            times.append(item.mtime)
+            continue
+        try:
+            times.append(os.stat(str(shipped_dir() / f"{item.name}.txt")).st_mtime)
+        except OSError:
+            continue
+    return min(times, default=None)

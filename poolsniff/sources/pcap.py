@@ -9,7 +9,7 @@ its magic, never by the file name. It reads 256 KiB chunks and walks record head
 precompiled ``struct`` unpackers; memory stays bounded by one chunk plus one block. Damage
 after a valid header is reported as ``CaptureDamaged`` once every good frame before it has
 been yielded. ``open_records`` hands a classic pcap file to a caller that walks its records
-itself (``poolsniff.prefilter``), and lets a ``Walker`` -- ``(buf, pos, end, big_endian,
+itself (``poolsniff.engine.fast.prefilter``), and lets a ``Walker`` -- ``(buf, pos, end, big_endian,
 interfaces, last_ts) -> (pos, last_ts)``, called before each pcapng block is read -- take
 whole blocks. ``iter_capture`` and ``expand_paths`` are the thin path-handling wrappers.
 """

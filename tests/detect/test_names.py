@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from poolsniff.detect.names import NameDetector
-from poolsniff.dnsmemory import GRACE_US, MIN_TTL_S, DnsMemory
+from poolsniff.enrich.dnsmemory import GRACE_US, MIN_TTL_S, DnsMemory
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import (
     Detection,

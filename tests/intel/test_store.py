@@ -14,10 +14,13 @@ import pytest
 
 from poolsniff.errors import BlocklistError
 from poolsniff.intel import psl, store
+from poolsniff.intel.lists import shipped_dir
 from poolsniff.intel.store import (
+    LoadedList,
     cache_paths,
     cached_copies,
     counts_by_source,
+    lists_updated,
     load_active,
     psl_path,
     resolve_data_dir,
@@ -304,3 +307,12 @@ def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
     for _ in range(2):
         assert load_active(data).lists.match_name("x.a.example.net") is not None
     assert (data / "cache").read_text() == "not a folder"
+
+
+def test_lists_updated_is_the_oldest_list(tmp_path: Path) -> None:
+    shipped = LoadedList("pool", "pool", "shipped", None)
+    package = (shipped_dir() / "pool.txt").stat().st_mtime  # type: ignore[attr-defined]
+    assert lists_updated([shipped]) == package
+    assert lists_updated([shipped, LoadedList("pool", "pool", "x", package - 100)]) == package - 100
+    assert lists_updated([LoadedList("gone", "pool", "shipped", None)]) is None
+    assert lists_updated([]) is None

@@ -5,7 +5,7 @@ They check the filter frame by frame, check that scanning only what it lets thro
 the same alerts as scanning everything (bundled captures, and the shared corpus where
 present), and that bulk data is cut. The socket tests need root and network namespaces
 (skipped otherwise, with the reason): they open a veth pair inside a namespace of their own.
-This module also holds the helpers ``tests/test_sniff.py`` uses.
+This module also holds the helpers ``tests/run/test_sniff.py`` uses.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
+from poolsniff.engine.pipeline import Pipeline
 from poolsniff.errors import CaptureError
 from poolsniff.intel.lists import load_shipped
 from poolsniff.model import Alert, Frame
-from poolsniff.pipeline import Pipeline
-from poolsniff.sinks.eve import to_eve
+from poolsniff.output.eve import to_eve
 from poolsniff.sources import live
 from poolsniff.sources.live import (
     LINKTYPE_ETHERNET,

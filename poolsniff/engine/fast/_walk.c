@@ -1,0 +1,593 @@
+/*
+ * poolsniff.engine.fast._walk: the prefilter's record walk in C (pipeline stage: source -> prefilter).
+ *
+ * source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+ *
+ * ``skip`` does, for the records of a classic Ethernet pcap held in a buffer, exactly what
+ * ``poolsniff.engine.fast.walk.skip`` (the pure-Python version, which stays the reference and the
+ * fallback when this module is not built) does: it walks the records from ``pos``; for a
+ * plain, whole IPv4 or IPv6 TCP packet (behind at most one 802.1Q tag) of a flow direction
+ * in ``fast`` that is closed, or that carries no data and no SYN, FIN or RST, it stamps the
+ * flow's ``last_ts`` and counts the packet against ``budget``; a packet with no data and no
+ * SYN, FIN or RST of no known flow is counted against ``budget`` too (the flow table would
+ * only count it). A plain, whole UDP datagram to and from ports other than 53 is counted in
+ * ``others`` (the flow table drops it; it does not count towards the idle sweep). It stops at
+ * the first record that is not whole in the buffer, whose captured length is over ``limit``,
+ * or that the pipeline must see, and returns ``(pos, budget, others)``. The caller deals
+ * with that record.
+ *
+ * ``skip_ng`` does the same over the enhanced packet blocks of a pcapng section
+ * (``poolsniff.engine.fast.walk.skip_ng`` is its reference), with the section's interfaces.
+ *
+ * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
+ * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
+ * dict and the flows are Python objects).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <limits.h>
+
+#define ETH_VLAN 0x8100
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86DD
+#define FIN_SYN_RST 0x07
+#define IP_TCP 6
+#define IP_UDP 17
+#define DNS_PORT 53 /* poolsniff.dissect.flows.DNS_PORT: the only UDP the flow table reads */
+#define MAX_BLOCK (16u << 20) /* poolsniff.sources.pcap.MAX_BLOCK */
+#define EPB 6
+
+/* what try_skip decided about one frame */
+#define FEED 0     /* the pipeline must see it */
+#define SKIP_TCP 1 /* dealt with here, a TCP packet (counts towards the idle sweep) */
+#define SKIP_UDP 2 /* dealt with here, a UDP datagram the flow table drops */
+
+static PyObject *last_ts_name; /* interned "last_ts" */
+
+static inline uint32_t rd32(const unsigned char *p, int big_endian)
+{
+    if (big_endian)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] << 8) | p[1]; }
+
+/*
+ * The key and payload length of a plain, whole TCP packet in the Ethernet frame
+ * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
+ * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
+ */
+static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data)
+{
+    const unsigned char *l3;
+    Py_ssize_t room; /* bytes of the frame from l3 on */
+    unsigned et;
+
+    if (len < 54)
+        return 0;
+    et = rd16be(frame + 12);
+    l3 = frame + 14;
+    room = len - 14;
+    if (et == ETH_VLAN) {
+        if (len < 58)
+            return 0;
+        et = rd16be(frame + 16);
+        l3 = frame + 18;
+        room = len - 18;
+    }
+    if (et == ETH_IPV4) {
+        /* room >= 40: the IPv4 header and the TCP header's first 14 bytes are in the frame */
+        unsigned total = rd16be(l3 + 2);
+        unsigned frag = rd16be(l3 + 6);
+        unsigned hl, flags = l3[33];
+        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & FIN_SYN_RST))
+            return 0;
+        hl = (unsigned)(l3[32] >> 4) << 2;
+        *data = (long)total - 20 - (long)hl;
+        if (hl < 20 || *data < 0 || (Py_ssize_t)total > room)
+            return 0;
+        *key = l3 + 12;
+        return 12;
+    }
+    if (et == ETH_IPV6 && room >= 54) {
+        unsigned length = rd16be(l3 + 4);
+        unsigned hl, flags = l3[53];
+        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & FIN_SYN_RST))
+            return 0;
+        hl = (unsigned)(l3[52] >> 4) << 2;
+        *data = (long)length - (long)hl;
+        if (hl < 20 || *data < 0 || 40 + (Py_ssize_t)length > room)
+            return 0;
+        *key = l3 + 8;
+        return 36;
+    }
+    return 0;
+}
+
+/*
+ * Whether the Ethernet frame ``frame[0:len]`` is a plain, whole UDP datagram (IPv4 without
+ * options or IPv6 without extension headers, behind at most one 802.1Q tag, not a
+ * fragment, the IP length within the frame) with neither port 53, as
+ * ``poolsniff.engine.fast.walk.udp_other`` finds it: the decoder makes a UDP packet of it and the
+ * flow table drops it.
+ */
+static int udp_other(const unsigned char *frame, Py_ssize_t len)
+{
+    const unsigned char *l3, *udp;
+    Py_ssize_t room;
+    unsigned et;
+
+    if (len < 42)
+        return 0;
+    et = rd16be(frame + 12);
+    l3 = frame + 14;
+    room = len - 14;
+    if (et == ETH_VLAN) {
+        et = rd16be(frame + 16);
+        l3 = frame + 18;
+        room = len - 18;
+    }
+    if (et == ETH_IPV4) {
+        unsigned total;
+        if (room < 28 || l3[0] != 0x45 || l3[9] != IP_UDP || (rd16be(l3 + 6) & 0x1FFF))
+            return 0;
+        total = rd16be(l3 + 2);
+        if (total < 28 || (Py_ssize_t)total > room)
+            return 0;
+        udp = l3 + 20;
+    } else if (et == ETH_IPV6) {
+        unsigned length;
+        if (room < 48 || (l3[0] >> 4) != 6 || l3[6] != IP_UDP)
+            return 0;
+        length = rd16be(l3 + 4);
+        if (length < 8 || 40 + (Py_ssize_t)length > room)
+            return 0;
+        udp = l3 + 40;
+    } else {
+        return 0;
+    }
+    return rd16be(udp) != DNS_PORT && rd16be(udp + 2) != DNS_PORT;
+}
+
+/* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
+static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
+{
+    const unsigned char *k = NULL;
+    long data = 0;
+    Py_ssize_t klen = tcp_key(frame, len, &k, &data);
+    PyObject *key, *entry, *stamp;
+    int closed, rc;
+
+    if (klen == 0)
+        return udp_other(frame, len) ? SKIP_UDP : FEED;
+    key = PyBytes_FromStringAndSize((const char *)k, klen);
+    if (key == NULL)
+        return -1;
+    entry = PyDict_GetItemWithError(fast, key); /* borrowed */
+    Py_DECREF(key);
+    if (entry == NULL) /* no flow: a packet with no data (and no SYN/FIN/RST) starts none */
+        return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+        PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed) tuples");
+        return -1;
+    }
+    closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
+    if (closed < 0)
+        return -1;
+    if (!closed && data != 0)
+        return FEED;
+    stamp = PyLong_FromLongLong(ts);
+    if (stamp == NULL)
+        return -1;
+    rc = PyObject_SetAttr(PyTuple_GET_ITEM(entry, 0), last_ts_name, stamp);
+    Py_DECREF(stamp);
+    return rc < 0 ? -1 : SKIP_TCP;
+}
+
+/* The record walk of ``skip`` from ``*pos``; updates ``*pos``, ``*budget``, ``*others``; -1 on error. */
+static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+                        long long frac_div, unsigned long limit, Py_ssize_t *budget, Py_ssize_t *others,
+                        long long next_check)
+{
+    while (*budget > 0 && end - *pos >= 16) {
+        const unsigned char *h = buf + *pos;
+        uint32_t caplen = rd32(h + 8, big_endian);
+        long long ts;
+        int done;
+
+        if (caplen > limit || (Py_ssize_t)caplen > end - *pos - 16)
+            break;
+        if (caplen < 54)
+            break;
+        ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
+        if (ts >= next_check)
+            break;
+        done = try_skip(fast, h + 16, (Py_ssize_t)caplen, ts);
+        if (done < 0)
+            return -1;
+        if (done == FEED)
+            break;
+        if (done == SKIP_TCP)
+            *budget -= 1;
+        else
+            *others += 1;
+        *pos += 16 + (Py_ssize_t)caplen;
+    }
+    return 0;
+}
+
+static PyObject *walk_skip(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, budget, others = 0;
+    int big_endian, rc;
+    long long frac_div, next_check;
+    unsigned long limit;
+    PyObject *fast;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nL", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &fast, &budget, &next_check))
+        return NULL;
+    if (pos < 0 || end < pos || end > view.len || frac_div <= 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "skip: need 0 <= pos <= end <= len(buf) and frac_div > 0");
+        return NULL;
+    }
+    rc = skip_records(fast, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
+                      &others, next_check);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return NULL;
+    return Py_BuildValue("nnn", pos, budget, others);
+}
+
+/*
+ * The decoder's fast lane, as ``poolsniff.engine.decode._ethernet_ipv4`` (its reference): for an
+ * untagged Ethernet frame with a 20-byte IPv4 header, not a fragment, holding a whole TCP
+ * header or a UDP header, a new ``packet_type`` (``poolsniff.model.Packet``) tuple
+ * ``(ts, src, dst, proto, sport, dport, flags, seq, payload)``; Py_None (a new reference)
+ * for any other frame, which the general decoder then takes; NULL on error.
+ */
+static PyObject *fast_lane(PyTypeObject *packet_type, long long ts, const unsigned char *d, Py_ssize_t size)
+{
+    Py_ssize_t total, end, start;
+    unsigned proto, sport, dport, flags = 0;
+    unsigned long seq = 0;
+    PyObject *packet, *items[9];
+    int i;
+
+    if (size < 54 || rd16be(d + 12) != ETH_IPV4 || d[14] != 0x45 || (rd16be(d + 20) & 0x1FFF))
+        Py_RETURN_NONE;
+    total = (Py_ssize_t)rd16be(d + 16);
+    if (total < 20)
+        Py_RETURN_NONE;
+    end = 14 + total < size ? 14 + total : size;
+    proto = d[23];
+    sport = rd16be(d + 34);
+    dport = rd16be(d + 36);
+    if (proto == IP_TCP) {
+        start = 34 + (((Py_ssize_t)d[46] >> 4) << 2);
+        if (start < 54 || start > end)
+            Py_RETURN_NONE;
+        seq = ((unsigned long)d[38] << 24) | ((unsigned long)d[39] << 16) | ((unsigned long)d[40] << 8) | d[41];
+        flags = d[47];
+    } else if (proto == IP_UDP) {
+        Py_ssize_t length = (Py_ssize_t)rd16be(d + 38);
+        if (end < 42)
+            Py_RETURN_NONE;
+        if (8 <= length && length < end - 34) /* the UDP length trims further; 0 is a jumbogram */
+            end = 34 + length;
+        start = 42;
+    } else {
+        Py_RETURN_NONE;
+    }
+    items[0] = PyLong_FromLongLong(ts);
+    items[1] = PyBytes_FromStringAndSize((const char *)d + 26, 4);
+    items[2] = PyBytes_FromStringAndSize((const char *)d + 30, 4);
+    items[3] = PyLong_FromLong((long)proto);
+    items[4] = PyLong_FromLong((long)sport);
+    items[5] = PyLong_FromLong((long)dport);
+    items[6] = PyLong_FromLong((long)flags);
+    items[7] = PyLong_FromUnsignedLong(seq);
+    items[8] = PyBytes_FromStringAndSize((const char *)d + start, end - start);
+    packet = packet_type->tp_alloc(packet_type, 9);
+    for (i = 0; i < 9; i++) {
+        if (items[i] == NULL || packet == NULL) {
+            int j;
+            for (j = 0; j < 9; j++)
+                Py_XDECREF(items[j]);
+            Py_XDECREF(packet);
+            return NULL;
+        }
+    }
+    for (i = 0; i < 9; i++)
+        PyTuple_SET_ITEM(packet, i, items[i]);
+    return packet;
+}
+
+static int check_packet_type(PyObject *t)
+{
+    if (!PyType_Check(t) || !PyType_IsSubtype((PyTypeObject *)t, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "packet_type must be a tuple subclass (poolsniff.model.Packet)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *walk_fast_lane(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    long long ts;
+    PyObject *packet_type, *out;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLy*", &packet_type, &ts, &view))
+        return NULL;
+    if (check_packet_type(packet_type) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    out = fast_lane((PyTypeObject *)packet_type, ts, (const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/*
+ * ``step``: ``skip``, then the record it stopped at, when that record is whole in the buffer
+ * and its captured length is at most ``limit``: ``(pos after it, budget, others, (ts, caplen,
+ * packet))`` where ``packet`` is what the fast lane makes of the frame, or the frame's bytes
+ * when the fast lane declines it. Otherwise ``(pos, budget, others, None)`` with ``pos`` at
+ * the record (or the end) for the caller to read more or report the damage.
+ * ``poolsniff.engine.fast.walk.step`` is the reference.
+ */
+static PyObject *walk_step(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, budget, others = 0;
+    int big_endian;
+    long long frac_div, next_check;
+    unsigned long limit;
+    PyObject *fast, *packet_type, *got, *result;
+    const unsigned char *buf, *h;
+    uint32_t caplen;
+    long long ts;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &fast, &budget, &next_check, &packet_type))
+        return NULL;
+    if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0) {
+        PyBuffer_Release(&view);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "step: need 0 <= pos <= end <= len(buf) and frac_div > 0");
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    if (skip_records(fast, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (end - pos < 16) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+    }
+    h = buf + pos;
+    caplen = rd32(h + 8, big_endian);
+    if (caplen > limit || (Py_ssize_t)caplen > end - pos - 16) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+    }
+    ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
+    got = fast_lane((PyTypeObject *)packet_type, ts, h + 16, (Py_ssize_t)caplen);
+    if (got == Py_None) {
+        Py_DECREF(got);
+        got = PyBytes_FromStringAndSize((const char *)h + 16, (Py_ssize_t)caplen);
+    }
+    if (got == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyBuffer_Release(&view);
+    result = Py_BuildValue("nnn(LkN)", pos + 16 + (Py_ssize_t)caplen, budget, others, ts, (unsigned long)caplen, got);
+    return result;
+}
+
+/* The interfaces of a pcapng section, as poolsniff.sources.pcap.Interface tuples. */
+typedef struct {
+    long linktype;
+    long long mul, div, offset;
+} iface_t;
+
+#define MAX_IFACES 64
+
+static int read_ifaces(PyObject *seq, iface_t *out, Py_ssize_t *count)
+{
+    Py_ssize_t i, n;
+
+    if (!PyList_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "skip_ng: ifaces must be a list");
+        return -1;
+    }
+    n = PyList_GET_SIZE(seq);
+    *count = n < MAX_IFACES ? n : MAX_IFACES; /* blocks of later interfaces go to the caller */
+    for (i = 0; i < *count; i++) {
+        PyObject *t = PyList_GET_ITEM(seq, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4) {
+            PyErr_SetString(PyExc_TypeError, "skip_ng: interfaces are (linktype, mul, div, offset, ...) tuples");
+            return -1;
+        }
+        int o1 = 0, o2 = 0, o3 = 0, o4 = 0;
+        out[i].linktype = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(t, 0), &o1);
+        out[i].mul = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &o2);
+        out[i].div = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 2), &o3);
+        out[i].offset = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 3), &o4);
+        if (PyErr_Occurred())
+            return -1;
+        /* a resolution or offset out of 64-bit range (or not from _tsresol): the caller's blocks */
+        if (o1 || o2 || o3 || o4 || out[i].div <= 0 || out[i].mul <= 0 || out[i].mul > (1LL << 40))
+            out[i].linktype = -1;
+    }
+    return 0;
+}
+
+/*
+ * Whether the block at ``buf[pos:end]`` is a sound enhanced packet block (as the reader checks
+ * it: type, length, trailer, captured length, interface) of an Ethernet interface whose time
+ * fits 64 bits; its time, captured length and block length then go to the pointers.
+ */
+static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end, int big_endian,
+                        const iface_t *ifaces, Py_ssize_t nifaces, long long *ts, uint32_t *caplen, uint32_t *blen)
+{
+    const unsigned char *b = buf + pos;
+    uint32_t ifid;
+    __int128 units;
+
+    if (end - pos < 32)
+        return 0;
+    *blen = rd32(b + 4, big_endian);
+    if (rd32(b, big_endian) != EPB || *blen < 32 || (*blen & 3) || *blen > MAX_BLOCK)
+        return 0;
+    if ((Py_ssize_t)*blen > end - pos || rd32(b + *blen - 4, big_endian) != *blen)
+        return 0;
+    ifid = rd32(b + 8, big_endian);
+    *caplen = rd32(b + 20, big_endian);
+    if (*caplen > *blen - 32 || ifid >= (uint32_t)nifaces || ifaces[ifid].linktype != 1)
+        return 0;
+    units = ((__int128)rd32(b + 12, big_endian) << 32) | rd32(b + 16, big_endian);
+    /* floor division, as Python's // (units is never negative) */
+    units = units * ifaces[ifid].mul / ifaces[ifid].div + ifaces[ifid].offset;
+    if (units > (__int128)LLONG_MAX || units < (__int128)LLONG_MIN)
+        return 0;
+    *ts = (long long)units;
+    return 1;
+}
+
+/* The block walk of ``skip_ng`` from ``*pos``; updates the counts and ``*last_ts``; -1 on error. */
+static int skip_blocks(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+                       const iface_t *ifaces, Py_ssize_t nifaces, Py_ssize_t *budget, Py_ssize_t *others,
+                       long long next_check, long long *last_ts, Py_ssize_t *size)
+{
+    while (*budget > 0) {
+        long long ts;
+        uint32_t caplen, blen;
+        int done;
+
+        if (!ethernet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen) || ts >= next_check)
+            break;
+        done = try_skip(fast, buf + *pos + 28, (Py_ssize_t)caplen, ts);
+        if (done < 0)
+            return -1;
+        if (done == FEED)
+            break;
+        if (done == SKIP_TCP)
+            *budget -= 1;
+        else
+            *others += 1;
+        *last_ts = ts;
+        *size += (Py_ssize_t)caplen;
+        *pos += (Py_ssize_t)blen;
+    }
+    return 0;
+}
+
+/* ``skip_ng`` (step 0) and ``step_ng`` (step 1): parse the arguments, walk, build the result. */
+static PyObject *blocks(PyObject *args, int step)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, budget, others = 0, nifaces = 0, size = 0;
+    int big_endian, rc;
+    long long next_check, last_ts, ts;
+    uint32_t caplen, blen;
+    PyObject *fast, *ifaces_list, *packet_type = NULL, *got;
+    iface_t ifaces[MAX_IFACES];
+    const unsigned char *buf;
+
+    if (!PyArg_ParseTuple(args, step ? "y*nnpOO!nLLO" : "y*nnpOO!nLL", &view, &pos, &end, &big_endian,
+                          &ifaces_list, &PyDict_Type, &fast, &budget, &next_check, &last_ts, &packet_type))
+        return NULL;
+    if (pos < 0 || end < pos || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "skip_ng: need 0 <= pos <= end <= len(buf)");
+        return NULL;
+    }
+    if (read_ifaces(ifaces_list, ifaces, &nifaces) < 0 || (step && check_packet_type(packet_type) < 0)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    rc = skip_blocks(fast, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
+                     &size);
+    if (rc < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (!step) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnLn", pos, budget, others, last_ts, size);
+    }
+    if (!ethernet_epb(buf, pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen)) {
+        PyBuffer_Release(&view);
+        return Py_BuildValue("nnnLnO", pos, budget, others, last_ts, size, Py_None);
+    }
+    got = fast_lane((PyTypeObject *)packet_type, ts, buf + pos + 28, (Py_ssize_t)caplen);
+    if (got == Py_None) {
+        Py_DECREF(got);
+        got = PyBytes_FromStringAndSize((const char *)buf + pos + 28, (Py_ssize_t)caplen);
+    }
+    PyBuffer_Release(&view);
+    if (got == NULL)
+        return NULL;
+    return Py_BuildValue("nnnLn(LkN)", pos + (Py_ssize_t)blen, budget, others, ts, size, ts, (unsigned long)caplen,
+                         got);
+}
+
+static PyObject *walk_skip_ng(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return blocks(args, 0);
+}
+
+static PyObject *walk_step_ng(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return blocks(args, 1);
+}
+
+static PyMethodDef walk_methods[] = {
+    {"skip", walk_skip, METH_VARARGS,
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check) -> (pos, budget)\n\n"
+     "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
+     "lets the prefilter skip; stop at the first record the caller must handle."},
+    {"step", walk_step, METH_VARARGS,
+     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type)\n"
+     "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
+     "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
+    {"fast_lane", walk_fast_lane, METH_VARARGS,
+     "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
+    {"step_ng", walk_step_ng, METH_VARARGS,
+     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type)\n"
+     "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
+     "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
+    {"skip_ng", walk_skip_ng, METH_VARARGS,
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts)\n"
+     "    -> (pos, budget, others, last_ts, size)\n\n"
+     "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef walk_module = {
+    PyModuleDef_HEAD_INIT, "poolsniff.engine.fast._walk",
+    "The prefilter's record walk in C (see poolsniff.engine.fast.walk.skip, its reference).", -1, walk_methods,
+};
+
+PyMODINIT_FUNC PyInit__walk(void)
+{
+    last_ts_name = PyUnicode_InternFromString("last_ts");
+    if (last_ts_name == NULL)
+        return NULL;
+    return PyModule_Create(&walk_module);
+}

@@ -1,0 +1,55 @@
+"""Type stub for the C record walks (``_walk.c`` here); ``walk.py`` beside it holds their references."""
+
+from typing import Any
+
+def skip(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    frac_div: int,
+    limit: int,
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    /,
+) -> tuple[int, int, int]: ...
+def skip_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[tuple[int, int, int, int, int]],
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    /,
+) -> tuple[int, int, int, int, int]: ...
+def step(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    frac_div: int,
+    limit: int,
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    packet_type: type,
+    /,
+) -> tuple[int, int, int, tuple[int, int, Any] | None]: ...
+def fast_lane(packet_type: type, ts: int, frame: bytes, /) -> Any: ...
+def step_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[tuple[int, int, int, int, int]],
+    fast: dict[bytes, tuple[Any, bool]],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    packet_type: type,
+    /,
+) -> tuple[int, int, int, int, int, tuple[int, int, Any] | None]: ...

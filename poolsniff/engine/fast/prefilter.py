@@ -1,0 +1,304 @@
+"""Raw-byte prefilter: most packets are dealt with before any object is built for them.
+
+source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+Most packets of a busy link belong to long flows that have nothing left to read (bulk
+downloads, TLS after the ClientHello, video), are bare ACKs, or are UDP that is not DNS
+(QUIC, VoIP, games, NTP, mDNS). For such a packet the whole pipeline only stamps the flow
+with the packet's time (or not even that) and counts it. ``detections`` walks the records of
+a classic Ethernet pcap itself, and the enhanced packet blocks of a pcapng file (through the
+reader's ``Walker`` hook, any ``if_tsresol`` and interface, Ethernet interfaces only), and
+decides for each frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not)
+whose headers are plain and whole, it takes the addresses and ports straight out of the
+record as a key of ``FlowTable.fast``: a known direction that is closed (or a packet with
+no data, no SYN, FIN or RST) is stamped and counted right there, and a packet with no data,
+no SYN, FIN or RST of no known flow is only counted; a plain, whole UDP datagram with
+neither port 53 is only counted (the flow table drops it). Everything else -- and one
+packet in a while, so the idle sweep and the hold check run exactly where they would --
+goes through ``engine.feed`` as a frame. The result is what feeding every frame gives
+(tests/engine/fast/test_prefilter.py checks it). Other link types go through ``engine.feed`` frame by
+frame. ``poolsniff.engine.fast.walk`` holds the walks in Python, the references of the C ones.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final, Protocol
+
+from poolsniff.dissect import flows as flowtable
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.engine import pipeline
+from poolsniff.engine.fast.walk import (
+    ACCELERATED,
+    FEED,
+    LINKTYPE_ETHERNET,
+    SKIP,
+    SKIP_NG,
+    SKIP_TCP,
+    STEP,
+    STEP_NG,
+    decide,
+)
+from poolsniff.engine.pipeline import Stats
+from poolsniff.model import Detection, Frame, Packet
+from poolsniff.sources.pcap import Interface, PcapRecords, open_records
+
+__all__ = ["ACCELERATED", "SKIP", "SKIP_NG", "STEP", "STEP_NG", "Engine", "detections"]
+REPORT_EVERY: Final = 4096
+"""Frames between two ``on_read`` calls on the frame-by-frame path."""
+
+
+class Engine(Protocol):
+    """What the prefilter drives: a ``Pipeline``, or the front half of ``poolsniff.engine.split.parallel``."""
+
+    flows: FlowTable
+    stats: Stats
+    last_check: int
+
+    def feed(self, frame: Frame) -> list[Detection]:
+        """Run one frame through; return the detections it releases."""
+
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+        """``feed`` for a frame of ``size`` bytes already decoded by the decoder's fast lane."""
+
+
+def detections(
+    fileobj: BinaryIO,
+    name: str,
+    engine: Engine,
+    *,
+    on_read: Callable[[], None] | None = None,
+    every: int = 1 << 30,
+) -> Iterator[Detection]:
+    """Run every frame of a capture through ``engine``; yield the detections it releases.
+
+    ``on_read`` is called after each read of the file (progress); ``engine.feed`` gets a
+    frame at least once every ``every`` skipped packets. Raises like ``read_frames``.
+    """
+    room = _Room()
+    found = open_records(fileobj, name, _pcapng_walker(engine, on_read, every, room))
+    if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
+        yield from _ethernet(found, engine, on_read, every)
+    else:
+        yield from _frames(found, engine, on_read, every, room)
+
+
+class _Room:
+    """The frame-by-frame loop's skip state, shared with the pcapng walker."""
+
+    __slots__ = ("budget", "granted", "next_check", "others", "size", "count", "released")
+
+    def __init__(self) -> None:
+        self.budget = self.granted = self.next_check = self.others = self.size = self.count = 0
+        self.released: list[Detection] = []
+        """What the frames the walker fed released, for ``_frames`` to yield before the next frame."""
+
+    def take(self) -> list[Detection]:
+        """Hand over ``released`` and start a new list."""
+        out, self.released = self.released, []
+        return out
+
+    def reset(self, engine: Engine, every: int) -> None:
+        """After a frame was fed: the budget until the engine must see one, the next hold check."""
+        self.budget = self.granted = _room(engine, every)
+        self.next_check = engine.last_check + pipeline.CHECK_EVERY_US
+        self.others = self.size = 0
+
+    def settle(self, engine: Engine) -> None:
+        """Count the packets skipped since the last reset in the engine."""
+        if self.budget != self.granted or self.others:
+            _settle(engine, self.granted - self.budget, self.others, self.size)
+            self.granted, self.others, self.size = self.budget, 0, 0
+
+
+def _frames(
+    found: PcapRecords | Iterator[Frame],
+    engine: Engine,
+    on_read: Callable[[], None] | None,
+    every: int,
+    room: _Room,
+) -> Iterator[Detection]:
+    """The frame-by-frame loop (pcapng, other link types): the same skips, one call per frame.
+
+    For pcapng, ``room`` is shared with the walker that steps over enhanced packet blocks
+    before the reader builds their frames (``_pcapng_walker``).
+    """
+    frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
+    get = engine.flows.fast.get
+    feed = engine.feed
+    room.reset(engine, every)
+    try:
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except BaseException:  # damage or an interrupt: what was found before it first
+                if room.released:
+                    yield from room.take()
+                raise
+            if room.released:
+                yield from room.take()
+            room.count += 1
+            if on_read is not None and room.count >= REPORT_EVERY:
+                room.count = 0
+                on_read()
+            ts, linktype, data = frame
+            if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
+                kind = decide(get, data, 0, len(data), ts)
+                if kind != FEED:
+                    if kind == SKIP_TCP:
+                        room.budget -= 1
+                    else:
+                        room.others += 1
+                    room.size += len(data)
+                    continue
+            room.settle(engine)
+            released = feed(frame)
+            room.reset(engine, every)
+            if released:
+                yield from released
+        if room.released:
+            yield from room.take()
+    finally:
+        room.settle(engine)
+
+
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
+
+
+def _pcapng_walker(
+    engine: Engine, on_read: Callable[[], None] | None, every: int, room: _Room
+) -> Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]:
+    """The pcapng reader's ``Walker``: ``STEP_NG`` over the blocks, within ``room``'s budget.
+
+    It takes every Ethernet enhanced packet block it can: the skipped ones are counted, the
+    others fed (decoded by the fast lane where it can), their detections kept in ``room``
+    for ``_frames``; it leaves any other block to the reader.
+    """
+    fast = engine.flows.fast
+    feed, feed_packet = engine.feed, engine.feed_packet
+    packet_type = Packet
+
+    def walk(
+        buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface], last_ts: int
+    ) -> tuple[int, int]:
+        while True:
+            if not _INT64_MIN <= last_ts <= _INT64_MAX:  # the C walk keeps times in 64 bits
+                return pos, last_ts
+            # feeding a packet the walk could skip changes nothing, so a later check is as good
+            next_check = min(max(room.next_check, _INT64_MIN), _INT64_MAX)
+            start_budget = room.budget
+            pos, room.budget, others, last_ts, size, got = STEP_NG(
+                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type
+            )
+            room.others += others
+            room.size += size
+            room.count += others + start_budget - room.budget
+            if on_read is not None and room.count >= REPORT_EVERY:
+                room.count = 0
+                on_read()
+            if got is None:
+                return pos, last_ts
+            ts, caplen, packet = got
+            room.settle(engine)
+            if type(packet) is bytes:
+                released = feed((ts, LINKTYPE_ETHERNET, packet))
+            else:
+                released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
+            room.reset(engine, every)
+            room.count += 1
+            if released:
+                room.released += released
+
+    return walk
+
+
+def _room(engine: Engine, every: int) -> int:
+    """How many packets may be skipped before the engine must see one (the idle sweep is due)."""
+    return max(0, min(flowtable.SWEEP_EVERY - 1 - engine.flows.since_sweep, every))
+
+
+def _settle(engine: Engine, tcp: int, others: int, size: int) -> None:
+    """Count ``tcp`` skipped TCP packets and ``others`` skipped UDP ones, of ``size`` frame bytes."""
+    engine.stats.packets += tcp + others
+    engine.stats.bytes += size
+    engine.flows.since_sweep += tcp
+
+
+def _ethernet(
+    records: PcapRecords, engine: Engine, on_read: Callable[[], None] | None, every: int
+) -> Iterator[Detection]:
+    """The fused loop: walk Ethernet pcap records, skip what the flow table allows, feed the rest.
+
+    ``STEP`` hands back each record to feed, decoded where the fast lane could; the loop reads
+    more of the file, or reports damage, where it hands back none.
+    """
+    s, div, limit = records.stream, records.frac_div, records.limit
+    big_endian = records.order == ">"
+    header = struct.Struct(records.order + "IIII").unpack_from
+    step = STEP
+    fast = engine.flows.fast
+    feed, feed_packet = engine.feed, engine.feed_packet
+    flows = engine.flows
+    buf, pos, end = s.buf, records.start, len(s.buf)
+    mark = s.base + pos  # file offset up to which the engine has counted the packets
+    budget = granted = _room(engine, every)
+    others = 0  # UDP records skipped since ``mark``
+    next_check = engine.last_check + pipeline.CHECK_EVERY_US
+    sweep_room = flowtable.SWEEP_EVERY - 1
+    check_every = pipeline.CHECK_EVERY_US
+    stats = engine.stats
+    packet_type = Packet
+    try:
+        while True:
+            pos, budget, more, got = step(
+                buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type
+            )
+            others += more
+            if got is None:
+                if end - pos < 16:
+                    end, buf, pos = s.fill(pos, 16), s.buf, 0
+                    if on_read is not None:
+                        on_read()
+                    if end < 16:
+                        if end:
+                            raise records.truncated(end)
+                        return
+                    continue
+                caplen = header(buf, pos)[2]
+                if caplen > limit:
+                    raise records.caplen_damage(pos, caplen)
+                end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
+                if on_read is not None:
+                    on_read()
+                if 16 + caplen > end:
+                    raise records.truncated(end)
+                continue
+            ts, caplen, packet = got
+            if budget != granted or others:  # the records since ``mark``, less their headers (_settle)
+                tcp = granted - budget
+                stats.packets += tcp + others
+                stats.bytes += s.base + pos - 16 - caplen - mark - 16 * (tcp + others)
+                flows.since_sweep += tcp
+            if type(packet) is bytes:
+                released = feed((ts, LINKTYPE_ETHERNET, packet))
+            else:
+                released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
+            mark = s.base + pos
+            others = 0
+            budget = sweep_room - flows.since_sweep  # _room, inline
+            if budget > every:
+                budget = every
+            elif budget < 0:
+                budget = 0
+            granted = budget
+            next_check = engine.last_check + check_every
+            if released:
+                yield from released
+    finally:
+        if budget != granted or others:
+            skipped = granted - budget + others
+            _settle(engine, granted - budget, others, s.base + pos - mark - 16 * skipped)

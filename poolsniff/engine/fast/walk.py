@@ -1,0 +1,328 @@
+"""The record walks of the prefilter in Python: the references of the C walks (``_walk.c`` beside it).
+
+source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+``decide`` says what the prefilter does with one Ethernet frame: leave it to the pipeline
+(FEED), deal with it as a TCP packet (SKIP_TCP: a plain, whole IPv4/IPv6 TCP packet of a
+known direction that is closed or that carries no data -- its flow is stamped -- or with no
+data of no known flow) or as a UDP datagram the flow table drops (SKIP_UDP: plain, whole,
+neither port 53). ``skip`` walks classic pcap records, ``skip_ng`` the enhanced packet blocks
+of a pcapng section, ``step`` is ``skip`` plus the record it stopped at, decoded by the
+decoder's fast lane. ``SKIP``, ``SKIP_NG`` and ``STEP`` are the C functions when the
+extension is built (``ACCELERATED``), else these; the tests compare the two record by record.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Final
+
+from poolsniff.dissect import flows as flowtable
+from poolsniff.dissect.flows import Flow
+from poolsniff.engine.decode import fast_lane
+from poolsniff.model import Packet
+from poolsniff.sources.pcap import Interface
+
+LINKTYPE_ETHERNET: Final = 1
+_ETH4 = struct.Struct("!12xHBxH2xHxB2x12s8xBB").unpack_from
+"""EtherType, IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, flags."""
+_HEADER_LE = struct.Struct("<III").unpack_from
+_HEADER_BE = struct.Struct(">III").unpack_from
+"""A pcap record header's seconds, fraction and captured length."""
+_IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
+"""IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
+Entry = tuple[Flow, bool]
+"""A ``FlowTable.fast`` value: the flow and whether this direction is closed."""
+_VLAN: Final = 0x8100
+_IPV4: Final = 0x0800
+_IPV6: Final = 0x86DD
+_UDP4 = struct.Struct("!BxH2xHxB10xHH").unpack_from
+"""IPv4 version/IHL, total length, fragment field, protocol, UDP ports."""
+_UDP6 = struct.Struct("!B3xHB33xHH").unpack_from
+"""IPv6 version byte, payload length, next header, UDP ports."""
+_EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpack_from)
+"""An enhanced packet block's type, length, interface, time high and low, captured length."""
+_U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)
+FEED: Final = 0
+SKIP_TCP: Final = 1
+"""Dealt with here: a TCP packet (it counts towards the idle sweep)."""
+SKIP_UDP: Final = 2
+"""Dealt with here: a UDP datagram that the flow table drops (it does not count)."""
+MAX_BLOCK: Final = 16 << 20
+"""``poolsniff.sources.pcap.MAX_BLOCK``: larger blocks are left to the reader."""
+_EPB: Final = 6
+MAX_IFACES: Final = 64
+"""Interfaces the C walk keeps (``MAX_IFACES`` in _walk.c); blocks of later ones go to the reader."""
+
+
+def lookup(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int) -> tuple[Entry | None, int]:
+    """The ``fast`` entry of a plain, whole TCP packet in the Ethernet frame ``buf[f:stop]``.
+
+    Returns (entry, payload length) -- the entry None for an unknown flow -- or (None, -1)
+    for anything else: not IPv4/IPv6 TCP
+    behind at most one 802.1Q tag, IP options or extension headers, a fragment, SYN, FIN
+    or RST, a TCP header or IP packet that the frame does not hold whole, an unknown flow.
+    """
+    if stop - f < 54:
+        return None, -1
+    et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
+    l3 = f + 14
+    if et == _VLAN and stop - f >= 58:
+        et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
+        l3 = f + 18
+    if et == _IPV4:
+        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
+            hl = (thl >> 4) << 2
+            data = total - 20 - hl
+            if hl >= 20 and data >= 0 and l3 + total <= stop:
+                return get(key), data
+    elif et == _IPV6 and l3 + 54 <= stop:
+        version, length, nxt, key, thl, flags = _IP6(buf, l3)
+        if version >> 4 == 6 and nxt == 6 and not flags & 7:
+            hl = (thl >> 4) << 2
+            data = length - hl
+            if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
+                return get(key), data
+    return None, -1
+
+
+def udp_other(buf: bytes, f: int, stop: int) -> bool:
+    """Whether the Ethernet frame ``buf[f:stop]`` is a plain, whole UDP datagram with neither port 53.
+
+    Plain: IPv4 without options or IPv6 without extension headers, behind at most one
+    802.1Q tag, not a fragment, the IP length within the frame. The decoder makes a UDP
+    packet of it and the flow table drops it (only port 53 is read, ``flows.DNS_PORT``).
+    """
+    if stop - f < 42:
+        return False
+    et = (buf[f + 12] << 8) | buf[f + 13]
+    l3 = f + 14
+    if et == _VLAN:
+        et = (buf[f + 16] << 8) | buf[f + 17]
+        l3 = f + 18
+    room = stop - l3
+    if et == _IPV4:
+        if room < 28:
+            return False
+        vhl, total, frag, proto, sport, dport = _UDP4(buf, l3)
+        if vhl != 0x45 or proto != 17 or frag & 0x1FFF or total < 28 or total > room:
+            return False
+    elif et == _IPV6:
+        if room < 48:
+            return False
+        version, length, nxt, sport, dport = _UDP6(buf, l3)
+        if version >> 4 != 6 or nxt != 17 or length < 8 or 40 + length > room:
+            return False
+    else:
+        return False
+    return bool(sport != flowtable.DNS_PORT and dport != flowtable.DNS_PORT)
+
+
+def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, ts: int) -> int:
+    """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
+
+    SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
+    carries no data (its flow is stamped with ``ts`` here), or with no data of no known flow.
+    SKIP_UDP: ``udp_other``. FEED: anything else.
+    """
+    entry, data = lookup(get, buf, f, stop)
+    if entry is None:
+        if data == 0:
+            return SKIP_TCP
+        return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
+    if entry[1] or not data:
+        entry[0].last_ts = ts
+        return SKIP_TCP
+    return FEED
+
+
+def skip(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    div: int,
+    limit: int,
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+) -> tuple[int, int, int]:
+    """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
+
+    A record is dealt with here when it is whole in the buffer, its captured length is at most
+    ``limit``, ``budget`` is not spent, its time is before ``next_check`` and ``decide`` says
+    so: a TCP packet counts against ``budget``, a UDP one in ``others``. Stops at the first
+    other record; returns ``(pos, budget, others)``. ``poolsniff.engine.fast._walk.skip`` is the same
+    function in C, used when it is built; this one is the reference.
+    """
+    header = _HEADER_BE if big_endian else _HEADER_LE
+    get = fast.get
+    others = 0
+    while budget > 0 and end - pos >= 16:
+        sec, frac, caplen = header(buf, pos)
+        f = pos + 16
+        stop = f + caplen
+        if caplen > limit or stop > end or caplen < 54:
+            break
+        ts = sec * 1000000 + frac // div
+        if ts >= next_check:
+            break
+        kind = decide(get, buf, f, stop, ts)
+        if kind == FEED:
+            break
+        if kind == SKIP_TCP:
+            budget -= 1
+        else:
+            others += 1
+        pos = stop
+    return pos, budget, others
+
+
+def ethernet_epb(
+    buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface]
+) -> tuple[int, int, int] | None:
+    """``(ts, caplen, block length)`` of the block at ``buf[pos:end]`` if it is a sound enhanced
+    packet block (as the reader checks it: length, trailer, captured length, interface) of an
+    Ethernet interface whose time fits 64 bits (as the C walk keeps it), else ``None``."""
+    if end - pos < 32:
+        return None
+    btype, blen, ifid, high, low, caplen = _EPB_HEAD[big_endian](buf, pos)
+    if btype != _EPB or blen < 32 or blen & 3 or blen > MAX_BLOCK:
+        return None
+    if blen > end - pos or _U32[big_endian](buf, pos + blen - 4)[0] != blen:
+        return None
+    if caplen > blen - 32 or ifid >= min(len(ifaces), MAX_IFACES):
+        return None
+    linktype, mul, div, offset, _ = ifaces[ifid]
+    if linktype != LINKTYPE_ETHERNET or mul > 1 << 40 or not -(1 << 63) <= offset < 1 << 63 or div >= 1 << 63:
+        return None
+    ts = ((high << 32) | low) * mul // div + offset
+    if not -(1 << 63) <= ts < 1 << 63:
+        return None
+    return ts, caplen, blen
+
+
+def skip_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[Interface],
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+) -> tuple[int, int, int, int, int]:
+    """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
+
+    Steps over whole, sound enhanced packet blocks of Ethernet interfaces (as the reader
+    checks them: length, trailer, captured length, interface) whose frame ``decide`` deals
+    with; stops at any other block. Returns ``(pos, budget, others, last_ts, size)``:
+    ``last_ts`` the time of the last frame stepped over, ``size`` their captured bytes.
+    ``poolsniff.engine.fast._walk.skip_ng`` is the same function in C; this one is the reference.
+    """
+    get = fast.get
+    others = size = 0
+    while budget > 0:
+        found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+        if found is None:
+            break
+        ts, caplen, blen = found
+        if ts >= next_check:
+            break
+        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts)
+        if kind == FEED:
+            break
+        if kind == SKIP_TCP:
+            budget -= 1
+        else:
+            others += 1
+        last_ts = ts
+        size += caplen
+        pos += blen
+    return pos, budget, others, last_ts, size
+
+
+Stepped = tuple[int, int, "bytes | Packet"]
+"""``(ts, captured length, packet)`` of the record ``step`` stopped at (packet: or the frame)."""
+
+
+def step(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    div: int,
+    limit: int,
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+    packet_type: type[Packet],
+) -> tuple[int, int, int, Stepped | None]:
+    """``skip``, then the record it stopped at, when it is whole and within ``limit``.
+
+    Returns ``(pos after that record, budget, others, (ts, caplen, packet))``, ``packet``
+    being the decoder's fast lane's (``decode.fast_lane``) or, where the lane declines, the
+    frame's bytes; else ``(pos, budget, others, None)`` with ``pos`` at the record for the
+    caller to read on or report damage. ``packet_type`` is ``model.Packet`` (the C function,
+    ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
+    """
+    pos, budget, others = skip(buf, pos, end, big_endian, div, limit, fast, budget, next_check)
+    if end - pos < 16:
+        return pos, budget, others, None
+    sec, frac, caplen = (_HEADER_BE if big_endian else _HEADER_LE)(buf, pos)
+    stop = pos + 16 + caplen
+    if caplen > limit or stop > end:
+        return pos, budget, others, None
+    ts = sec * 1000000 + frac // div
+    frame = buf[pos + 16 : stop]
+    packet = fast_lane(ts, frame)
+    return stop, budget, others, (ts, caplen, frame if packet is None else packet)
+
+
+def step_ng(
+    buf: bytes,
+    pos: int,
+    end: int,
+    big_endian: bool,
+    ifaces: list[Interface],
+    fast: dict[bytes, Entry],
+    budget: int,
+    next_check: int,
+    last_ts: int,
+    packet_type: type[Packet],
+) -> tuple[int, int, int, int, int, Stepped | None]:
+    """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
+    (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
+    as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
+    reference of ``poolsniff.engine.fast._walk.step_ng``."""
+    pos, budget, others, last_ts, size = skip_ng(
+        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts
+    )
+    found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+    if found is None:
+        return pos, budget, others, last_ts, size, None
+    ts, caplen, blen = found
+    frame = buf[pos + 28 : pos + 28 + caplen]
+    packet = fast_lane(ts, frame)
+    return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
+
+
+try:  # the same walks in C, when the extension was built at install time
+    from poolsniff.engine.fast._walk import skip as _fast_skip
+    from poolsniff.engine.fast._walk import skip_ng as _fast_skip_ng
+    from poolsniff.engine.fast._walk import step as _fast_step
+    from poolsniff.engine.fast._walk import step_ng as _fast_step_ng
+except ImportError:  # pragma: no cover - depends on the build
+    SKIP: Callable[..., tuple[int, int, int]] = skip
+    SKIP_NG: Callable[..., tuple[int, int, int, int, int]] = skip_ng
+    STEP: Callable[..., tuple[int, int, int, Stepped | None]] = step
+    STEP_NG: Callable[..., tuple[int, int, int, int, int, Stepped | None]] = step_ng
+else:
+    SKIP = _fast_skip
+    SKIP_NG = _fast_skip_ng
+    STEP = _fast_step
+    STEP_NG = _fast_step_ng
+ACCELERATED: Final = SKIP is not skip
+"""Whether the C record walks are in use."""

@@ -1,0 +1,436 @@
+"""One capture over two processes: the front reads and tracks, the back dissects and detects.
+
+source -> prefilter -> decode -> flows (**front**)
+       => dissectors -> detectors -> enrichment (**back**) -> sinks
+
+The front process reads the file and runs the prefilter, the decoder and the tracking half
+of the flow table. Its table is given a ``Recorder`` for a dissector: each call the table
+makes (a flow starts, a SYN, a segment with data, a flow ends, a DNS datagram) becomes an
+*item*, and so does each hold check (its schedule depends on packet times only). The back
+process replays the items, in order, through the real ``Dissector`` and the pipeline's
+detectors and enrichment: it sees exactly the events one process sees, in the same order,
+so the alerts and their order are those of one process, with nothing to merge. The back
+tells the front which directions have nothing more to read; the front marks them closed in
+its ``fast`` map, so the prefilter skips their packets (until it knows, it sends their
+segments along and the back ignores them, as one process would). Messages are pickled
+lists over two pipes; the front never blocks on a full pipe without reading the other.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import select
+import signal
+import struct
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any, BinaryIO, Final
+
+from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
+from poolsniff.dissect.streams import Direction, Mode
+from poolsniff.engine import pipeline as pipeline_module
+from poolsniff.engine.decode import Decoder
+from poolsniff.engine.fast.prefilter import detections
+from poolsniff.engine.pipeline import Pipeline, Stats
+from poolsniff.errors import CaptureDamaged
+from poolsniff.intel.lists import Blocklist
+from poolsniff.model import Alert, Detection, Event, Frame, Packet
+
+START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
+"""Item kinds: the first element of every item tuple."""
+BATCH: Final = 512
+"""Items per message."""
+FLUSH_PACKETS: Final = 2048
+"""Packets after which waiting items are sent even if there are fewer than ``BATCH``."""
+SHADOW: Final = 4
+"""Segments of a server's side the front dissects itself before it leaves it to the back."""
+PIPE_BYTES: Final = 1 << 20
+"""Pipe buffer asked for (Linux allows 1 MiB without privileges)."""
+
+Item = tuple[Any, ...]
+Record = dict[str, Any]
+_LEN = struct.Struct("!I")
+
+
+class PeerGone(RuntimeError):
+    """The other process of a two-process scan has exited (a bug: its traceback is on stderr)."""
+
+
+def available() -> bool:
+    """True where processes can be forked (the back inherits the loaded blocklist)."""
+    import multiprocessing  # here, not at the top: a one-process scan does not pay for it
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+# --------------------------------------------------------------------------- the pipes
+
+
+class Channel:
+    """Length-prefixed pickled messages: read from ``rfd``, written to ``wfd``.
+
+    With ``patient=False`` (the front) writes never block: while the other side's pipe is
+    full, what it sends back is read and queued, so neither side waits on the other forever.
+    """
+
+    def __init__(self, rfd: int, wfd: int, *, patient: bool) -> None:
+        """Use the two pipe ends; the front passes ``patient=False``."""
+        self.rfd, self.wfd, self.patient = rfd, wfd, patient
+        self._buf = bytearray()
+        self.inbox: deque[Any] = deque()
+        _widen(rfd)
+        _widen(wfd)
+        if not patient:
+            os.set_blocking(rfd, False)
+            os.set_blocking(wfd, False)
+
+    def send(self, message: Any) -> None:
+        """Send one message; ``PeerGone`` if the other process has exited."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_LEN.pack(len(data)) + data)
+        try:
+            while view:
+                sent = _write(self.wfd, view)
+                if sent is None:  # the pipe is full: read what comes back while it drains
+                    readable, _, _ = select.select([self.rfd], [self.wfd], [])
+                    if readable:
+                        self._read()
+                else:
+                    view = view[sent:]
+        except BrokenPipeError as exc:
+            raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
+
+    def poll(self) -> None:
+        """Queue in ``inbox`` whatever complete messages have arrived (never blocks)."""
+        self._read()
+
+    def receive(self) -> Any:
+        """Wait for the next message; None once the other side has closed its end."""
+        while not self.inbox:
+            if not self.patient:
+                select.select([self.rfd], [], [])
+            if not self._read():
+                return None
+        return self.inbox.popleft()
+
+    def _read(self) -> bool:
+        """Read what is there (blocking: at least something); False at end of stream."""
+        while True:
+            chunk = _read(self.rfd)
+            if chunk is None:
+                return True
+            if not chunk:
+                return bool(self.inbox)
+            self._buf += chunk
+            self._split()
+            if self.patient:
+                return True
+
+    def _split(self) -> None:
+        buf, pos = self._buf, 0
+        while len(buf) - pos >= 4:
+            size = _LEN.unpack_from(buf, pos)[0]
+            if len(buf) - pos < 4 + size:
+                break
+            self.inbox.append(pickle.loads(memoryview(buf)[pos + 4 : pos + 4 + size]))
+            pos += 4 + size
+        del buf[:pos]
+
+
+def _widen(fd: int) -> None:
+    """Ask for a larger pipe buffer (fewer switches between the processes)."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (OSError, AttributeError):  # older kernels, other systems: the default will do
+        pass
+
+
+def _write(fd: int, data: memoryview) -> int | None:
+    """Write what the pipe takes; None when it is full (non-blocking end)."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return None
+
+
+def _read(fd: int) -> bytes | None:
+    """Read what the pipe holds; None when it is empty (non-blocking end), b"" at its end."""
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return None
+
+
+# --------------------------------------------------------------------------- front
+
+
+class Recorder(Dissector):
+    """Stands in for the dissector in the front: records the table's calls as items.
+
+    The server side of each new flow is also dissected here, for its first ``SHADOW``
+    segments, by a ``Direction`` of its own: most servers (downloads, TLS, video) say at
+    once that there is nothing to read, and the front can skip their packets without
+    waiting for the back to say so. The shadow sees what the back's direction sees, so
+    when it has nothing more to read, neither has the back's.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing recorded."""
+        super().__init__(Counter())
+        self.items: list[Item] = []
+        self.shadows: dict[int, tuple[Direction, int]] = {}
+
+    def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
+        """Record a flow start; shadow its server side."""
+        self.items.append((START, flow.fid, ts_us, from_client, synced, flow.key, flow.raw))
+        key = flow.key
+        dns_port = key.client_port == DNS_PORT or key.server_port == DNS_PORT
+        self.shadows[flow.fid] = (Direction(key, False, synced, dns_port), SHADOW)
+
+    def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
+        """Record a SYN."""
+        self.items.append((SYN, flow.fid, from_client, seq))
+        if not from_client:
+            shadow = self.shadows.get(flow.fid)
+            if shadow is not None:
+                shadow[0].syn(seq)
+
+    def data(
+        self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
+    ) -> bool:
+        """Record a segment; True when the server's shadow has nothing more to read."""
+        self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
+        if from_client:
+            return False
+        shadow = self.shadows.pop(flow.fid, None)
+        if shadow is None:
+            return False
+        direction, left = shadow
+        direction.segment(ts_us, seq, payload)
+        if direction.mode == Mode.IGNORE:
+            return True
+        if left > 1:
+            self.shadows[flow.fid] = (direction, left - 1)
+        return False
+
+    def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
+        """Record a flow end."""
+        self.items.append((END, flow.fid, ts_us, from_client))
+        self.shadows.pop(flow.fid, None)
+
+    def dns(self, p: Packet) -> list[Event]:
+        """Record a DNS datagram."""
+        self.items.append((DNS, *p))
+        return []
+
+
+class Front:
+    """The prefilter's engine in the front process: decode and track, items out, alerts in."""
+
+    def __init__(self, channel: Channel, emit: Callable[[Record], None]) -> None:
+        """Send items over ``channel``; hand the alert records that come back to ``emit``."""
+        self.decoder = Decoder()
+        self.recorder = Recorder()
+        self.flows = FlowTable(dissector=self.recorder)
+        self.stats = Stats()
+        self.last_check = 0
+        self.channel = channel
+        self.emit = emit
+        self.report: dict[str, Any] | None = None
+        self._sent_at = 0
+
+    def feed(self, frame: Frame) -> list[Detection]:
+        """Decode and track one frame (the back releases the detections)."""
+        ts_us, linktype, data = frame
+        stats = self.stats
+        stats.packets += 1
+        stats.bytes += len(data)
+        return self._track(ts_us, self.decoder.decode(ts_us, linktype, data))
+
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
+        stats = self.stats
+        stats.packets += 1
+        stats.bytes += size
+        return self._track(ts_us, packet)
+
+    def _track(self, ts_us: int, packet: Packet | None) -> list[Detection]:
+        items = self.recorder.items
+        if packet is not None:
+            self.flows.process(packet)
+            if ts_us - self.last_check >= pipeline_module.CHECK_EVERY_US:
+                self.last_check = ts_us
+                items.append((TICK, ts_us))
+        if len(items) >= BATCH or self.stats.packets - self._sent_at >= FLUSH_PACKETS:
+            self.flush()
+        return []
+
+    def flush(self) -> None:
+        """Send the waiting items; take in what the back has sent."""
+        items = self.recorder.items
+        if items:
+            self.channel.send(items)
+            self.recorder.items = []
+        self._sent_at = self.stats.packets
+        self.channel.poll()
+        self._take()
+
+    def finish(self) -> None:
+        """End of input: end every flow, tell the back, wait for its last alerts and its counts."""
+        self.flows.close_all()
+        self.recorder.items.append((FINISH,))
+        self.flush()
+        while self.report is None:
+            message = self.channel.receive()
+            if message is None:
+                raise PeerGone("the back process of the scan stopped early (see the error above)")
+            self.channel.inbox.appendleft(message)
+            self._take()
+
+    def _take(self) -> None:
+        inbox, fast = self.channel.inbox, self.flows.fast
+        while inbox:
+            closed, records, report = inbox.popleft()
+            for raw, fid in closed:
+                entry = fast.get(raw)
+                if entry is not None and entry[0].fid == fid:
+                    fast[raw] = (entry[0], True)
+            for record in records:
+                self.emit(record)
+            if report is not None:
+                self.report = report
+
+
+# --------------------------------------------------------------------------- back
+
+
+class Back:
+    """Replays the front's items through the dissector and the pipeline's detection half."""
+
+    def __init__(self, blocklist: Blocklist, redact: bool) -> None:
+        """A fresh pipeline over ``blocklist`` (its own table stays empty)."""
+        self.pipeline = Pipeline(blocklist, redact=redact)
+        self.dissector = Dissector(self.pipeline.flows.counters)
+        self.flows: dict[int, Flow] = {}
+
+    def replay(self, items: list[Item], out: list[Detection], closed: list[tuple[bytes, int]]) -> bool:
+        """Replay ``items``; append released detections and newly closed directions; True at the end."""
+        handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
+        for item in items:
+            kind = item[0]
+            events: list[Event] = []
+            if kind == DATA:
+                _, fid, from_client, ts_us, seq, payload = item
+                flow = flows[fid]
+                if dis.data(flow, from_client, ts_us, seq, payload, events):
+                    bit = 1 if from_client else 2
+                    if not flow.closed & bit:
+                        flow.closed |= bit
+                        closed.append((flow.raw[0 if from_client else 1], fid))
+            elif kind == START:
+                _, fid, ts_us, from_client, synced, key, raw = item
+                flow = flows[fid] = Flow(key, None, None, raw, fid)
+                dis.start(flow, ts_us, from_client, synced, events)
+            elif kind == SYN:
+                dis.syn(flows[item[1]], item[2], item[3])
+            elif kind == END:
+                dis.end(flows.pop(item[1]), item[2], item[3], events)
+            elif kind == DNS:
+                events = dis.dns(Packet(*item[1:]))
+            elif kind == TICK:
+                self.pipeline.tick(item[1], out)
+            elif kind == FINISH:
+                out.extend(self.pipeline.finish())
+                return True
+            for event in events:
+                handle(event, out)
+        return False
+
+    def report(self) -> dict[str, Any]:
+        """Counts for the front: alerts, suppressed, the dissector's counters."""
+        stats = self.pipeline.stats
+        return {"alerts": stats.alerts, "suppressed": stats.suppressed, "counters": dict(stats.skipped)}
+
+
+def _back_main(
+    rfd: int,
+    wfd: int,
+    theirs: tuple[int, int],
+    blocklist: Blocklist,
+    redact: bool,
+    to_record: Callable[[Alert], Record],
+    name: str,
+) -> None:
+    """The back process: replay item lists until the end item, send alert records back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for fd in theirs:
+        os.close(fd)
+    channel = Channel(rfd, wfd, patient=True)
+    back = Back(blocklist, redact)
+    done = False
+    while not done:
+        items = channel.receive()
+        if items is None:  # the front went away
+            return
+        out: list[Detection] = []
+        closed: list[tuple[bytes, int]] = []
+        done = back.replay(items, out, closed)
+        if out or closed or done:
+            records = [to_record(Alert(det, name)) for det in out]
+            channel.send((closed, records, back.report() if done else None))
+
+
+# --------------------------------------------------------------------------- one scan
+
+
+def scan_split(
+    fileobj: BinaryIO,
+    path: str,
+    blocklist: Blocklist,
+    *,
+    emit: Callable[[Record], None],
+    to_record: Callable[[Alert], Record],
+    redact: bool,
+    name: str,
+    on_read: Callable[[], None] | None,
+) -> tuple[Front, CaptureDamaged | None]:
+    """Scan an open capture over two processes; return the front (its counts, the back's report).
+
+    Damage part-way ends the scan like the end of the file and is returned; the alerts
+    found before are emitted. ``KeyboardInterrupt`` emits them too, then propagates.
+    """
+    import multiprocessing
+
+    a2b_r, a2b_w = os.pipe()
+    b2a_r, b2a_w = os.pipe()
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(
+        target=_back_main,
+        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, to_record, name),
+        daemon=True,
+    )
+    proc.start()
+    os.close(a2b_r)
+    os.close(b2a_w)
+    front = Front(Channel(b2a_r, a2b_w, patient=False), emit)
+    damage: CaptureDamaged | None = None
+    try:
+        try:
+            for _ in detections(fileobj, path, front, on_read=on_read, every=FLUSH_PACKETS):
+                pass
+        except CaptureDamaged as exc:
+            damage = exc
+        except KeyboardInterrupt:
+            front.finish()  # keep what was found, then let the caller stop
+            raise
+        front.finish()
+    finally:
+        os.close(a2b_w)
+        os.close(b2a_r)
+        proc.join(5)
+        if proc.is_alive():
+            proc.terminate()
+    return front, damage

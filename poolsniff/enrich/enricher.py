@@ -1,0 +1,91 @@
+"""Enrichment: blocklist, DNS memory and redaction applied to a detection (enrichment layer).
+
+detectors -> Detection -> **Enricher** -> Detection with pool names -> sinks
+
+The enricher sees every DNS message first (``observe``; ``observes`` names the event types
+it takes), so DNS answers are remembered before any later connection is judged. When a
+detection is released it adds, where it can:
+
+* the blocklist entry that a name from the flow matches (SNI, Host, a pool host named
+  inside Stratum params, or the name the pool's address was resolved from);
+* ``pool_host`` and ``pool`` (the registrable domain, from tldextract running offline);
+* redaction of wallets and logins when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from poolsniff.detect.evidence import redact
+from poolsniff.enrich.dnsmemory import DnsMemory
+from poolsniff.intel import psl
+from poolsniff.intel.lists import Blocklist
+from poolsniff.model import Detection, DnsMessage, Event
+
+REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
+"""Evidence that identifies a person or an account; ``--redact`` hides it."""
+
+
+class Enricher:
+    """Adds blocklist and DNS-memory context to detections."""
+
+    observes: tuple[type[Event], ...] = (DnsMessage,)
+    """The event types ``observe`` looks at; the pipeline hands it no others."""
+
+    def __init__(self, blocklist: Blocklist, memory: DnsMemory, *, redact_ids: bool = False) -> None:
+        """Use ``blocklist`` and ``memory``; ``redact_ids`` hides wallets and logins."""
+        self.blocklist = blocklist
+        self.memory = memory
+        self.redact_ids = redact_ids
+
+    def observe(self, event: Event) -> None:
+        """Remember what later detections may need (DNS answers)."""
+        if isinstance(event, DnsMessage) and event.is_response:
+            self.memory.observe(event)
+
+    def enrich(self, det: Detection) -> Detection:
+        """Add pool names, blocklist matches and redaction to ``det``; return it."""
+        e = det.evidence
+        flow = det.flow
+        pool_ip = flow.server_ip if det.miner_is_client else flow.client_ip
+        if "pool_host" not in e:
+            name = self.memory.lookup(pool_ip, det.ts_us)
+            if name is not None:
+                e["pool_host"] = name
+                e["resolved_from"] = name
+                det.names.append(name)
+        if "pool_host" not in e:
+            for name in det.names:
+                if not _is_address(name):
+                    e["pool_host"] = name.lower().rstrip(".")
+                    break
+        if "blocklist" not in e:
+            for name in det.names:
+                match = self.blocklist.match_name(name)
+                if match is not None:
+                    e.update(match.evidence())
+                    break
+        host = e.get("pool_host")
+        if host and not _is_address(host):
+            pool = psl.registrable(host)
+            if pool:
+                e["pool"] = pool
+        if self.redact_ids:
+            self._redact(det)
+        return det
+
+    @staticmethod
+    def _redact(det: Detection) -> None:
+        e = det.evidence
+        for key in REDACTED_KEYS:
+            if key in e:
+                e[key] = redact(e[key])
+        http = det.app.get("http")
+        if isinstance(http, dict) and isinstance(http.get("url"), str) and "miner=" in http["url"]:
+            head, _, tail = http["url"].partition("miner=")
+            value, amp, rest = tail.partition("&")
+            det.app["http"] = {**http, "url": f"{head}miner={redact(value)}{amp}{rest}"}
+
+
+def _is_address(host: str) -> bool:
+    return ":" in host or host.replace(".", "").isdigit()

@@ -1,0 +1,169 @@
+"""The sink stage as ``scan`` and ``sniff`` wire it: suppression, the outputs, the metrics (composition).
+
+enrichment -> to_eve -> **Outputs: [count] -> [suppress] -> EVE writer + syslog + Redis** ; metrics file
+
+:func:`open_outputs` builds the stage from the command-line values (``--suppress``,
+``--syslog``, ``--redis``, ``--redis-stream``, ``--metrics``, ``--metrics-interval``) around
+the EVE writer the command already has. ``Outputs.write(record)`` counts the alert for the
+metrics (before suppression, so the counters say what was detected), passes it through the
+:class:`~poolsniff.output.suppress.Suppressor` when one is configured, and hands what comes out to
+the EVE writer and to every forwarder. ``close()`` flushes the counts suppression still holds,
+closes the forwarders and writes the metrics one last time. Live capture calls ``tick`` with
+the capture clock so that a quiet miner's count is not held until the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from poolsniff.errors import ConfigError, OutputError
+from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
+from poolsniff.output.suppress import Suppressor, parse_duration
+from poolsniff.output.transports.redis import DEFAULT_STREAM, RedisSink
+from poolsniff.output.transports.syslog import SyslogSink
+
+Record = dict[str, Any]
+Warn = Callable[[str], None]
+
+
+class RecordWriter(Protocol):
+    """Where EVE records go: the JSON-lines writer, or a forwarder."""
+
+    def write(self, record: Record) -> None:
+        """Write one record."""
+
+
+class Forwarder(RecordWriter, Protocol):
+    """A best-effort output to a collector (syslog, Redis)."""
+
+    name: str
+
+    @property
+    def dropped(self) -> int:
+        """Alerts it could not forward."""
+
+    def close(self) -> None:
+        """Close the connection."""
+
+
+class Outputs:
+    """The sink stage: counting, suppression, then the EVE writer and the forwarders."""
+
+    def __init__(
+        self,
+        primary: RecordWriter,
+        *,
+        forwarders: Iterable[Forwarder] = (),
+        suppressor: Suppressor | None = None,
+        counters: Counters | None = None,
+        metrics: MetricsFile | None = None,
+    ) -> None:
+        """Assemble the stage (``open_outputs`` does it from command-line values)."""
+        self.primary = primary
+        self.forwarders = list(forwarders)
+        self.suppressor = suppressor
+        self.counters = counters if counters is not None else Counters()
+        self.metrics = metrics
+
+    def write(self, record: Record) -> None:
+        """Take one alert record: count it, suppress it or pass it on to every output."""
+        self.counters.count_alert(record)
+        if self.suppressor is None:
+            self._out([record])
+            return
+        try:
+            released = self.suppressor.feed(record)
+        except ValueError as e:  # a record poolsniff made always has what suppression reads
+            raise OutputError(f"cannot suppress an alert: {e}") from e
+        self._out(released)
+
+    def tick(self, now_us: int) -> None:
+        """The capture clock says ``now_us``: write the counts of pairs quiet for a whole window."""
+        if self.suppressor is not None:
+            self._out(self.suppressor.tick(now_us))
+
+    def close(self) -> None:
+        """Flush what suppression holds, close the forwarders, write the metrics a last time."""
+        try:
+            if self.suppressor is not None:
+                self._out(self.suppressor.finish())
+        finally:
+            for forwarder in self.forwarders:
+                forwarder.close()
+            if self.metrics is not None:
+                self._sync()
+                self.metrics.close()
+
+    def _out(self, records: list[Record]) -> None:
+        for record in records:
+            self.primary.write(record)
+            for forwarder in self.forwarders:
+                forwarder.write(record)
+        if records:
+            self._sync()
+
+    def _sync(self) -> None:
+        with self.counters.lock:
+            if self.suppressor is not None:
+                self.counters.suppressed = self.suppressor.suppressed
+            for forwarder in self.forwarders:
+                self.counters.forward_dropped[forwarder.name] = forwarder.dropped
+
+
+def open_outputs(
+    primary: RecordWriter,
+    *,
+    suppress: str | int | None = None,
+    syslog: str | None = None,
+    redis: str | None = None,
+    redis_stream: str | None = None,
+    metrics: str | None = None,
+    metrics_interval: str | int | None = None,
+    warn: Warn | None = None,
+    blocklist_updated: float | None = None,
+) -> Outputs:
+    """Build the sink stage from command-line values.
+
+    A bad duration or URL is a ``ConfigError`` naming the option; a collector or metrics file
+    that cannot be reached or written is an ``OutputError``. Whatever was opened before the
+    failure is closed again.
+    """
+    window = _duration("--suppress", suppress, 0)
+    interval = _duration("--metrics-interval", metrics_interval, DEFAULT_INTERVAL_S)
+    if interval <= 0:
+        raise ConfigError("--metrics-interval: must be at least 1s")
+    forwarders: list[Forwarder] = []
+    try:
+        if syslog:
+            forwarders.append(_open("--syslog", lambda: SyslogSink.open_url(syslog, warn=warn)))
+        if redis:
+            stream = redis_stream or DEFAULT_STREAM
+            forwarders.append(_open("--redis", lambda: RedisSink.open_url(redis, stream, warn=warn)))
+        counters = Counters(blocklist_updated=blocklist_updated)
+        writer = None
+        if metrics:
+            writer = MetricsFile(metrics, counters, interval_s=interval, warn=warn)
+            writer.start()
+    except BaseException:
+        for forwarder in forwarders:
+            forwarder.close()
+        raise
+    suppressor = Suppressor(window) if window else None
+    return Outputs(primary, forwarders=forwarders, suppressor=suppressor, counters=counters, metrics=writer)
+
+
+def _duration(option: str, value: str | int | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return parse_duration(str(value))
+    except ValueError as e:
+        raise ConfigError(f"{option}: {e}") from e
+
+
+def _open(option: str, opener: Callable[[], Forwarder]) -> Forwarder:
+    try:
+        return opener()
+    except ValueError as e:
+        raise ConfigError(f"{option}: {e}") from e

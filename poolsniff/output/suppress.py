@@ -1,0 +1,149 @@
+"""Suppression: one alert per window per host, pool and signature (between to_eve and the outputs).
+
+source -> decode -> flows/dissectors -> detectors -> enrichment -> to_eve -> **suppress** -> sinks
+
+A miner that reconnects every minute raises a new alert per flow; ``--suppress 1h`` turns that
+into one line per hour. The stage works on EVE records and keeps one *window* per
+``(host, pool, signature_id)`` (host and pool as :mod:`poolsniff.output.evefields` defines them;
+the signature is part of the key so that the DNS lookup naming a pool does not hide the
+Stratum session with the wallet that follows it). Time is the alerts' capture time, passed
+in with each record (``tick`` takes it explicitly); the stage reads no clock.
+
+* The first alert of a window is written **at once**: a new miner is never delayed.
+* Alerts inside the window (``|t - start| < window``) are not written; they are counted.
+* The next alert after the window is written at once and opens the next window; it carries
+  ``alert.metadata.suppressed_count`` (how many were not written since the previous line)
+  and ``suppressed_since`` (the capture time of the first of them). A steady miner gives
+  exactly one line per window.
+* When no next alert comes (the pair has been quiet for a whole window, or the input ends:
+  ``finish``), the count is not lost: the *last* suppressed alert is written, late, carrying
+  the count of the others. So every alert is accounted for:
+  ``lines + sum(suppressed_count) == alerts in``.
+
+State is bounded (``max_keys``); the least recently active window is closed first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
+
+MAX_KEYS: Final = 100_000
+"""Open windows kept at most; beyond this the least recently active is closed (and flushed)."""
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION: Final = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+Key = tuple[str, str, int]
+"""(host, pool, signature_id)."""
+Record = dict[str, Any]
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``30s``, ``10m``, ``1h``, ``1d``, ``1h30m`` or a bare number; ValueError if bad."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        raise ValueError(f"bad duration {text!r} (use e.g. 30s, 10m, 1h, 1d or 1h30m)")
+    parts = zip(match.groups(), "dhms", strict=True)
+    return sum(int(n) * _UNITS[u] for n, u in parts if n)
+
+
+@dataclass
+class _Window:
+    start_us: int
+    last_us: int
+    count: int = 0
+    since: str = ""
+    held: Record | None = None
+    """The last alert not written (flushed with the count when no next alert comes)."""
+
+
+class Suppressor:
+    """Writes one EVE alert record per window per (host, pool, signature), counting the rest."""
+
+    def __init__(self, window_s: int, *, max_keys: int = MAX_KEYS) -> None:
+        """Suppress repeats within ``window_s`` seconds of capture time (0 turns suppression off)."""
+        if window_s < 0:
+            raise ValueError("the suppression window cannot be negative")
+        self.window_us = window_s * 1_000_000
+        self.max_keys = max_keys
+        self.suppressed = 0
+        """Sum of the ``suppressed_count`` values written so far (never decreases)."""
+        self._windows: OrderedDict[Key, _Window] = OrderedDict()
+
+    def feed(self, record: Record) -> list[Record]:
+        """Take one alert record; return the records to write now, in order.
+
+        Raises ValueError for a record without a timestamp, source, destination or signature.
+        """
+        ts = record_ts(record)
+        key = (host_of(record), pool_of(record), signature_of(record)[0])
+        out = self.tick(ts)
+        if self.window_us <= 0:
+            out.append(record)
+            return out
+        window = self._windows.get(key)
+        if window is not None and abs(ts - window.start_us) < self.window_us:
+            self._hold(key, window, record, ts)
+            return out
+        if window is not None:  # the window is over: this alert carries its count
+            record = self._with_count(record, window.count, window.since)
+        self._windows[key] = _Window(ts, ts)
+        self._windows.move_to_end(key)
+        out.append(record)
+        if len(self._windows) > self.max_keys:
+            _, oldest = self._windows.popitem(last=False)
+            out.extend(self._flush(oldest))
+        return out
+
+    def tick(self, now_us: int) -> list[Record]:
+        """Capture time is now ``now_us``: flush the windows quiet for a whole window."""
+        out: list[Record] = []
+        while self._windows:
+            key, window = next(iter(self._windows.items()))
+            if now_us - window.last_us < self.window_us:
+                break
+            del self._windows[key]
+            out.extend(self._flush(window))
+        return out
+
+    def finish(self) -> list[Record]:
+        """End of input: flush every window that still holds a count."""
+        out: list[Record] = []
+        for window in self._windows.values():
+            out.extend(self._flush(window))
+        self._windows.clear()
+        return out
+
+    def _hold(self, key: Key, window: _Window, record: Record, ts: int) -> None:
+        if window.count == 0:
+            window.since = str(record["timestamp"])
+        window.count += 1
+        window.held = record
+        window.last_us = max(window.last_us, ts)
+        self._windows.move_to_end(key)
+
+    def _flush(self, window: _Window) -> list[Record]:
+        """The held alert of a window nobody will close, carrying the count of the others."""
+        if window.held is None:
+            return []
+        return [self._with_count(window.held, window.count - 1, window.since)]
+
+    def _with_count(self, record: Record, count: int, since: str) -> Record:
+        """A copy of ``record`` whose metadata says ``count`` alerts since ``since`` were not written."""
+        if count <= 0:
+            return record
+        self.suppressed += count
+        alert = dict(record["alert"])
+        metadata = dict(alert.get("metadata") or {})
+        metadata["suppressed_count"] = [str(count)]
+        metadata["suppressed_since"] = [since]
+        alert["metadata"] = metadata
+        return {**record, "alert": alert}

@@ -1,0 +1,425 @@
+"""Live capture as a service: interfaces -> pipelines -> alert lines (composition layer).
+
+source (sources.live) -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+``sniff(options, blocklist)`` opens every interface (``LiveCapture``), drops root if asked,
+then runs one ``Pipeline`` per interface, so each alert names the interface it was seen on
+(``in_iface``) and a flow routed across two interfaces is followed on each. The loop
+polls the sockets and a signal wake-up socket: SIGINT and SIGTERM stop it cleanly (the
+queued frames are read, held alerts released, a summary logged), SIGHUP reopens the
+output file for log rotation. Every alert is flushed as it is written; a stats line is
+logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import select
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, Final, Protocol
+
+from poolsniff.engine.pipeline import CHECK_EVERY_US, Pipeline
+from poolsniff.errors import ConfigError
+from poolsniff.intel.lists import Blocklist
+from poolsniff.model import Alert, Detection
+from poolsniff.output.eve import to_eve
+from poolsniff.output.metrics import Counters
+from poolsniff.output.transports.jsonl import JsonlWriter
+from poolsniff.sources.live import LiveCapture, wire_packets
+
+BATCH: Final = 256
+"""Frames read from one socket before the loop looks at the others, the signals and the clock."""
+TICK_S: Final = CHECK_EVERY_US / 1_000_000
+"""Longest poll: held alerts are released on time even when no frame arrives."""
+STOP_DRAIN_S: Final = 2.0
+"""On SIGINT/SIGTERM, the frames already queued are read for at most this long."""
+SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SMALL_RCVBUF: Final = 8 << 20
+"""Below this receive buffer (bytes, as the kernel reports it) the start-up log warns."""
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SniffOptions:
+    """What ``poolsniff sniff`` was asked to do."""
+
+    interfaces: tuple[str, ...]
+    output: str | None = None
+    """Append alerts to this file (reopened on SIGHUP); None writes to stdout."""
+    bpf: str | None = None
+    """A tcpdump-style filter ANDed with the built-in kernel filter."""
+    duration: float | None = None
+    """Stop after this many seconds."""
+    count: int | None = None
+    """Stop after this many captured frames (after the kernel filter), all interfaces together."""
+    stats_interval: float = 60.0
+    """Seconds between stats lines on stderr; 0 turns them off."""
+    user: str | None = None
+    """Switch to this user once the sockets are open."""
+    redact: bool = False
+
+
+@dataclass
+class InterfaceSummary:
+    """Counts for one interface."""
+
+    name: str
+    wire: int | None
+    """Packets the interface carried while poolsniff ran (None where /proc/net/dev is missing)."""
+    captured: int
+    """Frames that passed the kernel filter and were read."""
+    dropped: int
+    """Frames that passed the kernel filter but were dropped for lack of buffer space."""
+    flows: int
+    alerts: int
+
+
+@dataclass
+class SniffResult:
+    """What a run saw, and why it stopped."""
+
+    interfaces: list[InterfaceSummary] = field(default_factory=list)
+    stopped_by: str = ""
+    seconds: float = 0.0
+
+    @property
+    def alerts(self) -> int:
+        """Alerts written, all interfaces together."""
+        return sum(i.alerts for i in self.interfaces)
+
+
+class AlertWriter(Protocol):
+    """Where alert records go: the EVE file, or the sink stage wrapped around it."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Take one alert record."""
+
+
+class SniffOutputs(AlertWriter, Protocol):
+    """The sink stage around the EVE writer (``poolsniff.output.stage.Outputs``)."""
+
+    @property
+    def counters(self) -> Counters:
+        """The numbers behind the metrics."""
+
+    def tick(self, now_us: int) -> None:
+        """Time passes: write what suppression released."""
+
+    def close(self) -> None:
+        """Flush and close the stage."""
+
+
+OutputsFactory = Callable[[AlertWriter], SniffOutputs]
+"""Builds the sink stage around the EVE writer (suppression, syslog, Redis, metrics)."""
+
+
+class AlertOutput:
+    """Alert lines to stdout or to a file that ``reopen`` opens again (after log rotation)."""
+
+    def __init__(self, path: str | None, stdout: IO[str] | None = None) -> None:
+        """Open ``path`` for appending, or use ``stdout``; OutputError if it cannot be opened."""
+        self.path = path
+        self._writer = JsonlWriter.open_path(path) if path else JsonlWriter(stdout or sys.stdout, "stdout")
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Write one record as a line and flush it."""
+        self._writer.write(record)
+
+    def reopen(self) -> None:
+        """Close the file and open the same path again; stdout is left alone."""
+        if self.path is None:
+            return
+        self._writer.close()
+        self._writer = JsonlWriter.open_path(self.path)
+
+    def close(self) -> None:
+        """Flush and close (stdout is only flushed)."""
+        self._writer.close()
+
+
+class _Source:
+    """One interface: its socket, its pipeline and the counters at start."""
+
+    def __init__(self, capture: LiveCapture, blocklist: Blocklist, redact: bool) -> None:
+        self.capture = capture
+        self.pipeline = Pipeline(blocklist, redact=redact)
+        self.wire_start = wire_packets(capture.name)
+
+    def summary(self) -> InterfaceSummary:
+        kernel = self.capture.stats()
+        wire = wire_packets(self.capture.name)
+        stats = self.pipeline.stats
+        return InterfaceSummary(
+            name=self.capture.name,
+            wire=None if wire is None or self.wire_start is None else wire - self.wire_start,
+            captured=stats.packets,
+            dropped=kernel.dropped,
+            flows=self.pipeline.flows.counters["flows"],
+            alerts=stats.alerts,
+        )
+
+
+def open_captures(options: SniffOptions) -> list[LiveCapture]:
+    """Open every interface of ``options``; CaptureError (the others closed) if one cannot be."""
+    captures: list[LiveCapture] = []
+    try:
+        for name in dict.fromkeys(options.interfaces):
+            capture = LiveCapture.open(name, options.bpf)
+            captures.append(capture)
+    except BaseException:
+        for capture in captures:
+            capture.close()
+        raise
+    return captures
+
+
+def drop_privileges(user: str) -> None:
+    """Become ``user`` (its uid, gid, no supplementary groups); ConfigError if that is not possible."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ConfigError(f"--user {user}: no such user") from None
+    if os.getuid() == os.geteuid() == entry.pw_uid:
+        return
+    imports = [p for p in sys.path if p and os.path.isdir(p)]
+    try:
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    except PermissionError as e:
+        raise ConfigError(
+            f"--user {user}: cannot switch to that user ({e.strerror}); "
+            "--user works when poolsniff starts as root"
+        ) from e
+    # Python imports modules lazily: a user who cannot read them would fail later, mid-capture
+    blocked = [p for p in imports if not os.access(p, os.R_OK | os.X_OK)]
+    if blocked:
+        raise ConfigError(
+            f"--user {user}: that user cannot read {blocked[0]}; install Python and poolsniff "
+            "where it can read them, or run without --user"
+        )
+
+
+def sniff(
+    options: SniffOptions,
+    blocklist: Blocklist,
+    *,
+    log: Log,
+    stdout: IO[str] | None = None,
+    outputs: OutputsFactory | None = None,
+) -> SniffResult:
+    """Capture until a signal, ``duration`` or ``count`` stops it; return the counts.
+
+    Raises CaptureError (interfaces, privileges, filter), ConfigError (``--user``) and
+    OutputError (alerts cannot be written).
+    """
+    captures = open_captures(options)
+    try:
+        if options.user:
+            drop_privileges(options.user)
+        output = AlertOutput(options.output, stdout)
+    except BaseException:
+        for capture in captures:
+            capture.close()
+        raise
+    try:
+        sink = outputs(output) if outputs is not None else None
+    except BaseException:
+        output.close()
+        for capture in captures:
+            capture.close()
+        raise
+    sources = [_Source(c, blocklist, options.redact) for c in captures]
+    for c in captures:
+        mode = ", promiscuous" if c.promiscuous else ""
+        log(
+            f"poolsniff: listening on {c.name} (kernel filter of {c.filter_length} instructions, "
+            f"receive buffer {c.rcvbuf >> 10} KiB{mode})"
+        )
+        if c.rcvbuf < SMALL_RCVBUF:
+            log(
+                f"poolsniff: warning: {c.name}: a receive buffer of {c.rcvbuf >> 10} KiB drops frames in "
+                "bursts; give poolsniff CAP_NET_ADMIN or raise net.core.rmem_max"
+            )
+    try:
+        with _signal_socket() as wake:
+            return _Loop(sources, output, options, log, wake, sink).run()
+    finally:
+        for c in captures:
+            c.close()
+        try:
+            if sink is not None:
+                sink.close()
+        finally:
+            output.close()
+
+
+@contextmanager
+def _signal_socket() -> Iterator[socket.socket]:
+    """Route SIGINT/SIGTERM/SIGHUP to a socket the loop polls (each signal arrives as one byte)."""
+    receiver, sender = socket.socketpair()
+    receiver.setblocking(False)
+    sender.setblocking(False)
+    previous = {sig: signal.signal(sig, _ignore) for sig in SIGNALS}
+    old_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    try:
+        yield receiver
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        receiver.close()
+        sender.close()
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """The signal is handled by the loop, which reads it from the wake-up socket."""
+
+
+class _Loop:
+    """The service loop; ``run`` returns when a signal, the duration or the count says so."""
+
+    def __init__(
+        self,
+        sources: list[_Source],
+        output: AlertOutput,
+        options: SniffOptions,
+        log: Log,
+        wake: socket.socket,
+        sink: SniffOutputs | None = None,
+    ) -> None:
+        self.sources = sources
+        self.output = output
+        self.sink: AlertWriter = sink if sink is not None else output
+        self.outputs = sink
+        self.counted = (0, 0, 0)
+        self.options = options
+        self.log = log
+        self.wake = wake
+        self.started = time.monotonic()
+        self.next_tick = self.started + TICK_S
+        self.next_stats = self.started + options.stats_interval if options.stats_interval > 0 else None
+        self.deadline = self.started + options.duration if options.duration else None
+        self.left = options.count
+        self.stopped_by = ""
+
+    def run(self) -> SniffResult:
+        """Poll, read, detect and write until stopped; then release what is held and summarise."""
+        poller = select.poll()
+        by_fd = {s.capture.fileno(): s for s in self.sources}
+        for fd in [*by_fd, self.wake.fileno()]:
+            poller.register(fd, select.POLLIN)
+        while not self.stopped_by:
+            for fd, _ in poller.poll(self._timeout_ms()):
+                if fd == self.wake.fileno():
+                    self._signals()
+                elif not self.stopped_by:
+                    self._drain(by_fd[fd])
+            self._housekeeping()
+        if self.left is None:  # a signal or the clock: what the kernel has queued is still read
+            until = time.monotonic() + STOP_DRAIN_S
+            for source in self.sources:
+                while self._drain(source) and time.monotonic() < until:
+                    pass
+        for source in self.sources:
+            self._emit(source, source.pipeline.finish())
+        return self._finish()
+
+    def _timeout_ms(self) -> int:
+        now = time.monotonic()
+        wait = self.next_tick - now
+        for due in (self.next_stats, self.deadline):
+            if due is not None:
+                wait = min(wait, due - now)
+        return max(0, int(wait * 1000) + 1)
+
+    def _signals(self) -> None:
+        try:
+            received = self.wake.recv(64)
+        except BlockingIOError:
+            return
+        for signum in received:
+            if signum == signal.SIGHUP:
+                self.output.reopen()
+                self.log("poolsniff: SIGHUP: output reopened")
+            elif signum in (signal.SIGINT, signal.SIGTERM):
+                self.stopped_by = signal.Signals(signum).name
+
+    def _drain(self, source: _Source) -> int:
+        """Read and process one batch of ``source``; return how many frames it held."""
+        frames = source.capture.read(BATCH)
+        if self.left is not None:
+            frames = frames[: self.left]
+            self.left -= len(frames)
+            if self.left == 0:
+                self.stopped_by = "--count"
+        feed = source.pipeline.feed
+        for frame in frames:
+            released = feed(frame)
+            if released:
+                self._emit(source, released)
+        return len(frames)
+
+    def _emit(self, source: _Source, detections: list[Detection]) -> None:
+        name = source.capture.name
+        for det in detections:
+            self.sink.write(to_eve(Alert(det, name, live=True)))
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self.next_tick:
+            self.next_tick = now + TICK_S
+            now_us = time.time_ns() // 1000
+            for source in self.sources:
+                released: list[Detection] = []
+                source.pipeline.tick(now_us, released)
+                self._emit(source, released)
+            if self.outputs is not None:
+                self.outputs.tick(now_us)
+                self._count()
+        if self.next_stats is not None and now >= self.next_stats:
+            self.next_stats = now + self.options.stats_interval
+            for source in self.sources:
+                self.log(f"poolsniff: stats: {format_summary(source.summary(), now - self.started)}")
+        if self.deadline is not None and now >= self.deadline and not self.stopped_by:
+            self.stopped_by = "--duration"
+
+    def _count(self) -> None:
+        """Hand the metrics the packets, drops and flows seen since the last tick."""
+        assert self.outputs is not None
+        summaries = [s.summary() for s in self.sources]
+        now = (
+            sum(x.captured for x in summaries),
+            sum(x.dropped for x in summaries),
+            sum(x.flows for x in summaries),
+        )
+        last = self.counted
+        self.outputs.counters.add(packets=now[0] - last[0], drops=now[1] - last[1], flows=now[2] - last[2])
+        self.counted = now
+
+    def _finish(self) -> SniffResult:
+        if self.outputs is not None:
+            self._count()
+        seconds = time.monotonic() - self.started
+        result = SniffResult([s.summary() for s in self.sources], self.stopped_by, seconds)
+        for summary in result.interfaces:
+            self.log(f"poolsniff: {format_summary(summary, seconds)}")
+        self.log(f"poolsniff: stopped by {self.stopped_by}")
+        return result
+
+
+def format_summary(summary: InterfaceSummary, seconds: float) -> str:
+    """One line of counts for an interface, as the stats lines and the final summary show them."""
+    wire = "" if summary.wire is None else f"{summary.wire} packets on the wire, "
+    return (
+        f"{summary.name}: {seconds:.1f} s, {wire}{summary.captured} captured, "
+        f"{summary.dropped} dropped by the kernel, {summary.flows} flows, {summary.alerts} alerts"
+    )

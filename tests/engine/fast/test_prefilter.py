@@ -1,0 +1,417 @@
+"""poolsniff.engine.fast.prefilter: skipping packets on raw bytes changes nothing the scan reports.
+
+The reference is the straightforward path: every frame of the capture through
+``Pipeline.feed``. Each capture is also scanned through the prefilter in one process and
+over two processes (``poolsniff.engine.split.parallel``); the alerts (in their order), the counts and
+the damage must be the same. Captures: the demo captures in pcaps/, the benchmark's
+generated mix (classic pcap both byte orders, nanoseconds, gzip, pcapng, pcapng with several
+sections, interfaces, time resolutions and link types, and simple packet blocks), the
+short-flow mix (UDP of many kinds, DNS, short sessions), and a capture of frames built to sit
+just beside what the prefilter may skip (IP options, fragments, QinQ, truncated and padded
+frames, UDP on a TCP flow's ports, bad TCP offsets, flags). Both record walks (pcap records
+and pcapng blocks) are compared with their Python references on generated input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poolsniff.dissect import flows
+from poolsniff.engine import pipeline
+from poolsniff.engine.fast import prefilter
+from poolsniff.engine.fast import walk as references
+from poolsniff.engine.fast.prefilter import detections
+from poolsniff.engine.pipeline import Pipeline
+from poolsniff.errors import CaptureDamaged
+from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.model import Alert
+from poolsniff.output.eve import to_eve
+from poolsniff.run import scan
+from poolsniff.sources.pcap import expand_paths, read_frames
+from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_file, pcap_record, shb, tcp, udp
+
+from ...conftest import PCAPS, ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import mixcap  # noqa: E402
+import shortmix  # noqa: E402
+
+DEMO = [Path(p) for p in expand_paths([str(PCAPS)])]
+A, B = bytes([10, 9, 0, 1]), bytes([203, 0, 113, 7])
+SUBSCRIBE = b'{"id": 2, "method": "mining.subscribe", "params": ["cgminer/4.11.1"]}\n'
+
+
+@dataclass
+class Outcome:
+    """What a scan reports."""
+
+    records: list[dict[str, Any]]
+    packets: int
+    flows: int
+    alerts: int
+    skipped: dict[str, int]
+    damage: tuple[int, str] | None
+
+
+@pytest.fixture(scope="module")
+def lists() -> Blocklist:
+    """The shipped lists."""
+    return load_shipped()
+
+
+def plain(path: Path, lists: Blocklist) -> Outcome:
+    """Every frame through ``Pipeline.feed``: the reference."""
+    pipeline = Pipeline(lists)
+    records: list[dict[str, Any]] = []
+    damage = None
+    with open(path, "rb") as fileobj:
+        try:
+            for frame in read_frames(fileobj, str(path)):
+                records += [to_eve(Alert(d, path.name)) for d in pipeline.feed(frame)]
+        except CaptureDamaged as e:
+            damage = (e.offset, e.reason)
+    records += [to_eve(Alert(d, path.name)) for d in pipeline.finish()]
+    stats = pipeline.stats
+    skipped = dict(stats.skipped)
+    return Outcome(records, stats.packets, pipeline.flows.counters["flows"], stats.alerts, skipped, damage)
+
+
+def scanned(path: Path, lists: Blocklist, jobs: int) -> Outcome:
+    """``scan_file``: the prefilter in one process (jobs 1) or two (jobs 2)."""
+    records: list[dict[str, Any]] = []
+    r = scan.scan_file(str(path), lists, emit=records.append, to_record=to_eve, jobs=jobs)
+    damage = (r.damage.offset, r.damage.reason) if r.damage is not None else None
+    return Outcome(records, r.packets, r.flows, r.alerts, r.skipped, damage)
+
+
+def assert_same(path: Path, lists: Blocklist) -> Outcome:
+    """The three ways agree; return the reference."""
+    reference = plain(path, lists)
+    assert scanned(path, lists, 1) == reference
+    assert scanned(path, lists, 2) == reference
+    return reference
+
+
+@pytest.fixture(autouse=True, params=["c-walk", "python-walk"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the C record walk (when built) and with the pure-Python reference."""
+    if request.param == "python-walk":
+        monkeypatch.setattr(prefilter, "SKIP", references.skip)
+        monkeypatch.setattr(prefilter, "SKIP_NG", references.skip_ng)
+        monkeypatch.setattr(prefilter, "STEP", references.step)
+        monkeypatch.setattr(prefilter, "STEP_NG", references.step_ng)
+    elif not prefilter.ACCELERATED:
+        pytest.skip("the C record walk (engine/fast/_walk.c) is not built here: no compiler or Python.h")
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def always_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let jobs=2 split even the small captures of these tests."""
+    monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
+
+
+# --------------------------------------------------------------------------- captures
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The benchmark's mixed traffic, 30,000 packets."""
+    path = tmp_path_factory.mktemp("mix") / "mix.pcap"
+    mixcap.generate(str(path), 30_000, seed=3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mix with a mining session of each kind every 1,000 packets (many held alerts)."""
+    path = tmp_path_factory.mktemp("busy") / "busy.pcap"
+    saved = mixcap.MINING_EVERY
+    mixcap.MINING_EVERY = 1000
+    try:
+        mixcap.generate(str(path), 30_000, seed=4)
+    finally:
+        mixcap.MINING_EVERY = saved
+    return path
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The short-flow mix, 30,000 packets: short sessions, DNS, UDP of many kinds, some mining."""
+    path = tmp_path_factory.mktemp("short") / "short.pcap"
+    saved = shortmix.MINING_EVERY
+    shortmix.MINING_EVERY = 3000
+    try:
+        shortmix.generate(str(path), 30_000, seed=6)
+    finally:
+        shortmix.MINING_EVERY = saved
+    return path
+
+
+def frames_of(path: Path) -> list[tuple[int, bytes]]:
+    """(µs, frame) of every record."""
+    with open(path, "rb") as fileobj:
+        return [(ts, data) for ts, _, data in read_frames(fileobj, str(path))]
+
+
+def rewrite(mix: Path, tmp_path: Path, kind: str) -> Path:
+    """The mix written another way: big-endian, nanoseconds, gzip or pcapng."""
+    frames = frames_of(mix)
+    out = tmp_path / f"mix-{kind}.pcap"
+    if kind == "big-endian":
+        out.write_bytes(pcap_file(frames, order=">"))
+    elif kind == "nanoseconds":
+        out.write_bytes(pcap_file([(ts * 1000 + 7, data) for ts, data in frames], nano=True))
+    elif kind == "gzip":
+        out.write_bytes(gzip.compress(mix.read_bytes(), compresslevel=1))
+    elif kind == "pcapng":
+        head = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+        iface = block(1, struct.pack("<HHI", 1, 0, 0))
+        epbs = (
+            block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d)
+            for ts, d in frames
+        )
+        out.write_bytes(head + iface + b"".join(epbs))
+    else:
+        out.write_bytes(pcapng_multi(frames))
+    return out
+
+
+def pcapng_multi(frames: list[tuple[int, bytes]]) -> bytes:
+    """pcapng as capture tools write it on several interfaces: two sections (little- then
+    big-endian), per section an Ethernet interface in nanoseconds, one in 2^-20 s with an
+    offset, a raw-IP interface (link type 101) and, late, a fourth; a few simple packet blocks."""
+    out = []
+    half = len(frames) // 2
+    for section, (order, part) in enumerate((("<", frames[:half]), (">", frames[half:]))):
+        out.append(shb(order) + idb(1, order, tsresol=9) + idb(1, order, tsresol=0x94, tsoffset=section))
+        out.append(idb(101, order))
+        for i, (ts, d) in enumerate(part):
+            if i == 200:
+                out.append(idb(1, order, tsresol=3))  # milliseconds, declared mid-section
+            ifid = i % 2 if i < 200 else i % 4
+            if ifid == 2 and d[12:14] == b"\x08\x00":
+                body = d[14:]  # the same packet on the raw-IP interface
+            elif ifid == 2:
+                ifid = 0
+                body = d
+            else:
+                body = d
+            if i % 97 == 5:
+                out.append(block(3, struct.pack(order + "I", len(d)) + d, order))  # simple packet block
+                continue
+            if ifid == 0:
+                units = ts * 1000
+            elif ifid == 1:
+                units = ((ts - section * 1_000_000) << 20) // 1_000_000 + 1
+            elif ifid == 3:
+                units = ts // 1000
+            else:
+                units = ts
+            head = struct.pack(order + "IIIII", ifid, units >> 32, units & 0xFFFFFFFF, len(body), len(body))
+            out.append(block(6, head + body, order))
+    return b"".join(out)
+
+
+def session(t: int, cport: int, payloads: list[tuple[bool, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """A TCP session A:cport -> B:3333 (handshake, the payloads, ACKs), one frame per ms."""
+    seq = {True: 1000, False: 5000}
+
+    def frame(client: bool, flags: int, data: bytes = b"") -> bytes:
+        src, dst, sp, dp = (A, B, cport, 3333) if client else (B, A, 3333, cport)
+        out = eth(ipv4(tcp(data, sp, dp, seq[client], flags), src=src, dst=dst))
+        seq[client] += len(data) + (1 if flags & 0x03 else 0)
+        return out
+
+    for client, flags in ((True, 0x02), (False, 0x12), (True, 0x10)):
+        yield t, frame(client, flags)
+        t += 1000
+    for client, data in payloads:
+        yield t, frame(client, 0x18, data)
+        yield t + 500, frame(not client, 0x10)
+        t += 1000
+
+
+def odd(cport: int) -> list[bytes]:
+    """Frames of flow A:cport <-> B:3333 that the prefilter must not take for plain ones."""
+    c2s = (A, B, cport, 3333)
+
+    def v4(data: bytes = b"", flags: int = 0x10, server: bool = False, **kw: Any) -> bytes:
+        src, dst, sp, dp = (B, A, 3333, cport) if server else c2s
+        return ipv4(tcp(data, sp, dp, 77, flags), src=src, dst=dst, **kw)
+
+    opts = ipv4(tcp(b"x" * 30, cport, 3333, 77, 0x18), src=A, dst=B, options=b"\x01\x01\x01\x00")
+    return [
+        eth(opts),  # IPv4 options
+        eth(v4(b"y" * 40, 0x18, frag=0x0005)),  # a later fragment
+        eth(v4(b"z" * 40, 0x18, frag=0x2000)),  # the first fragment (more to come)
+        eth(v4(b"q" * 20, 0x18), tags=(0x88A8, 0x8100)),  # QinQ
+        eth(v4(b"t" * 100, 0x18))[:80],  # cut by the snaplen
+        eth(v4()) + b"\0" * 6,  # a bare ACK with Ethernet padding
+        eth(v4(b"p" * 20, 0x18)) + b"\xee" * 9,  # data and a trailer
+        eth(ipv4(udp(b"u" * 30, cport, 3333), proto=17, src=A, dst=B)),  # UDP on the same ports
+        eth(ipv4(tcp(b"o" * 8, cport, 3333, 77, 0x18, data_offset=4), src=A, dst=B)),  # bad offset
+        eth(v4(b"w" * 8, 0x18, total=0)),  # total length 0 (offload)
+        eth(v4(b"s" * 10, 0x18, server=True), tags=(0x8100,)),  # 802.1Q, server side
+        eth(v4()[:30]),  # cut inside TCP
+        eth(v4(b"", 0x14)),  # RST
+    ]
+
+
+def odd_capture(path: Path) -> Path:
+    """Bulk flows that close at once, odd frames on their 4-tuples, a miner, FIN/RST, IPv6."""
+    binary = bytes(range(200, 256)) * 30
+    frames: list[tuple[int, bytes]] = []
+    t = 1_700_000_000_000_000
+    for n, cport in enumerate((40001, 40002, 40003)):
+        frames += session(t + n * 100, cport, [(True, binary[:600]), (False, binary), (False, binary)])
+    t += 10_000
+    for i, data in enumerate(odd(40001) + odd(40002)):
+        frames.append((t + i * 10, data))
+    frames += session(t + 1000, 40009, [(True, SUBSCRIBE), (False, b'{"id":2,"result":true,"error":null}\n')])
+    six = ipv6(tcp(b"v" * 50, 40004, 443, 9, 0x18))
+    frames += [(t + 5000, eth(six, etype=0x86DD)), (t + 5001, eth(six, etype=0x86DD, tags=(0x8100,)))]
+    hop = ipv6(bytes([6, 0]) + b"\0" * 6 + tcp(b"h" * 20, 40004, 443, 59, 0x18), nxt=0)
+    frames.append((t + 5002, eth(hop, etype=0x86DD)))
+    frames += session(t + 6000, 40001, [(False, binary)])  # the 4-tuple again, later
+    frames.sort(key=lambda f: f[0])
+    path.write_bytes(pcap_file(frames))
+    return path
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("capture", DEMO, ids=[c.name for c in DEMO])
+def test_demo_captures_scan_the_same_every_way(capture: Path, lists: Blocklist) -> None:
+    assert_same(capture, lists)
+
+
+def test_generated_mix_scans_the_same_every_way(mix: Path, busy: Path, lists: Blocklist) -> None:
+    reference = assert_same(mix, lists)
+    assert reference.alerts >= 4 and reference.packets == 30_000
+    assert assert_same(busy, lists).alerts > 50
+
+
+def test_short_flow_mix_scans_the_same_every_way(short: Path, lists: Blocklist, tmp_path: Path) -> None:
+    reference = assert_same(short, lists)
+    assert reference.alerts >= 4 and reference.packets == 30_000
+    assert_same(rewrite(short, tmp_path, "pcapng"), lists)
+    assert_same(rewrite(short, tmp_path, "pcapng-multi"), lists)
+
+
+@pytest.mark.parametrize("kind", ["big-endian", "nanoseconds", "gzip", "pcapng", "pcapng-multi"])
+def test_generated_mix_in_other_formats(kind: str, mix: Path, lists: Blocklist, tmp_path: Path) -> None:
+    assert_same(rewrite(mix, tmp_path, kind), lists)
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_odd_frames_beside_skipped_flows(kind: str, lists: Blocklist, tmp_path: Path) -> None:
+    path = odd_capture(tmp_path / "odd.pcap")
+    if kind == "pcapng":
+        path = rewrite(path, tmp_path, kind)
+    reference = assert_same(path, lists)
+    assert reference.skipped.get("fragment") == 2 and reference.skipped.get("truncated") == 2
+    assert reference.alerts >= 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "counter"),
+    [
+        ({"SWEEP_EVERY": 97}, None),
+        ({"SWEEP_EVERY": 300, "IDLE_TIMEOUT_US": 20_000}, "flows-expired"),
+        ({"MAX_FLOWS": 12}, "flows-evicted"),
+        ({"HOLD_US": 20_000, "CHECK_EVERY_US": 3_000}, None),
+    ],
+    ids=["sweep-often", "expire-idle", "evict", "release-held-often"],
+)
+def test_bounds_and_sweeps_fire_where_they_would(
+    settings: dict[str, int],
+    counter: str | None,
+    busy: Path,
+    lists: Blocklist,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setattr(flows if hasattr(flows, name) else pipeline, name, value)
+    reference = assert_same(busy, lists)
+    assert reference.alerts > 50
+    again = assert_same(rewrite(busy, tmp_path, "pcapng"), lists)
+    assert [dict(r, pcap_filename="") for r in again.records] == [
+        dict(r, pcap_filename="") for r in reference.records
+    ]
+    if counter is not None:
+        assert reference.skipped.get(counter, 0) > 0
+
+
+def test_damage_part_way_is_reported_at_the_same_offset(mix: Path, lists: Blocklist, tmp_path: Path) -> None:
+    data = mix.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    reference = assert_same(cut, lists)
+    assert reference.damage is not None and reference.packets < 30_000
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(data[:5000] + pcap_record(0, b"x" * 64, caplen=300_000) + data[5000:])
+    assert assert_same(bad, lists).damage is not None
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_interrupt_keeps_what_was_found(jobs: int, mix: Path, lists: Blocklist) -> None:
+    calls = []
+
+    def progress(done: int) -> None:
+        calls.append(done)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+
+    records: list[dict[str, Any]] = []
+    with pytest.raises(KeyboardInterrupt):
+        scan.scan_file(str(mix), lists, emit=records.append, to_record=to_eve, progress=progress, jobs=jobs)
+    one: list[dict[str, Any]] = []
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        scan.scan_file(str(mix), lists, emit=one.append, to_record=to_eve, progress=progress, jobs=1)
+    assert records == one and records
+
+
+def test_most_packets_never_reach_the_decoder(mix: Path, lists: Blocklist) -> None:
+    pipeline = Pipeline(lists)
+    fed = 0
+    feed = pipeline.feed
+
+    def counting(frame: Any) -> Any:
+        nonlocal fed
+        fed += 1
+        return feed(frame)
+
+    pipeline.feed = counting  # type: ignore[method-assign]
+    with open(mix, "rb") as fileobj:
+        list(detections(fileobj, str(mix), pipeline))
+    assert pipeline.stats.packets == 30_000
+    assert fed < 30_000 * 0.15
+
+
+def test_times_beyond_64_bits_in_pcapng(lists: Blocklist, tmp_path: Path) -> None:
+    """A block whose time does not fit 64 bits (found by fuzzing): the reader takes it, and the
+    walk goes on after it with the same results."""
+    frames = list(session(1_700_000_000_000_000, 40011, [(True, SUBSCRIBE), (False, b"x" * 300)]))
+    out = [shb(), idb(1), idb(1, tsresol=0)]  # µs, and seconds: 2^64 - 1 s is beyond 64-bit µs
+    for i, (ts, d) in enumerate(frames):
+        if i == 4:  # the server's ACK, again, at a time beyond 64 bits
+            huge = (1 << 64) - 1
+            out.append(block(6, struct.pack("<IIIII", 1, huge >> 32, huge & 0xFFFFFFFF, len(d), len(d)) + d))
+            out.append(block(3, struct.pack("<I", len(d)) + d))  # a simple packet block: the last time
+        out.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d))
+    path = tmp_path / "huge.pcapng"
+    path.write_bytes(b"".join(out))
+    reference = assert_same(path, lists)
+    assert reference.packets == len(frames) + 2

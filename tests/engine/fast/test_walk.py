@@ -1,0 +1,443 @@
+"""poolsniff.engine.fast.walk and .fast._walk: the C record walks do what their Python references do.
+
+Hypothesis draws records of plain and odd TCP and UDP frames (cut, tagged, fragmented, with
+options, bad offsets and lengths, noise) and a ``fast`` map over some of their flows, and
+pcapng sections of enhanced packet blocks (damaged ones too) over interfaces of several
+link types and time resolutions, among other blocks. ``skip``, ``skip_ng``, ``step`` and the
+decoder's fast lane in C must stop where, count what, stamp what and build what the Python
+ones do; bad bounds are refused. Where the extension is not built these tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.fast import walk
+from poolsniff.model import Packet
+from poolsniff.sources.pcap import _tsresol
+from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
+
+
+class Stamped:
+    """A stand-in flow: the walk only sets ``last_ts``."""
+
+    __slots__ = ("last_ts",)
+
+    def __init__(self) -> None:
+        self.last_ts = -1
+
+
+try:
+    from poolsniff.engine.fast._walk import fast_lane as c_fast_lane
+    from poolsniff.engine.fast._walk import skip as c_skip
+    from poolsniff.engine.fast._walk import skip_ng as c_skip_ng
+    from poolsniff.engine.fast._walk import step as c_step
+    from poolsniff.engine.fast._walk import step_ng as c_step_ng
+except ImportError:  # not built here (no compiler): the tests that need it skip
+    c_skip = c_skip_ng = c_step = c_step_ng = c_fast_lane = None
+NOT_BUILT = "the C record walk (poolsniff/engine/fast/_walk.c) is not built here"
+PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
+
+
+def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
+    """A plain or not-so-plain TCP or UDP frame, or noise; the ``fast`` key of a TCP one."""
+    sport, dport = draw(st.sampled_from(PORTS))
+    data = draw(st.sampled_from([b"", b"x", b"y" * 700]))
+    flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x11, 0x14, 0x12]))
+    segment = tcp(data, sport, dport, 5, flags, data_offset=draw(st.sampled_from([None] * 6 + [4, 15])))
+    kind = draw(
+        st.sampled_from(
+            ["v4", "v4", "vlan", "v6", "v6-vlan", "udp", "udp", "udp6", "frag", "options", "noise"]
+        )
+    )
+    key = None
+    if kind in ("v4", "vlan", "frag", "options"):
+        ip = ipv4(
+            segment,
+            frag=draw(st.sampled_from([0x2000, 0x0005, 0x4000])) if kind == "frag" else 0,
+            options=b"\x01" * 4 if kind == "options" else b"",
+            total=draw(st.sampled_from([None] * 6 + [0, 20, 2000])),
+        )
+        frame = eth(ip, tags=(0x8100,) if kind == "vlan" else ())
+        key = ip[12:20] + segment[:4]
+    elif kind in ("v6", "v6-vlan"):
+        ip = ipv6(segment, length=draw(st.sampled_from([None] * 6 + [0, 9000])))
+        frame = eth(ip, etype=0x86DD, tags=(0x8100,) if kind == "v6-vlan" else ())
+        key = ip[8:40] + segment[:4]
+    elif kind in ("udp", "udp6"):
+        ports = draw(st.sampled_from([(sport, dport), (53, dport), (sport, 53), (5353, 5353), (443, 50000)]))
+        datagram = udp(
+            b"u" * draw(st.sampled_from([0, 4, 40])), *ports, length=draw(st.sampled_from([None, 3, 2000]))
+        )
+        tags = draw(st.sampled_from([(), (), (0x8100,), (0x88A8, 0x8100)]))
+        if kind == "udp":
+            ip = ipv4(
+                datagram,
+                proto=draw(st.sampled_from([17, 17, 17, 6, 1])),
+                frag=draw(st.sampled_from([0, 0, 0, 0x2000, 0x0005])),
+                options=draw(st.sampled_from([b"", b"", b"\x01" * 4])),
+                total=draw(st.sampled_from([None] * 6 + [0, 20, 27, 28, 2000])),
+            )
+            frame = eth(ip, tags=tags)
+        else:
+            ip = ipv6(
+                datagram,
+                nxt=draw(st.sampled_from([17, 17, 0, 58])),
+                length=draw(st.sampled_from([None] * 6 + [0, 7, 8, 9000])),
+            )
+            frame = eth(ip, etype=0x86DD, tags=tags)
+    else:
+        frame = draw(st.binary(min_size=0, max_size=80))
+    cut = draw(st.sampled_from([None, None, None, 30, 41, 42, 53, 54, 57, 60, -1, -4]))
+    return (frame if cut is None else frame[:cut]), key
+
+
+@st.composite
+def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int]:
+    """Records of plain and odd TCP and UDP frames, cut bytes and noise; a fast map over some of them."""
+    order = draw(st.sampled_from(["<", ">"]))
+    nano = draw(st.booleans())
+    records = []
+    keys: list[bytes] = []
+    for _ in range(draw(st.integers(0, 12))):
+        frame, key = draw_frame(draw)
+        if key is not None:
+            keys.append(key)
+        ts = 1_700_000_000_000_000 + len(records) * 1000
+        records.append(pcap_record(ts * 1000 if nano else ts, frame, order, nano))
+    buf = b"".join(records) + draw(st.binary(max_size=40))
+    fast = {k: (Stamped(), draw(st.booleans())) for k in keys if draw(st.integers(0, 3))}
+    end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
+    budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
+    next_check = 1_700_000_000_000_000 + draw(st.sampled_from([99, 99, draw(st.integers(0, 15))])) * 1000
+    return buf, end, order == ">", 1000 if nano else 1, fast, budget, next_check
+
+
+TSRESOLS = [6, 9, 0x94, 0, 3, 0x80, 0xBF, 25, 127]
+"""if_tsresol values: µs, ns, 2^-20 s, seconds, ms, 1 s in 2^-0, 2^-63 s, 10^-25 s, 10^-127 s."""
+
+
+@st.composite
+def ng_cases(
+    draw: st.DrawFn,
+) -> tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int]:
+    """A pcapng section's blocks: enhanced packet blocks (some damaged) on several interfaces, others."""
+    order = draw(st.sampled_from(["<", ">"]))
+    ifaces = []
+    for _ in range(draw(st.integers(0, 4))):
+        mul, div = _tsresol(draw(st.sampled_from(TSRESOLS)))
+        offset = draw(st.sampled_from([0, 0, 1_000_000, -5_000_000, 1 << 70]))
+        ifaces.append((draw(st.sampled_from([1, 1, 1, 101, 113])), mul, div, offset, 0))
+    blocks = []
+    keys: list[bytes] = []
+    for i in range(draw(st.integers(0, 12))):
+        frame, key = draw_frame(draw)
+        if key is not None:
+            keys.append(key)
+        what = draw(
+            st.sampled_from(["epb"] * 8 + ["spb", "idb", "other", "trailer", "caplen", "ifid", "short"])
+        )
+        ifid = draw(st.integers(0, max(0, len(ifaces) - 1))) if what != "ifid" else len(ifaces) + 1
+        units = draw(
+            st.sampled_from([1_700_000_000_000_000 + i * 1000, (1 << 64) - 1, 0, (1_700_000_000 + i) << 20])
+        )
+        head = struct.pack(order + "IIIII", ifid, units >> 32, units & 0xFFFFFFFF, len(frame), len(frame))
+        if what == "caplen":  # more captured bytes than the block holds, by 1 to 9 (padding hides some)
+            more = draw(st.sampled_from([1, 3, 4, 9]))
+            fields = (ifid, units >> 32, units & 0xFFFFFFFF, len(frame) + more, len(frame))
+            head = struct.pack(order + "IIIII", *fields)
+        if what in ("epb", "caplen", "ifid"):
+            blocks.append(block(6, head + frame, order))
+        elif what == "trailer":
+            blocks.append(block(6, head + frame, order, trailer=7))
+        elif what == "short":
+            blocks.append(block(6, head[:12], order))
+        elif what == "spb":
+            blocks.append(block(3, struct.pack(order + "I", len(frame)) + frame, order))
+        elif what == "idb":
+            blocks.append(idb(1, order))
+        else:
+            blocks.append(block(0x99, frame, order))
+    buf = b"".join(blocks) + draw(st.binary(max_size=40))
+    fast = {k: (Stamped(), draw(st.booleans())) for k in keys if draw(st.integers(0, 3))}
+    end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
+    budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
+    next_check = draw(st.sampled_from([1 << 62, 1_700_000_000_000_000 + draw(st.integers(0, 15)) * 1000]))
+    return buf, end, order == ">", ifaces, fast, budget, next_check
+
+
+def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> list[tuple[int, int]]:
+    """Where ``skip`` stops, stepping over each record it stops at (as if fed) until the data ends."""
+    stops = []
+    pos = 0
+    order = ">" if big_endian else "<"
+    while True:
+        stop = skip(buf, pos, end, big_endian, *args)
+        stops.append(stop)
+        pos = stop[0]
+        if end - pos < 16:
+            return stops
+        pos += 16 + struct.unpack_from(order + "I", buf, pos + 8)[0]
+        if pos > end:
+            return stops
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=1000, deadline=None)
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
+def test_c_walk_does_what_the_python_walk_does(
+    case: tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int], limit: int
+) -> None:
+    buf, end, big_endian, div, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for skip in (walk.skip, c_skip):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+def walk_all_ng(
+    skip: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any
+) -> list[Any]:
+    """Where ``skip_ng`` stops, stepping over each block it stops at (as the reader would), to the end."""
+    stops = []
+    pos = 0
+    last_ts = 5
+    order = ">" if big_endian else "<"
+    while True:
+        stop = skip(buf, pos, end, big_endian, ifaces, *args, last_ts)
+        stops.append(stop)
+        pos, last_ts = stop[0], stop[3]
+        if end - pos < 12:
+            return stops
+        blen = struct.unpack_from(order + "I", buf, pos + 4)[0]
+        if blen < 12:
+            return stops
+        pos += blen
+        if pos > end:
+            return stops
+
+
+def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> list[Any]:
+    """What ``step`` hands back, record after record (stepping over a record it declines), to the end."""
+    out = []
+    pos = 0
+    order = ">" if big_endian else "<"
+    while True:
+        pos, budget, others, got = step(buf, pos, end, big_endian, *args, Packet)
+        if got is not None:
+            ts, caplen, packet = got
+            got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
+        out.append((pos, budget, others, got))
+        if got is None:
+            if end - pos < 16:
+                return out
+            pos += 16 + struct.unpack_from(order + "I", buf, pos + 8)[0]
+            if pos > end:
+                return out
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=500, deadline=None)
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
+def test_c_step_does_what_the_python_step_does(
+    case: tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int], limit: int
+) -> None:
+    buf, end, big_endian, div, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for step in (walk.step, c_step):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@st.composite
+def lane_frames(draw: st.DrawFn) -> bytes:
+    """Frames around the fast lane's shape: plain, odd and cut TCP/UDP over IPv4, other frames."""
+    frame, _ = draw_frame(draw)
+    if draw(st.booleans()):
+        payload = draw(st.binary(max_size=60))
+        proto = draw(st.sampled_from([6, 17, 1]))
+        body = tcp(payload, 1, 2, 3, 0x18, data_offset=draw(st.sampled_from([None, 4, 5, 15])))
+        if proto == 17:
+            body = udp(payload, 7, 8, length=draw(st.sampled_from([None, 0, 7, 8, 9, 5000])))
+        ip = ipv4(
+            body,
+            proto=proto,
+            frag=draw(st.sampled_from([0, 0x4000, 0x2000, 1])),
+            total=draw(st.sampled_from([None, None, 0, 19, 20, 21, 40, 9000])),
+            ihl=draw(st.sampled_from([None, None, 6])),
+        )
+        frame = eth(ip, etype=draw(st.sampled_from([0x0800, 0x0800, 0x86DD])))
+        frame = frame[: draw(st.sampled_from([len(frame), len(frame), 53, 54, 60]))] + draw(
+            st.binary(max_size=8)
+        )
+    return frame
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=1500, deadline=None)
+@given(frame=lane_frames(), ts=st.integers(0, 1 << 62))
+def test_c_fast_lane_is_the_decoders_fast_lane(frame: bytes, ts: int) -> None:
+    want = fast_lane(ts, frame)
+    got = c_fast_lane(Packet, ts, frame)
+    assert got == want
+    assert type(got) is type(want)
+    if got is not None:
+        assert [type(x) for x in got] == [type(x) for x in want]
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=1000, deadline=None)
+@given(case=ng_cases())
+def test_c_pcapng_walk_does_what_the_python_walk_does(
+    case: tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int],
+) -> None:
+    buf, end, big_endian, ifaces, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for skip in (walk.skip_ng, c_skip_ng):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@given(buf=st.binary(max_size=300), pos=st.integers(-5, 400), end=st.integers(-5, 400))
+def test_c_pcapng_walk_refuses_bad_bounds_and_never_reads_past_them(buf: bytes, pos: int, end: int) -> None:
+    ifaces = [(1, 1, 1, 0, 0)]
+    try:
+        got = c_skip_ng(buf, pos, end, False, ifaces, {}, 10, 1 << 62, 0)
+    except ValueError:
+        assert not 0 <= pos <= end <= len(buf)
+    else:
+        assert 0 <= pos <= got[0] <= end <= len(buf)
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@given(buf=st.binary(max_size=300), pos=st.integers(-5, 400), end=st.integers(-5, 400))
+def test_c_walk_refuses_bad_bounds_and_never_reads_past_them(buf: bytes, pos: int, end: int) -> None:
+    try:
+        got = c_skip(buf, pos, end, False, 1, 262144, {}, 10, 1 << 62)
+    except ValueError:
+        assert not 0 <= pos <= end <= len(buf)
+    else:
+        assert 0 <= pos <= got[0] <= end <= len(buf)
+
+
+def test_c_walk_is_built_where_a_compiler_is() -> None:
+    """``make`` builds the extension when it can; a silent fall-back would hide a slow scan."""
+    include = Path(sysconfig.get_paths()["include"], "Python.h")
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None or not include.is_file() or os.environ.get("POOLSNIFF_NO_EXTENSION"):
+        pytest.skip(f"no {compiler} or no {include} here: the pure-Python walk is expected")
+    assert walk.ACCELERATED
+
+
+UDP4 = eth(ipv4(udp(b"q" * 12, 5000, 6000), proto=17))
+UDP6 = eth(ipv6(udp(b"q" * 12, 5000, 6000), nxt=17), etype=0x86DD)
+
+
+@pytest.mark.parametrize("frame", [UDP4, UDP6], ids=["udp4", "udp6"])
+@pytest.mark.parametrize("short", [0, 1, 4])
+def test_both_walks_take_a_whole_udp_datagram_and_no_cut_one(frame: bytes, short: int) -> None:
+    """A UDP datagram (not DNS) is taken only when the frame holds all of its IP length."""
+    cut = frame[: len(frame) - short]
+    record = pcap_record(1_700_000_000_000_000, cut)
+    want = (len(record), 7, 1) if short == 0 else (0, 7, 0)
+    walks = [walk.skip] + ([c_skip] if c_skip is not None else [])
+    for skip in walks:
+        assert skip(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) == want
+
+
+@pytest.mark.parametrize("more", [0, 1, 3, 4, 5])
+def test_both_pcapng_walks_refuse_a_block_that_does_not_hold_its_frame(more: int) -> None:
+    """An enhanced packet block whose captured length runs past its body is left to the reader."""
+    frame = UDP4 + b"\0" * (-len(UDP4) % 4)  # no padding: the body ends where the frame does
+    epb = block(6, struct.pack("<IIIII", 0, 0, 1000, len(frame) + more, len(frame)) + frame)
+    ifaces = [(1, 1, 1, 0, 0)]
+    want = (len(epb), 7, 1, 1000, len(frame)) if more == 0 else (0, 7, 0, 5, 0)
+    walks = [walk.skip_ng] + ([c_skip_ng] if c_skip_ng is not None else [])
+    for skip in walks:
+        assert skip(epb, 0, len(epb), False, ifaces, {}, 7, 1 << 62, 5) == want
+
+
+def step_all_ng(
+    step: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any
+) -> list[Any]:
+    """What ``step_ng`` hands back, block after block (stepping over a block it declines), to the end."""
+    out = []
+    pos = 0
+    last_ts = 5
+    order = ">" if big_endian else "<"
+    while True:
+        pos, budget, others, last_ts, size, got = step(
+            buf, pos, end, big_endian, ifaces, *args, last_ts, Packet
+        )
+        if got is not None:
+            ts, caplen, packet = got
+            got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
+        out.append((pos, budget, others, last_ts, size, got))
+        if got is None:
+            if end - pos < 12:
+                return out
+            blen = struct.unpack_from(order + "I", buf, pos + 4)[0]
+            if blen < 12:
+                return out
+            pos += blen
+            if pos > end:
+                return out
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=800, deadline=None)
+@given(case=ng_cases())
+def test_c_pcapng_step_does_what_the_python_step_does(
+    case: tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int],
+) -> None:
+    buf, end, big_endian, ifaces, fast, budget, next_check = case
+    stamps = []
+    results = []
+    for step in (walk.step_ng, c_step_ng):
+        for flow, _ in fast.values():
+            flow.last_ts = -1
+        results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
+        stamps.append([flow.last_ts for flow, _ in fast.values()])
+    assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@given(sport=st.integers(0, 65535), dport=st.integers(0, 65535), payload=st.binary(max_size=64))
+def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: int, payload: bytes) -> None:
+    """If the flow table ever reads UDP other than DNS (QUIC, a tunnel), ``walk.udp_other`` and
+    ``udp_other`` in _walk.c must learn it first: this fails as soon as it does."""
+    from poolsniff.dissect.flows import FlowTable
+    from poolsniff.engine.decode import Decoder
+
+    frame = eth(ipv4(udp(payload, sport, dport), proto=17))
+    table = FlowTable()
+    packet = Decoder().decode(1_700_000_000_000_000, 1, frame)
+    assert packet is not None
+    skipped = walk.udp_other(frame, 0, len(frame))
+    assert skipped == (sport != 53 and dport != 53)
+    events = table.process(packet)
+    if skipped:
+        assert events == [] and not table.flows and not table.fast and table.since_sweep == 0
+        assert not table.counters

@@ -1,0 +1,245 @@
+"""engine.split.parallel (and the several-files scan in run.scan): more processes, same output.
+
+The end-to-end sameness of a two-process scan is checked on many captures in
+tests/engine/fast/test_prefilter.py; here: the pipes (large messages both ways at once), the replay
+(the back sees exactly the events one process sees), a back that dies, and a folder
+scanned by a pool with its alerts in file order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.engine.decode import Decoder
+from poolsniff.engine.split import parallel
+from poolsniff.errors import InputError
+from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.model import Detection, Event
+from poolsniff.output.eve import to_eve
+from poolsniff.run import scan
+from poolsniff.sources.pcap import expand_paths, read_frames
+
+from ...conftest import PCAPS, ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import mixcap  # noqa: E402
+
+DEMO = expand_paths([str(PCAPS)])
+
+
+@pytest.fixture(scope="module")
+def lists() -> Blocklist:
+    """The shipped lists."""
+    return load_shipped()
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated mixed traffic with plenty of mining."""
+    path = tmp_path_factory.mktemp("mix") / "mix.pcap"
+    saved = mixcap.MINING_EVERY
+    mixcap.MINING_EVERY = 2000
+    try:
+        mixcap.generate(str(path), 20_000, seed=5)
+    finally:
+        mixcap.MINING_EVERY = saved
+    return path
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail instead of hanging when the processes wait on each other."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError("the processes of the scan are stuck")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+# --------------------------------------------------------------------------- pipes
+
+
+def echo(rfd: int, wfd: int) -> None:
+    """A child: send back every message, reversed, until the pipe closes."""
+    channel = parallel.Channel(rfd, wfd, patient=True)
+    while (message := channel.receive()) is not None:
+        channel.send(message[::-1])
+    os._exit(0)
+
+
+@pytest.mark.parametrize("size", [10, 300_000, 3_000_000], ids=["small", "larger-than-a-pipe", "megabytes"])
+def test_messages_cross_both_ways_without_deadlock(size: int, deadline: None) -> None:
+    a2b_r, a2b_w = os.pipe()
+    b2a_r, b2a_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(a2b_w)
+        os.close(b2a_r)
+        echo(a2b_r, b2a_w)
+    os.close(a2b_r)
+    os.close(b2a_w)
+    front = parallel.Channel(b2a_r, a2b_w, patient=False)
+    sent = [bytes([n % 251]) * size + str(n).encode() for n in range(12)]
+    for message in sent:
+        front.send(message)  # the child answers while we are still sending
+    os.close(a2b_w)
+    got = []
+    while (message := front.receive()) is not None:
+        got.append(message)
+    os.close(b2a_r)
+    os.waitpid(pid, 0)
+    assert got == [m[::-1] for m in sent]
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def packets(path: Path) -> list[Any]:
+    """The decoded packets of a capture."""
+    decoder = Decoder()
+    with open(path, "rb") as fileobj:
+        found = (decoder.decode(*frame) for frame in read_frames(fileobj, str(path)))
+        return [p for p in found if p is not None]
+
+
+class Collect:
+    """Stands in for the back's pipeline: keeps the events it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def handle(self, event: Event, out: list[Detection]) -> None:
+        self.events.append(event)
+
+
+@pytest.mark.parametrize("capture", ["mix", *DEMO], ids=["mix", *(Path(p).name for p in DEMO)])
+def test_the_back_replays_exactly_the_events_of_one_table(
+    capture: str, mix: Path, lists: Blocklist, request: pytest.FixtureRequest
+) -> None:
+    path = mix if capture == "mix" else Path(capture)
+    plain = FlowTable()
+    expected = [event for p in packets(path) for event in plain.process(p)]
+    expected += plain.close_all()
+    recorder = parallel.Recorder()
+    front = FlowTable(dissector=recorder)
+    for p in packets(path):
+        front.process(p)
+    front.close_all()
+    back = parallel.Back(lists, redact=False)
+    collect = Collect()
+    back.pipeline.handle = collect.handle  # type: ignore[method-assign]
+    back.replay(recorder.items, [], [])
+    assert collect.events == expected
+    assert back.dissector.counters["flows-bypassed"] == plain.counters["flows-bypassed"]
+
+
+def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist) -> None:
+    recorder = parallel.Recorder()
+    front = FlowTable(dissector=recorder)
+    for p in packets(mix):
+        front.process(p)
+    shadowed = {(e[0].fid, raw) for raw, e in front.fast.items() if e[1]}
+    back = parallel.Back(lists, redact=False)
+    closed: list[tuple[bytes, int]] = []
+    back.replay(recorder.items, [], closed)
+    assert shadowed and shadowed <= {(fid, raw) for raw, fid in closed}
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_back_that_dies_is_reported_not_waited_for(
+    mix: Path,
+    lists: Blocklist,
+    monkeypatch: pytest.MonkeyPatch,
+    deadline: None,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def broken(self: parallel.Back, items: list[Any], out: list[Detection], closed: list[Any]) -> bool:
+        raise ValueError("a bug in the back")
+
+    monkeypatch.setattr(parallel.Back, "replay", broken)
+    with open(mix, "rb") as fileobj, pytest.raises(parallel.PeerGone):
+        parallel.scan_split(
+            fileobj,
+            str(mix),
+            lists,
+            emit=lambda r: None,
+            to_record=to_eve,
+            redact=False,
+            name="x",
+            on_read=None,
+        )
+    assert "a bug in the back" in capfd.readouterr().err
+
+
+# --------------------------------------------------------------------------- several files
+
+
+def scan_all(paths: list[str], lists: Blocklist, jobs: int) -> list[tuple[str, Any]]:
+    """Scan every path in order; (path, records and counts, or the error text)."""
+    out: list[tuple[str, Any]] = []
+    with scan.FileScans(paths, lists, to_record=to_eve, jobs=jobs) as scans:
+        for path in paths:
+            records: list[dict[str, Any]] = []
+            try:
+                result = scans.scan(path, emit=records.append)
+            except InputError as e:
+                out.append((path, str(e)))
+                continue
+            damage = None if result.damage is None else str(result.damage)
+            out.append((path, (records, result.packets, result.flows, result.alerts, result.skipped, damage)))
+    return out
+
+
+def test_a_folder_in_a_pool_gives_the_files_in_order(
+    lists: Blocklist, mix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", 0)  # the files here are small
+    (tmp_path / "not-a-capture.pcap").write_bytes(b"hello, this is text\n")
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(mix.read_bytes()[:200_000])
+    paths = [*DEMO[:4], str(tmp_path / "not-a-capture.pcap"), str(mix), str(cut), *DEMO[4:]]
+    one = scan_all(paths, lists, jobs=1)
+    assert scan_all(paths, lists, jobs=3) == one
+    assert isinstance(one[4][1], str) and "not a pcap" in one[4][1]
+    assert one[6][1][5] is not None  # the cut file's damage
+    assert sum(len(outcome[0]) for _, outcome in one if not isinstance(outcome, str)) > 10
+
+
+def test_one_file_and_many_jobs_is_split_over_two_processes(
+    lists: Blocklist, mix: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
+    split: list[int] = []
+    real = parallel.scan_split
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        split.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "scan_split", spy)
+    assert scan_all([str(mix)], lists, jobs=4) == scan_all([str(mix)], lists, jobs=1)
+    assert split == [1]
+    assert parallel.available()
+
+
+@pytest.mark.parametrize(("least", "pooled"), [(0, True), (1 << 40, False)])
+def test_a_pool_is_started_only_for_enough_bytes(
+    least: int, pooled: bool, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", least)
+    with scan.FileScans(DEMO, lists, to_record=to_eve, jobs=2) as scans:
+        assert (scans._pool is not None) is pooled

@@ -1,0 +1,140 @@
+"""The sink stage as the CLI wires it: counting, suppression, forwarders, metrics, closing."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poolsniff.errors import ConfigError, OutputError
+from poolsniff.output.evefields import suppressed_count
+from poolsniff.output.stage import Outputs, open_outputs
+
+from ..factories_eve import eve
+from .test_metrics import parse
+
+Record = dict[str, Any]
+
+
+class ListWriter:
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def write(self, record: Record) -> None:
+        self.records.append(record)
+
+
+class FlakyForwarder:
+    """Forwards every other record."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.got: list[Record] = []
+        self.dropped = 0
+        self.closed = False
+
+    def write(self, record: Record) -> None:
+        if len(self.got) + self.dropped & 1:
+            self.dropped += 1
+        else:
+            self.got.append(record)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def reconnecting_miner(n: int) -> list[Record]:
+    return [eve(60 * i, sport=1000 + i, pool_host="xmr.pool.example") for i in range(n)]
+
+
+def test_without_options_everything_passes_through_and_is_counted() -> None:
+    primary = ListWriter()
+    outputs = open_outputs(primary)
+    records = reconnecting_miner(5)
+    for r in records:
+        outputs.write(r)
+    outputs.close()
+    assert primary.records == records
+    assert sum(outputs.counters.alerts.values()) == 5
+
+
+@pytest.mark.parametrize("suppress, lines", [("1h", 2), ("10m", 3), (3600, 2), ("0", 20), (None, 20)])
+def test_suppression(suppress: str | int | None, lines: int) -> None:
+    primary = ListWriter()
+    outputs = open_outputs(primary, suppress=suppress)
+    for r in reconnecting_miner(20):
+        outputs.write(r)
+    outputs.close()
+    assert len(primary.records) == lines
+    assert len(primary.records) + outputs.counters.suppressed == 20
+    assert outputs.counters.suppressed == sum(suppressed_count(r) for r in primary.records)
+    assert sum(outputs.counters.alerts.values()) == 20  # counted before suppression
+
+
+def test_tick_writes_the_count_of_a_quiet_pair() -> None:
+    primary = ListWriter()
+    outputs = open_outputs(primary, suppress="1m")
+    for r in [eve(0), eve(10), eve(20)]:
+        outputs.write(r)
+    assert len(primary.records) == 1
+    outputs.tick(10**18)
+    assert len(primary.records) == 2 and suppressed_count(primary.records[1]) == 1
+
+
+def test_forwarders_get_what_the_primary_gets_and_their_drops_are_counted() -> None:
+    primary, forwarder = ListWriter(), FlakyForwarder()
+    outputs = Outputs(primary, forwarders=[forwarder])
+    for r in reconnecting_miner(6):
+        outputs.write(r)
+    outputs.close()
+    assert forwarder.got == primary.records[::2] and forwarder.closed
+    assert outputs.counters.forward_dropped == {"flaky": 3}
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"suppress": "1x"}, "--suppress: bad duration '1x'"),
+        ({"metrics_interval": "soon"}, "--metrics-interval: bad duration"),
+        ({"metrics_interval": "0"}, "--metrics-interval: must be at least 1s"),
+        ({"syslog": "syslog://h"}, "--syslog: bad syslog target"),
+        ({"redis": "rediss://h"}, "--redis: bad Redis URL"),
+    ],
+)
+def test_bad_values_are_config_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        open_outputs(ListWriter(), **options)
+
+
+def test_unreachable_collector_is_output_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(OutputError, match="cannot connect"):
+        open_outputs(ListWriter(), syslog=f"tcp://127.0.0.1:{port}")
+
+
+def test_syslog_and_metrics_together(tmp_path: Path) -> None:
+    metrics = tmp_path / "poolsniff.prom"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        primary = ListWriter()
+        outputs = open_outputs(
+            primary, suppress="1h", syslog=f"udp://127.0.0.1:{receiver.getsockname()[1]}",
+            metrics=str(metrics), metrics_interval="1h", blocklist_updated=0.0,
+        )  # fmt: skip
+        assert metrics.exists()  # written at start
+        for r in reconnecting_miner(10):
+            outputs.write(r)
+        outputs.close()
+        datagrams = [receiver.recv(65535) for _ in primary.records]
+    assert [json.loads(d.split(b" - ", 1)[1]) for d in datagrams] == primary.records
+    got = parse(metrics.read_text())
+    assert sum(got["poolsniff_alerts_total"].values()) == 10
+    assert got["poolsniff_alerts_suppressed_total"][()] == 10 - len(primary.records)
+    assert got["poolsniff_blocklist_age_seconds"][()] > 0

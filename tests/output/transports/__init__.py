@@ -1,0 +1,1 @@
+"""Tests for poolsniff.output.transports."""
