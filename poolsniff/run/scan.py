@@ -71,12 +71,13 @@ def scan_file(
     """
     name = os.path.basename(path)
     with open_capture(path) as fileobj:
-        on_read = None if progress is None else (lambda: progress(fileobj.tell()))
+        # a FIFO or a pipe has no position: no progress for it (tell() would raise)
+        on_read = None if progress is None or not fileobj.seekable() else (lambda: progress(fileobj.tell()))
         if jobs > 1 and _worth_splitting(fileobj):
             result = _scan_split(fileobj, path, blocklist, name, emit, to_record, redact, on_read)
         else:
             result = _scan_here(fileobj, path, blocklist, name, emit, to_record, redact, on_read)
-        if progress is not None:
+        if on_read is not None and progress is not None:
             progress(os.path.getsize(path))
     return result
 
