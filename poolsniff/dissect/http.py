@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Final, Literal
+
+from poolsniff.dissect.interface import NEED_MORE, Incomplete
 
 MAX_HEAD_BYTES: Final = 16 * 1024
 """Give up on a head (start line and headers) longer than this."""
@@ -39,16 +40,6 @@ _REQUEST_LINE: Final = re.compile(rf"({_TOKEN}) (\S+) (HTTP/\d\.\d)")
 _STATUS_LINE: Final = re.compile(r"(HTTP/\d\.\d) (\d{3})(?: (.*))?")
 _HEADER_NAME: Final = re.compile(_TOKEN)
 _CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
-
-
-class Incomplete(Enum):
-    """The marker type of ``NEED_MORE``."""
-
-    NEED_MORE = "need_more"
-
-
-NEED_MORE: Final = Incomplete.NEED_MORE
-"""Returned while the buffer holds a plausible but unfinished head."""
 
 
 @dataclass(frozen=True, slots=True)

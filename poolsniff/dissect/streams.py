@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from poolsniff.dissect import dns, http, tls, tlsfp
+from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.jsonlines import JsonLines
 from poolsniff.dissect.reassembly import Reassembler
 from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
@@ -218,7 +219,7 @@ class Direction:
         while buf and self.mode == _HTTP:
             if self.http_head is None:
                 head = http.parse_head(buf)
-                if head is http.NEED_MORE:
+                if head is NEED_MORE:
                     break
                 if head is None:
                     self.mode = _IGNORE
@@ -260,7 +261,7 @@ class Direction:
     def _tls(self, ts: int, data: bytes) -> list[Event]:
         buf = self.buf + data
         hello = tls.parse_client_hello(buf)
-        if hello is tls.NEED_MORE:
+        if hello is NEED_MORE:
             self.buf = buf
             return []
         self.buf = b""

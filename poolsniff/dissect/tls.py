@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import Enum
 from typing import Final, Literal
+
+from poolsniff.dissect.interface import NEED_MORE, Incomplete
 
 CONTENT_HANDSHAKE: Final = 22
 HANDSHAKE_CLIENT_HELLO: Final = 1
@@ -43,16 +44,6 @@ VERSION_NAMES: Final[dict[int, str]] = {
     0x0304: "TLS 1.3",
 }
 """Protocol version numbers (RFC 8446 Appendix B, RFC 5246 Appendix E)."""
-
-
-class Incomplete(Enum):
-    """The marker type of ``NEED_MORE``."""
-
-    NEED_MORE = "need_more"
-
-
-NEED_MORE: Final = Incomplete.NEED_MORE
-"""Returned while the buffer holds a plausible but unfinished ClientHello."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import dpkt
 import pytest
 
-from poolsniff.dissect.tls import NEED_MORE, client_hello_message
+from poolsniff.dissect.interface import NEED_MORE
+from poolsniff.dissect.tls import client_hello_message
 from poolsniff.dissect.tlsfp import KNOWN_MINERS, fingerprint, is_grease, known_miner
 
 VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ja4-vectors"
