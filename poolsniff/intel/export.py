@@ -53,10 +53,10 @@ def select(lists: Blocklist, categories: Iterable[str] = CATEGORIES) -> Selectio
     allow: list[str] = []
     for item in lists.entries():
         if item.category == ALLOW:
-            if not _is_endpoint(item.entry):
+            if not item.is_endpoint:
                 allow.append(item.entry)
         elif item.category in wanted:
-            if _is_endpoint(item.entry):
+            if item.is_endpoint:
                 host, _, port = item.entry.rpartition(":")
                 if lists.match_endpoint(host.strip("[]"), int(port)) is not None:
                     endpoints.append(item)
@@ -65,10 +65,6 @@ def select(lists: Blocklist, categories: Iterable[str] = CATEGORIES) -> Selectio
     names = {d.entry for d in domains}
     exceptions = sorted(a for a in allow if _under_any(a, names))
     return Selection(sorted(domains, key=lambda e: e.entry), endpoints, exceptions, wanted)
-
-
-def _is_endpoint(entry: str) -> bool:
-    return entry.startswith("[") or ":" in entry
 
 
 def _under_any(name: str, parents: set[str]) -> bool:
@@ -148,7 +144,7 @@ def _rpz(sel: Selection, serial: int) -> str:
 def _zeek(sel: Selection, _serial: int) -> str:
     lines = ["\t".join(("#fields", "indicator", "indicator_type", "meta.source", "meta.desc", "meta.url"))]
     for item in sel.domains:
-        desc = f"{_DESCRIPTIONS[item.category]} (poolsniff {item.list_name} list; {_sources(item)})"
+        desc = f"{_DESCRIPTIONS[item.category]} (poolsniff {item.list_name} list; {item.provenance()})"
         lines.append("\t".join((item.entry, "Intel::DOMAIN", "poolsniff", desc, "-")))
     ports: dict[str, list[ListEntry]] = {}
     for item in sel.endpoints:
@@ -159,10 +155,6 @@ def _zeek(sel: Selection, _serial: int) -> str:
         desc = f"{what} on port {numbers} (poolsniff; Intel::ADDR matches any port)"
         lines.append("\t".join((address, "Intel::ADDR", "poolsniff", desc, "-")))
     return _join(lines)
-
-
-def _sources(item: ListEntry) -> str:
-    return f"sources {','.join(item.sources)}" if item.sources else "no source recorded"
 
 
 def suricata_rules(dataset_file: str = f"{DATASET_NAME}.lst") -> str:

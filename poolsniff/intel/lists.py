@@ -94,6 +94,15 @@ class ListEntry:
     origin: str
     """``file:line`` of the entry."""
 
+    @property
+    def is_endpoint(self) -> bool:
+        """True for an ``address:port`` entry, False for a domain."""
+        return self.entry.startswith("[") or ":" in self.entry
+
+    def provenance(self) -> str:
+        """``sources a,b`` (or ``no source recorded``), as ``blocklist check`` and exports say it."""
+        return f"sources {','.join(self.sources)}" if self.sources else "no source recorded"
+
     def evidence(self) -> dict[str, str]:
         """The alert evidence that says which entry matched (``alert.metadata`` keys)."""
         return {

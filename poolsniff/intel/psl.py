@@ -21,6 +21,7 @@ parsed blocklists) tell whether the answers may have changed, without importing 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable
@@ -250,3 +251,12 @@ def is_public_suffix(name: str) -> bool:
     """
     result = _extractor()(name)
     return bool(result.suffix) and not result.domain and not result.subdomain
+
+
+def is_ip(text: str) -> bool:
+    """True when ``text`` is an IPv4 or IPv6 address (not a name)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

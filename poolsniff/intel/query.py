@@ -45,7 +45,8 @@ class Verdict:
             return f"{self.query}: not listed ({INVALID})"
         if self.allowed_by is not None:
             allow = self.allowed_by
-            text = f"{self.query}: not listed: allowed by {allow.entry} ({_sources(allow)}; {allow.origin})"
+            why = f"{allow.provenance()}; {allow.origin}"
+            text = f"{self.query}: not listed: allowed by {allow.entry} ({why})"
             if self.overridden is not None:
                 text += f", which overrides {_describe(self.overridden)}"
             return text
@@ -53,11 +54,8 @@ class Verdict:
 
 
 def _describe(item: ListEntry) -> str:
-    return f"{item.entry} (list {item.list_name}, category {item.category}, {_sources(item)}; {item.origin})"
-
-
-def _sources(item: ListEntry) -> str:
-    return f"sources {','.join(item.sources)}" if item.sources else "no source recorded"
+    where = f"list {item.list_name}, category {item.category}"
+    return f"{item.entry} ({where}, {item.provenance()}; {item.origin})"
 
 
 class Explainer:

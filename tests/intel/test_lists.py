@@ -578,3 +578,16 @@ def test_a_change_to_the_lists_forgets_remembered_matches() -> None:
     lists.add_allow_lines(["x.supportxmr.com"], "allow.txt")
     lists.add_lines(["new.example"], "pool.txt", "pool")
     assert lists.match_name("x.supportxmr.com") is None and lists.match_name("new.example") is not None
+
+
+@pytest.mark.parametrize(
+    ("entry", "endpoint"),
+    [("pool.example", False), ("192.0.2.1:3333", True), ("[2001:db8::1]:3333", True), ("a.b.example", False)],
+)
+def test_entry_knows_whether_it_is_an_endpoint(entry: str, endpoint: bool) -> None:
+    assert ListEntry(entry, "pool", "pool", (), "pool.txt:1").is_endpoint is endpoint
+
+
+def test_entry_provenance_names_its_sources() -> None:
+    assert ListEntry("a.example", "pool", "pool", ("s1", "s2"), "x:1").provenance() == "sources s1,s2"
+    assert ListEntry("a.example", "pool", "pool", (), "x:1").provenance() == "no source recorded"

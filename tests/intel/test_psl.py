@@ -239,3 +239,9 @@ def test_a_new_suffix_list_forgets_the_table(fresh_table: None, tmp_path: Path) 
     assert psl._known
     psl.use_suffix_list(None)
     assert not psl._known
+
+
+@pytest.mark.parametrize(("text", "ip"), [("192.0.2.1", True), ("2001:db8::1", True), ("pool.example", False),
+                                          ("1.2.3", False), ("", False), ("[::1]", False)])  # fmt: skip
+def test_is_ip(text: str, ip: bool) -> None:
+    assert psl.is_ip(text) is ip

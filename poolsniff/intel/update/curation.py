@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from poolsniff.errors import BlocklistError
-from poolsniff.intel.psl import is_public_suffix, normalise, registrable
+from poolsniff.intel.psl import is_ip, is_public_suffix, normalise, registrable
 
 BLOCK_CATEGORIES: Final = ("donation", "proxy", "pool", "browser")
 """Block categories, strongest first: an entry listed under several keeps the first."""
@@ -258,7 +258,7 @@ def rows_by_category(blocks: Blocks) -> dict[str, list[Row]]:
 
 def decide_endpoints(cands: Candidates, report: Report) -> list[Row]:
     """Keep ip:port indicators on Stratum ports, or on any port when several sources list the IP."""
-    public_dns = {ipaddress.ip_address(ip) for ip in cands.public_dns if _is_ip(ip)}
+    public_dns = {ipaddress.ip_address(ip) for ip in cands.public_dns if is_ip(ip)}
     rows: list[Row] = []
     for (ip, port), sources in sorted(cands.endpoints.items()):
         address = ipaddress.ip_address(ip)
@@ -288,14 +288,6 @@ def _endpoint_order(row: Row) -> tuple[int, ipaddress.IPv4Address | ipaddress.IP
     host, _, port = row[0].rpartition(":")
     address = ipaddress.ip_address(host.strip("[]"))
     return address.version, address, int(port)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def render(header: str, category: str, domains: list[Row], endpoints: list[Row]) -> str:

@@ -370,11 +370,11 @@ def recurate(
     allow: set[str] = set()
     for item in shipped.entries():
         if item.category == ALLOW:
-            if not _is_endpoint(item.entry):
+            if not item.is_endpoint:
                 allow.add(item.entry)
             continue
         kept = [s for s in item.sources if s not in refreshed]
-        if _is_endpoint(item.entry):
+        if item.is_endpoint:
             if kept:
                 host, _, port = item.entry.rpartition(":")
                 cands.endpoints[(host.strip("[]"), int(port))].update(kept)
@@ -397,10 +397,6 @@ def recurate(
     return {
         FILES[c]: render(UPDATE_HEADER, c, per[c], endpoints if c == "pool" else []) for c in BLOCK_CATEGORIES
     }
-
-
-def _is_endpoint(entry: str) -> bool:
-    return entry.startswith("[") or ":" in entry
 
 
 def _write_lists(texts: dict[str, str], folder: Path, before: Blocklist) -> list[ListChange]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from poolsniff.intel.psl import normalise
+from poolsniff.intel.psl import is_ip, normalise
 
 FORMATS: Final = ("domains", "hosts", "adblock", "maltrail")
 """Upstream formats: one name per line; hosts file; Adblock Plus; maltrail trails."""
@@ -113,7 +113,7 @@ def read_hosts(lines: Iterable[str]) -> Iterator[str | None]:
         fields = line.split()
         if len(fields) == 1:
             yield fields[0]
-        elif _is_ip(fields[0]):
+        elif is_ip(fields[0]):
             yield from fields[1:]
         else:
             yield None
@@ -135,7 +135,7 @@ def parse_upstream(text: str, fmt: str) -> Parsed:
         for kind, value in read_maltrail(lines):
             if kind == "endpoint":
                 ip, _, port = value.partition(":")
-                if _is_ip(ip) and 1 <= int(port) <= 65535:
+                if is_ip(ip) and 1 <= int(port) <= 65535:
                     parsed.endpoints.append((str(ipaddress.ip_address(ip)), int(port)))
                 else:
                     parsed.skipped += 1
@@ -163,18 +163,10 @@ def parse_upstream(text: str, fmt: str) -> Parsed:
 
 
 def _add_ip(parsed: Parsed, value: str) -> None:
-    if _is_ip(value):
+    if is_ip(value):
         parsed.bare_ips.append(str(ipaddress.ip_address(value)))
     else:
         parsed.skipped += 1
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def html_reason(body: bytes, content_type: str | None) -> str | None:
