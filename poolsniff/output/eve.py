@@ -15,11 +15,11 @@ import base64
 import hashlib
 import ipaddress
 import struct
-from datetime import datetime, timezone
 from typing import Any, Final
 
 from poolsniff.detect.signatures import CATEGORY
 from poolsniff.model import Alert, FlowKey, Role
+from poolsniff.output.evefields import format_ts
 
 PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
 ROLE_NAMES: Final = {
@@ -28,13 +28,6 @@ ROLE_NAMES: Final = {
     Role.INFRA: "infrastructure",
     Role.CLIENT: "client",
 }
-
-
-def format_ts(ts_us: int) -> str:
-    """Format microseconds since the epoch as Suricata does: ``2017-08-01T12:00:00.123456+0000``."""
-    secs, usec = divmod(ts_us, 1_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{usec:06d}+0000"
 
 
 def community_id(src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0) -> str:

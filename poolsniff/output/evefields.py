@@ -6,7 +6,8 @@ Suppression (``suppress.py``) and ``poolsniff report`` (``report.py``) both work
 records, the form alerts keep across processes, files and sensors. They need the same few
 facts from a record, defined once here:
 
-* its capture time in microseconds (``timestamp`` in Suricata's format, ``+0000`` or any offset);
+* its capture time in microseconds (``timestamp`` in Suricata's format, ``+0000`` or any offset),
+  read by :func:`parse_ts` and written by :func:`format_ts`, the one timestamp codec;
 * the *host* it is about: ``src_ip``. poolsniff orients every alert so that ``src`` is the miner
   (or the DNS/TLS/HTTP client) whatever the role: a ``pool`` role alert says the *destination*
   spoke the pool side, and its source is still the miner talking to it;
@@ -39,9 +40,18 @@ def parse_ts(text: str) -> int:
     raise ValueError(f"bad timestamp {text!r} (expected e.g. 2024-05-01T12:00:00.000000+0000)")
 
 
-def format_iso(ts_us: int) -> str:
-    """Microseconds since the epoch as EVE writes them: ``2024-05-01T12:00:00.000000+0000`` (UTC)."""
-    moment = EPOCH + timedelta(microseconds=ts_us)
+MAX_TS_US: Final = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc) - EPOCH) // _US
+"""The last instant a four-digit year can write; a later capture time (a pcapng block can carry
+one) is written as this, never as a crash."""
+
+
+def format_ts(ts_us: int) -> str:
+    """Microseconds since the epoch as Suricata writes them: ``2024-05-01T12:00:00.000000+0000``.
+
+    The one timestamp writer of the EVE records, the reports and the syslog header; times
+    before the epoch or after year 9999 are clamped to those bounds.
+    """
+    moment = EPOCH + timedelta(microseconds=min(max(ts_us, 0), MAX_TS_US))
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+0000"
 
 

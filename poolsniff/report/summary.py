@@ -40,7 +40,7 @@ from poolsniff.detect.signatures import CATEGORY
 from poolsniff.errors import InputError
 from poolsniff.output.evefields import (
     dest_of,
-    format_iso,
+    format_ts,
     host_of,
     meta,
     parse_ts,
@@ -293,8 +293,8 @@ def host_dict(report: HostReport) -> dict[str, Any]:
     """The JSON form of one host."""
     return {
         "host": report.host,
-        "first_seen": format_iso(report.first_us),
-        "last_seen": format_iso(report.last_us),
+        "first_seen": format_ts(report.first_us),
+        "last_seen": format_ts(report.last_us),
         "alerts": report.alerts,
         "suppressed": report.alerts - report.lines,
         "roles": dict(ranked(report.roles)),

@@ -8,7 +8,8 @@ import pytest
 
 from poolsniff.detect import signatures as sigs
 from poolsniff.model import Alert, Detection, FlowKey, Role
-from poolsniff.output.eve import community_id, flow_id, format_ts, to_eve
+from poolsniff.output.eve import community_id, flow_id, to_eve
+from poolsniff.output.evefields import format_ts
 
 communityid = pytest.importorskip("communityid")
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from poolsniff.output.eve import format_ts
 from poolsniff.output.evefields import (
+    MAX_TS_US,
     dest_of,
     endpoint,
-    format_iso,
+    format_ts,
     host_of,
     meta,
     parse_ts,
@@ -44,9 +44,18 @@ def test_parse_ts_rejects(text: str) -> None:
 
 
 @pytest.mark.parametrize("ts_us", [0, 1, T0 * 1_000_000 + 10_060, 4_102_444_799_999_999])
-def test_format_iso_matches_the_eve_sink_and_round_trips(ts_us: int) -> None:
-    assert format_iso(ts_us) == format_ts(ts_us)
-    assert parse_ts(format_iso(ts_us)) == ts_us
+def test_format_ts_round_trips(ts_us: int) -> None:
+    assert parse_ts(format_ts(ts_us)) == ts_us
+
+
+@pytest.mark.parametrize("ts_us", [MAX_TS_US + 1, 2**64 * 1_000_000, 2**127])
+def test_format_ts_clamps_times_beyond_year_9999(ts_us: int) -> None:
+    assert format_ts(ts_us) == "9999-12-31T23:59:59.999999+0000"
+    assert parse_ts(format_ts(ts_us)) == MAX_TS_US
+
+
+def test_format_ts_clamps_times_before_the_epoch() -> None:
+    assert format_ts(-5) == "1970-01-01T00:00:00.000000+0000"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 from poolsniff.errors import InputError
 from poolsniff.intel.lists import load_shipped
 from poolsniff.output.eve import to_eve
-from poolsniff.output.evefields import format_iso, suppressed_count
+from poolsniff.output.evefields import format_ts, suppressed_count
 from poolsniff.output.suppress import Suppressor
 from poolsniff.report.summary import (
     CSV_COLUMNS,
@@ -149,7 +149,7 @@ def test_suppressed_lines_count_for_what_they_stand_for() -> None:
 def test_suppressed_since_extends_first_seen() -> None:
     record = eve(100)
     record["alert"]["metadata"].update(
-        suppressed_count=["3"], suppressed_since=[format_iso((T0 + 40) * 10**6)]
+        suppressed_count=["3"], suppressed_since=[format_ts((T0 + 40) * 10**6)]
     )
     [host] = summarise([record])
     assert host.alerts == 4 and host.first_us == (T0 + 40) * 10**6

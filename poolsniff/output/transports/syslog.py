@@ -28,12 +28,11 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from poolsniff.errors import OutputError
-from poolsniff.output.evefields import parse_ts
+from poolsniff.output.evefields import format_ts, parse_ts
 from poolsniff.output.transports.connection import Connection, Warn
 
 APP_NAME: Final = "poolsniff"
@@ -105,13 +104,7 @@ def rfc3339(record: dict[str, Any]) -> str:
         ts_us = parse_ts(str(record.get("timestamp", "")))
     except ValueError:
         return NIL
-    secs, usec = divmod(ts_us, 1_000_000)
-    return time_text(secs) + f".{usec:06d}Z"
-
-
-def time_text(secs: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` (UTC) of whole seconds since the epoch."""
-    return datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return format_ts(ts_us).removesuffix("+0000") + "Z"
 
 
 def header_field(text: str, limit: int) -> str:
