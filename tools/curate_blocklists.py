@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from poolsniff.errors import BlocklistError  # noqa: E402
-from poolsniff.intel.psl import is_public_suffix, normalise  # noqa: E402
+from poolsniff.intel.psl import bundled, normalise  # noqa: E402
 from poolsniff.intel.update.curation import (  # noqa: E402
     BLOCK_CATEGORIES,
     FILES,
@@ -203,7 +203,7 @@ def build_allowlist(
             candidates[seed.entry] = (set(seed.sources), seed.reason)
     for raw in tranco:
         name = normalise(raw)
-        if name is None or is_public_suffix(name):
+        if name is None or bundled().is_public_suffix(name):
             report.drop("allowlist: Tranco entry invalid or a public suffix", raw)
         elif name not in candidates:
             candidates[name] = ({"tranco"}, None)

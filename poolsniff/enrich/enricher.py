@@ -18,7 +18,6 @@ from typing import Final
 
 from poolsniff.detect.evidence import redact
 from poolsniff.enrich.dnsmemory import DnsMemory
-from poolsniff.intel import psl
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Detection, DnsMessage, Event
 
@@ -67,7 +66,7 @@ class Enricher:
                     break
         host = e.get("pool_host")
         if host and not _is_address(host):
-            pool = psl.registrable(host)
+            pool = self.blocklist.suffixes.registrable(host)
             if pool:
                 e["pool"] = pool
         if self.redact_ids:

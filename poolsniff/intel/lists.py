@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from poolsniff.errors import BlocklistError, ConfigError
-from poolsniff.intel.psl import is_public_suffix, normalise
+from poolsniff.intel.psl import SuffixList, bundled, normalise
 from poolsniff.intel.textfile import read_text
 
 if TYPE_CHECKING:
@@ -126,8 +126,14 @@ def _entry(row: Row) -> ListEntry:
 class Blocklist:
     """Domain and endpoint entries by category, with an allowlist that always wins."""
 
-    def __init__(self) -> None:
-        """Start empty; fill with :meth:`add_lines` and :meth:`add_allow_lines`."""
+    def __init__(self, suffixes: SuffixList | None = None) -> None:
+        """Start empty; fill with :meth:`add_lines` and :meth:`add_allow_lines`.
+
+        ``suffixes`` is the Public Suffix List the entries are checked against (a listed public
+        suffix is refused) and that the enricher asks for registrable domains; by default the
+        bundled snapshot.
+        """
+        self.suffixes = suffixes if suffixes is not None else bundled()
         self._names: dict[str, Row] = {}
         self._endpoints: dict[Endpoint, Row] = {}
         self._allow_names: dict[str, Row] = {}
@@ -138,7 +144,7 @@ class Blocklist:
 
     def copy(self) -> Blocklist:
         """Return an independent copy (entries are immutable and shared)."""
-        other = Blocklist()
+        other = Blocklist(self.suffixes)
         other._names = dict(self._names)
         other._endpoints = dict(self._endpoints)
         other._allow_names = dict(self._allow_names)
@@ -154,9 +160,9 @@ class Blocklist:
         return self._names, self._endpoints, self._allow_names, self._allow_endpoints, self._counts
 
     @classmethod
-    def from_state(cls, state: State) -> Blocklist:
+    def from_state(cls, state: State, suffixes: SuffixList | None = None) -> Blocklist:
         """A list holding ``state``, as :meth:`state` returned it (the dicts are used as they are)."""
-        lists = cls()
+        lists = cls(suffixes)
         lists._names, lists._endpoints, lists._allow_names, lists._allow_endpoints, lists._counts = state
         return lists
 
@@ -180,7 +186,7 @@ class Blocklist:
         shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct source list
         for lineno, text in enumerate(lines, 1):
             try:
-                parsed = _parse_line(text)
+                parsed = _parse_line(text, self.suffixes)
             except ValueError as e:
                 raise BlocklistError(origin, lineno, str(e)) from e
             if parsed is None:
@@ -279,7 +285,7 @@ class Blocklist:
         return dict(self._counts)
 
 
-def _parse_line(text: str) -> tuple[str | Endpoint, str, tuple[str, ...]] | None:
+def _parse_line(text: str, suffixes: SuffixList) -> tuple[str | Endpoint, str, tuple[str, ...]] | None:
     """Parse one line into (look-up key, entry as shown, sources); None for blank/comment."""
     body = text.split("#", 1)[0].strip()
     if not body:
@@ -287,7 +293,7 @@ def _parse_line(text: str) -> tuple[str | Endpoint, str, tuple[str, ...]] | None
     fields = body.split()
     if len(fields) > 2:
         raise ValueError(f"expected '<entry> [<source>,...]', found {len(fields)} fields")
-    key, shown = _parse_entry(fields[0])
+    key, shown = _parse_entry(fields[0], suffixes)
     sources = _parse_sources(fields[1]) if len(fields) == 2 else ()
     return key, shown, sources
 
@@ -301,7 +307,7 @@ def _parse_sources(text: str) -> tuple[str, ...]:
     return sources
 
 
-def _parse_entry(text: str) -> tuple[str | Endpoint, str]:
+def _parse_entry(text: str, suffixes: SuffixList) -> tuple[str | Endpoint, str]:
     """Parse a domain or an ``ip:port`` entry into (look-up key, entry as shown)."""
     if text.startswith("[") or text.count(":") > 1:
         return _parse_ipv6_endpoint(text)
@@ -317,7 +323,7 @@ def _parse_entry(text: str) -> tuple[str | Endpoint, str]:
     name = normalise(_strip_wildcard(text))
     if name is None:
         raise ValueError(f"{text!r} is not a valid domain name")
-    if is_public_suffix(name):
+    if suffixes.is_public_suffix(name):
         raise ValueError(PUBLIC_SUFFIX_REASON.format(name))
     return name, name
 
@@ -422,9 +428,14 @@ def shipped_dir() -> Traversable:
 
 @cache
 def _shipped() -> Blocklist:
-    """Parse the shipped lists once per process; callers get copies."""
+    """Parse the shipped lists against the bundled suffix list once per process; callers get copies."""
+    return parse_shipped(bundled())
+
+
+def parse_shipped(suffixes: SuffixList) -> Blocklist:
+    """Parse the package's lists and allowlist now, checked against ``suffixes`` (no cache)."""
     folder = shipped_dir()
-    lists = Blocklist()
+    lists = Blocklist(suffixes)
     for filename, category in SHIPPED_FILES:
         resource = folder / filename
         if not resource.is_file():
@@ -434,9 +445,14 @@ def _shipped() -> Blocklist:
     return lists
 
 
-def load_shipped() -> Blocklist:
-    """Return a new :class:`Blocklist` holding the package's lists and allowlist."""
-    return _shipped().copy()
+def load_shipped(suffixes: SuffixList | None = None) -> Blocklist:
+    """Return a new :class:`Blocklist` holding the package's lists and allowlist.
+
+    With the bundled suffix list (the default) the lists are parsed once per process.
+    """
+    if suffixes is None or suffixes is bundled():
+        return _shipped().copy()
+    return parse_shipped(suffixes)
 
 
 def load_files(target: Blocklist, paths: Iterable[str | os.PathLike[str]]) -> Blocklist:

@@ -6,7 +6,7 @@ The enrichment stage matches against the lists :func:`load_active` returns: the 
 ``poolsniff blocklist update`` wrote into the data directory when present, else the shipped ones,
 plus the shipped allowlist in every case (it always wins). The same directory holds the cached
 upstream copies with their HTTP validators and a downloaded Public Suffix List, which
-:func:`load_active` hands to :mod:`poolsniff.intel.psl`. Layout::
+:func:`load_active` hands to :class:`poolsniff.intel.psl.SuffixList`. Layout::
 
     <data dir>/lists/{pool,proxy,browser,donation}.txt     curated lists (as in blocklists/)
     <data dir>/cache/<name>-<hash>.txt + .meta.json         last good upstream copy per source
@@ -20,7 +20,7 @@ format, never pickle) under a key made of the identity (path, size, times, inode
 file and of the suffix list, and of the parser and poolsniff's version; a later start with the
 same key reads it back in a few ms. A file that is stale, damaged or unreadable is ignored and
 rewritten; failing to write it is never an error. The cache also holds the registrable domain
-of each listed name that has no suffix rule below it (``psl.registrable_table``), so that the
+of each listed name that has no suffix rule below it (``SuffixList.registrable_table``), so that the
 pool names of alerts are answered without importing tldextract. The data directory comes from
 ``--data-dir``, else ``$POOLSNIFF_DATA_DIR``, else ``$XDG_DATA_HOME/poolsniff``, else
 ``~/.local/share/poolsniff`` (:func:`resolve_data_dir`, which takes the environment as a mapping).
@@ -54,6 +54,7 @@ from poolsniff.intel.lists import (
     load_shipped,
     shipped_dir,
 )
+from poolsniff.intel.psl import BUNDLED_SNAPSHOT, SuffixList
 
 DATA_DIR_ENV: Final = "POOLSNIFF_DATA_DIR"
 """Environment variable naming the data directory."""
@@ -151,7 +152,7 @@ class Active:
 
     lists: Blocklist
     files: list[LoadedList] = field(default_factory=list)
-    suffix_list: str = psl.BUNDLED_SNAPSHOT
+    suffix_list: str = BUNDLED_SNAPSHOT
 
 
 def _is_file(path: Path) -> bool:
@@ -163,10 +164,11 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def use_data_dir_psl(data_dir: Path | None) -> None:
-    """Make :mod:`poolsniff.intel.psl` read the data directory's suffix list when there is one."""
+def data_dir_suffixes(data_dir: Path | None) -> SuffixList:
+    """The Public Suffix List of ``data_dir``: its downloaded copy when there is one, else the
+    bundled snapshot."""
     path = psl_path(data_dir) if data_dir is not None else None
-    psl.use_suffix_list(path if path is not None and _is_file(path) else None)
+    return SuffixList(path) if path is not None and _is_file(path) else psl.bundled()
 
 
 def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] = ()) -> Active:
@@ -176,22 +178,22 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
     was parsed is kept in the data directory's ``cache/parsed-lists.marshal`` and read back while
     no list file and no suffix list has changed.
     """
-    use_data_dir_psl(data_dir)
+    suffixes = data_dir_suffixes(data_dir)
     updated = lists_dir(data_dir) if data_dir is not None else None
     present = {f for f, _ in SHIPPED_FILES if updated is not None and _is_file(updated / f)}
     extras = [Path(name) for name in extra]
     cache = data_dir / CACHE / PARSED_CACHE if data_dir is not None else None
-    key = _cache_key(present, updated, extras) if cache is not None else None
-    found = _read_cache(cache, key) if cache is not None and key is not None else None
+    key = _cache_key(present, updated, extras, suffixes) if cache is not None else None
+    found = _read_cache(cache, key, suffixes) if cache is not None and key is not None else None
     if found is None:
-        lists = _parse_lists(present, updated, extras)
+        lists = _parse_lists(present, updated, extras, suffixes)
         table: dict[str, str] = {}
         if cache is not None and key is not None:  # worked out once, for the starts that follow
-            table = psl.registrable_table(lists.state()[0])
+            table = suffixes.registrable_table(lists.state()[0])
             _write_cache(cache, key, lists.state(), table)
     else:
         lists, table = found
-    psl.remember_registrable(table)
+    suffixes.remember_registrable(table)
     files: list[LoadedList] = []
     for filename, category in SHIPPED_FILES:
         stem = Path(filename).stem
@@ -205,13 +207,15 @@ def load_active(data_dir: Path | None, extra: Iterable[str | os.PathLike[str]] =
         lines = user.read_text(encoding="utf-8").splitlines()
         category = header_category(lines, str(user)) or DEFAULT_USER_CATEGORY
         files.append(LoadedList(user.stem, category, str(user), _mtime(user)))
-    return Active(lists, files, psl.suffix_list_in_use())
+    return Active(lists, files, suffixes.in_use)
 
 
-def _parse_lists(present: set[str], updated: Path | None, extras: list[Path]) -> Blocklist:
+def _parse_lists(
+    present: set[str], updated: Path | None, extras: list[Path], suffixes: SuffixList
+) -> Blocklist:
     """Parse the lists :func:`load_active` uses (no cache)."""
     if present:
-        lists = Blocklist()
+        lists = Blocklist(suffixes)
         for filename, category in SHIPPED_FILES:
             if filename in present:
                 assert updated is not None
@@ -220,7 +224,7 @@ def _parse_lists(present: set[str], updated: Path | None, extras: list[Path]) ->
                 text = (shipped_dir() / filename).read_text(encoding="utf-8")
                 lists.add_lines(text.splitlines(), f"blocklists/{filename}", category)
     else:
-        lists = load_shipped()
+        lists = load_shipped(suffixes)
     for user in extras:
         load_files(lists, [user])
     return lists
@@ -244,7 +248,9 @@ def _identity(path: Path) -> tuple[str, int, int, int, int, int] | None:
     return str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
-def _cache_key(present: set[str], updated: Path | None, extras: list[Path]) -> tuple[Any, ...] | None:
+def _cache_key(
+    present: set[str], updated: Path | None, extras: list[Path], suffixes: SuffixList
+) -> tuple[Any, ...] | None:
     """What the parsed lists depend on: every file read, the suffix list, the parser's code.
 
     None when a file cannot be looked at, or the shipped lists are inside a zipped package.
@@ -257,10 +263,12 @@ def _cache_key(present: set[str], updated: Path | None, extras: list[Path]) -> t
     if any(i is None for i in idents):
         return None
     code = (__version__, sys.version, _identity(Path(lists.__file__)), _identity(Path(psl.__file__)))
-    return (code, psl.suffix_list_identity(), tuple(idents))
+    return (code, suffixes.identity(), tuple(idents))
 
 
-def _read_cache(path: Path, key: tuple[Any, ...]) -> tuple[Blocklist, dict[str, str]] | None:
+def _read_cache(
+    path: Path, key: tuple[Any, ...], suffixes: SuffixList
+) -> tuple[Blocklist, dict[str, str]] | None:
     """The lists and registrable-domain table kept in ``path`` under ``key``; None when missing,
     stale or damaged."""
     try:
@@ -287,7 +295,7 @@ def _read_cache(path: Path, key: tuple[Any, ...]) -> tuple[Blocklist, dict[str, 
         return None
     if not isinstance(table, dict):
         return None
-    return Blocklist.from_state(state), table
+    return Blocklist.from_state(state, suffixes), table
 
 
 def _write_cache(path: Path, key: tuple[Any, ...], state: State, table: dict[str, str]) -> None:

@@ -435,7 +435,7 @@ def test_shipped_entries_are_canonical_and_sourced(shipped: Blocklist) -> None:
         assert set(item.sources) <= defined, item
         if ":" not in item.entry:
             assert psl.normalise(item.entry) == item.entry
-            assert not psl.is_public_suffix(item.entry)
+            assert not psl.bundled().is_public_suffix(item.entry)
 
 
 def test_shipped_endpoints_are_public_pool_addresses(shipped: Blocklist) -> None:
@@ -477,12 +477,12 @@ def test_load_shipped_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     lists_module._shipped.cache_clear()
-    psl._extractor.cache_clear()
+    psl.bundled.cache_clear()
     try:
         assert load_shipped().match_name("pool.supportxmr.com") is not None
     finally:
         lists_module._shipped.cache_clear()
-        psl._extractor.cache_clear()
+        psl.bundled.cache_clear()
 
 
 def _sources_md() -> str:

@@ -6,14 +6,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolsniff.intel import psl
-from poolsniff.intel.psl import is_public_suffix, normalise, registrable
+from poolsniff.intel.psl import SuffixList, bundled, normalise
 
 
 @pytest.mark.parametrize(
@@ -94,7 +93,7 @@ def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
     ],
 )
 def test_registrable(name: str, expected: str) -> None:
-    assert registrable(name) == expected
+    assert bundled().registrable(name) == expected
 
 
 @pytest.mark.parametrize(
@@ -115,7 +114,7 @@ def test_registrable(name: str, expected: str) -> None:
     ],
 )
 def test_is_public_suffix(name: str, expected: bool) -> None:
-    assert is_public_suffix(name) is expected
+    assert bundled().is_public_suffix(name) is expected
 
 
 def test_psl_lookups_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,16 +127,15 @@ def test_psl_lookups_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    psl._extractor.cache_clear()
-    try:
-        assert registrable("a.b.example.co.uk") == "example.co.uk"
-        assert is_public_suffix("duckdns.org")
-    finally:
-        psl._extractor.cache_clear()
+    fresh = SuffixList()
+    assert fresh.registrable("a.b.example.co.uk") == "example.co.uk"
+    assert fresh.is_public_suffix("duckdns.org")
 
 
 def test_extractor_is_built_once() -> None:
-    assert psl._extractor() is psl._extractor()
+    suffixes = SuffixList()
+    assert suffixes._extractor() is suffixes._extractor()
+    assert bundled() is bundled()
 
 
 def test_suffix_rules() -> None:
@@ -145,51 +143,41 @@ def test_suffix_rules() -> None:
     assert psl.suffix_rules(text) == ["com", "*.ck", "!www.ck", "example.tld"]
 
 
-def test_use_suffix_list_adds_a_local_copy(tmp_path: Path) -> None:
+def test_a_local_copy_adds_its_rules(tmp_path: Path) -> None:
     copy = tmp_path / "public_suffix_list.dat"
     copy.write_text("// local copy\nnew-suffix.example\n*.wild.example\n")
-    try:
-        assert psl.suffix_list_in_use() == psl.BUNDLED_SNAPSHOT
-        assert not is_public_suffix("new-suffix.example")
-        psl.use_suffix_list(copy)
-        assert psl.suffix_list_in_use() == str(copy.resolve())
-        assert is_public_suffix("new-suffix.example")
-        assert is_public_suffix("x.wild.example")
-        assert registrable("a.b.new-suffix.example") == "b.new-suffix.example"
-        assert is_public_suffix("duckdns.org")  # the snapshot's rules stay
-        copy.unlink()  # a copy that went missing: the snapshot alone
-        psl.use_suffix_list(copy)
-        assert not is_public_suffix("new-suffix.example")
-    finally:
-        psl.use_suffix_list(None)
-    assert not is_public_suffix("new-suffix.example")
+    assert bundled().in_use == psl.BUNDLED_SNAPSHOT
+    assert not bundled().is_public_suffix("new-suffix.example")
+    local = SuffixList(copy)
+    assert local.in_use == str(copy.resolve())
+    assert local.is_public_suffix("new-suffix.example")
+    assert local.is_public_suffix("x.wild.example")
+    assert local.registrable("a.b.new-suffix.example") == "b.new-suffix.example"
+    assert local.is_public_suffix("duckdns.org")  # the snapshot's rules stay
+    assert not bundled().is_public_suffix("new-suffix.example"), "one list's rules never leak into another"
+    copy.unlink()  # a copy that went missing: the snapshot alone
+    assert not SuffixList(copy).is_public_suffix("new-suffix.example")
 
 
-def test_importing_domains_does_not_import_tldextract() -> None:
+def test_importing_psl_does_not_import_tldextract() -> None:
     """tldextract (and the requests it imports) costs ~0.1 s: only a PSL look-up loads it."""
-    code = (
-        "import sys, poolsniff.intel.psl as d; d.suffix_list_identity(); print('tldextract' in sys.modules)"
-    )
+    code = "import sys, poolsniff.intel.psl as d; d.bundled().identity(); print('tldextract' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
 
 
-def test_suffix_list_identity_follows_the_local_copy(tmp_path: Path) -> None:
+def test_identity_follows_the_local_copy_and_names_no_private_file(tmp_path: Path) -> None:
     copy = tmp_path / "public_suffix_list.dat"
     copy.write_text("new-suffix.example\n")
-    try:
-        bundled = psl.suffix_list_identity()
-        assert psl.suffix_list_identity() == bundled
-        psl.use_suffix_list(copy)
-        local = psl.suffix_list_identity()
-        assert local != bundled
-        copy.write_text("new-suffix.example\nanother.example\n")
-        assert psl.suffix_list_identity() != local
-        copy.unlink()
-        assert psl.suffix_list_identity() not in (bundled, local)
-    finally:
-        psl.use_suffix_list(None)
-    assert psl.suffix_list_identity() == bundled
+    snapshot = bundled().identity()
+    assert SuffixList().identity() == snapshot
+    assert "tldextract-" in str(snapshot[0]) and ".tld_set_snapshot" not in repr(snapshot)
+    local = SuffixList(copy).identity()
+    assert local != snapshot
+    copy.write_text("new-suffix.example\nanother.example\n")
+    assert SuffixList(copy).identity() != local
+    copy.unlink()
+    assert SuffixList(copy).identity() not in (snapshot, local)
 
 
 # the table of registrable domains kept in the parsed-lists cache: it must answer as tldextract does
@@ -203,42 +191,32 @@ LABELS = ["a", "s3", "www", "city", "blog", "co", "uk", "jp", "ck"]
 UNDER = ["", "a.", "x.y.", "s3.", "www.", "bucket.s3.", "city.", "blog."]
 
 
-@pytest.fixture
-def fresh_table() -> Any:
-    psl._known.clear()
-    yield
-    psl._known.clear()
-
-
-def test_registrable_table_answers_as_tldextract(fresh_table: None) -> None:
-    table = psl.registrable_table(TABLE_NAMES)
+def test_registrable_table_answers_as_tldextract() -> None:
+    suffixes, reference = SuffixList(), SuffixList()
+    table = suffixes.registrable_table(TABLE_NAMES)
     assert "amazonaws.com" not in table and "kawasaki.jp" not in table and "co.uk" not in table
     assert table["pool.supportxmr.com"] == "supportxmr.com" and table["gntl.co.uk"] == "gntl.co.uk"
     names = [prefix + name for name in TABLE_NAMES for prefix in UNDER]
-    expected = {name: registrable(name) for name in names}
-    psl.remember_registrable(table)
-    assert {name: registrable(name) for name in names} == expected
+    suffixes.remember_registrable(table)
+    assert {n: suffixes.registrable(n) for n in names} == {n: reference.registrable(n) for n in names}
 
 
 @settings(max_examples=300)
 @given(labels=st.lists(st.sampled_from(LABELS), max_size=3))
 def test_registrable_table_agrees_under_any_prefix(labels: list[str]) -> None:
-    psl._known.clear()
-    try:
-        table = psl.registrable_table(TABLE_NAMES)
-        names = [".".join([*labels, name]) for name in TABLE_NAMES]
-        expected = [registrable(name) for name in names]
-        psl.remember_registrable(table)
-        assert [registrable(name) for name in names] == expected
-    finally:
-        psl._known.clear()
+    suffixes = SuffixList()
+    table = suffixes.registrable_table(TABLE_NAMES)
+    names = [".".join([*labels, name]) for name in TABLE_NAMES]
+    expected = [bundled().registrable(name) for name in names]
+    suffixes.remember_registrable(table)
+    assert [suffixes.registrable(name) for name in names] == expected
 
 
-def test_a_new_suffix_list_forgets_the_table(fresh_table: None, tmp_path: Path) -> None:
-    psl.remember_registrable(psl.registrable_table(["nanopool.org"]))
-    assert psl._known
-    psl.use_suffix_list(None)
-    assert not psl._known
+def test_a_table_stays_with_its_suffix_list() -> None:
+    one, other = SuffixList(), SuffixList()
+    one.remember_registrable({"nanopool.org": "wrong.example"})
+    assert one.registrable("x.nanopool.org") == "wrong.example"
+    assert other.registrable("x.nanopool.org") == "nanopool.org"
 
 
 @pytest.mark.parametrize(("text", "ip"), [("192.0.2.1", True), ("2001:db8::1", True), ("pool.example", False),

@@ -6,7 +6,6 @@ import json
 import os
 import pkgutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +26,6 @@ from poolsniff.intel.store import (
     write_atomic,
     write_meta,
 )
-
-
-@pytest.fixture(autouse=True)
-def snapshot_psl() -> Iterator[None]:
-    """Every test starts and ends with tldextract's bundled snapshot."""
-    psl.use_suffix_list(None)
-    yield
-    psl.use_suffix_list(None)
 
 
 @pytest.mark.parametrize(
@@ -140,15 +131,16 @@ def _psl_text(extra_private: str) -> bytes:
 
 
 def test_load_active_uses_the_data_dir_suffix_list(tmp_path: Path) -> None:
-    assert not psl.is_public_suffix("pools.example")
+    assert not psl.bundled().is_public_suffix("pools.example")
     data = tmp_path / "data"
     write_atomic(psl_path(data), _psl_text("pools.example"))
     active = load_active(data)
     assert active.suffix_list == str(psl_path(data).resolve())
-    assert psl.is_public_suffix("pools.example")
-    assert psl.registrable("a.b.pools.example") == "b.pools.example"
-    load_active(tmp_path / "elsewhere")
-    assert not psl.is_public_suffix("pools.example")
+    assert active.lists.suffixes.is_public_suffix("pools.example")
+    assert active.lists.suffixes.registrable("a.b.pools.example") == "b.pools.example"
+    elsewhere = load_active(tmp_path / "elsewhere")
+    assert not elsewhere.lists.suffixes.is_public_suffix("pools.example")
+    assert not psl.bundled().is_public_suffix("pools.example"), "no state leaks between list sets"
 
 
 def test_cached_copies(tmp_path: Path) -> None:

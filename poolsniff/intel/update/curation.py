@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from poolsniff.errors import BlocklistError
-from poolsniff.intel.psl import is_ip, is_public_suffix, normalise, registrable
+from poolsniff.intel.psl import SuffixList, bundled, is_ip, normalise
 
 BLOCK_CATEGORIES: Final = ("donation", "proxy", "pool", "browser")
 """Block categories, strongest first: an entry listed under several keeps the first."""
@@ -131,6 +131,8 @@ class Candidates:
     """Apexes of dynamic-DNS providers: never entries."""
     public_dns: set[str] = field(default_factory=set)
     """Public resolver addresses: never endpoints."""
+    suffixes: SuffixList = field(default_factory=bundled)
+    """The Public Suffix List names are checked against."""
 
 
 Row = tuple[str, tuple[str, ...], str | None]
@@ -140,15 +142,19 @@ Blocks = dict[str, tuple[str, set[str], str | None]]
 """Listed names: name -> (category, sources, reason for hand-curated entries)."""
 
 
-def parse_seed(lines: Iterable[str], origin: str) -> list[Seed]:
-    """Parse ``seed.tsv`` lines; a malformed or invalid row raises ``BlocklistError`` origin:line."""
+def parse_seed(lines: Iterable[str], origin: str, suffixes: SuffixList | None = None) -> list[Seed]:
+    """Parse ``seed.tsv`` lines; a malformed or invalid row raises ``BlocklistError`` origin:line.
+
+    Names are checked against ``suffixes`` (by default the bundled Public Suffix List).
+    """
+    checker = suffixes if suffixes is not None else bundled()
     rows: list[Seed] = []
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip() or raw.startswith("#"):
             continue
         cols = raw.split("\t")
         name = normalise(cols[0])
-        if len(cols) != 4 or name is None or is_public_suffix(name) or "#" in cols[3]:
+        if len(cols) != 4 or name is None or checker.is_public_suffix(name) or "#" in cols[3]:
             raise BlocklistError(origin, lineno, f"bad seed row {raw!r}")
         if cols[1] not in SEED_CATEGORIES:
             raise BlocklistError(origin, lineno, f"unknown category {cols[1]!r}")
@@ -162,9 +168,9 @@ def add_name(cands: Candidates, report: Report, raw: str, category: str, source:
     name = normalise(raw.removeprefix("*.").removeprefix("."))
     if name is None:
         report.drop("invalid name", f"{raw} ({source})")
-    elif is_public_suffix(name):
+    elif cands.suffixes.is_public_suffix(name):
         report.drop("public suffix", f"{name} ({source})")
-    elif not registrable(name):
+    elif not cands.suffixes.registrable(name):
         report.drop("no known public suffix (not a domain)", f"{name} ({source})")
     else:
         cands.names.setdefault(name, {}).setdefault(category, set()).add(source)

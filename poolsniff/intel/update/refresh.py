@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Final, Literal
 
 from poolsniff.errors import BlocklistError, OutputError
-from poolsniff.intel import psl
-from poolsniff.intel.lists import ALLOW, SHIPPED_FILES, Blocklist, shipped_dir
+from poolsniff.intel.lists import ALLOW, SHIPPED_FILES, Blocklist, load_shipped, parse_shipped, shipped_dir
+from poolsniff.intel.psl import SuffixList, suffix_rules
 from poolsniff.intel.store import (
     cache_paths,
+    data_dir_suffixes,
     lists_dir,
     load_active,
     psl_path,
@@ -157,7 +158,8 @@ def update(doc: SourcesDoc, data_dir: Path, options: Options) -> UpdateReport:
             return report  # nothing new to curate: leave the lists in use alone
         refreshed = {spec.name for spec in doc.sources} - missing
         before = _lists_before(data_dir)
-        texts = recurate(load_shipped_fresh(), read_seeds(), fresh, refreshed, report.dropped)
+        in_use = data_dir_suffixes(data_dir)  # the copy just refreshed, or the one kept
+        texts = recurate(load_shipped(in_use), read_seeds(in_use), fresh, refreshed, report.dropped)
         report.lists = _write_lists(texts, lists_dir(data_dir), before)
     except OSError as e:
         raise OutputError(f"{e.filename or data_dir}: cannot write the data directory: {e.strerror}") from e
@@ -169,7 +171,7 @@ def _lists_before(data_dir: Path) -> Blocklist:
     try:
         return load_active(data_dir).lists
     except BlocklistError:  # e.g. the new suffix list makes an old entry a suffix: rewritten now
-        return load_shipped_fresh()
+        return load_shipped(data_dir_suffixes(data_dir))
 
 
 # --------------------------------------------------------------------------- one source
@@ -304,7 +306,6 @@ def refresh_psl(url: str | None, data_dir: Path, options: Options) -> SourceResu
         status = "updated"
     write_meta(meta_path, {"url": url, "sha256": digest, "entries": rules,
                            "etag": response.etag, "last_modified": response.last_modified})  # fmt: skip
-    psl.use_suffix_list(target)
     return result(status, "same content" if status == "unchanged" else "new copy", rules)
 
 
@@ -313,22 +314,18 @@ def _check_psl(response: Response, previous: int, target: Path) -> int:
     if response.status != 200:
         raise ValueError(f"unexpected HTTP {response.status}")
     text = _text(response)
-    rules = len(psl.suffix_rules(text))
+    rules = len(suffix_rules(text))
     if not all(marker in text for marker in PSL_MARKERS):
         raise ValueError("not a Public Suffix List (its ICANN/PRIVATE section markers are missing)")
     if rules < MIN_PSL_RULES or rules < previous * MAX_SHRINK:
         raise ValueError(f"only {rules} rules (the last good copy had {previous or 'about 10000'})")
     candidate = target.with_name(target.name + ".new")
     write_atomic(candidate, response.body)
-    previous_choice = psl.suffix_list_in_use()
     try:
-        psl.use_suffix_list(candidate)
-        load_shipped_fresh()
+        parse_shipped(SuffixList(candidate))
     except BlocklistError as e:
         raise ValueError(f"rejected: with it a shipped entry is a public suffix ({e})") from e
     finally:
-        restored = None if previous_choice == psl.BUNDLED_SNAPSHOT else Path(previous_choice)
-        psl.use_suffix_list(restored)
         candidate.unlink(missing_ok=True)
     return rules
 
@@ -336,19 +333,10 @@ def _check_psl(response: Response, previous: int, target: Path) -> int:
 # --------------------------------------------------------------------------- curation
 
 
-def load_shipped_fresh() -> Blocklist:
-    """Parse the shipped lists now, with the suffix list currently in use (no process cache)."""
-    lists = Blocklist()
-    for filename, category in SHIPPED_FILES:
-        text = (shipped_dir() / filename).read_text(encoding="utf-8")
-        lists.add_lines(text.splitlines(), f"blocklists/{filename}", category)
-    return lists
-
-
-def read_seeds() -> list[Seed]:
+def read_seeds(suffixes: SuffixList | None = None) -> list[Seed]:
     """The shipped ``seed.tsv``: hand-curated entries, categories, exclusions."""
     text = (shipped_dir() / "seed.tsv").read_text(encoding="utf-8")
-    return parse_seed(text.splitlines(), "blocklists/seed.tsv")
+    return parse_seed(text.splitlines(), "blocklists/seed.tsv", suffixes)
 
 
 def recurate(
@@ -366,7 +354,7 @@ def recurate(
     the anchor for popular sites (``seed.tsv``'s public dynamic-DNS and resolver filters are not
     available here; the suffix list covers most dynamic-DNS providers).
     """
-    cands = Candidates()
+    cands = Candidates(suffixes=shipped.suffixes)
     allow: set[str] = set()
     for item in shipped.entries():
         if item.category == ALLOW:

@@ -50,14 +50,6 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>rate limi
 OPTIONS = Options(allow_http=True, timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def snapshot_psl() -> Iterator[None]:
-    """Every test starts and ends with tldextract's bundled snapshot."""
-    psl_module.use_suffix_list(None)
-    yield
-    psl_module.use_suffix_list(None)
-
-
 def doc(server: ListServer, *paths: str, psl: str | None = None, fmt: str = "maltrail") -> SourcesDoc:
     """A sources document: one maltrail-format source ``maltrail`` per path."""
     specs = tuple(
@@ -273,12 +265,12 @@ def test_psl_refresh_is_used_afterwards(server: ListServer, tmp_path: Path) -> N
     assert report.psl is not None
     assert (report.psl.status, report.psl.reason) == ("updated", "new copy")
     assert psl_path(tmp_path).read_bytes() == psl("\nexample-mining.net\n")
-    assert psl_module.is_public_suffix("example-mining.net")
+    active = load_active(tmp_path)
+    assert active.suffix_list == str(psl_path(tmp_path).resolve())
+    assert active.lists.suffixes.is_public_suffix("example-mining.net")
     # with the new list the fresh entries are tenants of a suffix: still listed, by their own name
     assert loaded(tmp_path).match_name("x.fresh-pool-one.example-mining.net") is not None
-    psl_module.use_suffix_list(None)
-    assert load_active(tmp_path).suffix_list == str(psl_path(tmp_path).resolve())
-    assert psl_module.is_public_suffix("example-mining.net")
+    assert not psl_module.bundled().is_public_suffix("example-mining.net")
     report = update(doc(server, "/m.txt", psl="/psl.dat"), tmp_path, OPTIONS)
     assert report.psl is not None and report.psl.status == "unchanged"
     report = update(doc(server, "/m.txt", psl="/psl.dat"), tmp_path, Options(offline=True))
@@ -303,7 +295,7 @@ def test_bad_psl_is_rejected(server: ListServer, tmp_path: Path, body: bytes, re
     assert report.psl.reason.endswith("; bundled snapshot in use")
     assert not psl_path(tmp_path).exists()
     assert list(tmp_path.iterdir()) == []  # no candidate file left behind, no lists without sources
-    assert psl_module.suffix_list_in_use() == psl_module.BUNDLED_SNAPSHOT
+    assert load_active(tmp_path).suffix_list == psl_module.BUNDLED_SNAPSHOT
 
 
 def test_new_psl_recurates_lists_written_before(server: ListServer, tmp_path: Path) -> None:
