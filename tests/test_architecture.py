@@ -23,7 +23,6 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
 
 THIRD_PARTY_HOME = {
     "click": {"cli.py"},
-    "scapy": {"sources/live.py"},
     "yaml": {"config.py"},
     "tldextract": {"intel/psl.py"},
     "dpkt": {"dissect/dns.py"},

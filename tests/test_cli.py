@@ -236,7 +236,7 @@ with open(sys.argv[1], "w") as out:
 """Run a command in-process, then write the names of the modules it imported to a file."""
 
 NEVER_AT_START = {
-    "tldextract", "requests", "yaml", "multiprocessing", "scapy", "poolsniff.intel.update.refresh",
+    "tldextract", "requests", "yaml", "multiprocessing", "ctypes.util", "poolsniff.intel.update.refresh",
     "poolsniff.run.sniff", "poolsniff.sources.live", "poolsniff.engine.split.parallel",
     "poolsniff.intel.update.upstream",
 }  # fmt: skip

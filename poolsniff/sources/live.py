@@ -6,7 +6,7 @@ source (this module) -> decode -> flows/dissectors -> detectors -> enrichment ->
 attaches the kernel filter, asks for a large receive buffer and kernel timestamps;
 ``read()`` returns the queued frames as ``(ts_us, linktype, data)``, what a capture file
 yields, so one ``Pipeline`` serves both. Kernel drops come from ``PACKET_STATISTICS``.
-scapy is used only to compile a ``--bpf`` expression with libpcap (``compile_expression``).
+A ``--bpf`` expression is compiled with libpcap by ``bpf.compile_expression`` (ctypes).
 
 The kernel filter (``capture_filter``: classic BPF built here, no libpcap needed) passes
 what a detector can use: DNS (UDP and TCP port 53); TCP SYN, FIN and RST; TCP payloads
@@ -41,9 +41,7 @@ from typing import Final
 
 from poolsniff.errors import CaptureError
 from poolsniff.model import Frame
-
-Insn = tuple[int, int, int, int]
-"""One classic BPF instruction: (code, jt, jf, k), as in ``struct sock_filter``."""
+from poolsniff.sources.bpf import Insn
 
 LINKTYPE_ETHERNET: Final = 1
 LINKTYPE_RAW: Final = 101
@@ -292,27 +290,6 @@ def _payload(a: _Asm, printable: int) -> None:
 # --------------------------------------------------------------------------- user expressions
 
 
-def compile_expression(expression: str, linktype: int) -> list[Insn]:
-    """Compile a tcpdump-style filter with libpcap (through scapy); CaptureError if it does not compile."""
-    from scapy.arch.common import compile_filter, free_filter  # imported on demand: it is slow
-    from scapy.error import Scapy_Exception
-
-    try:
-        program = compile_filter(expression, linktype=linktype)
-    except ImportError as e:
-        raise CaptureError(
-            "--bpf needs libpcap to compile the filter: install it (Debian: apt-get install libpcap0.8)"
-        ) from e
-    except Scapy_Exception as e:
-        reason = str(e).rsplit(" (", 1)[-1].rstrip(")")
-        raise CaptureError(f"--bpf {expression!r} does not compile: {reason}") from e
-    try:
-        insns = program.bf_insns
-        return [(i.code, i.jt, i.jf, i.k & 0xFFFFFFFF) for i in insns[: program.bf_len]]
-    finally:
-        free_filter(program)
-
-
 def and_filters(first: Sequence[Insn], second: Sequence[Insn]) -> list[Insn]:
     """Chain two programs: a frame passes when both accept it (whole, up to ``SNAPLEN``)."""
     out: list[Insn] = []
@@ -371,6 +348,8 @@ class LiveCapture:
         try:
             program = capture_filter(linktype, loopback=hatype == ARPHRD_LOOPBACK)
             if bpf:
+                from poolsniff.sources.bpf import compile_expression  # loads libpcap: only for --bpf
+
                 program = and_filters(program, compile_expression(bpf, linktype))
             _attach(sock, name, program)
             _set_rcvbuf(sock, rcvbuf)

@@ -36,7 +36,6 @@ from poolsniff.sources.live import (
     Insn,
     and_filters,
     capture_filter,
-    compile_expression,
 )
 from poolsniff.sources.pcap import expand_paths, iter_capture
 
@@ -401,42 +400,6 @@ def test_filtered_scan_equals_full_scan_on_the_corpus(corpus: Path) -> None:
 
 
 # --------------------------------------------------------------------------- --bpf expressions
-
-
-@pytest.fixture(scope="module")
-def libpcap() -> None:
-    """Skip, saying why, where libpcap is missing."""
-    try:
-        compile_expression("tcp", LINKTYPE_ETHERNET)
-    except CaptureError as e:
-        pytest.skip(str(e))
-
-
-@pytest.mark.parametrize(
-    ("expression", "frame", "expected"),
-    [
-        ("host 10.0.0.1", eth(ipv4(tcp(JSON))), True),
-        ("host 10.9.9.9", eth(ipv4(tcp(JSON))), False),
-        ("not port 3333", eth(ipv4(tcp(JSON))), False),
-        ("port 3333", eth(ipv4(tcp(RANDOM))), False),  # the built-in filter still cuts bulk
-        ("ip6", eth(ipv6(tcp(JSON)), etype=0x86DD), True),
-        ("ip6", eth(ipv4(tcp(JSON))), False),
-    ],
-)
-def test_bpf_expression_is_anded(libpcap: None, expression: str, frame: bytes, expected: bool) -> None:
-    program = and_filters(ETH, compile_expression(expression, LINKTYPE_ETHERNET))
-    assert run_bpf(program, frame) == (SNAPLEN if expected else 0)
-
-
-@pytest.mark.parametrize(
-    ("expression", "reason"),
-    [("tcp portt 80", "syntax error"), ("port 99999", "port"), ("ip and not ip", "rejects all")],
-)
-def test_bad_bpf_expression(libpcap: None, expression: str, reason: str) -> None:
-    with pytest.raises(CaptureError) as info:
-        compile_expression(expression, LINKTYPE_RAW)
-    assert expression in str(info.value) and reason in str(info.value)
-    assert "\n" not in str(info.value)
 
 
 def test_and_filters_keeps_the_first_programs_verdicts() -> None:
