@@ -1,7 +1,7 @@
 """Exceptions a user can act on (layer 0: imports nothing from poolsniff).
 
 Parsers raise builtins (``ValueError``); the boundary that knows the file, line or
-offset wraps them into one of these, and ``cli.py`` maps each class to an exit status.
+offset wraps them into one of these, and ``poolsniff.cli`` maps each class to an exit status.
 Malformed packets are never errors: they are counted.
 """
 

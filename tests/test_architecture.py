@@ -22,8 +22,8 @@ PACKAGE = ROOT / "poolsniff"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
 
 THIRD_PARTY_HOME = {
-    "click": {"cli.py"},
-    "yaml": {"config.py"},
+    "click": {"cli/"},
+    "yaml": {"cli/settings.py"},
     "tldextract": {"intel/psl.py"},
     "dpkt": {"dissect/dns.py"},
 }
@@ -58,9 +58,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
 )  # fmt: skip
 """What each stage may import, lowest first: source -> decode -> flows/dissectors -> detectors ->
 enrichment -> output, with the lists (intel) as reference data below the detectors, reports after
-the output, and the run modes (run/) composing them. The command line (cli, config) is the top."""
+the output, and the run modes (run/) composing them. The command line (cli/) is the top."""
 
-ENTRY = ("cli", "config", "__main__.py")
+ENTRY = ("cli/", "__main__.py")
 """The entry layer may import every stage."""
 
 
@@ -106,7 +106,8 @@ def test_third_party_library_lives_in_one_module(path: Path) -> None:
     used = {name.split(".")[0] for name in imports(path)}
     for lib, homes in THIRD_PARTY_HOME.items():
         if lib in used:
-            assert rel(path) in homes, f"{rel(path)} imports {lib}; only {homes} may"
+            allowed = any(matches(rel(path), home) for home in homes)
+            assert allowed, f"{rel(path)} imports {lib}; only {homes} may"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=rel)
@@ -123,7 +124,7 @@ def test_layering(path: Path) -> None:
 
 def test_every_package_has_a_rule() -> None:
     packages = {p.parent.relative_to(PACKAGE).as_posix() + "/" for p in PACKAGE.rglob("__init__.py")} - {"./"}
-    ruled = {k for k, _ in LAYERS if k.endswith("/")} | {e + "/" for e in ENTRY}
+    ruled = {k for k, _ in LAYERS if k.endswith("/")} | {e.rstrip("/") + "/" for e in ENTRY}
     for package in packages:
         assert any(package.startswith(k) for k in ruled), f"poolsniff/{package} has no layering rule"
 
@@ -148,8 +149,8 @@ def test_every_module_has_its_test_file(path: Path) -> None:
     assert test.exists(), f"{rel(path)} has no {test.relative_to(ROOT)}"
 
 
-LARGER = {"cli.py": 650}
-"""cli.py is the one module allowed to import click, so every command's decorators live there."""
+LARGER = {"cli/app.py": 650}
+"""Until the split into one module per command group, cli/app.py holds every command."""
 
 
 @pytest.mark.parametrize("path", MODULES, ids=rel)

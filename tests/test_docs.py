@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 import pytest
 
-from poolsniff.cli import ExitStatus, main
+from poolsniff.cli import main
+from poolsniff.cli.app import ExitStatus
 
 from .conftest import ROOT
 

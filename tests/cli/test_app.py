@@ -17,7 +17,7 @@ import pytest
 
 from poolsniff import __version__
 
-from .conftest import PCAPS
+from ..conftest import PCAPS
 
 MINER = PCAPS / "stratum-v1-cgminer.pcap"
 BENIGN = PCAPS / "benign-mix.pcapng"
@@ -248,7 +248,8 @@ EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
     ("args", "absent", "present"),
     [
         (["--version"],
-         NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt", "poolsniff.config"},
+         NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt",
+                           "poolsniff.cli.settings"},
          {"click"}),
         (["scan", "--help"],
          NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt"}, {"click"}),

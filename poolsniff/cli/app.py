@@ -115,7 +115,7 @@ def _progress(enabled: bool, total: int) -> Callable[[int], None]:
 
 def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """The settings of the config file become the defaults of this command's options."""
-    from poolsniff.config import find_config, load_config
+    from poolsniff.cli.settings import find_config, load_config
 
     path = find_config(value, os.environ)
     if path is None:
@@ -457,7 +457,7 @@ def blocklist_update(sources_file: str | None, data_dir: str | None, offline: bo
     \b
     Exit status: 0 (also when some sources failed), 2 bad sources file, 4 data dir not writable.
     """
-    from poolsniff.config import default_sources_path, load_sources
+    from poolsniff.cli.settings import default_sources_path, load_sources
     from poolsniff.intel.update.refresh import Options as UpdateOptions
     from poolsniff.intel.update.refresh import update as run_update
 
@@ -595,7 +595,7 @@ def config_check(file: str | None) -> None:
     \b
     Exit status: 0 valid; 2 invalid (the error names file:line) or no file found.
     """
-    from poolsniff.config import config_candidates, find_config, load_config
+    from poolsniff.cli.settings import config_candidates, find_config, load_config
 
     path = find_config(file, os.environ)
     if path is None:

@@ -1,4 +1,4 @@
-"""Tests for poolsniff.config: YAML with file:line errors, the sources file, and poolsniff.yaml."""
+"""Tests for poolsniff.cli.settings: YAML with file:line errors, the sources file, and poolsniff.yaml."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff.config import (
+from poolsniff.cli.settings import (
     SETTINGS,
     Config,
     config_candidates,
@@ -265,7 +265,7 @@ def test_find_config(tmp_path: Path) -> None:
 
 
 def test_jobs_setting(tmp_path: Path) -> None:
-    from poolsniff.config import load_config
+    from poolsniff.cli.settings import load_config
 
     good = tmp_path / "a.yaml"
     good.write_text("jobs: 0\n")
@@ -279,9 +279,9 @@ def test_jobs_setting(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("code", "loaded"),
     [
-        ("import poolsniff.config as c; c.find_config(None, {})", []),
-        ("import poolsniff.config as c; c.parse_yaml('a: 1', 'x.yaml')", ["yaml"]),
-        ("import poolsniff.config as c; c.parse_sources(c.parse_yaml('sources: []', 'x.yaml'), 'x.yaml')",
+        ("import poolsniff.cli.settings as c; c.find_config(None, {})", []),
+        ("import poolsniff.cli.settings as c; c.parse_yaml('a: 1', 'x.yaml')", ["yaml"]),
+        ("import poolsniff.cli.settings as c; c.parse_sources(c.parse_yaml('sources: []', 'x'), 'x')",
          ["poolsniff.intel.update.upstream", "yaml"]),
     ],
 )  # fmt: skip

@@ -21,10 +21,10 @@ import pytest
 
 from poolsniff.sources.pcap import open_capture, read_frames
 
-from .conftest import PCAPS
-from .factories_frames import pcap_file
-from .output.test_metrics import parse as parse_metrics
-from .output.transports.test_redis import Server, redis_server  # noqa: F401 - the fixture
+from ..conftest import PCAPS
+from ..factories_frames import pcap_file
+from ..output.test_metrics import parse as parse_metrics
+from ..output.transports.test_redis import Server, redis_server  # noqa: F401 - the fixture
 
 MINER = PCAPS / "stratum-v1-cgminer.pcap"
 SYSTEM_CONFIG = Path("/etc/poolsniff/poolsniff.yaml")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PCAPS
-from .listserver import ListServer, Route, running, without_proxies
+from ..conftest import PCAPS
+from ..listserver import ListServer, Route, running, without_proxies
 
 MALTRAIL = b"# maltrail test copy\nfresh-pool-one.example-mining.net\n2miners.com\n94.23.251.99:3333\n"
 
