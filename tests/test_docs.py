@@ -13,7 +13,7 @@ import click
 import pytest
 
 from poolsniff.cli import main
-from poolsniff.cli.app import ExitStatus
+from poolsniff.cli.exits import ExitStatus
 
 from .conftest import ROOT
 

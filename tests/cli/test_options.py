@@ -1,4 +1,4 @@
-"""The command line for running poolsniff in production: report, config check, --config, outputs.
+"""Options shared by scan and sniff: the settings file (--config) and the output stage's options.
 
 Runs the installed entry point in a subprocess with its own environment, so no settings file
 of the machine or the user is read (``XDG_CONFIG_HOME`` points into the test's folder).
@@ -6,14 +6,9 @@ of the machine or the user is read (``XDG_CONFIG_HOME`` points into the test's f
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +16,10 @@ import pytest
 
 from poolsniff.sources.pcap import open_capture, read_frames
 
-from ..conftest import PCAPS
 from ..factories_frames import pcap_file
 from ..output.test_metrics import parse as parse_metrics
 from ..output.transports.test_redis import Server, redis_server  # noqa: F401 - the fixture
-
-MINER = PCAPS / "stratum-v1-cgminer.pcap"
-SYSTEM_CONFIG = Path("/etc/poolsniff/poolsniff.yaml")
-
-
-def run(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``poolsniff ARGS`` with XDG_CONFIG_HOME at ``home`` and capture everything."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "poolsniff", *args], capture_output=True, text=True, timeout=120, env=env,
-        input=stdin,
-    )  # fmt: skip
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], status: int, *words: str) -> None:
-    assert proc.returncode == status, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in errors[0], errors[0]
+from .conftest import MINER, SYSTEM_CONFIG, one_line_error, run
 
 
 def reconnecting_miner(tmp_path: Path, sessions: int, gap_s: int = 60) -> Path:
@@ -63,90 +38,10 @@ def reconnecting_miner(tmp_path: Path, sessions: int, gap_s: int = 60) -> Path:
     return path
 
 
-@pytest.fixture
-def alerts(tmp_path: Path) -> Path:
-    """EVE alerts of every bundled capture, as `scan` writes them."""
-    path = tmp_path / "alerts.json"
-    proc = run("scan", "-q", "-o", str(path), str(PCAPS), home=tmp_path)
-    assert proc.returncode == 1, proc.stderr
-    return path
-
-
-# --------------------------------------------------------------------------- report
-
-
-def test_report_table_json_csv_html(tmp_path: Path, alerts: Path) -> None:
-    lines = [json.loads(x) for x in alerts.read_text().splitlines()]
-    hosts = {r["src_ip"] for r in lines}
-    table = run("report", str(alerts), home=tmp_path)
-    assert table.returncode == 0 and table.stdout.startswith("HOST")
-    assert all(h in table.stdout for h in hosts)
-    assert f"{len(lines)} mining alerts, {len(hosts)} hosts" in table.stderr
-    doc = json.loads(run("report", "--format", "json", str(alerts), home=tmp_path).stdout)
-    assert {h["host"] for h in doc["hosts"]} == hosts
-    assert sum(h["alerts"] for h in doc["hosts"]) == len(lines)
-    rows = list(
-        csv.DictReader(io.StringIO(run("report", "--format", "csv", "-q", str(alerts), home=tmp_path).stdout))
-    )
-    assert {r["host"] for r in rows} == hosts
-    page = tmp_path / "report.html"
-    html = run("report", "--format", "html", "-o", str(page), str(alerts), home=tmp_path)
-    assert html.returncode == 0 and html.stdout == ""
-    assert page.read_text().count("<section") == len(hosts)
-
-
-def test_report_reads_stdin(tmp_path: Path, alerts: Path) -> None:
-    proc = run("report", "--format", "json", "-", home=tmp_path, stdin=alerts.read_text())
-    assert proc.returncode == 0 and json.loads(proc.stdout)["hosts"]
-
-
-def test_report_bad_line_is_an_input_error_naming_file_and_line(tmp_path: Path, alerts: Path) -> None:
-    with alerts.open("a") as f:
-        f.write("{broken\n")
-    count = len(alerts.read_text().splitlines())
-    one_line_error(run("report", str(alerts), home=tmp_path), 3, f"{alerts}:{count}: not a JSON line")
-
-
-def test_report_missing_file_and_unwritable_output(tmp_path: Path, alerts: Path) -> None:
-    one_line_error(run("report", str(tmp_path / "none.json"), home=tmp_path), 3, "none.json: cannot open")
-    proc = run("report", "-o", str(alerts / "under-a-file.html"), str(alerts), home=tmp_path)
-    one_line_error(proc, 4, "cannot write the report")
-
-
 # --------------------------------------------------------------------------- settings file
 
 
 GOOD = "# poolsniff settings\nquiet: true\nsuppress: 1h\noutput: alerts.json\n"
-
-
-def test_config_check(tmp_path: Path) -> None:
-    path = tmp_path / "poolsniff.yaml"
-    path.write_text(GOOD)
-    proc = run("config", "check", str(path), home=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [
-        "quiet: True",
-        "suppress: 3600",
-        f"output: {tmp_path / 'alerts.json'}",
-    ]
-    assert f"{path}: ok, 3 settings" in proc.stderr
-
-
-def test_config_check_bad_file_names_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "poolsniff.yaml"
-    path.write_text(GOOD + "colour: red\n")
-    one_line_error(run("config", "check", str(path), home=tmp_path), 2, f"{path}:5: unknown key 'colour'")
-
-
-def test_config_check_finds_the_user_file(tmp_path: Path) -> None:
-    if SYSTEM_CONFIG.exists():
-        pytest.skip(f"{SYSTEM_CONFIG} exists on this machine and is read first")
-    one_line_error(run("config", "check", home=tmp_path), 2, "no settings file", str(tmp_path))
-    user = tmp_path / "poolsniff" / "poolsniff.yaml"
-    user.parent.mkdir()
-    user.write_text(GOOD)
-    proc = run("config", "check", home=tmp_path)
-    assert proc.returncode == 0 and f"{user}: ok" in proc.stderr
 
 
 def test_scan_takes_its_settings_from_the_file_and_flags_win(tmp_path: Path) -> None:

@@ -1,0 +1,149 @@
+"""Options and helpers shared by several commands (entry layer).
+
+The settings file (``--config``), the output stage's options (``--suppress``, ``--syslog``,
+``--redis``, ``--metrics``…), the list options (``--blocklist``, ``--data-dir``), and the opening
+of the EVE writer and the outputs around it. Machinery is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from poolsniff.cli.exits import ExitStatus, fail
+from poolsniff.errors import BlocklistError, ConfigError, OutputError, PoolsniffError
+
+if TYPE_CHECKING:
+    from poolsniff.intel.store import Active
+    from poolsniff.output.stage import Outputs
+    from poolsniff.output.transports.jsonl import JsonlWriter
+
+
+def warn(line: str) -> None:
+    """Print one line on stderr."""
+    click.echo(line, err=True)
+
+
+# --------------------------------------------------------------------------- config file, outputs
+
+
+def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """The settings of the config file become the defaults of this command's options."""
+    from poolsniff.cli.settings import find_config, load_config
+
+    path = find_config(value, os.environ)
+    if path is None:
+        return
+    try:
+        settings = load_config(path).settings(ctx.command.name)
+    except ConfigError as e:
+        fail(f"{e} (fix the file, or give another with --config)", ExitStatus.USAGE)
+    names = {opt: p.name for p in ctx.command.params for opt in p.opts}
+    ctx.default_map = {names[f"--{k}"]: v for k, v in settings.items() if f"--{k}" in names}
+
+
+config_option = click.option(
+    "--config", metavar="FILE", is_eager=True, expose_value=False, callback=_apply_config,
+    help="Settings file (default: /etc/poolsniff/poolsniff.yaml, else ~/.config/poolsniff/poolsniff.yaml).",
+)  # fmt: skip
+SINK_OPTIONS = (
+    ("--suppress", "DURATION", "One alert per host, pool and signature per DURATION (30s, 10m, 1h, 1d)."),
+    ("--syslog", "URL", "Also send alerts to syslog (RFC 5424): udp://host:514 or tcp://host:601."),
+    ("--redis", "URL", "Also XADD alerts to a Redis stream: redis://[:password@]host:6379/0."),
+    ("--redis-stream", "NAME", "The Redis stream to add to (default: poolsniff)."),
+    ("--metrics", "FILE", "Keep Prometheus counters in FILE (for node_exporter's textfile collector)."),
+    ("--metrics-interval", "DURATION", "How often --metrics FILE is rewritten (default: 60s)."),
+)
+
+
+def sink_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the output stage's options and ``--config`` to ``command``."""
+    for flag, metavar, text in reversed(SINK_OPTIONS):
+        command = click.option(flag, metavar=metavar, help=text)(command)
+    return config_option(command)
+
+
+@contextmanager
+def writer(output: str | None) -> Iterator[JsonlWriter]:
+    """The EVE JSON lines writer: appending to ``output``, or stdout."""
+    from poolsniff.output.transports.jsonl import JsonlWriter
+
+    try:
+        jsonl = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
+    except OutputError as e:
+        fail(str(e), ExitStatus.OUTPUT_ERROR)
+    try:
+        yield jsonl
+    finally:
+        try:
+            jsonl.close()
+        except (OutputError, BrokenPipeError):
+            pass
+
+
+@contextmanager
+def outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Iterator[Outputs]:
+    """The output stage (suppression, syslog, Redis, metrics) around ``primary``."""
+    from poolsniff.intel.store import lists_updated
+    from poolsniff.output.stage import open_outputs
+
+    try:
+        opened = open_outputs(primary, warn=warn, blocklist_updated=lists_updated(active.files), **sinks)
+    except ConfigError as e:
+        fail(str(e), ExitStatus.USAGE)
+    except OutputError as e:
+        fail(str(e), ExitStatus.OUTPUT_ERROR)
+    try:
+        yield opened
+    finally:
+        try:
+            opened.close()
+        except OutputError as e:
+            warn(f"poolsniff: error: {e}")
+
+
+# --------------------------------------------------------------------------- lists
+
+DATA_DIR_HELP = (
+    "Data directory of updated lists (default: $POOLSNIFF_DATA_DIR, else "
+    "$XDG_DATA_HOME/poolsniff or ~/.local/share/poolsniff)."
+)
+BLOCKLIST_HELP = "Also load this list of pool names / ip:port entries (repeatable)."
+
+blocklist_option = click.option(
+    "--blocklist", "blocklists", multiple=True, metavar="FILE", help=BLOCKLIST_HELP
+)
+list_files_option = click.option(
+    "--blocklist", "blocklists", multiple=True, metavar="FILE", help="Also load this list (repeatable)."
+)
+data_dir_option = click.option("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
+redact_option = click.option("--redact", is_flag=True, help="Hide wallets, logins and e-mails in alerts.")
+
+
+def data_dir(option: str | None) -> Path:
+    """The data directory: ``--data-dir``, else the environment's."""
+    from poolsniff.intel.store import resolve_data_dir
+
+    return resolve_data_dir(option, os.environ)
+
+
+def active(extra: tuple[str, ...], data_dir_option: str | None = None) -> Active:
+    """The lists in use: the data directory's or the shipped ones, and ``--blocklist`` files."""
+    from poolsniff.intel.store import load_active
+
+    folder = data_dir(data_dir_option)
+    try:
+        return load_active(folder, list(extra))
+    except BlocklistError as e:
+        if e.source.startswith(str(folder)):
+            hint = f"run `poolsniff blocklist update` again, or delete {folder / 'lists'}"
+            fail(f"{e} ({hint})", ExitStatus.USAGE)
+        fail(f"{e} (fix the line or drop the file from --blocklist)", ExitStatus.USAGE)
+    except PoolsniffError as e:
+        fail(f"{e} (fix the line or drop the file from --blocklist)", ExitStatus.USAGE)

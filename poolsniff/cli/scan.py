@@ -1,0 +1,137 @@
+"""``poolsniff scan``: capture files and folders through the pipeline to EVE lines (entry layer).
+
+Picks the source (capture files) and the sink (EVE JSON lines and the output stage), runs
+:mod:`poolsniff.run.scan`, and says what it found. Everything it does is callable from Python
+through ``poolsniff.run.scan``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from poolsniff.cli.exits import EXIT_HELP, ExitStatus, fail, quiet_pipe_exit
+from poolsniff.cli.options import active, blocklist_option, outputs, redact_option, sink_options, writer
+from poolsniff.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from poolsniff.output.stage import Outputs
+    from poolsniff.run.scan import FileScans, ScanResult
+
+
+@click.command(epilog=EXIT_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE instead of stdout.")
+@blocklist_option
+@redact_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+    help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU; "
+    "1: a single process).",
+)  # fmt: skip
+@sink_options
+def scan(
+    paths: tuple[str, ...],
+    output: str | None,
+    blocklists: tuple[str, ...],
+    redact: bool,
+    quiet: bool,
+    jobs: int,
+    **sinks: Any,
+) -> None:
+    """Scan capture files (pcap, pcapng, gzip) and folders of them for mining traffic.
+
+    Alerts are written as Suricata EVE JSON lines, one per flow and signature.
+
+    \b
+    Example:
+      poolsniff scan pcaps/ -o alerts.json
+    """
+    from poolsniff.output.eve import to_eve
+    from poolsniff.run.scan import FileScans, ScanResult
+    from poolsniff.sources.pcap import expand_paths
+
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        files = expand_paths(list(paths))
+    except InputError as e:
+        fail(str(e), ExitStatus.INPUT_ERROR)
+    lists_in_use = active(blocklists)
+    lists = lists_in_use.lists
+    total = ScanResult()
+    input_errors = 0
+    with (
+        writer(output) as jsonl,
+        outputs(jsonl, sinks, lists_in_use) as stage,
+        FileScans(files, lists, to_record=to_eve, redact=redact, jobs=jobs) as scans,
+    ):
+        for path in files:
+            try:
+                result = _scan_one(path, scans, stage, quiet)
+            except InputError as e:
+                click.echo(f"poolsniff: error: {e}", err=True)
+                input_errors += 1
+                continue
+            except OutputError as e:
+                fail(str(e), ExitStatus.OUTPUT_ERROR)
+            except BrokenPipeError:
+                quiet_pipe_exit()
+            except KeyboardInterrupt:
+                click.echo("poolsniff: interrupted", err=True)
+                sys.exit(int(ExitStatus.INTERRUPTED))
+            if result.damage is not None:
+                click.echo(f"poolsniff: warning: {result.damage}; alerts before it were kept", err=True)
+            total.add(result)
+            stage.counters.add(packets=result.packets, flows=result.flows)
+    if not quiet:
+        secs = time.monotonic() - started
+        click.echo(
+            f"poolsniff: {len(files)} files, {total.packets} packets, {total.flows} flows, "
+            f"{total.alerts} alerts in {secs:.2f} s",
+            err=True,
+        )
+        if total.skipped:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(total.skipped.items()) if v)
+            click.echo(f"poolsniff: counters: {counts}", err=True)
+    if input_errors:
+        sys.exit(int(ExitStatus.INPUT_ERROR))
+    sys.exit(int(ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN))
+
+
+def _progress(enabled: bool, total: int) -> Callable[[int], None]:
+    """Return a callback taking bytes-read-so-far; draws a bar on a terminal stderr."""
+    if not enabled or not sys.stderr.isatty() or total < 8 << 20:
+        return lambda _done: None
+    bar = click.progressbar(length=total, label="scanning", file=sys.stderr, width=30)
+    state = {"done": 0}
+
+    def update(done: int) -> None:
+        bar.update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            bar.render_finish()
+
+    return update
+
+
+def _scan_one(path: str, scans: FileScans, stage: Outputs, quiet: bool) -> ScanResult:
+    size = os.path.getsize(path)
+    progress = _progress(not quiet, size)
+
+    def emit(record: dict[str, Any]) -> None:
+        stage.write(record)
+
+    return scans.scan(path, emit=emit, progress=progress)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops a scan like Ctrl-C: alerts found so far are kept."""
+    raise KeyboardInterrupt

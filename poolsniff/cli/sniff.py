@@ -1,0 +1,88 @@
+"""``poolsniff sniff``: live interfaces through the pipeline to EVE lines (entry layer).
+
+Parses the options into :class:`poolsniff.run.sniff.SniffOptions` and runs the live sensor
+with the lists in use and the output stage.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from poolsniff.cli.exits import SNIFF_EXIT_HELP, ExitStatus, fail, quiet_pipe_exit
+from poolsniff.cli.options import active, blocklist_option, redact_option, sink_options, warn
+from poolsniff.errors import CaptureError, ConfigError, OutputError
+
+if TYPE_CHECKING:
+    from poolsniff.output.stage import Outputs, RecordWriter
+
+
+@click.command(epilog=SNIFF_EXIT_HELP)
+@click.option(
+    "-i", "--interface", "interfaces", multiple=True, required=True, metavar="IFACE",
+    help="Capture on this interface (repeatable; one pipeline per interface).",
+)  # fmt: skip
+@click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE (reopened on SIGHUP).")
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Stop after S seconds."
+)
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="Stop after N captured packets.")
+@click.option("--bpf", metavar="EXPR", help="A tcpdump-style filter, ANDed with the built-in one.")
+@click.option(
+    "--stats-interval", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="S",
+    help="Seconds between stats lines on stderr (0: none).",
+)  # fmt: skip
+@click.option("--user", metavar="NAME", help="Switch to this user once the capture sockets are open.")
+@blocklist_option
+@redact_option
+@sink_options
+def sniff(
+    interfaces: tuple[str, ...],
+    output: str | None,
+    duration: float | None,
+    count: int | None,
+    bpf: str | None,
+    stats_interval: float,
+    user: str | None,
+    blocklists: tuple[str, ...],
+    redact: bool,
+    **sinks: Any,
+) -> None:
+    """Watch network interfaces live (a gateway sensor) and write alerts as they happen.
+
+    Alerts are the same EVE lines as scan writes, with in_iface instead of
+    pcap_filename, flushed one by one. SIGINT or SIGTERM stops with a summary,
+    SIGHUP reopens the output file. Needs CAP_NET_RAW (root, or see docs/sniff.md).
+
+    \b
+    Example:
+      poolsniff sniff -i eth1 -o /var/log/poolsniff/alerts.json --user poolsniff
+    """
+    from poolsniff.intel.store import lists_updated
+    from poolsniff.output.stage import open_outputs
+    from poolsniff.run.sniff import SniffOptions
+    from poolsniff.run.sniff import sniff as run_sniff
+
+    lists_in_use = active(blocklists)
+    options = SniffOptions(interfaces, output, bpf, duration, count, stats_interval, user, redact)
+    updated = lists_updated(lists_in_use.files)
+
+    def outputs(primary: RecordWriter) -> Outputs:
+        return open_outputs(primary, warn=warn, blocklist_updated=updated, **sinks)
+
+    try:
+        run_sniff(options, lists_in_use.lists, log=lambda line: click.echo(line, err=True), outputs=outputs)
+    except CaptureError as e:
+        fail(str(e), ExitStatus.INPUT_ERROR)
+    except ConfigError as e:
+        fail(str(e), ExitStatus.USAGE)
+    except OutputError as e:
+        fail(str(e), ExitStatus.OUTPUT_ERROR)
+    except BrokenPipeError:
+        quiet_pipe_exit()
+    except KeyboardInterrupt:
+        click.echo("poolsniff: interrupted", err=True)
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    sys.exit(int(ExitStatus.CLEAN))

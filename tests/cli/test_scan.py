@@ -1,0 +1,205 @@
+"""The command line: exit statuses, one-line errors without tracebacks, output options.
+
+Runs the installed entry point in a subprocess, as a user would, so stderr, stdout and the
+exit status are the real ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import PCAPS
+
+MINER = PCAPS / "stratum-v1-cgminer.pcap"
+BENIGN = PCAPS / "benign-mix.pcapng"
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``poolsniff ARGS`` and capture everything."""
+    return subprocess.run(
+        [sys.executable, "-m", "poolsniff", *args],
+        capture_output=True, text=True, timeout=120, input=None if stdin is None else stdin.decode(),
+    )  # fmt: skip
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], status: int, *words: str) -> None:
+    """The error is one line, names what went wrong, and there is no traceback."""
+    assert proc.returncode == status, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if "error" in line]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in errors[0]
+
+
+def test_alerts_found_exit_1_and_lines_on_stdout() -> None:
+    proc = run("scan", str(MINER))
+    assert proc.returncode == 1
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert records and all(r["event_type"] == "alert" for r in records)
+    assert {r["pcap_filename"] for r in records} == {MINER.name}
+    assert "1 files" in proc.stderr and "alerts" in proc.stderr
+
+
+def test_nothing_found_exit_0() -> None:
+    proc = run("scan", str(BENIGN))
+    assert proc.returncode == 0
+    assert proc.stdout == ""
+
+
+def test_quiet_silences_summary() -> None:
+    proc = run("scan", "-q", str(BENIGN))
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_output_file_is_appended(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    out.write_text('{"earlier":true}\n')
+    proc = run("scan", "-q", "-o", str(out), str(MINER))
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = out.read_text().splitlines()
+    assert lines[0] == '{"earlier":true}' and len(lines) > 1
+
+
+def test_missing_path_exit_3(tmp_path: Path) -> None:
+    proc = run("scan", str(tmp_path / "nope.pcap"))
+    assert_one_line_error(proc, 3, "nope.pcap", "no such file")
+
+
+def test_text_file_exit_3(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("<html>hello</html>\n")
+    proc = run("scan", str(text))
+    assert_one_line_error(proc, 3, "notes.txt", "not a pcap or pcapng file")
+
+
+def test_empty_file_exit_3(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    proc = run("scan", str(empty))
+    assert_one_line_error(proc, 3, "empty.pcap", "empty")
+
+
+def test_bad_file_among_good_keeps_alerts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    proc = run("scan", "-q", str(MINER), str(bad))
+    assert proc.returncode == 3
+    assert len(proc.stdout.splitlines()) >= 1
+
+
+def test_truncated_capture_warns_with_offset_and_keeps_alerts(tmp_path: Path) -> None:
+    data = MINER.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 30])
+    proc = run("scan", "-q", str(cut))
+    assert proc.returncode == 1
+    assert "warning" in proc.stderr and "offset" in proc.stderr and "cut.pcap" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip()
+
+
+def test_folder_is_read_recursively_in_stable_order(tmp_path: Path) -> None:
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    shutil.copy(MINER, tmp_path / "b" / "c" / "z.pcap")
+    (tmp_path / "a.pcap.gz").write_bytes(gzip.compress(MINER.read_bytes()))
+    (tmp_path / "README.txt").write_text("not a capture")
+    proc = run("scan", "-q", str(tmp_path))
+    assert proc.returncode == 1
+    names = [json.loads(line)["pcap_filename"] for line in proc.stdout.splitlines()]
+    assert names[0] == "a.pcap.gz" and names[-1] == "z.pcap"
+
+
+def test_unwritable_output_exit_4(tmp_path: Path) -> None:
+    proc = run("scan", "-o", str(tmp_path / "no" / "such" / "dir.json"), str(MINER))
+    assert_one_line_error(proc, 4, "cannot open for writing")
+
+
+def test_bad_blocklist_line_exit_2(tmp_path: Path) -> None:
+    bl = tmp_path / "mine.txt"
+    bl.write_text("good.example.net\nco.uk\n")
+    proc = run("scan", "--blocklist", str(bl), str(MINER))
+    assert_one_line_error(proc, 2, "mine.txt:2")
+
+
+def test_extra_blocklist_is_used(tmp_path: Path) -> None:
+    bl = tmp_path / "mine.txt"
+    bl.write_text("notsupportxmr.com  # a name the shipped lists do not have\n")
+    proc = run("scan", "-q", "--blocklist", str(bl), str(PCAPS / "dns-pool-lookup.pcap"))
+    hosts = {json.loads(x)["alert"]["metadata"].get("pool_host", [""])[0] for x in proc.stdout.splitlines()}
+    assert "notsupportxmr.com" in hosts
+
+
+def test_usage_error_exit_2() -> None:
+    assert run("scan").returncode == 2
+    assert run("scan", "--no-such-option", str(MINER)).returncode == 2
+
+
+def test_redact_hides_wallets() -> None:
+    plain = run("scan", "-q", str(MINER)).stdout
+    hidden = run("scan", "-q", "--redact", str(MINER)).stdout
+    wallets = {json.loads(x)["alert"]["metadata"].get("wallet", [""])[0] for x in plain.splitlines()} - {""}
+    assert wallets
+    for wallet in wallets:
+        assert wallet not in hidden
+    assert "redacted" in hidden
+
+
+def test_closed_stdout_pipe_ends_quietly() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m poolsniff scan {PCAPS} | head -n 1",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr and "Broken pipe" not in proc.stderr
+    assert len(proc.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupt_exit_130_keeps_alerts(tmp_path: Path, signal_name: str) -> None:
+    """A scan reading a capture that is still being written (a FIFO) is interrupted."""
+    import os
+    import signal
+    import threading
+    import time
+
+    fifo = tmp_path / "live.pcap"
+    os.mkfifo(fifo)
+    out = tmp_path / "a.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolsniff", "scan", "-q", "-o", str(out), str(fifo)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(MINER.read_bytes())
+            w.flush()
+            time.sleep(30)
+
+    threading.Thread(target=feed, daemon=True).start()
+    time.sleep(2.0)
+    proc.send_signal(getattr(signal, signal_name))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert out.read_text().strip(), "alerts found before the interrupt are kept"
+
+
+def test_summary_counts_skipped_packets_by_reason(tmp_path: Path) -> None:
+    data = bytearray(MINER.read_bytes())
+    # make the first frame's Ethernet type unknown: counted as not-ip, not fatal
+    data[24 + 16 + 12 : 24 + 16 + 14] = b"\x88\xb5"
+    bad = tmp_path / "odd.pcap"
+    bad.write_bytes(bytes(data))
+    proc = run("scan", str(bad))
+    assert "Traceback" not in proc.stderr
+    assert "poolsniff: counters:" in proc.stderr and "not-ip 1" in proc.stderr
