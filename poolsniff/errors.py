@@ -1,19 +1,28 @@
 """Exceptions a user can act on (layer 0: imports nothing from poolsniff).
 
 Parsers raise builtins (``ValueError``); the boundary that knows the file, line or
-offset wraps them into one of these, and ``poolsniff.cli`` maps each class to an exit status.
+offset wraps them into one of these. Each class carries the exit status the command line
+ends with (``exit_status``, the table in README.md); ``poolsniff.cli.exits`` prints the
+message as one line and exits with it, in one place for every command.
 Malformed packets are never errors: they are counted.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class PoolsniffError(Exception):
-    """An error the user can fix; the message is shown verbatim after ``Error:``."""
+    """An error the user can fix; the message is shown verbatim after ``poolsniff: error:``."""
+
+    exit_status: ClassVar[int] = 2
+    """What the command line exits with: 2 (usage) unless a subclass says otherwise."""
 
 
 class InputError(PoolsniffError):
     """A capture that is missing, unreadable, or not a capture at all (exit status 3)."""
+
+    exit_status: ClassVar[int] = 3
 
 
 class CaptureDamaged(InputError):
@@ -28,11 +37,15 @@ class CaptureDamaged(InputError):
 
 
 class CaptureError(PoolsniffError):
-    """Live capture cannot start: no such interface, no permission, bad filter."""
+    """Live capture cannot start: no such interface, no permission, bad filter (exit status 3)."""
+
+    exit_status: ClassVar[int] = 3
 
 
 class OutputError(PoolsniffError):
-    """Alerts cannot be written (exit status 4)."""
+    """Alerts, a report, a list or metrics cannot be written (exit status 4)."""
+
+    exit_status: ClassVar[int] = 4
 
 
 class ConfigError(PoolsniffError):

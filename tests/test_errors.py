@@ -49,3 +49,19 @@ def test_hierarchy_maps_to_exit_statuses(cls: type[Exception], base: type[Except
 def test_damage_keeps_its_parts() -> None:
     e = CaptureDamaged("a.pcap", 24, "bad")
     assert (e.path, e.offset, e.reason) == ("a.pcap", 24, "bad")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (PoolsniffError("x"), 2),
+        (ConfigError("x"), 2),
+        (BlocklistError("a.txt", 1, "x"), 2),
+        (InputError("x"), 3),
+        (CaptureDamaged("a.pcap", 24, "bad"), 3),
+        (CaptureError("x"), 3),
+        (OutputError("x"), 4),
+    ],
+)
+def test_each_error_carries_its_exit_status(error: PoolsniffError, status: int) -> None:
+    assert error.exit_status == status

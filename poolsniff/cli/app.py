@@ -3,7 +3,8 @@
 One module per command group (:mod:`~poolsniff.cli.scan`, :mod:`~poolsniff.cli.sniff`,
 :mod:`~poolsniff.cli.report`, :mod:`~poolsniff.cli.blocklist`, :mod:`~poolsniff.cli.config`)
 hangs its commands here; options they share are in :mod:`~poolsniff.cli.options`, the exit
-statuses in :mod:`~poolsniff.cli.exits`.
+statuses in :mod:`~poolsniff.cli.exits`, whose :func:`~poolsniff.cli.exits.run` turns every
+error of every command into one line and a status.
 
 Each command imports the machinery it uses when it runs, not when this module is imported:
 ``poolsniff scan`` does not pay for the updater, the reports, live capture or the process
@@ -12,18 +13,48 @@ pool, and ``--help`` and ``--version`` need none of them.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
 from poolsniff import __version__
 from poolsniff.cli.blocklist import blocklist_group
 from poolsniff.cli.config import config_group
-from poolsniff.cli.exits import EXIT_HELP
+from poolsniff.cli.exits import EXIT_HELP, carry, run
 from poolsniff.cli.report import report
 from poolsniff.cli.scan import scan
 from poolsniff.cli.sniff import sniff
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
+class Poolsniff(click.Group):
+    """The root group: parses and invokes as click does, and ends through :func:`exits.run`."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        """Parse ``args`` (``--help`` and ``--version`` write and exit from here)."""
+        with carry():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Invoke the command (and any subcommand below it)."""
+        with carry():
+            return super().invoke(ctx)
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        """Run a command line; exit with its status (``standalone_mode=False``: return it)."""
+        standalone = extra.pop("standalone_mode", True)
+        status = run(lambda: super(Poolsniff, self).main(args, prog_name, standalone_mode=False, **extra))
+        if standalone:
+            sys.exit(status)
+        return status
+
+
+@click.group(cls=Poolsniff, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
 @click.version_option(__version__, "-V", "--version", prog_name="poolsniff")
 def main() -> None:
     """Find cryptocurrency miners in network traffic and write Suricata EVE alerts."""

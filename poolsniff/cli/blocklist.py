@@ -6,15 +6,14 @@ describes the lists, ``update.refresh`` re-curates them, ``export`` writes them 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from poolsniff.cli.exits import ExitStatus, fail
+from poolsniff.cli.exits import ExitStatus
 from poolsniff.cli.options import active, data_dir, data_dir_option, list_files_option
-from poolsniff.errors import ConfigError, OutputError, PoolsniffError
+from poolsniff.errors import OutputError
 from poolsniff.intel.export import FORMATS as EXPORT_FORMATS
 from poolsniff.intel.lists import CATEGORIES
 
@@ -32,7 +31,7 @@ def blocklist_group() -> None:
 @click.argument("names", nargs=-1, required=True)
 @list_files_option
 @data_dir_option
-def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_dir: str | None) -> None:
+def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_dir: str | None) -> ExitStatus:
     """Say for each NAME (host name or ip:port) whether it is listed, and by what.
 
     \b
@@ -47,7 +46,7 @@ def blocklist_check(names: tuple[str, ...], blocklists: tuple[str, ...], data_di
     for verdict in verdicts:
         click.echo(verdict.line())
     listed = all(v.listed is not None for v in verdicts)
-    sys.exit(int(ExitStatus.CLEAN if listed else ExitStatus.ALERTS))
+    return ExitStatus.CLEAN if listed else ExitStatus.ALERTS
 
 
 @blocklist_group.command("list", short_help="Show the lists in use, their sources and age.")
@@ -82,17 +81,8 @@ def blocklist_update(sources_file: str | None, data_dir: str | None, offline: bo
     from poolsniff.intel.update.refresh import Options as UpdateOptions
     from poolsniff.intel.update.refresh import update as run_update
 
-    try:
-        doc = load_sources(sources_file or default_sources_path())
-    except ConfigError as e:
-        fail(str(e), ExitStatus.USAGE)
-    folder = _data_dir(data_dir)
-    try:
-        report = run_update(doc, folder, UpdateOptions(offline=offline, allow_http=allow_http))
-    except OutputError as e:
-        fail(str(e), ExitStatus.OUTPUT_ERROR)
-    except PoolsniffError as e:
-        fail(str(e), ExitStatus.USAGE)
+    doc = load_sources(sources_file or default_sources_path())
+    report = run_update(doc, _data_dir(data_dir), UpdateOptions(offline=offline, allow_http=allow_http))
     for result in [*report.sources, *([report.psl] if report.psl else [])]:
         click.echo(result.line())
     for change in report.lists:
@@ -146,7 +136,7 @@ def blocklist_export(
         if fmt == "suricata-dataset":
             write_atomic(Path(output).with_suffix(".rules"), rules.encode())
     except OSError as e:
-        fail(f"{output}: cannot write: {e.strerror}", ExitStatus.OUTPUT_ERROR)
+        raise OutputError(f"{output}: cannot write: {e.strerror}") from e
 
 
 _data_dir = data_dir

@@ -9,7 +9,6 @@ import os
 
 import click
 
-from poolsniff.cli.exits import ExitStatus, fail
 from poolsniff.errors import ConfigError
 
 
@@ -31,11 +30,8 @@ def config_check(file: str | None) -> None:
     path = find_config(file, os.environ)
     if path is None:
         places = " or ".join(config_candidates(os.environ))
-        fail(f"no settings file: none at {places}; name one: poolsniff config check FILE", ExitStatus.USAGE)
-    try:
-        config = load_config(path)
-    except ConfigError as e:
-        fail(str(e), ExitStatus.USAGE)
+        raise ConfigError(f"no settings file: none at {places}; name one: poolsniff config check FILE")
+    config = load_config(path)
     for key, value in config.settings().items():
         click.echo(f"{key}: {', '.join(value) if isinstance(value, tuple) else value}")
     click.echo(f"poolsniff: {path}: ok, {len(config.given)} settings", err=True)

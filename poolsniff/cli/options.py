@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from poolsniff.cli.exits import ExitStatus, fail
 from poolsniff.errors import BlocklistError, ConfigError, OutputError, PoolsniffError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
     try:
         settings = load_config(path).settings(ctx.command.name)
     except ConfigError as e:
-        fail(f"{e} (fix the file, or give another with --config)", ExitStatus.USAGE)
+        raise ConfigError(f"{e} (fix the file, or give another with --config)") from e
     names = {opt: p.name for p in ctx.command.params for opt in p.opts}
     ctx.default_map = {names[f"--{k}"]: v for k, v in settings.items() if f"--{k}" in names}
 
@@ -62,7 +61,7 @@ SINK_OPTIONS = (
 )
 
 
-def sink_options(command: Callable[..., None]) -> Callable[..., None]:
+def sink_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the output stage's options and ``--config`` to ``command``."""
     for flag, metavar, text in reversed(SINK_OPTIONS):
         command = click.option(flag, metavar=metavar, help=text)(command)
@@ -74,17 +73,9 @@ def writer(output: str | None) -> Iterator[JsonlWriter]:
     """The EVE JSON lines writer: appending to ``output``, or stdout."""
     from poolsniff.output.transports.jsonl import JsonlWriter
 
-    try:
-        jsonl = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
-    except OutputError as e:
-        fail(str(e), ExitStatus.OUTPUT_ERROR)
-    try:
+    jsonl = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
+    with _closing(jsonl.close):
         yield jsonl
-    finally:
-        try:
-            jsonl.close()
-        except (OutputError, BrokenPipeError):
-            pass
 
 
 @contextmanager
@@ -93,19 +84,23 @@ def outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Iter
     from poolsniff.intel.store import lists_updated
     from poolsniff.output.stage import open_outputs
 
-    try:
-        opened = open_outputs(primary, warn=warn, blocklist_updated=lists_updated(active.files), **sinks)
-    except ConfigError as e:
-        fail(str(e), ExitStatus.USAGE)
-    except OutputError as e:
-        fail(str(e), ExitStatus.OUTPUT_ERROR)
-    try:
+    opened = open_outputs(primary, warn=warn, blocklist_updated=lists_updated(active.files), **sinks)
+    with _closing(opened.close):
         yield opened
-    finally:
+
+
+@contextmanager
+def _closing(close: Callable[[], None]) -> Iterator[None]:
+    """Call ``close`` after the block; if the block failed, its error is the one that counts."""
+    try:
+        yield
+    except BaseException:
         try:
-            opened.close()
-        except OutputError as e:
-            warn(f"poolsniff: error: {e}")
+            close()
+        except (OSError, OutputError):
+            pass
+        raise
+    close()
 
 
 # --------------------------------------------------------------------------- lists
@@ -143,7 +138,7 @@ def active(extra: tuple[str, ...], data_dir_option: str | None = None) -> Active
     except BlocklistError as e:
         if e.source.startswith(str(folder)):
             hint = f"run `poolsniff blocklist update` again, or delete {folder / 'lists'}"
-            fail(f"{e} ({hint})", ExitStatus.USAGE)
-        fail(f"{e} (fix the line or drop the file from --blocklist)", ExitStatus.USAGE)
+            raise ConfigError(f"{e} ({hint})") from e
+        raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e
     except PoolsniffError as e:
-        fail(f"{e} (fix the line or drop the file from --blocklist)", ExitStatus.USAGE)
+        raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e

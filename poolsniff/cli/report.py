@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from poolsniff.cli.exits import REPORT_EXIT_HELP, ExitStatus, fail, quiet_pipe_exit
-from poolsniff.errors import InputError
+from poolsniff.cli.exits import REPORT_EXIT_HELP
+from poolsniff.errors import OutputError
 from poolsniff.report.render import FORMATS as REPORT_FORMATS
 
 
@@ -41,21 +41,16 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
     from poolsniff.report.summary import ReadStats, summarise_files
 
     stats = ReadStats()
-    try:
-        hosts = summarise_files(files, stats)
-    except InputError as e:
-        fail(str(e), ExitStatus.INPUT_ERROR)
+    hosts = summarise_files(files, stats)
     width = shutil.get_terminal_size().columns if output is None and sys.stdout.isatty() else 1 << 20
     text = render(hosts, fmt, width=width, inputs=files)
-    try:
-        if output is None:
-            click.echo(text, nl=False)
-        else:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
             write_atomic(Path(output), text.encode())
-    except BrokenPipeError:
-        quiet_pipe_exit()
-    except OSError as e:
-        fail(f"{output or 'stdout'}: cannot write the report: {e.strerror}", ExitStatus.OUTPUT_ERROR)
+        except OSError as e:
+            raise OutputError(f"{output}: cannot write the report: {e.strerror}") from e
     if not quiet:
         summary = f"{len(files)} files, {stats.lines} lines, {stats.alerts} mining alerts, {len(hosts)} hosts"
         click.echo(f"poolsniff: {summary}", err=True)

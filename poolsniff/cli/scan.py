@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from poolsniff.cli.exits import EXIT_HELP, ExitStatus, fail, quiet_pipe_exit
+from poolsniff.cli.exits import EXIT_HELP, ExitStatus
 from poolsniff.cli.options import active, blocklist_option, outputs, redact_option, sink_options, writer
-from poolsniff.errors import InputError, OutputError
+from poolsniff.errors import InputError
 
 if TYPE_CHECKING:
     from poolsniff.output.stage import Outputs
@@ -45,7 +45,7 @@ def scan(
     quiet: bool,
     jobs: int,
     **sinks: Any,
-) -> None:
+) -> ExitStatus:
     """Scan capture files (pcap, pcapng, gzip) and folders of them for mining traffic.
 
     Alerts are written as Suricata EVE JSON lines, one per flow and signature.
@@ -60,10 +60,7 @@ def scan(
 
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        files = expand_paths(list(paths))
-    except InputError as e:
-        fail(str(e), ExitStatus.INPUT_ERROR)
+    files = expand_paths(list(paths))
     lists_in_use = active(blocklists)
     lists = lists_in_use.lists
     total = ScanResult()
@@ -76,17 +73,10 @@ def scan(
         for path in files:
             try:
                 result = _scan_one(path, scans, stage, quiet)
-            except InputError as e:
+            except InputError as e:  # the other files are still scanned
                 click.echo(f"poolsniff: error: {e}", err=True)
                 input_errors += 1
                 continue
-            except OutputError as e:
-                fail(str(e), ExitStatus.OUTPUT_ERROR)
-            except BrokenPipeError:
-                quiet_pipe_exit()
-            except KeyboardInterrupt:
-                click.echo("poolsniff: interrupted", err=True)
-                sys.exit(int(ExitStatus.INTERRUPTED))
             if result.damage is not None:
                 click.echo(f"poolsniff: warning: {result.damage}; alerts before it were kept", err=True)
             total.add(result)
@@ -102,8 +92,8 @@ def scan(
             counts = ", ".join(f"{k} {v}" for k, v in sorted(total.skipped.items()) if v)
             click.echo(f"poolsniff: counters: {counts}", err=True)
     if input_errors:
-        sys.exit(int(ExitStatus.INPUT_ERROR))
-    sys.exit(int(ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN))
+        return ExitStatus.INPUT_ERROR
+    return ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN
 
 
 def _progress(enabled: bool, total: int) -> Callable[[int], None]:

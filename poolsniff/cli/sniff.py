@@ -6,14 +6,12 @@ with the lists in use and the output stage.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from poolsniff.cli.exits import SNIFF_EXIT_HELP, ExitStatus, fail, quiet_pipe_exit
+from poolsniff.cli.exits import SNIFF_EXIT_HELP
 from poolsniff.cli.options import active, blocklist_option, redact_option, sink_options, warn
-from poolsniff.errors import CaptureError, ConfigError, OutputError
 
 if TYPE_CHECKING:
     from poolsniff.output.stage import Outputs, RecordWriter
@@ -72,17 +70,4 @@ def sniff(
     def outputs(primary: RecordWriter) -> Outputs:
         return open_outputs(primary, warn=warn, blocklist_updated=updated, **sinks)
 
-    try:
-        run_sniff(options, lists_in_use.lists, log=lambda line: click.echo(line, err=True), outputs=outputs)
-    except CaptureError as e:
-        fail(str(e), ExitStatus.INPUT_ERROR)
-    except ConfigError as e:
-        fail(str(e), ExitStatus.USAGE)
-    except OutputError as e:
-        fail(str(e), ExitStatus.OUTPUT_ERROR)
-    except BrokenPipeError:
-        quiet_pipe_exit()
-    except KeyboardInterrupt:
-        click.echo("poolsniff: interrupted", err=True)
-        sys.exit(int(ExitStatus.INTERRUPTED))
-    sys.exit(int(ExitStatus.CLEAN))
+    run_sniff(options, lists_in_use.lists, log=lambda line: click.echo(line, err=True), outputs=outputs)

@@ -1,15 +1,21 @@
-"""The root command: --version and --help everywhere, and what each command imports at start."""
+"""The root command: --version and --help everywhere, what each command imports at start, and
+every command with stdout on a full device or a pipe whose reader is gone."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from poolsniff import __version__
+from poolsniff.cli import main
 
 from ..conftest import PCAPS
 from .test_scan import BENIGN, run
@@ -79,3 +85,81 @@ def test_a_command_imports_only_what_it_uses(
     loaded = set(json.loads(listing.read_text()))
     assert present <= loaded
     assert not absent & loaded, sorted(absent & loaded)
+
+
+# --------------------------------------------------------------------------- stdout full or gone
+
+
+def command_tree(cmd: click.Command = main, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and subcommand, as the words that invoke it."""
+    yield path
+    if isinstance(cmd, click.Group):
+        for name in sorted(cmd.commands):
+            yield from command_tree(cmd.commands[name], (*path, name))
+
+
+WRITES_STDOUT: dict[tuple[str, ...], list[str] | None] = {
+    (): None,
+    ("scan",): ["-q", str(PCAPS / "stratum-v1-cgminer.pcap")],
+    ("sniff",): None,  # writes alerts only when a miner is on the wire: tests/run/test_sniff.py
+    ("report",): ["-q", str(PCAPS / "stratum-v1-cgminer.pcap.expected.jsonl")],
+    ("blocklist",): None,
+    ("blocklist", "check"): ["pool.supportxmr.com"],
+    ("blocklist", "export"): ["--format", "hosts"],
+    ("blocklist", "list"): [],
+    ("blocklist", "update"): ["--offline", "--data-dir", "{tmp}/data"],
+    ("config",): None,
+    ("config", "check"): ["{tmp}/poolsniff.yaml"],
+}
+"""For each command, arguments with which it writes to stdout (None: only --help and --version do)."""
+
+
+def runs_writing_stdout() -> Iterator[list[str]]:
+    for path in command_tree():
+        yield [*path, "--help"]
+        yield [*path, "--version"]
+        extra = WRITES_STDOUT.get(path)
+        if extra is not None:
+            yield [*path, *extra]
+
+
+def test_every_command_has_a_stdout_case() -> None:
+    """A new command must say how it writes to stdout, so the matrix below covers it."""
+    assert set(command_tree()) == set(WRITES_STDOUT)
+
+
+def full_device(folder: Path) -> str:
+    """A device whose writes fail with ENOSPC: one made with mknod (1, 7) as root, else /dev/full."""
+    if os.geteuid() != 0:
+        return "/dev/full"
+    path = folder / "full"
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    return str(path)
+
+
+@pytest.mark.parametrize("args", list(runs_writing_stdout()), ids=" ".join)
+@pytest.mark.parametrize("stdout", ["full", "closed-pipe"])
+def test_stdout_full_or_gone_is_one_line_never_a_traceback(
+    tmp_path: Path, args: list[str], stdout: str
+) -> None:
+    """stdout on a full device: one error line, status 4. A pipe whose reader is gone: silence, 141."""
+    (tmp_path / "poolsniff.yaml").write_text("quiet: true\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if stdout == "full":
+        target = os.open(full_device(tmp_path), os.O_WRONLY)
+    else:
+        reader, target = os.pipe()
+        os.close(reader)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "poolsniff", *args], stdout=target, stderr=subprocess.PIPE, text=True,
+            timeout=120, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        )  # fmt: skip
+    finally:
+        os.close(target)
+    lines = proc.stderr.splitlines()
+    if stdout == "full":
+        assert proc.returncode == 4 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("poolsniff: error: stdout: cannot write") and "No space left" in lines[0]
+    else:
+        assert proc.returncode == 141 and lines == [], proc.stderr

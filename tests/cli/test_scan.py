@@ -139,8 +139,8 @@ def test_extra_blocklist_is_used(tmp_path: Path) -> None:
 
 
 def test_usage_error_exit_2() -> None:
-    assert run("scan").returncode == 2
-    assert run("scan", "--no-such-option", str(MINER)).returncode == 2
+    assert_one_line_error(run("scan"), 2, "Missing argument 'PATHS...'", "scan --help")
+    assert_one_line_error(run("scan", "--no-such-option", str(MINER)), 2, "--no-such-option")
 
 
 def test_redact_hides_wallets() -> None:
