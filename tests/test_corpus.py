@@ -78,3 +78,16 @@ def test_pool_side_and_coin_daemon_are_labelled(corpus_alerts: Path) -> None:
         roles.setdefault(rec["pcap_filename"], set()).update(rec["alert"]["metadata"]["role"])
     for name in ("coiniumserv__fastcoin.pcapng", "coiniumserv__litecoin-testnet.pcapng"):
         assert {"miner", "pool", "infrastructure"} <= roles[name], roles[name]
+
+
+def test_coin_daemon_rpc_is_not_a_miner(corpus_alerts: Path) -> None:
+    """CoiniumServ asking its daemon for templates is infrastructure; its RPC user is no wallet."""
+    sids: set[int] = set()
+    for line in corpus_alerts.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("event_type") != "alert" or not rec["pcap_filename"].startswith("coiniumserv__"):
+            continue
+        assert rec["alert"]["metadata"].get("wallet") != ["user"], rec
+        if rec["src_ip"] == "10.0.0.13" and rec["dest_ip"] == "10.0.0.40":
+            sids.add(rec["alert"]["signature_id"])
+    assert sids == {9300120}

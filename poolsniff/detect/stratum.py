@@ -28,6 +28,14 @@ from poolsniff.model import Detection, Event, FlowKey, HttpMessage, JsonMessage,
 
 GBT_MINER_CAPS: Final = frozenset({"coinbasetxn", "workid", "coinbase/append", "longpoll"})
 """getblocktemplate capabilities a pool-mining client announces (BIP 22/23; cgminer, bfgminer)."""
+DAEMON_RPC_PORTS: Final = frozenset({
+    8332, 18332, 18443, 38332,  # bitcoind (and Bitcoin Cash, eCash): main, testnet, regtest, signet
+    9332, 19332,  # litecoind: main, testnet
+    22555, 44555,  # dogecoind
+    9998, 19998,  # dashd
+    8232, 18232,  # zcashd
+})  # fmt: skip
+"""The JSON-RPC ports of the coin daemons pool software asks for templates (each coin's defaults)."""
 VARIANTS: Final = frozenset({"ethereumstratum", "stratum-v1-equihash"})
 """Stratum v1 variants a flow announces once."""
 MAX_FLOWS: Final = 50_000
@@ -100,18 +108,30 @@ class StratumDetector:
 
 
 def _miner_marked(event: JsonMessage) -> bool:
+    """A getblocktemplate/submitblock over HTTP that a miner sent, not a pool asking its daemon."""
     http = event.http
-    if http is not None:
-        if any(h in http.headers for h in ev.MINER_REQUEST_HEADERS):
-            return True
-        if ev.is_miner_agent(http.headers.get("user-agent", "")):
-            return True
+    headers = http.headers if http is not None else {}
+    if any(h in headers for h in ev.MINER_REQUEST_HEADERS):
+        return True
+    if ev.is_miner_agent(headers.get("user-agent", "")):
+        return True
     params = event.value.get("params")
+    if isinstance(params, Mapping) and "wallet_address" in params:  # XMRig --daemon, solo mining
+        return True
     if isinstance(params, list) and params and isinstance(params[0], Mapping):
         caps = params[0].get("capabilities")
         if isinstance(caps, list) and GBT_MINER_CAPS & {c for c in caps if isinstance(c, str)}:
-            return True
+            return not _daemon_rpc_shaped(event, headers)
     return False
+
+
+def _daemon_rpc_shaped(event: JsonMessage, headers: Mapping[str, str]) -> bool:
+    """Sent to a coin daemon's RPC port, or with Basic auth and no User-Agent (pool software's RPC)."""
+    port = event.flow.server_port if event.from_client else event.flow.client_port
+    if port in DAEMON_RPC_PORTS:
+        return True
+    basic = headers.get("authorization", "").lower().startswith("basic ")
+    return basic and "user-agent" not in headers
 
 
 def _put(det: Detection, key: str, value: Any) -> None:

@@ -266,28 +266,50 @@ BFGMINER_HEADERS = {
     "user-agent": "bfgminer/5.2.0",
 }
 SUBMITBLOCK = '{"id": 1, "method": "submitblock", "params": ["<H64>"]}'
+POOL_HTTP_PORT, DAEMON_PORT, CUSTOM_DAEMON_PORT = 3333, 8332, 9333
+"""A pool's getwork port; bitcoind's RPC port; a daemon on a port of its own (CoiniumServ's capture)."""
+RPC_AUTH = {"authorization": basic("user", "password")}
+COINIUMSERV_HEADERS = {**RPC_AUTH, "host": "10.0.0.40:9333", "connection": "keep-alive"}
+"""What CoiniumServ sends its coin daemon (the coiniumserv__* corpus captures): no User-Agent."""
+XMRIG_DAEMON = json.dumps(
+    {"id": 1, "method": "getblocktemplate", "params": {"wallet_address": XMR, "reserve_size": 60}}
+)
 HTTP_ROWS = [
-    pytest.param(GBT_BFGMINER, BFGMINER_HEADERS, 9300109, MINER, id="bfgminer-all-markers"),
-    pytest.param(GBT_SOLO, {"x-mining-extensions": "longpoll midstate rollntime submitold"}, 9300109, MINER,
-                 id="x-mining-extensions"),
-    pytest.param(GBT_SOLO, {"x-mining-hashrate": "12345"}, 9300109, MINER, id="x-mining-hashrate"),
-    pytest.param(GBT_SOLO, {"user-agent": "cgminer/4.11.1"}, 9300109, MINER, id="miner-user-agent"),
-    pytest.param(GBT_BFGMINER, {"content-type": "application/json"}, 9300109, MINER, id="capabilities-only"),
-    pytest.param(GETWORK_PLAIN, {}, 9300109, MINER, id="getwork-no-marker"),
-    pytest.param(GBT_SOLO, {}, COIN_DAEMON_SID, INFRA, id="solo-gbt-no-marker"),
-    pytest.param(GBT_SOLO, {"user-agent": "python-requests/2.31.0"}, COIN_DAEMON_SID, INFRA,
+    pytest.param(GBT_BFGMINER, BFGMINER_HEADERS, DAEMON_PORT, 9300109, MINER, id="bfgminer-all-markers"),
+    pytest.param(GBT_SOLO, {"x-mining-extensions": "longpoll midstate rollntime submitold"}, DAEMON_PORT,
+                 9300109, MINER, id="x-mining-extensions"),
+    pytest.param(GBT_SOLO, {"x-mining-hashrate": "12345"}, DAEMON_PORT, 9300109, MINER,
+                 id="x-mining-hashrate"),
+    pytest.param(GBT_SOLO, {"user-agent": "cgminer/4.11.1"}, DAEMON_PORT, 9300109, MINER,
+                 id="miner-user-agent"),
+    pytest.param(GBT_BFGMINER, {"content-type": "application/json"}, POOL_HTTP_PORT, 9300109, MINER,
+                 id="capabilities-only"),
+    pytest.param(GBT_BFGMINER, {"user-agent": "cgminer/3.7.2", **RPC_AUTH}, CUSTOM_DAEMON_PORT, 9300109,
+                 MINER, id="capabilities-basic-auth-miner-agent"),
+    pytest.param(XMRIG_DAEMON, {"user-agent": "curl/8.0"}, 18081, 9300109, MINER, id="xmrig-daemon-wallet"),
+    pytest.param(GETWORK_PLAIN, {}, DAEMON_PORT, 9300109, MINER, id="getwork-no-marker"),
+    pytest.param(GBT_SOLO, {}, DAEMON_PORT, COIN_DAEMON_SID, INFRA, id="solo-gbt-no-marker"),
+    pytest.param(GBT_SOLO, {"user-agent": "python-requests/2.31.0"}, DAEMON_PORT, COIN_DAEMON_SID, INFRA,
                  id="gbt-library-user-agent"),
-    pytest.param(GBT_SOLO, {"authorization": basic("rpcuser", "rpcpass")}, COIN_DAEMON_SID, INFRA,
-                 id="gbt-rpc-auth-only"),
-    pytest.param(SUBMITBLOCK, {}, COIN_DAEMON_SID, INFRA, id="submitblock-no-marker"),
+    pytest.param(GBT_SOLO, RPC_AUTH, DAEMON_PORT, COIN_DAEMON_SID, INFRA, id="gbt-rpc-auth-only"),
+    pytest.param(GBT_BFGMINER, COINIUMSERV_HEADERS, CUSTOM_DAEMON_PORT, COIN_DAEMON_SID, INFRA,
+                 id="capabilities-with-rpc-auth-no-agent"),
+    pytest.param(GBT_BFGMINER, {"content-type": "application/json"}, DAEMON_PORT, COIN_DAEMON_SID, INFRA,
+                 id="capabilities-to-a-daemon-port"),
+    pytest.param(SUBMITBLOCK, {}, DAEMON_PORT, COIN_DAEMON_SID, INFRA, id="submitblock-no-marker"),
+    pytest.param(SUBMITBLOCK, COINIUMSERV_HEADERS, CUSTOM_DAEMON_PORT, COIN_DAEMON_SID, INFRA,
+                 id="submitblock-rpc-auth"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("line", "headers", "sid", "role"), HTTP_ROWS)
-def test_getblocktemplate_over_http(line: str, headers: dict[str, str], sid: int, role: Role) -> None:
-    """A miner marker (header, User-Agent, capabilities) makes a miner; none makes coin-daemon RPC."""
-    http = HttpMessage(TS, HTTP_FLOW, True, True, "POST", "/", 0, headers)
-    det = detect_one(message(line, flow=HTTP_FLOW, http=http))
+@pytest.mark.parametrize(("line", "headers", "port", "sid", "role"), HTTP_ROWS)
+def test_getblocktemplate_over_http(
+    line: str, headers: dict[str, str], port: int, sid: int, role: Role
+) -> None:
+    """A miner marker (header, User-Agent, capabilities not shaped like daemon RPC) makes a miner."""
+    flow = HTTP_FLOW._replace(server_port=port)
+    http = HttpMessage(TS, flow, True, True, "POST", "/", 0, headers)
+    det = detect_one(message(line, flow=flow, http=http))
     assert (det.signature.sid, det.role, det.miner_is_client) == (sid, role, True)
 
 
@@ -306,6 +328,8 @@ AUTH_ROWS = [
                  id="getwork-basic-auth"),
     pytest.param(GBT_SOLO, {"authorization": basic("rpcuser", "rpcpass")}, {"login": None, "wallet": None},
                  id="coin-daemon-rpc-user-is-not-a-login"),
+    pytest.param(GBT_BFGMINER, COINIUMSERV_HEADERS, {"login": None, "wallet": None},
+                 id="coiniumserv-rpc-user-is-not-a-wallet"),
     pytest.param(GETWORK_PLAIN, {"authorization": "Basic %%%not-base64"}, {"login": None},
                  id="broken-basic-auth"),
 ]  # fmt: skip
