@@ -154,6 +154,9 @@ class Signature:
     msg: str
     severity: int
     app_proto: str = ""
+    probe: bool = False
+    """True when the alert's server is worth an active probe (``scan/sniff --confirm``): a
+    "possible" pool whose endpoint is the server itself (not a DNS resolver)."""
 
 
 @dataclass(slots=True)

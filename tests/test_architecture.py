@@ -37,6 +37,11 @@ CORE = (
     "dissect/",
     "detect/",
     "enrich/",
+    "confirm/hello.py",
+    "confirm/x509.py",
+    "confirm/target.py",
+    "confirm/limits.py",
+    "confirm/escalate.py",
 )
 """Modules that do no I/O."""
 
@@ -53,12 +58,14 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                            "enrich", "intel"})),
     ("output/", frozenset({"model", "errors", "detect", "output"})),
     ("report/", frozenset({"model", "errors", "detect", "output", "report"})),
+    ("confirm/", frozenset({"model", "errors", "detect", "intel", "output", "confirm"})),
     ("run/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",
-                        "enrich", "intel", "output", "run"})),
+                        "enrich", "intel", "output", "confirm", "run"})),
 )  # fmt: skip
 """What each stage may import, lowest first: source -> decode -> flows/dissectors -> detectors ->
 enrichment -> output, with the lists (intel) as reference data below the detectors, reports after
-the output, and the run modes (run/) composing them. The command line (cli/) is the top."""
+the output, active confirmation (confirm/) after the output too, and the run modes (run/) composing
+them. The command line (cli/) is the top."""
 
 ENTRY = ("cli/", "__main__.py")
 """The entry layer may import every stage."""

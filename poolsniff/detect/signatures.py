@@ -7,6 +7,11 @@ local range conventions. Severity follows Suricata: 1 high, 2 medium, 3 low. Eac
 dialect has a *miner* signature (the host speaking the client side) and a *pool server*
 signature (the host speaking the server side), as zeek-cryptomining's Miner and
 Mining_Pool_Server notices do; one flow raises each at most once.
+
+A signature marked ``probe=True`` is a "possible" pool whose server is worth an active probe:
+``scan --confirm`` / ``sniff --confirm`` probe the ``dest_ip:dest_port`` of its alerts and raise
+:data:`CONFIRMED` when the server answers a Stratum hello with work. A new low-confidence
+signature (a behaviour detector's, say) joins the probes by setting the marker.
 """
 
 from __future__ import annotations
@@ -56,10 +61,16 @@ SV2_NOISE: Final = Signature(9300130, f"{_P} Possible Stratum V2 encrypted (Nois
 SV2_SETUP: Final = Signature(9300131, f"{_P} Stratum V2 SetupConnection (plaintext)", 1)
 
 DNS_POOL: Final = Signature(9300201, f"{_P} DNS query for a mining pool domain", 2, "dns")
-TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls")
+TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls", probe=True)
 HTTP_POOL: Final = Signature(9300203, f"{_P} HTTP Host of a mining pool", 2, "http")
-RESOLVED_POOL: Final = Signature(9300204, f"{_P} Connection to an address a mining pool name resolved to", 2)
-ENDPOINT_POOL: Final = Signature(9300205, f"{_P} Connection to a listed mining pool endpoint", 2)
+RESOLVED_POOL: Final = Signature(
+    9300204, f"{_P} Connection to an address a mining pool name resolved to", 2, probe=True
+)
+ENDPOINT_POOL: Final = Signature(9300205, f"{_P} Connection to a listed mining pool endpoint", 2, probe=True)
+
+CONFIRMED: Final = Signature(9300301, f"{_P} Mining pool confirmed by an active probe", 1)
+"""Raised by ``scan/sniff --confirm`` when the server of a probe-worthy alert answered a Stratum
+hello with work (``poolsniff.confirm``); its metadata says what the probe saw."""
 
 FALLBACK: Final = frozenset({RESOLVED_POOL.sid, ENDPOINT_POOL.sid})
 """Signatures kept only when nothing more specific fired on the same flow."""
@@ -77,5 +88,16 @@ ALL: Final = (
     [*MINER.values(), *POOL.values()]
     + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP]
     + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL]
+    + [CONFIRMED]
 )
 """Every signature, in the order of the signature table in docs/alerts.md."""
+
+
+def probe_worthy() -> frozenset[int]:
+    """The sids whose alerts ``--confirm`` probes: every signature marked ``probe=True``."""
+    return frozenset(s.sid for s in ALL if s.probe)
+
+
+def by_sid(sid: object) -> Signature | None:
+    """The signature with id ``sid``, if poolsniff has one."""
+    return next((s for s in ALL if s.sid == sid), None)

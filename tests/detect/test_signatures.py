@@ -26,6 +26,7 @@ EXPECTED_SIDS = {
     9300203: ("HTTP Host of a mining pool", 2),
     9300204: ("address a mining pool name resolved to", 2),
     9300205: ("listed mining pool endpoint", 2),
+    9300301: ("Mining pool confirmed by an active probe", 1),
 }
 """Every signature: a fragment of its message and its severity."""
 
@@ -85,3 +86,12 @@ def test_pool_signature_follows_miner_signature(family: str) -> None:
 def test_fallback_signatures() -> None:
     """Only the resolved-address and endpoint signatures are fallbacks."""
     assert sigs.FALLBACK == {9300204, 9300205}
+
+
+def test_probe_worthy_signatures_are_possible_pools_with_the_server_as_dest() -> None:
+    """--confirm probes "possible" alerts whose dest is the server: not DNS (the resolver), not sure ones."""
+    worthy = sigs.probe_worthy()
+    assert worthy == {9300202, 9300204, 9300205}
+    assert all(sigs.by_sid(sid).severity == 2 for sid in worthy)  # type: ignore[union-attr]
+    assert sigs.DNS_POOL.sid not in worthy and sigs.CONFIRMED.sid not in worthy
+    assert sigs.by_sid(9300301) is sigs.CONFIRMED and sigs.by_sid(1) is None
