@@ -1,7 +1,8 @@
 """The root of the command line: ``poolsniff`` and its commands (entry layer).
 
 One module per command group (:mod:`~poolsniff.cli.scan`, :mod:`~poolsniff.cli.sniff`,
-:mod:`~poolsniff.cli.report`, :mod:`~poolsniff.cli.blocklist`, :mod:`~poolsniff.cli.config`)
+:mod:`~poolsniff.cli.report`, :mod:`~poolsniff.cli.blocklist`, :mod:`~poolsniff.cli.config`,
+:mod:`~poolsniff.cli.probe`)
 hangs its commands here; options they share are in :mod:`~poolsniff.cli.options`, the exit
 statuses in :mod:`~poolsniff.cli.exits`, whose :func:`~poolsniff.cli.exits.run` turns every
 error of every command into one line and a status.
@@ -23,6 +24,7 @@ from poolsniff import __version__
 from poolsniff.cli.blocklist import blocklist_group
 from poolsniff.cli.config import config_group
 from poolsniff.cli.exits import EXIT_HELP, carry, run
+from poolsniff.cli.probe import probe
 from poolsniff.cli.report import report
 from poolsniff.cli.scan import scan
 from poolsniff.cli.sniff import sniff
@@ -60,7 +62,7 @@ def main() -> None:
     """Find cryptocurrency miners in network traffic and write Suricata EVE alerts."""
 
 
-for _command in (scan, sniff, blocklist_group, report, config_group):
+for _command in (scan, sniff, blocklist_group, report, config_group, probe):
     main.add_command(_command)
 
 

@@ -74,6 +74,16 @@ Exit status:
 """
 
 
+PROBE_EXIT_HELP = """\b
+Exit status:
+  0    probed (or skipped), no endpoint confirmed as a mining pool
+  1    a mining pool confirmed: some endpoint answered a hello with work
+  2    usage error: a bad HOST:PORT, a bad --blocklist file
+  4    output error: the probe ledger in the data directory cannot be written (nothing probed)
+  141  the reader of stdout went away
+"""
+
+
 class _NeverRaised(click.ClickException):
     """Stands in for ``NoArgsIsHelpError`` where click does not have it."""
 

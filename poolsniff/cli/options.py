@@ -19,6 +19,8 @@ import click
 from poolsniff.errors import BlocklistError, ConfigError, OutputError, PoolsniffError
 
 if TYPE_CHECKING:
+    from poolsniff.confirm.worker import AlertConfirmer
+    from poolsniff.intel.lists import Blocklist
     from poolsniff.intel.store import Active
     from poolsniff.output.stage import Outputs
     from poolsniff.output.transports.jsonl import JsonlWriter
@@ -142,3 +144,20 @@ def active(extra: tuple[str, ...], data_dir_option: str | None = None) -> Active
         raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e
     except PoolsniffError as e:
         raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e
+
+
+confirm_option = click.option(
+    "--confirm", is_flag=True,
+    help="ACTIVE traffic: probe the server of each possible-pool alert with a Stratum hello and add a "
+    "confirmed alert (9300301) when it answers with work; rate-limited (see `poolsniff probe`).",
+)  # fmt: skip
+
+
+def confirmer(enabled: bool, lists: Blocklist) -> AlertConfirmer | None:
+    """The probe worker of ``--confirm`` (None without it); its log lines go to stderr."""
+    if not enabled:
+        return None
+    from poolsniff.confirm.ledger import Ledger
+    from poolsniff.confirm.worker import AlertConfirmer, Confirmer
+
+    return AlertConfirmer(Confirmer(lists, Ledger(data_dir(None))), log=warn)

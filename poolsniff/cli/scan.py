@@ -17,10 +17,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from poolsniff.cli.exits import EXIT_HELP, ExitStatus
-from poolsniff.cli.options import active, blocklist_option, outputs, redact_option, sink_options, writer
+from poolsniff.cli.options import (
+    active,
+    blocklist_option,
+    confirm_option,
+    confirmer,
+    outputs,
+    redact_option,
+    sink_options,
+    writer,
+)
 from poolsniff.errors import InputError
 
 if TYPE_CHECKING:
+    from poolsniff.confirm.worker import AlertConfirmer
     from poolsniff.output.stage import Outputs
     from poolsniff.run.scan import FileScans, ScanResult
 
@@ -36,6 +46,7 @@ if TYPE_CHECKING:
     help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU; "
     "1: a single process).",
 )  # fmt: skip
+@confirm_option
 @sink_options
 def scan(
     paths: tuple[str, ...],
@@ -44,6 +55,7 @@ def scan(
     redact: bool,
     quiet: bool,
     jobs: int,
+    confirm: bool,
     **sinks: Any,
 ) -> ExitStatus:
     """Scan capture files (pcap, pcapng, gzip) and folders of them for mining traffic.
@@ -65,6 +77,7 @@ def scan(
     lists = lists_in_use.lists
     total = ScanResult()
     input_errors = 0
+    prober = confirmer(confirm, lists)
     with (
         writer(output) as jsonl,
         outputs(jsonl, sinks, lists_in_use) as stage,
@@ -72,7 +85,7 @@ def scan(
     ):
         for path in files:
             try:
-                result = _scan_one(path, scans, stage, quiet)
+                result = _scan_one(path, scans, stage, quiet, prober)
             except InputError as e:  # the other files are still scanned
                 click.echo(f"poolsniff: error: {e}", err=True)
                 input_errors += 1
@@ -81,6 +94,10 @@ def scan(
                 click.echo(f"poolsniff: warning: {result.damage}; alerts before it were kept", err=True)
             total.add(result)
             stage.counters.add(packets=result.packets, flows=result.flows)
+        if prober is not None:  # the probes still queued: wait for them, the scan is done
+            for record in prober.finish():
+                stage.write(record)
+            total.alerts += prober.confirmed
     if not quiet:
         secs = time.monotonic() - started
         click.echo(
@@ -112,12 +129,18 @@ def _progress(enabled: bool, total: int) -> Callable[[int], None]:
     return update
 
 
-def _scan_one(path: str, scans: FileScans, stage: Outputs, quiet: bool) -> ScanResult:
+def _scan_one(
+    path: str, scans: FileScans, stage: Outputs, quiet: bool, prober: AlertConfirmer | None
+) -> ScanResult:
     size = os.path.getsize(path)
     progress = _progress(not quiet, size)
 
     def emit(record: dict[str, Any]) -> None:
         stage.write(record)
+        if prober is not None:
+            prober.offer(record)
+            for confirmed in prober.ready():
+                stage.write(confirmed)
 
     return scans.scan(path, emit=emit, progress=progress)
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from poolsniff.cli.exits import SNIFF_EXIT_HELP
-from poolsniff.cli.options import active, blocklist_option, redact_option, sink_options, warn
+from poolsniff.cli.options import (
+    active,
+    blocklist_option,
+    confirm_option,
+    confirmer,
+    redact_option,
+    sink_options,
+    warn,
+)
 
 if TYPE_CHECKING:
     from poolsniff.output.stage import Outputs, RecordWriter
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 @click.option("--user", metavar="NAME", help="Switch to this user once the capture sockets are open.")
 @blocklist_option
 @redact_option
+@confirm_option
 @sink_options
 def sniff(
     interfaces: tuple[str, ...],
@@ -46,6 +55,7 @@ def sniff(
     user: str | None,
     blocklists: tuple[str, ...],
     redact: bool,
+    confirm: bool,
     **sinks: Any,
 ) -> None:
     """Watch network interfaces live (a gateway sensor) and write alerts as they happen.
@@ -70,4 +80,5 @@ def sniff(
     def outputs(primary: RecordWriter) -> Outputs:
         return open_outputs(primary, warn=warn, blocklist_updated=updated, **sinks)
 
-    run_sniff(options, lists_in_use.lists, log=lambda line: click.echo(line, err=True), outputs=outputs)
+    prober = confirmer(confirm, lists_in_use.lists)
+    run_sniff(options, lists_in_use.lists, log=warn, outputs=outputs, confirmer=prober)

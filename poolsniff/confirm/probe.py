@@ -17,7 +17,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from poolsniff.confirm.hello import HELLOS, Classifier, Dialect, Reply, hello
 from poolsniff.confirm.target import Target
@@ -69,6 +69,33 @@ class ProbeResult:
         if hit is not None:
             return f"{self.status.value} ({hit.reply.kind.value} over {hit.transport}: {hit.reply.detail})"
         return f"{self.status.value} ({self.detail})"
+
+    def line(self) -> str:
+        """One line for the terminal: the endpoint, the verdict, and the TLS server's names."""
+        text = f"{self.target.shown()}: {self.verdict()}"
+        if self.tls.get("subject") is not None:
+            text += f"; TLS certificate subject {self.tls['subject']!r}, issuer {self.tls.get('issuer')!r}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``poolsniff probe --json``)."""
+        hit = self.confirming
+        return {
+            "endpoint": self.target.shown().split(" ", 1)[0],
+            "address": self.target.ip or None,
+            "status": self.status.value,
+            "mining": self.status is Status.MINING,
+            "verdict": hit.reply.kind.value if hit else None,
+            "transport": hit.transport if hit else None,
+            "hello": hit.dialect.value if hit else None,
+            "detail": self.detail,
+            "tls": dict(self.tls),
+            "attempts": [
+                {"transport": a.transport, "hello": a.dialect.value, "reply": a.reply.kind.value,
+                 "detail": a.reply.detail, "excerpt": a.reply.excerpt}
+                for a in self.attempts
+            ],
+        }  # fmt: skip
 
 
 class _Unreachable(Exception):

@@ -103,13 +103,14 @@ class AlertConfirmer:
         self.probed = 0
         self.confirmed = 0
         self.failed: OutputError | None = None
+        self.closed = False
         self.thread = threading.Thread(target=self._work, name="poolsniff-confirm", daemon=True)
         self.thread.start()
 
     def offer(self, record: Record) -> None:
         """Queue the target of ``record`` if it is probe-worthy and new to this run; never blocks."""
         target = target_of(record)
-        if target is None or target.key in self.offered or self.failed is not None:
+        if target is None or target.key in self.offered or self.failed is not None or self.closed:
             return
         if len(self.offered) >= MAX_OFFERED:
             del self.offered[next(iter(self.offered))]
@@ -128,15 +129,26 @@ class AlertConfirmer:
         return out
 
     def finish(self, wait: float | None = None) -> list[Record]:
-        """Stop taking targets; wait for the queued probes (at most ``wait`` seconds; None: all).
+        """Stop taking targets and return the confirmed alerts not collected yet.
 
-        Returns the confirmed alerts not collected yet.
+        With ``wait=None`` every queued probe runs first (a scan); with ``wait`` seconds the queued
+        ones are dropped and only the probe under way is waited for, that long at most (a sensor
+        that is stopping).
         """
-        try:
-            self.todo.put(None, timeout=wait)
-        except queue.Full:
-            pass
-        self.thread.join(wait)
+        self.closed = True
+        if wait is not None or not self.thread.is_alive():
+            while not self.todo.empty():
+                try:
+                    self.todo.get_nowait()
+                except queue.Empty:
+                    break
+                self.dropped += 1
+        if self.thread.is_alive():
+            try:  # the worker takes one at a time: there is room soon (or now, if drained)
+                self.todo.put(None, timeout=wait)
+            except queue.Full:
+                pass
+            self.thread.join(wait)
         return self.ready()
 
     def _work(self) -> None:

@@ -9,6 +9,10 @@ polls the sockets and a signal wake-up socket: SIGINT and SIGTERM stop it cleanl
 queued frames are read, held alerts released, a summary logged), SIGHUP reopens the
 output file for log rotation. Every alert is flushed as it is written; a stats line is
 logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``.
+
+With a ``confirmer`` (``--confirm``), every alert is also offered to it; it probes the servers of
+probe-worthy alerts on its own thread, and the loop writes the confirmed alerts it hands back at
+each tick, so a probe never holds up the capture.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Protocol
 
+from poolsniff.confirm.worker import AlertConfirmer
 from poolsniff.engine.pipeline import CHECK_EVERY_US, Pipeline
 from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import Blocklist
@@ -41,6 +46,8 @@ TICK_S: Final = CHECK_EVERY_US / 1_000_000
 STOP_DRAIN_S: Final = 2.0
 """On SIGINT/SIGTERM, the frames already queued are read for at most this long."""
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+CONFIRM_WAIT_S: Final = 1.0
+"""On stop, how long the loop waits for a probe under way (the rest of the queue is dropped)."""
 SMALL_RCVBUF: Final = 8 << 20
 """Below this receive buffer (bytes, as the kernel reports it) the start-up log warns."""
 
@@ -215,6 +222,7 @@ def sniff(
     log: Log,
     stdout: IO[str] | None = None,
     outputs: OutputsFactory | None = None,
+    confirmer: AlertConfirmer | None = None,
 ) -> SniffResult:
     """Capture until a signal, ``duration`` or ``count`` stops it; return the counts.
 
@@ -251,7 +259,7 @@ def sniff(
             )
     try:
         with _signal_socket() as wake:
-            return _Loop(sources, output, options, log, wake, sink).run()
+            return _Loop(sources, output, options, log, wake, sink, confirmer).run()
     finally:
         for c in captures:
             c.close()
@@ -295,8 +303,10 @@ class _Loop:
         log: Log,
         wake: socket.socket,
         sink: SniffOutputs | None = None,
+        confirmer: AlertConfirmer | None = None,
     ) -> None:
         self.sources = sources
+        self.confirmer = confirmer
         self.output = output
         self.sink: AlertWriter = sink if sink is not None else output
         self.outputs = sink
@@ -331,6 +341,9 @@ class _Loop:
                     pass
         for source in self.sources:
             self._emit(source, source.pipeline.finish())
+        if self.confirmer is not None:  # a probe under way may finish; queued ones are dropped
+            for record in self.confirmer.finish(wait=CONFIRM_WAIT_S):
+                self.sink.write(record)
         return self._finish()
 
     def _timeout_ms(self) -> int:
@@ -371,7 +384,10 @@ class _Loop:
     def _emit(self, source: _Source, detections: list[Detection]) -> None:
         name = source.capture.name
         for det in detections:
-            self.sink.write(to_eve(Alert(det, name, live=True)))
+            record = to_eve(Alert(det, name, live=True))
+            self.sink.write(record)
+            if self.confirmer is not None:
+                self.confirmer.offer(record)
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -382,6 +398,9 @@ class _Loop:
                 released: list[Detection] = []
                 source.pipeline.tick(now_us, released)
                 self._emit(source, released)
+            if self.confirmer is not None:
+                for record in self.confirmer.ready():
+                    self.sink.write(record)
             if self.outputs is not None:
                 self.outputs.tick(now_us)
                 self._count()

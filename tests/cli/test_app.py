@@ -110,6 +110,7 @@ WRITES_STDOUT: dict[tuple[str, ...], list[str] | None] = {
     ("blocklist", "update"): ["--offline", "--data-dir", "{tmp}/data"],
     ("config",): None,
     ("config", "check"): ["{tmp}/poolsniff.yaml"],
+    ("probe",): ["pool.binance.com:443"],  # on the shipped allowlist: a "skipped" line, no traffic
 }
 """For each command, arguments with which it writes to stdout (None: only --help and --version do)."""
 

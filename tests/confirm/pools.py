@@ -107,3 +107,18 @@ def running(dialect: str, tls: ssl.SSLContext | None = None) -> Iterator[Pool]:
         yield pool
     finally:
         pool.stop()
+
+
+def main() -> None:
+    """``python -m tests.confirm.pools DIALECT``: print the port, serve until killed (for namespaces)."""
+    import sys
+    import time
+
+    pool = Pool(sys.argv[1])
+    print(pool.port, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -560,3 +560,34 @@ def test_sink_stage_metrics_and_suppression_while_sniffing(veth: Netns, tmp_path
     assert packets and int(packets.group(1)) > 0, text
     assert re.search(r"^poolsniff_alerts(?:_total)?\{", text, re.M), text
     assert comparable(sniffer.alerts()) == expected
+
+
+@pytest.mark.live
+def test_confirm_probes_without_holding_up_the_capture(veth: Netns, tmp_path: Path) -> None:
+    """sniff --confirm: a listed endpoint answers a hello; the confirmed alert comes while running."""
+    pool_argv = [sys.executable, "-m", "tests.confirm.pools", "cryptonote"]
+    pool = veth.popen(*pool_argv, stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    assert pool.stdout is not None
+    port = int(pool.stdout.readline())  # the pool listens on 127.0.0.1 inside the namespace
+    miner, server = bytes([10, 9, 8, 7]), bytes([127, 0, 0, 1])
+    frames = [
+        _tcp(miner, server, (40001, port), 100, 0, 0x02),
+        _tcp(server, miner, (port, 40001), 500, 101, 0x12),
+        _tcp(miner, server, (40001, port), 101, 501, 0x18, b"\x17\x03\x03\x00\x04abcd"),
+    ]
+    path = tmp_path / "opaque.pcap"
+    write_pcap(path, frames)
+    listed = tmp_path / "listed.txt"
+    listed.write_text(f"127.0.0.1:{port} test\n")
+    output = tmp_path / "alerts.json"
+    args = ("-i", "veth1", "-o", str(output), "--blocklist", str(listed), "--confirm")
+    sniffer = Sniffer(veth, tmp_path, *args)
+    replay(veth, "veth0", path, 1000)
+    sniffer.wait_for(lambda: len(sniffer.alerts()) == 2, "the confirmed alert")
+    assert sniffer.proc.poll() is None  # written while capturing, not at the stop
+    assert sniffer.stop() == 0
+    possible, confirmed = sniffer.alerts()
+    assert possible["alert"]["signature_id"] == 9300205 and confirmed["alert"]["signature_id"] == 9300301
+    assert confirmed["in_iface"] == "veth1" and confirmed["flow_id"] == possible["flow_id"]
+    assert confirmed["alert"]["metadata"]["probe_verdict"] == ["cryptonote-job"]
+    assert f"poolsniff: confirm: 127.0.0.1:{port}: mining (cryptonote-job" in sniffer.stderr()
