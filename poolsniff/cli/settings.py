@@ -270,6 +270,7 @@ SETTINGS: Final = (
     Setting("redis-stream", "text", _SINKS),
     Setting("metrics", "path", _SINKS),
     Setting("metrics-interval", "duration", _SINKS),
+    Setting("confirm", "bool", _BOTH),
 )
 """Every key, in the order the reference lists them."""
 
@@ -299,6 +300,7 @@ class Config:
     redis_stream: str | None = None
     metrics: str | None = None
     metrics_interval: int | None = None
+    confirm: bool = False
     origin: str = ""
     given: tuple[str, ...] = ()
 

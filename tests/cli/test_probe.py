@@ -119,3 +119,14 @@ def test_scan_confirm_of_a_server_that_is_no_pool_adds_nothing(tmp_path: Path) -
     assert proc.returncode == 1
     assert [json.loads(line)["alert"]["signature_id"] for line in proc.stdout.splitlines()] == [9300205]
     assert "unreachable" in proc.stderr
+
+
+def test_confirm_from_the_settings_file(tmp_path: Path) -> None:
+    with pools.running("eth-proxy") as pool:
+        listed = tmp_path / "mine.txt"
+        listed.write_text(f"127.0.0.1:{pool.port} test\n")
+        config = tmp_path / "poolsniff.yaml"
+        config.write_text(f"confirm: true\nblocklist: {listed}\n")
+        proc = run("scan", "--config", str(config), str(capture(tmp_path / "c.pcap", pool.port)))
+    sids = [json.loads(line)["alert"]["signature_id"] for line in proc.stdout.splitlines()]
+    assert sids == [9300205, 9300301]

@@ -168,6 +168,7 @@ redis: redis://127.0.0.1:6379/0?maxlen=5000
 redis-stream: alerts
 metrics: /var/lib/node_exporter/poolsniff.prom
 metrics-interval: 15s
+confirm: true
 """
 
 
@@ -182,7 +183,7 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
         count=1000,
         stats_interval=30, user="poolsniff", suppress=3600, syslog="tcp://logs.example:601",
         redis="redis://127.0.0.1:6379/0?maxlen=5000", redis_stream="alerts",
-        metrics="/var/lib/node_exporter/poolsniff.prom", metrics_interval=15,
+        metrics="/var/lib/node_exporter/poolsniff.prom", metrics_interval=15, confirm=True,
         origin=str(path), given=tuple(s.key for s in SETTINGS),
     )  # fmt: skip
 
