@@ -100,3 +100,13 @@ def mosquitto(folder: Path, tls: tuple[Path, Path] | None = None) -> Iterator[in
     config.write_text(text)
     with _running([binary, "-c", str(config)], port, folder / f"mosquitto-{port}.log") as ready:
         yield ready
+
+
+@contextmanager
+def openssl_www(folder: Path, cert: Path, key: Path) -> Iterator[int]:
+    """``openssl s_server -www``: OpenSSL's own TLS server answering HTTP GETs with a status page."""
+    binary = program("openssl", "openssl")
+    port = free_port()
+    args = [binary, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert), "-key", str(key), "-www"]
+    with _running([*args, "-quiet"], port, folder / f"s_server-{port}.log") as ready:
+        yield ready

@@ -76,6 +76,13 @@ def test_https_is_not_mining(certificate: tuple[Path, Path]) -> None:
     assert tls in (["HTTP response"], ["HTML or XML reply"])
 
 
+def test_openssl_s_server_is_not_mining(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    with services.openssl_www(tmp_path, *certificate) as port:
+        result = probe(local(port), 1.0)  # it waits for a whole HTTP request: every hello times out
+    assert result.status is Status.NOT_MINING, result.verdict()
+    assert result.tls.get("subject") == "CN=127.0.0.1"
+
+
 def test_ssh_is_not_mining(tmp_path: Path) -> None:
     with services.sshd(tmp_path) as port:
         result = probe(local(port), TIMEOUT)
