@@ -48,7 +48,8 @@ CORE = (
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("model.py", frozenset()),
     ("errors.py", frozenset()),
-    ("intel/", frozenset({"errors", "model", "intel"})),
+    ("files.py", frozenset()),
+    ("intel/", frozenset({"errors", "model", "files", "intel"})),
     ("sources/", frozenset({"errors", "model", "sources"})),
     ("engine/decode.py", frozenset({"model"})),
     ("dissect/", frozenset({"model", "errors", "dissect", "engine.decode"})),
@@ -56,7 +57,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("enrich/", frozenset({"model", "errors", "detect", "enrich", "intel"})),
     ("engine/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",
                            "enrich", "intel"})),
-    ("output/", frozenset({"model", "errors", "detect", "output"})),
+    ("output/", frozenset({"model", "errors", "files", "detect", "output"})),
     ("report/", frozenset({"model", "errors", "detect", "output", "report"})),
     ("confirm/", frozenset({"model", "errors", "detect", "intel", "output", "confirm"})),
     ("run/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",

@@ -119,8 +119,8 @@ def blocklist_export(
       poolsniff blocklist export --format dnsmasq -o /etc/dnsmasq.d/poolsniff.conf
       poolsniff blocklist export --format suricata-dataset -o poolsniff-pools.lst
     """
+    from poolsniff.files import write_atomic
     from poolsniff.intel.export import DATASET_NAME, export, suricata_rules
-    from poolsniff.intel.store import write_atomic
 
     lists = active(blocklists, data_dir).lists
     text = export(lists, fmt, categories=categories or CATEGORIES, serial=int(time.time()))
@@ -132,9 +132,9 @@ def blocklist_export(
             click.echo(hint, err=True, nl=False)
         return
     try:
-        write_atomic(Path(output), text.encode())
+        write_atomic(output, text, parents=True)
         if fmt == "suricata-dataset":
-            write_atomic(Path(output).with_suffix(".rules"), rules.encode())
+            write_atomic(Path(output).with_suffix(".rules"), rules, parents=True)
     except OSError as e:
         raise OutputError(f"{output}: cannot write: {e.strerror}") from e
 

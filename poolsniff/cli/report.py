@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 import click
 
@@ -36,7 +35,7 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
       poolsniff report /var/log/poolsniff/alerts.json*
       poolsniff report alerts.json --format html -o miners.html
     """
-    from poolsniff.intel.store import write_atomic
+    from poolsniff.files import write_atomic
     from poolsniff.report.render import render
     from poolsniff.report.summary import ReadStats, summarise_files
 
@@ -48,7 +47,7 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
         click.echo(text, nl=False)
     else:
         try:
-            write_atomic(Path(output), text.encode())
+            write_atomic(output, text, parents=True)
         except OSError as e:
             raise OutputError(f"{output}: cannot write the report: {e.strerror}") from e
     if not quiet:

@@ -13,7 +13,7 @@ upstream copies with their HTTP validators and a downloaded Public Suffix List, 
     <data dir>/public_suffix_list.dat + .meta.json          last good Public Suffix List
     <data dir>/cache/parsed-lists.marshal                   the lists last loaded, parsed
 
-Files are replaced atomically (:func:`write_atomic`). Parsing the lists takes ~0.1 s (every
+Files are replaced atomically (:func:`poolsniff.files.write_atomic`). Parsing the lists takes ~0.1 s (every
 domain entry is checked against the Public Suffix List, which needs tldextract), so
 :func:`load_active` keeps what it parsed in ``parsed-lists.marshal`` (plain data in ``marshal``
 format, never pickle) under a key made of the identity (path, size, times, inode) of every list
@@ -34,7 +34,6 @@ import json
 import marshal
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any, Final
 
 from poolsniff import __version__
 from poolsniff.errors import ConfigError
+from poolsniff.files import write_atomic
 from poolsniff.intel import lists, psl
 from poolsniff.intel.lists import (
     DEFAULT_USER_CATEGORY,
@@ -97,29 +97,6 @@ def cache_paths(data_dir: Path, name: str, url: str) -> tuple[Path, Path]:
     return folder / f"{stem}.txt", folder / f"{stem}.meta.json"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    Readers see the old file or the new one, never a part; a failure leaves the old file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644  # mkstemp's 0600 would hide the lists from a sensor running as another user
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), mode)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_meta(path: Path) -> dict[str, Any]:
     """A ``.meta.json`` file's content; {} when missing or unreadable (treated as no cache)."""
     try:
@@ -131,7 +108,7 @@ def read_meta(path: Path) -> dict[str, Any]:
 
 def write_meta(path: Path, meta: Mapping[str, Any]) -> None:
     """Write a ``.meta.json`` file atomically (sorted keys, so equal content gives equal bytes)."""
-    write_atomic(path, (json.dumps(dict(meta), indent=1, sort_keys=True) + "\n").encode())
+    write_atomic(path, (json.dumps(dict(meta), indent=1, sort_keys=True) + "\n").encode(), parents=True)
 
 
 @dataclass(frozen=True)
@@ -303,7 +280,7 @@ def _write_cache(path: Path, key: tuple[Any, ...], state: State, table: dict[str
     written is fine."""
     payload = marshal.dumps((key, state, table))
     try:
-        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
+        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload, parents=True)
     except OSError:
         pass
 

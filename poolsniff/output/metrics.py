@@ -27,8 +27,6 @@ metric                                 type     meaning
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -37,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from poolsniff.errors import OutputError
+from poolsniff.files import write_atomic
 from poolsniff.output.evefields import signature_of
 
 DEFAULT_INTERVAL_S: Final = 60
@@ -124,26 +123,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` by a file holding ``text`` in one rename; OutputError if that fails."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".poolsniff-metrics-", dir=directory)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write metrics: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # the collector usually runs as another user
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"{path}: cannot write metrics: {e.strerror}") from e
-
-
 class MetricsFile:
     """Writes ``counters`` to ``path`` now, every ``interval_s`` seconds (a thread), and at ``close``."""
 
@@ -173,7 +152,10 @@ class MetricsFile:
         """Write the file now; OutputError if that fails."""
         if self.refresh is not None:
             self.refresh(self.counters)
-        write_atomic(self.path, render(self.counters, self.clock()))
+        try:
+            write_atomic(self.path, render(self.counters, self.clock()))
+        except OSError as e:
+            raise OutputError(f"{self.path}: cannot write metrics: {e.strerror}") from e
         self.writes += 1
 
     def _run(self) -> None:

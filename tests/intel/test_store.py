@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import pkgutil
-import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from poolsniff.errors import BlocklistError
+from poolsniff.files import write_atomic
 from poolsniff.intel import psl, store
 from poolsniff.intel.lists import shipped_dir
 from poolsniff.intel.store import (
@@ -23,7 +23,6 @@ from poolsniff.intel.store import (
     load_active,
     psl_path,
     resolve_data_dir,
-    write_atomic,
     write_meta,
 )
 
@@ -40,33 +39,6 @@ from poolsniff.intel.store import (
 )
 def test_resolve_data_dir(option: str | None, environ: dict[str, str], expected: str) -> None:
     assert resolve_data_dir(option, environ) == Path(expected)
-
-
-def test_write_atomic_replaces_and_keeps_the_mode(tmp_path: Path) -> None:
-    target = tmp_path / "sub" / "pool.txt"
-    write_atomic(target, b"one\n")
-    assert target.read_bytes() == b"one\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    target.chmod(0o640)
-    write_atomic(target, b"two\n")
-    assert target.read_bytes() == b"two\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert sorted(p.name for p in target.parent.iterdir()) == ["pool.txt"]
-
-
-def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "pool.txt"
-    target.write_bytes(b"old\n")
-
-    def crash(src: str, dst: str) -> None:
-        assert Path(src).read_bytes() == b"new\n"  # the whole new content is on disk first
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="No space left"):
-        write_atomic(target, b"new\n")
-    assert target.read_bytes() == b"old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.txt"]  # no temporary file left
 
 
 def test_cache_paths_are_per_name_and_url(tmp_path: Path) -> None:
@@ -133,7 +105,7 @@ def _psl_text(extra_private: str) -> bytes:
 def test_load_active_uses_the_data_dir_suffix_list(tmp_path: Path) -> None:
     assert not psl.bundled().is_public_suffix("pools.example")
     data = tmp_path / "data"
-    write_atomic(psl_path(data), _psl_text("pools.example"))
+    write_atomic(psl_path(data), _psl_text("pools.example"), parents=True)
     active = load_active(data)
     assert active.suffix_list == str(psl_path(data).resolve())
     assert active.lists.suffixes.is_public_suffix("pools.example")
@@ -145,7 +117,7 @@ def test_load_active_uses_the_data_dir_suffix_list(tmp_path: Path) -> None:
 
 def test_cached_copies(tmp_path: Path) -> None:
     body, meta = cache_paths(tmp_path, "maltrail", "https://e.org/m.txt")
-    write_atomic(body, b"pool.example.com\n")
+    write_atomic(body, b"pool.example.com\n", parents=True)
     write_meta(meta, {"name": "maltrail", "url": "https://e.org/m.txt", "entries": 1})
     orphan = tmp_path / "cache" / "lost-0.meta.json"
     orphan.write_text(json.dumps({"name": "lost"}))  # no body: not a copy
@@ -161,7 +133,7 @@ def test_load_active_when_the_data_dir_cannot_be_searched(
 ) -> None:
     """A sensor that dropped to another user may not see the invoking user's home: shipped lists."""
     data = _data_dir(tmp_path, "only-updated.example.net maltrail\n")
-    write_atomic(psl_path(data), _psl_text("pools.example"))
+    write_atomic(psl_path(data), _psl_text("pools.example"), parents=True)
     is_file = Path.is_file
 
     def denied(self: Path) -> bool:
@@ -211,7 +183,7 @@ def _edit_in_place_same_size_and_mtime(data: Path, extra: Path) -> None:
 
 
 def _new_data_dir_list(data: Path, extra: Path) -> None:
-    write_atomic(data / "lists" / "pool.txt", b"c.example.net\n")
+    write_atomic(data / "lists" / "pool.txt", b"c.example.net\n", parents=True)
 
 
 def _edit_extra(data: Path, extra: Path) -> None:
@@ -219,7 +191,7 @@ def _edit_extra(data: Path, extra: Path) -> None:
 
 
 def _suffix_list_makes_an_entry_a_public_suffix(data: Path, extra: Path) -> None:
-    write_atomic(psl_path(data), _psl_text("a.example.net"))
+    write_atomic(psl_path(data), _psl_text("a.example.net"), parents=True)
 
 
 @pytest.mark.parametrize(

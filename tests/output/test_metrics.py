@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from poolsniff.errors import OutputError
-from poolsniff.output.metrics import HELP, PREFIX, Counters, MetricsFile, escape_label, render, write_atomic
+from poolsniff.output.metrics import HELP, PREFIX, Counters, MetricsFile, escape_label, render
 
 from ..factories_eve import eve
 
@@ -85,18 +85,18 @@ def test_escape_label(raw: str, escaped: str) -> None:
     assert dict(labels)["signature"] == escaped
 
 
-def test_write_atomic_replaces_the_file_readably(tmp_path: Path) -> None:
+def test_the_file_is_replaced_readably(tmp_path: Path) -> None:
     path = tmp_path / "poolsniff.prom"
     path.write_text("old\n")
-    write_atomic(str(path), "new\n")
-    assert path.read_text() == "new\n"
+    MetricsFile(str(path), Counters(), clock=lambda: 0.0).write()
+    assert parse(path.read_text())
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(tmp_path) == ["poolsniff.prom"]  # no temporary file left behind
 
 
-def test_write_atomic_to_a_missing_directory_is_output_error(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="cannot write metrics: No such file or directory"):
-        write_atomic(str(tmp_path / "missing" / "m.prom"), "x\n")
+def test_a_missing_directory_is_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="m.prom: cannot write metrics: No such file or directory"):
+        MetricsFile(str(tmp_path / "missing" / "m.prom"), Counters()).write()
 
 
 def test_metrics_file_writes_at_start_periodically_and_at_close(tmp_path: Path) -> None:

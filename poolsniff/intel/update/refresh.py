@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from poolsniff.errors import BlocklistError, OutputError
+from poolsniff.files import write_atomic
 from poolsniff.intel.lists import ALLOW, SHIPPED_FILES, Blocklist, load_shipped, parse_shipped, shipped_dir
 from poolsniff.intel.psl import SuffixList, suffix_rules
 from poolsniff.intel.store import (
@@ -31,7 +32,6 @@ from poolsniff.intel.store import (
     load_active,
     psl_path,
     read_meta,
-    write_atomic,
     write_meta,
 )
 from poolsniff.intel.update.curation import (
@@ -217,7 +217,7 @@ def refresh_source(spec: SourceSpec, data_dir: Path, options: Options) -> tuple[
     if cached is not None and meta.get("sha256") == digest:
         write_meta(meta_path, new_meta)
         return outcome("unchanged", "same content", parsed)
-    write_atomic(body_path, response.body)
+    write_atomic(body_path, response.body, parents=True)
     write_meta(meta_path, new_meta)
     was = f" (was {kept})" if kept is not None else " (first copy)"
     return outcome("updated", f"new copy{was}", parsed)
@@ -302,7 +302,7 @@ def refresh_psl(url: str | None, data_dir: Path, options: Options) -> SourceResu
     if kept and meta.get("sha256") == digest:
         status: Status = "unchanged"
     else:
-        write_atomic(target, response.body)
+        write_atomic(target, response.body, parents=True)
         status = "updated"
     write_meta(meta_path, {"url": url, "sha256": digest, "entries": rules,
                            "etag": response.etag, "last_modified": response.last_modified})  # fmt: skip
@@ -320,7 +320,7 @@ def _check_psl(response: Response, previous: int, target: Path) -> int:
     if rules < MIN_PSL_RULES or rules < previous * MAX_SHRINK:
         raise ValueError(f"only {rules} rules (the last good copy had {previous or 'about 10000'})")
     candidate = target.with_name(target.name + ".new")
-    write_atomic(candidate, response.body)
+    write_atomic(candidate, response.body, parents=True)
     try:
         parse_shipped(SuffixList(candidate))
     except BlocklistError as e:
@@ -404,5 +404,5 @@ def _write_lists(texts: dict[str, str], folder: Path, before: Blocklist) -> list
         changes.append(ListChange(category, len(new), len(new - previous), len(previous - new)))
         path = folder / filename
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            write_atomic(path, text.encode("utf-8"))
+            write_atomic(path, text.encode("utf-8"), parents=True)
     return changes
