@@ -59,7 +59,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                            "enrich", "intel"})),
     ("output/", frozenset({"model", "errors", "files", "detect", "output"})),
     ("report/", frozenset({"model", "errors", "detect", "output", "report"})),
-    ("confirm/", frozenset({"model", "errors", "detect", "intel", "output", "confirm"})),
+    ("confirm/", frozenset({"model", "errors", "files", "detect", "intel", "output", "confirm"})),
     ("run/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",
                         "enrich", "intel", "output", "confirm", "run"})),
 )  # fmt: skip

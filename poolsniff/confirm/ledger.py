@@ -22,7 +22,7 @@ from typing import Final
 
 from poolsniff.confirm.limits import LimitState
 from poolsniff.errors import OutputError
-from poolsniff.intel.store import write_atomic
+from poolsniff.files import write_atomic
 
 FILE: Final = "probes.json"
 LOCK: Final = "probes.lock"
@@ -55,7 +55,7 @@ class Ledger:
             state.load_json(self._read())
             yield state
             try:
-                write_atomic(self.path, (json.dumps(state.to_json(), indent=1) + "\n").encode())
+                write_atomic(self.path, json.dumps(state.to_json(), indent=1) + "\n", parents=True)
             except OSError as e:
                 raise OutputError(f"{self.path}: cannot write the probe ledger: {e.strerror}") from e
         finally:
