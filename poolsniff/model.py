@@ -174,6 +174,10 @@ class Detection:
     """Host names seen in the flow (SNI, Host, pool host in Stratum params) to check against lists."""
     app: dict[str, Any] = field(default_factory=dict)
     """EVE app-layer objects: ``dns``, ``tls``, ``http``; and ``app_proto``."""
+    hits: list[dict[str, str]] = field(default_factory=list)
+    """Every list entry the flow matched (a name seen in it, the pool's ``ip:port``), each as the
+    ``blocklist*`` evidence of :meth:`poolsniff.intel.lists.ListEntry.evidence`; the first is also
+    in ``evidence``."""
 
 
 @dataclass(frozen=True, slots=True)

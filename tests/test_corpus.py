@@ -71,11 +71,17 @@ def test_corpus_alerts_are_valid_eve(corpus: Path, corpus_alerts: Path, eve_vali
 
 
 def test_pool_side_and_coin_daemon_are_labelled(corpus_alerts: Path) -> None:
-    """A capture taken on a pool says so: pool-server alerts, and coin-daemon RPC as infrastructure."""
+    """A capture taken on a pool says so: its pool side (in miner alerts), daemon RPC as infrastructure."""
     roles: dict[str, set[str]] = {}
     for line in corpus_alerts.read_text().splitlines():
         rec = json.loads(line)
-        roles.setdefault(rec["pcap_filename"], set()).update(rec["alert"]["metadata"]["role"])
+        if rec.get("event_type") != "alert":
+            continue
+        metadata = rec["alert"]["metadata"]
+        seen = roles.setdefault(rec["pcap_filename"], set())
+        seen.update(metadata["role"])
+        if "pool_signature_id" in metadata:
+            seen.add("pool")
     for name in ("coiniumserv__fastcoin.pcapng", "coiniumserv__litecoin-testnet.pcapng"):
         assert {"miner", "pool", "infrastructure"} <= roles[name], roles[name]
 

@@ -6,9 +6,17 @@ source -> **decode -> flows/dissectors -> detectors -> enrichment** -> sinks
 and enrichment, and returns the detections it releases. A detection is held briefly so
 that one alert per flow and signature carries the whole story (a subscribe followed by an
 authorize gives one alert with the agent *and* the wallet): it is released once it has a
-login, when its flow ends, or ``HOLD_US`` of capture time later. Fallback signatures
+login (and the pool's answer, when the pool side is folded in), when its flow ends, or
+``HOLD_US`` of capture time later. Fallback signatures
 (an address a pool name resolved to) are dropped when something more specific fired on
 the flow. ``finish()`` releases everything at the end of input.
+
+**One session, one alert.** The pool side of a session whose miner side has alerted (or is
+held) is folded into the miner's alert (``pool_signature_id``, ``pool_method`` and whatever
+the pool side adds to the evidence) instead of raising an alert of its own; ``fold_pool=False``
+keeps both. **Time order within a flow:** a flow's detections are released in the order of
+their timestamps (a detection is a flow's first message of its signature): one that is
+complete waits while an earlier one of the same flow is still held, and goes out right after it.
 
 Per event, only the detectors that take its type (``Detector.events``) are called, and the
 enricher only for the types it observes; the routes are worked out on the first event of
@@ -26,7 +34,7 @@ from typing import Final
 from poolsniff.detect.interface import Detector
 from poolsniff.detect.names import NameDetector
 from poolsniff.detect.protocol import ProtocolDetector
-from poolsniff.detect.signatures import FALLBACK
+from poolsniff.detect.signatures import FALLBACK, MINER
 from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.decode import Decoder
@@ -40,6 +48,8 @@ HOLD_US: Final = 5 * 1_000_000
 MAX_PENDING: Final = 10_000
 MAX_DONE_FLOWS: Final = 100_000
 CHECK_EVERY_US: Final = 1_000_000
+MINER_SIDS: Final = frozenset(sig.sid for sig in MINER.values())
+"""The miner-side signature of each dialect: a pool side folds into these."""
 
 
 @dataclass
@@ -50,6 +60,8 @@ class Stats:
     bytes: int = 0
     alerts: int = 0
     suppressed: int = 0
+    folded: int = 0
+    """Pool-side detections folded into the miner alert of their session."""
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -67,8 +79,13 @@ def build_detectors(
 class Pipeline:
     """Frames in, released detections out."""
 
-    def __init__(self, blocklist: Blocklist, *, redact: bool = False) -> None:
-        """Build a fresh pipeline (flows, DNS memory, pending alerts) over ``blocklist``."""
+    def __init__(self, blocklist: Blocklist, *, redact: bool = False, fold_pool: bool = True) -> None:
+        """Build a fresh pipeline (flows, DNS memory, pending alerts) over ``blocklist``.
+
+        ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
+        alert rather than an alert of its own.
+        """
+        self.fold_pool = fold_pool
         self.decoder = Decoder()
         self.flows = FlowTable()
         self.memory = DnsMemory()
@@ -84,6 +101,8 @@ class Pipeline:
         """Flow -> the signatures it has in ``_pending``, in ``_pending``'s order (so that a flow's
         end and a fallback's release need not walk every held detection)."""
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
+        self._folded: dict[FlowKey, set[int]] = {}
+        """Flow -> pool-side signatures folded into a held miner detection (settled at its release)."""
         self.last_check = 0
         """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
 
@@ -132,7 +151,8 @@ class Pipeline:
         for event in self.flows.close_all():
             self._event(event, out)
         for key in list(self._pending):
-            self._release(key, out)
+            if key in self._pending:  # not released behind an earlier one
+                self._release(key, out)
         self.stats.skipped = self.decoder.skipped + self.flows.counters
         if self.memory.evicted:
             self.stats.skipped["dns-memory-evicted"] = self.memory.evicted
@@ -152,6 +172,8 @@ class Pipeline:
         observed, inspects = route
         if observed:
             self.enricher.observe(event)
+        if self._held and event.flow in self._held:
+            self._expire(event.flow, event.ts_us, out)
         for inspect in inspects:
             for det in inspect(event):
                 self._hold(det, out)
@@ -159,7 +181,8 @@ class Pipeline:
             sids = self._held.get(event.flow)
             if sids:
                 for sid in list(sids):
-                    self._release((event.flow, sid), out)
+                    if (event.flow, sid) in self._pending:  # not released behind an earlier one
+                        self._release((event.flow, sid), out)
 
     def _route(self, kind: type[Event]) -> tuple[bool, tuple[Inspect, ...]]:
         """Who sees events of type ``kind``: the enricher (or not), then these detectors."""
@@ -176,6 +199,14 @@ class Pipeline:
         if self._settled(det.flow, key[1]):
             self.stats.suppressed += 1
             return
+        if self.fold_pool and det.role == Role.POOL:
+            folded = self._fold(det)
+            if isinstance(folded, tuple):
+                if _complete(self._pending[folded], True) and self._first_held(folded[0]) == folded[1]:
+                    self._release(folded, out)
+                return
+            if folded:
+                return
         held = self._pending.get(key)
         if held is None:
             if len(self._pending) >= MAX_PENDING:
@@ -184,15 +215,68 @@ class Pipeline:
             self._held.setdefault(det.flow, []).append(key[1])
         else:
             _merge(held, det)
-        if _complete(held):
+        if _complete(held, self.fold_pool) and self._first_held(det.flow) == key[1]:
             self._release(key, out)
+
+    def _first_held(self, flow: FlowKey) -> int | None:
+        """The signature of the flow's earliest held detection (``_held`` keeps them in time order).
+
+        Fallbacks do not count: one is dropped when anything more specific alerts on its flow,
+        so it never goes out after a later alert of the flow.
+        """
+        return next((sid for sid in self._held.get(flow, ()) if sid not in FALLBACK), None)
+
+    def _fold(self, det: Detection) -> tuple[FlowKey, int] | bool:
+        """Fold a pool-side detection into its session's miner alert.
+
+        Returns the key of the held miner detection it went into, True when the miner's alert
+        is already out (the pool side is settled with it), False when the flow has no miner side.
+        """
+        flow = det.flow
+        if det.signature.sid in self._folded.get(flow, ()):  # folded already: a repeat
+            self.stats.suppressed += 1
+            return True
+        for sid in self._held.get(flow, ()):
+            miner = self._pending[(flow, sid)]
+            if miner.role == Role.MINER and miner.miner_is_client == det.miner_is_client:
+                _fold_into(miner, det)
+                self._folded.setdefault(flow, set()).add(det.signature.sid)
+                self.stats.folded += 1
+                return (flow, sid)
+        done = self._done.get(flow)
+        if done is not None and not done.isdisjoint(MINER_SIDS):
+            done.add(det.signature.sid)
+            self.stats.folded += 1
+            return True
+        return False
+
+    def _expire(self, flow: FlowKey, now_us: int, out: list[Detection]) -> None:
+        """Release the flow's held detections whose hold is over, before its next event is seen.
+
+        The hold check (``tick``) runs at times set by every packet of the input; without this,
+        whether a late message of a flow still joins its held detection would depend on unrelated
+        packets (a filtered capture would alert differently from the whole one).
+        """
+        for sid in list(self._held.get(flow, ())):
+            det = self._pending.get((flow, sid))
+            if det is not None and now_us - det.ts_us >= HOLD_US:
+                self._release((flow, sid), out)
 
     def _release_old(self, now_us: int, out: list[Detection]) -> None:
         for key, det in list(self._pending.items()):
-            if now_us - det.ts_us >= HOLD_US:
+            if now_us - det.ts_us >= HOLD_US and key in self._pending:
                 self._release(key, out)
 
     def _release(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
+        """Release one held detection, then the complete ones of its flow that waited behind it."""
+        self._release_one(key, out)
+        flow = key[0]
+        sid = self._first_held(flow)
+        while sid is not None and _complete(self._pending[(flow, sid)], self.fold_pool):
+            self._release_one((flow, sid), out)
+            sid = self._first_held(flow)
+
+    def _release_one(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
         det = self._pending.pop(key)
         flow, sid = key
         sids = self._held[flow]
@@ -209,6 +293,8 @@ class Pipeline:
         ):
             return
         done.add(sid)
+        if self._folded and flow in self._folded and sid in MINER_SIDS:
+            done.update(self._folded.pop(flow))
         self.stats.alerts += 1
         out.append(self.enricher.enrich(det))
 
@@ -221,14 +307,36 @@ def _merge(held: Detection, new: Detection) -> None:
         held.app.setdefault(k, app)
 
 
-def _complete(det: Detection) -> bool:
-    """A held detection is complete when waiting cannot add to it."""
+POOL_SIDE_SKIPPED: Final = frozenset({"role", "flavour", "method"})
+"""Evidence of a folded pool side that the miner's own says better."""
+
+
+def _fold_into(miner: Detection, pool: Detection) -> None:
+    """The pool side of the session goes into the miner's alert."""
+    e = miner.evidence
+    e.setdefault("pool_signature_id", str(pool.signature.sid))
+    if "method" in pool.evidence:
+        e.setdefault("pool_method", pool.evidence["method"])
+    for k, v in pool.evidence.items():
+        if k not in POOL_SIDE_SKIPPED:
+            e.setdefault(k, v)
+    miner.names.extend(n for n in pool.names if n not in miner.names)
+    for k, app in pool.app.items():
+        miner.app.setdefault(k, app)
+
+
+def _complete(det: Detection, fold_pool: bool) -> bool:
+    """A held detection is complete when waiting cannot add to it.
+
+    A miner's waits for its login (the CryptoNote login carries agent and login in one message;
+    Stratum's authorize follows the subscribe) and, when the pool side is folded in, for the
+    pool's answer, which comes one round trip later.
+    """
     if det.signature.sid in FALLBACK:
         return False
     if det.role != Role.MINER:
         return True
-    # the CryptoNote login carries agent and login in one message; Stratum's authorize follows the subscribe
-    return "login" in det.evidence
+    return "login" in det.evidence and (not fold_pool or "pool_signature_id" in det.evidence)
 
 
 def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Detection]:

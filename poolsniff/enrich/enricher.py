@@ -6,8 +6,9 @@ The enricher sees every DNS message first (``observe``; ``observes`` names the e
 it takes), so DNS answers are remembered before any later connection is judged. When a
 detection is released it adds, where it can:
 
-* the blocklist entry that a name from the flow matches (SNI, Host, a pool host named
-  inside Stratum params, or the name the pool's address was resolved from);
+* every list entry the flow matches: a name from the flow (SNI, Host, a pool host named
+  inside Stratum params, or the name the pool's address was resolved from) and the pool's
+  ``ip:port`` (a user's ``--blocklist`` of endpoints); the first also fills ``blocklist*``;
 * ``pool_host`` and ``pool`` (the registrable domain, from tldextract running offline);
 * redaction of wallets and logins when asked for.
 """
@@ -19,7 +20,7 @@ from typing import Final
 from poolsniff.detect.evidence import redact
 from poolsniff.enrich.dnsmemory import DnsMemory
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Detection, DnsMessage, Event
+from poolsniff.model import PROTO_TCP, Detection, DnsMessage, Event
 
 REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
 """Evidence that identifies a person or an account; ``--redact`` hides it."""
@@ -58,12 +59,7 @@ class Enricher:
                 if not _is_address(name):
                     e["pool_host"] = name.lower().rstrip(".")
                     break
-        if "blocklist" not in e:
-            for name in det.names:
-                match = self.blocklist.match_name(name)
-                if match is not None:
-                    e.update(match.evidence())
-                    break
+        self._hits(det, pool_ip)
         host = e.get("pool_host")
         if host and not _is_address(host):
             pool = self.blocklist.suffixes.registrable(host)
@@ -72,6 +68,23 @@ class Enricher:
         if self.redact_ids:
             self._redact(det)
         return det
+
+    def _hits(self, det: Detection, pool_ip: str) -> None:
+        """Every list entry the flow matches, in order: the detection's own, the names', the endpoint's."""
+        e = det.evidence
+        hits = det.hits
+        if "blocklist" in e:
+            hits.append({k: v for k, v in e.items() if k.startswith("blocklist")})
+        found = [self.blocklist.match_name(name) for name in det.names]
+        flow = det.flow
+        if flow.proto == PROTO_TCP:
+            pool_port = flow.server_port if det.miner_is_client else flow.client_port
+            found.append(self.blocklist.match_endpoint(pool_ip, pool_port))
+        for match in found:
+            if match is not None and all(h.get("blocklist_entry") != match.entry for h in hits):
+                hits.append(match.evidence())
+        if hits and "blocklist" not in e:
+            e.update(hits[0])
 
     @staticmethod
     def _redact(det: Detection) -> None:

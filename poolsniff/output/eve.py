@@ -63,6 +63,9 @@ def to_eve(alert: Alert) -> dict[str, Any]:
     metadata: dict[str, list[str]] = {"role": [ROLE_NAMES[det.role]]}
     for key, value in sorted(det.evidence.items()):
         metadata[key] = [value]
+    if len(det.hits) > 1:  # every list hit on the flow, in parallel arrays
+        for key in det.hits[0]:
+            metadata[key] = [hit.get(key, "") for hit in det.hits]
     record: dict[str, Any] = {
         "timestamp": format_ts(det.ts_us),
         "flow_id": flow_id(det.flow),

@@ -63,8 +63,12 @@ def scan_file(
     redact: bool = False,
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
+    fold_pool: bool = True,
 ) -> ScanResult:
     """Scan one capture; call ``emit`` with each alert record; return the counts.
+
+    ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
+    alert (``Pipeline``); False keeps both alerts.
 
     With ``jobs`` of 2 or more, a regular file of ``SPLIT_MIN_BYTES`` or more is scanned by
     two processes (``poolsniff.engine.split.parallel``); the alerts and their order are the same.
@@ -74,9 +78,9 @@ def scan_file(
         # a FIFO or a pipe has no position: no progress for it (tell() would raise)
         on_read = None if progress is None or not fileobj.seekable() else (lambda: progress(fileobj.tell()))
         if jobs > 1 and _worth_splitting(fileobj):
-            result = _scan_split(fileobj, path, blocklist, name, emit, to_record, redact, on_read)
+            result = _scan_split(fileobj, path, blocklist, name, emit, to_record, redact, on_read, fold_pool)
         else:
-            result = _scan_here(fileobj, path, blocklist, name, emit, to_record, redact, on_read)
+            result = _scan_here(fileobj, path, blocklist, name, emit, to_record, redact, on_read, fold_pool)
         if on_read is not None and progress is not None:
             progress(os.path.getsize(path))
     return result
@@ -100,9 +104,10 @@ def _scan_here(
     to_record: Callable[[Alert], dict[str, Any]],
     redact: bool,
     on_read: Callable[[], None] | None,
+    fold_pool: bool = True,
 ) -> ScanResult:
     """The scan in this process."""
-    pipeline = Pipeline(blocklist, redact=redact)
+    pipeline = Pipeline(blocklist, redact=redact, fold_pool=fold_pool)
     result = ScanResult()
     try:
         for det in detections(fileobj, path, pipeline, on_read=on_read):
@@ -133,13 +138,15 @@ def _scan_split(
     to_record: Callable[[Alert], dict[str, Any]],
     redact: bool,
     on_read: Callable[[], None] | None,
+    fold_pool: bool = True,
 ) -> ScanResult:
     """The scan over two processes."""
     from poolsniff.engine.split import parallel
 
     front, damage = parallel.scan_split(
-        fileobj, path, blocklist, emit=emit, to_record=to_record, redact=redact, name=name, on_read=on_read
-    )
+        fileobj, path, blocklist, emit=emit, to_record=to_record, redact=redact, name=name, on_read=on_read,
+        fold_pool=fold_pool,
+    )  # fmt: skip
     result = ScanResult(damage=damage)
     report = front.report or {}
     result.packets = front.stats.packets
@@ -170,11 +177,13 @@ class FileScans:
         to_record: Callable[[Alert], dict[str, Any]],
         redact: bool = False,
         jobs: int = 1,
+        fold_pool: bool = True,
     ) -> None:
         """Start the pool (if any) over ``paths``; ``jobs`` 0 means one per CPU this process may use."""
         if jobs == 0:
             jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.blocklist, self.to_record, self.redact, self.jobs = blocklist, to_record, redact, jobs
+        self.fold_pool = fold_pool
         self.paths = paths
         self._next = 0
         self._started: dict[int, Any] = {}
@@ -183,7 +192,7 @@ class FileScans:
             import multiprocessing
 
             self._pool = multiprocessing.get_context("fork").Pool(
-                processes=jobs, initializer=_pool_init, initargs=(blocklist, to_record, redact)
+                processes=jobs, initializer=_pool_init, initargs=(blocklist, to_record, redact, fold_pool)
             )
 
     def scan(
@@ -197,7 +206,7 @@ class FileScans:
         if self._pool is None or path != self.paths[self._next]:
             return scan_file(
                 path, self.blocklist, emit=emit, to_record=self.to_record, redact=self.redact,
-                progress=progress, jobs=self.jobs,
+                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool,
             )  # fmt: skip
         index = self._next
         self._next += 1
@@ -254,10 +263,12 @@ def _size(path: str) -> int:
         return 0
 
 
-def _pool_init(blocklist: Blocklist, to_record: Callable[[Alert], dict[str, Any]], redact: bool) -> None:
+def _pool_init(
+    blocklist: Blocklist, to_record: Callable[[Alert], dict[str, Any]], redact: bool, fold_pool: bool
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _worker.update(blocklist=blocklist, to_record=to_record, redact=redact)
+    _worker.update(blocklist=blocklist, to_record=to_record, redact=redact, fold_pool=fold_pool)
 
 
 PooledOutcome = tuple[int, int, int, dict[str, int], "tuple[str, int, str] | None"] | str
@@ -269,7 +280,7 @@ def _pool_scan(path: str) -> tuple[list[dict[str, Any]], PooledOutcome]:
     try:
         r = scan_file(
             path, _worker["blocklist"], emit=records.append, to_record=_worker["to_record"],
-            redact=_worker["redact"],
+            redact=_worker["redact"], fold_pool=_worker["fold_pool"],
         )  # fmt: skip
     except InputError as e:
         return records, str(e)

@@ -72,6 +72,8 @@ class SniffOptions:
     user: str | None = None
     """Switch to this user once the sockets are open."""
     redact: bool = False
+    fold_pool: bool = True
+    """The pool side of a session whose miner side alerted goes into the miner's alert."""
 
 
 @dataclass
@@ -155,9 +157,9 @@ class AlertOutput:
 class _Source:
     """One interface: its socket, its pipeline and the counters at start."""
 
-    def __init__(self, capture: LiveCapture, blocklist: Blocklist, redact: bool) -> None:
+    def __init__(self, capture: LiveCapture, blocklist: Blocklist, redact: bool, fold_pool: bool) -> None:
         self.capture = capture
-        self.pipeline = Pipeline(blocklist, redact=redact)
+        self.pipeline = Pipeline(blocklist, redact=redact, fold_pool=fold_pool)
         self.wire_start = wire_packets(capture.name)
 
     def summary(self) -> InterfaceSummary:
@@ -245,7 +247,7 @@ def sniff(
         for capture in captures:
             capture.close()
         raise
-    sources = [_Source(c, blocklist, options.redact) for c in captures]
+    sources = [_Source(c, blocklist, options.redact, options.fold_pool) for c in captures]
     for c in captures:
         mode = ", promiscuous" if c.promiscuous else ""
         log(

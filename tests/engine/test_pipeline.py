@@ -58,6 +58,10 @@ NOTIFY = (
     + "ab" * 32
     + '","01","ff",[],"20000000","1d00ffff","5d5a0c1b",true]}'
 )  # noqa: E501
+XMRIG_LOGIN_RESULT = (
+    '{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"1","job":{"blob":"' + "0e" * 38 + '",'
+    '"job_id":"7","target":"b88d0600","algo":"rx/0"},"status":"OK"}}'
+)
 XMRIG_LOGIN = (
     '{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"' + XMR + '.rig1","pass":"x",'
     '"agent":"XMRig/6.22.2 (Linux x86_64) libuv/1.48.0 gcc/13.2.1","algo":["rx/0"]}}'
@@ -93,9 +97,9 @@ def blocklist() -> Blocklist:
     return bl
 
 
-def pipeline(*, redact: bool = False) -> tuple[Pipeline, ScriptedFlows]:
+def pipeline(*, redact: bool = False, fold_pool: bool = True) -> tuple[Pipeline, ScriptedFlows]:
     """A pipeline over the test list whose flow table is scripted."""
-    pipe = Pipeline(blocklist(), redact=redact)
+    pipe = Pipeline(blocklist(), redact=redact, fold_pool=fold_pool)
     flows = ScriptedFlows()
     pipe.flows = flows  # type: ignore[assignment]
     return pipe, flows
@@ -130,9 +134,10 @@ def sids(dets: Iterable[Detection]) -> Counter[tuple[FlowKey, int]]:
 # --------------------------------------------------------------------------- one alert per flow and signature
 
 
-def test_long_session_gives_one_alert_per_flow_and_signature() -> None:
-    """100 submits and 100 notifies on a flow give one miner and one pool alert; another flow gets its own."""
-    pipe, flows = pipeline()
+@pytest.mark.parametrize("fold", [True, False], ids=["pool-side-folded", "both-kept"])
+def test_long_session_gives_one_alert_per_flow_and_signature(fold: bool) -> None:
+    """100 submits and 100 notifies on a flow give one miner alert (and one pool alert when kept)."""
+    pipe, flows = pipeline(fold_pool=fold)
     events: list[Event] = [
         msg(SUBSCRIBE, TS),
         msg(AUTHORIZE, TS + MS),
@@ -143,13 +148,17 @@ def test_long_session_gives_one_alert_per_flow_and_signature() -> None:
     events += [msg(SUBSCRIBE, TS + 300 * MS, flow=FLOW2), msg(AUTHORIZE, TS + 301 * MS, flow=FLOW2)]
     events += [FlowEnd(TS + 400 * MS, FLOW, True), FlowEnd(TS + 401 * MS, FLOW2, True)]
     out = feed(pipe, flows, events) + pipe.finish()
-    assert sids(out) == {(FLOW, MINER_SID): 1, (FLOW, POOL_SID): 1, (FLOW2, MINER_SID): 1}
-    assert (pipe.stats.alerts, pipe.stats.suppressed) == (3, 200)
+    if fold:
+        assert sids(out) == {(FLOW, MINER_SID): 1, (FLOW2, MINER_SID): 1}
+        assert (pipe.stats.alerts, pipe.stats.folded, pipe.stats.suppressed) == (2, 1, 200)
+    else:
+        assert sids(out) == {(FLOW, MINER_SID): 1, (FLOW, POOL_SID): 1, (FLOW2, MINER_SID): 1}
+        assert (pipe.stats.alerts, pipe.stats.folded, pipe.stats.suppressed) == (3, 0, 200)
 
 
 def test_held_miner_alert_carries_the_later_login() -> None:
     """The subscribe is held; the authorize completes it and releases one alert with agent and wallet."""
-    pipe, flows = pipeline()
+    pipe, flows = pipeline(fold_pool=False)
     assert feed(pipe, flows, [msg(SUBSCRIBE, TS)]) == []
     [det] = feed(pipe, flows, [msg(AUTHORIZE, TS + MS)])
     e = det.evidence
@@ -160,9 +169,27 @@ def test_held_miner_alert_carries_the_later_login() -> None:
 
 def test_cryptonote_login_with_agent_is_released_at_once() -> None:
     """A CryptoNote login carries everything; nothing is worth waiting for."""
-    pipe, flows = pipeline()
+    pipe, flows = pipeline(fold_pool=False)
     [det] = feed(pipe, flows, [msg(XMRIG_LOGIN, TS)])
     assert (det.signature.sid, det.evidence["software"], det.evidence["wallet"]) == (9300107, "XMRig", XMR)
+
+
+def test_with_the_pool_side_folded_in_a_login_waits_for_the_pools_answer() -> None:
+    """One round trip more: the alert says the pool answered as a pool."""
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [msg(XMRIG_LOGIN, TS)]) == []
+    [det] = feed(pipe, flows, [msg(XMRIG_LOGIN_RESULT, TS + MS, from_client=False)])
+    e = det.evidence
+    assert (det.signature.sid, det.ts_us, e["wallet"]) == (9300107, TS, XMR)
+    assert e["pool_signature_id"] == "9300108"
+    assert (e["pool_method"], e["algorithm"]) == ("login(result)", "rx/0")
+
+
+def test_a_pool_that_never_answers_does_not_hold_the_alert_past_the_hold() -> None:
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [msg(XMRIG_LOGIN, TS)]) == []
+    [det] = feed(pipe, flows, [msg(SUBSCRIBE, TS + HOLD_US + CHECK_EVERY_US, flow=FLOW2)])
+    assert (det.flow, "pool_signature_id" in det.evidence) == (FLOW, False)
 
 
 def test_pool_alert_is_released_at_once() -> None:
@@ -170,6 +197,54 @@ def test_pool_alert_is_released_at_once() -> None:
     pipe, flows = pipeline()
     [det] = feed(pipe, flows, [msg(SET_DIFFICULTY, TS, from_client=False)])
     assert det.signature.sid == POOL_SID
+
+
+# ---------------------------------------------------------------------- one session, one alert; time order
+
+
+def test_pool_side_of_a_held_session_goes_into_the_miner_alert() -> None:
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [msg(SUBSCRIBE, TS), msg(SET_DIFFICULTY, TS + MS, from_client=False)]) == []
+    [det] = feed(pipe, flows, [msg(AUTHORIZE, TS + 2 * MS)])
+    e = det.evidence
+    assert (det.signature.sid, det.ts_us, e["method"]) == (MINER_SID, TS, "mining.subscribe")
+    assert (e["pool_signature_id"], e["pool_method"]) == (str(POOL_SID), "mining.set_difficulty")
+    assert e["wallet"] == XMR
+    later = [msg(NOTIFY, TS + 3 * MS, from_client=False), FlowEnd(TS + 4 * MS, FLOW, True)]
+    assert feed(pipe, flows, later) == []
+    assert (pipe.stats.alerts, pipe.stats.folded) == (1, 1)
+
+
+def test_a_pool_side_alone_still_alerts() -> None:
+    """A capture taken on the pool side (no miner message seen) keeps its pool alert."""
+    pipe, flows = pipeline()
+    [det] = feed(pipe, flows, [msg(NOTIFY, TS, from_client=False)])
+    assert (det.signature.sid, pipe.stats.folded) == (POOL_SID, 0)
+
+
+def test_pool_side_of_another_flow_is_not_folded() -> None:
+    pipe, flows = pipeline()
+    feed(pipe, flows, [msg(SUBSCRIBE, TS)])
+    [det] = feed(pipe, flows, [msg(SET_DIFFICULTY, TS + MS, flow=FLOW2, from_client=False)])
+    assert (det.flow, det.signature.sid) == (FLOW2, POOL_SID)
+
+
+ENDINGS = [
+    pytest.param([msg(AUTHORIZE, TS + 2 * MS)], id="login"),
+    pytest.param([FlowEnd(TS + 2 * MS, FLOW, True)], id="flow-end"),
+    pytest.param([msg(SUBMIT, TS + HOLD_US + CHECK_EVERY_US, flow=FLOW2)], id="hold-timeout"),
+    pytest.param([], id="end-of-input"),
+]
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_kept_pool_alert_waits_for_the_earlier_held_miner_alert(ending: list[Event]) -> None:
+    """Within a flow alerts go out in time order: a later complete alert waits behind a held one."""
+    pipe, flows = pipeline(fold_pool=False)
+    assert feed(pipe, flows, [msg(SUBSCRIBE, TS), msg(SET_DIFFICULTY, TS + MS, from_client=False)]) == []
+    out = feed(pipe, flows, ending) + pipe.finish()
+    mine = [(d.signature.sid, d.ts_us) for d in out if d.flow == FLOW]
+    assert mine == [(MINER_SID, TS), (POOL_SID, TS + MS)]
 
 
 def test_release_at_flow_end() -> None:
@@ -242,7 +317,7 @@ def test_fallback_only_when_nothing_specific_fired(events: list[Event], expected
 def test_miner_alert_named_after_the_resolved_pool() -> None:
     """A Stratum alert on a flow to a remembered address gets the pool's name and list entry."""
     pipe, flows = pipeline()
-    out = feed(pipe, flows, [resolved("x.supportxmr.com", POOL_IP), *STRATUM_SESSION])
+    out = feed(pipe, flows, [resolved("x.supportxmr.com", POOL_IP), *STRATUM_SESSION]) + pipe.finish()
     [det] = [d for d in out if d.signature.sid == MINER_SID]
     e = det.evidence
     assert (e["pool_host"], e["pool"], e["blocklist_entry"]) == (
@@ -376,7 +451,7 @@ def test_enricher_observes_dns_messages_only(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_settled_stratum_detections_are_counted_as_suppressed() -> None:
     """Detections the stratum detector leaves bare are still counted, as before, and change nothing."""
-    pipe, flows = pipeline()
+    pipe, flows = pipeline(fold_pool=False)
     submits = [msg(SUBMIT, TS + (2 + i) * MS) for i in range(3)]
     events = [msg(SUBSCRIBE, TS), msg(AUTHORIZE, TS + MS), *submits]
     out = feed(pipe, flows, events)

@@ -188,3 +188,44 @@ def test_redaction_names_the_wallet_type() -> None:
     """A redacted login still says what kind of wallet it held."""
     e = enricher(redact=True).enrich(detection(evidence={"login": f"{ETH}.rig1", "wallet": ETH})).evidence
     assert e["login"].endswith("[redacted ethereum]") and e["wallet"].endswith("[redacted ethereum]")
+
+
+# --------------------------------------------------------------------------- every list hit on the flow
+
+MINE = "mine.txt"
+
+
+def with_endpoint(bl: Blocklist, entry: str) -> Blocklist:
+    """``bl`` plus the user's list ``mine.txt`` holding ``entry``."""
+    bl.add_lines([entry], MINE, "pool", list_name="mine")
+    return bl
+
+
+@pytest.mark.parametrize("miner_is_client", [True, False], ids=["miner-is-client", "pool-is-client"])
+def test_pool_endpoint_on_the_users_list_is_on_the_alert(miner_is_client: bool) -> None:
+    e = Enricher(with_endpoint(Blocklist(), f"{POOL_IP}:3333"), DnsMemory())
+    det = e.enrich(detection(miner_is_client=miner_is_client))
+    assert (det.evidence["blocklist"], det.evidence["blocklist_entry"]) == ("mine", f"{POOL_IP}:3333")
+    assert [h["blocklist_entry"] for h in det.hits] == [f"{POOL_IP}:3333"]
+
+
+def test_an_endpoint_on_another_port_is_no_hit() -> None:
+    e = Enricher(with_endpoint(Blocklist(), f"{POOL_IP}:9999"), DnsMemory())
+    det = e.enrich(detection())
+    assert "blocklist" not in det.evidence and det.hits == []
+
+
+def test_every_hit_of_the_flow_is_kept_name_first() -> None:
+    e = Enricher(with_endpoint(blocklist(), f"{POOL_IP}:3333"), DnsMemory())
+    det = e.enrich(detection(names=["pool.supportxmr.com"]))
+    assert [h["blocklist_entry"] for h in det.hits] == ["supportxmr.com", f"{POOL_IP}:3333"]
+    assert [h["blocklist"] for h in det.hits] == ["test", "mine"]
+    assert det.evidence["blocklist_entry"] == "supportxmr.com"
+
+
+def test_a_detections_own_hit_comes_first_and_is_not_repeated() -> None:
+    own = {"blocklist": "mine", "blocklist_entry": f"{POOL_IP}:3333", "blocklist_category": "pool",
+           "blocklist_source": ""}  # fmt: skip
+    e = Enricher(with_endpoint(blocklist(), f"{POOL_IP}:3333"), DnsMemory())
+    det = e.enrich(detection(evidence=own, names=["supportxmr.com"]))
+    assert [h["blocklist_entry"] for h in det.hits] == [f"{POOL_IP}:3333", "supportxmr.com"]

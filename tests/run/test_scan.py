@@ -25,8 +25,17 @@ def scan(path: Path) -> tuple[ScanResult, list[dict[str, Any]]]:
 def test_counts_and_records() -> None:
     result, records = scan(MINER)
     assert result.packets == 18 and result.flows == 1
-    assert result.alerts == len(records) == 2
+    assert result.alerts == len(records) == 1  # the pool side goes into the miner's alert
+    assert records[0]["alert"]["metadata"]["pool_signature_id"] == ["9300102"]
     assert result.damage is None
+
+
+def test_pool_side_kept_as_an_alert_of_its_own() -> None:
+    out: list[dict[str, Any]] = []
+    result = scan_file(str(MINER), load_shipped(), emit=out.append, to_record=to_eve, fold_pool=False)
+    assert result.alerts == len(out) == 2
+    assert [r["alert"]["signature_id"] for r in out] == [9300101, 9300102]
+    assert out[0]["timestamp"] <= out[1]["timestamp"]
 
 
 def test_truncated_capture_keeps_alerts_and_reports_offset(tmp_path: Path) -> None:

@@ -309,9 +309,9 @@ class Front:
 class Back:
     """Replays the front's items through the dissector and the pipeline's detection half."""
 
-    def __init__(self, blocklist: Blocklist, redact: bool) -> None:
+    def __init__(self, blocklist: Blocklist, redact: bool, fold_pool: bool = True) -> None:
         """A fresh pipeline over ``blocklist`` (its own table stays empty)."""
-        self.pipeline = Pipeline(blocklist, redact=redact)
+        self.pipeline = Pipeline(blocklist, redact=redact, fold_pool=fold_pool)
         self.dissector = Dissector(self.pipeline.flows.counters)
         self.flows: dict[int, Flow] = {}
 
@@ -360,6 +360,7 @@ def _back_main(
     theirs: tuple[int, int],
     blocklist: Blocklist,
     redact: bool,
+    fold_pool: bool,
     to_record: Callable[[Alert], Record],
     name: str,
 ) -> None:
@@ -369,7 +370,7 @@ def _back_main(
     for fd in theirs:
         os.close(fd)
     channel = Channel(rfd, wfd, patient=True)
-    back = Back(blocklist, redact)
+    back = Back(blocklist, redact, fold_pool)
     done = False
     while not done:
         items = channel.receive()
@@ -396,6 +397,7 @@ def scan_split(
     redact: bool,
     name: str,
     on_read: Callable[[], None] | None,
+    fold_pool: bool = True,
 ) -> tuple[Front, CaptureDamaged | None]:
     """Scan an open capture over two processes; return the front (its counts, the back's report).
 
@@ -409,7 +411,7 @@ def scan_split(
     ctx = multiprocessing.get_context("fork")
     proc = ctx.Process(
         target=_back_main,
-        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, to_record, name),
+        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, fold_pool, to_record, name),
         daemon=True,
     )
     proc.start()
