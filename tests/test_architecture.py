@@ -26,6 +26,7 @@ THIRD_PARTY_HOME = {
     "yaml": {"cli/settings.py"},
     "tldextract": {"intel/psl.py"},
     "dpkt": {"dissect/dns.py"},
+    "zstandard": {"sources/compressed.py"},
 }
 """Each third-party library is used in one module only."""
 

@@ -58,7 +58,7 @@ def scan(
     confirm: bool,
     **sinks: Any,
 ) -> ExitStatus:
-    """Scan capture files (pcap, pcapng, gzip) and folders of them for mining traffic.
+    """Scan capture files (pcap, pcapng; gzip, xz, bzip2, zstd) and folders of them for mining traffic.
 
     Alerts are written as Suricata EVE JSON lines, one per flow and signature.
 

@@ -4,28 +4,30 @@ source (this module) -> decode -> flows/dissectors -> detectors -> enrichment ->
 
 ``read_frames(fileobj, name)`` streams ``Frame`` tuples ``(ts_us, linktype, data)`` out of a
 classic pcap file (either byte order, microsecond or nanosecond magic), a pcapng file (any
-number of sections and interfaces) or either of them gzip-compressed; the format is found by
-its magic, never by the file name. It reads 256 KiB chunks and walks record headers with
-precompiled ``struct`` unpackers; memory stays bounded by one chunk plus one block. Damage
-after a valid header is reported as ``CaptureDamaged`` once every good frame before it has
-been yielded. ``open_records`` hands a classic pcap file to a caller that walks its records
-itself (``poolsniff.engine.fast.prefilter``), and lets a ``Walker`` -- ``(buf, pos, end, big_endian,
+number of sections and interfaces) or either of them compressed with gzip, xz, bzip2 or zstd
+(:mod:`poolsniff.sources.compressed`); the format is found by its magic, never by the file
+name. It reads 256 KiB chunks and walks record headers with precompiled ``struct`` unpackers;
+memory stays bounded by one chunk plus one block. Damage after a valid header is reported as
+``CaptureDamaged`` once every good frame before it has been yielded; a file that ends inside
+its file header has no frame to give and is an ``InputError``, as an empty file is.
+``open_records`` hands a classic pcap file to a caller that walks its records itself
+(``poolsniff.engine.fast.prefilter``), and lets a ``Walker`` -- ``(buf, pos, end, big_endian,
 interfaces, last_ts) -> (pos, last_ts)``, called before each pcapng block is read -- take
-whole blocks. ``iter_capture`` and ``expand_paths`` are the thin path-handling wrappers.
+whole blocks. ``iter_capture`` and ``expand_paths`` are the thin path-handling wrappers;
+the path ``-`` is standard input.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import struct
-import zlib
+import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import BinaryIO, Final, NamedTuple
 
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.model import Frame
+from poolsniff.sources.compressed import MAGIC_BYTES, UNDO, Damage, compression, not_a_capture, opener
 
 CHUNK: Final = 256 << 10
 """Bytes per read: enough that the per-read cost vanishes, few enough to stay in the CPU cache."""
@@ -35,7 +37,8 @@ MAX_BLOCK: Final = 16 << 20
 """Largest pcapng block accepted; a bigger length field is damage, not a reason to buffer it."""
 
 PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
-GZIP_MAGIC: Final = b"\x1f\x8b"
+STDIN: Final = "-"
+"""The path that means standard input (``poolsniff scan -``); its name in messages and alerts is ``stdin``."""
 # magic -> (struct byte order, divisor turning the fraction field into microseconds)
 PCAP_MAGICS: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1),
@@ -47,7 +50,6 @@ _BOM_LE: Final = b"\x4d\x3c\x2b\x1a"
 _BOM_BE: Final = b"\x1a\x2b\x3c\x4d"
 _SHB: Final = 0x0A0D0D0A
 _IDB, _PB, _SPB, _EPB = 1, 2, 3, 6
-_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 Interface = tuple[int, int, int, int, int]
 """A pcapng interface: (link type, ts multiplier, ts divisor, ts offset in µs, snaplen)."""
@@ -75,8 +77,10 @@ class Stream:
         while have < need:
             try:
                 chunk = self._read()
-            except _READ_ERRORS as exc:
-                raise self.damaged(0, _read_error_reason(exc)) from exc
+            except Damage as exc:
+                raise self.damaged(0, str(exc)) from exc
+            except OSError as exc:
+                raise self.damaged(0, f"read error: {exc.strerror or exc}") from exc
             if not chunk:
                 break
             parts.append(chunk)
@@ -87,62 +91,6 @@ class Stream:
     def damaged(self, pos: int, reason: str) -> CaptureDamaged:
         """Build the error for damage found at ``buf[pos]``."""
         return CaptureDamaged(self.name, self.base + pos, reason)
-
-
-def _read_error_reason(exc: BaseException) -> str:
-    if isinstance(exc, EOFError):
-        return "gzip stream ends early (the compressed file is truncated)"
-    if isinstance(exc, (zlib.error, gzip.BadGzipFile)):
-        return f"gzip stream is corrupt ({exc})"
-    return f"read error: {getattr(exc, 'strerror', None) or exc}"
-
-
-class _Prefixed:
-    """A readable file that first returns ``prefix``, then the rest of ``fileobj``."""
-
-    def __init__(self, prefix: bytes, fileobj: BinaryIO) -> None:
-        self._prefix, self._fileobj = prefix, fileobj
-
-    def read(self, size: int = -1) -> bytes:
-        """Read up to ``size`` bytes (all when negative)."""
-        if not self._prefix:
-            return self._fileobj.read(size)
-        if size < 0 or size >= len(self._prefix):
-            data, self._prefix = self._prefix, b""
-            return data
-        data, self._prefix = self._prefix[:size], self._prefix[size:]
-        return data
-
-    def seek(self, offset: int, /) -> int:
-        """Refuse to seek: the capture is read once, front to back."""
-        raise io.UnsupportedOperation("seek")
-
-
-def _gzip_reader(fileobj: BinaryIO, prefix: bytes) -> Callable[[], bytes]:
-    """Return a chunk reader that decompresses; it raises only once the good data is out."""
-    gz = gzip.GzipFile(fileobj=_Prefixed(prefix, fileobj), mode="rb")
-    pending: list[BaseException] = []
-
-    def read() -> bytes:
-        if pending:
-            raise pending.pop()
-        parts: list[bytes] = []
-        have = 0
-        while have < CHUNK:
-            try:
-                piece = gz.read1(CHUNK - have)
-            except _READ_ERRORS as exc:
-                if not parts:
-                    raise
-                pending.append(exc)
-                break
-            if not piece:
-                break
-            parts.append(piece)
-            have += len(piece)
-        return b"".join(parts)
-
-    return read
 
 
 def read_frames(fileobj: BinaryIO, name: str) -> Iterator[Frame]:
@@ -196,14 +144,17 @@ def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> 
     # is processed as it arrives instead of once CHUNK bytes have piled up
     read1 = getattr(fileobj, "read1", None)
     stream = Stream(name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)))
-    if not stream.fill(0, 4):
+    if not stream.fill(0, MAGIC_BYTES):
         raise InputError(f"{name}: empty file, not a capture")
     inside = ""
-    if stream.buf[:2] == GZIP_MAGIC:
-        stream = Stream(name, _gzip_reader(fileobj, stream.buf))
-        inside = " after gunzip"
+    kind = compression(stream.buf)
+    if kind is not None:
+        stream = Stream(name, opener(kind, fileobj, stream.buf, name))
+        inside = f" after {UNDO[kind]}"
         if not stream.fill(0, 4):
             raise InputError(f"{name}: empty file{inside}, not a capture")
+    elif (what := not_a_capture(stream.buf)) is not None:
+        raise InputError(f"{name}: {what}")
     magic = stream.buf[:4]
     if magic == PCAPNG_MAGIC:
         return _pcapng_frames(stream, walker)
@@ -221,8 +172,8 @@ def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> 
 def _pcap_header(s: Stream, order: str, frac_div: int) -> PcapRecords:
     """Read the file header of a classic pcap file whose 4 magic bytes start ``s.buf``."""
     end = len(s.buf) if len(s.buf) >= 24 else s.fill(0, 24)
-    if end < 24:
-        raise s.damaged(0, f"file ends inside the pcap file header ({end} of 24 bytes)")
+    if end < 24:  # no packet can follow: nothing of it can be scanned, as for an empty file
+        raise InputError(f"{s.name}: file ends inside the pcap file header ({end} of 24 bytes), no packets")
     snaplen, network = struct.unpack_from(order + "II", s.buf, 16)
     linktype = network & 0xFFFF  # the upper bits carry FCS information
     limit = min(snaplen, MAX_CAPLEN) if snaplen else MAX_CAPLEN
@@ -275,6 +226,9 @@ def _section_order(s: Stream, pos: int) -> tuple[str, int]:
     """Read the byte-order magic of the section header block at ``buf[pos]``."""
     if len(s.buf) - pos < 12:
         have, pos = s.fill(pos, 12), 0
+        if have < 12 and s.base == 0:
+            reason = f"file ends inside its section header block ({have} of 12 bytes), no packets"
+            raise InputError(f"{s.name}: {reason}")
         if have < 12:
             raise s.damaged(0, f"file ends inside a section header block ({have} of 12 bytes)")
     bom = s.buf[pos + 8 : pos + 12]
@@ -421,7 +375,9 @@ def _other_packet(
 
 
 def open_capture(path: str) -> BinaryIO:
-    """Open a capture file for reading; ``InputError`` says what is wrong and how to fix it."""
+    """Open a capture file (``-``: stdin) for reading; ``InputError`` says what is wrong and how to fix it."""
+    if path == STDIN:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     try:
         return open(path, "rb")  # the caller closes it
     except FileNotFoundError as exc:
@@ -471,30 +427,28 @@ def _captures_under(folder: str) -> Iterator[str]:
 
 
 def looks_like_capture(path: str) -> bool:
-    """Tell whether the file starts with a pcap/pcapng magic, or is gzip holding one."""
+    """Tell whether the file starts with a pcap/pcapng magic, or is compressed (the reader checks inside)."""
     try:
         with open(path, "rb") as fileobj:
-            head = fileobj.read(4)
-            if head[:2] == GZIP_MAGIC:
-                fileobj.seek(0)
-                inner = _gunzip_head(fileobj)
-                # unreadable gzip: keep it, so the reader reports the damage instead of a skip
-                return inner is None or _is_capture_magic(inner)
+            head = fileobj.read(MAGIC_BYTES)
     except OSError as exc:
         raise InputError(
             f"{path}: cannot read ({exc.strerror or exc}); fix its permissions or leave it out"
         ) from exc
-    return _is_capture_magic(head)
+    return _is_capture_magic(head[:4]) or (compression(head) is not None and _holds_capture(path))
 
 
 def _is_capture_magic(head: bytes) -> bool:
     return head == PCAPNG_MAGIC or head in PCAP_MAGICS
 
 
-def _gunzip_head(fileobj: BinaryIO) -> bytes | None:
-    """Return the first 4 decompressed bytes, or None when the gzip data cannot be read."""
+def _holds_capture(path: str) -> bool:
+    """A compressed file whose first bytes inside are a capture's (or unreadable: the scan says why)."""
     try:
-        with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
-            return gz.read(4)
-    except _READ_ERRORS:
-        return None
+        with open(path, "rb") as fileobj:
+            head = fileobj.read(MAGIC_BYTES)
+            inner = Stream(path, opener(compression(head) or "", fileobj, head, path))
+            inner.fill(0, 4)
+    except (InputError, OSError):
+        return True  # unreadable, or no zstandard: kept, so the scan reports it instead of a silent skip
+    return _is_capture_magic(inner.buf[:4])

@@ -301,7 +301,6 @@ DAMAGE = [
         REC3,
         "more than the maximum 262144",
     ),
-    ("cut file header", PCAP[:14], 0, 0, "file ends inside the pcap file header (14 of 24 bytes)"),
     (
         "block shorter than 12",
         NG + struct.pack("<II", 6, 8) + b"\0" * 8,
@@ -366,13 +365,6 @@ DAMAGE = [
         "inside a block header (2 of 12 bytes)",
     ),
     (
-        "cut first section header",
-        shb()[:10],
-        0,
-        0,
-        "inside a section header block (10 of 12 bytes)",
-    ),
-    (
         "simple packet before interface",
         shb() + spb(b"x"),
         0,
@@ -410,6 +402,21 @@ def test_damage_after_good_frames(label: str, data: bytes, good: int, offset: in
     assert exc.offset == offset
     assert reason in exc.reason
     assert str(exc) == f"{NAME}: damaged at byte offset {offset}: {exc.reason}"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (PCAP[:14], "file ends inside the pcap file header (14 of 24 bytes), no packets"),
+        (shb()[:10], "file ends inside its section header block (10 of 12 bytes), no packets"),
+    ],
+)
+def test_a_file_cut_inside_its_header_is_not_a_capture(data: bytes, reason: str) -> None:
+    """No packet can be read from it: an input error (exit 3) like an empty file, not a damage warning."""
+    with pytest.raises(InputError) as info:
+        read_all(data)
+    assert not isinstance(info.value, CaptureDamaged)
+    assert str(info.value) == f"{NAME}: {reason}"
 
 
 def test_damage_offsets_count_uncompressed_bytes() -> None:
