@@ -26,9 +26,8 @@ each type. The Stratum detector may ask whether a signature is already settled o
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Final
 
 from poolsniff.detect.interface import Detector
@@ -37,7 +36,7 @@ from poolsniff.detect.protocol import ProtocolDetector
 from poolsniff.detect.signatures import FALLBACK, MINER
 from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
-from poolsniff.engine.decode import Decoder
+from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.enrich.dnsmemory import DnsMemory
 from poolsniff.enrich.enricher import Enricher
 from poolsniff.intel.lists import Blocklist
@@ -47,22 +46,8 @@ HOLD_US: Final = 5 * 1_000_000
 """How long a miner alert waits for the login that usually follows the subscribe."""
 MAX_PENDING: Final = 10_000
 MAX_DONE_FLOWS: Final = 100_000
-CHECK_EVERY_US: Final = 1_000_000
 MINER_SIDS: Final = frozenset(sig.sid for sig in MINER.values())
 """The miner-side signature of each dialect: a pool side folds into these."""
-
-
-@dataclass
-class Stats:
-    """Counters for the summary line and the stats output."""
-
-    packets: int = 0
-    bytes: int = 0
-    alerts: int = 0
-    suppressed: int = 0
-    folded: int = 0
-    """Pool-side detections folded into the miner alert of their session."""
-    skipped: Counter[str] = field(default_factory=Counter)
 
 
 Inspect = Callable[[Event], Iterable[Detection]]
@@ -76,7 +61,7 @@ def build_detectors(
     return [StratumDetector(settled), ProtocolDetector(), NameDetector(blocklist, memory)]
 
 
-class Pipeline:
+class Pipeline(Tracker):
     """Frames in, released detections out."""
 
     def __init__(self, blocklist: Blocklist, *, redact: bool = False, fold_pool: bool = True) -> None:
@@ -85,9 +70,8 @@ class Pipeline:
         ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
         alert rather than an alert of its own.
         """
+        super().__init__(FlowTable())
         self.fold_pool = fold_pool
-        self.decoder = Decoder()
-        self.flows = FlowTable()
         self.memory = DnsMemory()
         self.enricher = Enricher(blocklist, self.memory, redact_ids=redact)
         self.detectors = build_detectors(blocklist, self.memory, self._settled)
@@ -95,7 +79,6 @@ class Pipeline:
         """Event type -> (whether the enricher observes it, the ``inspect`` of each detector
         that takes it, in detector order); made on the first event of the type, so
         ``detectors`` is fixed from then on."""
-        self.stats = Stats()
         self._pending: OrderedDict[tuple[FlowKey, int], Detection] = OrderedDict()
         self._held: dict[FlowKey, list[int]] = {}
         """Flow -> the signatures it has in ``_pending``, in ``_pending``'s order (so that a flow's
@@ -103,26 +86,6 @@ class Pipeline:
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
         self._folded: dict[FlowKey, set[int]] = {}
         """Flow -> pool-side signatures folded into a held miner detection (settled at its release)."""
-        self.last_check = 0
-        """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
-
-    def feed(self, frame: Frame) -> list[Detection]:
-        """Run one frame through the pipeline; return the detections it releases."""
-        ts_us, linktype, data = frame
-        stats = self.stats
-        stats.packets += 1
-        stats.bytes += len(data)
-        packet = self.decoder.decode(ts_us, linktype, data)
-        if packet is None:
-            return []
-        return self._track(ts_us, packet)
-
-    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
-        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
-        stats = self.stats
-        stats.packets += 1
-        stats.bytes += size
-        return self._track(ts_us, packet)
 
     def _track(self, ts_us: int, packet: Packet) -> list[Detection]:
         """The flow table, the events and the hold check for one decoded packet."""

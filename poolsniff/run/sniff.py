@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final, Protocol
 
 from poolsniff.confirm.worker import AlertConfirmer
-from poolsniff.engine.pipeline import CHECK_EVERY_US, Pipeline
+from poolsniff.engine.pipeline import Pipeline
+from poolsniff.engine.tracker import CHECK_EVERY_US
 from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Detection

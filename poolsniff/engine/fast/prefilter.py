@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Final, Protocol
+from typing import BinaryIO, Final
 
 from poolsniff.dissect import flows as flowtable
-from poolsniff.dissect.flows import FlowTable
-from poolsniff.engine import pipeline
 from poolsniff.engine.fast.walk import (
     ACCELERATED,
     FEED,
@@ -40,7 +38,7 @@ from poolsniff.engine.fast.walk import (
     STEP_NG,
     decide,
 )
-from poolsniff.engine.pipeline import Stats
+from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.model import Detection, Frame, Packet
 from poolsniff.sources.pcap import Interface, PcapRecords, open_records
 
@@ -49,18 +47,8 @@ REPORT_EVERY: Final = 4096
 """Frames between two ``on_read`` calls on the frame-by-frame path."""
 
 
-class Engine(Protocol):
-    """What the prefilter drives: a ``Pipeline``, or the front half of ``poolsniff.engine.split.parallel``."""
-
-    flows: FlowTable
-    stats: Stats
-    last_check: int
-
-    def feed(self, frame: Frame) -> list[Detection]:
-        """Run one frame through; return the detections it releases."""
-
-    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
-        """``feed`` for a frame of ``size`` bytes already decoded by the decoder's fast lane."""
+Engine = Tracker
+"""What the prefilter drives: a ``Pipeline``, or the front half of ``poolsniff.engine.split.parallel``."""
 
 
 def detections(
@@ -87,10 +75,10 @@ def detections(
 class _Room:
     """The frame-by-frame loop's skip state, shared with the pcapng walker."""
 
-    __slots__ = ("budget", "granted", "next_check", "others", "size", "count", "released")
+    __slots__ = ("budget", "granted", "next_check", "others", "count", "released")
 
     def __init__(self) -> None:
-        self.budget = self.granted = self.next_check = self.others = self.size = self.count = 0
+        self.budget = self.granted = self.next_check = self.others = self.count = 0
         self.released: list[Detection] = []
         """What the frames the walker fed released, for ``_frames`` to yield before the next frame."""
 
@@ -102,14 +90,14 @@ class _Room:
     def reset(self, engine: Engine, every: int) -> None:
         """After a frame was fed: the budget until the engine must see one, the next hold check."""
         self.budget = self.granted = _room(engine, every)
-        self.next_check = engine.last_check + pipeline.CHECK_EVERY_US
-        self.others = self.size = 0
+        self.next_check = engine.last_check + CHECK_EVERY_US
+        self.others = 0
 
     def settle(self, engine: Engine) -> None:
         """Count the packets skipped since the last reset in the engine."""
         if self.budget != self.granted or self.others:
-            _settle(engine, self.granted - self.budget, self.others, self.size)
-            self.granted, self.others, self.size = self.budget, 0, 0
+            _settle(engine, self.granted - self.budget, self.others)
+            self.granted, self.others = self.budget, 0
 
 
 def _frames(
@@ -152,7 +140,6 @@ def _frames(
                         room.budget -= 1
                     else:
                         room.others += 1
-                    room.size += len(data)
                     continue
             room.settle(engine)
             released = feed(frame)
@@ -191,11 +178,10 @@ def _pcapng_walker(
             # feeding a packet the walk could skip changes nothing, so a later check is as good
             next_check = min(max(room.next_check, _INT64_MIN), _INT64_MAX)
             start_budget = room.budget
-            pos, room.budget, others, last_ts, size, got = STEP_NG(
+            pos, room.budget, others, last_ts, _size, got = STEP_NG(
                 buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type
             )
             room.others += others
-            room.size += size
             room.count += others + start_budget - room.budget
             if on_read is not None and room.count >= REPORT_EVERY:
                 room.count = 0
@@ -221,10 +207,9 @@ def _room(engine: Engine, every: int) -> int:
     return max(0, min(flowtable.SWEEP_EVERY - 1 - engine.flows.since_sweep, every))
 
 
-def _settle(engine: Engine, tcp: int, others: int, size: int) -> None:
-    """Count ``tcp`` skipped TCP packets and ``others`` skipped UDP ones, of ``size`` frame bytes."""
+def _settle(engine: Engine, tcp: int, others: int) -> None:
+    """Count ``tcp`` skipped TCP packets and ``others`` skipped UDP ones."""
     engine.stats.packets += tcp + others
-    engine.stats.bytes += size
     engine.flows.since_sweep += tcp
 
 
@@ -244,12 +229,11 @@ def _ethernet(
     feed, feed_packet = engine.feed, engine.feed_packet
     flows = engine.flows
     buf, pos, end = s.buf, records.start, len(s.buf)
-    mark = s.base + pos  # file offset up to which the engine has counted the packets
     budget = granted = _room(engine, every)
-    others = 0  # UDP records skipped since ``mark``
-    next_check = engine.last_check + pipeline.CHECK_EVERY_US
+    others = 0  # UDP records skipped since the last record fed
+    next_check = engine.last_check + CHECK_EVERY_US
     sweep_room = flowtable.SWEEP_EVERY - 1
-    check_every = pipeline.CHECK_EVERY_US
+    check_every = CHECK_EVERY_US
     stats = engine.stats
     packet_type = Packet
     try:
@@ -278,16 +262,14 @@ def _ethernet(
                     raise records.truncated(end)
                 continue
             ts, caplen, packet = got
-            if budget != granted or others:  # the records since ``mark``, less their headers (_settle)
+            if budget != granted or others:  # the records skipped since the last one fed (_settle)
                 tcp = granted - budget
                 stats.packets += tcp + others
-                stats.bytes += s.base + pos - 16 - caplen - mark - 16 * (tcp + others)
                 flows.since_sweep += tcp
             if type(packet) is bytes:
                 released = feed((ts, LINKTYPE_ETHERNET, packet))
             else:
                 released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
-            mark = s.base + pos
             others = 0
             budget = sweep_room - flows.since_sweep  # _room, inline
             if budget > every:
@@ -300,5 +282,4 @@ def _ethernet(
                 yield from released
     finally:
         if budget != granted or others:
-            skipped = granted - budget + others
-            _settle(engine, granted - budget, others, s.base + pos - mark - 16 * skipped)
+            _settle(engine, granted - budget, others)

@@ -30,13 +30,12 @@ from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
 from poolsniff.dissect.streams import Direction, Mode
-from poolsniff.engine import pipeline as pipeline_module
-from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast.prefilter import detections
-from poolsniff.engine.pipeline import Pipeline, Stats
+from poolsniff.engine.pipeline import Pipeline
+from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Alert, Detection, Event, Frame, Packet
+from poolsniff.model import Alert, Detection, Event, Packet
 
 START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
 """Item kinds: the first element of every item tuple."""
@@ -226,41 +225,27 @@ class Recorder(Dissector):
         return []
 
 
-class Front:
+class Front(Tracker):
     """The prefilter's engine in the front process: decode and track, items out, alerts in."""
 
     def __init__(self, channel: Channel, emit: Callable[[Record], None]) -> None:
         """Send items over ``channel``; hand the alert records that come back to ``emit``."""
-        self.decoder = Decoder()
         self.recorder = Recorder()
-        self.flows = FlowTable(dissector=self.recorder)
-        self.stats = Stats()
-        self.last_check = 0
+        super().__init__(FlowTable(dissector=self.recorder))
         self.channel = channel
         self.emit = emit
         self.report: dict[str, Any] | None = None
         self._sent_at = 0
 
-    def feed(self, frame: Frame) -> list[Detection]:
-        """Decode and track one frame (the back releases the detections)."""
-        ts_us, linktype, data = frame
-        stats = self.stats
-        stats.packets += 1
-        stats.bytes += len(data)
-        return self._track(ts_us, self.decoder.decode(ts_us, linktype, data))
-
-    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
-        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
-        stats = self.stats
-        stats.packets += 1
-        stats.bytes += size
-        return self._track(ts_us, packet)
+    def _undecoded(self, ts_us: int) -> list[Detection]:
+        """An undecodable frame still counts towards the next flush."""
+        return self._track(ts_us, None)
 
     def _track(self, ts_us: int, packet: Packet | None) -> list[Detection]:
         items = self.recorder.items
         if packet is not None:
             self.flows.process(packet)
-            if ts_us - self.last_check >= pipeline_module.CHECK_EVERY_US:
+            if ts_us - self.last_check >= CHECK_EVERY_US:
                 self.last_check = ts_us
                 items.append((TICK, ts_us))
         if len(items) >= BATCH or self.stats.packets - self._sent_at >= FLUSH_PACKETS:

@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 from poolsniff.dissect import flows
-from poolsniff.engine import pipeline
+from poolsniff.engine import pipeline, tracker
 from poolsniff.engine.fast import prefilter
 from poolsniff.engine.fast import walk as references
 from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.pipeline import Pipeline
+from poolsniff.engine.split import parallel
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist, load_shipped
 from poolsniff.model import Alert
@@ -341,8 +342,10 @@ def test_bounds_and_sweeps_fire_where_they_would(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    for name, value in settings.items():
-        monkeypatch.setattr(flows if hasattr(flows, name) else pipeline, name, value)
+    for name, value in settings.items():  # every module that holds the setting, as it reads its own
+        for module in (flows, pipeline, tracker, prefilter, parallel):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
     reference = assert_same(busy, lists)
     assert reference.alerts > 50
     again = assert_same(rewrite(busy, tmp_path, "pcapng"), lists)

@@ -1,0 +1,71 @@
+"""The packet half of the engine: each frame counted, decoded and handed to the flow work.
+
+source -> **decode -> flows** -> dissectors -> detectors -> enrichment -> output
+
+:class:`Tracker` is what the prefilter (``engine/fast``) and the run modes feed, one frame at a
+time (``feed``) or already decoded by the decoder's fast lane (``feed_packet``). Its two kinds
+are the whole pipeline (``engine/pipeline.Pipeline``: flows, dissectors, detectors) and the front
+half of the two-process scan (``engine/split/parallel.Front``: flows only, events to the back);
+they differ only in ``_track`` (and in what an undecodable frame means), so the feeding and its
+counters exist once. The hold check runs every ``CHECK_EVERY_US`` of capture time in both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+from poolsniff.dissect.flows import FlowTable
+from poolsniff.engine.decode import Decoder
+from poolsniff.model import Detection, Frame, Packet
+
+CHECK_EVERY_US: Final = 1_000_000
+"""Capture time between two hold checks (the same packets see them in every process)."""
+
+
+@dataclass
+class Stats:
+    """Counters for the summary line and the stats output."""
+
+    packets: int = 0
+    alerts: int = 0
+    suppressed: int = 0
+    """Detections dropped because the same flow already had that signature."""
+    folded: int = 0
+    """Pool-side detections folded into the miner alert of their session."""
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class Tracker:
+    """Frames in; what ``_track`` makes of each decoded packet out."""
+
+    def __init__(self, flows: FlowTable) -> None:
+        """Track into ``flows``, with fresh counters and a fresh decoder."""
+        self.decoder = Decoder()
+        self.flows = flows
+        self.stats = Stats()
+        self.last_check = 0
+        """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
+
+    def feed(self, frame: Frame) -> list[Detection]:
+        """Run one frame through; return the detections it releases."""
+        ts_us, linktype, data = frame
+        self.stats.packets += 1
+        packet = self.decoder.decode(ts_us, linktype, data)
+        if packet is None:
+            return self._undecoded(ts_us)
+        return self._track(ts_us, packet)
+
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+        """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
+        self.stats.packets += 1
+        return self._track(ts_us, packet)
+
+    def _track(self, ts_us: int, packet: Packet) -> list[Detection]:
+        """The flow work for one decoded packet (the kinds of tracker differ here)."""
+        raise NotImplementedError
+
+    def _undecoded(self, ts_us: int) -> list[Detection]:
+        """A frame the decoder could not use (counted in ``decoder.skipped``): nothing by default."""
+        return []
