@@ -54,7 +54,8 @@ config_option = click.option(
     help="Settings file (default: /etc/poolsniff/poolsniff.yaml, else ~/.config/poolsniff/poolsniff.yaml).",
 )  # fmt: skip
 SINK_OPTIONS = (
-    ("--suppress", "DURATION", "One alert per host, pool and signature per DURATION (30s, 10m, 1h, 1d)."),
+    ("--suppress", "DURATION",
+     "One alert per host, pool and signature per DURATION (30s, 10m, 1h, 1d; default 10m; 0: every alert)."),
     ("--syslog", "URL", "Also send alerts to syslog (RFC 5424): udp://host:514 or tcp://host:601."),
     ("--redis", "URL", "Also XADD alerts to a Redis stream: redis://[:password@]host:6379/0."),
     ("--redis-stream", "NAME", "The Redis stream to add to (default: poolsniff)."),
@@ -121,6 +122,11 @@ list_files_option = click.option(
 )
 data_dir_option = click.option("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
 redact_option = click.option("--redact", is_flag=True, help="Hide wallets, logins and e-mails in alerts.")
+pool_side_option = click.option(
+    "--pool-side-alerts", is_flag=True,
+    help="Also alert on the pool side of a session whose miner side alerted (default: it goes into the "
+    "miner's alert as pool_signature_id).",
+)  # fmt: skip
 
 
 def data_dir(option: str | None) -> Path:

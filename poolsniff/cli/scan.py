@@ -23,6 +23,7 @@ from poolsniff.cli.options import (
     confirm_option,
     confirmer,
     outputs,
+    pool_side_option,
     redact_option,
     sink_options,
     writer,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 @click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE instead of stdout.")
 @blocklist_option
 @redact_option
+@pool_side_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @click.option(
     "-j", "--jobs", type=click.IntRange(0), default=0, show_default=True, metavar="N",
@@ -53,6 +55,7 @@ def scan(
     output: str | None,
     blocklists: tuple[str, ...],
     redact: bool,
+    pool_side_alerts: bool,
     quiet: bool,
     jobs: int,
     confirm: bool,
@@ -81,7 +84,9 @@ def scan(
     with (
         writer(output) as jsonl,
         outputs(jsonl, sinks, lists_in_use) as stage,
-        FileScans(files, lists, to_record=to_eve, redact=redact, jobs=jobs) as scans,
+        FileScans(
+            files, lists, to_record=to_eve, redact=redact, jobs=jobs, fold_pool=not pool_side_alerts
+        ) as scans,
     ):
         for path in files:
             try:

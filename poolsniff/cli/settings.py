@@ -256,6 +256,7 @@ SETTINGS: Final = (
     Setting("output", "path", _BOTH),
     Setting("blocklist", "paths", _BOTH),
     Setting("redact", "bool", _BOTH),
+    Setting("pool-side-alerts", "bool", _BOTH),
     Setting("quiet", "bool", ("scan",)),
     Setting("jobs", "jobs", ("scan",)),
     Setting("interface", "names", ("sniff",)),
@@ -286,6 +287,7 @@ class Config:
     output: str | None = None
     blocklist: tuple[str, ...] = ()
     redact: bool = False
+    pool_side_alerts: bool = False
     quiet: bool = False
     interface: tuple[str, ...] = ()
     bpf: str | None = None

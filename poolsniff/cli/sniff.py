@@ -16,6 +16,7 @@ from poolsniff.cli.options import (
     blocklist_option,
     confirm_option,
     confirmer,
+    pool_side_option,
     redact_option,
     sink_options,
     warn,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 @click.option("--user", metavar="NAME", help="Switch to this user once the capture sockets are open.")
 @blocklist_option
 @redact_option
+@pool_side_option
 @confirm_option
 @sink_options
 def sniff(
@@ -55,6 +57,7 @@ def sniff(
     user: str | None,
     blocklists: tuple[str, ...],
     redact: bool,
+    pool_side_alerts: bool,
     confirm: bool,
     **sinks: Any,
 ) -> None:
@@ -74,7 +77,9 @@ def sniff(
     from poolsniff.run.sniff import sniff as run_sniff
 
     lists_in_use = active(blocklists)
-    options = SniffOptions(interfaces, output, bpf, duration, count, stats_interval, user, redact)
+    options = SniffOptions(
+        interfaces, output, bpf, duration, count, stats_interval, user, redact, fold_pool=not pool_side_alerts
+    )
     updated = lists_updated(lists_in_use.files)
 
     def outputs(primary: RecordWriter) -> Outputs:

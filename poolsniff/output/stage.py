@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from poolsniff.errors import ConfigError, OutputError
 from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
-from poolsniff.output.suppress import Suppressor, parse_duration
+from poolsniff.output.suppress import DEFAULT_SUPPRESS_S, Suppressor, parse_duration
 from poolsniff.output.transports.redis import DEFAULT_STREAM, RedisSink
 from poolsniff.output.transports.syslog import SyslogSink
 
@@ -129,7 +129,7 @@ def open_outputs(
     that cannot be reached or written is an ``OutputError``. Whatever was opened before the
     failure is closed again.
     """
-    window = _duration("--suppress", suppress, 0)
+    window = _duration("--suppress", suppress, DEFAULT_SUPPRESS_S)
     interval = _duration("--metrics-interval", metrics_interval, DEFAULT_INTERVAL_S)
     if interval <= 0:
         raise ConfigError("--metrics-interval: must be at least 1s")

@@ -32,6 +32,9 @@ from typing import Any, Final
 
 from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
 
+DEFAULT_SUPPRESS_S: Final = 600
+"""The window when none is given: 10 minutes, Zeek's default ``Notice::default_suppression_interval``
+is one hour; ten minutes keeps a miner that stops visible within minutes. ``--suppress 0`` turns it off."""
 MAX_KEYS: Final = 100_000
 """Open windows kept at most; beyond this the least recently active is closed (and flushed)."""
 

@@ -80,7 +80,7 @@ def test_bad_settings_file_stops_scan_and_sniff(tmp_path: Path, command: list[st
 
 def test_suppress_gives_one_line_per_window_and_counts_the_rest(tmp_path: Path) -> None:
     capture = reconnecting_miner(tmp_path, sessions=12)
-    full = run("scan", "-q", str(capture), home=tmp_path)
+    full = run("scan", "-q", "--suppress", "0", str(capture), home=tmp_path)
     folded = run("scan", "-q", "--suppress", "5m", str(capture), home=tmp_path)
     assert full.returncode == folded.returncode == 1
     every = [json.loads(x) for x in full.stdout.splitlines()]
@@ -88,6 +88,17 @@ def test_suppress_gives_one_line_per_window_and_counts_the_rest(tmp_path: Path) 
     counts = [int(r["alert"]["metadata"].get("suppressed_count", ["0"])[0]) for r in kept]
     assert len(every) == 12  # one per session: the pool side is in the miner's alert
     assert len(kept) < len(every) and len(kept) + sum(counts) == len(every)
+
+
+def test_suppression_is_on_by_default_for_ten_minutes(tmp_path: Path) -> None:
+    """Sessions a minute apart for 12 minutes: the first line, the next window's, the final count."""
+    capture = reconnecting_miner(tmp_path, sessions=12)
+    default = run("scan", "-q", str(capture), home=tmp_path)
+    ten = run("scan", "-q", "--suppress", "10m", str(capture), home=tmp_path)
+    assert default.returncode == 1 and default.stdout == ten.stdout
+    kept = [json.loads(x) for x in default.stdout.splitlines()]
+    counts = [int(r["alert"]["metadata"].get("suppressed_count", ["0"])[0]) for r in kept]
+    assert len(kept) + sum(counts) == 12 and len(kept) < 12
 
 
 def test_syslog_redis_and_metrics_from_scan(tmp_path: Path, redis_server: Any) -> None:  # noqa: F811

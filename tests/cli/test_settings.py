@@ -154,6 +154,7 @@ FULL = """\
 output: alerts.json
 blocklist: [extra.txt, /srv/lists/more.txt]
 redact: true
+pool-side-alerts: true
 quiet: yes
 jobs: 2
 interface: [eth1, eth2]
@@ -179,7 +180,8 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
     assert config == Config(
         output=str(tmp_path / "alerts.json"),
         blocklist=(str(tmp_path / "extra.txt"), "/srv/lists/more.txt"),
-        redact=True, quiet=True, jobs=2, interface=("eth1", "eth2"), bpf="not port 22", duration=3600,
+        redact=True, pool_side_alerts=True, quiet=True, jobs=2, interface=("eth1", "eth2"), bpf="not port 22",
+        duration=3600,
         count=1000,
         stats_interval=30, user="poolsniff", suppress=3600, syslog="tcp://logs.example:601",
         redis="redis://127.0.0.1:6379/0?maxlen=5000", redis_stream="alerts",
