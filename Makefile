@@ -31,7 +31,7 @@ lint: $(DEV)
 	$(BIN)/ruff check poolsniff tests tools benchmarks
 	$(BIN)/mypy
 
-## docs: regenerate the command-line reference, docs/cli.md, from the code
+## docs: regenerate the references made from the code: docs/cli.md, docs/signatures.md, docs/alert-fields.md
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
 

@@ -79,3 +79,20 @@ def test_cli_reference_is_current() -> None:
         [sys.executable, str(ROOT / "tools" / "gen_docs.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_metadata_key_written_is_explained() -> None:
+    """docs/alert-fields.md lists what the code writes; each metadata key must be explained in the guide."""
+    generated = (ROOT / "docs" / "alert-fields.md").read_text()
+    keys = sorted(set(re.findall(r"^\| `alert\.metadata\.([a-z_0-9]+)`", generated, re.M)))
+    assert keys, "no metadata key in docs/alert-fields.md"
+    guide = (ROOT / "docs" / "alerts.md").read_text()
+    missing = [key for key in keys if f"`{key}`" not in guide]
+    assert not missing, f"alert.metadata keys written but not explained in docs/alerts.md: {missing}"
+
+
+def test_every_signature_is_in_the_guide() -> None:
+    from poolsniff.detect.signatures import ALL
+
+    guide = (ROOT / "docs" / "alerts.md").read_text()
+    assert [s.sid for s in ALL if str(s.sid) not in guide] == []
