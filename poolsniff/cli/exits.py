@@ -47,9 +47,9 @@ class ExitStatus(IntEnum):
 EXIT_HELP = """\b
 Exit status:
   0    scanned, nothing found
-  1    alerts found
+  1    alerts found (also when some inputs could not be scanned, unless --strict)
   2    usage error (bad option, bad blocklist file)
-  3    input error: no such file, or not a capture
+  3    input error: no such file, or not a capture (and no alerts in the others)
   4    output error: alerts could not be written
   130  interrupted
   141  the reader of stdout went away (as for a tool killed by SIGPIPE)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 @click.command(epilog=EXIT_HELP)
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE instead of stdout.")
 @blocklist_option
 @redact_option
@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     "-j", "--jobs", type=click.IntRange(0), default=0, show_default=True, metavar="N",
     help="Processes: a large capture is split over two, a folder's files spread over N (0: one per CPU; "
     "1: a single process).",
+)  # fmt: skip
+@click.option(
+    "--strict", is_flag=True,
+    help="Exit 3 when any input could not be scanned, even if alerts were found (default: 1 and a warning).",
 )  # fmt: skip
 @confirm_option
 @sink_options
@@ -58,12 +62,15 @@ def scan(
     pool_side_alerts: bool,
     quiet: bool,
     jobs: int,
+    strict: bool,
     confirm: bool,
     **sinks: Any,
 ) -> ExitStatus:
     """Scan capture files (pcap, pcapng; gzip, xz, bzip2, zstd) and folders of them for mining traffic.
 
     Alerts are written as Suricata EVE JSON lines, one per flow and signature.
+    PATH - reads a capture from stdin. A path that cannot be scanned is one error
+    line, and the others are still scanned; folders skip files that are not captures.
 
     \b
     Example:
@@ -71,15 +78,20 @@ def scan(
     """
     from poolsniff.output.eve import to_eve
     from poolsniff.run.scan import FileScans, ScanResult
-    from poolsniff.sources.pcap import expand_paths
+    from poolsniff.sources.inputs import gather
 
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _terminate)
-    files = expand_paths(list(paths))
+    inputs = gather(paths)
+    for error in inputs.errors:
+        click.echo(f"poolsniff: error: {error}", err=True)
+    if not inputs.files:  # nothing to scan: no output is opened, -o is not created
+        return ExitStatus.INPUT_ERROR
+    files = inputs.files
     lists_in_use = active(blocklists)
     lists = lists_in_use.lists
     total = ScanResult()
-    input_errors = 0
+    input_errors = len(inputs.errors)
     prober = confirmer(confirm, lists)
     with (
         writer(output) as jsonl,
@@ -113,9 +125,22 @@ def scan(
         if total.skipped:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(total.skipped.items()) if v)
             click.echo(f"poolsniff: counters: {counts}", err=True)
-    if input_errors:
-        return ExitStatus.INPUT_ERROR
-    return ExitStatus.ALERTS if total.alerts else ExitStatus.CLEAN
+    return _status(total.alerts, input_errors, len(inputs.errors) + len(files), strict)
+
+
+def _status(alerts: int, input_errors: int, inputs: int, strict: bool) -> ExitStatus:
+    """1 when alerts were found, even if some inputs were not scanned (--strict: 3); 3 when
+    inputs were not scanned and nothing was found in the others, since that is not "clean"."""
+    if not input_errors:
+        return ExitStatus.ALERTS if alerts else ExitStatus.CLEAN
+    if alerts and not strict:
+        click.echo(
+            f"poolsniff: warning: {input_errors} of {inputs} inputs could not be scanned (see above); "
+            "exit status 1 for the alerts in the others (--strict: 3)",
+            err=True,
+        )
+        return ExitStatus.ALERTS
+    return ExitStatus.INPUT_ERROR
 
 
 def _progress(enabled: bool, total: int) -> Callable[[int], None]:
@@ -137,7 +162,7 @@ def _progress(enabled: bool, total: int) -> Callable[[int], None]:
 def _scan_one(
     path: str, scans: FileScans, stage: Outputs, quiet: bool, prober: AlertConfirmer | None
 ) -> ScanResult:
-    size = os.path.getsize(path)
+    size = os.path.getsize(path) if path != "-" else 0
     progress = _progress(not quiet, size)
 
     def emit(record: dict[str, Any]) -> None:

@@ -258,6 +258,7 @@ SETTINGS: Final = (
     Setting("redact", "bool", _BOTH),
     Setting("pool-side-alerts", "bool", _BOTH),
     Setting("quiet", "bool", ("scan",)),
+    Setting("strict", "bool", ("scan",)),
     Setting("jobs", "jobs", ("scan",)),
     Setting("interface", "names", ("sniff",)),
     Setting("bpf", "text", ("sniff",)),
@@ -289,6 +290,7 @@ class Config:
     redact: bool = False
     pool_side_alerts: bool = False
     quiet: bool = False
+    strict: bool = False
     interface: tuple[str, ...] = ()
     bpf: str | None = None
     duration: float | None = None

@@ -25,7 +25,7 @@ from poolsniff.engine.pipeline import Pipeline
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert
-from poolsniff.sources.pcap import open_capture
+from poolsniff.sources.pcap import STDIN, open_capture
 
 SPLIT_MIN_BYTES = 16 << 20
 """Smallest capture that ``jobs`` of 2 or more splits over two processes."""
@@ -73,16 +73,17 @@ def scan_file(
     With ``jobs`` of 2 or more, a regular file of ``SPLIT_MIN_BYTES`` or more is scanned by
     two processes (``poolsniff.engine.split.parallel``); the alerts and their order are the same.
     """
-    name = os.path.basename(path)
+    label = "stdin" if path == STDIN else path  # `scan -` reads standard input
+    name = os.path.basename(label)
     with open_capture(path) as fileobj:
         # a FIFO or a pipe has no position: no progress for it (tell() would raise)
         on_read = None if progress is None or not fileobj.seekable() else (lambda: progress(fileobj.tell()))
         if jobs > 1 and _worth_splitting(fileobj):
-            result = _scan_split(fileobj, path, blocklist, name, emit, to_record, redact, on_read, fold_pool)
+            result = _scan_split(fileobj, label, blocklist, name, emit, to_record, redact, on_read, fold_pool)
         else:
-            result = _scan_here(fileobj, path, blocklist, name, emit, to_record, redact, on_read, fold_pool)
+            result = _scan_here(fileobj, label, blocklist, name, emit, to_record, redact, on_read, fold_pool)
         if on_read is not None and progress is not None:
-            progress(os.path.getsize(path))
+            progress(os.fstat(fileobj.fileno()).st_size)
     return result
 
 
@@ -184,7 +185,7 @@ class FileScans:
             jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.blocklist, self.to_record, self.redact, self.jobs = blocklist, to_record, redact, jobs
         self.fold_pool = fold_pool
-        self.paths = paths
+        self.paths = [path for path in paths if path != STDIN]  # stdin is read here, not in a pool process
         self._next = 0
         self._started: dict[int, Any] = {}
         self._pool: Any = None
@@ -203,7 +204,7 @@ class FileScans:
         progress: Callable[[int], None] | None = None,
     ) -> ScanResult:
         """Scan ``path``, the next of the paths; emit its alerts; return its counts."""
-        if self._pool is None or path != self.paths[self._next]:
+        if self._pool is None or self._next >= len(self.paths) or path != self.paths[self._next]:
             return scan_file(
                 path, self.blocklist, emit=emit, to_record=self.to_record, redact=self.redact,
                 progress=progress, jobs=self.jobs, fold_pool=self.fold_pool,

@@ -88,12 +88,93 @@ def test_empty_file_exit_3(tmp_path: Path) -> None:
     assert_one_line_error(proc, 3, "empty.pcap", "empty")
 
 
-def test_bad_file_among_good_keeps_alerts(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.pcap"
-    bad.write_bytes(b"not a capture at all")
-    proc = run("scan", "-q", str(MINER), str(bad))
-    assert proc.returncode == 3
-    assert len(proc.stdout.splitlines()) >= 1
+BAD_INPUTS = {
+    "missing": (None, "no such file or directory"),
+    "text": (b"not a capture at all\n", "not a pcap or pcapng file"),
+    "empty": (b"", "empty file, not a capture"),
+    "cut-header": (MINER.read_bytes()[:14], "file ends inside the pcap file header (14 of 24 bytes)"),
+    "zip": (b"PK\x03\x04" + bytes(40), "a zip archive; unzip it"),
+}
+"""Inputs that cannot be scanned, and the words of their one error line."""
+
+
+def bad_input(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.pcap"
+    data = BAD_INPUTS[kind][0]
+    if data is not None:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+@pytest.mark.parametrize("first", [True, False], ids=["bad-first", "bad-last"])
+def test_a_bad_input_does_not_stop_the_others(tmp_path: Path, kind: str, first: bool) -> None:
+    bad, out = bad_input(tmp_path, kind), tmp_path / "alerts.json"
+    paths = [str(bad), str(MINER)] if first else [str(MINER), str(bad)]
+    alone = run("scan", "-q", str(MINER))
+    proc = run("scan", "-q", "-o", str(out), *paths)
+    assert proc.returncode == 1, proc.stderr  # alerts found: a script can still tell
+    assert out.read_text() == alone.stdout  # the good capture's alerts, all of them
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("poolsniff: error: ")]
+    assert errors == [line for line in errors if str(bad) in line and BAD_INPUTS[kind][1] in line] and errors
+    assert "poolsniff: warning: 1 of 2 inputs could not be scanned" in proc.stderr
+    strict = run("scan", "-q", "--strict", *paths)
+    assert strict.returncode == 3 and strict.stdout == alone.stdout
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_only_bad_inputs_exit_3_and_create_no_output(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / "alerts.json"
+    proc = run("scan", "-o", str(out), str(bad_input(tmp_path, kind)), str(tmp_path / "also-missing.pcap"))
+    assert proc.returncode == 3 and not out.exists()
+    assert len(proc.stderr.splitlines()) == 2 and "Traceback" not in proc.stderr
+
+
+def test_bad_input_and_no_alerts_is_3_not_clean(tmp_path: Path) -> None:
+    proc = run("scan", "-q", str(BENIGN), str(tmp_path / "missing.pcap"))
+    assert proc.returncode == 3 and "warning" not in proc.stderr
+
+
+def test_a_folder_skips_what_is_not_a_capture_while_a_named_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "README.txt").write_text("captures of the incident\n")
+    shutil.copy(MINER, tmp_path / "m.pcap")
+    folder = run("scan", "-q", str(tmp_path))
+    assert folder.returncode == 1 and folder.stderr == ""
+    named = run("scan", "-q", str(tmp_path / "README.txt"))
+    assert_one_line_error(named, 3, "README.txt", "not a pcap")
+
+
+@pytest.mark.parametrize("how", ["pipe", "file"])
+def test_dash_reads_the_capture_from_stdin(how: str) -> None:
+    alone = run("scan", "-q", str(MINER))
+    command = [sys.executable, "-m", "poolsniff", "scan", "-q", "-"]
+    if how == "pipe":
+        proc = subprocess.run(command, input=MINER.read_bytes(), capture_output=True, timeout=120)
+    else:  # a regular file as stdin (`scan - < m.pcap`) has a size and a position
+        with MINER.open("rb") as f:
+            proc = subprocess.run(command, stdin=f, capture_output=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {r["pcap_filename"] for r in records} == {"stdin"}
+    assert [{**r, "pcap_filename": MINER.name} for r in records] == [
+        json.loads(line) for line in alone.stdout.splitlines()
+    ]
+
+
+def test_dash_twice_is_a_usage_error() -> None:
+    assert_one_line_error(run("scan", "-", "-", stdin=b""), 2, "only once")
+
+
+@pytest.mark.parametrize("tool", ["xz", "zstd", "bzip2", "gzip"])
+def test_compressed_captures_made_by_the_usual_tools(tmp_path: Path, tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    packed = tmp_path / "m.pcap.packed"
+    with packed.open("wb") as out:
+        subprocess.run([tool, "-c", str(MINER)], stdout=out, check=True)
+    alone = run("scan", "-q", str(MINER))
+    proc = run("scan", "-q", str(packed))
+    assert proc.returncode == 1 and proc.stdout.replace(packed.name, MINER.name) == alone.stdout
 
 
 def test_truncated_capture_warns_with_offset_and_keeps_alerts(tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ blocklist: [extra.txt, /srv/lists/more.txt]
 redact: true
 pool-side-alerts: true
 quiet: yes
+strict: true
 jobs: 2
 interface: [eth1, eth2]
 bpf: not port 22
@@ -180,7 +181,8 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
     assert config == Config(
         output=str(tmp_path / "alerts.json"),
         blocklist=(str(tmp_path / "extra.txt"), "/srv/lists/more.txt"),
-        redact=True, pool_side_alerts=True, quiet=True, jobs=2, interface=("eth1", "eth2"), bpf="not port 22",
+        redact=True, pool_side_alerts=True, quiet=True, strict=True, jobs=2, interface=("eth1", "eth2"),
+        bpf="not port 22",
         duration=3600,
         count=1000,
         stats_interval=30, user="poolsniff", suppress=3600, syslog="tcp://logs.example:601",
