@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from poolsniff.errors import BlocklistError, ConfigError, OutputError, PoolsniffError
+from poolsniff.output.options import Option
+from poolsniff.output.stage import OPTIONS as OUTPUT_OPTIONS
 
 if TYPE_CHECKING:
     from poolsniff.confirm.worker import AlertConfirmer
@@ -53,21 +55,31 @@ config_option = click.option(
     "--config", metavar="FILE", is_eager=True, expose_value=False, callback=_apply_config,
     help="Settings file (default: /etc/poolsniff/poolsniff.yaml, else ~/.config/poolsniff/poolsniff.yaml).",
 )  # fmt: skip
-SINK_OPTIONS = (
-    ("--suppress", "DURATION",
-     "One alert per host, pool and signature per DURATION (30s, 10m, 1h, 1d; default 10m; 0: every alert)."),
-    ("--syslog", "URL", "Also send alerts to syslog (RFC 5424): udp://host:514 or tcp://host:601."),
-    ("--redis", "URL", "Also XADD alerts to a Redis stream: redis://[:password@]host:6379/0."),
-    ("--redis-stream", "NAME", "The Redis stream to add to (default: poolsniff)."),
-    ("--metrics", "FILE", "Keep Prometheus counters in FILE (for node_exporter's textfile collector)."),
-    ("--metrics-interval", "DURATION", "How often --metrics FILE is rewritten (default: 60s)."),
-)
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any]  # generic from click 8.2 on
+else:
+    _ParamType = click.ParamType
+
+
+class _Parsed(_ParamType):
+    """The value of an output stage option, converted by the parser that option declares."""
+
+    def __init__(self, option: Option) -> None:
+        self.option, self.name = option, option.metavar.lower()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Convert the text (or a settings-file value, already converted: the parsers take it again)."""
+        try:
+            return self.option.parse(str(value))
+        except ValueError as e:
+            raise ConfigError(f"{self.option.flag}: {e}") from e
 
 
 def sink_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the output stage's options and ``--config`` to ``command``."""
-    for flag, metavar, text in reversed(SINK_OPTIONS):
-        command = click.option(flag, metavar=metavar, help=text)(command)
+    """Add the output stage's options, as the stage declares them, and ``--config`` to ``command``."""
+    for option in reversed(OUTPUT_OPTIONS):
+        declared = click.option(option.flag, metavar=option.metavar, type=_Parsed(option), help=option.help)
+        command = declared(command)
     return config_option(command)
 
 

@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import CATEGORIES
 from poolsniff.intel.textfile import read_text
+from poolsniff.output.options import Option
+from poolsniff.output.stage import OPTIONS as OUTPUT_OPTIONS
 from poolsniff.output.suppress import parse_duration
-from poolsniff.output.transports.redis import parse_redis_url
-from poolsniff.output.transports.syslog import parse_syslog_url
 
 if TYPE_CHECKING:
     import yaml
@@ -242,37 +242,44 @@ USER_CONFIG: Final = "poolsniff/poolsniff.yaml"
 
 @dataclass(frozen=True)
 class Setting:
-    """A key of ``poolsniff.yaml``: the option ``--<key>`` it sets, the kind of value, its commands."""
+    """A key of ``poolsniff.yaml``: the option ``--<key>`` it sets, the kind of value, its commands.
+
+    The output stage's keys are not written here: they come from the options that stage declares
+    (``option``, :data:`poolsniff.output.stage.OPTIONS`), which check and convert their values.
+    """
 
     key: str
     kind: str
     commands: tuple[str, ...]
+    words: str = ""
+    """What the value is, for the table in docs/operations.md (``make docs``)."""
+    option: Option | None = None
+
+    @property
+    def value_words(self) -> str:
+        """What the value is, in words."""
+        return self.option.kind if self.option is not None else self.words
 
 
 _BOTH: Final = ("scan", "sniff")
 _SINKS: Final = ("scan", "sniff")
 """The commands that take the outputs beyond the EVE file (sniff will, once it can be given them)."""
 SETTINGS: Final = (
-    Setting("output", "path", _BOTH),
-    Setting("blocklist", "paths", _BOTH),
-    Setting("redact", "bool", _BOTH),
-    Setting("pool-side-alerts", "bool", _BOTH),
-    Setting("quiet", "bool", ("scan",)),
-    Setting("strict", "bool", ("scan",)),
-    Setting("jobs", "jobs", ("scan",)),
-    Setting("interface", "names", ("sniff",)),
-    Setting("bpf", "text", ("sniff",)),
-    Setting("duration", "seconds", ("sniff",)),
-    Setting("count", "count", ("sniff",)),
-    Setting("stats-interval", "seconds", ("sniff",)),
-    Setting("user", "text", ("sniff",)),
-    Setting("suppress", "duration", _SINKS),
-    Setting("syslog", "syslog", _SINKS),
-    Setting("redis", "redis", _SINKS),
-    Setting("redis-stream", "text", _SINKS),
-    Setting("metrics", "path", _SINKS),
-    Setting("metrics-interval", "duration", _SINKS),
-    Setting("confirm", "bool", _BOTH),
+    Setting("output", "path", _BOTH, "path"),
+    Setting("blocklist", "paths", _BOTH, "path or list of paths"),
+    Setting("redact", "bool", _BOTH, "`true` / `false`"),
+    Setting("pool-side-alerts", "bool", _BOTH, "`true` / `false`"),
+    Setting("quiet", "bool", ("scan",), "`true` / `false`"),
+    Setting("strict", "bool", ("scan",), "`true` / `false`"),
+    Setting("jobs", "jobs", ("scan",), "a whole number, 0 = one per CPU"),
+    Setting("interface", "names", ("sniff",), "name or list of names"),
+    Setting("bpf", "text", ("sniff",), "filter expression"),
+    Setting("duration", "seconds", ("sniff",), "seconds or duration"),
+    Setting("count", "count", ("sniff",), "whole number >= 1"),
+    Setting("stats-interval", "seconds", ("sniff",), "seconds or duration"),
+    Setting("user", "text", ("sniff",), "user name"),
+    *(Setting(option.key, "output", _SINKS, option=option) for option in OUTPUT_OPTIONS),
+    Setting("confirm", "bool", _BOTH, "`true` / `false` (active traffic, see [probing](probe.md))"),
 )
 """Every key, in the order the reference lists them."""
 
@@ -298,20 +305,21 @@ class Config:
     jobs: int | None = None
     stats_interval: float | None = None
     user: str | None = None
-    suppress: int | None = None
-    syslog: str | None = None
-    redis: str | None = None
-    redis_stream: str | None = None
-    metrics: str | None = None
-    metrics_interval: int | None = None
     confirm: bool = False
+    outputs: tuple[tuple[str, Any], ...] = ()
+    """The output stage's keys the file set, with their values as its options convert them."""
     origin: str = ""
     given: tuple[str, ...] = ()
 
     def settings(self, command: str | None = None) -> dict[str, Any]:
         """``{key: value}`` of the keys the file set (only those ``command`` uses, if given)."""
         used = {s.key for s in SETTINGS if command is None or command in s.commands}
-        return {key: getattr(self, key.replace("-", "_")) for key in self.given if key in used}
+        outputs = dict(self.outputs)
+        return {
+            key: outputs[key] if key in outputs else getattr(self, key.replace("-", "_"))
+            for key in self.given
+            if key in used
+        }
 
 
 def config_candidates(environ: Mapping[str, str]) -> list[str]:
@@ -342,14 +350,33 @@ def parse_config(data: Any, origin: str) -> Config:
     if not isinstance(data, LineDict):
         line = getattr(data, "line", 1)
         raise ConfigError(f"{origin}:{line}: expected a mapping of settings (key: value), not {_kind(data)}")
-    kinds = {s.key: s.kind for s in SETTINGS}
+    by_key = {s.key: s for s in SETTINGS}
     folder = os.path.dirname(os.path.abspath(origin))
     values: dict[str, Any] = {}
+    outputs: list[tuple[str, Any]] = []
     for key, line in data.key_lines.items():
-        if not isinstance(key, str) or key not in kinds:
+        if not isinstance(key, str) or key not in by_key:
             raise ConfigError(f"{origin}:{line}: unknown key {key!r}{_did_you_mean(key)}")
-        values[key.replace("-", "_")] = _setting(kinds[key], data[key], f"{origin}:{line}: {key}", folder)
-    return Config(**values, origin=origin, given=tuple(str(key) for key in data.key_lines))
+        setting, where = by_key[key], f"{origin}:{line}: {key}"
+        if setting.option is not None:
+            outputs.append((key, _option_value(setting.option, data[key], where, folder)))
+        else:
+            values[key.replace("-", "_")] = _setting(setting.kind, data[key], where, folder)
+    given = tuple(str(key) for key in data.key_lines)
+    return Config(**values, outputs=tuple(outputs), origin=origin, given=given)
+
+
+def _option_value(option: Option, value: Any, where: str, folder: str) -> Any:
+    """An output stage setting: text (or a number) that the option's own parser checks and converts."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{where}: must be {option.kind}, not {_kind(value)}")
+    text = str(value)
+    if option.kind == "path":
+        text = _path(text, folder)
+    try:
+        return option.parse(text)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from e
 
 
 def _did_you_mean(key: object) -> str:
@@ -386,12 +413,6 @@ def _setting(kind: str, value: Any, where: str, folder: str) -> Any:
     text = _string(value, where.rpartition(": ")[0], where.rpartition(": ")[2])
     if kind == "path":
         return _path(text, folder)
-    check = {"syslog": parse_syslog_url, "redis": parse_redis_url}.get(kind)
-    if check is not None:
-        try:
-            check(text)
-        except ValueError as e:
-            raise ConfigError(f"{where}: {e}") from e
     return text
 
 

@@ -37,6 +37,8 @@ from typing import Any, Final
 from poolsniff.errors import OutputError
 from poolsniff.files import write_atomic
 from poolsniff.output.evefields import signature_of
+from poolsniff.output.options import Option, nonempty
+from poolsniff.output.suppress import parse_duration
 
 DEFAULT_INTERVAL_S: Final = 60
 """Seconds between two writes of the metrics file."""
@@ -121,6 +123,27 @@ def _samples(c: Counters, now: float) -> dict[str, list[tuple[str, float]]]:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def parse_interval(value: str) -> int:
+    """A ``--metrics-interval``: a duration of at least one second."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be at least 1s")
+    return seconds
+
+
+OPTIONS: Final = (
+    Option(
+        "metrics", "FILE", "Keep Prometheus counters in FILE (for node_exporter's textfile collector).",
+        nonempty, "path",
+    ),
+    Option(
+        "metrics-interval", "DURATION", "How often --metrics FILE is rewritten (default: 60s).",
+        parse_interval, "duration (default `60s`)",
+    ),
+)  # fmt: skip
+"""The output stage's options this module takes (see :mod:`poolsniff.output.options`)."""
 
 
 class MetricsFile:

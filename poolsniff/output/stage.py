@@ -18,8 +18,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from poolsniff.errors import ConfigError, OutputError
+from poolsniff.output import metrics as metrics_module
+from poolsniff.output import suppress as suppress_module
 from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
+from poolsniff.output.options import Option
 from poolsniff.output.suppress import DEFAULT_SUPPRESS_S, Suppressor, parse_duration
+from poolsniff.output.transports import redis as redis_module
+from poolsniff.output.transports import syslog as syslog_module
 from poolsniff.output.transports.redis import DEFAULT_STREAM, RedisSink
 from poolsniff.output.transports.syslog import SyslogSink
 
@@ -109,6 +114,13 @@ class Outputs:
                 self.counters.suppressed = self.suppressor.suppressed
             for forwarder in self.forwarders:
                 self.counters.forward_dropped[forwarder.name] = forwarder.dropped
+
+
+OPTIONS: tuple[Option, ...] = (
+    *suppress_module.OPTIONS, *syslog_module.OPTIONS, *redis_module.OPTIONS, *metrics_module.OPTIONS,
+)
+"""Every option of the stage, in the order the help and the docs list them; each is a keyword of
+:func:`open_outputs` (``Option.name``)."""
 
 
 def open_outputs(

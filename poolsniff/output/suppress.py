@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
+from poolsniff.output.options import Option
 
 DEFAULT_SUPPRESS_S: Final = 600
 """The window when none is given: 10 minutes, Zeek's default ``Notice::default_suppression_interval``
@@ -56,6 +57,17 @@ def parse_duration(text: str) -> int:
         raise ValueError(f"bad duration {text!r} (use e.g. 30s, 10m, 1h, 1d or 1h30m)")
     parts = zip(match.groups(), "dhms", strict=True)
     return sum(int(n) * _UNITS[u] for n, u in parts if n)
+
+
+OPTIONS: Final = (
+    Option(
+        "suppress", "DURATION",
+        "One alert per host, pool and signature per DURATION (30s, 10m, 1h, 1d; default 10m; "
+        "0: every alert).",
+        parse_duration, "duration (`10m`, `1h`, or seconds; `0`: off)",
+    ),
+)  # fmt: skip
+"""The output stage's options this module takes (see :mod:`poolsniff.output.options`)."""
 
 
 @dataclass

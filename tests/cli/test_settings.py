@@ -185,16 +185,35 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
         bpf="not port 22",
         duration=3600,
         count=1000,
-        stats_interval=30, user="poolsniff", suppress=3600, syslog="tcp://logs.example:601",
-        redis="redis://127.0.0.1:6379/0?maxlen=5000", redis_stream="alerts",
-        metrics="/var/lib/node_exporter/poolsniff.prom", metrics_interval=15, confirm=True,
+        stats_interval=30, user="poolsniff", confirm=True,
+        outputs=(
+            ("suppress", 3600), ("syslog", "tcp://logs.example:601"),
+            ("redis", "redis://127.0.0.1:6379/0?maxlen=5000"), ("redis-stream", "alerts"),
+            ("metrics", "/var/lib/node_exporter/poolsniff.prom"), ("metrics-interval", 15),
+        ),
         origin=str(path), given=tuple(s.key for s in SETTINGS),
     )  # fmt: skip
 
 
 def test_settings_and_config_fields_match() -> None:
-    fields = {f.name for f in dataclasses.fields(Config)} - {"origin", "given"}
-    assert fields == {s.key.replace("-", "_") for s in SETTINGS}
+    fields = {f.name for f in dataclasses.fields(Config)} - {"origin", "given", "outputs"}
+    assert fields == {s.key.replace("-", "_") for s in SETTINGS if s.option is None}
+
+
+def test_the_output_stage_keys_are_the_options_it_declares() -> None:
+    """One declaration: a key of the file, an option of scan and sniff, a keyword of open_outputs."""
+    import inspect
+
+    from poolsniff.cli.app import main
+    from poolsniff.output.stage import OPTIONS, open_outputs
+
+    keywords = set(inspect.signature(open_outputs).parameters)
+    for option in OPTIONS:
+        assert [s.option for s in SETTINGS if s.key == option.key] == [option]
+        assert option.name in keywords
+        for command in ("scan", "sniff"):
+            params = [p for p in main.commands[command].params if option.flag in p.opts]
+            assert len(params) == 1 and params[0].help == option.help
 
 
 def test_settings_of_a_command() -> None:
@@ -220,7 +239,9 @@ def test_empty_config_sets_nothing(text: str) -> None:
         ("count: 0", "c.yaml:3: count: must be a whole number of at least 1"),
         ("count: true", "c.yaml:3: count: must be a whole number"),
         ("suppress: 1x", "c.yaml:3: suppress: bad duration '1x'"),
-        ("suppress: -5", "c.yaml:3: suppress: must be seconds or a duration"),
+        ("suppress: -5", "c.yaml:3: suppress: bad duration '-5'"),
+        ("suppress: [1, 2]", "c.yaml:3: suppress: must be duration"),
+        ("metrics-interval: 0", "c.yaml:3: metrics-interval: must be at least 1s"),
         ("stats-interval: [1]", "c.yaml:3: stats-interval: must be seconds"),
         ("syslog: http://x", "c.yaml:3: syslog: bad syslog target"),
         ("redis: redis://h/x", "c.yaml:3: redis: bad Redis URL"),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from poolsniff.output.options import Option, checked, nonempty
 from poolsniff.output.transports.connection import Connection, Warn
 
 DEFAULT_PORT: Final = 6379
@@ -76,6 +77,19 @@ def parse_redis_url(text: str) -> RedisTarget:
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     return RedisTarget(parts.hostname, port, db, username, password, maxlen)
+
+
+OPTIONS: Final = (
+    Option(
+        "redis", "URL", "Also XADD alerts to a Redis stream: redis://[:password@]host:6379/0.",
+        checked(parse_redis_url), "`redis://[[user]:password@]host[:port][/db][?maxlen=N]`",
+    ),
+    Option(
+        "redis-stream", "NAME", "The Redis stream to add to (default: poolsniff).",
+        nonempty, "stream name (default `poolsniff`)",
+    ),
+)  # fmt: skip
+"""The output stage's options this module takes (see :mod:`poolsniff.output.options`)."""
 
 
 def _safe(text: str) -> str:

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from poolsniff.errors import OutputError
 from poolsniff.output.evefields import format_ts, parse_ts
+from poolsniff.output.options import Option, checked
 from poolsniff.output.transports.connection import Connection, Warn
 
 APP_NAME: Final = "poolsniff"
@@ -89,6 +90,15 @@ def parse_syslog_url(text: str) -> SyslogTarget:
     if name not in FACILITIES:
         raise ValueError(f"bad syslog facility {name!r} (valid: {', '.join(FACILITIES)})")
     return SyslogTarget(parts.scheme, parts.hostname, port, FACILITIES[name])
+
+
+OPTIONS: Final = (
+    Option(
+        "syslog", "URL", "Also send alerts to syslog (RFC 5424): udp://host:514 or tcp://host:601.",
+        checked(parse_syslog_url), "`udp://host[:port]` or `tcp://host[:port]` (`?facility=NAME`)",
+    ),
+)  # fmt: skip
+"""The output stage's options this module takes (see :mod:`poolsniff.output.options`)."""
 
 
 def level(record: dict[str, Any]) -> int:
