@@ -23,7 +23,8 @@ from poolsniff.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from poolsniff.output.stage import Outputs, RecordWriter
+    from poolsniff.output.interface import RecordWriter
+    from poolsniff.output.stage import Outputs
 
 
 @click.command(epilog=SNIFF_EXIT_HELP)

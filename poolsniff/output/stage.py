@@ -15,11 +15,11 @@ the capture clock so that a quiet miner's count is not held until the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
 
 from poolsniff.errors import ConfigError, OutputError
 from poolsniff.output import metrics as metrics_module
 from poolsniff.output import suppress as suppress_module
+from poolsniff.output.interface import Forwarder, Record, RecordWriter, encode
 from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
 from poolsniff.output.options import Option
 from poolsniff.output.suppress import DEFAULT_SUPPRESS_S, Suppressor, parse_duration
@@ -28,28 +28,7 @@ from poolsniff.output.transports import syslog as syslog_module
 from poolsniff.output.transports.redis import DEFAULT_STREAM, RedisSink
 from poolsniff.output.transports.syslog import SyslogSink
 
-Record = dict[str, Any]
 Warn = Callable[[str], None]
-
-
-class RecordWriter(Protocol):
-    """Where EVE records go: the JSON-lines writer, or a forwarder."""
-
-    def write(self, record: Record) -> None:
-        """Write one record."""
-
-
-class Forwarder(RecordWriter, Protocol):
-    """A best-effort output to a collector (syslog, Redis)."""
-
-    name: str
-
-    @property
-    def dropped(self) -> int:
-        """Alerts it could not forward."""
-
-    def close(self) -> None:
-        """Close the connection."""
 
 
 class Outputs:
@@ -71,8 +50,9 @@ class Outputs:
         self.counters = counters if counters is not None else Counters()
         self.metrics = metrics
 
-    def write(self, record: Record) -> None:
-        """Take one alert record: count it, suppress it or pass it on to every output."""
+    def write(self, record: Record, text: str | None = None) -> None:
+        """Take one alert record: count it, suppress it or pass it on to every output (``text``:
+        its encoding, unused here, since suppression may change the record first)."""
         self.counters.count_alert(record)
         if self.suppressor is None:
             self._out([record])
@@ -102,9 +82,10 @@ class Outputs:
 
     def _out(self, records: list[Record]) -> None:
         for record in records:
-            self.primary.write(record)
+            text = encode(record)  # once, for the file and every forwarder
+            self.primary.write(record, text)
             for forwarder in self.forwarders:
-                forwarder.write(record)
+                forwarder.write(record, text)
         if records:
             self._sync()
 

@@ -36,6 +36,7 @@ from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Detection
 from poolsniff.output.eve import to_eve
+from poolsniff.output.interface import RecordWriter
 from poolsniff.output.metrics import Counters
 from poolsniff.output.transports.jsonl import JsonlWriter
 from poolsniff.sources.live import LiveCapture, wire_packets
@@ -106,14 +107,7 @@ class SniffResult:
         return sum(i.alerts for i in self.interfaces)
 
 
-class AlertWriter(Protocol):
-    """Where alert records go: the EVE file, or the sink stage wrapped around it."""
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Take one alert record."""
-
-
-class SniffOutputs(AlertWriter, Protocol):
+class SniffOutputs(RecordWriter, Protocol):
     """The sink stage around the EVE writer (``poolsniff.output.stage.Outputs``)."""
 
     @property
@@ -127,7 +121,7 @@ class SniffOutputs(AlertWriter, Protocol):
         """Flush and close the stage."""
 
 
-OutputsFactory = Callable[[AlertWriter], SniffOutputs]
+OutputsFactory = Callable[[RecordWriter], SniffOutputs]
 """Builds the sink stage around the EVE writer (suppression, syslog, Redis, metrics)."""
 
 
@@ -139,9 +133,9 @@ class AlertOutput:
         self.path = path
         self._writer = JsonlWriter.open_path(path) if path else JsonlWriter(stdout or sys.stdout, "stdout")
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], text: str | None = None) -> None:
         """Write one record as a line and flush it."""
-        self._writer.write(record)
+        self._writer.write(record, text)
 
     def reopen(self) -> None:
         """Close the file and open the same path again; stdout is left alone."""
@@ -311,7 +305,7 @@ class _Loop:
         self.sources = sources
         self.confirmer = confirmer
         self.output = output
-        self.sink: AlertWriter = sink if sink is not None else output
+        self.sink: RecordWriter = sink if sink is not None else output
         self.outputs = sink
         self.counted = (0, 0, 0)
         self.options = options

@@ -23,7 +23,7 @@ class ListWriter:
     def __init__(self) -> None:
         self.records: list[Record] = []
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record, text: str | None = None) -> None:
         self.records.append(record)
 
 
@@ -37,7 +37,7 @@ class FlakyForwarder:
         self.dropped = 0
         self.closed = False
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record, text: str | None = None) -> None:
         if len(self.got) + self.dropped & 1:
             self.dropped += 1
         else:

@@ -10,16 +10,11 @@ head``) is ``BrokenPipeError``, which the CLI ends quietly on.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import IO, Any
 
 from poolsniff.errors import OutputError
-
-
-def dumps(record: dict[str, Any]) -> str:
-    """Serialise one record as a compact JSON line (no newline)."""
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+from poolsniff.output.interface import encode
 
 
 class JsonlWriter:
@@ -40,9 +35,9 @@ class JsonlWriter:
             raise OutputError(f"{path}: cannot open for writing: {e.strerror}") from e
         return cls(stream, path)
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], text: str | None = None) -> None:
         """Write one record as a whole line and flush it."""
-        line = dumps(record) + "\n"
+        line = (text if text is not None else encode(record)) + "\n"
         try:
             self.stream.write(line)
             self.stream.flush()

@@ -17,12 +17,12 @@ A server that goes away later costs alerts, not the sensor (:mod:`poolsniff.outp
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from poolsniff.output.interface import encode
 from poolsniff.output.options import Option, checked, nonempty
 from poolsniff.output.transports.connection import Connection, Warn
 
@@ -177,9 +177,9 @@ class RedisSink:
         if kind not in ("stream", "none"):
             raise RedisError(f"key {self.stream!r} holds a {kind}, not a stream; use another --redis-stream")
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], text: str | None = None) -> None:
         """Add one alert record to the stream (a server that is away costs the alert, not the sensor)."""
-        eve = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+        eve = text if text is not None else encode(record)
         command = encode_command(
             "XADD", self.stream, "MAXLEN", "~", self.target.maxlen, "*", "eve", eve, "sensor", self.sensor
         )

@@ -175,8 +175,11 @@ class SyslogSink:
         except OSError as e:
             raise OutputError(f"{self.name}: cannot reach it: {e.strerror or e}") from e
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Send one alert record (a collector that is away costs the alert, never the sensor)."""
+    def write(self, record: dict[str, Any], text: str | None = None) -> None:
+        """Send one alert record (a collector that is away costs the alert, never the sensor).
+
+        ``text`` is not used: the message carries the record's ASCII-only JSON (``format_message``).
+        """
         message = format_message(
             record, facility=self.target.facility, hostname=self.hostname, procid=self.procid
         )

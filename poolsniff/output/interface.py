@@ -1,0 +1,43 @@
+"""The output stage's protocols: what every output takes, and the one JSON form of a record.
+
+enrichment -> Alert -> to_eve -> record -> **RecordWriter.write** (the stage, a transport)
+
+:class:`RecordWriter` is what every output is to the stage and to the run modes (the JSON-lines
+file, the stage wrapped around it, a forwarder); :class:`Forwarder` is a best-effort output to a
+collector. :func:`encode` is the compact JSON of a record; the stage encodes each record once and
+hands the text to every writer (the EVE file and the Redis stream write the same text; syslog
+writes its own ASCII-only form, which RFC 5424's MSG needs without a BOM).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+"""An EVE record, as ``output.eve.to_eve`` builds it."""
+
+
+def encode(record: Record) -> str:
+    """A record as compact JSON (UTF-8 text, no newline): the form the EVE file and Redis carry."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+class RecordWriter(Protocol):
+    """Where EVE records go: the JSON-lines writer, the output stage, or a forwarder."""
+
+    def write(self, record: Record, text: str | None = None) -> None:
+        """Write one record; ``text`` is ``encode(record)`` when the caller has made it already."""
+
+
+class Forwarder(RecordWriter, Protocol):
+    """A best-effort output to a collector (syslog, Redis)."""
+
+    name: str
+
+    @property
+    def dropped(self) -> int:
+        """Alerts it could not forward."""
+
+    def close(self) -> None:
+        """Close the connection."""
