@@ -1,4 +1,4 @@
-"""TLS ClientHello parsing for the TLS dissector (pipeline stage: flows/dissectors).
+"""TLS ClientHello (and ServerHello) parsing for the TLS dissector (pipeline stage: flows/dissectors).
 
 source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
@@ -11,7 +11,8 @@ answers with a ``ClientHello``, ``NEED_MORE`` (call again with more bytes) or ``
 A ClientHello may be fragmented over several TLS handshake records (RFC 8446 §5.1),
 and those records over several TCP segments; the caller passes the accumulated
 stream and this module reassembles the handshake message from the records.
-SSLv2-compatible hellos are not recognised.
+SSLv2-compatible hellos are not recognised. ``server_hello_message`` finds a server's
+ServerHello the same way, for its JA3S.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from poolsniff.dissect.interface import NEED_MORE, Incomplete
 
 CONTENT_HANDSHAKE: Final = 22
 HANDSHAKE_CLIENT_HELLO: Final = 1
+HANDSHAKE_SERVER_HELLO: Final = 2
 RECORD_HEADER_LEN: Final = 5
 MAX_RECORD_LEN: Final = 2**14 + 2048
 """Largest TLSCiphertext fragment allowed (RFC 5246 §6.2.3); plaintext records are smaller."""
@@ -111,7 +113,16 @@ def client_hello_message(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | 
     return _reassemble(buf) if handshake is None else handshake
 
 
-def _whole_in_first_record(buf: bytes) -> bytes | None:
+def server_hello_message(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
+    """The whole ServerHello handshake message (header included) at the start of a server's stream.
+
+    For its JA3S (``tlsfp.server_fingerprint``); answers like ``client_hello_message``.
+    """
+    handshake = _whole_in_first_record(buf, HANDSHAKE_SERVER_HELLO)
+    return _reassemble(buf, HANDSHAKE_SERVER_HELLO) if handshake is None else handshake
+
+
+def _whole_in_first_record(buf: bytes, msg_type: int = HANDSHAKE_CLIENT_HELLO) -> bytes | None:
     """The common case, without the record loop: the first record holds the whole ClientHello.
 
     Returns the handshake message as ``_reassemble`` would, or ``None`` for any other case
@@ -121,15 +132,17 @@ def _whole_in_first_record(buf: bytes) -> bytes | None:
         return None
     record = (buf[3] << 8) | buf[4]
     end = 9 + ((buf[6] << 16) | (buf[7] << 8) | buf[8])
-    if buf[5] != HANDSHAKE_CLIENT_HELLO or record > MAX_RECORD_LEN or end - 5 > record:
+    if buf[5] != msg_type or record > MAX_RECORD_LEN or end - 5 > record:
         return None
     if end - 5 > MAX_HELLO_BYTES or end > len(buf):
         return None
     return buf[5:end]
 
 
-def _reassemble(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
-    """Join handshake record fragments until the first handshake message is complete."""
+def _reassemble(
+    buf: bytes, msg_type: int = HANDSHAKE_CLIENT_HELLO
+) -> bytes | Literal[Incomplete.NEED_MORE] | None:
+    """Join handshake record fragments until the first handshake message (of ``msg_type``) is complete."""
     data = b""
     off = 0
     while True:
@@ -141,7 +154,7 @@ def _reassemble(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
         end = off + RECORD_HEADER_LEN + int.from_bytes(header[3:5], "big")
         # A record still arriving counts too: its first bytes may already settle the matter.
         data += buf[off + RECORD_HEADER_LEN : end]
-        message = _first_message(data)
+        message = _first_message(data, msg_type)
         if message is not NEED_MORE:
             return message
         if end > len(buf):
@@ -153,9 +166,11 @@ def _wait_or_give_up(buf: bytes) -> Literal[Incomplete.NEED_MORE] | None:
     return None if len(buf) >= MAX_HELLO_BYTES else NEED_MORE
 
 
-def _first_message(data: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | None:
-    """Return the ClientHello handshake message at the start of ``data`` once it is whole."""
-    if data and data[0] != HANDSHAKE_CLIENT_HELLO:
+def _first_message(
+    data: bytes, msg_type: int = HANDSHAKE_CLIENT_HELLO
+) -> bytes | Literal[Incomplete.NEED_MORE] | None:
+    """Return the ``msg_type`` handshake message at the start of ``data`` once it is whole."""
+    if data and data[0] != msg_type:
         return None
     if len(data) < 4:
         return NEED_MORE

@@ -1,4 +1,4 @@
-"""JA3 and JA4 fingerprints of a TLS ClientHello (pipeline stage: flows/dissectors).
+"""JA3 and JA4 fingerprints of a TLS ClientHello, JA3S of a ServerHello (pipeline stage: flows/dissectors).
 
 source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
@@ -11,6 +11,11 @@ header included, as ``tls.client_hello_message`` returns it) and computes:
   extension counts + first/last ALPN characters, then the truncated sha256 of the sorted
   ciphers and of the sorted extensions (SNI and ALPN left out) with the signature
   algorithms in their original order.
+
+``server_fingerprint`` takes one whole ServerHello handshake message and computes JA3S
+(Salesforce): ``SSLVersion,Cipher,Extensions`` in decimal, extensions ``-`` joined in their
+order, and its md5; the version is the legacy ``server_version`` (0x0303 for TLS 1.3), as
+Salesforce's and Wireshark's implementations take it.
 
 Malformed hellos raise ``ValueError``; callers treat that as "no fingerprint".
 """
@@ -62,6 +67,46 @@ class Fingerprints:
     ja4: str
     ja4_r: str
     """JA4 with the sorted lists in the clear instead of hashed (the "raw" form)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFingerprint:
+    """The JA3S of one ServerHello, and the version it settles."""
+
+    ja3s_string: str
+    ja3s_hash: str
+    version: int
+    """The negotiated version: supported_versions' selection (TLS 1.3), else ``server_version``."""
+
+
+def server_fingerprint(h: bytes) -> ServerFingerprint:
+    """JA3S of the ServerHello handshake message ``h``; ``ValueError`` if malformed."""
+    if len(h) < 39 or h[0] != 2:
+        raise ValueError("not a ServerHello handshake message")
+    legacy = (h[4] << 8) | h[5]
+    off = 39 + h[38]
+    if h[38] > 32 or off + 3 > len(h):
+        raise ValueError("ServerHello shorter than its fixed fields")
+    cipher = (h[off] << 8) | h[off + 1]
+    off += 3  # cipher suite, compression method
+    exts: list[int] = []
+    version = legacy
+    if off < len(h):
+        off, stop = _vec(h, off, 2)
+        while off < stop:
+            if off + 4 > stop:
+                raise ValueError("extension header runs past the block")
+            ext_type = (h[off] << 8) | h[off + 1]
+            end = off + 4 + ((h[off + 2] << 8) | h[off + 3])
+            if end > stop:
+                raise ValueError("extension runs past the block")
+            if not is_grease(ext_type):
+                exts.append(ext_type)
+            if ext_type == EXT_SUPPORTED_VERSIONS and end - off == 6:
+                version = (h[off + 4] << 8) | h[off + 5]
+            off = end
+    ja3s = f"{legacy},{cipher},{'-'.join(map(str, exts))}"
+    return ServerFingerprint(ja3s, hashlib.md5(ja3s.encode()).hexdigest(), version)
 
 
 def known_miner(ja4: str) -> str | None:
