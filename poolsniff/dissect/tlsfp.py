@@ -204,7 +204,9 @@ def _ja4(legacy: int, ciphers: list[int], exts: list[int], data: dict[int, bytes
     if sigalgs:
         c_raw += "_" + ",".join(f"{v:04x}" for v in sigalgs)
     b = _hash12(b_raw) if ciphers else _EMPTY_HASH
-    c = _hash12(c_raw) if exts else _EMPTY_HASH
+    # an extension list with nothing left once SNI and ALPN are out hashes to zeros, as no list does
+    # (FoxIO's vectors: the SOCKS capture's hello carries SNI only)
+    c = _hash12(c_raw) if c_raw else _EMPTY_HASH
     return f"{a}_{b}_{c}", f"{a}_{b_raw}_{c_raw}"
 
 
