@@ -1,4 +1,4 @@
-"""atheris fuzz harness for poolsniff's parsers (decode, capture reader, prefilter, DNS, TLS, HTTP, JSON-RPC).
+"""atheris fuzz harness for poolsniff's parsers (decode, capture, prefilter, DNS, TLS, HTTP, tunnels, JSON).
 
 Run one target for a bounded time, as CI does:
 
@@ -20,7 +20,8 @@ import atheris
 
 with atheris.instrument_imports():
     from poolsniff.detect.jsonrpc import classify
-    from poolsniff.dissect import dns, http, tls
+    from poolsniff.dissect import dns, http, tls, tlsfp, tunnels
+    from poolsniff.dissect.websocket import WsFrames
     from poolsniff.engine.decode import Decoder
     from poolsniff.engine.fast.prefilter import detections
     from poolsniff.engine.pipeline import Pipeline
@@ -99,11 +100,21 @@ def fuzz_prefilter(data: bytes) -> None:
 
 
 def fuzz_parsers(data: bytes) -> None:
-    """DNS, TLS ClientHello and HTTP head parsers on the same bytes."""
+    """DNS, TLS hellos, HTTP head, tunnel prefixes and WebSocket frames on the same bytes."""
     dns.parse_dns(data)
     dns.split_tcp_dns(data)
     tls.parse_client_hello(data)
+    message = tls.server_hello_message(data)
+    if isinstance(message, bytes):
+        try:
+            tlsfp.server_fingerprint(message)
+        except ValueError:
+            pass
     http.parse_head(data)
+    for kind in tunnels.KINDS:
+        tunnels.parse_client(kind, data)
+        tunnels.parse_server(kind, data)
+    WsFrames().feed(data)
 
 
 def fuzz_jsonrpc(data: bytes) -> None:

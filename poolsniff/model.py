@@ -5,7 +5,8 @@ source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 * a *source* yields ``Frame`` tuples ``(ts_us, linktype, data)``;
 * ``decode`` turns a frame into a ``Packet`` (or ``None``: counted, never raised);
 * dissectors turn packets into ``Event`` records (DNS messages, JSON-RPC messages,
-  HTTP requests, TLS ClientHellos, flow starts, Stratum V2 handshakes);
+  HTTP requests, TLS ClientHellos and ServerHellos, tunnel prefixes, flow starts, Stratum
+  V2 handshakes);
 * detectors turn events into ``Detection`` records;
 * enrichment adds blocklist and DNS-memory context and yields ``Alert`` records,
   which sinks serialise (EVE JSON).
@@ -133,6 +134,32 @@ class TlsClientHello(Event):
     """JA3 (``tlsfp``); empty when the hello could not be fingerprinted."""
     ja3_hash: str = ""
     ja4: str = ""
+    known: str = ""
+    """The miner build whose recorded ClientHello has this JA4 (``tlsfp.KNOWN_MINERS``), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsServerHello(Event):
+    """A TLS ServerHello, with its JA3S fingerprint (``tlsfp``)."""
+
+    version: str
+    ja3s_string: str = ""
+    ja3s_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelOpen(Event):
+    """A tunnel prefix at the start of a TCP direction: SOCKS, HTTP CONNECT, PROXY protocol, WebSocket."""
+
+    kind: str
+    """``socks4``, ``socks4a``, ``socks5``, ``http-connect``, ``proxy-v1``, ``proxy-v2``, ``websocket``."""
+    host: str
+    """The target the client asked for: a name or an address ("" when the prefix names none)."""
+    port: int
+    target: str
+    """``host:port`` as the alert gives it (IPv6 addresses in brackets)."""
+    source: str = ""
+    """PROXY protocol: the original client, ``ip:port``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,6 +220,15 @@ def client_hello(sni: str, record_size: int = 2**14) -> bytes:
     return out
 
 
+def server_hello(version: int | None = 0x0304) -> bytes:
+    """A ServerHello record choosing TLS_AES_128_GCM_SHA256, with supported_versions ``version`` if given."""
+    exts = b"" if version is None else b"\x00\x2b\x00\x02" + version.to_bytes(2, "big")
+    body = b"\x03\x03" + bytes(range(32, 64)) + b"\x00" + b"\x13\x01" + b"\x00"
+    body += len(exts).to_bytes(2, "big") + exts
+    message = b"\x02" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x03" + len(message).to_bytes(2, "big") + message
+
+
 def sv2_frame(msg_type: int, body: bytes, ext: int = 0) -> bytes:
     """A plaintext Stratum V2 frame: extension_type U16, msg_type U8, msg_length U24 (little-endian)."""
     return struct.pack("<HB", ext, msg_type) + len(body).to_bytes(3, "little") + body

@@ -1,12 +1,14 @@
-"""Name and address detectors: DNS queries, TLS SNI, HTTP Host, remembered pool addresses.
+"""Name and address detectors: DNS queries, TLS SNI, HTTP Host, tunnel targets, remembered pool addresses.
 
-DnsMessage / TlsClientHello / HttpMessage / FlowStart -> **NameDetector** -> Detection
+DnsMessage / TlsClientHello / HttpMessage / TunnelOpen / FlowStart -> **NameDetector** -> Detection
 
 A name matches a blocklist entry exactly or as a subdomain at a label boundary (the
 matching itself, with normalisation and the allowlist, is ``Blocklist.match_name``). A new
 connection to an address that a listed name resolved to (``DnsMemory``), or to a listed
 ``ip:port`` endpoint, raises a *fallback* signature: it is kept only when nothing more
-specific fired on the flow.
+specific fired on the flow. The target of a proxy tunnel (SOCKS, HTTP ``CONNECT``, the PROXY
+protocol's destination) is matched as a name, or as an address by the name it was resolved
+from and as a listed endpoint; a WebSocket's target is its HTTP Host, matched as such.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.interface import AddressNames
 from poolsniff.dissect.dns import rrtype_name
+from poolsniff.dissect.tunnels import WEBSOCKET
 from poolsniff.intel.lists import Blocklist, Match
 from poolsniff.model import (
     Detection,
@@ -26,6 +29,7 @@ from poolsniff.model import (
     Role,
     Signature,
     TlsClientHello,
+    TunnelOpen,
 )
 
 
@@ -33,7 +37,7 @@ class NameDetector:
     """Raises the name-based signatures."""
 
     name = "names"
-    events: tuple[type[Event], ...] = (DnsMessage, TlsClientHello, HttpMessage, FlowStart)
+    events: tuple[type[Event], ...] = (DnsMessage, TlsClientHello, HttpMessage, FlowStart, TunnelOpen)
 
     def __init__(self, blocklist: Blocklist, memory: AddressNames) -> None:
         """Match against ``blocklist``; look addresses up in ``memory``."""
@@ -60,7 +64,29 @@ class NameDetector:
             host = event.headers.get("host", "")
             if event.is_request and host:
                 return self._http(event, host)
+        elif isinstance(event, TunnelOpen):
+            return self._tunnel(event)
         return []
+
+    def _tunnel(self, event: TunnelOpen) -> list[Detection]:
+        """A tunnel to a listed name, to an address a listed name resolved to, or to a listed endpoint."""
+        host = event.host
+        if not host or event.kind == WEBSOCKET:  # a WebSocket's Host is matched as HTTP Host
+            return []
+        name: str | None = host
+        if _is_address(host):
+            name = self.memory.lookup(host, event.ts_us)
+        match = self.blocklist.match_name(name) if name else None
+        if match is None and _is_address(host):
+            match = self.blocklist.match_endpoint(host, event.port)
+        if match is None:
+            return []
+        det = Detection(event.ts_us, event.flow, sigs.TUNNEL_POOL, Role.CLIENT, True)
+        det.evidence.update(match.evidence())
+        if name:
+            det.evidence["pool_host"] = name
+            det.names.append(name)
+        return [det]
 
     def _http(self, event: HttpMessage, host: str) -> list[Detection]:
         name = _strip_port(host)
@@ -121,6 +147,10 @@ def _name_detection(
     det.evidence["pool_host"] = name.lower().rstrip(".")
     det.names.append(name)
     return det
+
+
+def _is_address(host: str) -> bool:
+    return ":" in host or host.replace(".", "").isdigit()
 
 
 def _strip_port(host: str) -> str:

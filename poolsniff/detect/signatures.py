@@ -67,6 +67,7 @@ RESOLVED_POOL: Final = Signature(
     9300204, f"{_P} Connection to an address a mining pool name resolved to", 2, probe=True
 )
 ENDPOINT_POOL: Final = Signature(9300205, f"{_P} Connection to a listed mining pool endpoint", 2, probe=True)
+TUNNEL_POOL: Final = Signature(9300206, f"{_P} Proxy tunnel to a mining pool", 2)
 
 CONFIRMED: Final = Signature(9300301, f"{_P} Mining pool confirmed by an active probe", 1)
 """Raised by ``scan/sniff --confirm`` when the server of a probe-worthy alert answered a Stratum
@@ -87,7 +88,7 @@ def for_verdict(flavour: str, role: Role) -> Signature:
 ALL: Final = (
     [*MINER.values(), *POOL.values()]
     + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP]
-    + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL]
+    + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL, TUNNEL_POOL]
     + [CONFIRMED]
 )
 """Every signature, in the order of the signature table in docs/alerts.md."""

@@ -109,8 +109,8 @@ class Dissector:
         """A flow starts (``synced`` is False when the capture joined it mid-session)."""
         key = flow.key
         dns_port = key.client_port == DNS_PORT or key.server_port == DNS_PORT
-        flow.c = Direction(key, True, synced, dns_port)
-        flow.s = Direction(key, False, synced, dns_port)
+        flow.c = Direction(key, True, synced, dns_port, self.counters)
+        flow.s = Direction(key, False, synced, dns_port, self.counters, flow.c)
         self.live[id(flow)] = flow
         events.append(FlowStart(ts_us, key, from_client))
 

@@ -1,24 +1,30 @@
 """One direction of a TCP flow: reassembly, then the dissector its first bytes call for.
 
-flows -> **streams** -> (jsonlines | http | tls | dns-over-tcp | sv2) -> events
+flows -> **streams** -> (tunnels | websocket) -> (jsonlines | http | tls | dns-over-tcp | sv2) -> events
 
 The first bytes of a direction pick its mode: ``{``/``[`` means JSON lines (Stratum,
-eth-proxy, CryptoNote), an HTTP method or status line means HTTP/1.x, a TLS handshake
-record means a ClientHello to read, a Stratum V2 ``SetupConnection`` frame is parsed,
-and port 53 means DNS over TCP. Anything else is ignored from then on. A direction the
-capture joined mid-session looks for the next ``\\n{`` before it decides.
+eth-proxy, CryptoNote), a tunnel prefix (SOCKS4/4a/5, HTTP ``CONNECT``, PROXY v1/v2: the
+client's request, then the server's reply, which the server's direction expects once the
+client's has named the tunnel) is read and the bytes after it decide again, an HTTP method
+or status line means HTTP/1.x (a WebSocket Upgrade then turns the rest into frames whose
+messages decide again), a TLS handshake record means a ClientHello to read, a Stratum V2
+``SetupConnection`` frame is parsed, and port 53 means DNS over TCP. Anything else is
+ignored from then on. A direction the capture joined mid-session looks for the next
+``\\n{`` before it decides (and never for a tunnel prefix).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import IntEnum
 from typing import Any, Final
 
-from poolsniff.dissect import dns, http, tls, tlsfp
+from poolsniff.dissect import dns, http, tls, tlsfp, tunnels
 from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.jsonlines import JsonLines
 from poolsniff.dissect.reassembly import Reassembler
 from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
+from poolsniff.dissect.websocket import WsFrames
 from poolsniff.model import (
     DnsMessage,
     Event,
@@ -27,6 +33,8 @@ from poolsniff.model import (
     JsonMessage,
     Sv2Handshake,
     TlsClientHello,
+    TlsServerHello,
+    TunnelOpen,
 )
 
 MAX_INSPECT: Final = 1 << 20
@@ -35,6 +43,8 @@ MAX_RESYNC: Final = 64 * 1024
 """Bytes searched for a line start in a direction joined mid-session."""
 MAX_HTTP_BODY: Final = 64 * 1024
 DECIDE_BYTES: Final = 8
+MAX_TUNNELS: Final = 3
+"""Tunnel prefixes read one inside the other in a direction (PROXY v2, then SOCKS5, ...)."""
 _WS: Final = b" \t\r\n"
 
 
@@ -48,6 +58,7 @@ class Mode(IntEnum):
     TLS = 4
     DNS = 5
     IGNORE = 6
+    TUNNEL = 7
 
 
 # the modes as module constants: an enum member looked up on its class costs a dict walk
@@ -58,6 +69,7 @@ _HTTP: Final = Mode.HTTP
 _TLS: Final = Mode.TLS
 _DNS: Final = Mode.DNS
 _IGNORE: Final = Mode.IGNORE
+_TUNNEL: Final = Mode.TUNNEL
 
 
 class Direction:
@@ -65,11 +77,23 @@ class Direction:
 
     __slots__ = (
         "key", "from_client", "synced", "mode", "reasm", "buf", "lines", "inspected",
-        "first", "http_body", "http_head",
+        "first", "http_body", "http_head", "tunnels", "tunnel_kind", "peer", "ws", "counters",
     )  # fmt: skip
 
-    def __init__(self, key: FlowKey, from_client: bool, synced: bool, dns_port: bool) -> None:
-        """Create the direction; ``dns_port`` selects DNS over TCP."""
+    def __init__(
+        self,
+        key: FlowKey,
+        from_client: bool,
+        synced: bool,
+        dns_port: bool,
+        counters: Counter[str] | None = None,
+        peer: Direction | None = None,
+    ) -> None:
+        """Create the direction; ``dns_port`` selects DNS over TCP.
+
+        ``counters`` counts malformed tunnel prefixes and WebSocket frames; a server's
+        direction gets its client's as ``peer``, to know which tunnel reply to expect.
+        """
         self.key = key
         self.from_client = from_client
         self.synced = synced
@@ -82,6 +106,14 @@ class Direction:
         self.http_body = -1
         """Body bytes still expected for the current HTTP message (-1: in a head)."""
         self.http_head: http.HttpHead | None = None
+        self.tunnels: list[str] = []
+        """The tunnel prefixes read (or being read) in this direction, outermost first."""
+        self.tunnel_kind = ""
+        """The tunnel whose prefix ``_TUNNEL`` mode reads."""
+        self.peer = peer
+        self.ws: WsFrames | None = None
+        """The WebSocket framing that the bytes go through, after an Upgrade."""
+        self.counters = counters
 
     @property
     def ignored(self) -> bool:
@@ -91,6 +123,8 @@ class Direction:
     def buffered(self) -> int:
         """Bytes this direction holds: undecided or partial messages and out-of-order segments."""
         held = len(self.buf) + self.reasm.pending_bytes
+        if self.ws is not None:
+            held += self.ws.buffered()
         return held + len(self.lines.buf) if self.lines is not None else held
 
     def give_up(self) -> None:
@@ -98,6 +132,7 @@ class Direction:
         self.mode = _IGNORE
         self.buf = b""
         self.lines = None
+        self.ws = None
         self.reasm = Reassembler()
 
     def syn(self, seq: int) -> None:
@@ -124,14 +159,22 @@ class Direction:
             self.mode = _IGNORE
             self.buf = b""
             return []
+        if self.ws is not None:
+            return self._framed(ts, data)
         return self._consume(ts, data)
 
     def _lost_bytes(self) -> None:
-        if self.lines is not None:
+        if self.ws is not None or self.mode == _TUNNEL:  # framing cannot resynchronise
+            self.give_up()
+        elif self.lines is not None:
             self.lines.resync()
         elif self.mode in (_HTTP, _TLS, _DNS):
             self.mode = _IGNORE
             self.buf = b""
+
+    def _count(self, what: str) -> None:
+        if self.counters is not None:
+            self.counters[what] += 1
 
     # ------------------------------------------------------------------ dispatch
 
@@ -144,9 +187,11 @@ class Direction:
         if mode == _HTTP:
             return self._http(ts, data)
         if mode == _TLS:
-            return self._tls(ts, data)
+            return self._tls(ts, data) if self.from_client else self._server_hello(ts, data)
         if mode == _DNS:
             return self._dns(ts, data)
+        if mode == _TUNNEL:
+            return self._tunnel(ts, data)
         return []
 
     def _decide(self, ts: int, data: bytes) -> list[Event]:
@@ -161,12 +206,18 @@ class Direction:
             self.mode = _JSON
             self.lines = JsonLines(synced=True)
             return self._json(ts, head)
+        if self.synced and self.mode == _UNDECIDED:
+            kind = self._tunnel_due(buf)
+            if kind is not None:
+                events = self._tunnel_start(ts, kind, buf)
+                if events is not None:
+                    return events
         if http.looks_like_http_request(head) or http.looks_like_http_response(head):
             self.mode = _HTTP
             return self._http(ts, buf)
-        if self.from_client and tls.looks_like_tls(buf):
+        if tls.looks_like_tls(buf):
             self.mode = _TLS
-            return self._tls(ts, buf)
+            return self._tls(ts, buf) if self.from_client else self._server_hello(ts, buf)
         if self.from_client and self.mode == _UNDECIDED:
             need = sv2_frame_length(buf)
             if need is not None and len(buf) < need and len(buf) < MAX_RESYNC:
@@ -195,6 +246,95 @@ class Direction:
         self.mode = _RESYNC
         self.buf = buf[-1:]
         return []
+
+    # ------------------------------------------------------------------ tunnels
+
+    def _tunnel_due(self, buf: bytes) -> str | None:
+        """The tunnel whose prefix ``buf`` may start: a client's by its first bytes; a server's
+        reply to the client's next tunnel that wants one."""
+        if self.from_client:
+            return tunnels.client_kind(buf) if len(self.tunnels) < MAX_TUNNELS else None
+        peer = self.peer
+        if peer is None or not peer.tunnels:
+            return None
+        due = [k for k in peer.tunnels if k in tunnels.REPLIED]
+        done = sum(1 for k in self.tunnels if k in tunnels.REPLIED)
+        return due[done] if len(due) > done else None
+
+    def _tunnel_start(self, ts: int, kind: str, buf: bytes) -> list[Event] | None:
+        """Read a ``kind`` prefix; None when ``buf`` does not hold one after all (counted)."""
+        parse = tunnels.parse_client if self.from_client else tunnels.parse_server
+        found = parse(kind, buf)
+        if found is None:
+            self._count("tunnel-malformed")
+            return None
+        self.tunnels.append(kind)
+        if found is NEED_MORE:
+            self.mode = _TUNNEL
+            self.tunnel_kind = kind
+            self.buf = buf
+            return []
+        return self._tunnel_done(ts, found, buf)
+
+    def _tunnel(self, ts: int, data: bytes) -> list[Event]:
+        """More bytes of a prefix being read."""
+        buf = self.buf + data
+        parse = tunnels.parse_client if self.from_client else tunnels.parse_server
+        found = parse(self.tunnel_kind, buf)
+        if found is NEED_MORE:
+            self.buf = buf
+            return []
+        if found is None:
+            self._count("tunnel-malformed")
+            self.mode = _IGNORE
+            self.buf = b""
+            return []
+        return self._tunnel_done(ts, found, buf)
+
+    def _tunnel_done(self, ts: int, found: tunnels.Prefix, buf: bytes) -> list[Event]:
+        """A whole prefix: name the tunnel (client side), then decide again on the bytes after it."""
+        self.tunnels[-1] = found.kind
+        self.mode = _UNDECIDED
+        self.buf = b""
+        out: list[Event] = []
+        if self.from_client and (found.host or found.source):
+            kind, host, port = found.kind, found.host, found.port
+            out.append(TunnelOpen(ts, self.key, True, kind, host, port, found.target, found.source))
+        rest = buf[found.length :]
+        if rest:
+            out.extend(self._decide(ts, rest))
+        return out
+
+    def _upgrade(self, ts: int, head: http.HttpHead, rest: bytes) -> list[Event]:
+        """An HTTP head that switched to WebSocket: the bytes after it are frames."""
+        self.mode = _UNDECIDED
+        self.buf = b""
+        self.tunnels.append(tunnels.WEBSOCKET)
+        self.ws = WsFrames()
+        out: list[Event] = []
+        if self.from_client:
+            host, port = tunnels.split_host_port(head.headers.get("host", ""), self.key.server_port)
+            if host:
+                target = tunnels.Prefix(tunnels.WEBSOCKET, 0, host, port).target
+                out.append(TunnelOpen(ts, self.key, True, tunnels.WEBSOCKET, host, port, target))
+        if rest:
+            out.extend(self._framed(ts, rest))
+        return out
+
+    def _framed(self, ts: int, data: bytes) -> list[Event]:
+        """Bytes of a WebSocket direction: the messages of its frames go to the usual dissectors."""
+        ws = self.ws
+        assert ws is not None
+        oversized = ws.oversized
+        data = ws.feed(data)
+        out = self._consume(ts, data) if data else []
+        if ws.oversized != oversized:
+            self._count("websocket-oversized")
+        if ws.done:
+            if ws.failed:
+                self._count("websocket-malformed")
+            self.give_up()
+        return out
 
     # ------------------------------------------------------------------ JSON lines
 
@@ -226,6 +366,10 @@ class Direction:
                     break
                 self.http_head = head
                 buf = buf[head.head_length :]
+                if self.ws is None and tunnels.is_websocket_upgrade(head):
+                    out.extend(self._http_done(ts, head, b""))
+                    out.extend(self._upgrade(ts, head, buf))
+                    return out
                 length = http.body_length(head)
                 if length is None or length < 0 or (not head.is_request and length > MAX_HTTP_BODY):
                     # chunked, unknown or large response body: report the head, stop reading
@@ -277,11 +421,28 @@ class Direction:
                 pass
             else:
                 ja3, ja3_hash, ja4 = fp.ja3_string, fp.ja3_hash, fp.ja4
-        return [
-            TlsClientHello(
-                ts, self.key, self.from_client, hello.sni, hello.version, hello.alpns, ja3, ja3_hash, ja4
-            )
-        ]
+        known = tlsfp.known_miner(ja4) or ""
+        sni, version, alpns = hello.sni, hello.version, hello.alpns
+        return [TlsClientHello(ts, self.key, True, sni, version, alpns, ja3, ja3_hash, ja4, known)]
+
+    def _server_hello(self, ts: int, data: bytes) -> list[Event]:
+        """A server's first TLS handshake record: the ServerHello's JA3S."""
+        buf = self.buf + data
+        message = tls.server_hello_message(buf)
+        if message is NEED_MORE:
+            self.buf = buf
+            return []
+        self.buf = b""
+        self.mode = _IGNORE
+        if message is None:
+            return []
+        try:
+            fp = tlsfp.server_fingerprint(message)
+        except ValueError:
+            self._count("tls-server-hello-malformed")
+            return []
+        version = tls.version_name(fp.version)
+        return [TlsServerHello(ts, self.key, False, version, fp.ja3s_string, fp.ja3s_hash)]
 
     def _dns(self, ts: int, data: bytes) -> list[Event]:
         messages, self.buf = dns.split_tcp_dns(self.buf + data)

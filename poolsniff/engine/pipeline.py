@@ -6,7 +6,8 @@ source -> **decode -> flows/dissectors -> detectors -> enrichment** -> sinks
 and enrichment, and returns the detections it releases. A detection is held briefly so
 that one alert per flow and signature carries the whole story (a subscribe followed by an
 authorize gives one alert with the agent *and* the wallet): it is released once it has a
-login (and the pool's answer, when the pool side is folded in), when its flow ends, or
+login (and the pool's answer, when the pool side is folded in; a TLS name or a tunnel: the
+ServerHello's JA3S, which goes on every alert of the flow), when its flow ends, or
 ``HOLD_US`` of capture time later. Fallback signatures
 (an address a pool name resolved to) are dropped when something more specific fired on
 the flow. ``finish()`` releases everything at the end of input.
@@ -33,14 +34,14 @@ from typing import Final
 from poolsniff.detect.interface import Detector
 from poolsniff.detect.names import NameDetector
 from poolsniff.detect.protocol import ProtocolDetector
-from poolsniff.detect.signatures import FALLBACK, MINER
+from poolsniff.detect.signatures import FALLBACK, MINER, TUNNEL_POOL
 from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.enrich.dnsmemory import DnsMemory
 from poolsniff.enrich.enricher import Enricher
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Packet, Role
+from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Packet, Role, TlsServerHello
 
 HOLD_US: Final = 5 * 1_000_000
 """How long a miner alert waits for the login that usually follows the subscribe."""
@@ -140,12 +141,18 @@ class Pipeline(Tracker):
         for inspect in inspects:
             for det in inspect(event):
                 self._hold(det, out)
-        if self._held and isinstance(event, FlowEnd):
-            sids = self._held.get(event.flow)
+        if kind is FlowEnd:
+            sids = self._held.get(event.flow) if self._held else None
             if sids:
                 for sid in list(sids):
                     if (event.flow, sid) in self._pending:  # not released behind an earlier one
                         self._release((event.flow, sid), out)
+            self.enricher.forget(event.flow)
+        elif kind is TlsServerHello and self._held and event.flow in self._held:
+            # the JA3S is in: what waited for it on this flow may be complete now
+            first = self._first_held(event.flow)
+            if first is not None and self._complete(self._pending[(event.flow, first)], self.fold_pool):
+                self._release((event.flow, first), out)
 
     def _route(self, kind: type[Event]) -> tuple[bool, tuple[Inspect, ...]]:
         """Who sees events of type ``kind``: the enricher (or not), then these detectors."""
@@ -165,7 +172,7 @@ class Pipeline(Tracker):
         if self.fold_pool and det.role == Role.POOL:
             folded = self._fold(det)
             if isinstance(folded, tuple):
-                if _complete(self._pending[folded], True) and self._first_held(folded[0]) == folded[1]:
+                if self._complete(self._pending[folded], True) and self._first_held(folded[0]) == folded[1]:
                     self._release(folded, out)
                 return
             if folded:
@@ -178,8 +185,12 @@ class Pipeline(Tracker):
             self._held.setdefault(det.flow, []).append(key[1])
         else:
             _merge(held, det)
-        if _complete(held, self.fold_pool) and self._first_held(det.flow) == key[1]:
+        if self._complete(held, self.fold_pool) and self._first_held(det.flow) == key[1]:
             self._release(key, out)
+
+    def _complete(self, det: Detection, fold_pool: bool) -> bool:
+        """``_complete``, knowing whether the flow's ServerHello has been seen."""
+        return _complete(det, fold_pool, self.enricher.facts.has_server_hello(det.flow))
 
     def _first_held(self, flow: FlowKey) -> int | None:
         """The signature of the flow's earliest held detection (``_held`` keeps them in time order).
@@ -235,7 +246,7 @@ class Pipeline(Tracker):
         self._release_one(key, out)
         flow = key[0]
         sid = self._first_held(flow)
-        while sid is not None and _complete(self._pending[(flow, sid)], self.fold_pool):
+        while sid is not None and self._complete(self._pending[(flow, sid)], self.fold_pool):
             self._release_one((flow, sid), out)
             sid = self._first_held(flow)
 
@@ -288,14 +299,18 @@ def _fold_into(miner: Detection, pool: Detection) -> None:
         miner.app.setdefault(k, app)
 
 
-def _complete(det: Detection, fold_pool: bool) -> bool:
+def _complete(det: Detection, fold_pool: bool, hello_seen: bool = True) -> bool:
     """A held detection is complete when waiting cannot add to it.
 
     A miner's waits for its login (the CryptoNote login carries agent and login in one message;
     Stratum's authorize follows the subscribe) and, when the pool side is folded in, for the
-    pool's answer, which comes one round trip later.
+    pool's answer, which comes one round trip later. One with a ``tls`` object or of a tunnel
+    waits for the flow's ServerHello (``hello_seen``): its JA3S goes on every alert of the flow.
     """
-    if det.signature.sid in FALLBACK:
+    sid = det.signature.sid
+    if sid in FALLBACK:
+        return False
+    if not hello_seen and (sid == TUNNEL_POOL.sid or "tls" in det.app):
         return False
     if det.role != Role.MINER:
         return True

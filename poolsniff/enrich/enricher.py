@@ -6,9 +6,12 @@ The enricher sees every DNS message first (``observe``; ``observes`` names the e
 it takes), so DNS answers are remembered before any later connection is judged. When a
 detection is released it adds, where it can:
 
-* every list entry the flow matches: a name from the flow (SNI, Host, a pool host named
-  inside Stratum params, or the name the pool's address was resolved from) and the pool's
-  ``ip:port`` (a user's ``--blocklist`` of endpoints); the first also fills ``blocklist*``;
+* the flow's tunnel and TLS fingerprints (``FlowFacts``); behind a tunnel, the pool is its
+  target, not the proxy;
+* every list entry the flow matches: a name from the flow (SNI, Host, a tunnel's target, a
+  pool host named inside Stratum params, or the name the pool's address was resolved from)
+  and the pool's ``ip:port`` (a user's ``--blocklist`` of endpoints); the first also fills
+  ``blocklist*``;
 * ``pool_host`` and ``pool`` (the registrable domain, from tldextract running offline);
 * redaction of wallets and logins when asked for.
 """
@@ -19,8 +22,9 @@ from typing import Final
 
 from poolsniff.detect.evidence import redact
 from poolsniff.enrich.dnsmemory import DnsMemory
+from poolsniff.enrich.flowfacts import FlowFacts
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import PROTO_TCP, Detection, DnsMessage, Event
+from poolsniff.model import PROTO_TCP, Detection, DnsMessage, Event, FlowKey
 
 REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
 """Evidence that identifies a person or an account; ``--redact`` hides it."""
@@ -29,7 +33,7 @@ REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
 class Enricher:
     """Adds blocklist and DNS-memory context to detections."""
 
-    observes: tuple[type[Event], ...] = (DnsMessage,)
+    observes: tuple[type[Event], ...] = (DnsMessage, *FlowFacts.observes)
     """The event types ``observe`` looks at; the pipeline hands it no others."""
 
     def __init__(self, blocklist: Blocklist, memory: DnsMemory, *, redact_ids: bool = False) -> None:
@@ -37,18 +41,34 @@ class Enricher:
         self.blocklist = blocklist
         self.memory = memory
         self.redact_ids = redact_ids
+        self.facts = FlowFacts()
 
     def observe(self, event: Event) -> None:
-        """Remember what later detections may need (DNS answers)."""
-        if isinstance(event, DnsMessage) and event.is_response:
-            self.memory.observe(event)
+        """Remember what later detections may need (DNS answers, tunnels, TLS fingerprints)."""
+        if isinstance(event, DnsMessage):
+            if event.is_response:
+                self.memory.observe(event)
+        else:
+            self.facts.observe(event)
+
+    def forget(self, flow: FlowKey) -> None:
+        """The flow ended and its detections are released: drop what was kept for it."""
+        self.facts.forget(flow)
 
     def enrich(self, det: Detection) -> Detection:
         """Add pool names, blocklist matches and redaction to ``det``; return it."""
         e = det.evidence
         flow = det.flow
+        self.facts.annotate(det)
         pool_ip = flow.server_ip if det.miner_is_client else flow.client_ip
-        if "pool_host" not in e:
+        pool_port = flow.server_port if det.miner_is_client else flow.client_port
+        behind, port = self.facts.tunnel_target(flow)
+        if behind:  # the proxy is not the pool: what the tunnel leads to is
+            if _is_address(behind):
+                pool_ip, pool_port = behind, port
+            elif behind not in det.names:
+                det.names.insert(0, behind)
+        if "pool_host" not in e and (not behind or _is_address(behind)):
             name = self.memory.lookup(pool_ip, det.ts_us)
             if name is not None:
                 e["pool_host"] = name
@@ -59,7 +79,7 @@ class Enricher:
                 if not _is_address(name):
                     e["pool_host"] = name.lower().rstrip(".")
                     break
-        self._hits(det, pool_ip)
+        self._hits(det, pool_ip, pool_port)
         host = e.get("pool_host")
         if host and not _is_address(host):
             pool = self.blocklist.suffixes.registrable(host)
@@ -69,7 +89,7 @@ class Enricher:
             self._redact(det)
         return det
 
-    def _hits(self, det: Detection, pool_ip: str) -> None:
+    def _hits(self, det: Detection, pool_ip: str, pool_port: int) -> None:
         """Every list entry the flow matches, in order: the detection's own, the names', the endpoint's."""
         e = det.evidence
         hits = det.hits
@@ -78,7 +98,6 @@ class Enricher:
         found = [self.blocklist.match_name(name) for name in det.names]
         flow = det.flow
         if flow.proto == PROTO_TCP:
-            pool_port = flow.server_port if det.miner_is_client else flow.client_port
             found.append(self.blocklist.match_endpoint(pool_ip, pool_port))
         for match in found:
             if match is not None and all(h.get("blocklist_entry") != match.entry for h in hits):

@@ -20,6 +20,7 @@ from poolsniff.model import (
     HttpMessage,
     Role,
     TlsClientHello,
+    TunnelOpen,
 )
 
 TS = 1_700_000_000_000_000
@@ -242,3 +243,57 @@ def test_repeated_queries_alert_each_time() -> None:
     found = [list(detector.inspect(query("x.supportxmr.com"))) for _ in range(3)]
     assert [len(f) for f in found] == [1, 1, 1]
     assert detector.inspect(query("example.org")) == []
+
+
+# --------------------------------------------------------------------------- tunnel targets
+
+PROXY_FLOW = FlowKey("10.0.0.1", 40100, "10.0.0.8", 1080, 6)
+
+
+def tunnel(kind: str, host: str, port: int) -> TunnelOpen:
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return TunnelOpen(TS, PROXY_FLOW, True, kind, host, port, target)
+
+
+@pytest.mark.parametrize(
+    "event, pool_host",
+    [
+        pytest.param(tunnel("socks5", "gulf.supportxmr.com", 10128), "gulf.supportxmr.com", id="socks5-name"),
+        pytest.param(tunnel("http-connect", "pool.supportxmr.com", 443), "pool.supportxmr.com", id="connect"),
+        pytest.param(tunnel("socks4", POOL_IP, 3333), None, id="socks4-listed-endpoint"),
+        pytest.param(tunnel("socks5", "2001:db8::1", 3333), None, id="socks5-v6-endpoint"),
+        pytest.param(tunnel("proxy-v2", POOL_IP, 3333), None, id="proxy-v2-destination"),
+    ],
+)
+def test_tunnel_to_a_listed_target(event: TunnelOpen, pool_host: str | None) -> None:
+    (det,) = detect(event)
+    expected = (9300206, Role.CLIENT, True, PROXY_FLOW)
+    assert (det.signature.sid, det.role, det.miner_is_client, det.flow) == expected
+    assert det.evidence.get("pool_host") == pool_host
+    assert det.evidence["blocklist_category"] == "pool"
+
+
+def test_tunnel_to_an_address_a_listed_name_resolved_to() -> None:
+    memory = DnsMemory()
+    memory.observe(DnsMessage(TS, DNS_FLOW, False, 1, True, 0, 0, 0x8180, (("xmr.supportxmr.com", A),),
+                              (("xmr.supportxmr.com", A, "203.0.113.77", 600),)))  # fmt: skip
+    (det,) = detect(tunnel("socks4", "203.0.113.77", 443), memory=memory)
+    assert det.evidence["pool_host"] == "xmr.supportxmr.com"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(tunnel("socks5", "www.example.com", 443), id="benign-name"),
+        pytest.param(tunnel("socks4", "93.184.216.119", 443), id="benign-address"),
+        pytest.param(tunnel("socks5", POOL_IP, 443), id="listed-address-other-port"),
+        pytest.param(tunnel("websocket", "pool.supportxmr.com", 443), id="websocket-is-matched-as-http-host"),
+        pytest.param(TunnelOpen(TS, PROXY_FLOW, True, "proxy-v2", "", 0, ""), id="no-target"),
+    ],
+)
+def test_tunnel_without_a_listed_target(event: TunnelOpen) -> None:
+    assert detect(event) == []
+
+
+def test_tunnel_to_an_allowed_subdomain() -> None:
+    assert detect(tunnel("socks5", "www.supportxmr.com", 443), bl=blocklist(("www.supportxmr.com",))) == []

@@ -26,6 +26,7 @@ EXPECTED_SIDS = {
     9300203: ("HTTP Host of a mining pool", 2),
     9300204: ("address a mining pool name resolved to", 2),
     9300205: ("listed mining pool endpoint", 2),
+    9300206: ("Proxy tunnel to a mining pool", 2),
     9300301: ("Mining pool confirmed by an active probe", 1),
 }
 """Every signature: a fragment of its message and its severity."""

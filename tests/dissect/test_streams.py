@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from poolsniff.dissect.flows import FlowTable
 from poolsniff.dissect.jsonlines import MAX_BAD_LINES
 from poolsniff.dissect.reassembly import MAX_PENDING_SEGMENTS
-from poolsniff.dissect.streams import MAX_HTTP_BODY, MAX_INSPECT, MAX_RESYNC, Direction, Mode
+from poolsniff.dissect.streams import MAX_HTTP_BODY, MAX_INSPECT, MAX_RESYNC, MAX_TUNNELS, Direction, Mode
 from poolsniff.model import (
     PROTO_TCP,
     DnsMessage,
@@ -20,7 +21,10 @@ from poolsniff.model import (
     JsonMessage,
     Sv2Handshake,
     TlsClientHello,
+    TlsServerHello,
+    TunnelOpen,
 )
+from tests.dissect.test_websocket import frame
 from tests.factories import (
     BITMINTER_SUBSCRIBE_REPLY,
     CGMINER_AUTHORIZE,
@@ -38,8 +42,11 @@ from tests.factories import (
     dns_query,
     dns_response,
     random_bytes,
+    run,
+    server_hello,
     setup_connection,
     tcp_dns,
+    tcp_session,
 )
 
 KEY = FlowKey(CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, PROTO_TCP)
@@ -496,3 +503,137 @@ def test_syn_of_a_fresh_direction_then_json() -> None:
     d.syn(ISN - 1)
     events = d.segment(0, ISN, CGMINER_SUBSCRIBE)
     assert [e.value for e in events if isinstance(e, JsonMessage)] == [j(CGMINER_SUBSCRIBE)]
+
+
+# --------------------------------------------------------------------------- tunnels
+
+XMRIG_LOGIN = (
+    b'{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"4A","pass":"x","agent":"XMRig/6.16.0"}}\n'
+)
+POOL_JOB = b'{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"1","job":{"blob":"0707","job_id":"9"}}}\n'
+SOCKS5_NAME = b"\x05\x01\x00" + b"\x05\x01\x00\x03\x17gulf.moneroocean.stream\x27\x90"
+SOCKS5_REPLIES = b"\x05\x00" + b"\x05\x00\x00\x01\x0a\x00\x00\x01\x04\x38"
+PROXY_V2 = (
+    b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes([192, 0, 2, 9, 198, 51, 100, 3]) + b"\xc3\x4b\x0d\x05"
+)
+WS_UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: ws.pool.example:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+WS_ACCEPT = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+)
+
+
+def tunnel_events(exchanges: list[tuple[bool, bytes]], segment_size: int | None = None) -> list[Event]:
+    return run(tcp_session(exchanges, segment_size=segment_size))
+
+
+def opened(events: list[Event]) -> list[tuple[str, str, str]]:
+    return [(e.kind, e.target, e.source) for e in events if isinstance(e, TunnelOpen)]
+
+
+@pytest.mark.parametrize("segment_size", [None, 1, 3, 7])
+@pytest.mark.parametrize(
+    "exchanges, tunnel",
+    [
+        pytest.param(
+            [(True, SOCKS5_NAME[:3]), (False, SOCKS5_REPLIES[:2]),
+             (True, SOCKS5_NAME[3:]), (False, SOCKS5_REPLIES[2:])],
+            ("socks5", "gulf.moneroocean.stream:10128", ""), id="socks5-by-name",
+        ),
+        pytest.param(
+            [(True, b"\x04\x01\x0d\x05\xc6\x33\x64\x07\x00"), (False, b"\x00\x5a\x0d\x05\xc6\x33\x64\x07")],
+            ("socks4", "198.51.100.7:3333", ""), id="socks4",
+        ),
+        pytest.param(
+            [(True, b"CONNECT pool.example:3333 HTTP/1.1\r\nHost: pool.example:3333\r\n\r\n"),
+             (False, b"HTTP/1.1 200 Connection established\r\n\r\n")],
+            ("http-connect", "pool.example:3333", ""), id="http-connect",
+        ),
+        pytest.param([(True, PROXY_V2)], ("proxy-v2", "198.51.100.3:3333", "192.0.2.9:49995"), id="proxy-v2"),
+        pytest.param(
+            [(True, b"PROXY TCP4 192.0.2.9 198.51.100.3 50123 3333\r\n")],
+            ("proxy-v1", "198.51.100.3:3333", "192.0.2.9:50123"), id="proxy-v1",
+        ),
+    ],
+)  # fmt: skip
+def test_stratum_after_a_tunnel_prefix(
+    exchanges: list[tuple[bool, bytes]], tunnel: tuple[str, str, str], segment_size: int | None
+) -> None:
+    """The bytes after the prefix, in both directions, reach the JSON-lines dissector."""
+    events = tunnel_events([*exchanges, (True, XMRIG_LOGIN), (False, POOL_JOB)], segment_size)
+    assert opened(events) == [tunnel]
+    got = [(e.from_client, e.value.get("method") or "result") for e in events if isinstance(e, JsonMessage)]
+    assert got == [(True, "login"), (False, "result")]
+
+
+@pytest.mark.parametrize("segment_size", [None, 2, 5])
+def test_stratum_in_websocket_frames(segment_size: int | None) -> None:
+    """Masked client frames (one message in two fragments) and unmasked server frames."""
+    key = b"\x01\x02\x03\x04"
+    client = frame(XMRIG_LOGIN[:20], fin=False, key=key) + frame(XMRIG_LOGIN[20:-1], opcode=0, key=key)
+    server = frame(POOL_JOB.strip())
+    exchanges = [(True, WS_UPGRADE), (False, WS_ACCEPT), (True, client), (False, server)]
+    events = tunnel_events(exchanges, segment_size)
+    assert opened(events) == [("websocket", "ws.pool.example:8080", "")]
+    assert [type(e).__name__ for e in events if isinstance(e, (HttpMessage, JsonMessage))] == [
+        "HttpMessage", "HttpMessage", "JsonMessage", "JsonMessage",
+    ]  # fmt: skip
+    assert values(events)[0]["method"] == "login"
+
+
+def test_tls_through_http_connect_gives_both_hellos() -> None:
+    events = tunnel_events(
+        [
+            (True, b"CONNECT pool.example:443 HTTP/1.1\r\n\r\n"),
+            (False, b"HTTP/1.1 200 OK\r\n\r\n"),
+            (True, client_hello("pool.example")),
+            (False, server_hello()),
+        ]
+    )
+    assert [e.sni for e in events if isinstance(e, TlsClientHello)] == ["pool.example"]
+    assert [e.ja3s_string for e in events if isinstance(e, TlsServerHello)] == ["771,4865,43"]
+
+
+def test_refused_socks_reply_reads_nothing_more_of_the_server() -> None:
+    refused = b"\x00\x5b\x0d\x05\xc6\x33\x64\x07"
+    events = tunnel_events([(True, b"\x04\x01\x0d\x05\xc6\x33\x64\x07\x00"), (False, refused + POOL_JOB)])
+    assert opened(events) == [("socks4", "198.51.100.7:3333", "")]
+    assert values(events) == []
+
+
+@pytest.mark.parametrize(
+    "first, counter",
+    [
+        pytest.param(b"\x05\x01\x00\x05\x01\x00\x09" + bytes(40), "tunnel-malformed", id="socks5-bad-atyp"),
+        pytest.param(b"PROXY TCP4 " + b"9" * 200, "tunnel-malformed", id="proxy-v1-endless"),
+    ],
+)
+def test_malformed_prefix_is_counted_not_fatal(first: bytes, counter: str) -> None:
+    table = FlowTable()
+    events = run(tcp_session([(True, first), (True, XMRIG_LOGIN)]), table)
+    assert table.counters[counter] == 1
+    assert opened(events) == []
+
+
+def test_websocket_protocol_error_is_counted() -> None:
+    table = FlowTable()
+    run(tcp_session([(True, WS_UPGRADE), (True, frame(b"x", opcode=3))]), table)
+    assert table.counters["websocket-malformed"] == 1
+
+
+def test_mid_session_direction_looks_for_no_tunnel() -> None:
+    f = Fed(synced=False)
+    f.send(b"\x05\x01\x00" + b"\x05\x01\x00\x01" + bytes(6) + b"\n" + XMRIG_LOGIN)
+    assert opened(f.events) == [] and len(values(f.events)) == 1
+
+
+def test_tunnels_nest_up_to_the_bound() -> None:
+    """PROXY v2 then SOCKS5 then Stratum; more prefixes than MAX_TUNNELS are not read."""
+    events = tunnel_events([(True, PROXY_V2 + SOCKS5_NAME), (False, SOCKS5_REPLIES), (True, XMRIG_LOGIN)])
+    assert [k for k, _, _ in opened(events)] == ["proxy-v2", "socks5"]
+    assert values(events)[0]["method"] == "login"
+    deep = tunnel_events([(True, PROXY_V2 * (MAX_TUNNELS + 1) + XMRIG_LOGIN)])
+    assert len(opened(deep)) == MAX_TUNNELS and values(deep) == []

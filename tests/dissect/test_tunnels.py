@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from poolsniff.dissect import http
+from poolsniff.dissect.flows import FlowTable
 from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.tunnels import (
     KINDS,
@@ -21,6 +25,9 @@ from poolsniff.dissect.tunnels import (
     parse_server,
     split_host_port,
 )
+from poolsniff.engine.decode import Decoder
+from poolsniff.model import Event, TlsClientHello, TlsServerHello, TunnelOpen
+from poolsniff.sources.pcap import read_frames
 
 AFTER = b'{"id":1,"method":"login","params":{}}\n'
 """What the tunnel carries: the bytes after the prefix are not part of it."""
@@ -305,3 +312,53 @@ def test_mutated_prefixes_never_raise(prefix: bytes, data: st.DataObject) -> Non
     if kind is not None:
         found = parse_client(kind, buf)
         assert found is None or found is NEED_MORE or 0 < found.length <= len(buf)
+
+
+# --------------------------------------------------------------------------- real captures
+
+VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ja4-vectors"
+REAL = {
+    "socks-https-example.pcap": [
+        ("socks4", "93.184.216.119:443"),
+        ("socks4a", "www.example.com:443"),
+        ("socks5", "93.184.216.119:443"),
+    ],
+    "socks4-https.pcap": [("socks4a", "login.live.com:443")],
+    "https-connect.pcap": [("http-connect", "ts01-b.cloudsink.net:443")],
+}  # fmt: skip
+"""The tunnels of the real captures, as tshark's ``follow,tcp`` shows their first bytes."""
+
+
+def capture_events(path: Path) -> list[Event]:
+    decoder, table = Decoder(), FlowTable()
+    events: list[Event] = []
+    with path.open("rb") as f:
+        for frame in read_frames(f, path.name):
+            packet = decoder.decode(*frame)
+            if packet is not None:
+                events += table.process(packet)
+    return events + table.close_all()
+
+
+@pytest.mark.skipif(not VECTORS.is_dir(), reason="../shared/reference/ja4-vectors is absent")
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_tunnels_are_read_and_the_tls_inside_is_fingerprinted(name: str) -> None:
+    """The tunnel and its target; the ClientHello inside has the JA4 FoxIO's tool gives (where it
+    gave one), the ServerHello the JA3S tshark gives."""
+    events = capture_events(VECTORS / name)
+    assert [(e.kind, e.target) for e in events if isinstance(e, TunnelOpen)] == REAL[name]
+    expected_ja4 = VECTORS / f"{name}.ja4.json"
+    if expected_ja4.exists():
+        hellos = {(e.flow.client_ip, e.flow.client_port): e for e in events if isinstance(e, TlsClientHello)}
+        entries = json.loads(expected_ja4.read_text())
+        for entry in entries:
+            assert hellos[(entry["src"], int(entry["srcport"]))].ja4 == entry["JA4.1"]
+        assert len(entries) == len(hellos) == len(REAL[name])
+    if shutil.which("tshark"):
+        from tests.dissect.test_tlsfp import tshark_ja3s
+
+        expected = {(k[2], k[3]): v for k, v in tshark_ja3s(VECTORS / name).items()}  # by the client's end
+        servers = {(e.flow.client_ip, e.flow.client_port): e for e in events if isinstance(e, TlsServerHello)}
+        assert servers  # tshark does not read TLS on port 9901: compare where it does
+        for k, ja3s in expected.items():
+            assert (servers[k].ja3s_string, servers[k].ja3s_hash) == ja3s, k

@@ -27,6 +27,8 @@ from poolsniff.model import (
     JsonMessage,
     Packet,
     TlsClientHello,
+    TlsServerHello,
+    TunnelOpen,
 )
 from tests.factories_frames import DST4, SRC4, eth, ipv4, tcp
 
@@ -441,12 +443,13 @@ def test_detector_is_handed_only_the_event_types_it_takes(takes: tuple[type[Even
     assert recording.seen == [type(e) for e in EVERY_KIND if isinstance(e, takes)]
 
 
-def test_enricher_observes_dns_messages_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_enricher_observes_dns_messages_and_flow_facts_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS (the passive DNS memory) and the TLS hello (the flow's fingerprints), nothing else."""
     pipe, flows = pipeline()
     observed: list[type[Event]] = []
     monkeypatch.setattr(pipe.enricher, "observe", lambda event: observed.append(type(event)))
     feed(pipe, flows, EVERY_KIND)
-    assert observed == [DnsMessage, DnsMessage]
+    assert observed == [DnsMessage, DnsMessage, TlsClientHello]
 
 
 def test_settled_stratum_detections_are_counted_as_suppressed() -> None:
@@ -458,3 +461,95 @@ def test_settled_stratum_detections_are_counted_as_suppressed() -> None:
     [det] = out
     assert det.evidence["login"].startswith(XMR)
     assert pipe.stats.suppressed == 3
+
+
+# --------------------------------------------------------------------------- tunnels and TLS fingerprints
+
+PROXY = FlowKey("10.0.0.1", 40200, "10.0.0.8", 1080, 6)
+TUNNEL_SID = 9300206
+JA3S = ("771,4865,43", "a" * 32)
+
+
+def hello(ts: int, flow: FlowKey, sni: str | None, known: str = "") -> TlsClientHello:
+    return TlsClientHello(ts, flow, True, sni, "TLS 1.3", (), "771,4865,0", "b" * 32, "t13d0101_x_y", known)
+
+
+def server_hello(ts: int, flow: FlowKey) -> TlsServerHello:
+    return TlsServerHello(ts, flow, False, "TLS 1.3", *JA3S)
+
+
+def test_stratum_behind_socks_names_the_proxy_and_the_target() -> None:
+    """The login through a SOCKS5 proxy: the miner alert says which tunnel and which pool behind it."""
+    pipe, flows = pipeline()
+    events: list[Event] = [
+        resolved("proxy.corp.example", PROXY.server_ip),
+        FlowStart(TS, PROXY, True),
+        TunnelOpen(TS + MS, PROXY, True, "socks5", "gulf.supportxmr.com", 10128, "gulf.supportxmr.com:10128"),
+        msg(XMRIG_LOGIN, TS + 2 * MS, flow=PROXY),
+        FlowEnd(TS + 3 * MS, PROXY, True),
+    ]
+    out = {d.signature.sid: d for d in feed(pipe, flows, events)}
+    assert set(out) == {9300107, TUNNEL_SID}
+    for det in out.values():
+        assert det.evidence["tunnel"] == "socks5"
+        assert det.evidence["tunnel_target"] == "gulf.supportxmr.com:10128"
+        assert det.evidence["pool_host"] == "gulf.supportxmr.com"  # not the proxy's name
+        assert det.evidence["blocklist_entry"] == "supportxmr.com"
+    assert pipe.enricher.facts.flows == {}  # forgotten once the flow ended
+
+
+def test_benign_tunnel_gives_no_alert() -> None:
+    pipe, flows = pipeline()
+    events: list[Event] = [
+        FlowStart(TS, PROXY, True),
+        TunnelOpen(TS + MS, PROXY, True, "socks5", "www.example.com", 443, "www.example.com:443"),
+        hello(TS + 2 * MS, PROXY, "www.example.com"),
+        server_hello(TS + 3 * MS, PROXY),
+        FlowEnd(TS + 4 * MS, PROXY, True),
+    ]
+    assert feed(pipe, flows, events) == []
+
+
+def test_sni_alert_waits_for_the_server_hello_and_carries_every_fingerprint() -> None:
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [FlowStart(TS, OTHER, True), hello(TS + MS, OTHER, "pool.supportxmr.com")]) == []
+    (det,) = feed(pipe, flows, [server_hello(TS + 2 * MS, OTHER)])
+    assert det.signature.sid == TLS_SID
+    tls = det.app["tls"]
+    assert tls["sni"] == "pool.supportxmr.com"
+    assert tls["ja3"] == {"hash": "b" * 32, "string": "771,4865,0"} and tls["ja4"] == "t13d0101_x_y"
+    assert tls["ja3s"] == {"string": JA3S[0], "hash": JA3S[1]}
+
+
+def test_sni_alert_without_a_server_hello_is_released_after_the_hold() -> None:
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [hello(TS, OTHER, "pool.supportxmr.com")]) == []
+    (det,) = feed(pipe, flows, [FlowStart(TS + HOLD_US + CHECK_EVERY_US, FLOW, True)])
+    assert det.signature.sid == TLS_SID and "ja3s" not in det.app["tls"]
+
+
+def test_every_alert_of_a_tls_flow_carries_its_fingerprints() -> None:
+    """A fallback alert (the address a pool name resolved to) on a TLS flow without SNI."""
+    pipe, flows = pipeline()
+    events: list[Event] = [
+        resolved("pool.supportxmr.com", POOL_IP),
+        FlowStart(TS, FLOW, True),
+        hello(TS + MS, FLOW, None, known="XMRig 6.16.0"),
+        server_hello(TS + 2 * MS, FLOW),
+        FlowEnd(TS + 3 * MS, FLOW, True),
+    ]
+    (det,) = [d for d in feed(pipe, flows, events) if d.flow == FLOW]
+    assert det.signature.sid == RESOLVED_SID
+    assert set(det.app["tls"]) == {"version", "ja3", "ja4", "ja3s"}
+    assert det.evidence["tls_fingerprint"] == "XMRig 6.16.0"
+
+
+def test_known_miner_fingerprint_alone_raises_nothing() -> None:
+    pipe, flows = pipeline()
+    events: list[Event] = [
+        FlowStart(TS, OTHER, True),
+        hello(TS + MS, OTHER, None, known="XMRig 6.16.0"),
+        server_hello(TS + 2 * MS, OTHER),
+        FlowEnd(TS + 3 * MS, OTHER, True),
+    ]
+    assert feed(pipe, flows, events) == []

@@ -28,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
+from poolsniff.dissect import tunnels
 from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
@@ -202,6 +203,10 @@ class Recorder(Dissector):
         """Record a segment; True when the server's shadow has nothing more to read."""
         self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
         if from_client:
+            if flow.fid in self.shadows and tunnels.client_kind(payload) is not None:
+                # the server's reply to a tunnel is read only with the client's side in view:
+                # leave the server's side to the back
+                del self.shadows[flow.fid]
             return False
         shadow = self.shadows.pop(flow.fid, None)
         if shadow is None:
