@@ -84,6 +84,8 @@ class FlowFacts:
             return
         e = det.evidence
         if facts.tunnels:
+            # the flow's port is the proxy's, which spoke its own protocol first: no masquerade
+            e.pop("port_masquerade", None)
             e.setdefault("tunnel", ">".join(facts.tunnels))
             if facts.target:
                 e.setdefault("tunnel_target", facts.target)

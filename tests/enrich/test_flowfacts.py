@@ -24,6 +24,7 @@ def test_nested_tunnels_outermost_first_and_the_innermost_target() -> None:
     facts.observe(TunnelOpen(TS, FLOW, True, "proxy-v2", outer, 3333, f"{outer}:3333", "192.0.2.9:5"))
     facts.observe(TunnelOpen(TS, FLOW, True, "socks5", "pool.example", 3333, "pool.example:3333"))
     d = det()
+    d.evidence["port_masquerade"] = "HTTP port 8080 without HTTP"  # the proxy's port: not a masquerade
     facts.annotate(d)
     assert d.evidence == {
         "tunnel": "proxy-v2>socks5",
