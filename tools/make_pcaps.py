@@ -24,6 +24,13 @@ from pcapgen.scenarios.getwork import cap_coin_daemon_rpc, cap_getwork_http
 from pcapgen.scenarios.names import cap_dns_pool_lookup, cap_dns_then_tls_stratum, cap_tls_sni_donate
 from pcapgen.scenarios.stratum import cap_equihash_zcash, cap_stratum_split_midsession, cap_stratum_v1_cgminer
 from pcapgen.scenarios.sv2 import cap_sv2_handshake
+from pcapgen.scenarios.tunnels import (
+    cap_http_connect_stratum,
+    cap_proxy_v2_stratum,
+    cap_socks5_https_benign,
+    cap_socks5_xmrig,
+    cap_websocket_stratum,
+)
 
 CAPTURES: dict[str, Callable[[], bytes]] = {
     "stratum-v1-cgminer.pcap": cap_stratum_v1_cgminer,
@@ -39,6 +46,11 @@ CAPTURES: dict[str, Callable[[], bytes]] = {
     "sv2-handshake.pcap": cap_sv2_handshake,
     "dns-then-tls-stratum.pcap": cap_dns_then_tls_stratum,
     "coin-daemon-rpc.pcap": cap_coin_daemon_rpc,
+    "socks5-xmrig.pcap": cap_socks5_xmrig,
+    "socks5-https-benign.pcap": cap_socks5_https_benign,
+    "http-connect-stratum.pcap": cap_http_connect_stratum,
+    "proxy-v2-stratum.pcap": cap_proxy_v2_stratum,
+    "websocket-stratum.pcap": cap_websocket_stratum,
 }
 MAX_SIZE = 30 * 1024
 

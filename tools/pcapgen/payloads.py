@@ -161,9 +161,15 @@ def tls_session(
     sni: str | None,
     alpn: Sequence[str] = (),
     records: Sequence[tuple[bool, int, float]] = (),
+    *,
+    tcp_handshake: bool = True,
 ) -> None:
-    """TCP+TLS handshakes (ClientHello, server flight, Finished), then (from_client, size, wait) rows."""
-    flow.handshake()
+    """TCP+TLS handshakes (ClientHello, server flight, Finished), then (from_client, size, wait) rows.
+
+    ``tcp_handshake=False``: the flow is open already (the TLS runs inside a tunnel).
+    """
+    if tcp_handshake:
+        flow.handshake()
     flow.wait(0.2)
     flow.exchange(client_hello(label, sni, alpn), server_hello_flight(label))
     flow.wait(2.0)
