@@ -146,3 +146,29 @@ def test_background_failure_warns_once_and_close_raises(tmp_path: Path) -> None:
 def test_interval_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="positive"):
         MetricsFile(str(tmp_path / "m"), Counters(), interval_s=0)
+
+
+UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+"""The text format's three escapes in label values."""
+
+
+def test_the_reference_parser_reads_what_we_write() -> None:
+    """prometheus_client's own text-format parser is the oracle: every family and sample we write,
+    hostile label values included, reads back the same through it."""
+    parser = pytest.importorskip("prometheus_client.parser", reason="pip install -e '.[test]'")
+    c = Counters(packets=7, drops=1, flows=3, suppressed=2, blocklist_updated=100.0)
+    for record in (eve(0), eve(2, "dns")):
+        c.count_alert(record)
+    c.forward_dropped['syslog "tcp://h:601"\nnext\\line'] = 4
+    text = render(c, now=160.0)
+    families = {f.name: f for f in parser.text_string_to_metric_families(text)}
+    ours = parse(text)
+    for name, samples in ours.items():
+        family = families[name.removesuffix("_total")]
+        assert family.type == ("counter" if name.endswith("_total") else "gauge")
+        theirs = {tuple(sorted(s.labels.items())): s.value for s in family.samples if s.name == name}
+        plain = {tuple(sorted((k, re.sub(r'\\[\\"n]', lambda m: UNESCAPE[m[0]], v)) for k, v in key)): value
+                 for key, value in samples.items()}  # fmt: skip
+        assert theirs == plain
+    dropped = families["poolsniff_forward_dropped"].samples[0]
+    assert dropped.labels == {"output": 'syslog "tcp://h:601"\nnext\\line'} and dropped.value == 4
