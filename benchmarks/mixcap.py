@@ -603,14 +603,15 @@ def generate(path: str, packets: int, seed: int = 1, kinds_of: KindsOf = default
     return manifest
 
 
-def main() -> None:
-    """Command line: write one capture."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(make: Callable[[str, int, int], dict[str, object]] | None = None, doc: str | None = None) -> None:
+    """Command line: write one capture (with ``make``: another generator's, e.g. shortmix's)."""
+    make = make or generate
+    parser = argparse.ArgumentParser(description=(doc or __doc__ or "").splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    manifest = generate(args.path, args.packets, args.seed)
+    manifest = make(args.path, args.packets, args.seed)
     print(json.dumps({k: v for k, v in manifest.items() if k != "mining"}))
     print(f"{len(manifest['mining'])} mining flows")  # type: ignore[arg-type]
 

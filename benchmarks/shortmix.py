@@ -15,8 +15,6 @@ comes from one seeded ``random.Random``: the same options give the same bytes.
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 
 import mixcap
@@ -153,15 +151,8 @@ def generate(path: str, packets: int, seed: int = 1) -> dict[str, object]:
 
 
 def main() -> None:
-    """Command line: write one capture."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path")
-    parser.add_argument("--packets", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    manifest = generate(args.path, args.packets, args.seed)
-    print(json.dumps({k: v for k, v in manifest.items() if k != "mining"}))
-    print(f"{len(manifest['mining'])} mining flows")  # type: ignore[arg-type]
+    """Command line: write one capture (the same options as mixcap's)."""
+    mixcap.main(generate, __doc__)
 
 
 if __name__ == "__main__":
