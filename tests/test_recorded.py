@@ -22,7 +22,7 @@ from poolsniff.run.scan import scan_file
 from .conftest import ROOT
 
 REAL = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*.pcap"))
-# What the behaviour detector and the tunnel dissectors are still to catch (issue 13 items 1 and 3);
+# What the behaviour detector is still to catch (issue 13 item 3);
 # strict, so the test fails as soon as they alert and this list must shrink.
 NOT_YET = {
     "xmrig-tls-ip.pcap": "TLS to a bare address: needs the behaviour detector (issue 13 item 3)",
