@@ -26,7 +26,6 @@ REAL = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*.pcap"))
 # strict, so the test fails as soon as they alert and this list must shrink.
 NOT_YET = {
     "xmrig-tls-ip.pcap": "TLS to a bare address: needs the behaviour detector (issue 13 item 3)",
-    "xmrig-socks5.pcap": "SOCKS5 tunnel: needs the tunnel dissectors (issue 13 item 1)",
 }
 
 
