@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -362,3 +365,38 @@ def test_real_tunnels_are_read_and_the_tls_inside_is_fingerprinted(name: str) ->
         assert servers  # tshark does not read TLS on port 9901: compare where it does
         for k, ja3s in expected.items():
             assert (servers[k].ja3s_string, servers[k].ja3s_hash) == ja3s, k
+
+
+# --------------------------------------------------------------------------- a real client
+
+
+@pytest.mark.live
+def test_real_curl_through_socks5_and_http_connect(tmp_path: Path) -> None:
+    """curl's own SOCKS5 and CONNECT bytes, through a tiny proxy in a network namespace of its own
+    (``tunnel_clients.py``): the tunnel to a listed name alerts, names the target and puts the
+    tunnel on the HTTP Host alert inside it; the tunnel to www.example.com gives nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: unshare -n and dumpcap on the namespace's loopback")
+    for tool in ("unshare", "dumpcap", "curl", "ip"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    capture = tmp_path / "curl.pcap"
+    helper = Path(__file__).with_name("tunnel_clients.py")
+    cmd = ["unshare", "-n", sys.executable, str(helper), str(capture)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 and "unshare failed" in proc.stderr:
+        pytest.skip(f"cannot make a network namespace here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    proxy_port, pool_port = map(int, proc.stdout.split())
+    cmd = [sys.executable, "-m", "poolsniff", "scan", "--suppress", "0", str(capture)]
+    scan = subprocess.run(cmd, capture_output=True, text=True)
+    records = [json.loads(line) for line in scan.stdout.splitlines()]
+    through = [r for r in records if r["dest_port"] == proxy_port]
+    meta = [(r["alert"]["signature_id"], r["alert"]["metadata"]) for r in through]
+    got = sorted((sid, m["tunnel"][0], m["tunnel_target"][0]) for sid, m in meta)
+    target = f"pool.supportxmr.com:{pool_port}"
+    assert got == sorted(
+        [(9300203, "http-connect", target), (9300203, "socks5", target),
+         (9300206, "http-connect", target), (9300206, "socks5", target)]
+    )  # fmt: skip
+    assert len({r["src_port"] for r in through}) == 2  # the www.example.com tunnel: no alert
