@@ -22,6 +22,7 @@ from poolsniff.run.scan import scan_file
 from .conftest import ROOT
 
 REAL = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*.pcap"))
+LOOKALIKES = sorted((ROOT / "tests" / "data" / "lookalikes").glob("*.pcap"))
 # What the behaviour detector is still to catch (issue 13 item 3);
 # strict, so the test fails as soon as they alert and this list must shrink.
 NOT_YET = {
@@ -40,7 +41,7 @@ def scan_records(capture: Path) -> list[dict[str, Any]]:
     return records
 
 
-@pytest.mark.parametrize("captures, least", [(REAL, 8)], ids=["real-xmrig"])
+@pytest.mark.parametrize("captures, least", [(REAL, 8), (LOOKALIKES, 8)], ids=["real-xmrig", "lookalikes"])
 def test_the_recordings_are_there(captures: list[Path], least: int) -> None:
     assert len(captures) >= least
     provenance = (captures[0].parent / "PROVENANCE.md").read_text()
@@ -75,3 +76,8 @@ def test_real_miner_alerts(capture: Path) -> None:
     records = scan_records(capture)
     assert any({r["src_ip"], r["dest_ip"]} & MINER_ADDRESSES for r in records)
     assert any(r["alert"]["category"] == "Crypto Currency Mining Activity Detected" for r in records)
+
+
+@pytest.mark.parametrize("capture", LOOKALIKES, ids=[c.name for c in LOOKALIKES])
+def test_lookalike_is_silent(capture: Path) -> None:
+    assert scan_records(capture) == []
