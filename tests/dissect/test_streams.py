@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.dissect.jsonlines import MAX_BAD_LINES
@@ -637,3 +639,30 @@ def test_tunnels_nest_up_to_the_bound() -> None:
     assert values(events)[0]["method"] == "login"
     deep = tunnel_events([(True, PROXY_V2 * (MAX_TUNNELS + 1) + XMRIG_LOGIN)])
     assert len(opened(deep)) == MAX_TUNNELS and values(deep) == []
+
+
+PREFIXES = [
+    SOCKS5_NAME,
+    b"\x04\x01\x0d\x05\xc6\x33\x64\x07\x00",
+    b"CONNECT pool.example:3333 HTTP/1.1\r\n\r\n",
+    PROXY_V2,
+    b"PROXY TCP4 192.0.2.9 198.51.100.3 50123 3333\r\n",
+    WS_UPGRADE,
+]
+REPLIES = [SOCKS5_REPLIES, b"\x00\x5a" + bytes(6), b"HTTP/1.1 200 OK\r\n\r\n", b"", b"", WS_ACCEPT]
+
+
+@given(st.integers(0, len(PREFIXES) - 1), st.binary(max_size=400), st.binary(max_size=400), st.data())
+def test_tunnel_prefix_then_garbage_never_raises(
+    which: int, client_tail: bytes, server_tail: bytes, data: st.DataObject
+) -> None:
+    """A real prefix (or a cut of it), then any bytes, in any segmentation: no exception, bounded buffers."""
+    cut = data.draw(st.integers(0, len(PREFIXES[which])))
+    client = PREFIXES[which][:cut] + client_tail
+    server = REPLIES[which] + server_tail
+    table = FlowTable()
+    sizes = data.draw(st.sampled_from([None, 1, 3, 64]))
+    run(tcp_session([(True, client), (False, server), (True, client_tail)], segment_size=sizes), table)
+    for flow in list(table.flows.values()):
+        for d in (flow.c, flow.s):
+            assert d.buffered() <= 2 * (len(client) + len(server) + 64)
