@@ -11,8 +11,9 @@ A ``--bpf`` expression is compiled with libpcap by ``bpf.compile_expression`` (c
 The kernel filter (``capture_filter``: classic BPF built here, no libpcap needed) passes
 what a detector can use: DNS (UDP and TCP port 53); TCP SYN, FIN and RST; TCP payloads
 of at most ``SMALL_PAYLOAD`` bytes (Stratum V2 handshakes, short JSON-RPC, the tail of a
-long ClientHello); larger payloads that start a TLS handshake record (``16 03``) or whose
-first ``PRINTABLE_BYTES`` bytes are printable ASCII. That test, not "starts with ``{``",
+long ClientHello); larger payloads that start a TLS handshake record (``16 03``) or a PROXY
+protocol v2 header (``0d 0a 0d 0a 00``: a load balancer sends it with the client's first bytes), or
+whose first ``PRINTABLE_BYTES`` bytes are printable ASCII. That test, not "starts with ``{``",
 keeps a long JSON line, whose continuation segments start anywhere inside it. Pure ACKs,
 other UDP (QUIC), ICMP, later IPv4 fragments and encrypted or compressed bulk segments
 (16 random bytes are all printable with odds of 2 in 10^7) are dropped.
@@ -267,6 +268,17 @@ def _payload(a: _Asm, printable: int) -> None:
     a.label("content")
     a.op(LD_B_IND, 0)
     a.jump(JEQ, 0x16, "tls")
+    a.jump(JEQ, 0x0D, None, "text0")
+    # a PROXY protocol v2 header (\r\n\r\n\0\r\nQUIT\n) carries the client's first bytes with it
+    a.op(LD_H_IND, 0)
+    a.jump(JEQ, 0x0D0A, None, "text")
+    a.op(LD_H_IND, 2)
+    a.jump(JEQ, 0x0D0A, None, "text")
+    a.op(LD_B_IND, 4)
+    a.jump(JEQ, 0x00, "accept", "text")
+    a.label("text")
+    a.op(LD_B_IND, 0)
+    a.label("text0")
     for i in range(printable):
         if i:
             a.op(LD_B_IND, i)
