@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from poolsniff.dissect.flows import FlowTable
+from poolsniff.dissect.flows import Flow, FlowTable
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.split import parallel
 from poolsniff.errors import InputError
@@ -155,6 +155,31 @@ def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist
     closed: list[tuple[bytes, int]] = []
     back.replay(recorder.items, [], closed)
     assert shadowed and shadowed <= {(fid, raw) for raw, fid in closed}
+
+
+TUNNELS = ["socks5-xmrig.pcap", "http-connect-stratum.pcap", "socks5-https-benign.pcap"]
+
+
+@pytest.mark.parametrize("name", TUNNELS)
+def test_the_shadow_steps_aside_for_a_tunnel(name: str, lists: Blocklist) -> None:
+    """A server's tunnel reply is read only with the client's side in view: the front's shadow (which
+    sees the server alone) must not close that direction, or the back would never see the tunnelled bytes."""
+    recorder = parallel.Recorder()
+    front = FlowTable(dissector=recorder)
+    marked: list[tuple[int, bytes]] = []
+    mark = front.mark_closed
+
+    def record(flow: Flow, from_client: bool) -> None:
+        marked.append((flow.fid, flow.raw[0 if from_client else 1]))
+        mark(flow, from_client)
+
+    front.mark_closed = record  # type: ignore[method-assign]
+    for p in packets(PCAPS / name):
+        front.process(p)
+    back = parallel.Back(lists, redact=False)
+    closed: list[tuple[bytes, int]] = []
+    back.replay(recorder.items, [], closed)
+    assert set(marked) <= {(fid, raw) for raw, fid in closed}
 
 
 # --------------------------------------------------------------------------- failures
