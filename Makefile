@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 ## test: run the whole test suite
 test: $(DEV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check poolsniff tests tools benchmarks
