@@ -7,16 +7,22 @@ per WebSocket text frame (RFC 6455 §5). ``WsFrames.feed`` takes the bytes of on
 after the handshake and returns the payloads of its whole data messages, unmasked and
 joined from their fragments, each followed by a newline, so the bytes can go on to the
 JSON-lines dissector as if they had come in the clear. Control frames (ping, pong) are
-skipped; a close frame ends the stream.
+skipped; a close frame ends the stream. A message whose first frame has RSV1 set is
+compressed (permessage-deflate, RFC 7692, which browsers offer by default): it is inflated
+with one raw-deflate context per direction, which serves both context takeover and
+``no_context_takeover``.
 
 Bounds: a message over ``MAX_MESSAGE`` bytes is skipped without being buffered (counted in
-``oversized``); anything the RFC forbids (reserved opcodes, a control frame over 125 bytes
-or fragmented, a continuation with nothing to continue, RSV bits without a negotiated
-extension, such as permessage-deflate) sets ``failed`` and the stream is read no further.
+``oversized``); a compressed one that inflates past ``MAX_MESSAGE`` stops the stream (its
+context cannot be kept in step without inflating it all); anything the RFC forbids (reserved
+opcodes, a control frame over 125 bytes or fragmented, a continuation with nothing to
+continue, RSV1 on a continuation or a control frame, RSV2 or RSV3) or a broken deflate
+stream sets ``failed`` and the stream is read no further.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Final
 
 MAX_MESSAGE: Final = 64 * 1024
@@ -32,6 +38,9 @@ OP_PING: Final = 0x9
 OP_PONG: Final = 0xA
 _DATA: Final = frozenset({OP_CONTINUATION, OP_TEXT, OP_BINARY})
 _CONTROL: Final = frozenset({OP_CLOSE, OP_PING, OP_PONG})
+RSV1: Final = 0x40
+_DEFLATE_TAIL: Final = b"\x00\x00\xff\xff"
+"""The end of a sync flush, which the sender strips from each compressed message (RFC 7692 §7.2.1)."""
 
 
 def unmask(payload: bytes, key: bytes) -> bytes:
@@ -46,7 +55,10 @@ def unmask(payload: bytes, key: bytes) -> bytes:
 class WsFrames:
     """Reads the frames of one WebSocket direction; bounded, never raises on bad input."""
 
-    __slots__ = ("buf", "message", "size", "open", "dropping", "skip", "failed", "closed", "oversized")
+    __slots__ = (
+        "buf", "message", "size", "open", "dropping", "skip", "failed", "closed", "oversized",
+        "compressed", "inflate",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         """Start at a frame boundary, with no message open."""
@@ -64,6 +76,10 @@ class WsFrames:
         self.failed = False
         self.closed = False
         self.oversized = 0
+        self.compressed = False
+        """The open message is compressed (RSV1 on its first frame)."""
+        self.inflate: zlib._Decompress | None = None
+        """The direction's deflate context, made at its first compressed message."""
 
     @property
     def done(self) -> bool:
@@ -114,6 +130,10 @@ class WsFrames:
         start = pos + head
         end = start + length
         if opcode in _DATA and (self.dropping or self.size + length > MAX_MESSAGE):
+            if b0 & RSV1 or (opcode == OP_CONTINUATION and self.compressed):
+                self.oversized += 1  # a deflate context cannot skip a message: stop here
+                self.failed = True
+                return -1
             self._drop(fin)
             if end <= len(buf):
                 return end
@@ -127,17 +147,40 @@ class WsFrames:
         if opcode == OP_CLOSE:
             self.closed = True
         elif opcode in _DATA:
+            if opcode != OP_CONTINUATION:
+                self.compressed = bool(b0 & RSV1)
             self.message.append(payload)
             self.size += length
             self.open = not fin
             if fin:
-                out.append(b"".join(self.message) + b"\n")
+                message = b"".join(self.message)
                 self.message, self.size = [], 0
+                if self.compressed:
+                    inflated = self._inflate(message)
+                    if inflated is None:
+                        return -1
+                    message = inflated
+                out.append(message + b"\n")
         return end
+
+    def _inflate(self, message: bytes) -> bytes | None:
+        """A compressed message's text; None (and ``failed``) if broken or over ``MAX_MESSAGE``."""
+        if self.inflate is None:
+            self.inflate = zlib.decompressobj(-15)
+        try:
+            text = self.inflate.decompress(message + _DEFLATE_TAIL, MAX_MESSAGE + 1)
+        except zlib.error:
+            self.failed = True
+            return None
+        if len(text) > MAX_MESSAGE or self.inflate.unconsumed_tail:
+            self.oversized += 1
+            self.failed = True
+            return None
+        return text
 
     def _valid(self, rsv: int, fin: bool, opcode: int, length: int) -> bool:
         """What RFC 6455 §5.2-5.5 allow without a negotiated extension."""
-        if rsv:
+        if rsv & ~RSV1 or (rsv and (opcode not in (OP_TEXT, OP_BINARY) or self.open)):
             return False
         if opcode in _CONTROL:
             return fin and length <= 125

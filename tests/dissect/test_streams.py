@@ -666,3 +666,17 @@ def test_tunnel_prefix_then_garbage_never_raises(
     for flow in list(table.flows.values()):
         for d in (flow.c, flow.s):
             assert d.buffered() <= 2 * (len(client) + len(server) + 64)
+
+
+def test_stratum_in_compressed_websocket_frames() -> None:
+    """permessage-deflate, as a browser negotiates it: the login still reaches the JSON-lines dissector."""
+    from tests.dissect.test_websocket import deflated
+
+    upgrade = WS_UPGRADE.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    accept = WS_ACCEPT.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    (login,), (job,) = deflated([XMRIG_LOGIN.strip()]), deflated([POOL_JOB.strip()])  # a context each way
+    key = b"\x0a\x0b\x0c\x0d"
+    client, server = frame(login, key=key, rsv=0x40), frame(job, rsv=0x40)
+    events = tunnel_events([(True, upgrade), (False, accept), (True, client), (False, server)])
+    got = [(e.from_client, e.value.get("method", "result")) for e in events if isinstance(e, JsonMessage)]
+    assert got == [(True, "login"), (False, "result")]

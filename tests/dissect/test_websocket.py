@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import zlib
 
 import pytest
 from hypothesis import given
@@ -100,7 +102,12 @@ def test_oversized_fragmented_message_drops_every_fragment() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        pytest.param(frame(LOGIN, rsv=0x40), id="rsv1-compressed"),
+        pytest.param(frame(LOGIN, rsv=0x20), id="rsv2"),
+        pytest.param(
+            frame(LOGIN[:5], fin=False) + frame(LOGIN[5:], opcode=0, rsv=0x40), id="rsv1-on-continuation"
+        ),
+        pytest.param(frame(b"x", opcode=9, rsv=0x40), id="rsv1-on-control"),
+        pytest.param(frame(b"\xff\xfe not deflate", rsv=0x40), id="broken-deflate"),
         pytest.param(frame(LOGIN, opcode=3), id="reserved-opcode"),
         pytest.param(frame(b"x" * 126, opcode=9), id="long-control"),
         pytest.param(frame(b"x", opcode=9, fin=False), id="fragmented-control"),
@@ -131,3 +138,44 @@ def test_any_split_of_valid_frames_gives_the_same_messages(
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=5)))
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     assert feed_all(chunks)[0] == b"".join(p + b"\n" for p in payloads)
+
+
+def deflated(messages: list[bytes], takeover: bool = True) -> list[bytes]:
+    """Each message as permessage-deflate sends it: raw deflate, sync-flushed, the tail 00 00 ff ff cut."""
+    out, c = [], zlib.compressobj(wbits=-15)
+    for m in messages:
+        if not takeover:
+            c = zlib.compressobj(wbits=-15)
+        data = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert data.endswith(b"\x00\x00\xff\xff")
+        out.append(data[:-4])
+    return out
+
+
+@pytest.mark.parametrize("takeover", [True, False], ids=["context-takeover", "no-context-takeover"])
+def test_permessage_deflate(takeover: bool) -> None:
+    """Compressed messages (RSV1 on the first frame), one of them fragmented, between plain ones."""
+    job = b'{"jsonrpc":"2.0","method":"job","params":{"blob":"' + b"0" * 300 + b'"}}'
+    first, second = deflated([LOGIN, job], takeover)
+    stream = (
+        frame(first, key=KEY, rsv=0x40)
+        + frame(b"plain")
+        + frame(second[:7], fin=False, rsv=0x40)
+        + frame(second[7:], opcode=0)
+    )
+    out, ws = feed_all([bytes([b]) for b in stream])
+    assert out == LOGIN + b"\nplain\n" + job + b"\n"
+    assert not ws.failed
+
+
+def test_deflate_bomb_stops_the_stream_bounded() -> None:
+    bomb = deflated([b"{" * (MAX_MESSAGE * 8)])[0]
+    assert len(bomb) < MAX_MESSAGE
+    out, ws = feed_all([frame(LOGIN) + frame(bomb, rsv=0x40) + frame(LOGIN)])
+    assert out == LOGIN + b"\n"
+    assert ws.failed and ws.oversized == 1
+
+
+def test_oversized_compressed_message_stops_the_stream() -> None:
+    out, ws = feed_all([frame(os.urandom(MAX_MESSAGE + 1), rsv=0x40) + frame(LOGIN)])
+    assert out == b"" and ws.failed and ws.oversized == 1
