@@ -162,6 +162,8 @@ def _tls(target: Target, timeout: float, result: ProbeResult) -> bool:
     for dialect in HELLOS:
         raw = _connect(target, timeout)
         try:
+            # the socket's timeout bounds the whole handshake (CPython's do_handshake keeps one
+            # deadline), so a server that drips a byte at a time cannot hold the probe
             sock = context.wrap_socket(raw, server_hostname=target.name)
         except (ssl.SSLError, OSError) as e:
             raw.close()

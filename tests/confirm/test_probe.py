@@ -140,6 +140,43 @@ def test_a_silent_server_is_not_mining_after_the_timeout(silent: int) -> None:
     assert all("no answer within 0.2 s" in a.reply.detail for a in result.attempts)
 
 
+@pytest.fixture
+def dripping() -> Iterator[int]:
+    """A server that answers every connection with a TLS record header, then one byte at a time."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"\x16\x03\x03\x40\x00\x02\x00\x3f\xfc")  # a 16 KiB ServerHello...
+                while not stop.wait(0.05):
+                    conn.sendall(b"\x00")  # ...that never ends
+            except OSError:
+                return
+
+    def accept() -> None:
+        try:
+            while True:
+                threading.Thread(target=drip, args=(server.accept()[0],), daemon=True).start()
+        except OSError:
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_server_that_drips_cannot_hold_the_probe(dripping: int) -> None:
+    result = probe(local(dripping), 0.5)
+    assert result.status is Status.NOT_MINING
+    assert result.attempts[0].reply.detail == "TLS record (the port speaks TLS)"
+    assert result.detail.endswith("no TLS: handshake timed out"), result.detail
+
+
 def test_resolve_fills_in_the_address() -> None:
     target = resolve(Target("localhost", 3333, name="localhost"))
     assert target.ip in ("127.0.0.1", "::1") and target.name == "localhost"
