@@ -42,7 +42,7 @@ def test_a_pool_is_confirmed_once_a_day_exit_1_then_0() -> None:
 
 def test_json_has_one_object_per_endpoint() -> None:
     closed = free_port()
-    with pools.running("eth-proxy") as pool:
+    with pools.fakepool("eth-proxy") as pool:
         proc = run("probe", "--json", f"127.0.0.1:{pool.port}", f"127.0.0.1:{closed}")
     assert proc.returncode == 1, proc.stderr
     first, second = (json.loads(line) for line in proc.stdout.splitlines())
@@ -94,13 +94,14 @@ def capture(path: Path, port: int) -> Path:
 
 
 def test_scan_confirm_raises_a_listed_endpoint_that_answers_to_confirmed(tmp_path: Path) -> None:
-    with pools.running("stratum-v1") as pool:
+    with pools.fakepool("stratum-v1") as pool:
         listed = tmp_path / "mine.txt"
         listed.write_text(f"127.0.0.1:{pool.port} test\n")
         pcap = capture(tmp_path / "c.pcap", pool.port)
         plain = run("scan", "--blocklist", str(listed), str(pcap))
-        assert pool.connections == 0  # without --confirm nothing is sent
         proc = run("scan", "--confirm", "--blocklist", str(listed), str(pcap))
+        sent = pool.requests(at_least=2)
+    assert len(sent) == 2  # the two hellos of the --confirm run; the plain scan sent nothing
     assert plain.returncode == proc.returncode == 1, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["alert"]["signature_id"] for r in records] == [9300205, 9300301]
@@ -122,7 +123,7 @@ def test_scan_confirm_of_a_server_that_is_no_pool_adds_nothing(tmp_path: Path) -
 
 
 def test_confirm_from_the_settings_file(tmp_path: Path) -> None:
-    with pools.running("eth-proxy") as pool:
+    with pools.fakepool("eth-proxy") as pool:
         listed = tmp_path / "mine.txt"
         listed.write_text(f"127.0.0.1:{pool.port} test\n")
         config = tmp_path / "poolsniff.yaml"

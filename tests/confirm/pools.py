@@ -1,6 +1,11 @@
-"""Minimal loopback mining pools (plain or TLS) for the probe tests; nothing leaves 127.0.0.1.
+"""Loopback mining pools for the probe tests (plain or TLS); nothing leaves 127.0.0.1.
 
-Each answers the first line of a connection as a pool of its dialect does (PROTOCOLS.md):
+:func:`fakepool` runs the project's local pool, ``tools/fakepool.py`` (the one the real-miner
+recordings use), as a process on a port the kernel picks, and reads its message log: the
+probe tests use it for every dialect. :class:`Pool` is a minimal in-process pool kept for
+what the fake pool cannot tell: how many connections a client holds at once.
+
+:class:`Pool` answers the first line of a connection as a pool of its dialect does (PROTOCOLS.md):
 a CryptoNote pool sends a job for ``login``, a Stratum v1 pool the subscribe result and a
 ``mining.notify``, an eth-proxy pool ``"result": true``; anything else gets a JSON-RPC error
 and the connection is closed. The server counts connections, and the most it had open at once:
@@ -12,12 +17,20 @@ that holds two at once is counted at two whatever the scheduling.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+FAKEPOOL_PROTO = {"cryptonote": "cryptonote", "stratum-v1": "stratum1", "eth-proxy": "ethproxy"}
+"""The probe's dialect names and tools/fakepool.py's ``--proto`` values."""
 
 OVERLAP_WAIT_S = 5.0
 
@@ -109,16 +122,63 @@ def running(dialect: str, tls: ssl.SSLContext | None = None) -> Iterator[Pool]:
         pool.stop()
 
 
-def main() -> None:
-    """``python -m tests.confirm.pools DIALECT``: print the port, serve until killed (for namespaces)."""
-    import sys
-    import time
+class FakePool:
+    """A running ``tools/fakepool.py``: its port and the lines of its message log so far."""
 
-    pool = Pool(sys.argv[1])
-    print(pool.port, flush=True)
-    while True:
-        time.sleep(3600)
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        """Read the port from the first log line, then keep reading the log on a thread."""
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        match = re.search(r"listening on \('127\.0\.0\.1', (\d+)\)", first)
+        assert match, f"fakepool did not start: {first!r}"
+        self.port = int(match.group(1))
+        self.log: list[str] = []
+        self.proc = proc
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line.rstrip("\n"))
+
+    def requests(self, at_least: int = 0) -> list[dict[str, Any]]:
+        """The JSON lines clients sent (``<time> <peer> < <line>`` in the log), in order.
+
+        With ``at_least``, wait (up to 10 s) until the log shows that many: it is read on a thread.
+        """
+        import time
+
+        until = time.monotonic() + 10
+        while True:
+            found = self._requests()
+            if len(found) >= at_least or time.monotonic() > until:
+                return found
+            time.sleep(0.02)
+
+    def _requests(self) -> list[dict[str, Any]]:
+        out = []
+        for line in list(self.log):
+            parts = line.split(" < ", 1)
+            if len(parts) == 2:
+                try:
+                    out.append(json.loads(parts[1]))
+                except ValueError:
+                    continue
+        return out
 
 
-if __name__ == "__main__":
-    main()
+@contextmanager
+def fakepool(dialect: str, tls: bool = False) -> Iterator[FakePool]:
+    """``tools/fakepool.py`` of ``dialect`` (a probe dialect name) on 127.0.0.1, for a ``with`` block."""
+    argv = [sys.executable, str(TOOLS / "fakepool.py"), "--listen", "127.0.0.1:0"]
+    argv += ["--proto", FAKEPOOL_PROTO[dialect], "--cert-name", "127.0.0.1", *(["--tls"] if tls else [])]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        yield FakePool(proc)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+

@@ -6,6 +6,7 @@ server and a real MQTT broker (plain and TLS) "not mining"; a closed port "unrea
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsniff.confirm.hello import Dialect, Kind
+from poolsniff.confirm.hello import Dialect, Kind, hello
 from poolsniff.confirm.probe import Status, probe, resolve
 from poolsniff.confirm.target import Target
 from tests import listserver
@@ -36,34 +37,41 @@ KINDS = {"cryptonote": Kind.CRYPTONOTE_JOB, "stratum-v1": Kind.STRATUM_SUBSCRIBE
 
 @pytest.mark.parametrize("dialect", sorted(KINDS))
 def test_a_plain_pool_is_mining(dialect: str) -> None:
-    with pools.running(dialect) as pool:
+    with pools.fakepool(dialect) as pool:
         result = probe(local(pool.port), TIMEOUT)
+        sent = pool.requests(at_least=len(result.attempts))
     hit = result.confirming
     assert result.status is Status.MINING and hit is not None
     assert hit.transport == "plain" and hit.reply.kind is KINDS[dialect] and hit.dialect is Dialect(dialect)
     assert result.tls == {}
-    assert pool.most_open == 1  # one connection at a time
-    assert pool.connections == len(result.attempts)
+    assert [m["method"] for m in sent] == [json.loads(hello(a.dialect))["method"] for a in result.attempts]
 
 
 @pytest.mark.parametrize("dialect", sorted(KINDS))
-def test_a_tls_pool_is_mining_and_its_certificate_is_named(
-    dialect: str, certificate: tuple[Path, Path]
-) -> None:
-    with pools.running(dialect, listserver.server_context(*certificate)) as pool:
+def test_a_tls_pool_is_mining_and_its_certificate_is_named(dialect: str) -> None:
+    with pools.fakepool(dialect, tls=True) as pool:
         result = probe(local(pool.port), TIMEOUT)
     hit = result.confirming
     assert result.status is Status.MINING and hit is not None and hit.transport == "tls"
     assert hit.reply.kind is KINDS[dialect]
     assert result.tls["subject"] == result.tls["issuer"] == "CN=127.0.0.1"
-    assert pool.most_open == 1
     assert len(result.attempts) <= 6
 
 
-def test_the_hellos_name_the_probe(certificate: tuple[Path, Path]) -> None:
-    with pools.running("cryptonote") as pool:
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_one_connection_at_a_time(tls: bool, certificate: tuple[Path, Path]) -> None:
+    """The minimal in-process pool counts what the fake pool cannot: connections open at once."""
+    with pools.running("eth-proxy", listserver.server_context(*certificate) if tls else None) as pool:
+        result = probe(local(pool.port), TIMEOUT)
+    assert result.status is Status.MINING
+    assert pool.most_open == 1 and pool.connections == len(result.attempts)
+
+
+def test_the_hellos_name_the_probe() -> None:
+    with pools.fakepool("cryptonote") as pool:
         probe(local(pool.port), TIMEOUT)
-    assert pool.requests and pool.requests[0]["params"]["agent"].startswith("poolsniff-probe/")
+        sent = pool.requests(at_least=1)
+    assert sent[0]["params"]["agent"].startswith("poolsniff-probe/")
 
 
 def test_https_is_not_mining(certificate: tuple[Path, Path]) -> None:

@@ -569,10 +569,12 @@ def test_sink_stage_metrics_and_suppression_while_sniffing(veth: Netns, tmp_path
 @pytest.mark.live
 def test_confirm_probes_without_holding_up_the_capture(veth: Netns, tmp_path: Path) -> None:
     """sniff --confirm: a listed endpoint answers a hello; the confirmed alert comes while running."""
-    pool_argv = [sys.executable, "-m", "tests.confirm.pools", "cryptonote"]
-    pool = veth.popen(*pool_argv, stdout=subprocess.PIPE, cwd=ROOT, text=True)
-    assert pool.stdout is not None
-    port = int(pool.stdout.readline())  # the pool listens on 127.0.0.1 inside the namespace
+    pool_argv = [sys.executable, str(ROOT / "tools" / "fakepool.py"), "--listen", "127.0.0.1:0"]
+    pool = veth.popen(*pool_argv, stderr=subprocess.PIPE, text=True)
+    assert pool.stderr is not None
+    listening = re.search(r"listening on \('127\.0\.0\.1', (\d+)\)", pool.stderr.readline())
+    assert listening, "tools/fakepool.py did not start"
+    port = int(listening.group(1))  # the pool listens on 127.0.0.1 inside the namespace
     miner, server = bytes([10, 9, 8, 7]), bytes([127, 0, 0, 1])
     frames = [
         _tcp(miner, server, (40001, port), 100, 0, 0x02),
