@@ -339,9 +339,9 @@ class Back:
         return False
 
     def report(self) -> dict[str, Any]:
-        """Counts for the front: alerts, suppressed, the dissector's counters."""
+        """Counts for the front: alerts and the dissector's counters (what the scan result reports)."""
         stats = self.pipeline.stats
-        return {"alerts": stats.alerts, "suppressed": stats.suppressed, "counters": dict(stats.skipped)}
+        return {"alerts": stats.alerts, "counters": dict(stats.skipped)}
 
 
 def _back_main(
