@@ -17,6 +17,7 @@ import socketserver
 import subprocess
 import sys
 import threading
+import time
 
 
 class Pool(http.server.BaseHTTPRequestHandler):
@@ -99,6 +100,22 @@ def relay(a: socket.socket, b: socket.socket) -> None:
     b.close()
 
 
+def wait_for_capture(out: str, past: int = 24) -> None:
+    """Knock on a closed port until the capture file is longer than ``past`` bytes (24: the pcap file
+    header). dumpcap says it is capturing before it is (the file is not even there yet), and the
+    first curl must not go unseen; at the end, the knock is written after everything before it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=1).close()
+        except OSError:
+            pass  # refused: the RST is what we want to see
+        if os.path.exists(out) and os.path.getsize(out) > past:
+            return
+        time.sleep(0.02)
+    raise SystemExit("dumpcap captured nothing within 60 s")
+
+
 def main(out: str) -> None:
     """Capture the three curl sessions into ``out``."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -110,6 +127,7 @@ def main(out: str) -> None:
     for line in dump.stderr:  # dumpcap says when it listens
         if "Capturing on" in line:
             break
+    wait_for_capture(out)
     pool = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pool)
     Proxy.target = ("127.0.0.1", pool.server_address[1])
     proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Proxy)
@@ -124,6 +142,7 @@ def main(out: str) -> None:
         subprocess.run(["curl", "-sS", "--max-time", "20", "-o", os.devnull, *args], check=True)
     pool.shutdown()
     proxy.shutdown()
+    wait_for_capture(out, os.path.getsize(out))
     dump.send_signal(signal.SIGINT)  # dumpcap writes what it holds, then exits
     dump.wait(timeout=30)
     print(pport, port)
