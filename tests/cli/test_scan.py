@@ -257,6 +257,9 @@ def test_interrupt_exit_130_keeps_alerts(tmp_path: Path, signal_name: str) -> No
     proc = subprocess.Popen(
         [sys.executable, "-m", "poolsniff", "scan", "-q", "-o", str(out), str(fifo)],
         stderr=subprocess.PIPE, text=True,
+        # a test runner started in the background hands its children SIGINT ignored, and Python keeps
+        # an ignored SIGINT ignored: give the child the default disposition a user's shell gives it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
     def feed() -> None:
