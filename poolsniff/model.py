@@ -163,6 +163,21 @@ class TunnelOpen(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TlsRecords(Event):
+    """The record headers of a TLS session so far (``dissect/shape``): sizes and times, no payload."""
+
+    records: bytes
+    """Eight bytes per record: ms since the ClientHello, direction << 7 | content type, length."""
+    hello_us: int
+    """When the ClientHello was seen."""
+    sni: str = ""
+    alpns: tuple[str, ...] = ()
+    """Protocols the ClientHello offered (ALPN)."""
+    ja3_hash: str = ""
+    ja4: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Sv2Handshake(Event):
     """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
 

@@ -23,11 +23,6 @@ from .conftest import ROOT
 
 REAL = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*.pcap"))
 LOOKALIKES = sorted((ROOT / "tests" / "data" / "lookalikes").glob("*.pcap"))
-# What the behaviour detector is still to catch (issue 13 item 3);
-# strict, so the test fails as soon as they alert and this list must shrink.
-NOT_YET = {
-    "xmrig-tls-ip.pcap": "TLS to a bare address: needs the behaviour detector (issue 13 item 3)",
-}
 
 
 MINER_ADDRESSES = {"10.66.0.1", "fd66::1"}
@@ -62,16 +57,7 @@ def test_real_miner_matches_expected_alerts(capture: Path, update_golden: bool, 
     assert golden.read_text().splitlines() == lines
 
 
-@pytest.mark.parametrize(
-    "capture",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[c.name]))
-        if c.name in NOT_YET
-        else c
-        for c in REAL
-    ],
-    ids=[c.name for c in REAL],
-)
+@pytest.mark.parametrize("capture", REAL, ids=[c.name for c in REAL])
 def test_real_miner_alerts(capture: Path) -> None:
     records = scan_records(capture)
     assert any({r["src_ip"], r["dest_ip"]} & MINER_ADDRESSES for r in records)

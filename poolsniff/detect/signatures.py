@@ -59,6 +59,8 @@ COIN_DAEMON_RPC: Final = Signature(
 )
 SV2_NOISE: Final = Signature(9300130, f"{_P} Possible Stratum V2 encrypted (Noise) handshake", 3)
 SV2_SETUP: Final = Signature(9300131, f"{_P} Stratum V2 SetupConnection (plaintext)", 1)
+BEHAVIOUR: Final = Signature(9300140, f"{_P} Possible encrypted Stratum session", 2, "tls", probe=True)
+"""Raised by ``detect/behaviour`` from the sizes and times of a TLS session's records alone."""
 
 DNS_POOL: Final = Signature(9300201, f"{_P} DNS query for a mining pool domain", 2, "dns")
 TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls", probe=True)
@@ -87,7 +89,7 @@ def for_verdict(flavour: str, role: Role) -> Signature:
 
 ALL: Final = (
     [*MINER.values(), *POOL.values()]
-    + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP]
+    + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP, BEHAVIOUR]
     + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL, TUNNEL_POOL]
     + [CONFIRMED]
 )

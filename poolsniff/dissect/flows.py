@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Final
 
 from poolsniff.dissect import dns
+from poolsniff.dissect.shape import RecordShape
 from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
 from poolsniff.engine.decode import ip_to_str
@@ -38,6 +39,7 @@ from poolsniff.model import (
     FlowStart,
     Packet,
     Sv2Handshake,
+    TlsClientHello,
 )
 
 SYN: Final = 0x02
@@ -48,6 +50,8 @@ DNS_PORT: Final = 53
 MAX_FLOWS: Final = 65_536
 IDLE_TIMEOUT_US: Final = 600 * 1_000_000
 SWEEP_EVERY: Final = 65_536
+MAX_SHAPED: Final = 16_384
+"""TLS sessions whose record shapes are read at once (``dissect/shape``; about 1 KiB each at most)."""
 MAX_BUFFERED: Final = 64 << 20
 """Bytes all flows may hold in buffers together (partial lines, out-of-order segments, heads)."""
 """TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
@@ -72,6 +76,7 @@ class Flow:
 
     __slots__ = (
         "key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done", "closed",
+        "shape",
     )  # fmt: skip
     c: Direction
     s: Direction
@@ -91,6 +96,8 @@ class Flow:
         self.sv2_done = False
         self.closed = 0
         """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
+        self.shape: RecordShape | None = None
+        """The TLS record shape being read (``dissect/shape``), from the ClientHello on."""
 
 
 class Dissector:
@@ -104,6 +111,8 @@ class Dissector:
         """Flows being dissected, by id, for the buffer budget."""
         self.fed = 0
         """Bytes fed since the buffers were last counted: an upper bound of their growth."""
+        self.shaping = 0
+        """Flows whose TLS record shape is being read (at most ``MAX_SHAPED``)."""
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
         """A flow starts (``synced`` is False when the capture joined it mid-session)."""
@@ -127,7 +136,21 @@ class Dissector:
         d = flow.c if from_client else flow.s
         if not flow.sv2_done:
             self._sv2_check(flow, d, ts_us, payload, events)
-        events.extend(d.segment(ts_us, seq, payload))
+        found = d.segment(ts_us, seq, payload)
+        shape = flow.shape
+        if found:
+            events.extend(found)
+            if from_client and shape is None and isinstance(found[-1], TlsClientHello):
+                shape = self._shape(flow, found[-1], (seq + len(payload)) & 0xFFFFFFFF)
+                if shape is not None:
+                    return False  # its records start after this segment
+        if shape is not None and shape.active():
+            snapshot = shape.feed(from_client, ts_us, seq, payload)
+            if snapshot is not None:
+                events.append(snapshot)
+            if shape.active():
+                return False
+            self.shaping -= 1
         self.fed += len(payload)
         if self.fed > self.max_buffered // 2:
             self.enforce_budget()
@@ -141,7 +164,24 @@ class Dissector:
     def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
         """A flow ended (closed, expired, evicted or the input ended)."""
         self.live.pop(id(flow), None)
+        shape = flow.shape
+        if shape is not None and not shape.done:
+            shape.done = True
+            self.shaping -= 1
+            snapshot = shape.final(ts_us)
+            if snapshot is not None:
+                events.append(snapshot)
         events.append(FlowEnd(ts_us, flow.key, from_client))
+
+    def _shape(self, flow: Flow, hello: TlsClientHello, client_next: int) -> RecordShape | None:
+        """Start reading the record shape of a TLS session whose server has not spoken yet."""
+        if self.shaping >= MAX_SHAPED or flow.s.inspected or not flow.c.synced:
+            if self.shaping >= MAX_SHAPED:
+                self.counters["tls-shapes-full"] += 1
+            return None
+        flow.shape = RecordShape(hello, client_next, flow.s.reasm.next_seq)
+        self.shaping += 1
+        return flow.shape
 
     def enforce_budget(self) -> None:
         """Count the bytes all flows hold; past the budget, give up the largest holders (counted).

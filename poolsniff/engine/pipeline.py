@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
+from poolsniff.detect.behaviour import BehaviourDetector
 from poolsniff.detect.interface import Detector
 from poolsniff.detect.names import NameDetector
 from poolsniff.detect.protocol import ProtocolDetector
@@ -59,7 +60,9 @@ def build_detectors(
     blocklist: Blocklist, memory: DnsMemory, settled: Callable[[FlowKey, int], bool] | None = None
 ) -> list[Detector]:
     """Return the detectors in the order they run (``settled``: see ``StratumDetector``)."""
-    return [StratumDetector(settled), ProtocolDetector(), NameDetector(blocklist, memory)]
+    return [
+        StratumDetector(settled), ProtocolDetector(), NameDetector(blocklist, memory), BehaviourDetector(),
+    ]  # fmt: skip
 
 
 class Pipeline(Tracker):

@@ -13,7 +13,7 @@ from poolsniff.model import Event
 
 def test_every_built_detector_is_a_detector() -> None:
     detectors: list[Detector] = build_detectors(Blocklist(), DnsMemory())
-    assert {d.name for d in detectors} == {"stratum", "protocol", "names"} or len(detectors) == 3
+    assert {d.name for d in detectors} == {"stratum", "protocol", "names", "behaviour"}
     for detector in detectors:
         assert isinstance(detector.name, str) and detector.name
         assert detector.events and all(issubclass(kind, Event) for kind in detector.events)

@@ -21,6 +21,7 @@ EXPECTED_SIDS = {
     9300120: ("Mining infrastructure", 3),
     9300130: ("Possible Stratum V2", 3),
     9300131: ("Stratum V2 SetupConnection", 1),
+    9300140: ("Possible encrypted Stratum session", 2),
     9300201: ("DNS query for a mining pool domain", 2),
     9300202: ("TLS SNI of a mining pool", 2),
     9300203: ("HTTP Host of a mining pool", 2),
@@ -92,7 +93,7 @@ def test_fallback_signatures() -> None:
 def test_probe_worthy_signatures_are_possible_pools_with_the_server_as_dest() -> None:
     """--confirm probes "possible" alerts whose dest is the server: not DNS (the resolver), not sure ones."""
     worthy = sigs.probe_worthy()
-    assert worthy == {9300202, 9300204, 9300205}
+    assert worthy == {9300140, 9300202, 9300204, 9300205}
     assert all(sigs.by_sid(sid).severity == 2 for sid in worthy)  # type: ignore[union-attr]
     assert sigs.DNS_POOL.sid not in worthy and sigs.CONFIRMED.sid not in worthy
     assert sigs.by_sid(9300301) is sigs.CONFIRMED and sigs.by_sid(1) is None

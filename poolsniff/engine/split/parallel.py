@@ -46,6 +46,8 @@ FLUSH_PACKETS: Final = 2048
 """Packets after which waiting items are sent even if there are fewer than ``BATCH``."""
 SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
+TLS_HANDSHAKE: Final = b"\x16\x03"
+"""How a TLS server's first segment starts (a handshake record)."""
 PIPE_BYTES: Final = 1 << 20
 """Pipe buffer asked for (Linux allows 1 MiB without privileges)."""
 
@@ -212,6 +214,10 @@ class Recorder(Dissector):
         if shadow is None:
             return False
         direction, left = shadow
+        if left == SHADOW and payload[:2] == TLS_HANDSHAKE:
+            # a TLS server: the back may be reading the session's record shape (dissect/shape),
+            # which only the back knows the end of: leave the server's side to it
+            return False
         direction.segment(ts_us, seq, payload)
         if direction.mode == Mode.IGNORE:
             return True
