@@ -10,7 +10,8 @@ at the ClientHello, and keeps ``(time, direction, type, length)`` per record in 
 bytes. It stops -- and the flow's directions may then be skipped by the prefilter -- as soon
 as the session cannot be Stratum or has been seen long enough:
 
-- a record after the handshake larger than :data:`BULK_RECORD` (downloads, pages, video);
+- a record after the handshake larger than :data:`BULK_RECORD`, or any larger than :data:`HUGE_RECORD`
+  (downloads, pages, video);
 - more than :data:`MAX_RECORDS` records, or :data:`MAX_SECONDS` of session;
 - bytes out of order or lost (the record boundaries are gone).
 
@@ -34,6 +35,8 @@ BULK_RECORD: Final = 4096
 """A record this large after the handshake is bulk data: no Stratum message is anywhere near it."""
 HANDSHAKE_RECORDS: Final = 16
 """Records that may be large (certificates) before the bulk rule applies."""
+HUGE_RECORD: Final = 8192
+"""A record this large is bulk data even among the first ones (certificate chains are smaller)."""
 REPORT_AFTER_S: Final = 60
 """Age of a session (since its ClientHello) before its shape goes to the detectors."""
 REPORT_EVERY: Final = 4
@@ -116,7 +119,7 @@ class RecordShape:
             ctype, major, length = head[0], head[1], (head[3] << 8) | head[4]
             if ctype not in _TLS_TYPES or major != 3 or length > 2**14 + 2048:
                 return False
-            if length > BULK_RECORD and self.count >= HANDSHAKE_RECORDS:
+            if length > HUGE_RECORD or (length > BULK_RECORD and self.count >= HANDSHAKE_RECORDS):
                 return False
             side.need = length
             if self.count < MAX_RECORDS:

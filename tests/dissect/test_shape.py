@@ -89,6 +89,7 @@ def test_a_header_cut_over_segments_and_a_retransmission() -> None:
     [
         ([(100, app(30)), (200, app(30))], "a gap: the next header is lost"),
         ([(100, b"\x17\x03\x03\x00\x10" + bytes(16) + b"GET / HTTP/1.1")], "not TLS records"),
+        ([(100, app(shaping.HUGE_RECORD + 1))], "a huge record is bulk even among the first ones"),
     ],
 )
 def test_shaping_stops(segments: list[tuple[int, bytes]], why: str) -> None:
