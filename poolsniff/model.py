@@ -85,6 +85,16 @@ class FlowStart(Event):
 class FlowEnd(Event):
     """A flow closed (FIN from both sides or RST), was evicted, or the input ended."""
 
+    start_us: int = 0
+    """Time of the flow's first packet (``ts_us`` is the time of its last)."""
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """Packets from the client, packets from the server, bytes from the client, bytes from the server
+    (captured frame sizes)."""
+    reason: str = "shutdown"
+    """Why it ended, in Suricata's words: ``timeout`` (closed or idle), ``forced`` (evicted), ``shutdown``."""
+    closed: bool = False
+    """Both sides sent a FIN, or one sent a RST."""
+
 
 @dataclass(frozen=True, slots=True)
 class DnsMessage(Event):
@@ -223,10 +233,26 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
-class Alert:
-    """A detection ready for a sink, with its capture context."""
+class FlowSummary:
+    """A flow that raised an alert, at its end: what its EVE ``flow`` record says."""
 
-    detection: Detection
+    end: FlowEnd
+    roles: tuple[Role, ...]
+    """The roles of the alerts it raised, in the order they were released."""
+    miner_is_client: bool
+    """As its first alert says (the orientation of ``src``/``dest`` in alerts)."""
+    app_proto: str = ""
+
+
+Released = Detection | FlowSummary
+"""What the pipeline releases: an alert's detection, or an alerted flow that ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A detection (or an alerted flow that ended) ready for a sink, with its capture context."""
+
+    detection: Released
     source_name: str
     """The capture file name or the interface name."""
     live: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from poolsniff.detect.signatures import DNS_POOL, MINER, POOL, TLS_POOL
@@ -41,3 +42,9 @@ def eve(
     ts_us = int(round((T0 + at) * 1_000_000))
     det = Detection(ts_us, flow, signature, role, True, dict(evidence))
     return to_eve(Alert(det, source))
+
+
+def alert_lines(text: str) -> list[dict[str, Any]]:
+    """The ``alert`` records of EVE JSON lines (``flow`` and ``stats`` records left out)."""
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [r for r in records if r.get("event_type") == "alert"]

@@ -63,15 +63,20 @@ def test_corpus_alerts_are_valid_eve(corpus: Path, corpus_alerts: Path, eve_vali
     cid = communityid.CommunityID()
     names = {p.name for p in (corpus / "mining").iterdir()}
     seen = set()
+    kinds = set()
     for line in corpus_alerts.read_text().splitlines():
         rec = json.loads(line)
         assert not list(eve_validator.iter_errors(rec)), rec
+        kinds.add(rec["event_type"])
+        if rec["event_type"] == "stats":
+            continue
         proto = {"TCP": 6, "UDP": 17}[rec["proto"]]
         flow = communityid.FlowTuple(proto, rec["src_ip"], rec["dest_ip"], rec["src_port"], rec["dest_port"])
         assert rec["community_id"] == cid.calc(flow)
         assert rec["pcap_filename"] in names
         seen.add(rec["pcap_filename"])
     assert seen == names
+    assert kinds == {"alert", "flow", "stats"}
 
 
 def test_pool_side_and_coin_daemon_are_labelled(corpus_alerts: Path) -> None:
@@ -88,6 +93,43 @@ def test_pool_side_and_coin_daemon_are_labelled(corpus_alerts: Path) -> None:
             seen.add("pool")
     for name in ("coiniumserv__fastcoin.pcapng", "coiniumserv__litecoin-testnet.pcapng"):
         assert {"miner", "pool", "infrastructure"} <= roles[name], roles[name]
+
+
+@pytest.fixture(scope="module")
+def default_output(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole corpus scanned with the defaults: suppression on, the pool side in the miner's alert."""
+    out = tmp_path_factory.mktemp("corpus-default") / "alerts.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolsniff", "scan", "-q", "-o", str(out), str(corpus)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    return out
+
+
+def five_tuples(path: Path, *kinds: str) -> set[tuple[str, str, int, str, int]]:
+    """The flows (file, and both ends in a fixed order) of the records of ``kinds`` in an EVE file."""
+    out = set()
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["event_type"] in kinds:
+            a, b = (rec["src_ip"], rec["src_port"]), (rec["dest_ip"], rec["dest_port"])
+            out.add((rec["pcap_filename"], *min(a, b), *max(a, b)))
+    return out
+
+
+def test_suppression_loses_no_alerted_flow(corpus_alerts: Path, default_output: Path) -> None:
+    """Every TCP flow that alerts with --suppress 0 is in the default output: a line, or its flow record.
+
+    That is how the score holds with suppression on: the scorer reads alert lines only, so it
+    scores the --suppress 0 output, and this checks the default output names the same flows.
+    """
+    tcp_alerted = {t for t in five_tuples(corpus_alerts, "alert") if t in five_tuples(corpus_alerts, "flow")}
+    kept = five_tuples(default_output, "alert", "flow")
+    assert tcp_alerted and tcp_alerted <= kept
+    assert five_tuples(default_output, "flow") == five_tuples(corpus_alerts, "flow")
+    lines = sum(1 for line in default_output.read_text().splitlines() if '"event_type":"alert"' in line)
+    assert lines < len(five_tuples(corpus_alerts, "alert"))
 
 
 def test_coin_daemon_rpc_is_not_a_miner(corpus_alerts: Path) -> None:

@@ -51,5 +51,8 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
         except OSError as e:
             raise OutputError(f"{output}: cannot write the report: {e.strerror}") from e
     if not quiet:
-        summary = f"{len(files)} files, {stats.lines} lines, {stats.alerts} mining alerts, {len(hosts)} hosts"
+        summary = (
+            f"{len(files)} files, {stats.lines} lines, {stats.alerts} mining alerts, "
+            f"{stats.flows} flow records, {len(hosts)} hosts"
+        )
         click.echo(f"poolsniff: {summary}", err=True)

@@ -115,6 +115,8 @@ def scan(
             for record in prober.finish():
                 stage.write(record)
             total.alerts += prober.confirmed
+        stage.flush()  # suppression's final lines, then the run's counts
+        stage.write(_stats(total, stage, time.monotonic() - started))
     if not quiet:
         secs = time.monotonic() - started
         click.echo(
@@ -173,6 +175,14 @@ def _scan_one(
                 stage.write(confirmed)
 
     return scans.scan(path, emit=emit, progress=progress)
+
+
+def _stats(total: ScanResult, stage: Outputs, seconds: float) -> dict[str, Any]:
+    """The EVE ``stats`` record that ends a scan."""
+    from poolsniff.output.evestats import RunCounts, stats_record
+
+    counts = RunCounts(seconds, total.packets, total.flows, total.alerts, stage.counters.suppressed)
+    return stats_record(time.time_ns() // 1000, counts)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -15,8 +15,11 @@ SYN, a segment with data, a flow ends, a DNS datagram), and every event comes ou
 dissector. ``poolsniff.engine.split.parallel`` runs the two halves in two processes by handing the
 table a recorder of these calls instead. ``FlowTable.fast`` maps the raw bytes of each
 direction's addresses and ports (``src + dst + sport + dport``, as they sit in the
-IPv4/IPv6 and TCP headers) to ``(flow, closed)``; ``closed`` says the direction has nothing
-more to read. ``poolsniff.engine.fast.prefilter`` looks packets up there before decoding them.
+IPv4/IPv6 and TCP headers) to ``(flow, closed, tally)``; ``closed`` says the direction has
+nothing more to read, and ``tally`` counts the packets and bytes of that direction that the
+prefilter deals with itself (:func:`tally`). ``poolsniff.engine.fast.prefilter`` looks packets up
+there before decoding them. Each flow counts its packets and bytes (captured frame sizes) each way
+and knows when it started, for the EVE ``flow`` record of a flow that alerted.
 """
 
 from __future__ import annotations
@@ -58,12 +61,20 @@ MAX_BUFFERED: Final = 64 << 20
 
 _Key = tuple[bytes, int, bytes, int]
 _PORTS = struct.Struct("!HH").pack
+TALLY: Final = struct.Struct("=QQ")
+"""A direction's tally, as the prefilter keeps it: packets and bytes, native 64-bit (``_walk.c``)."""
 _IGNORE = Mode.IGNORE
 _new = tuple.__new__
 
 MAX_CACHED_ADDRESSES: Final = 65_536
 """Packed addresses whose text form is remembered (every flow and DNS message names two)."""
 _ip = lru_cache(maxsize=MAX_CACHED_ADDRESSES)(ip_to_str)
+
+
+def tally(counts: bytearray, size: int) -> None:
+    """Add one packet of ``size`` bytes to a direction's tally (``_walk.c`` does the same in C)."""
+    packets, total = TALLY.unpack(counts)
+    TALLY.pack_into(counts, 0, packets + 1, total + size)
 
 
 def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
@@ -76,7 +87,7 @@ class Flow:
 
     __slots__ = (
         "key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done", "closed",
-        "shape",
+        "shape", "first_ts", "counts", "tallies",
     )  # fmt: skip
     c: Direction
     s: Direction
@@ -98,6 +109,22 @@ class Flow:
         """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
         self.shape: RecordShape | None = None
         """The TLS record shape being read (``dissect/shape``), from the ClientHello on."""
+        self.first_ts = 0
+        self.counts = [0, 0, 0, 0]
+        """Packets from the client, from the server, bytes from the client, from the server (those the
+        table saw; the prefilter counts the others in ``tallies``)."""
+        self.tallies = (bytearray(TALLY.size), bytearray(TALLY.size))
+        """The client's and the server's direction's tally (see :func:`tally`)."""
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """Packets and bytes each way, as ``FlowEnd.counts`` gives them."""
+        (cp, cb), (sp, sb) = TALLY.unpack(self.tallies[0]), TALLY.unpack(self.tallies[1])
+        c = self.counts
+        return c[0] + cp, c[1] + sp, c[2] + cb, c[3] + sb
+
+
+Entry = tuple[Flow, bool, bytearray]
+"""A ``FlowTable.fast`` value: the flow, whether this direction is closed, this direction's tally."""
 
 
 class Dissector:
@@ -161,8 +188,10 @@ class Dissector:
             self.counters["flows-bypassed"] += 1
         return True
 
-    def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
-        """A flow ended (closed, expired, evicted or the input ended)."""
+    def end(
+        self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
+    ) -> None:
+        """A flow ended (closed, expired, evicted or the input ended: ``reason``, as ``FlowEnd`` says)."""
         self.live.pop(id(flow), None)
         shape = flow.shape
         if shape is not None and not shape.done:
@@ -171,7 +200,8 @@ class Dissector:
             snapshot = shape.final(ts_us)
             if snapshot is not None:
                 events.append(snapshot)
-        events.append(FlowEnd(ts_us, flow.key, from_client))
+        closed = flow.fins == 3
+        events.append(FlowEnd(ts_us, flow.key, from_client, flow.first_ts, flow.totals(), reason, closed))
 
     def _shape(self, flow: Flow, hello: TlsClientHello, client_next: int) -> RecordShape | None:
         """Start reading the record shape of a TLS session whose server has not spoken yet."""
@@ -240,8 +270,8 @@ class FlowTable:
         The table dissects in this process unless it is given another ``dissector``.
         """
         self.flows: dict[_Key, Flow] = {}
-        self.fast: dict[bytes, tuple[Flow, bool]] = {}
-        """Raw key of a direction -> (its flow, True once the direction has nothing more to read)."""
+        self.fast: dict[bytes, Entry] = {}
+        """Raw key of a direction -> (its flow, True once it has nothing more to read, its tally)."""
         self.max_flows = MAX_FLOWS if max_flows is None else max_flows
         self.idle_timeout_us = IDLE_TIMEOUT_US if idle_timeout_us is None else idle_timeout_us
         self.counters: Counter[str] = Counter()
@@ -252,11 +282,12 @@ class FlowTable:
 
     # ------------------------------------------------------------------ packets
 
-    def process(self, p: Packet) -> list[Event]:
-        """Feed one packet; return the events it completes (usually none).
+    def process(self, p: Packet, size: int | None = None) -> list[Event]:
+        """Feed one packet of a frame of ``size`` bytes; return the events it completes (usually none).
 
         A TCP packet finds or starts its flow, then its SYN, data and FIN/RST are handled;
-        a UDP datagram to or from port 53 goes to the DNS dissector.
+        a UDP datagram to or from port 53 goes to the DNS dissector. Without ``size`` the
+        flow counts the payload's length.
         """
         ts_us, src, dst, proto, sport, dport, flags, seq, payload = p
         if proto != PROTO_TCP:
@@ -269,6 +300,10 @@ class FlowTable:
         if flow is not None:
             from_client = k == flow.ckey
             flow.last_ts = ts_us
+            counts = flow.counts
+            side = 0 if from_client else 1
+            counts[side] += 1
+            counts[side + 2] += len(payload) if size is None else size
             if flags & SYN:
                 self.dissector.syn(flow, from_client, seq)
                 seq = (seq + 1) & 0xFFFFFFFF  # data on a SYN (TCP Fast Open) starts after it
@@ -278,7 +313,7 @@ class FlowTable:
                 # one bit per side, so a retransmitted FIN does not close the flow
                 flow.fins |= 3 if flags & RST else (1 if from_client else 2)
                 if flow.fins == 3:
-                    self._close(flow, ts_us, from_client, events)
+                    self._close(flow, ts_us, from_client, events, "timeout")
         self.since_sweep += 1
         if self.since_sweep >= SWEEP_EVERY:
             events.extend(self.sweep(ts_us))
@@ -292,7 +327,7 @@ class FlowTable:
         flow.closed |= bit
         raw = flow.raw[0 if from_client else 1]
         if raw in self.fast:
-            self.fast[raw] = (flow, True)
+            self.fast[raw] = (flow, True, flow.tallies[0 if from_client else 1])
 
     def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow:
         """Start the flow of a SYN, a SYN-ACK or a packet with data."""
@@ -316,26 +351,28 @@ class FlowTable:
             flow = Flow(_new(FlowKey, (dst_ip, dport, src_ip, sport, proto)), rk, k, (back, here), fid)
         self._next_fid = fid + 1
         self.flows[k] = self.flows[rk] = flow
-        self.fast[here] = self.fast[back] = (flow, False)
+        flow.first_ts = ts_us
+        self.fast[flow.raw[0]] = (flow, False, flow.tallies[0])
+        self.fast[flow.raw[1]] = (flow, False, flow.tallies[1])
         self.counters["flows"] += 1
         self.dissector.start(flow, ts_us, client_is_src, synced, events)
         return flow
 
     # ------------------------------------------------------------------ expiry
 
-    def _close(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
+    def _close(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str) -> None:
         assert flow.ckey is not None and flow.skey is not None
         self.flows.pop(flow.ckey, None)
         self.flows.pop(flow.skey, None)
         self.fast.pop(flow.raw[0], None)
         self.fast.pop(flow.raw[1], None)
-        self.dissector.end(flow, ts_us, from_client, events)
+        self.dissector.end(flow, ts_us, from_client, events, reason)
 
     def _evict_oldest(self, events: list[Event]) -> None:
         """Drop the least recently seen tenth of the flows (counted), each with a FlowEnd."""
         flows = sorted({id(f): f for f in self.flows.values()}.values(), key=lambda f: f.last_ts)
         for f in flows[: max(1, len(flows) // 10)]:
-            self._close(f, f.last_ts, True, events)
+            self._close(f, f.last_ts, True, events, "forced")
             self.counters["flows-evicted"] += 1
 
     def sweep(self, now_us: int) -> list[Event]:
@@ -344,7 +381,7 @@ class FlowTable:
         out: list[Event] = []
         for f in {id(f): f for f in self.flows.values()}.values():
             if now_us - f.last_ts > self.idle_timeout_us:
-                self._close(f, f.last_ts, True, out)
+                self._close(f, f.last_ts, True, out, "timeout")
                 self.counters["flows-expired"] += 1
         return out
 
@@ -352,5 +389,5 @@ class FlowTable:
         """End every flow (end of input); return their FlowEnd events."""
         out: list[Event] = []
         for f in {id(f): f for f in self.flows.values()}.values():
-            self._close(f, f.last_ts, True, out)
+            self._close(f, f.last_ts, True, out, "shutdown")
         return out

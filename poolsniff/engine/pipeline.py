@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from poolsniff.detect.behaviour import BehaviourDetector
@@ -42,7 +43,19 @@ from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.enrich.dnsmemory import DnsMemory
 from poolsniff.enrich.enricher import Enricher
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Detection, Event, FlowEnd, FlowKey, Frame, Packet, Role, TlsServerHello
+from poolsniff.model import (
+    PROTO_TCP,
+    Detection,
+    Event,
+    FlowEnd,
+    FlowKey,
+    FlowSummary,
+    Frame,
+    Packet,
+    Released,
+    Role,
+    TlsServerHello,
+)
 
 HOLD_US: Final = 5 * 1_000_000
 """How long a miner alert waits for the login that usually follows the subscribe."""
@@ -90,11 +103,13 @@ class Pipeline(Tracker):
         self._done: OrderedDict[FlowKey, set[int]] = OrderedDict()
         self._folded: dict[FlowKey, set[int]] = {}
         """Flow -> pool-side signatures folded into a held miner detection (settled at its release)."""
+        self._alerted: dict[FlowKey, _Alerted] = {}
+        """TCP flows that alerted: what their ``FlowSummary`` will say when they end."""
 
-    def _track(self, ts_us: int, packet: Packet) -> list[Detection]:
+    def _track(self, ts_us: int, packet: Packet, size: int) -> list[Released]:
         """The flow table, the events and the hold check for one decoded packet."""
-        events = self.flows.process(packet)
-        out: list[Detection] = []
+        events = self.flows.process(packet, size)
+        out: list[Released] = []
         if events:
             for event in events:
                 self._event(event, out)
@@ -102,7 +117,7 @@ class Pipeline(Tracker):
             self.tick(ts_us, out)
         return out
 
-    def tick(self, ts_us: int, out: list[Detection]) -> None:
+    def tick(self, ts_us: int, out: list[Released]) -> None:
         """The hold check, due once ``CHECK_EVERY_US`` of capture time has passed since the last.
 
         Its schedule depends on packet timestamps only (not on whether anything is held), so
@@ -112,9 +127,9 @@ class Pipeline(Tracker):
         if self._pending:
             self._release_old(ts_us, out)
 
-    def finish(self) -> list[Detection]:
+    def finish(self) -> list[Released]:
         """End of input: close every flow and release every held detection."""
-        out: list[Detection] = []
+        out: list[Released] = []
         for event in self.flows.close_all():
             self._event(event, out)
         for key in list(self._pending):
@@ -125,13 +140,13 @@ class Pipeline(Tracker):
             self.stats.skipped["dns-memory-evicted"] = self.memory.evicted
         return out
 
-    def handle(self, event: Event, out: list[Detection]) -> None:
+    def handle(self, event: Event, out: list[Released]) -> None:
         """Run one event through enrichment and the detectors; append what it releases to ``out``."""
         self._event(event, out)
 
     # ------------------------------------------------------------------ internals
 
-    def _event(self, event: Event, out: list[Detection]) -> None:
+    def _event(self, event: Event, out: list[Released]) -> None:
         kind = type(event)
         route = self._routes.get(kind)
         if route is None:
@@ -145,17 +160,28 @@ class Pipeline(Tracker):
             for det in inspect(event):
                 self._hold(det, out)
         if kind is FlowEnd:
-            sids = self._held.get(event.flow) if self._held else None
-            if sids:
-                for sid in list(sids):
-                    if (event.flow, sid) in self._pending:  # not released behind an earlier one
-                        self._release((event.flow, sid), out)
+            assert isinstance(event, FlowEnd)
+            self._flow_end(event, out)
             self.enricher.forget(event.flow)
         elif kind is TlsServerHello and self._held and event.flow in self._held:
             # the JA3S is in: what waited for it on this flow may be complete now
             first = self._first_held(event.flow)
             if first is not None and self._complete(self._pending[(event.flow, first)], self.fold_pool):
                 self._release((event.flow, first), out)
+
+    def _flow_end(self, event: FlowEnd, out: list[Released]) -> None:
+        """Release what the flow holds; an alerted flow's summary follows its alerts."""
+        flow = event.flow
+        sids = self._held.get(flow) if self._held else None
+        if sids:
+            for sid in list(sids):
+                if (flow, sid) in self._pending:  # not released behind an earlier one
+                    self._release((flow, sid), out)
+        self._done.pop(flow, None)  # the flow is gone: a new one on the same ports starts afresh
+        self._folded.pop(flow, None)
+        alerted = self._alerted.pop(flow, None)
+        if alerted is not None:
+            out.append(FlowSummary(event, tuple(alerted.roles), alerted.miner_is_client, alerted.app_proto))
 
     def _route(self, kind: type[Event]) -> tuple[bool, tuple[Inspect, ...]]:
         """Who sees events of type ``kind``: the enricher (or not), then these detectors."""
@@ -167,7 +193,7 @@ class Pipeline(Tracker):
         done = self._done.get(flow)
         return done is not None and sid in done
 
-    def _hold(self, det: Detection, out: list[Detection]) -> None:
+    def _hold(self, det: Detection, out: list[Released]) -> None:
         key = (det.flow, det.signature.sid)
         if self._settled(det.flow, key[1]):
             self.stats.suppressed += 1
@@ -227,7 +253,7 @@ class Pipeline(Tracker):
             return True
         return False
 
-    def _expire(self, flow: FlowKey, now_us: int, out: list[Detection]) -> None:
+    def _expire(self, flow: FlowKey, now_us: int, out: list[Released]) -> None:
         """Release the flow's held detections whose hold is over, before its next event is seen.
 
         The hold check (``tick``) runs at times set by every packet of the input; without this,
@@ -239,12 +265,12 @@ class Pipeline(Tracker):
             if det is not None and now_us - det.ts_us >= HOLD_US:
                 self._release((flow, sid), out)
 
-    def _release_old(self, now_us: int, out: list[Detection]) -> None:
+    def _release_old(self, now_us: int, out: list[Released]) -> None:
         for key, det in list(self._pending.items()):
             if now_us - det.ts_us >= HOLD_US and key in self._pending:
                 self._release(key, out)
 
-    def _release(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
+    def _release(self, key: tuple[FlowKey, int], out: list[Released]) -> None:
         """Release one held detection, then the complete ones of its flow that waited behind it."""
         self._release_one(key, out)
         flow = key[0]
@@ -253,7 +279,7 @@ class Pipeline(Tracker):
             self._release_one((flow, sid), out)
             sid = self._first_held(flow)
 
-    def _release_one(self, key: tuple[FlowKey, int], out: list[Detection]) -> None:
+    def _release_one(self, key: tuple[FlowKey, int], out: list[Released]) -> None:
         det = self._pending.pop(key)
         flow, sid = key
         sids = self._held[flow]
@@ -274,6 +300,19 @@ class Pipeline(Tracker):
             done.update(self._folded.pop(flow))
         self.stats.alerts += 1
         out.append(self.enricher.enrich(det))
+        if flow.proto == PROTO_TCP:
+            self._note_alert(det)
+
+    def _note_alert(self, det: Detection) -> None:
+        """Remember what an alert says about its TCP flow, for the flow's summary."""
+        alerted = self._alerted.get(det.flow)
+        if alerted is None:
+            app_proto = det.signature.app_proto or next(iter(det.app), "")
+            alerted = self._alerted[det.flow] = _Alerted(det.miner_is_client, [], app_proto)
+        if det.role not in alerted.roles:
+            alerted.roles.append(det.role)
+        if "pool_signature_id" in det.evidence and Role.POOL not in alerted.roles:
+            alerted.roles.append(Role.POOL)
 
 
 def _merge(held: Detection, new: Detection) -> None:
@@ -282,6 +321,15 @@ def _merge(held: Detection, new: Detection) -> None:
     held.names.extend(n for n in new.names if n not in held.names)
     for k, app in new.app.items():
         held.app.setdefault(k, app)
+
+
+@dataclass
+class _Alerted:
+    """What the alerts of a TCP flow said: who the miner is, the roles, the application protocol."""
+
+    miner_is_client: bool
+    roles: list[Role]
+    app_proto: str
 
 
 POOL_SIDE_SKIPPED: Final = frozenset({"role", "flavour", "method"})
@@ -320,7 +368,7 @@ def _complete(det: Detection, fold_pool: bool, hello_seen: bool = True) -> bool:
     return "login" in det.evidence and (not fold_pool or "pool_signature_id" in det.evidence)
 
 
-def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Detection]:
+def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Released]:
     """Run ``frames`` through ``pipeline`` and yield detections as they are released."""
     for frame in frames:
         released = pipeline.feed(frame)

@@ -18,7 +18,7 @@ from typing import Final
 
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.decode import Decoder
-from poolsniff.model import Detection, Frame, Packet
+from poolsniff.model import Frame, Packet, Released
 
 CHECK_EVERY_US: Final = 1_000_000
 """Capture time between two hold checks (the same packets see them in every process)."""
@@ -48,24 +48,24 @@ class Tracker:
         self.last_check = 0
         """Capture time of the last hold check; one runs once ``CHECK_EVERY_US`` has passed."""
 
-    def feed(self, frame: Frame) -> list[Detection]:
-        """Run one frame through; return the detections it releases."""
+    def feed(self, frame: Frame) -> list[Released]:
+        """Run one frame through; return the detections (and ended alerted flows) it releases."""
         ts_us, linktype, data = frame
         self.stats.packets += 1
         packet = self.decoder.decode(ts_us, linktype, data)
         if packet is None:
             return self._undecoded(ts_us)
-        return self._track(ts_us, packet)
+        return self._track(ts_us, packet, len(data))
 
-    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Detection]:
+    def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Released]:
         """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""
         self.stats.packets += 1
-        return self._track(ts_us, packet)
+        return self._track(ts_us, packet, size)
 
-    def _track(self, ts_us: int, packet: Packet) -> list[Detection]:
-        """The flow work for one decoded packet (the kinds of tracker differ here)."""
+    def _track(self, ts_us: int, packet: Packet, size: int) -> list[Released]:
+        """The flow work for one decoded packet of a ``size``-byte frame (the kinds differ here)."""
         raise NotImplementedError
 
-    def _undecoded(self, ts_us: int) -> list[Detection]:
+    def _undecoded(self, ts_us: int) -> list[Released]:
         """A frame the decoder could not use (counted in ``decoder.skipped``): nothing by default."""
         return []

@@ -18,7 +18,7 @@ import struct
 from typing import Any, Final
 
 from poolsniff.detect.signatures import CATEGORY
-from poolsniff.model import Alert, FlowKey, Role
+from poolsniff.model import Alert, Detection, FlowKey, FlowSummary, Role
 from poolsniff.output.evefields import format_ts
 
 PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
@@ -46,8 +46,7 @@ def flow_id(key: FlowKey) -> int:
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") >> 13
 
 
-def _oriented(alert: Alert) -> tuple[str, int, str, int]:
-    det = alert.detection
+def _oriented(det: Detection) -> tuple[str, int, str, int]:
     f = det.flow
     if det.miner_is_client:
         return f.client_ip, f.client_port, f.server_ip, f.server_port
@@ -55,10 +54,15 @@ def _oriented(alert: Alert) -> tuple[str, int, str, int]:
 
 
 def to_eve(alert: Alert) -> dict[str, Any]:
-    """Return the EVE record for ``alert`` (keys in Suricata's order)."""
+    """Return the EVE record for ``alert`` (keys in Suricata's order): an ``alert``, or the ``flow``
+    record of an alerted flow that ended (:func:`poolsniff.output.eveflow.flow_record`)."""
     det = alert.detection
+    if isinstance(det, FlowSummary):
+        from poolsniff.output.eveflow import flow_record  # it imports this module
+
+        return flow_record(det, alert.source_name, alert.live)
     sig = det.signature
-    src_ip, sport, dst_ip, dport = _oriented(alert)
+    src_ip, sport, dst_ip, dport = _oriented(det)
     proto = det.flow.proto
     metadata: dict[str, list[str]] = {"role": [ROLE_NAMES[det.role]]}
     for key, value in sorted(det.evidence.items()):

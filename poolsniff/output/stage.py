@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from poolsniff.errors import ConfigError, OutputError
 from poolsniff.output import metrics as metrics_module
 from poolsniff.output import suppress as suppress_module
+from poolsniff.output.evefields import record_ts
 from poolsniff.output.interface import Forwarder, Record, RecordWriter, encode
 from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
 from poolsniff.output.options import Option
@@ -53,6 +54,11 @@ class Outputs:
     def write(self, record: Record, text: str | None = None) -> None:
         """Take one alert record: count it, suppress it or pass it on to every output (``text``:
         its encoding, unused here, since suppression may change the record first)."""
+        if record.get("event_type") != "alert":  # flow and stats records: the EVE writer only
+            if self.suppressor is not None and record.get("event_type") == "flow":
+                self._out(self.suppressor.tick(record_ts(record)))  # capture time moves on
+            self.primary.write(record)
+            return
         self.counters.count_alert(record)
         if self.suppressor is None:
             self._out([record])
@@ -67,6 +73,11 @@ class Outputs:
         """The capture clock says ``now_us``: write the counts of pairs quiet for a whole window."""
         if self.suppressor is not None:
             self._out(self.suppressor.tick(now_us))
+
+    def flush(self) -> None:
+        """The input has ended: write what suppression still holds (``close`` does it too)."""
+        if self.suppressor is not None:
+            self._out(self.suppressor.finish())
 
     def close(self) -> None:
         """Flush what suppression holds, close the forwarders, write the metrics a last time."""

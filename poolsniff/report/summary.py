@@ -3,9 +3,10 @@
 source -> ... -> sinks -> EVE alert files -> **report** -> table / JSON / CSV / HTML (``report_html``)
 
 :func:`read_alerts` reads EVE lines (a file, a gzip file, stdin), keeps the mining alerts and
-skips everything else (``stats``, ``flow`` and other event types; alerts of other categories,
-so a whole Suricata ``eve.json`` can be given); a line that is not a JSON object, or a mining
-alert without its timestamp, source, destination or signature, is an ``InputError`` naming
+poolsniff's ``flow`` records (those whose ``metadata.flowbits`` carry a ``poolsniff.`` bit, see
+``output/eveflow.py``), and skips everything else (``stats``, other flows and event types; alerts
+of other categories, so a whole Suricata ``eve.json`` can be given); a line that is not a JSON
+object, or a mining alert without its timestamp, source, destination or signature, is an ``InputError`` naming
 ``file:line``. A mining alert is one of poolsniff's signatures (9300000-9300999) or any alert in
 the ``coin-mining`` category, so Suricata's own ET COINMINER alerts count too.
 
@@ -16,7 +17,10 @@ pool. Per host: first and last seen, roles, pools (``pool_host``, else ``pool``,
 destination ``ip:port``; with the endpoints where it was reached, resolver addresses of DNS
 alerts left out), flavours, wallets, miner agents, alert counts per signature, and the
 capture files or interfaces. A line carrying ``suppressed_count`` (see ``suppress.py``) counts
-for ``1 + suppressed_count`` alerts and its ``suppressed_since`` extends first seen.
+for ``1 + suppressed_count`` alerts and its ``suppressed_since`` extends first seen. The flow
+records of alerted flows add, per host, how many flows mined, for how long (the union of their
+start-to-end spans; coin-daemon RPC is not mining and is left out) and how many bytes the host
+sent and received in them; their ends extend last seen to the last activity.
 
 Renderers return text and do no I/O: :func:`to_json` and :func:`to_csv` here,
 ``formats.table.to_table`` (plain text that fits the terminal) and ``formats.html.to_html``;
@@ -49,6 +53,7 @@ from poolsniff.output.evefields import (
     signature_of,
     suppressed_count,
 )
+from poolsniff.output.eveflow import FLOWBIT_PREFIX, MINER_IS_SERVER
 
 SID_RANGE: Final = range(9_300_000, 9_301_000)
 """poolsniff's signature ids."""
@@ -62,6 +67,8 @@ class ReadStats:
 
     lines: int = 0
     alerts: int = 0
+    flows: int = 0
+    """poolsniff ``flow`` records kept."""
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -91,6 +98,10 @@ def read_alerts(
             record = _parse_line(line, origin, number)
             if record is None:
                 stats.skipped["blank"] += 1
+            elif record.get("event_type") == "flow" and _poolsniff_bits(record):
+                _check_flow(record, origin, number)
+                stats.flows += 1
+                yield record
             elif record.get("event_type") != "alert":
                 stats.skipped[f"event_type {record.get('event_type')}"] += 1
             elif not _is_mining(record):
@@ -120,6 +131,36 @@ def _is_mining(record: dict[str, Any]) -> bool:
     if not isinstance(alert, dict):
         return True  # an alert without its alert object: _check reports it
     return alert.get("signature_id") in SID_RANGE or alert.get("category") == CATEGORY
+
+
+def _poolsniff_bits(record: dict[str, Any]) -> list[str]:
+    """The ``poolsniff.`` flowbits of a flow record (none for a flow Suricata or anything else wrote)."""
+    metadata = record.get("metadata")
+    bits = metadata.get("flowbits") if isinstance(metadata, dict) else None
+    if not isinstance(bits, list):
+        return []
+    return [b for b in bits if isinstance(b, str) and b.startswith(FLOWBIT_PREFIX)]
+
+
+def _check_flow(record: dict[str, Any], origin: str, number: int) -> None:
+    try:
+        flow_span(record)
+        host_of(record)
+        dest_of(record)
+    except ValueError as e:
+        raise InputError(f"{origin}:{number}: bad flow record: {e}") from e
+
+
+def flow_span(record: dict[str, Any]) -> tuple[int, int, int, int]:
+    """A flow record's start and end (µs), bytes to the server and to the client; ValueError if bad."""
+    flow = record.get("flow")
+    if not isinstance(flow, dict):
+        raise ValueError("no flow object")
+    start, end = parse_ts(str(flow.get("start"))), parse_ts(str(flow.get("end")))
+    up, down = flow.get("bytes_toserver", 0), flow.get("bytes_toclient", 0)
+    if not isinstance(up, int) or not isinstance(down, int) or isinstance(up, bool) or isinstance(down, bool):
+        raise ValueError("bytes_toserver and bytes_toclient must be whole numbers")
+    return start, max(start, end), up, down
 
 
 def _check(record: dict[str, Any], origin: str, number: int) -> None:
@@ -172,6 +213,37 @@ class HostReport:
     signatures: Counter[tuple[int, str]] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     activity: list[Activity] = field(default_factory=list)
+    flows: int = 0
+    """Alerted flows (from ``flow`` records)."""
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    """Start and end of each mining flow (coin-daemon RPC left out)."""
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+    @property
+    def mining_us(self) -> int:
+        """How long the host mined: the union of its mining flows' spans."""
+        total, reach = 0, None
+        for start, end in sorted(self.spans):
+            if reach is None or start > reach:
+                total += end - start
+                reach = end
+            elif end > reach:
+                total += end - reach
+                reach = end
+        return total
+
+    def add_flow(self, record: dict[str, Any], host_is_client: bool) -> None:
+        """Count one ``flow`` record of this host."""
+        start, end, up, down = flow_span(record)
+        self.flows += 1
+        self.first_us = min(self.first_us, start)
+        self.last_us = max(self.last_us, end)
+        if _poolsniff_bits(record) == [FLOWBIT_PREFIX + "infrastructure"]:
+            return  # a pool asking its coin daemon for work: not mining time
+        self.spans.append((start, end))
+        self.bytes_sent += up if host_is_client else down
+        self.bytes_received += down if host_is_client else up
 
     def add(self, record: dict[str, Any]) -> None:
         """Count one alert record of this host."""
@@ -234,13 +306,19 @@ class Summary:
         self._hosts: dict[str, HostReport] = {}
 
     def add(self, record: dict[str, Any]) -> None:
-        """Count one mining alert record (as :func:`read_alerts` yields them)."""
-        host = host_of(record)
-        ts = record_ts(record)
+        """Count one mining alert or poolsniff flow record (as :func:`read_alerts` yields them)."""
+        if record.get("event_type") == "flow":
+            miner_is_server = MINER_IS_SERVER in _poolsniff_bits(record)
+            host = str(record["dest_ip"]) if miner_is_server else host_of(record)
+            self._host(host, flow_span(record)[0]).add_flow(record, not miner_is_server)
+            return
+        self._host(host_of(record), record_ts(record)).add(record)
+
+    def _host(self, host: str, ts: int) -> HostReport:
         report = self._hosts.get(host)
         if report is None:
             report = self._hosts[host] = HostReport(host, ts, ts)
-        report.add(record)
+        return report
 
     def hosts(self) -> list[HostReport]:
         """The hosts, most alerts first, then by address (pools known by name and endpoint merged)."""
@@ -310,6 +388,10 @@ def host_dict(report: HostReport) -> dict[str, Any]:
             for (sid, msg), n in sorted(report.signatures.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "sources": dict(ranked(report.sources)),
+        "flows": report.flows,
+        "mining_seconds": round(report.mining_us / 1e6, 3),
+        "bytes_sent": report.bytes_sent,
+        "bytes_received": report.bytes_received,
     }
 
 
@@ -320,7 +402,7 @@ def to_json(reports: list[HostReport]) -> str:
 
 CSV_COLUMNS: Final = (
     "host", "first_seen", "last_seen", "alerts", "suppressed", "roles", "pools", "flavours", "wallets",
-    "agents", "signatures", "sources",
+    "agents", "signatures", "sources", "flows", "mining_seconds", "bytes_sent", "bytes_received",
 )  # fmt: skip
 CSV_JOIN: Final = " | "
 """Separator of several values in one CSV cell."""
@@ -338,6 +420,7 @@ def to_csv(reports: list[HostReport]) -> str:
         cells: list[object] = [d["host"], d["first_seen"], d["last_seen"], d["alerts"], d["suppressed"]]
         cells += [_joined(d["roles"]), CSV_JOIN.join(pools), _joined(d["flavours"]), _joined(d["wallets"])]
         cells += [_joined(d["agents"]), CSV_JOIN.join(sigs), _joined(d["sources"])]
+        cells += [d["flows"], d["mining_seconds"], d["bytes_sent"], d["bytes_received"]]
         writer.writerow([_defuse(c) for c in cells])
     return out.getvalue()
 

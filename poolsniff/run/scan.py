@@ -111,17 +111,17 @@ def _scan_here(
     pipeline = Pipeline(blocklist, redact=redact, fold_pool=fold_pool)
     result = ScanResult()
     try:
-        for det in detections(fileobj, path, pipeline, on_read=on_read):
-            emit(to_record(Alert(det, name)))
+        for found in detections(fileobj, path, pipeline, on_read=on_read):
+            emit(to_record(Alert(found, name)))
     except CaptureDamaged as e:
         result.damage = e
     except KeyboardInterrupt:
         # keep what was found: release the held alerts, then let the caller stop
-        for det in pipeline.finish():
-            emit(to_record(Alert(det, name)))
+        for found in pipeline.finish():
+            emit(to_record(Alert(found, name)))
         raise
-    for det in pipeline.finish():
-        emit(to_record(Alert(det, name)))
+    for found in pipeline.finish():
+        emit(to_record(Alert(found, name)))
     stats = pipeline.stats
     result.packets = stats.packets
     result.alerts = stats.alerts

@@ -34,8 +34,9 @@ from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.tracker import CHECK_EVERY_US
 from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Alert, Detection
+from poolsniff.model import Alert, Detection, Released
 from poolsniff.output.eve import to_eve
+from poolsniff.output.evestats import RunCounts, stats_record
 from poolsniff.output.interface import RecordWriter
 from poolsniff.output.metrics import Counters
 from poolsniff.output.transports.jsonl import JsonlWriter
@@ -116,6 +117,9 @@ class SniffOutputs(RecordWriter, Protocol):
 
     def tick(self, now_us: int) -> None:
         """Time passes: write what suppression released."""
+
+    def flush(self) -> None:
+        """The capture has stopped: write what suppression still holds."""
 
     def close(self) -> None:
         """Flush and close the stage."""
@@ -378,12 +382,12 @@ class _Loop:
                 self._emit(source, released)
         return len(frames)
 
-    def _emit(self, source: _Source, detections: list[Detection]) -> None:
+    def _emit(self, source: _Source, detections: list[Released]) -> None:
         name = source.capture.name
         for det in detections:
             record = to_eve(Alert(det, name, live=True))
             self.sink.write(record)
-            if self.confirmer is not None:
+            if self.confirmer is not None and isinstance(det, Detection):
                 self.confirmer.offer(record)
 
     def _housekeeping(self) -> None:
@@ -392,7 +396,7 @@ class _Loop:
             self.next_tick = now + TICK_S
             now_us = time.time_ns() // 1000
             for source in self.sources:
-                released: list[Detection] = []
+                released: list[Released] = []
                 source.pipeline.tick(now_us, released)
                 self._emit(source, released)
             if self.confirmer is not None:
@@ -403,8 +407,10 @@ class _Loop:
                 self._count()
         if self.next_stats is not None and now >= self.next_stats:
             self.next_stats = now + self.options.stats_interval
-            for source in self.sources:
-                self.log(f"poolsniff: stats: {format_summary(source.summary(), now - self.started)}")
+            summaries = [source.summary() for source in self.sources]
+            for summary in summaries:
+                self.log(f"poolsniff: stats: {format_summary(summary, now - self.started)}")
+            self._write_stats(summaries, now - self.started)
         if self.deadline is not None and now >= self.deadline and not self.stopped_by:
             self.stopped_by = "--duration"
 
@@ -421,11 +427,27 @@ class _Loop:
         self.outputs.counters.add(packets=now[0] - last[0], drops=now[1] - last[1], flows=now[2] - last[2])
         self.counted = now
 
+    def _write_stats(self, summaries: list[InterfaceSummary], seconds: float) -> None:
+        """An EVE ``stats`` record of every interface together."""
+        suppressed = self.outputs.counters.suppressed if self.outputs is not None else 0
+        counts = RunCounts(
+            seconds,
+            packets=sum(x.captured for x in summaries),
+            flows=sum(x.flows for x in summaries),
+            alerts=sum(x.alerts for x in summaries),
+            suppressed=suppressed,
+            kernel_packets=sum(x.captured + x.dropped for x in summaries),
+            kernel_drops=sum(x.dropped for x in summaries),
+        )
+        self.sink.write(stats_record(time.time_ns() // 1000, counts))
+
     def _finish(self) -> SniffResult:
         if self.outputs is not None:
             self._count()
+            self.outputs.flush()
         seconds = time.monotonic() - self.started
         result = SniffResult([s.summary() for s in self.sources], self.stopped_by, seconds)
+        self._write_stats(result.interfaces, seconds)
         for summary in result.interfaces:
             self.log(f"poolsniff: {format_summary(summary, seconds)}")
         self.log(f"poolsniff: stopped by {self.stopped_by}")

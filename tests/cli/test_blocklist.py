@@ -6,7 +6,6 @@ Every run gets its own data directory through ``POOLSNIFF_DATA_DIR`` (or ``--dat
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import PCAPS
+from ..factories_eve import alert_lines
 from ..listserver import ListServer, Route, running, without_proxies
 
 MALTRAIL = b"# maltrail test copy\nfresh-pool-one.example-mining.net\n2miners.com\n94.23.251.99:3333\n"
@@ -242,7 +242,7 @@ def test_scan_uses_the_data_dir_lists(tmp_path: Path) -> None:
     (lists / "pool.txt").write_text("notsupportxmr.com testsrc\nwww.example.org testsrc\n")
     proc = run("scan", "-q", str(PCAPS / "dns-pool-lookup.pcap"), data=tmp_path)
     assert proc.returncode == 1, proc.stderr
-    alerts = [json.loads(line)["alert"] for line in proc.stdout.splitlines()]
+    alerts = [r["alert"] for r in alert_lines(proc.stdout)]
     entries = [alert["metadata"].get("blocklist_entry") for alert in alerts]
     assert ["notsupportxmr.com"] in entries  # listed by the data dir's pool list
     assert ["supportxmr.com"] not in entries  # the shipped pool list is replaced

@@ -16,6 +16,7 @@ import pytest
 
 from poolsniff.sources.pcap import open_capture, read_frames
 
+from ..factories_eve import alert_lines
 from ..factories_frames import pcap_file
 from ..output.test_metrics import parse as parse_metrics
 from ..output.transports.test_redis import Server, redis_server  # noqa: F401 - the fixture
@@ -83,8 +84,8 @@ def test_suppress_gives_one_line_per_window_and_counts_the_rest(tmp_path: Path) 
     full = run("scan", "-q", "--suppress", "0", str(capture), home=tmp_path)
     folded = run("scan", "-q", "--suppress", "5m", str(capture), home=tmp_path)
     assert full.returncode == folded.returncode == 1
-    every = [json.loads(x) for x in full.stdout.splitlines()]
-    kept = [json.loads(x) for x in folded.stdout.splitlines()]
+    every = alert_lines(full.stdout)
+    kept = alert_lines(folded.stdout)
     counts = [int(r["alert"]["metadata"].get("suppressed_count", ["0"])[0]) for r in kept]
     assert len(every) == 12  # one per session: the pool side is in the miner's alert
     assert len(kept) < len(every) and len(kept) + sum(counts) == len(every)
@@ -95,8 +96,8 @@ def test_suppression_is_on_by_default_for_ten_minutes(tmp_path: Path) -> None:
     capture = reconnecting_miner(tmp_path, sessions=12)
     default = run("scan", "-q", str(capture), home=tmp_path)
     ten = run("scan", "-q", "--suppress", "10m", str(capture), home=tmp_path)
-    assert default.returncode == 1 and default.stdout == ten.stdout
-    kept = [json.loads(x) for x in default.stdout.splitlines()]
+    kept = alert_lines(default.stdout)
+    assert default.returncode == 1 and kept == alert_lines(ten.stdout)
     counts = [int(r["alert"]["metadata"].get("suppressed_count", ["0"])[0]) for r in kept]
     assert len(kept) + sum(counts) == 12 and len(kept) < 12
 
@@ -111,7 +112,7 @@ def test_syslog_redis_and_metrics_from_scan(tmp_path: Path, redis_server: Any) -
             "scan", str(MINER), "--syslog", f"udp://127.0.0.1:{receiver.getsockname()[1]}",
             "--redis", server.url, "--redis-stream", "gateways", "--metrics", str(metrics), home=tmp_path,
         )  # fmt: skip
-        lines = [json.loads(x) for x in proc.stdout.splitlines()]
+        lines = alert_lines(proc.stdout)  # syslog and Redis get the alerts, not the flow and stats records
         datagrams = [receiver.recv(65535) for _ in lines]
     assert proc.returncode == 1 and lines
     assert [json.loads(d.split(b" - ", 1)[1]) for d in datagrams] == lines

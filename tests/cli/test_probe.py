@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.confirm import pools
+from tests.factories_eve import alert_lines
 from tests.factories_frames import eth, ipv4, pcap_file, tcp
 from tests.listserver import free_port
 
@@ -103,7 +104,7 @@ def test_scan_confirm_raises_a_listed_endpoint_that_answers_to_confirmed(tmp_pat
         sent = pool.requests(at_least=2)
     assert len(sent) == 2  # the two hellos of the --confirm run; the plain scan sent nothing
     assert plain.returncode == proc.returncode == 1, proc.stderr
-    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    records = alert_lines(proc.stdout)
     assert [r["alert"]["signature_id"] for r in records] == [9300205, 9300301]
     meta = records[1]["alert"]["metadata"]
     assert meta["confirms"] == ["9300205"] and meta["probe_verdict"] == ["stratum-subscribe"]
@@ -118,7 +119,7 @@ def test_scan_confirm_of_a_server_that_is_no_pool_adds_nothing(tmp_path: Path) -
     listed.write_text(f"127.0.0.1:{port} test\n")
     proc = run("scan", "--confirm", "--blocklist", str(listed), str(capture(tmp_path / "c.pcap", port)))
     assert proc.returncode == 1
-    assert [json.loads(line)["alert"]["signature_id"] for line in proc.stdout.splitlines()] == [9300205]
+    assert [r["alert"]["signature_id"] for r in alert_lines(proc.stdout)] == [9300205]
     assert "unreachable" in proc.stderr
 
 
@@ -129,5 +130,5 @@ def test_confirm_from_the_settings_file(tmp_path: Path) -> None:
         config = tmp_path / "poolsniff.yaml"
         config.write_text(f"confirm: true\nblocklist: {listed}\n")
         proc = run("scan", "--config", str(config), str(capture(tmp_path / "c.pcap", pool.port)))
-    sids = [json.loads(line)["alert"]["signature_id"] for line in proc.stdout.splitlines()]
+    sids = [r["alert"]["signature_id"] for r in alert_lines(proc.stdout)]
     assert sids == [9300205, 9300301]

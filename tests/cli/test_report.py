@@ -7,19 +7,24 @@ import io
 import json
 from pathlib import Path
 
+from poolsniff.output.evefields import suppressed_count
+
 from .conftest import one_line_error, run
 
 
 def test_report_table_json_csv_html(tmp_path: Path, alerts: Path) -> None:
-    lines = [json.loads(x) for x in alerts.read_text().splitlines()]
+    records = [json.loads(x) for x in alerts.read_text().splitlines()]
+    lines = [r for r in records if r["event_type"] == "alert"]
+    flows = [r for r in records if r["event_type"] == "flow"]
     hosts = {r["src_ip"] for r in lines}
     table = run("report", str(alerts), home=tmp_path)
     assert table.returncode == 0 and table.stdout.startswith("HOST")
     assert all(h in table.stdout for h in hosts)
-    assert f"{len(lines)} mining alerts, {len(hosts)} hosts" in table.stderr
+    assert f"{len(lines)} mining alerts, {len(flows)} flow records, {len(hosts)} hosts" in table.stderr
     doc = json.loads(run("report", "--format", "json", str(alerts), home=tmp_path).stdout)
     assert {h["host"] for h in doc["hosts"]} == hosts
-    assert sum(h["alerts"] for h in doc["hosts"]) == len(lines)
+    assert sum(h["alerts"] for h in doc["hosts"]) == sum(1 + suppressed_count(r) for r in lines)
+    assert sum(h["flows"] for h in doc["hosts"]) == len(flows) > 0
     rows = list(
         csv.DictReader(io.StringIO(run("report", "--format", "csv", "-q", str(alerts), home=tmp_path).stdout))
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import PCAPS
+from ..factories_eve import alert_lines
 
 MINER = PCAPS / "stratum-v1-cgminer.pcap"
 BENIGN = PCAPS / "benign-mix.pcapng"
@@ -44,15 +45,16 @@ def test_alerts_found_exit_1_and_lines_on_stdout() -> None:
     proc = run("scan", str(MINER))
     assert proc.returncode == 1
     records = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert records and all(r["event_type"] == "alert" for r in records)
-    assert {r["pcap_filename"] for r in records} == {MINER.name}
+    assert [r["event_type"] for r in records] == ["alert", "flow", "stats"]  # the stats record ends a scan
+    assert {r["pcap_filename"] for r in records[:2]} == {MINER.name}
     assert "1 files" in proc.stderr and "alerts" in proc.stderr
 
 
 def test_nothing_found_exit_0() -> None:
     proc = run("scan", str(BENIGN))
     assert proc.returncode == 0
-    assert proc.stdout == ""
+    [stats] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert stats["event_type"] == "stats" and stats["stats"]["detect"]["alert"] == 0
 
 
 def test_quiet_silences_summary() -> None:
@@ -106,6 +108,11 @@ def bad_input(tmp_path: Path, kind: str) -> Path:
     return path
 
 
+def traffic(text: str) -> list[str]:
+    """The alert and flow lines of a scan's output (its closing stats record says when it ran)."""
+    return [line for line in text.splitlines() if '"event_type":"stats"' not in line]
+
+
 @pytest.mark.parametrize("kind", list(BAD_INPUTS))
 @pytest.mark.parametrize("first", [True, False], ids=["bad-first", "bad-last"])
 def test_a_bad_input_does_not_stop_the_others(tmp_path: Path, kind: str, first: bool) -> None:
@@ -114,12 +121,12 @@ def test_a_bad_input_does_not_stop_the_others(tmp_path: Path, kind: str, first: 
     alone = run("scan", "-q", str(MINER))
     proc = run("scan", "-q", "-o", str(out), *paths)
     assert proc.returncode == 1, proc.stderr  # alerts found: a script can still tell
-    assert out.read_text() == alone.stdout  # the good capture's alerts, all of them
+    assert traffic(out.read_text()) == traffic(alone.stdout)  # the good capture's alerts, all of them
     errors = [line for line in proc.stderr.splitlines() if line.startswith("poolsniff: error: ")]
     assert errors == [line for line in errors if str(bad) in line and BAD_INPUTS[kind][1] in line] and errors
     assert "poolsniff: warning: 1 of 2 inputs could not be scanned" in proc.stderr
     strict = run("scan", "-q", "--strict", *paths)
-    assert strict.returncode == 3 and strict.stdout == alone.stdout
+    assert strict.returncode == 3 and traffic(strict.stdout) == traffic(alone.stdout)
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS))
@@ -154,11 +161,10 @@ def test_dash_reads_the_capture_from_stdin(how: str) -> None:
         with MINER.open("rb") as f:
             proc = subprocess.run(command, stdin=f, capture_output=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    records = [json.loads(line) for line in traffic(proc.stdout.decode())]
     assert {r["pcap_filename"] for r in records} == {"stdin"}
-    assert [{**r, "pcap_filename": MINER.name} for r in records] == [
-        json.loads(line) for line in alone.stdout.splitlines()
-    ]
+    expected = [json.loads(x) for x in traffic(alone.stdout)]
+    assert [{**r, "pcap_filename": MINER.name} for r in records] == expected
 
 
 def test_dash_twice_is_a_usage_error() -> None:
@@ -174,7 +180,8 @@ def test_compressed_captures_made_by_the_usual_tools(tmp_path: Path, tool: str) 
         subprocess.run([tool, "-c", str(MINER)], stdout=out, check=True)
     alone = run("scan", "-q", str(MINER))
     proc = run("scan", "-q", str(packed))
-    assert proc.returncode == 1 and proc.stdout.replace(packed.name, MINER.name) == alone.stdout
+    assert proc.returncode == 1, proc.stderr
+    assert traffic(proc.stdout.replace(packed.name, MINER.name)) == traffic(alone.stdout)
 
 
 def test_truncated_capture_warns_with_offset_and_keeps_alerts(tmp_path: Path) -> None:
@@ -195,7 +202,7 @@ def test_folder_is_read_recursively_in_stable_order(tmp_path: Path) -> None:
     (tmp_path / "README.txt").write_text("not a capture")
     proc = run("scan", "-q", str(tmp_path))
     assert proc.returncode == 1
-    names = [json.loads(line)["pcap_filename"] for line in proc.stdout.splitlines()]
+    names = [r["pcap_filename"] for r in alert_lines(proc.stdout)]
     assert names[0] == "a.pcap.gz" and names[-1] == "z.pcap"
 
 
@@ -215,7 +222,7 @@ def test_extra_blocklist_is_used(tmp_path: Path) -> None:
     bl = tmp_path / "mine.txt"
     bl.write_text("notsupportxmr.com  # a name the shipped lists do not have\n")
     proc = run("scan", "-q", "--blocklist", str(bl), str(PCAPS / "dns-pool-lookup.pcap"))
-    hosts = {json.loads(x)["alert"]["metadata"].get("pool_host", [""])[0] for x in proc.stdout.splitlines()}
+    hosts = {r["alert"]["metadata"].get("pool_host", [""])[0] for r in alert_lines(proc.stdout)}
     assert "notsupportxmr.com" in hosts
 
 
@@ -227,7 +234,7 @@ def test_usage_error_exit_2() -> None:
 def test_redact_hides_wallets() -> None:
     plain = run("scan", "-q", str(MINER)).stdout
     hidden = run("scan", "-q", "--redact", str(MINER)).stdout
-    wallets = {json.loads(x)["alert"]["metadata"].get("wallet", [""])[0] for x in plain.splitlines()} - {""}
+    wallets = {r["alert"]["metadata"].get("wallet", [""])[0] for r in alert_lines(plain)} - {""}
     assert wallets
     for wallet in wallets:
         assert wallet not in hidden

@@ -23,9 +23,12 @@ from poolsniff.model import (
     FlowEnd,
     FlowKey,
     FlowStart,
+    FlowSummary,
     HttpMessage,
     JsonMessage,
     Packet,
+    Released,
+    Role,
     TlsClientHello,
     TlsServerHello,
     TunnelOpen,
@@ -81,7 +84,7 @@ class ScriptedFlows:
         self.batches: deque[list[Event]] = deque()
         self.counters: Counter[str] = Counter()
 
-    def process(self, packet: Packet) -> list[Event]:
+    def process(self, packet: Packet, size: int | None = None) -> list[Event]:
         """The next scripted batch."""
         return self.batches.popleft()
 
@@ -107,13 +110,20 @@ def pipeline(*, redact: bool = False, fold_pool: bool = True) -> tuple[Pipeline,
     return pipe, flows
 
 
-def feed(pipe: Pipeline, flows: ScriptedFlows, events: Iterable[Event]) -> list[Detection]:
-    """Feed one frame per event; return what was released."""
-    out: list[Detection] = []
+def feed(
+    pipe: Pipeline, flows: ScriptedFlows, events: Iterable[Event], *, summaries: bool = False
+) -> list[Any]:
+    """Feed one frame per event; return the detections released (and the flow summaries, if asked)."""
+    out: list[Released] = []
     for event in events:
         flows.batches.append([event])
         out.extend(pipe.feed((event.ts_us, LINKTYPE_ETHERNET, FRAME)))
-    return out
+    return out if summaries else only_detections(out)
+
+
+def only_detections(released: Iterable[Released]) -> list[Detection]:
+    """The detections among what a pipeline released (flow summaries left out)."""
+    return [x for x in released if isinstance(x, Detection)]
 
 
 def msg(
@@ -149,7 +159,7 @@ def test_long_session_gives_one_alert_per_flow_and_signature(fold: bool) -> None
         events += [msg(NOTIFY, TS + (3 + 2 * i) * MS, from_client=False), msg(SUBMIT, TS + (4 + 2 * i) * MS)]
     events += [msg(SUBSCRIBE, TS + 300 * MS, flow=FLOW2), msg(AUTHORIZE, TS + 301 * MS, flow=FLOW2)]
     events += [FlowEnd(TS + 400 * MS, FLOW, True), FlowEnd(TS + 401 * MS, FLOW2, True)]
-    out = feed(pipe, flows, events) + pipe.finish()
+    out = feed(pipe, flows, events) + only_detections(pipe.finish())
     if fold:
         assert sids(out) == {(FLOW, MINER_SID): 1, (FLOW2, MINER_SID): 1}
         assert (pipe.stats.alerts, pipe.stats.folded, pipe.stats.suppressed) == (2, 1, 200)
@@ -166,7 +176,7 @@ def test_held_miner_alert_carries_the_later_login() -> None:
     e = det.evidence
     assert (e["method"], e["software"], e["software_version"]) == ("mining.subscribe", "cgminer", "4.11.1")
     assert (e["wallet"], e["worker"], e["wallet_type"]) == (XMR, "rig1", "monero-standard")
-    assert pipe.finish() == []
+    assert only_detections(pipe.finish()) == []
 
 
 def test_cryptonote_login_with_agent_is_released_at_once() -> None:
@@ -244,7 +254,7 @@ def test_kept_pool_alert_waits_for_the_earlier_held_miner_alert(ending: list[Eve
     """Within a flow alerts go out in time order: a later complete alert waits behind a held one."""
     pipe, flows = pipeline(fold_pool=False)
     assert feed(pipe, flows, [msg(SUBSCRIBE, TS), msg(SET_DIFFICULTY, TS + MS, from_client=False)]) == []
-    out = feed(pipe, flows, ending) + pipe.finish()
+    out = feed(pipe, flows, ending) + only_detections(pipe.finish())
     mine = [(d.signature.sid, d.ts_us) for d in out if d.flow == FLOW]
     assert mine == [(MINER_SID, TS), (POOL_SID, TS + MS)]
 
@@ -255,7 +265,7 @@ def test_release_at_flow_end() -> None:
     assert feed(pipe, flows, [msg(SUBSCRIBE, TS), msg(EXTRANONCE_SUBSCRIBE, TS + MS)]) == []
     [det] = feed(pipe, flows, [FlowEnd(TS + 2 * MS, FLOW, True)])
     assert (det.flow, det.signature.sid, det.evidence["software"]) == (FLOW, MINER_SID, "cgminer")
-    assert pipe.finish() == []
+    assert only_detections(pipe.finish()) == []
 
 
 def test_release_after_hold_time() -> None:
@@ -270,7 +280,7 @@ def test_finish_releases_what_is_held() -> None:
     """End of input releases every held alert."""
     pipe, flows = pipeline()
     assert feed(pipe, flows, [msg(SUBSCRIBE, TS)]) == []
-    assert sids(pipe.finish()) == {(FLOW, MINER_SID): 1}
+    assert sids(only_detections(pipe.finish())) == {(FLOW, MINER_SID): 1}
 
 
 # --------------------------------------------------------------------------- fallback signatures
@@ -312,14 +322,15 @@ FALLBACK_ROWS = [
 def test_fallback_only_when_nothing_specific_fired(events: list[Event], expected: dict[Any, int]) -> None:
     """A resolved-address or endpoint alert is dropped when a specific signature fired on its flow."""
     pipe, flows = pipeline()
-    out = feed(pipe, flows, events) + pipe.finish()
+    out = feed(pipe, flows, events) + only_detections(pipe.finish())
     assert sids(out) == expected
 
 
 def test_miner_alert_named_after_the_resolved_pool() -> None:
     """A Stratum alert on a flow to a remembered address gets the pool's name and list entry."""
     pipe, flows = pipeline()
-    out = feed(pipe, flows, [resolved("x.supportxmr.com", POOL_IP), *STRATUM_SESSION]) + pipe.finish()
+    out = feed(pipe, flows, [resolved("x.supportxmr.com", POOL_IP), *STRATUM_SESSION])
+    out += only_detections(pipe.finish())
     [det] = [d for d in out if d.signature.sid == MINER_SID]
     e = det.evidence
     assert (e["pool_host"], e["pool"], e["blocklist_entry"]) == (
@@ -341,7 +352,7 @@ def all_text(dets: Iterable[Detection]) -> str:
 def test_redact_hides_wallet_and_login(redact: bool) -> None:
     """With --redact the wallet appears nowhere in the alerts; without it, it is there."""
     pipe, flows = pipeline(redact=redact)
-    out = feed(pipe, flows, [msg(XMRIG_LOGIN, TS), *STRATUM_SESSION]) + pipe.finish()
+    out = feed(pipe, flows, [msg(XMRIG_LOGIN, TS), *STRATUM_SESSION]) + only_detections(pipe.finish())
     assert len(out) == 2
     assert (XMR[4:-3] in all_text(out)) is not redact
     assert all(("[redacted" in d.evidence["login"]) is redact for d in out)
@@ -356,7 +367,7 @@ def test_redact_hides_wallet_in_http_getwork_url() -> None:
         TS, OTHER, True, True, "POST", uri, 0, {"host": "pool.eth.pp.ua", "user-agent": "ethminer/0.19"}
     )
     events = [http, msg('{"id":1,"jsonrpc":"2.0","method":"eth_getWork"}', TS + MS, flow=OTHER, http=http)]
-    out = feed(pipe, flows, events) + pipe.finish()
+    out = feed(pipe, flows, events) + only_detections(pipe.finish())
     assert {d.signature.sid for d in out} >= {9300105, 9300203}
     assert ETH_HTTP_WALLET[4:-3] not in all_text(out)
 
@@ -389,10 +400,17 @@ def test_real_frames_subscribe_authorize_gives_one_alert() -> None:
         (TS + 10 * MS, LINKTYPE_ETHERNET, segment(b"", seq, 0x11)),
         (TS + 11 * MS, LINKTYPE_ETHERNET, segment(b"", 5001, 0x11, from_client=False)),
     ]
-    out = list(run(frames, Pipeline(blocklist())))
+    released = list(run(frames, Pipeline(blocklist())))
+    out = only_detections(released)
     assert sids(out) == {(FLOW, MINER_SID): 1}
     e = out[0].evidence
     assert (e["software"], e["wallet"], e["worker"]) == ("cgminer", XMR, "rig1")
+    [summary] = [x for x in released if isinstance(x, FlowSummary)]
+    sizes = [len(f[2]) for f in frames]
+    server = sizes[1] + sizes[-1]  # the SYN-ACK and the server's FIN
+    assert summary.end.counts == (len(frames) - 2, 2, sum(sizes) - server, server)
+    assert (summary.end.start_us, summary.end.ts_us, summary.end.closed) == (TS, TS + 11 * MS, True)
+    assert summary.end.reason == "timeout"
 
 
 # --------------------------------------------------------------------------- who sees which events
@@ -553,3 +571,42 @@ def test_known_miner_fingerprint_alone_raises_nothing() -> None:
         FlowEnd(TS + 3 * MS, OTHER, True),
     ]
     assert feed(pipe, flows, events) == []
+
+
+# -------------------------------------------------------------------- the flow summary of an alerted flow
+
+COUNTS = (11, 6, 1035, 1558)
+
+
+def test_an_alerted_flow_ends_with_its_summary_after_its_alerts() -> None:
+    pipe, flows = pipeline()
+    events: list[Event] = [msg(SUBSCRIBE, TS), msg(SET_DIFFICULTY, TS + MS, from_client=False)]
+    events += [msg(AUTHORIZE, TS + 2 * MS), FlowEnd(TS + 9 * MS, FLOW, True, TS - MS, COUNTS, "timeout")]
+    out = feed(pipe, flows, events, summaries=True)
+    assert [type(x).__name__ for x in out] == ["Detection", "FlowSummary"]
+    summary = out[1]
+    assert isinstance(summary, FlowSummary)
+    assert (summary.end.counts, summary.end.start_us, summary.end.reason) == (COUNTS, TS - MS, "timeout")
+    assert (summary.roles, summary.miner_is_client) == ((Role.MINER, Role.POOL), True)
+    assert summary.app_proto == "stratum"
+
+
+def test_a_flow_without_alerts_has_no_summary() -> None:
+    pipe, flows = pipeline()
+    assert feed(pipe, flows, [FlowEnd(TS, FLOW, True, TS - MS, COUNTS)], summaries=True) == []
+    assert pipe.finish() == []
+
+
+def test_a_held_alert_released_by_its_flows_end_comes_before_the_summary() -> None:
+    pipe, flows = pipeline()
+    out = feed(pipe, flows, [msg(SUBSCRIBE, TS), FlowEnd(TS + MS, FLOW, True, TS, COUNTS)], summaries=True)
+    assert [type(x).__name__ for x in out] == ["Detection", "FlowSummary"]
+
+
+def test_a_new_flow_on_the_same_ports_alerts_again() -> None:
+    """A flow that ended is forgotten: the next one on the same four-tuple is a new session."""
+    pipe, flows = pipeline(fold_pool=False)
+    session = [msg(XMRIG_LOGIN, TS), FlowEnd(TS + MS, FLOW, True, TS, COUNTS)]
+    first = feed(pipe, flows, session, summaries=True)
+    second = feed(pipe, flows, [msg(XMRIG_LOGIN, TS + 2 * MS)])
+    assert [type(x).__name__ for x in first + second] == ["Detection", "FlowSummary", "Detection"]

@@ -15,7 +15,7 @@ import pytest
 from poolsniff.errors import InputError
 from poolsniff.intel.lists import load_shipped
 from poolsniff.output.eve import to_eve
-from poolsniff.output.evefields import format_ts, suppressed_count
+from poolsniff.output.evefields import format_ts, parse_ts, suppressed_count
 from poolsniff.output.suppress import Suppressor
 from poolsniff.report.summary import (
     CSV_COLUMNS,
@@ -30,9 +30,11 @@ from poolsniff.report.summary import (
 )
 from poolsniff.run.scan import scan_file
 
+from .. import factories_captures as captures
 from ..conftest import PCAPS
 from ..factories_eve import T0, eve
 
+SECOND = 1_000_000
 WALLET = "43tmeJ4TyczMGQyoQmMTFaVyv9PbCHsBQ8ffhV4C2qf3UunVdtu5FdzBoEQCS9jCZbEegMWXUUhpSbKRbrCd4CtoKhzGki5"
 
 
@@ -169,9 +171,11 @@ def test_report_of_a_scan_accounts_for_every_alert(capture: str) -> None:
     records = scanned(capture)
     text = lines(*records)
     reports = summarise(read_alerts(text, capture))
-    assert {h.host for h in reports} == {r["src_ip"] for r in records}
-    assert sum(h.alerts for h in reports) == len(records)
-    wallets = {r["alert"]["metadata"]["wallet"][0] for r in records if "wallet" in r["alert"]["metadata"]}
+    alerts = [r for r in records if r["event_type"] == "alert"]
+    assert {h.host for h in reports} == {r["src_ip"] for r in alerts}
+    assert sum(h.alerts for h in reports) == len(alerts)
+    assert sum(h.flows for h in reports) == len(records) - len(alerts) > 0
+    wallets = {r["alert"]["metadata"]["wallet"][0] for r in alerts if "wallet" in r["alert"]["metadata"]}
     assert {w for h in reports for w in h.wallets} == wallets
 
 
@@ -206,3 +210,69 @@ def test_summarise_files_reads_several_files_and_names_the_bad_one(tmp_path: Pat
     assert stats.alerts == 3
     with pytest.raises(InputError, match=f"{bad}:2: not a JSON line"):
         summarise_files([str(one), str(bad)])
+
+
+# --------------------------------------------------------------------------- flow records: how long, how much
+
+
+def test_flow_records_give_mining_time_volume_and_last_activity(tmp_path: Path) -> None:
+    """XMRig --daemon, suppressed to two alert lines: its 20 flows still say how long and how much."""
+    capture = tmp_path / "daemon.pcap"
+    capture.write_bytes(captures.capture(captures.xmrig_daemon_polls(20)))
+    records: list[dict[str, Any]] = []
+    scan_file(str(capture), load_shipped(), emit=records.append, to_record=to_eve)
+    flows = [r for r in records if r["event_type"] == "flow"]
+    kept = [r for r in records if r["event_type"] == "alert"][:1]  # as if suppression kept only the first
+    [host] = summarise(read_alerts(lines(*kept, *flows), "x"))
+    assert (host.host, host.alerts, host.flows) == ("192.0.2.20", 1, 20)
+    assert host.last_us == max(parse_ts(f["flow"]["end"]) for f in flows)
+    assert host.last_us > parse_ts(kept[0]["timestamp"]) + 19 * SECOND
+    assert host.mining_us == sum(parse_ts(f["flow"]["end"]) - parse_ts(f["flow"]["start"]) for f in flows)
+    assert host.bytes_sent == sum(f["flow"]["bytes_toserver"] for f in flows)
+    assert host.bytes_received == sum(f["flow"]["bytes_toclient"] for f in flows)
+
+
+def flow(start: int, end: int, *, bits: list[str] | None = None, host: str = "192.0.2.10") -> dict[str, Any]:
+    """A poolsniff flow record of ``host`` (the client) from ``start`` to ``end`` (seconds after T0)."""
+    return {
+        "timestamp": format_ts(T0 + end * SECOND), "event_type": "flow", "src_ip": host, "src_port": 50000,
+        "dest_ip": "198.51.100.10", "dest_port": 3333, "proto": "TCP",
+        "flow": {"pkts_toserver": 1, "pkts_toclient": 1, "bytes_toserver": 100, "bytes_toclient": 1000,
+                 "start": format_ts(T0 + start * SECOND), "end": format_ts(T0 + end * SECOND),
+                 "age": end - start, "state": "closed", "reason": "timeout", "alerted": True},
+        "metadata": {"flowbits": bits if bits is not None else ["poolsniff.miner"]},
+    }  # fmt: skip
+
+
+def test_mining_time_is_the_union_of_the_flows() -> None:
+    [host] = summarise(read_alerts(lines(flow(0, 60), flow(30, 90), flow(200, 210)), "x"))
+    assert host.mining_us == 100 * SECOND and host.flows == 3
+
+
+def test_the_miner_is_the_server_when_the_flowbit_says_so() -> None:
+    record = flow(0, 10, bits=["poolsniff.pool", "poolsniff.miner_is_server"])
+    [host] = summarise(read_alerts(lines(record), "x"))
+    assert (host.host, host.bytes_sent, host.bytes_received) == ("198.51.100.10", 1000, 100)
+
+
+def test_coin_daemon_rpc_is_no_mining_time() -> None:
+    [host] = summarise(read_alerts(lines(flow(0, 10, bits=["poolsniff.infrastructure"])), "x"))
+    assert (host.flows, host.mining_us, host.bytes_sent) == (1, 0, 0)
+
+
+def test_flows_of_others_are_skipped_and_bad_flows_are_errors() -> None:
+    stats = ReadStats()
+    suricata = {**flow(0, 1), "metadata": {"flowbits": ["ET.coinminer"]}}
+    assert list(read_alerts(lines(suricata, {**flow(0, 1), "metadata": {}}), "x", stats)) == []
+    assert stats.skipped["event_type flow"] == 2
+    bad = flow(0, 1)
+    bad["flow"]["start"] = "yesterday"
+    with pytest.raises(InputError, match="x:1: bad flow record"):
+        list(read_alerts(lines(bad), "x"))
+
+
+def test_the_coin_daemons_client_is_not_called_a_miner() -> None:
+    records = scanned("coin-daemon-rpc.pcap")
+    hosts = {h.host: h for h in summarise(read_alerts(lines(*records), "x"))}
+    assert set(hosts["10.0.0.13"].roles) == {"infrastructure"}
+    assert hosts["10.0.0.13"].mining_us == 0

@@ -25,17 +25,21 @@ def scan(path: Path) -> tuple[ScanResult, list[dict[str, Any]]]:
 def test_counts_and_records() -> None:
     result, records = scan(MINER)
     assert result.packets == 18 and result.flows == 1
-    assert result.alerts == len(records) == 1  # the pool side goes into the miner's alert
+    assert [r["event_type"] for r in records] == ["alert", "flow"]
+    assert result.alerts == 1  # the pool side goes into the miner's alert
     assert records[0]["alert"]["metadata"]["pool_signature_id"] == ["9300102"]
+    flow = records[1]["flow"]
+    assert flow["pkts_toserver"] + flow["pkts_toclient"] == 17  # all but the ACK after both FINs
     assert result.damage is None
 
 
 def test_pool_side_kept_as_an_alert_of_its_own() -> None:
     out: list[dict[str, Any]] = []
     result = scan_file(str(MINER), load_shipped(), emit=out.append, to_record=to_eve, fold_pool=False)
-    assert result.alerts == len(out) == 2
-    assert [r["alert"]["signature_id"] for r in out] == [9300101, 9300102]
-    assert out[0]["timestamp"] <= out[1]["timestamp"]
+    alerts = [r for r in out if r["event_type"] == "alert"]
+    assert result.alerts == len(alerts) == 2
+    assert [r["alert"]["signature_id"] for r in alerts] == [9300101, 9300102]
+    assert alerts[0]["timestamp"] <= alerts[1]["timestamp"]
 
 
 def test_truncated_capture_keeps_alerts_and_reports_offset(tmp_path: Path) -> None:

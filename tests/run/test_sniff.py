@@ -42,6 +42,7 @@ from ..sources.test_live import (
     strip_outer_tag,
     to_ethernet,
 )
+from ..unprivileged import NOBODY, Install, install_for_nobody
 
 POOLSNIFF = [sys.executable, "-m", "poolsniff"]
 REPLAY_PPS = 50_000
@@ -112,23 +113,25 @@ def test_no_such_interface_is_a_one_line_error() -> None:
     )
 
 
-def test_missing_cap_net_raw(tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def nobody_install() -> Iterator[Install]:
+    """How ``nobody`` runs poolsniff: from here or from a readable copy; skipped, saying why, if it cannot."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run poolsniff as nobody")
+    found = install_for_nobody()
+    if isinstance(found, str):
+        pytest.skip(found)
+    yield found
+    found.remove()
+
+
+def test_missing_cap_net_raw(request: pytest.FixtureRequest) -> None:
     """Without CAP_NET_RAW the error names the capability (as root: run as nobody without capabilities)."""
     prefix: list[str] = []
     if os.geteuid() == 0:
-        need_root("setpriv")
-        prefix = [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--reset-env",
-        ]
-        reach = subprocess.run([*prefix, *POOLSNIFF, "--version"], capture_output=True, text=True, cwd="/")
-        if reach.returncode:  # e.g. a clone in a `mktemp -d` folder (mode 700), or Python under /root
-            pytest.skip(f"nobody cannot run poolsniff from here ({reach.stderr.strip().splitlines()[-1:]}),"
-                        " so the capability check cannot be reached as nobody")  # fmt: skip
+        install: Install = request.getfixturevalue("nobody_install")
+        added = [f"{key}={value}" for key, value in install.env.items()]
+        prefix = [*NOBODY, "--inh-caps=-all", "--reset-env", "env", *added]
     proc = subprocess.run(
         [*prefix, *POOLSNIFF, "sniff", "-i", "lo"], capture_output=True, text=True, timeout=60, cwd="/"
     )
@@ -253,12 +256,28 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list
 class Sniffer:
     """``poolsniff sniff ARGS`` inside ``ns``; stderr goes to a file the test reads as it grows."""
 
-    def __init__(self, ns: Netns, tmp: Path, *args: str, stdout: int | IO[Any] | None = None) -> None:
-        """Start it and wait until it listens."""
+    def __init__(
+        self,
+        ns: Netns,
+        tmp: Path,
+        *args: str,
+        stdout: int | IO[Any] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start it and wait until it listens.
+
+        It runs from ``/``, so that the clone need not be reachable once ``--user`` has dropped root,
+        and without suppression unless ``args`` ask for it: the tests compare its lines with a scan
+        of the same frames, which does not suppress.
+        """
         self.output = tmp / "alerts.json"
         self.errors = tmp / "stderr.txt"
+        if "--suppress" not in args:
+            args = (*args, "--suppress", "0")
         with open(self.errors, "w") as err:
-            self.proc = ns.popen(*POOLSNIFF, "sniff", *args, stdout=stdout, stderr=err, cwd=ROOT, text=True)
+            self.proc = ns.popen(
+                *POOLSNIFF, "sniff", *args, stdout=stdout, stderr=err, cwd="/", text=True, env=env
+            )  # fmt: skip
         self.wait_for(lambda: "listening on" in self.stderr(), "the listening line")
 
     def stderr(self) -> str:
@@ -502,17 +521,10 @@ def test_duration_stops(veth: Netns, tmp_path: Path) -> None:
 
 
 @pytest.mark.live
-def test_user_drops_root_once_listening(veth: Netns, tmp_path: Path) -> None:
-    stdlib = os.path.dirname(os.__file__)
-    readable = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-x", stdlib]
-    )
-    if readable.returncode:
-        pytest.skip(
-            f"nobody cannot read this Python ({stdlib}), so --user nobody stops at start (as it should)"
-        )
+def test_user_drops_root_once_listening(veth: Netns, tmp_path: Path, nobody_install: Install) -> None:
     path, expected = small_capture(tmp_path, "stratum-v1-cgminer.pcap")
-    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "--user", "nobody", stdout=subprocess.PIPE)
+    env = nobody_install.environ()
+    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "--user", "nobody", stdout=subprocess.PIPE, env=env)
     status = Path(f"/proc/{sniffer.proc.pid}/status").read_text()
     assert re.search(r"^Uid:\s+65534\s+65534\s+65534\s+65534$", status, re.M), status
     assert re.search(r"^CapEff:\s+0+$", status, re.M), status

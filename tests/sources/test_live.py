@@ -155,11 +155,22 @@ def scan_frames(frames: Iterator[Frame] | list[Frame], name: str = "x") -> list[
     return records
 
 
+FLOW_IGNORE = ("start", "end", "age")
+"""Fields of a ``flow`` record that are capture times, which differ between live and offline."""
+
+
 def comparable(records: list[dict[str, Any]]) -> list[str]:
-    """Records without the fields that differ between live and offline, sorted, as JSON text."""
-    return sorted(
-        json.dumps({k: v for k, v in r.items() if k not in ALERT_IGNORE}, sort_keys=True) for r in records
-    )
+    """Alert and flow records without the fields that differ between live and offline, sorted, as JSON
+    text; ``stats`` records (counts of the run, not of the traffic) are left out."""
+    out = []
+    for r in records:
+        if r.get("event_type") == "stats":
+            continue
+        kept = {k: v for k, v in r.items() if k not in ALERT_IGNORE}
+        if isinstance(kept.get("flow"), dict):
+            kept["flow"] = {k: v for k, v in kept["flow"].items() if k not in FLOW_IGNORE}
+        out.append(json.dumps(kept, sort_keys=True))
+    return sorted(out)
 
 
 class Netns:

@@ -152,6 +152,19 @@ static int udp_other(const unsigned char *frame, Py_ssize_t len)
     return rd16be(udp) != DNS_PORT && rd16be(udp + 2) != DNS_PORT;
 }
 
+/* Add one packet of ``len`` bytes to a direction's tally: a bytearray of two native uint64 (packets, bytes). */
+static void tally(PyObject *counts, Py_ssize_t len)
+{
+    uint64_t t[2];
+
+    if (!PyByteArray_Check(counts) || PyByteArray_GET_SIZE(counts) < (Py_ssize_t)sizeof t)
+        return;
+    memcpy(t, PyByteArray_AS_STRING(counts), sizeof t);
+    t[0] += 1;
+    t[1] += (uint64_t)len;
+    memcpy(PyByteArray_AS_STRING(counts), t, sizeof t);
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
@@ -170,8 +183,8 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     Py_DECREF(key);
     if (entry == NULL) /* no flow: a packet with no data (and no SYN/FIN/RST) starts none */
         return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
-        PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed) tuples");
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
+        PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed[, tally]) tuples");
         return -1;
     }
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
@@ -179,6 +192,8 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
         return -1;
     if (!closed && data != 0)
         return FEED;
+    if (PyTuple_GET_SIZE(entry) > 2) /* the direction's packets and bytes, as walk.tally counts them */
+        tally(PyTuple_GET_ITEM(entry, 2), len);
     stamp = PyLong_FromLongLong(ts);
     if (stamp == NULL)
         return -1;

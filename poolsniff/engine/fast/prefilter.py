@@ -39,7 +39,7 @@ from poolsniff.engine.fast.walk import (
     decide,
 )
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
-from poolsniff.model import Detection, Frame, Packet
+from poolsniff.model import Frame, Packet, Released
 from poolsniff.sources.pcap import Interface, PcapRecords, open_records
 
 __all__ = ["ACCELERATED", "SKIP", "SKIP_NG", "STEP", "STEP_NG", "Engine", "detections"]
@@ -58,7 +58,7 @@ def detections(
     *,
     on_read: Callable[[], None] | None = None,
     every: int = 1 << 30,
-) -> Iterator[Detection]:
+) -> Iterator[Released]:
     """Run every frame of a capture through ``engine``; yield the detections it releases.
 
     ``on_read`` is called after each read of the file (progress); ``engine.feed`` gets a
@@ -79,10 +79,10 @@ class _Room:
 
     def __init__(self) -> None:
         self.budget = self.granted = self.next_check = self.others = self.count = 0
-        self.released: list[Detection] = []
+        self.released: list[Released] = []
         """What the frames the walker fed released, for ``_frames`` to yield before the next frame."""
 
-    def take(self) -> list[Detection]:
+    def take(self) -> list[Released]:
         """Hand over ``released`` and start a new list."""
         out, self.released = self.released, []
         return out
@@ -106,7 +106,7 @@ def _frames(
     on_read: Callable[[], None] | None,
     every: int,
     room: _Room,
-) -> Iterator[Detection]:
+) -> Iterator[Released]:
     """The frame-by-frame loop (pcapng, other link types): the same skips, one call per frame.
 
     For pcapng, ``room`` is shared with the walker that steps over enhanced packet blocks
@@ -215,7 +215,7 @@ def _settle(engine: Engine, tcp: int, others: int) -> None:
 
 def _ethernet(
     records: PcapRecords, engine: Engine, on_read: Callable[[], None] | None, every: int
-) -> Iterator[Detection]:
+) -> Iterator[Released]:
     """The fused loop: walk Ethernet pcap records, skip what the flow table allows, feed the rest.
 
     ``STEP`` hands back each record to feed, decoded where the fast lane could; the loop reads

@@ -4,12 +4,13 @@ source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment
 
 ``decide`` says what the prefilter does with one Ethernet frame: leave it to the pipeline
 (FEED), deal with it as a TCP packet (SKIP_TCP: a plain, whole IPv4/IPv6 TCP packet of a
-known direction that is closed or that carries no data -- its flow is stamped -- or with no
-data of no known flow) or as a UDP datagram the flow table drops (SKIP_UDP: plain, whole,
-neither port 53). ``skip`` walks classic pcap records, ``skip_ng`` the enhanced packet blocks
-of a pcapng section, ``step`` is ``skip`` plus the record it stopped at, decoded by the
-decoder's fast lane. ``SKIP``, ``SKIP_NG`` and ``STEP`` are the C functions when the
-extension is built (``ACCELERATED``), else these; the tests compare the two record by record.
+known direction that is closed or that carries no data -- its flow is stamped and the packet
+added to the direction's tally -- or with no data of no known flow) or as a UDP datagram the
+flow table drops (SKIP_UDP: plain, whole, neither port 53). ``skip`` walks classic pcap records,
+``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is ``skip`` plus the record
+it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG`` and ``STEP`` are the C
+functions when the extension is built (``ACCELERATED``), else these; the tests compare the two
+record by record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from poolsniff.dissect import flows as flowtable
-from poolsniff.dissect.flows import Flow
+from poolsniff.dissect.flows import Entry, tally
 from poolsniff.engine.decode import fast_lane
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
@@ -32,8 +33,6 @@ _HEADER_BE = struct.Struct(">III").unpack_from
 """A pcap record header's seconds, fraction and captured length."""
 _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 """IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
-Entry = tuple[Flow, bool]
-"""A ``FlowTable.fast`` value: the flow and whether this direction is closed."""
 _VLAN: Final = 0x8100
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
@@ -133,6 +132,8 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
         return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
     if entry[1] or not data:
         entry[0].last_ts = ts
+        if len(entry) > 2:  # as in C: an entry without a tally is only stamped
+            tally(entry[2], stop - f)
         return SKIP_TCP
     return FEED
 

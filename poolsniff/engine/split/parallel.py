@@ -36,7 +36,7 @@ from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Alert, Detection, Event, Packet
+from poolsniff.model import Alert, Event, Packet, Released
 
 START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
 """Item kinds: the first element of every item tuple."""
@@ -225,9 +225,12 @@ class Recorder(Dissector):
             self.shadows[flow.fid] = (direction, left - 1)
         return False
 
-    def end(self, flow: Flow, ts_us: int, from_client: bool, events: list[Event]) -> None:
-        """Record a flow end."""
-        self.items.append((END, flow.fid, ts_us, from_client))
+    def end(
+        self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
+    ) -> None:
+        """Record a flow end, with what the front counted of it."""
+        totals = flow.totals()
+        self.items.append((END, flow.fid, ts_us, from_client, flow.first_ts, totals, reason, flow.fins))
         self.shadows.pop(flow.fid, None)
 
     def dns(self, p: Packet) -> list[Event]:
@@ -248,14 +251,14 @@ class Front(Tracker):
         self.report: dict[str, Any] | None = None
         self._sent_at = 0
 
-    def _undecoded(self, ts_us: int) -> list[Detection]:
+    def _undecoded(self, ts_us: int) -> list[Released]:
         """An undecodable frame still counts towards the next flush."""
-        return self._track(ts_us, None)
+        return self._track(ts_us, None, 0)
 
-    def _track(self, ts_us: int, packet: Packet | None) -> list[Detection]:
+    def _track(self, ts_us: int, packet: Packet | None, size: int) -> list[Released]:
         items = self.recorder.items
         if packet is not None:
-            self.flows.process(packet)
+            self.flows.process(packet, size)
             if ts_us - self.last_check >= CHECK_EVERY_US:
                 self.last_check = ts_us
                 items.append((TICK, ts_us))
@@ -292,7 +295,7 @@ class Front(Tracker):
             for raw, fid in closed:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid:
-                    fast[raw] = (entry[0], True)
+                    fast[raw] = (entry[0], True, entry[2])
             for record in records:
                 self.emit(record)
             if report is not None:
@@ -311,7 +314,7 @@ class Back:
         self.dissector = Dissector(self.pipeline.flows.counters)
         self.flows: dict[int, Flow] = {}
 
-    def replay(self, items: list[Item], out: list[Detection], closed: list[tuple[bytes, int]]) -> bool:
+    def replay(self, items: list[Item], out: list[Released], closed: list[tuple[bytes, int]]) -> bool:
         """Replay ``items``; append released detections and newly closed directions; True at the end."""
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
         for item in items:
@@ -332,7 +335,10 @@ class Back:
             elif kind == SYN:
                 dis.syn(flows[item[1]], item[2], item[3])
             elif kind == END:
-                dis.end(flows.pop(item[1]), item[2], item[3], events)
+                _, fid, ts_us, from_client, first_ts, totals, reason, fins = item
+                flow = flows.pop(fid)
+                flow.first_ts, flow.counts, flow.fins = first_ts, list(totals), fins  # as the front saw it
+                dis.end(flow, ts_us, from_client, events, reason)
             elif kind == DNS:
                 events = dis.dns(Packet(*item[1:]))
             elif kind == TICK:
@@ -372,7 +378,7 @@ def _back_main(
         items = channel.receive()
         if items is None:  # the front went away
             return
-        out: list[Detection] = []
+        out: list[Released] = []
         closed: list[tuple[bytes, int]] = []
         done = back.replay(items, out, closed)
         if out or closed or done:

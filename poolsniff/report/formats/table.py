@@ -2,11 +2,13 @@
 
 sinks -> EVE alert files -> report (``report.py``: read, group per host) -> **to_table**
 
-One row per host, each cell a few lines: the host and its roles, first and last seen (UTC),
-alert counts (total, then per signature), pools (with the endpoints they were reached at),
-flavours, wallets and agents. Columns take their natural width; when the table is wider than
-``width``, the widest of the text columns are narrowed (long values are cut with ``...``, a
-wallet in its middle so both ends stay recognisable). Below the width the narrowed columns
+One row per host, each cell a few lines: the host, its roles (what its alerts say it did; the
+``pool`` role of an alert, whose *destination* spoke the pool side, shows as ``miner (pool
+side)``), first seen and last activity (UTC) with how long and how much it mined (from the ``flow``
+records), alert counts (total, then per signature, by name), pools (with the endpoints they were
+reached at), flavours, wallets and agents. Columns take their natural width; when the table is
+wider than ``width``, the widest of the text columns are narrowed (long values are cut with
+``...``, a wallet in its middle so both ends stay recognisable). Below the width the narrowed columns
 need, each host becomes a block of ``label  value`` lines instead. A cell lists at most
 ``MAX_VALUES`` values and says how many more there are. Alert text is attacker-chosen (an
 agent string), so control characters are replaced before anything reaches a terminal.
@@ -64,11 +66,12 @@ def cut_middle(text: str, width: int) -> str:
 
 COLUMNS: Final = (
     Column("HOST", 9, 3.0, cut_end),
+    Column("ROLES", 5, 1.0, cut_end),
     Column("SEEN (UTC)", 19, 1.0, cut_end),
     Column("ALERTS", 10, 2.0, cut_end),
-    Column("POOLS", 14, 3.0, cut_end),
+    Column("POOLS", 10, 3.0, cut_end),
     Column("FLAVOURS", 8, 1.5, cut_end),
-    Column("WALLETS", 11, 1.0, cut_middle),
+    Column("WALLETS", 9, 1.0, cut_middle),
     Column("AGENTS", 8, 1.0, cut_end),
 )
 
@@ -81,6 +84,51 @@ def clean(text: str) -> str:
 def when(ts_us: int) -> str:
     """A capture time as ``2024-05-01 12:00:00`` (UTC, whole seconds)."""
     return (_EPOCH + timedelta(microseconds=ts_us)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+ROLE_SHOWN: Final = {"pool": "miner (pool side)"}
+"""Roles as the table words them: a ``pool`` alert's source is the miner whose pool answered."""
+SIGNATURE_PREFIX: Final = "POOLSNIFF COINMINER "
+"""What every poolsniff signature starts with; the table leaves it out."""
+
+
+def signature_name(sid: int, msg: str) -> str:
+    """A signature as the table names it: its message without the common prefix (else its id)."""
+    name = msg.removeprefix(SIGNATURE_PREFIX).strip()
+    return name or str(sid)
+
+
+def duration(us: int) -> str:
+    """A length of time as ``45s``, ``12m 5s``, ``3h 20m`` or ``2d 4h``."""
+    s = us // 1_000_000
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def volume(n: int) -> str:
+    """A byte count as ``512 B``, ``1.5 kB``, ``12.3 MB`` or ``4.0 GB`` (powers of 1000)."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def mining(report: HostReport) -> list[str]:
+    """Under first and last seen: how long and how much it mined (nothing without flow records)."""
+    if not report.spans:
+        return []
+    flows = sum(1 for _ in report.spans)
+    return [
+        f"mined {duration(report.mining_us)}",
+        f"in {flows} flow{'s' if flows != 1 else ''}",
+        f"{volume(report.bytes_sent)} out",
+        f"{volume(report.bytes_received)} in",
+    ]
 
 
 def _listed(values: list[str]) -> list[str]:
@@ -98,9 +146,10 @@ def cells(report: HostReport) -> list[list[str]]:
         use = report.pools.get(name)  # None for the "+N more" line
         pools.extend(f"  {e}" for e in sorted(use.endpoints if use else ()) if e != name)
     row = [
-        [report.host, *(role for role, _ in ranked(report.roles))],
-        [when(report.first_us), when(report.last_us)],
-        [str(report.alerts), *_listed([f"{sid}: {n}" for (sid, _), n in sigs])],
+        [report.host],
+        [ROLE_SHOWN.get(role, role) for role, _ in ranked(report.roles)],
+        [when(report.first_us), when(report.last_us), *mining(report)],
+        [str(report.alerts), *_listed([f"{n} {signature_name(sid, msg)}" for (sid, msg), n in sigs])],
         pools,
         _listed([v for v, _ in ranked(report.flavours)]),
         _listed([v for v, _ in ranked(report.wallets)]),

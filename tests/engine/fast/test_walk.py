@@ -102,8 +102,12 @@ def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     return (frame if cut is None else frame[:cut]), key
 
 
+Fast = dict[bytes, tuple[Stamped, bool, bytearray]]
+"""A ``FlowTable.fast`` map of stand-in flows, each direction with its tally."""
+
+
 @st.composite
-def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int]:
+def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, Fast, int, int]:
     """Records of plain and odd TCP and UDP frames, cut bytes and noise; a fast map over some of them."""
     order = draw(st.sampled_from(["<", ">"]))
     nano = draw(st.booleans())
@@ -116,7 +120,7 @@ def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, dict[bytes, tupl
         ts = 1_700_000_000_000_000 + len(records) * 1000
         records.append(pcap_record(ts * 1000 if nano else ts, frame, order, nano))
     buf = b"".join(records) + draw(st.binary(max_size=40))
-    fast = {k: (Stamped(), draw(st.booleans())) for k in keys if draw(st.integers(0, 3))}
+    fast = {k: (Stamped(), draw(st.booleans()), bytearray(16)) for k in keys if draw(st.integers(0, 3))}
     end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
     budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
     next_check = 1_700_000_000_000_000 + draw(st.sampled_from([99, 99, draw(st.integers(0, 15))])) * 1000
@@ -130,7 +134,7 @@ TSRESOLS = [6, 9, 0x94, 0, 3, 0x80, 0xBF, 25, 127]
 @st.composite
 def ng_cases(
     draw: st.DrawFn,
-) -> tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int]:
+) -> tuple[bytes, int, bool, list[Any], Fast, int, int]:
     """A pcapng section's blocks: enhanced packet blocks (some damaged) on several interfaces, others."""
     order = draw(st.sampled_from(["<", ">"]))
     ifaces = []
@@ -169,7 +173,7 @@ def ng_cases(
         else:
             blocks.append(block(0x99, frame, order))
     buf = b"".join(blocks) + draw(st.binary(max_size=40))
-    fast = {k: (Stamped(), draw(st.booleans())) for k in keys if draw(st.integers(0, 3))}
+    fast = {k: (Stamped(), draw(st.booleans()), bytearray(16)) for k in keys if draw(st.integers(0, 3))}
     end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
     budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
     next_check = draw(st.sampled_from([1 << 62, 1_700_000_000_000_000 + draw(st.integers(0, 15)) * 1000]))
@@ -196,16 +200,17 @@ def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 @settings(max_examples=1000, deadline=None)
 @given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
 def test_c_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int], limit: int
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
     results = []
     for skip in (walk.skip, c_skip):
-        for flow, _ in fast.values():
+        for flow, _, counts in fast.values():
             flow.last_ts = -1
+            counts[:] = bytes(16)
         results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([flow.last_ts for flow, _ in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -254,16 +259,17 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 @settings(max_examples=500, deadline=None)
 @given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
 def test_c_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, int, dict[bytes, tuple[Stamped, bool]], int, int], limit: int
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
     results = []
     for step in (walk.step, c_step):
-        for flow, _ in fast.values():
+        for flow, _, counts in fast.values():
             flow.last_ts = -1
+            counts[:] = bytes(16)
         results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([flow.last_ts for flow, _ in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -307,16 +313,17 @@ def test_c_fast_lane_is_the_decoders_fast_lane(frame: bytes, ts: int) -> None:
 @settings(max_examples=1000, deadline=None)
 @given(case=ng_cases())
 def test_c_pcapng_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int],
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int],
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
     results = []
     for skip in (walk.skip_ng, c_skip_ng):
-        for flow, _ in fast.values():
+        for flow, _, counts in fast.values():
             flow.last_ts = -1
+            counts[:] = bytes(16)
         results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([flow.last_ts for flow, _ in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -411,16 +418,17 @@ def step_all_ng(
 @settings(max_examples=800, deadline=None)
 @given(case=ng_cases())
 def test_c_pcapng_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, list[Any], dict[bytes, tuple[Stamped, bool]], int, int],
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int],
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
     results = []
     for step in (walk.step_ng, c_step_ng):
-        for flow, _ in fast.values():
+        for flow, _, counts in fast.values():
             flow.last_ts = -1
+            counts[:] = bytes(16)
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([flow.last_ts for flow, _ in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 

@@ -33,16 +33,16 @@ def test_every_line_fits_the_width(width: int) -> None:
 def test_wide_table_shows_every_value_whole() -> None:
     text = to_table(reports(), 400)
     header = text.splitlines()[0].split()
-    assert header[:2] == ["HOST", "SEEN"] and header[-1] == "AGENTS"
+    assert header[:3] == ["HOST", "ROLES", "SEEN"] and header[-1] == "AGENTS"
     for value in (WALLET, AGENT, "gulf.moneroocean.stream", "2001:db8:10::20", "2024-05-01 12:00:30",
-                  "9300101: 1", "cryptonote", "198.51.100.10:3333"):  # fmt: skip
+                  "1 Stratum v1 miner session", "cryptonote", "198.51.100.10:3333"):  # fmt: skip
         assert value in text, value
 
 
 def test_narrow_table_cuts_values_but_not_addresses() -> None:
     text = to_table(reports(), 100)
     assert text.startswith("HOST")
-    assert WALLET not in text and WALLET[:4] in text and WALLET[-4:] in text  # cut in the middle
+    assert WALLET not in text and WALLET[:3] in text and WALLET[-3:] in text  # cut in the middle
     assert "2001:db8:10::20" in text
 
 
@@ -51,7 +51,8 @@ def test_too_narrow_becomes_blocks() -> None:
     assert not text.startswith("HOST")
     blocks = text.split("\n\n")
     assert len(blocks) == 3
-    assert blocks[0].splitlines()[0].startswith("192.0.2.10 miner")
+    assert blocks[0].splitlines()[0] == "192.0.2.10"
+    assert blocks[0].splitlines()[1].split() == ["roles", "miner"]
     assert any(line.startswith("wallets") for line in blocks[0].splitlines())
 
 
