@@ -105,14 +105,14 @@ def test_bulk_data_stops_shaping_and_the_prefilter_may_skip_the_flow() -> None:
     handshake = [(0.05, False, app(100))] * shaping.HANDSHAKE_RECORDS
     bulk = [(0.1, True, app(300)), (0.2, False, app(shaping.BULK_RECORD + 1)), (0.3, True, app(50))]
     run(session(handshake + bulk, close=False).packets, table)
-    assert all(closed for _, closed in table.fast.values())
+    assert all(closed for _, closed, _ in table.fast.values())
     assert table.dissector.shaping == 0
 
 
 def test_a_shaped_session_stays_open_to_the_prefilter() -> None:
     table = FlowTable()
     run(session(MINER[:4], close=False).packets, table)
-    assert not any(closed for _, closed in table.fast.values())
+    assert not any(closed for _, closed, _ in table.fast.values())
     assert table.dissector.shaping == 1
 
 

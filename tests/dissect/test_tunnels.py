@@ -390,7 +390,7 @@ def test_real_curl_through_socks5_and_http_connect(tmp_path: Path) -> None:
     proxy_port, pool_port = map(int, proc.stdout.split())
     cmd = [sys.executable, "-m", "poolsniff", "scan", "--suppress", "0", str(capture)]
     scan = subprocess.run(cmd, capture_output=True, text=True)
-    records = [json.loads(line) for line in scan.stdout.splitlines()]
+    records = [r for r in map(json.loads, scan.stdout.splitlines()) if r["event_type"] == "alert"]
     through = [r for r in records if r["dest_port"] == proxy_port]
     meta = [(r["alert"]["signature_id"], r["alert"]["metadata"]) for r in through]
     got = sorted((sid, m["tunnel"][0], m["tunnel_target"][0]) for sid, m in meta)
