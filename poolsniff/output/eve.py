@@ -15,6 +15,7 @@ import base64
 import hashlib
 import ipaddress
 import struct
+from functools import lru_cache
 from typing import Any, Final
 
 from poolsniff.detect.signatures import CATEGORY
@@ -30,16 +31,24 @@ ROLE_NAMES: Final = {
 }
 
 
+@lru_cache(maxsize=4096)  # a flow's alerts and its flow record ask for the same ids
 def community_id(src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0) -> str:
     """Community ID v1 (github.com/corelight/community-id-spec) of a flow."""
-    s = ipaddress.ip_address(src_ip).packed
-    d = ipaddress.ip_address(dst_ip).packed
+    s = _packed(src_ip)
+    d = _packed(dst_ip)
     if (s, sport) > (d, dport):
         s, d, sport, dport = d, s, dport, sport
     data = struct.pack("!H", seed) + s + d + struct.pack("!BBHH", proto, 0, sport, dport)
     return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
+@lru_cache(maxsize=4096)
+def _packed(ip: str) -> bytes:
+    """The network-order bytes of an address (a few hosts make most of the alerts)."""
+    return ipaddress.ip_address(ip).packed
+
+
+@lru_cache(maxsize=4096)
 def flow_id(key: FlowKey) -> int:
     """A stable 51-bit flow id (JSON-safe) derived from the flow's 5-tuple."""
     text = f"{key.client_ip}|{key.client_port}|{key.server_ip}|{key.server_port}|{key.proto}"

@@ -30,7 +30,35 @@ _TS_FORMATS: Final = ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z")
 
 
 def parse_ts(text: str) -> int:
-    """Microseconds since the epoch of an EVE ``timestamp`` (``2024-05-01T12:00:00.010060+0000``)."""
+    """Microseconds since the epoch of an EVE ``timestamp`` (``2024-05-01T12:00:00.010060+0000``).
+
+    The form :func:`format_ts` writes is read by slicing, with the minute's start cached (a
+    scan writes thousands of records within a few minutes); any other form goes to ``strptime``.
+    """
+    if len(text) == 31 and text[16] == ":" and text[19] == "." and text[26:] == "+0000":
+        digits = text[17:19] + text[20:26]
+        if digits.isascii() and digits.isdigit() and digits < "60":
+            minute = _MINUTES.get(text[:16])
+            if minute is None:
+                minute = _minute_us(text[:16])
+            if minute is not None:
+                return minute + int(digits[:2]) * 1_000_000 + int(digits[2:])
+    return _parse_slow(text)
+
+
+def _minute_us(prefix: str) -> int | None:
+    """Microseconds of ``YYYY-MM-DDTHH:MM`` (UTC), cached; None if it is not such a time."""
+    try:
+        moment = datetime.strptime(prefix + "+0000", "%Y-%m-%dT%H:%M%z")
+    except ValueError:
+        return None
+    if len(_MINUTES) >= _CACHE_SIZE:
+        _MINUTES.clear()
+    value = _MINUTES[prefix] = (moment - EPOCH) // _US
+    return value
+
+
+def _parse_slow(text: str) -> int:
     for fmt in _TS_FORMATS:
         try:
             moment = datetime.strptime(text, fmt)
@@ -38,6 +66,13 @@ def parse_ts(text: str) -> int:
             continue
         return (moment - EPOCH) // _US
     raise ValueError(f"bad timestamp {text!r} (expected e.g. 2024-05-01T12:00:00.000000+0000)")
+
+
+_CACHE_SIZE: Final = 4096
+_MINUTES: dict[str, int] = {}
+"""``YYYY-MM-DDTHH:MM`` -> its microseconds, for :func:`parse_ts` (bounded: cleared when full)."""
+_SECONDS: dict[int, str] = {}
+"""Whole seconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS``, for :func:`format_ts` (bounded)."""
 
 
 MAX_TS_US: Final = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc) - EPOCH) // _US
@@ -51,8 +86,14 @@ def format_ts(ts_us: int) -> str:
     The one timestamp writer of the EVE records, the reports and the syslog header; times
     before the epoch or after year 9999 are clamped to those bounds.
     """
-    moment = EPOCH + timedelta(microseconds=min(max(ts_us, 0), MAX_TS_US))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+0000"
+    seconds, micros = divmod(min(max(ts_us, 0), MAX_TS_US), 1_000_000)
+    prefix = _SECONDS.get(seconds)
+    if prefix is None:
+        if len(_SECONDS) >= _CACHE_SIZE:
+            _SECONDS.clear()
+        moment = EPOCH + timedelta(seconds=seconds)
+        prefix = _SECONDS[seconds] = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{prefix}.{micros:06d}+0000"
 
 
 def record_ts(record: dict[str, Any]) -> int:

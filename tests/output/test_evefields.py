@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from poolsniff.output.evefields import (
     MAX_TS_US,
+    _parse_slow,
     dest_of,
     endpoint,
     format_ts,
@@ -131,3 +134,29 @@ def test_missing_or_bad_fields_raise_value_error(mutate: Any, call: Any, message
     mutate(record)
     with pytest.raises(ValueError, match=message):
         call(record)
+
+
+@given(st.integers(min_value=-(10**18), max_value=MAX_TS_US + 10**12))
+def test_format_then_parse_is_the_clamped_time(ts_us: int) -> None:
+    """The cached writer and the sliced reader agree with the strptime reference on every time."""
+    text = format_ts(ts_us)
+    assert parse_ts(text) == _parse_slow(text) == min(max(ts_us, 0), MAX_TS_US)
+
+
+@given(
+    st.text(alphabet="0123456789:. +-x\u0663", min_size=2, max_size=2),
+    st.text(alphabet="0123456789 x\u0663", min_size=6, max_size=6),
+)
+def test_sliced_reader_accepts_exactly_what_strptime_accepts(seconds: str, micros: str) -> None:
+    """A canonical-looking timestamp with odd seconds or fraction digits is read, or refused, as
+    ``strptime`` does (no sign, space or non-ASCII digit slips through the fast path)."""
+    text = f"2024-05-01T12:00:{seconds}.{micros}+0000"
+    try:
+        expected: int | None = _parse_slow(text)
+    except ValueError:
+        expected = None
+    try:
+        got: int | None = parse_ts(text)
+    except ValueError:
+        got = None
+    assert got == expected
