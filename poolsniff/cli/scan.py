@@ -121,13 +121,20 @@ def scan(
         secs = time.monotonic() - started
         click.echo(
             f"poolsniff: {len(files)} files, {total.packets} packets, {total.flows} flows, "
-            f"{total.alerts} alerts in {secs:.2f} s",
+            f"{_alerts(total.alerts, stage.counters.written)} in {secs:.2f} s",
             err=True,
         )
         if total.skipped:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(total.skipped.items()) if v)
             click.echo(f"poolsniff: counters: {counts}", err=True)
     return _status(total.alerts, input_errors, len(inputs.errors) + len(files), strict)
+
+
+def _alerts(found: int, written: int) -> str:
+    """``N alerts``, and how many alert lines carry them when suppression folded repeats."""
+    if written == found:
+        return f"{found} alerts"
+    return f"{found} alerts ({written} written, the rest counted in their suppressed_count)"
 
 
 def _status(alerts: int, input_errors: int, inputs: int, strict: bool) -> ExitStatus:

@@ -64,6 +64,8 @@ class Counters:
     drops: int = 0
     flows: int = 0
     suppressed: int = 0
+    written: int = 0
+    """Alert records written (after suppression; the ``alerts`` counters count them before)."""
     alerts: Counter[tuple[int, str]] = field(default_factory=Counter)
     forward_dropped: dict[str, int] = field(default_factory=dict)
     blocklist_updated: float | None = None

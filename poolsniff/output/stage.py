@@ -93,6 +93,8 @@ class Outputs:
 
     def _out(self, records: list[Record]) -> None:
         for record in records:
+            if record.get("event_type") == "alert":
+                self.counters.written += 1
             text = encode(record)  # once, for the file and every forwarder
             self.primary.write(record, text)
             for forwarder in self.forwarders:

@@ -50,6 +50,21 @@ def test_alerts_found_exit_1_and_lines_on_stdout() -> None:
     assert "1 files" in proc.stderr and "alerts" in proc.stderr
 
 
+@pytest.mark.parametrize("suppress", ["600", "0"])
+def test_summary_tells_alerts_found_from_alert_lines_written(suppress: str) -> None:
+    """XMRig --daemon polls with a new connection each second: with suppression the summary says
+    how many alerts were found and how many lines carry them, and the two add up."""
+    daemon = PCAPS.parent / "tests" / "data" / "real-xmrig" / "xmrig-daemon-solo.pcap"
+    proc = run("scan", "--suppress", suppress, str(daemon))
+    lines = alert_lines(proc.stdout)
+    folded = sum(int(r["alert"]["metadata"].get("suppressed_count", ["0"])[0]) for r in lines)
+    if folded:
+        assert f"{len(lines) + folded} alerts ({len(lines)} written," in proc.stderr
+    else:
+        assert f" {len(lines)} alerts in " in proc.stderr
+    assert (folded > 0) == (suppress != "0"), proc.stderr
+
+
 def test_nothing_found_exit_0() -> None:
     proc = run("scan", str(BENIGN))
     assert proc.returncode == 0
