@@ -193,7 +193,8 @@ def scan_alerts(path: Path, jobs: int) -> list[dict[str, object]]:
             check=False,
             env=_environ(),
         )
-        return [json.loads(line) for line in Path(out.name).read_text().splitlines()]
+        records = [json.loads(line) for line in Path(out.name).read_text().splitlines()]
+        return [r for r in records if r.get("event_type") == "alert"]  # not the flow and stats records
 
 
 def check_mining(path: Path, manifest: dict[str, object], jobs: int) -> tuple[int, int, list[str]]:

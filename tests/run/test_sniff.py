@@ -34,6 +34,7 @@ from ..conftest import PCAPS, ROOT
 from ..sources.test_live import (
     ETH,
     Netns,
+    alerts_of,
     comparable,
     namespaces,
     need_root,
@@ -284,10 +285,14 @@ class Sniffer:
         """What it logged so far."""
         return self.errors.read_text()
 
-    def alerts(self, path: Path | None = None) -> list[dict[str, Any]]:
-        """The alert lines written so far."""
+    def records(self, path: Path | None = None) -> list[dict[str, Any]]:
+        """The EVE lines written so far: alerts, flow records of alerted flows that ended, stats."""
         path = path or self.output
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def alerts(self, path: Path | None = None) -> list[dict[str, Any]]:
+        """The alert lines written so far."""
+        return alerts_of(self.records(path))
 
     def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
         """Poll until ``condition`` holds; fail, showing stderr, if the process dies or time runs out."""
@@ -338,7 +343,7 @@ def small_capture(tmp: Path, *names: str) -> tuple[Path, list[str]]:
     frames = ethernet_frames(*[PCAPS / n for n in names])
     path = tmp / ("-".join(names) + ".eth.pcap")
     write_pcap(path, frames, step_us=500)
-    return path, comparable(scan_frames(iter_capture(str(path))))
+    return path, comparable(alerts_of(scan_frames(iter_capture(str(path)))))
 
 
 # --------------------------------------------------------------------------- live: the alerts
@@ -361,9 +366,9 @@ def test_replay_at_50000_pps_alerts_as_scan_does(
     print(f"\ntcpreplay: {report.strip()}\npoolsniff: {counts}")  # the figures, for -s runs
     assert len(frames) >= BULK_PACKETS and counts["packets_on_the_wire"] == len(frames)
     assert counts["captured"] == kept and counts["dropped_by_the_kernel"] == 0
-    alerts = sniffer.alerts()
-    assert {a["in_iface"] for a in alerts} == {"veth1"}
-    assert expected and comparable(alerts) == expected
+    records = [r for r in sniffer.records() if r["event_type"] != "stats"]  # alerts and flow records
+    assert {r["in_iface"] for r in records} == {"veth1"}
+    assert expected and comparable(records) == expected
 
 
 @pytest.mark.live
@@ -533,7 +538,7 @@ def test_user_drops_root_once_listening(veth: Netns, tmp_path: Path, nobody_inst
     sniffer.proc.send_signal(signal.SIGTERM)
     stdout, _ = sniffer.proc.communicate(timeout=60)
     assert sniffer.proc.returncode == 0, sniffer.stderr()
-    assert comparable([json.loads(line) for line in stdout.splitlines()]) == expected
+    assert comparable(alerts_of([json.loads(line) for line in stdout.splitlines()])) == expected
 
 
 @pytest.mark.live

@@ -155,8 +155,14 @@ def scan_frames(frames: Iterator[Frame] | list[Frame], name: str = "x") -> list[
     return records
 
 
-FLOW_IGNORE = ("start", "end", "age")
-"""Fields of a ``flow`` record that are capture times, which differ between live and offline."""
+FLOW_IGNORE = ("start", "end", "age", "pkts_toserver", "pkts_toclient", "bytes_toserver", "bytes_toclient")
+"""Fields of a ``flow`` record that differ between live and offline: capture times, and the counts
+(live, they count the frames the kernel filter kept: no pure ACKs, no bulk segments)."""
+
+
+def alerts_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``alert`` records among EVE records (not the ``flow`` and ``stats`` ones)."""
+    return [r for r in records if r.get("event_type") == "alert"]
 
 
 def comparable(records: list[dict[str, Any]]) -> list[str]:
