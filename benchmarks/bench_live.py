@@ -7,7 +7,13 @@ after the kernel filter, dropped by the kernel, alerts); the alerts are checked 
 capture's mining flows. The rate doubles until a mining flow is missed, then the highest
 good rate is narrowed down by bisection. Needs root, ``ip`` and ``tcpreplay``.
 
+``--real N`` replays the real mix instead (``realmix.py``: the corpus's Ethernet captures joined,
+that joined N times): its "mining flows" are the flows an offline ``scan`` of the same file alerts
+on, so a run is good when every flow the offline scan alerts on is alerted live too (both with
+``--suppress 0``, so that every alerted flow writes its own line).
+
     python benchmarks/bench_live.py --packets 200000
+    python benchmarks/bench_live.py --real 10 --start 400000
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_scan  # noqa: E402
+import realmix  # noqa: E402
 
 NS = f"psbench{os.getpid()}"
 
@@ -43,6 +50,12 @@ class Replay:
     dropped: int
     alerted: int
     mining: int
+    behind_s: float = 0.0
+    """Seconds the sniffer took, after tcpreplay ended, to read what the kernel had queued."""
+    link_dropped: int = 0
+    failed: int = 0
+    """Frames tcpreplay could not send (larger than veth0's MTU, or the send failed)."""
+    """Frames veth1 dropped before any socket saw them (its receive backlog overflowed)."""
 
     @property
     def good(self) -> bool:
@@ -65,15 +78,43 @@ def usable() -> str | None:
     return None
 
 
+def rx_dropped() -> int:
+    """veth1's receive drops so far (``rx_dropped``: the backlog queue was full)."""
+    proc = subprocess.run(
+        ["ip", "netns", "exec", NS, "cat", "/sys/class/net/veth1/statistics/rx_dropped"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(proc.stdout)
+
+
 def ip(*args: str) -> None:
     """Run ``ip ARGS``."""
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
+def drain(err: Path, timeout: float = 300) -> float:
+    """Wait until the sniffer has read what the kernel queued: its ``captured`` count, in the stats
+    line it logs every second, has not moved for two lines. Returns when that was (monotonic)."""
+    deadline = time.monotonic() + timeout
+    last, still, moved = -1, 0, time.monotonic()
+    while time.monotonic() < deadline and still < 2:
+        time.sleep(1.0)
+        found = re.findall(r"^poolsniff: stats: veth1: .*? (\d+) captured", err.read_text(), re.M)
+        now = int(found[-1]) if found else -1
+        if now == last:
+            still += 1
+        else:
+            last, still, moved = now, 0, time.monotonic()
+    return moved
+
+
 def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path) -> Replay:
     """Sniff on veth1, replay into veth0 at ``pps``, stop, read the summary and the alerts."""
     out, err = tmp / f"alerts-{pps}.json", tmp / f"stderr-{pps}.txt"
-    sniff = [*bench_scan.poolsniff_command(), "sniff", "-i", "veth1", "-o", str(out), "--stats-interval", "0"]
+    sniff = [
+        *bench_scan.poolsniff_command(), "sniff", "-i", "veth1", "-o", str(out), "--stats-interval", "1",
+        "--suppress", "0",
+    ]  # fmt: skip
     with open(err, "w") as errors:
         proc = subprocess.Popen(["ip", "netns", "exec", NS, *sniff], stderr=errors, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -82,13 +123,16 @@ def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path)
             raise SystemExit(f"poolsniff sniff did not start:\n{err.read_text()}")
         time.sleep(0.05)
     speed = f"--pps={pps}" if pps else "--topspeed"
+    link_before = rx_dropped()
     report = subprocess.run(
         ["ip", "netns", "exec", NS, "tcpreplay", speed, "-i", "veth0", str(capture)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    time.sleep(1.0)  # let the sniffer read what the kernel queued
+    replayed = time.monotonic()
+    drained = drain(err)
+    link_dropped = rx_dropped() - link_before
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
     line = [x for x in err.read_text().splitlines() if x.startswith("poolsniff: veth1: ")][-1]
@@ -101,9 +145,24 @@ def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path)
     alerted = sum((f["client_ip"], f["client_port"], f["server_ip"], f["server_port"]) in seen for f in flows)
     rate = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", report)
     sent = float(rate.group(1)) if rate else float("nan")
+    failed = re.search(r"Failed packets:\s+(\d+)", report)
     return Replay(
-        pps, sent, counts.get("captured", 0), counts.get("dropped by the kernel", 0), alerted, len(flows)
-    )
+        pps, sent, counts.get("captured", 0), counts.get("dropped by the kernel", 0), alerted, len(flows),
+        max(0.0, drained - replayed), link_dropped, int(failed.group(1)) if failed else 0,
+    )  # fmt: skip
+
+
+def offline_manifest(capture: Path) -> dict[str, object]:
+    """The flows an offline scan of ``capture`` alerts on, in the manifest's form (``mining``)."""
+    proc = subprocess.run(
+        [*bench_scan.poolsniff_command(), "scan", "-q", "--suppress", "0", str(capture)],
+        capture_output=True, text=True, env=bench_scan._environ(),
+    )  # fmt: skip
+    records = [json.loads(x) for x in proc.stdout.splitlines()]
+    alerts = [r for r in records if r["event_type"] == "alert"]
+    flows = {(r["src_ip"], r["src_port"], r["dest_ip"], r["dest_port"]) for r in alerts}
+    keys = ("client_ip", "client_port", "server_ip", "server_port")
+    return {"mining": [dict(zip(keys, flow, strict=True)) for flow in sorted(flows, key=str)]}
 
 
 def search(capture: Path, manifest: dict[str, object], start: int, limit: int, steps: int) -> list[Replay]:
@@ -137,18 +196,35 @@ def _line(run: Replay) -> str:
     verdict = "ok" if run.good else "MINING FLOW LOST"
     asked = f"--pps {run.pps:>9,}" if run.pps else "--topspeed     "
     return (
-        f"  {asked}: sent {run.sent_pps:>10,.0f} pps, {run.captured:>9,} captured, "
-        f"{run.dropped:>8,} dropped by the kernel, mining flows {run.alerted}/{run.mining} {verdict}"
+        f"  {asked}: sent {run.sent_pps:>10,.0f} pps ({run.failed:,} failed), {run.captured:>9,} captured, "
+        f"{run.dropped:>8,} dropped by the kernel ({run.link_dropped:,} by veth1's backlog), "
+        f"read {run.behind_s:.0f} s after the replay, "
+        f"mining flows {run.alerted}/{run.mining} {verdict}"
     )
 
 
-def main(packets: int, cache: str, seed: int, start: int = 25_000, limit: int = 1_600_000) -> None:
+def main(
+    packets: int, cache: str, seed: int, start: int = 25_000, limit: int = 1_600_000, real: int = 0
+) -> None:
     """Set up the namespace, search the rate, print the result, tear down."""
     why = usable()
     if why is not None:
         print(f"\nlive replay: skipped ({why})")
         return
-    capture, manifest = bench_scan.capture(Path(cache), packets, seed)
+    if real:
+        corpus, why = realmix.corpus_dir()
+        if corpus is None:
+            print(f"\nlive replay: skipped ({why})")
+            return
+        capture = realmix.build(Path(cache) / f"real-x{real}.pcap", times=real)
+        manifest = offline_manifest(capture)
+        packets = int(
+            subprocess.run(
+                ["capinfos", "-c", "-M", "-r", "-T", str(capture)], capture_output=True, text=True
+            ).stdout.split()[-1]
+        )
+    else:
+        capture, manifest = bench_scan.capture(Path(cache), packets, seed)
     print(f"\nlive replay of {capture.name} into a veth pair (poolsniff sniff on the other end):")
     ip("netns", "add", NS)
     try:
@@ -177,5 +253,6 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "poolsniff-bench"))
     parser.add_argument("--start", type=int, default=25_000, help="first rate tried (packets/s)")
+    parser.add_argument("--real", type=int, default=0, help="replay the real mix joined N times instead")
     args = parser.parse_args()
-    main(args.packets, args.cache, args.seed, args.start)
+    main(args.packets, args.cache, args.seed, args.start, real=args.real)
