@@ -188,6 +188,17 @@ class TlsRecords(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TcpMessages(Event):
+    """The messages of an opaque TCP session so far (``dissect/opaque``): sizes and times, no payload."""
+
+    records: bytes
+    """Eight bytes per message, packed as ``TlsRecords.records`` (content type 23): ms since the
+    client's first byte, direction << 7 | 23, length."""
+    start_us: int
+    """When the client's first byte was seen."""
+
+
+@dataclass(frozen=True, slots=True)
 class Sv2Handshake(Event):
     """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
 

@@ -59,6 +59,49 @@ class Scenario:
     miner: list[str]
     listen: tuple[str, int]
     dns: dict[str, str] = field(default_factory=dict)
+    servers: list[list[str]] = field(default_factory=list)
+    """Other programs for the server namespace (a relay's server end), started after the pools."""
+    helpers: list[list[str]] = field(default_factory=list)
+    """Programs for the client namespace (a relay's client end), started before the miner."""
+    helper_listen: tuple[str, int] | None = None
+
+
+RELAY_KEY = "lab-only-relay-key"
+"""The shadowsocks password of the relay scenarios (the lab's own; nothing else uses it)."""
+RELAY_PORT = 8388
+SS_SERVER = [
+    "ss-server",
+    "-s",
+    SERVER4,
+    "-p",
+    str(RELAY_PORT),
+    "-k",
+    RELAY_KEY,
+    "-m",
+    "chacha20-ietf-poly1305",
+]
+SS_LOCAL = [
+    "ss-local", "-s", SERVER4, "-p", str(RELAY_PORT), "-b", "127.0.0.1", "-l", "1080", "-k", RELAY_KEY,
+    "-m", "chacha20-ietf-poly1305",
+]  # fmt: skip
+
+
+def relayed(name: str, what: str, pool: list[str], pool_port: int) -> Scenario:
+    """XMRig through a shadowsocks relay: SOCKS5 to ss-local, encrypted to ss-server, then the pool.
+
+    The capture on the veth shows only the relay's encrypted leg: no clear-text byte of Stratum,
+    no name, no TLS record header.
+    """
+    return Scenario(
+        name,
+        what,
+        [["--listen", f"127.0.0.1:{pool_port}", *pool]],
+        ["-x", "127.0.0.1:1080", "-o", f"127.0.0.1:{pool_port}", "-u", WALLET, "-p", "x", "-k"],
+        (SERVER4, RELAY_PORT),
+        servers=[SS_SERVER],
+        helpers=[SS_LOCAL],
+        helper_listen=("127.0.0.1", 1080),
+    )
 
 
 SCENARIOS = [
@@ -224,6 +267,20 @@ SCENARIOS = [
         ["-o", f"[{SERVER6}]:3333", "-u", WALLET, "-p", "x", "-k"],
         (SERVER6, 3333),
     ),
+    relayed(
+        "shadowsocks",
+        "through a shadowsocks relay (ss-local as XMRig's SOCKS5 proxy, chacha20-ietf-poly1305 to ss-server "
+        "on 8388, which connects to the pool): only encrypted bytes on the wire",
+        ["--difficulty", "600", "--job-interval", "30", "--share-interval", "20"],
+        3333,
+    ),
+    relayed(
+        "shadowsocks-sparse",
+        "through the same shadowsocks relay, the pool asking for a share every 75 s and pushing a job every "
+        "120 s",
+        ["--difficulty", "1500", "--job-interval", "120", "--share-interval", "75"],
+        3333,
+    ),
 ]
 
 
@@ -242,8 +299,16 @@ def record(scenario: Scenario, xmrig: Path, out: Path, seconds: float, work: Pat
             argv = [sys.executable, str(TOOLS / "fakepool.py"), *pool]
             the_lab.start("server", argv, f"pool{i}")
             commands.append("server: fakepool.py " + " ".join(pool))
+        for argv in scenario.servers:
+            the_lab.start("server", argv, argv[0])
+            commands.append("server: " + " ".join(argv))
         host, port = scenario.listen
         the_lab.wait_port("server", host, port)
+        for argv in scenario.helpers:
+            the_lab.start("client", argv, argv[0])
+            commands.append("client: " + " ".join(argv))
+        if scenario.helper_listen:
+            the_lab.wait_port("client", *scenario.helper_listen)
         raw = work / f"{scenario.name}.pcap"
         the_lab.record(raw)
         miner = [str(xmrig), *scenario.miner, *CHEAP, "-l", str(work / scenario.name / "xmrig.log")]

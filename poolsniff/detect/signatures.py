@@ -61,6 +61,10 @@ SV2_NOISE: Final = Signature(9300130, f"{_P} Possible Stratum V2 encrypted (Nois
 SV2_SETUP: Final = Signature(9300131, f"{_P} Stratum V2 SetupConnection (plaintext)", 1)
 BEHAVIOUR: Final = Signature(9300140, f"{_P} Possible encrypted Stratum session", 2, "tls", probe=True)
 """Raised by ``detect/behaviour`` from the sizes and times of a TLS session's records alone."""
+BEHAVIOUR_OPAQUE: Final = Signature(9300141, f"{_P} Possible encrypted Stratum session in opaque TCP", 2)
+"""Raised by ``detect/behaviour`` from the sizes and times of an opaque TCP session's messages (an
+encrypting relay, an obfuscating proxy). Not probed: the server is the relay, which answers only
+its own clients, so a Stratum hello to it tells nothing."""
 
 DNS_POOL: Final = Signature(9300201, f"{_P} DNS query for a mining pool domain", 2, "dns")
 TLS_POOL: Final = Signature(9300202, f"{_P} TLS SNI of a mining pool", 2, "tls", probe=True)
@@ -89,7 +93,7 @@ def for_verdict(flavour: str, role: Role) -> Signature:
 
 ALL: Final = (
     [*MINER.values(), *POOL.values()]
-    + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP, BEHAVIOUR]
+    + [COIN_DAEMON_RPC, SV2_NOISE, SV2_SETUP, BEHAVIOUR, BEHAVIOUR_OPAQUE]
     + [DNS_POOL, TLS_POOL, HTTP_POOL, RESOLVED_POOL, ENDPOINT_POOL, TUNNEL_POOL]
     + [CONFIRMED]
 )

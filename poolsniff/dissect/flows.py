@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Final
 
 from poolsniff.dissect import dns
+from poolsniff.dissect.opaque import MessageShape, random_looking
 from poolsniff.dissect.shape import RecordShape
 from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
@@ -54,7 +55,7 @@ MAX_FLOWS: Final = 65_536
 IDLE_TIMEOUT_US: Final = 600 * 1_000_000
 SWEEP_EVERY: Final = 65_536
 MAX_SHAPED: Final = 16_384
-"""TLS sessions whose record shapes are read at once (``dissect/shape``; about 1 KiB each at most)."""
+"""Sessions shaped at once (``dissect/shape``, ``dissect/opaque``; 1 KiB each at most)."""
 MAX_BUFFERED: Final = 64 << 20
 """Bytes all flows may hold in buffers together (partial lines, out-of-order segments, heads)."""
 """TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
@@ -64,6 +65,7 @@ _PORTS = struct.Struct("!HH").pack
 TALLY: Final = struct.Struct("=QQ")
 """A direction's tally, as the prefilter keeps it: packets and bytes, native 64-bit (``_walk.c``)."""
 _IGNORE = Mode.IGNORE
+_UNDECIDED = Mode.UNDECIDED
 _new = tuple.__new__
 
 MAX_CACHED_ADDRESSES: Final = 65_536
@@ -107,8 +109,9 @@ class Flow:
         self.sv2_done = False
         self.closed = 0
         """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
-        self.shape: RecordShape | None = None
-        """The TLS record shape being read (``dissect/shape``), from the ClientHello on."""
+        self.shape: RecordShape | MessageShape | None = None
+        """The TLS record shape (``dissect/shape``, from the ClientHello on) or the message shape of an
+        opaque session (``dissect/opaque``, from the client's first bytes on) being read."""
         self.first_ts = 0
         self.counts = [0, 0, 0, 0]
         """Packets from the client, from the server, bytes from the client, from the server (those the
@@ -163,6 +166,7 @@ class Dissector:
         d = flow.c if from_client else flow.s
         if not flow.sv2_done:
             self._sv2_check(flow, d, ts_us, payload, events)
+        mode = d.mode
         found = d.segment(ts_us, seq, payload)
         shape = flow.shape
         if found:
@@ -171,6 +175,9 @@ class Dissector:
                 shape = self._shape(flow, found[-1], (seq + len(payload)) & 0xFFFFFFFF)
                 if shape is not None:
                     return False  # its records start after this segment
+        elif mode == _UNDECIDED and d.mode == _IGNORE and from_client and shape is None:
+            if self._opaque(flow, ts_us, seq, payload):
+                return False  # this segment is its first message
         if shape is not None and shape.active():
             snapshot = shape.feed(from_client, ts_us, seq, payload)
             if snapshot is not None:
@@ -212,6 +219,22 @@ class Dissector:
         flow.shape = RecordShape(hello, client_next, flow.s.reasm.next_seq)
         self.shaping += 1
         return flow.shape
+
+    def _opaque(self, flow: Flow, ts_us: int, seq: int, payload: bytes) -> bool:
+        """Start the message shape of a session whose client's first bytes matched no protocol.
+
+        Only where they look random, the client spoke first, outside any tunnel, and the flow's
+        start was captured (an encrypting relay, an obfuscating proxy; ``dissect/opaque``).
+        """
+        c = flow.c
+        if flow.s.inspected or c.tunnels or not c.synced or not random_looking(payload):
+            return False
+        if self.shaping >= MAX_SHAPED:
+            self.counters["opaque-shapes-full"] += 1
+            return False
+        flow.shape = MessageShape(flow.key, ts_us, seq, payload, flow.s.reasm.next_seq)
+        self.shaping += 1
+        return True
 
     def enforce_budget(self) -> None:
         """Count the bytes all flows hold; past the budget, give up the largest holders (counted).

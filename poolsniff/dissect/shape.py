@@ -41,8 +41,9 @@ REPORT_AFTER_S: Final = 60
 """Age of a session (since its ClientHello) before its shape goes to the detectors."""
 REPORT_EVERY: Final = 4
 """Records between two snapshots after that."""
-_TLS_TYPES: Final = frozenset({20, 21, 22, 23, 24})
-_RECORD: Final = struct.Struct("!IBxH")
+APPLICATION_DATA: Final = 23
+_TLS_TYPES: Final = frozenset({20, 21, 22, APPLICATION_DATA, 24})
+RECORD: Final = struct.Struct("!IBxH")
 """One kept record: milliseconds since the hello, direction << 7 | content type, length."""
 _US_PER_MS: Final = 1000
 
@@ -124,7 +125,7 @@ class RecordShape:
             side.need = length
             if self.count < MAX_RECORDS:
                 ms = (ts_us - self.start_us) // _US_PER_MS
-                self.records += _RECORD.pack(max(0, ms), from_client << 7 | ctype, length)
+                self.records += RECORD.pack(max(0, ms), from_client << 7 | ctype, length)
             self.count += 1
         return True
 
@@ -148,7 +149,7 @@ class RecordShape:
         """A last snapshot (the flow ends, or shaping stops), if it has anything new to say."""
         if self.count == self.reported or not self.records:
             return None
-        last_ms = _RECORD.unpack_from(self.records, len(self.records) - _RECORD.size)[0]
+        last_ms = RECORD.unpack_from(self.records, len(self.records) - RECORD.size)[0]
         if last_ms < REPORT_AFTER_S * _US_PER_MS:
             return None
         return self.snapshot(ts_us if ts_us is not None else self.start_us + last_ms * _US_PER_MS)
@@ -156,4 +157,4 @@ class RecordShape:
 
 def unpack(records: bytes) -> list[tuple[int, bool, int, int]]:
     """``(ms since the hello, from the client, content type, length)`` of each kept record."""
-    return [(ms, bool(kind >> 7), kind & 0x7F, length) for ms, kind, length in _RECORD.iter_unpack(records)]
+    return [(ms, bool(kind >> 7), kind & 0x7F, length) for ms, kind, length in RECORD.iter_unpack(records)]

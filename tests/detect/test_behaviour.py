@@ -13,9 +13,9 @@ import pytest
 
 from poolsniff.detect import behaviour
 from poolsniff.detect.behaviour import BehaviourDetector
-from poolsniff.detect.signatures import BEHAVIOUR
-from poolsniff.dissect.shape import _RECORD
-from poolsniff.model import FlowKey, TlsRecords
+from poolsniff.detect.signatures import BEHAVIOUR, BEHAVIOUR_OPAQUE
+from poolsniff.dissect.shape import RECORD
+from poolsniff.model import FlowKey, TcpMessages, TlsRecords
 
 Record = tuple[float, bool, int, int]
 """(seconds since the hello, from the client, content type, length)"""
@@ -37,7 +37,7 @@ def miner(
 
 def pack(records: list[Record]) -> bytes:
     """The records as ``dissect/shape`` keeps them."""
-    return b"".join(_RECORD.pack(int(t * 1000), c << 7 | kind, n) for t, c, kind, n in records)
+    return b"".join(RECORD.pack(int(t * 1000), c << 7 | kind, n) for t, c, kind, n in records)
 
 
 def alerts(records: list[Record], alpns: tuple[str, ...] = ()) -> list[dict[str, str]]:
@@ -85,3 +85,42 @@ def test_the_alert_explains_itself() -> None:
     }  # fmt: skip
     assert float(evidence["submit_interval_cv"]) >= behaviour.MIN_SUBMIT_CV
     assert BEHAVIOUR.severity == 2 and BEHAVIOUR.probe
+
+
+# --------------------------------------------------------------------------- opaque TCP (dissect/opaque)
+
+
+def relayed(records: list[Record]) -> list[Record]:
+    """A session's messages as an encrypting relay shows them: no handshake, each message one record."""
+    return [r for r in records if r[2] == 23]
+
+
+def opaque_alerts(records: list[Record]) -> list[tuple[int, dict[str, str]]]:
+    """The signature and evidence of each detection on one opaque snapshot."""
+    event = TcpMessages(int(records[-1][0] * 1e6), FLOW, True, pack(records), 0)
+    return [(d.signature.sid, d.evidence) for d in BehaviourDetector().inspect(event)]
+
+
+@pytest.mark.parametrize("name, make, alerted", CASES, ids=[c[0] for c in CASES])
+def test_the_same_rules_read_opaque_sessions(
+    name: str, make: Callable[[], list[Record]], alerted: bool
+) -> None:
+    assert bool(opaque_alerts(relayed(make()))) is alerted
+
+
+def test_the_shadowsocks_session_alerts_with_its_own_signature() -> None:
+    """Sizes of tests/data/real-xmrig/xmrig-shadowsocks.pcap: login 682, job 562, submits 245, answers 97."""
+    session = [(0.0, True, 23, 682), (0.001, False, 23, 562), (25.5, False, 23, 418), (56.3, False, 23, 418)]
+    session += [(88.6, False, 23, 418)]
+    for t in (5.2, 45.6, 89.8, 93.7):
+        session += [(t, True, 23, 245), (t + 0.001, False, 23, 97)]
+    ((sid, evidence),) = opaque_alerts(sorted(session))
+    assert sid == BEHAVIOUR_OPAQUE.sid and evidence["flavour"] == "tcp-messages"
+    assert (evidence["login_bytes"], evidence["job_bytes"], evidence["submit_bytes"]) == ("682", "562", "245")
+    assert (evidence["answer_bytes"], evidence["push_bytes"], evidence["push_interval_s"]) == (
+        "97",
+        "418",
+        "32",
+    )
+    assert "ja3_hash" not in evidence and "ja4" not in evidence
+    assert BEHAVIOUR_OPAQUE.severity == 2 and not BEHAVIOUR_OPAQUE.probe

@@ -22,6 +22,7 @@ EXPECTED_SIDS = {
     9300130: ("Possible Stratum V2", 3),
     9300131: ("Stratum V2 SetupConnection", 1),
     9300140: ("Possible encrypted Stratum session", 2),
+    9300141: ("Possible encrypted Stratum session in opaque TCP", 2),
     9300201: ("DNS query for a mining pool domain", 2),
     9300202: ("TLS SNI of a mining pool", 2),
     9300203: ("HTTP Host of a mining pool", 2),

@@ -324,7 +324,8 @@ HELLO = client_hello("www.example.com")
 @pytest.mark.parametrize(
     ("client", "server", "bypassed"),
     [
-        pytest.param(binary(1400), binary(1400, seed=2), True, id="binary-both-ways"),
+        pytest.param(binary(1400), binary(5000, seed=2), True, id="binary-both-ways-then-bulk"),
+        pytest.param(binary(1400), binary(1400, seed=2), False, id="binary-both-ways-is-shaped-as-opaque"),
         pytest.param(HELLO, binary(1400), True, id="tls-hello-then-binary"),
         pytest.param(
             b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", binary(1400), False, id="http-client-keeps-reading"
@@ -341,7 +342,7 @@ def test_flow_with_nothing_to_read_is_bypassed(client: bytes, server: bytes, byp
 
 
 def test_bypassed_flow_yields_nothing_more_until_it_ends() -> None:
-    s = Session().handshake().send(True, binary(1400)).send(False, binary(1400, seed=2))
+    s = Session().handshake().send(True, binary(1400)).send(False, binary(5000, seed=2))
     table = FlowTable()
     run(s.packets, table)
     assert table.counters["flows-bypassed"] == 1

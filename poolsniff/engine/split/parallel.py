@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect import tunnels
 from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
+from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.pipeline import Pipeline
@@ -205,9 +206,11 @@ class Recorder(Dissector):
         """Record a segment; True when the server's shadow has nothing more to read."""
         self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
         if from_client:
-            if flow.fid in self.shadows and tunnels.client_kind(payload) is not None:
-                # the server's reply to a tunnel is read only with the client's side in view:
-                # leave the server's side to the back
+            shadowed = flow.fid in self.shadows
+            if shadowed and (tunnels.client_kind(payload) is not None or random_looking(payload)):
+                # the server's reply to a tunnel is read only with the client's side in view, and
+                # the back may shape an opaque session (dissect/opaque), which only the back knows
+                # the end of: leave the server's side to the back
                 del self.shadows[flow.fid]
             return False
         shadow = self.shadows.pop(flow.fid, None)

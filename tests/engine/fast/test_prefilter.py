@@ -296,6 +296,20 @@ def test_demo_captures_scan_the_same_every_way(capture: Path, lists: Blocklist) 
     assert_same(capture, lists)
 
 
+RELAYED = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*shadowsocks*.pcap")) + sorted(
+    (ROOT / "tests" / "data" / "lookalikes").glob("ss-*.pcap")
+)
+"""Recorded sessions through a shadowsocks relay: the opaque shaper keeps their flows from the prefilter."""
+
+
+@pytest.mark.parametrize("capture", RELAYED, ids=[c.name for c in RELAYED])
+def test_relayed_captures_scan_the_same_every_way(capture: Path, lists: Blocklist) -> None:
+    """In ``scan -j 2`` the front must leave an opaque server's side to the back, which shapes it."""
+    reference = assert_same(capture, lists)
+    sids = {r["alert"]["signature_id"] for r in reference.records if "alert" in r}
+    assert sids == ({9300141} if "xmrig" in capture.name else set())
+
+
 def test_generated_mix_scans_the_same_every_way(mix: Path, busy: Path, lists: Blocklist) -> None:
     reference = assert_same(mix, lists)
     assert reference.alerts >= 4 and reference.packets == 30_000
