@@ -41,6 +41,8 @@ class Scenario:
     client: Callable[[Path, float], list[str]]
     listen: int
     versions: tuple[str, ...] = ()
+    helpers: tuple[tuple[str, ...], ...] = ()
+    """Programs for the client namespace (a relay's client end), started before the client."""
 
 
 def cert(work: Path, name: str = "lab.invalid") -> tuple[Path, Path]:
@@ -311,6 +313,40 @@ SCENARIOS = [
 ]
 
 
+RELAY_KEY = "lab-only-relay-key"
+"""The shadowsocks password of the relayed scenarios (the lab's own; as in ``tools/record_real.py``)."""
+RELAY_PORT = 8388
+RELAY_CIPHER = ("-m", "chacha20-ietf-poly1305", "-k", RELAY_KEY)
+
+
+def relayed(base: Scenario) -> Scenario:
+    """``base`` through a shadowsocks relay, as a miner behind one would be.
+
+    ss-tunnel in the client namespace listens on 127.0.0.1 at the server's port and carries each
+    connection, encrypted, to ss-server (8388), which opens it to the real server. The client is
+    ``base``'s, pointed at 127.0.0.1; the capture shows only the relay's encrypted leg.
+    """
+
+    def servers(the_lab: Lab, work: Path) -> list[list[str]]:
+        relay = ["ss-server", "-s", SERVER4, "-p", str(RELAY_PORT), *RELAY_CIPHER]
+        return [*base.servers(the_lab, work), relay]
+
+    def client(work: Path, seconds: float) -> list[str]:
+        return [arg.replace(SERVER4, "127.0.0.1") for arg in base.client(work, seconds)]
+
+    tunnel = (
+        "ss-tunnel", "-s", SERVER4, "-p", str(RELAY_PORT), "-b", "127.0.0.1", "-l", str(base.listen),
+        "-L", f"{SERVER4}:{base.listen}", *RELAY_CIPHER,
+    )  # fmt: skip
+    what = f"{base.what}; through a shadowsocks relay (ss-tunnel to ss-server on {RELAY_PORT})"
+    return Scenario(
+        f"ss-{base.name}", what, servers, client, base.listen, (*base.versions, "ss-server -h"), (tunnel,)
+    )
+
+
+SCENARIOS += [relayed(s) for s in list(SCENARIOS)]
+
+
 def version(command: str) -> str:
     """First line of a program's version output."""
     result = subprocess.run(command.split(), capture_output=True, text=True)
@@ -327,6 +363,12 @@ def record(scenario: Scenario, out: Path, seconds: float, work: Path) -> list[st
             the_lab.start("server", argv, f"server{i}")
             commands.append("server: " + " ".join(argv))
         the_lab.wait_port("server", SERVER4, scenario.listen)
+        for i, argv in enumerate(scenario.helpers):
+            the_lab.start("client", argv, f"helper{i}")
+            commands.append("client: " + " ".join(argv))
+        if scenario.helpers:
+            the_lab.wait_port("server", SERVER4, RELAY_PORT)
+            the_lab.wait_port("client", "127.0.0.1", scenario.listen)
         raw = work / f"{scenario.name}.pcap"
         the_lab.record(raw)
         argv = scenario.client(here, seconds)
@@ -338,7 +380,10 @@ def record(scenario: Scenario, out: Path, seconds: float, work: Path) -> list[st
             the_lab.stop(proc)
         time.sleep(0.5)
     shutil.copyfile(raw, out / f"{scenario.name}.pcap")
-    return [c.replace(str(here), "$WORK").replace(str(TOOLS), "tools") for c in commands]
+    return [
+        c.replace(str(here), "$WORK").replace(str(TOOLS), "tools").replace(sys.executable, "python3")
+        for c in commands
+    ]
 
 
 def main() -> None:
