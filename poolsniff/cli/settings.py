@@ -408,17 +408,17 @@ def _setting(kind: str, value: Any, where: str, folder: str) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: must be a whole number (0: one process per CPU), not {_kind(value)}")
         return value
-    if kind in ("seconds", "duration"):
-        return _seconds(value, where, whole=kind == "duration")
+    if kind == "seconds":
+        return _seconds(value, where)
     text = _string(value, where.rpartition(": ")[0], where.rpartition(": ")[2])
     if kind == "path":
         return _path(text, folder)
     return text
 
 
-def _seconds(value: Any, where: str, *, whole: bool) -> float | int:
+def _seconds(value: Any, where: str) -> float | int:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return int(value) if whole else value
+        return value
     if isinstance(value, str):
         try:
             return parse_duration(value)
