@@ -23,6 +23,7 @@ from poolsniff.confirm.probe import ProbeResult
 from poolsniff.confirm.target import Target
 from poolsniff.detect.signatures import CONFIRMED, probe_worthy
 from poolsniff.output.evefields import meta
+from poolsniff.output.eventid import KEY, stamp
 
 Record = dict[str, Any]
 
@@ -55,6 +56,7 @@ def confirmed(record: Record, result: ProbeResult, probe_time: str) -> Record:
     metadata: dict[str, list[str]] = dict(alert.get("metadata") or {})
     metadata.pop("suppressed_count", None)
     metadata.pop("suppressed_since", None)
+    metadata.pop(KEY, None)  # a record of its own: stamp gives it an id of its own
     metadata.update(
         confirms=[str(alert.get("signature_id"))],
         probe_verdict=[hit.reply.kind.value],
@@ -73,4 +75,4 @@ def confirmed(record: Record, result: ProbeResult, probe_time: str) -> Record:
         severity=CONFIRMED.severity,
         metadata=dict(sorted(metadata.items())),
     )
-    return out
+    return stamp(out)

@@ -12,11 +12,12 @@ included, as Suricata counts them), ``alerted`` is always true, ``state`` is ``c
 from both sides or a RST and ``established`` otherwise, and ``reason`` is Suricata's: ``timeout``
 (closed or idle), ``forced`` (evicted from a full flow table) or ``shutdown`` (end of input).
 
-Suricata's schema has no place for poolsniff's own fields in a flow record, so what the alerts
-said about the flow travels as Suricata ``flowbits`` in ``metadata.flowbits``: ``poolsniff.<role>``
-for each role its alerts gave (``miner``, ``pool``, ``infrastructure``, ``client``) and
-``poolsniff.miner_is_server`` when the miner is the flow's server (a capture that joined a session
-in the middle may take the pool for the client). ``report`` reads them back.
+Suricata's schema has no place for poolsniff's own fields in a flow record, so what the alerts said
+about the flow travels as Suricata ``flowbits`` in ``metadata.flowbits`` (beside the record's id in
+``metadata.flowvars``, see :mod:`poolsniff.output.eventid`): ``poolsniff.<role>`` for each role its
+alerts gave (``miner``, ``pool``, ``infrastructure``, ``client``) and ``poolsniff.miner_is_server``
+when the miner is the flow's server (a capture that joined a session in the middle may take the pool
+for the client). ``report`` reads them back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Final
 from poolsniff.model import FlowSummary
 from poolsniff.output.eve import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 from poolsniff.output.evefields import format_ts
+from poolsniff.output.eventid import stamp
 
 FLOWBIT_PREFIX: Final = "poolsniff."
 MINER_IS_SERVER: Final = FLOWBIT_PREFIX + "miner_is_server"
@@ -73,4 +75,4 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
         "alerted": True,
     }
     record["metadata"] = {"flowbits": flowbits(summary)}
-    return record
+    return stamp(record)

@@ -6,7 +6,9 @@ scan / sniff counts -> **stats_record** -> dict -> EVE writer
 end. Only keys of Suricata's ``stats`` schema are used: ``uptime`` (seconds the run has taken),
 ``capture.kernel_packets``/``kernel_drops`` (live only), ``decoder.pkts``/``bytes``,
 ``flow.total`` and ``detect.alert`` (alerts raised, before suppression) with
-``detect.alerts_suppressed`` (those suppression counted into a kept line instead of writing).
+``detect.alerts_suppressed`` (those suppression counted into a kept line instead of writing) and,
+when alerts are forwarded (``--redis``, ``--syslog``), ``detect.alert_queue_overflow``: the alerts
+the forwarders lost for good (a spool that was full dropped its oldest, a UDP send failed).
 The caller passes the wall-clock time: this module reads no clock.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from poolsniff.output.evefields import format_ts
+from poolsniff.output.eventid import stamp
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class RunCounts:
     bytes: int | None = None
     kernel_packets: int | None = None
     kernel_drops: int | None = None
+    forward_dropped: int | None = None
+    """Alerts the forwarders lost (None without forwarders)."""
 
 
 def stats_record(now_us: int, counts: RunCounts, in_iface: str | None = None) -> dict[str, Any]:
@@ -43,9 +48,11 @@ def stats_record(now_us: int, counts: RunCounts, in_iface: str | None = None) ->
     stats["decoder"] = decoder
     stats["flow"] = {"total": counts.flows}
     stats["detect"] = {"alert": counts.alerts, "alerts_suppressed": counts.suppressed}
+    if counts.forward_dropped is not None:
+        stats["detect"]["alert_queue_overflow"] = counts.forward_dropped
     record: dict[str, Any] = {"timestamp": format_ts(now_us)}
     if in_iface is not None:
         record["in_iface"] = in_iface
     record["event_type"] = "stats"
     record["stats"] = stats
-    return record
+    return stamp(record)

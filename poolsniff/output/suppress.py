@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
+from poolsniff.output.eventid import stamp
 from poolsniff.output.options import Option
 
 DEFAULT_SUPPRESS_S: Final = 600
@@ -161,4 +162,4 @@ class Suppressor:
         metadata["suppressed_count"] = [str(count)]
         metadata["suppressed_since"] = [since]
         alert["metadata"] = metadata
-        return {**record, "alert": alert}
+        return stamp({**record, "alert": alert})  # a record of its own: an id of its own

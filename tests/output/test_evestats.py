@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from poolsniff.output.eventid import event_id_of
 from poolsniff.output.evestats import RunCounts, stats_record
 
 NOW = 1_764_936_000_250_000
@@ -18,7 +19,16 @@ def test_scan_stats() -> None:
             "uptime": 12, "decoder": {"pkts": 160}, "flow": {"total": 20},
             "detect": {"alert": 20, "alerts_suppressed": 18},
         },
+        "metadata": {"flowvars": [{"event_id": event_id_of(record)}]},
     }  # fmt: skip
+
+
+def test_forwarded_losses_are_the_alert_queue_overflow(eve_validator: Any) -> None:
+    """Without forwarders the key is absent; with them it says how many alerts they lost for good."""
+    assert "alert_queue_overflow" not in stats_record(NOW, RunCounts(1, 1, 1, 1))["stats"]["detect"]
+    record = stats_record(NOW, RunCounts(1, 1, 1, 1, forward_dropped=7))
+    assert record["stats"]["detect"]["alert_queue_overflow"] == 7
+    assert not list(eve_validator.iter_errors(record))
 
 
 def test_live_stats_carry_the_kernel_counts_and_the_interface() -> None:

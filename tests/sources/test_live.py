@@ -28,6 +28,7 @@ from poolsniff.errors import CaptureError
 from poolsniff.intel.lists import load_shipped
 from poolsniff.model import Alert, Frame
 from poolsniff.output.eve import to_eve
+from poolsniff.output.eventid import without_id
 from poolsniff.sources import live
 from poolsniff.sources.live import (
     LINKTYPE_ETHERNET,
@@ -172,7 +173,7 @@ def comparable(records: list[dict[str, Any]]) -> list[str]:
     for r in records:
         if r.get("event_type") == "stats":
             continue
-        kept = {k: v for k, v in r.items() if k not in ALERT_IGNORE}
+        kept = {k: v for k, v in without_id(r).items() if k not in ALERT_IGNORE}  # the id hashes them all
         if isinstance(kept.get("flow"), dict):
             kept["flow"] = {k: v for k, v in kept["flow"].items() if k not in FLOW_IGNORE}
         out.append(json.dumps(kept, sort_keys=True))

@@ -1,0 +1,85 @@
+"""The id each EVE record carries, for consumers to de-duplicate on (output layer).
+
+to_eve / flow_record / stats_record / confirmed -> **stamp** -> record -> EVE file, Redis, syslog
+
+Forwarding is at least once (:mod:`poolsniff.output.transports.delivery`): after an outage a
+record may reach Redis or syslog twice. Each record therefore carries an id, the same in every
+copy, and different for different records:
+
+* an ``alert`` in ``alert.metadata.event_id`` (``["<32 hex digits>"]``, a Suricata-style
+  metadata array like every other poolsniff field there);
+* a ``flow`` or ``stats`` record in ``metadata.flowvars`` (``[{"event_id": "<32 hex digits>"}]``),
+  because Suricata's schema allows no field of poolsniff's own at the top level of a record.
+
+The id is the first 128 bits of the SHA-256 of the record itself (its JSON with sorted keys, the
+id left out), not a counter: it is the same for the same input in every run, so ``scan`` output
+and the golden files stay stable, and it needs no state, so a restarted ``sniff`` can never
+reuse the id of an earlier run's different record. Two records get the same id only when they
+are the same in every field (same flow, same capture time to the microsecond, same signature and
+evidence): then they are the same alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Final
+
+Record = dict[str, Any]
+
+KEY: Final = "event_id"
+
+
+def event_id_of(record: Record) -> str:
+    """The id of ``record`` (computed, whether or not the record carries one already)."""
+    text = json.dumps(without_id(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def stamp(record: Record) -> Record:
+    """``record`` with its id in place (any id it carried is replaced); the record is changed in place."""
+    ident = event_id_of(record)
+    alert = record.get("alert")
+    if record.get("event_type") == "alert" and isinstance(alert, dict):
+        metadata = dict(alert.get("metadata") or {})
+        metadata[KEY] = [ident]
+        alert["metadata"] = metadata
+        return record
+    metadata = dict(record.get("metadata") or {})
+    flowvars = [v for v in metadata.get("flowvars", []) if KEY not in v]
+    metadata["flowvars"] = [*flowvars, {KEY: ident}]
+    record["metadata"] = metadata
+    return record
+
+
+def read_event_id(record: Record) -> str | None:
+    """The id a record carries, or None."""
+    alert = record.get("alert")
+    if isinstance(alert, dict):
+        value = (alert.get("metadata") or {}).get(KEY)
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return value[0]
+    for var in (record.get("metadata") or {}).get("flowvars", []):
+        if isinstance(var, dict) and isinstance(var.get(KEY), str):
+            return str(var[KEY])
+    return None
+
+
+def without_id(record: Record) -> Record:
+    """A copy of ``record`` without its id (what the id is computed from)."""
+    out = dict(record)
+    alert = out.get("alert")
+    if isinstance(alert, dict) and KEY in (alert.get("metadata") or {}):
+        metadata = {k: v for k, v in alert["metadata"].items() if k != KEY}
+        out["alert"] = {**alert, "metadata": metadata}
+    top = out.get("metadata")
+    if isinstance(top, dict) and "flowvars" in top:
+        flowvars = [v for v in top["flowvars"] if not (isinstance(v, dict) and KEY in v)]
+        rest = {k: v for k, v in top.items() if k != "flowvars"}
+        if flowvars:
+            rest["flowvars"] = flowvars
+        if rest:
+            out["metadata"] = rest
+        else:
+            del out["metadata"]
+    return out
