@@ -99,7 +99,9 @@ def outputs(primary: JsonlWriter, sinks: dict[str, Any], active: Active) -> Iter
     from poolsniff.intel.store import lists_updated
     from poolsniff.output.stage import open_outputs
 
-    opened = open_outputs(primary, warn=warn, blocklist_updated=lists_updated(active.files), **sinks)
+    opened = open_outputs(
+        primary, warn=warn, blocklist_updated=lists_updated(active.files), data_dir=data_dir(None), **sinks
+    )
     with _closing(opened.close):
         yield opened
 

@@ -188,7 +188,10 @@ def _stats(total: ScanResult, stage: Outputs, seconds: float) -> dict[str, Any]:
     """The EVE ``stats`` record that ends a scan."""
     from poolsniff.output.evestats import RunCounts, stats_record
 
-    counts = RunCounts(seconds, total.packets, total.flows, total.alerts, stage.counters.suppressed)
+    counts = RunCounts(
+        seconds, total.packets, total.flows, total.alerts, stage.counters.suppressed,
+        forward_dropped=stage.forward_dropped,
+    )  # fmt: skip
     return stats_record(time.time_ns() // 1000, counts)
 
 

@@ -16,6 +16,7 @@ from poolsniff.cli.options import (
     blocklist_option,
     confirm_option,
     confirmer,
+    data_dir,
     pool_side_option,
     redact_option,
     sink_options,
@@ -82,9 +83,10 @@ def sniff(
         interfaces, output, bpf, duration, count, stats_interval, user, redact, fold_pool=not pool_side_alerts
     )
     updated = lists_updated(lists_in_use.files)
+    spools = data_dir(None)  # resolved before --user drops root: the spools go where the lists are
 
     def outputs(primary: RecordWriter) -> Outputs:
-        return open_outputs(primary, warn=warn, blocklist_updated=updated, **sinks)
+        return open_outputs(primary, warn=warn, blocklist_updated=updated, data_dir=spools, **sinks)
 
     prober = confirmer(confirm, lists_in_use.lists)
     run_sniff(options, lists_in_use.lists, log=warn, outputs=outputs, confirmer=prober)

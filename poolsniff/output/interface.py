@@ -3,10 +3,10 @@
 enrichment -> Alert -> to_eve -> record -> **RecordWriter.write** (the stage, a transport)
 
 :class:`RecordWriter` is what every output is to the stage and to the run modes (the JSON-lines
-file, the stage wrapped around it, a forwarder); :class:`Forwarder` is a best-effort output to a
-collector. :func:`encode` is the compact JSON of a record; the stage encodes each record once and
-hands the text to every writer (the EVE file and the Redis stream write the same text; syslog
-writes its own ASCII-only form, which RFC 5424's MSG needs without a BOM).
+file, the stage wrapped around it, a forwarder); :class:`Forwarder` is an output to a collector.
+:func:`encode` is the compact JSON of a record; the stage encodes each record once and hands the
+text to every writer (the EVE file and the Redis stream write the same text; syslog writes its own
+ASCII-only form, which RFC 5424's MSG needs without a BOM).
 """
 
 from __future__ import annotations
@@ -31,13 +31,17 @@ class RecordWriter(Protocol):
 
 
 class Forwarder(RecordWriter, Protocol):
-    """A best-effort output to a collector (syslog, Redis)."""
+    """An output to a collector (syslog, Redis), through a spool where the transport allows it."""
 
     name: str
 
     @property
     def dropped(self) -> int:
-        """Alerts it could not forward."""
+        """Alerts it lost for good (its spool was full, or a UDP send failed)."""
+
+    @property
+    def pending(self) -> int:
+        """Alerts waiting in its spool for the collector."""
 
     def close(self) -> None:
         """Close the connection."""

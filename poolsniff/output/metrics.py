@@ -18,8 +18,11 @@ metric                                 type     meaning
                                                 ``signature``, before suppression
 ``poolsniff_alerts_suppressed_total``  counter  alerts not written, folded into the counts of
                                                 others by ``--suppress``
-``poolsniff_forward_dropped_total``    counter  alerts an output (``syslog``, ``redis``) could
-                                                not forward, by ``output``
+``poolsniff_forward_dropped_total``    counter  alerts an output (``syslog``, ``redis``) lost for
+                                                good (its spool was full, or a UDP send failed),
+                                                by ``output``
+``poolsniff_forward_spooled``          gauge    alerts waiting in an output's spool for its
+                                                collector, by ``output``
 ``poolsniff_blocklist_age_seconds``    gauge    seconds since the oldest block list in use was
                                                 updated (absent when that is unknown)
 =====================================  =======  ==================================================
@@ -49,7 +52,8 @@ HELP: Final = {
     "flows_total": ("counter", "Flows seen."),
     "alerts_total": ("counter", "Alerts raised, by signature, before suppression."),
     "alerts_suppressed_total": ("counter", "Alerts not written, counted into a kept alert by --suppress."),
-    "forward_dropped_total": ("counter", "Alerts an output (syslog, redis) could not forward."),
+    "forward_dropped_total": ("counter", "Alerts an output (syslog, redis) lost: spool full, UDP error."),
+    "forward_spooled": ("gauge", "Alerts waiting in an output's spool for its collector."),
     "blocklist_age_seconds": ("gauge", "Seconds since the oldest block list in use was updated."),
 }
 
@@ -68,6 +72,7 @@ class Counters:
     """Alert records written (after suppression; the ``alerts`` counters count them before)."""
     alerts: Counter[tuple[int, str]] = field(default_factory=Counter)
     forward_dropped: dict[str, int] = field(default_factory=dict)
+    forward_spooled: dict[str, int] = field(default_factory=dict)
     blocklist_updated: float | None = None
     """Unix time of the oldest block list in use (None when unknown, e.g. the shipped lists)."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -111,6 +116,9 @@ def _samples(c: Counters, now: float) -> dict[str, list[tuple[str, float]]]:
     dropped: list[tuple[str, float]] = [
         (f'{{output="{escape_label(name)}"}}', n) for name, n in sorted(c.forward_dropped.items())
     ]
+    spooled: list[tuple[str, float]] = [
+        (f'{{output="{escape_label(name)}"}}', n) for name, n in sorted(c.forward_spooled.items())
+    ]
     age = [] if c.blocklist_updated is None else [("", round(max(0.0, now - c.blocklist_updated), 3))]
     return {
         "packets_total": [("", c.packets)],
@@ -119,6 +127,7 @@ def _samples(c: Counters, now: float) -> dict[str, list[tuple[str, float]]]:
         "alerts_total": alerts,
         "alerts_suppressed_total": [("", c.suppressed)],
         "forward_dropped_total": dropped,
+        "forward_spooled": spooled,
         "blocklist_age_seconds": age,
     }
 

@@ -3,8 +3,9 @@
 enrichment -> to_eve -> **Outputs: [count] -> [suppress] -> EVE writer + syslog + Redis** ; metrics file
 
 :func:`open_outputs` builds the stage from the command-line values (``--suppress``,
-``--syslog``, ``--redis``, ``--redis-stream``, ``--metrics``, ``--metrics-interval``) around
-the EVE writer the command already has. ``Outputs.write(record)`` counts the alert for the
+``--syslog``, ``--redis``, ``--redis-stream``, ``--spool-size``, ``--metrics``,
+``--metrics-interval``) around the EVE writer the command already has; the forwarders' spools go
+under the data directory the command passes. ``Outputs.write(record)`` counts the alert for the
 metrics (before suppression, so the counters say what was detected), passes it through the
 :class:`~poolsniff.output.suppress.Suppressor` when one is configured, and hands what comes out to
 the EVE writer and to every forwarder. ``close()`` flushes the counts suppression still holds,
@@ -15,6 +16,7 @@ the capture clock so that a quiet miner's count is not held until the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from poolsniff.errors import ConfigError, OutputError
 from poolsniff.output import metrics as metrics_module
@@ -25,8 +27,10 @@ from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
 from poolsniff.output.options import Option
 from poolsniff.output.suppress import DEFAULT_SUPPRESS_S, Suppressor, parse_duration
 from poolsniff.output.transports import redis as redis_module
+from poolsniff.output.transports import spool as spool_module
 from poolsniff.output.transports import syslog as syslog_module
 from poolsniff.output.transports.redis import DEFAULT_STREAM, RedisSink
+from poolsniff.output.transports.spool import DEFAULT_LIMIT, parse_size
 from poolsniff.output.transports.syslog import SyslogSink
 
 Warn = Callable[[str], None]
@@ -108,10 +112,20 @@ class Outputs:
                 self.counters.suppressed = self.suppressor.suppressed
             for forwarder in self.forwarders:
                 self.counters.forward_dropped[forwarder.name] = forwarder.dropped
+                self.counters.forward_spooled[forwarder.name] = forwarder.pending
+
+    @property
+    def forward_dropped(self) -> int | None:
+        """Alerts the forwarders lost for good (a full spool, a failed UDP send); None without any."""
+        return sum(f.dropped for f in self.forwarders) if self.forwarders else None
 
 
 OPTIONS: tuple[Option, ...] = (
-    *suppress_module.OPTIONS, *syslog_module.OPTIONS, *redis_module.OPTIONS, *metrics_module.OPTIONS,
+    *suppress_module.OPTIONS,
+    *syslog_module.OPTIONS,
+    *redis_module.OPTIONS,
+    *spool_module.OPTIONS,
+    *metrics_module.OPTIONS,
 )
 """Every option of the stage, in the order the help and the docs list them; each is a keyword of
 :func:`open_outputs` (``Option.name``)."""
@@ -124,28 +138,41 @@ def open_outputs(
     syslog: str | None = None,
     redis: str | None = None,
     redis_stream: str | None = None,
+    spool_size: str | int | None = None,
     metrics: str | None = None,
     metrics_interval: str | int | None = None,
     warn: Warn | None = None,
     blocklist_updated: float | None = None,
+    data_dir: Path | None = None,
 ) -> Outputs:
     """Build the sink stage from command-line values.
 
     A bad duration or URL is a ``ConfigError`` naming the option; a collector or metrics file
-    that cannot be reached or written is an ``OutputError``. Whatever was opened before the
-    failure is closed again.
+    that cannot be written, or a spool that cannot be used, is an ``OutputError`` (a collector
+    that is only away is not: its alerts wait in the spool). Whatever was opened before the
+    failure is closed again. ``data_dir`` is where the spools go (needed with ``--redis`` or
+    ``--syslog tcp://``).
     """
     window = _duration("--suppress", suppress, DEFAULT_SUPPRESS_S)
     interval = _duration("--metrics-interval", metrics_interval, DEFAULT_INTERVAL_S)
     if interval <= 0:
         raise ConfigError("--metrics-interval: must be at least 1s")
+    size = _size(spool_size)
+    folder = data_dir
     forwarders: list[Forwarder] = []
     try:
         if syslog:
-            forwarders.append(_open("--syslog", lambda: SyslogSink.open_url(syslog, warn=warn)))
+            opened = _open(
+                "--syslog", lambda: SyslogSink.open_url(syslog, data_dir=folder, spool_size=size, warn=warn)
+            )
+            forwarders.append(opened)
         if redis:
             stream = redis_stream or DEFAULT_STREAM
-            forwarders.append(_open("--redis", lambda: RedisSink.open_url(redis, stream, warn=warn)))
+            opened = _open(
+                "--redis",
+                lambda: RedisSink.open_url(redis, stream, data_dir=folder, spool_size=size, warn=warn),
+            )
+            forwarders.append(opened)
         counters = Counters(blocklist_updated=blocklist_updated)
         writer = None
         if metrics:
@@ -156,7 +183,10 @@ def open_outputs(
             forwarder.close()
         raise
     suppressor = Suppressor(window) if window else None
-    return Outputs(primary, forwarders=forwarders, suppressor=suppressor, counters=counters, metrics=writer)
+    stage = Outputs(primary, forwarders=forwarders, suppressor=suppressor, counters=counters, metrics=writer)
+    if writer is not None and forwarders:  # the spools drain between two alerts: count them at each write
+        writer.refresh = lambda _counters: stage._sync()
+    return stage
 
 
 def _duration(option: str, value: str | int | None, default: int) -> int:
@@ -166,6 +196,15 @@ def _duration(option: str, value: str | int | None, default: int) -> int:
         return parse_duration(str(value))
     except ValueError as e:
         raise ConfigError(f"{option}: {e}") from e
+
+
+def _size(value: str | int | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    try:
+        return parse_size(str(value))
+    except ValueError as e:
+        raise ConfigError(f"--spool-size: {e}") from e
 
 
 def _open(option: str, opener: Callable[[], Forwarder]) -> Forwarder:

@@ -115,6 +115,10 @@ class SniffOutputs(RecordWriter, Protocol):
     def counters(self) -> Counters:
         """The numbers behind the metrics."""
 
+    @property
+    def forward_dropped(self) -> int | None:
+        """Alerts the forwarders lost for good (None without forwarders)."""
+
     def tick(self, now_us: int) -> None:
         """Time passes: write what suppression released."""
 
@@ -438,6 +442,7 @@ class _Loop:
             suppressed=suppressed,
             kernel_packets=sum(x.captured + x.dropped for x in summaries),
             kernel_drops=sum(x.dropped for x in summaries),
+            forward_dropped=self.outputs.forward_dropped if self.outputs is not None else None,
         )
         self.sink.write(stats_record(time.time_ns() // 1000, counts))
 

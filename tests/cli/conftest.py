@@ -15,9 +15,11 @@ MINER = PCAPS / "stratum-v1-cgminer.pcap"
 SYSTEM_CONFIG = Path("/etc/poolsniff/poolsniff.yaml")
 
 
-def run(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``poolsniff ARGS`` with XDG_CONFIG_HOME at ``home`` and capture everything."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(home)}
+def run(
+    *args: str, home: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``poolsniff ARGS`` with XDG_CONFIG_HOME at ``home`` (and ``env``) and capture everything."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "poolsniff", *args], capture_output=True, text=True, timeout=120, env=env,
         input=stdin,

@@ -7,6 +7,7 @@ of the machine or the user is read (``XDG_CONFIG_HOME`` points into the test's f
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 from pathlib import Path
@@ -137,9 +138,30 @@ def test_bad_output_options(tmp_path: Path, option: str, value: str, status: int
     one_line_error(run("scan", "-q", option, value, str(MINER), home=tmp_path), status, *words)
 
 
-def test_unreachable_collector_is_an_output_error(tmp_path: Path) -> None:
+def test_unreachable_collector_warns_and_the_next_run_delivers(tmp_path: Path) -> None:
+    """A syslog receiver that is away: scan still ends (alerts found), its alerts wait in the spool."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = run("scan", "-q", "--syslog", f"tcp://127.0.0.1:{port}", str(MINER), home=tmp_path)
-    one_line_error(proc, 4, f"syslog tcp://127.0.0.1:{port}: cannot connect")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"syslog tcp://127.0.0.1:{port}: Connection refused; alerts wait in the spool" in proc.stderr
+    assert "alerts stay in the spool" in proc.stderr
+
+
+def test_a_spool_in_use_or_not_creatable_is_a_one_line_output_error(tmp_path: Path) -> None:
+    from poolsniff.output.transports.spool import Spool, spool_dir
+
+    data = Path(os.environ["POOLSNIFF_DATA_DIR"])
+    url = "redis://127.0.0.1:1/0"
+    held = Spool(spool_dir(data, "redis redis://127.0.0.1:1/0 stream poolsniff"))  # another poolsniff
+    try:
+        proc = run("scan", "-q", "--redis", url, str(MINER), home=tmp_path)
+    finally:
+        held.close()
+    one_line_error(proc, 4, "the spool is in use by another poolsniff process")
+    (tmp_path / "not-a-dir").write_text("")
+    env = {"POOLSNIFF_DATA_DIR": str(tmp_path / "not-a-dir")}
+    one_line_error(
+        run("scan", "-q", "--redis", url, str(MINER), home=tmp_path, env=env), 4, "cannot open the spool"
+    )

@@ -168,6 +168,7 @@ suppress: 1h
 syslog: tcp://logs.example:601
 redis: redis://127.0.0.1:6379/0?maxlen=5000
 redis-stream: alerts
+spool-size: 128M
 metrics: /var/lib/node_exporter/poolsniff.prom
 metrics-interval: 15s
 confirm: true
@@ -189,7 +190,8 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
         outputs=(
             ("suppress", 3600), ("syslog", "tcp://logs.example:601"),
             ("redis", "redis://127.0.0.1:6379/0?maxlen=5000"), ("redis-stream", "alerts"),
-            ("metrics", "/var/lib/node_exporter/poolsniff.prom"), ("metrics-interval", 15),
+            ("spool-size", 128 << 20), ("metrics", "/var/lib/node_exporter/poolsniff.prom"),
+            ("metrics-interval", 15),
         ),
         origin=str(path), given=tuple(s.key for s in SETTINGS),
     )  # fmt: skip

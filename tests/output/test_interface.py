@@ -13,7 +13,7 @@ from ..factories_eve import eve
 class Writer:
     def __init__(self) -> None:
         self.got: list[tuple[Record, str | None]] = []
-        self.name, self.dropped = "w", 0
+        self.name, self.dropped, self.pending = "w", 0, 0
 
     def write(self, record: Record, text: str | None = None) -> None:
         self.got.append((record, text))

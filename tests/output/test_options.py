@@ -13,6 +13,7 @@ SAMPLES = {
     "syslog": ["udp://127.0.0.1:514", "tcp://logs.example:601?facility=local3"],
     "redis": ["redis://:pw@127.0.0.1:6379/0?maxlen=5000"],
     "redis-stream": ["alerts"],
+    "spool-size": ["64M", "1GiB", "65536", "512k"],
     "metrics": ["/var/lib/node_exporter/poolsniff.prom"],
     "metrics-interval": ["60s", "15"],
 }
@@ -40,6 +41,8 @@ def test_a_parsed_value_parses_again_to_itself(option: Option) -> None:
         ("redis", "rediss://x", "TLS"),
         ("redis-stream", "  ", "must not be empty"),
         ("metrics-interval", "0", "must be at least 1s"),
+        ("spool-size", "lots", "bad size 'lots'"),
+        ("spool-size", "1K", "must be at least 64K"),
     ],
 )
 def test_a_bad_value_says_why(key: str, bad: str, words: str) -> None:

@@ -35,6 +35,7 @@ class FlakyForwarder:
     def __init__(self) -> None:
         self.got: list[Record] = []
         self.dropped = 0
+        self.pending = 2
         self.closed = False
 
     def write(self, record: Record, text: str | None = None) -> None:
@@ -93,6 +94,8 @@ def test_forwarders_get_what_the_primary_gets_and_their_drops_are_counted() -> N
     outputs.close()
     assert forwarder.got == primary.records[::2] and forwarder.closed
     assert outputs.counters.forward_dropped == {"flaky": 3}
+    assert outputs.counters.forward_spooled == {"flaky": 2}
+    assert outputs.forward_dropped == 3 and Outputs(primary).forward_dropped is None
 
 
 @pytest.mark.parametrize(
@@ -103,6 +106,8 @@ def test_forwarders_get_what_the_primary_gets_and_their_drops_are_counted() -> N
         ({"metrics_interval": "0"}, "--metrics-interval: must be at least 1s"),
         ({"syslog": "syslog://h"}, "--syslog: bad syslog target"),
         ({"redis": "rediss://h"}, "--redis: bad Redis URL"),
+        ({"redis": "redis://h"}, "--redis: the Redis sink needs a data directory"),
+        ({"spool_size": "1K"}, "--spool-size: must be at least 64K"),
     ],
 )
 def test_bad_values_are_config_errors(options: dict[str, Any], message: str) -> None:
@@ -110,12 +115,26 @@ def test_bad_values_are_config_errors(options: dict[str, Any], message: str) -> 
         open_outputs(ListWriter(), **options)
 
 
-def test_unreachable_collector_is_output_error() -> None:
+def test_unreachable_collector_only_warns_and_its_alerts_are_spooled(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(OutputError, match="cannot connect"):
-        open_outputs(ListWriter(), syslog=f"tcp://127.0.0.1:{port}")
+    warnings: list[str] = []
+    outputs = open_outputs(
+        ListWriter(), syslog=f"tcp://127.0.0.1:{port}", data_dir=tmp_path, warn=warnings.append, suppress=0
+    )
+    for r in reconnecting_miner(3):
+        outputs.write(r)
+    assert outputs.counters.forward_spooled == {f"syslog tcp://127.0.0.1:{port}": 3}
+    outputs.close()
+    assert "Connection refused; alerts wait in the spool" in warnings[0]
+    assert "3 alerts stay in the spool" in warnings[-1]
+
+
+def test_a_spool_that_cannot_be_made_is_output_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot open the spool"):
+        open_outputs(ListWriter(), redis="redis://127.0.0.1:1/0", data_dir=tmp_path / "file")
 
 
 def test_syslog_and_metrics_together(tmp_path: Path) -> None:

@@ -12,19 +12,25 @@ The client is the few lines of RESP2 that this needs (requests are arrays of bul
 replies are parsed with bounds), so there is no dependency. On connecting, ``AUTH`` and
 ``SELECT`` are sent when the URL asks for them, and the key is checked to be a stream (or
 absent): a key of another type is an ``OutputError`` at start rather than an error per alert.
-A server that goes away later costs alerts, not the sensor (:mod:`poolsniff.output.transports.connection`).
+
+Each ``XADD`` goes through the sink's spool (:mod:`poolsniff.output.transports.delivery`): a server
+that is away, at start or later, delays alerts but loses none (up to the spool size), and they
+arrive in order, at least once. The reply of each ``XADD`` is what confirms it.
 """
 
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from poolsniff.output.interface import encode
 from poolsniff.output.options import Option, checked, nonempty
-from poolsniff.output.transports.connection import Connection, Warn
+from poolsniff.output.transports.connection import Connection
+from poolsniff.output.transports.delivery import Delivery, Warn, read_replies
+from poolsniff.output.transports.spool import DEFAULT_LIMIT, Spool, spool_dir
 
 DEFAULT_PORT: Final = 6379
 DEFAULT_STREAM: Final = "poolsniff"
@@ -141,30 +147,45 @@ def _read_bulk(stream: BinaryIO, size: int) -> bytes | None:
 
 
 class RedisSink:
-    """Writes alert records as entries of a Redis stream."""
+    """Writes alert records as entries of a Redis stream, through a spool."""
 
     def __init__(
-        self, target: RedisTarget, stream: str = DEFAULT_STREAM, *, warn: Warn | None = None,
-        hostname: str | None = None,
+        self, target: RedisTarget, stream: str = DEFAULT_STREAM, *, data_dir: Path | None,
+        spool_size: int = DEFAULT_LIMIT, warn: Warn | None = None, hostname: str | None = None,
     ) -> None:  # fmt: skip
-        """Prepare the sink; nothing is connected until ``open``."""
+        """Prepare the sink (its spool goes under ``data_dir``); nothing is opened until ``open``."""
         if not stream:
             raise ValueError("the Redis stream name cannot be empty")
+        if data_dir is None:
+            raise ValueError("the Redis sink needs a data directory for its spool")
         self.target, self.stream = target, stream
         self.sensor = hostname or socket.gethostname()
         self.name = f"redis {target.url} stream {stream}"
-        self.conn = Connection(self.name, target.host, target.port, handshake=self._handshake, warn=warn)
+        self.spool_dir, self.spool_size = spool_dir(data_dir, self.name), spool_size
+        self.warn = warn
+        self.conn = Connection(self.name, target.host, target.port, handshake=self._handshake)
+        self._delivery: Delivery | None = None
 
     @classmethod
-    def open_url(cls, url: str, stream: str = DEFAULT_STREAM, *, warn: Warn | None = None) -> RedisSink:
+    def open_url(
+        cls, url: str, stream: str = DEFAULT_STREAM, *, data_dir: Path | None,
+        spool_size: int = DEFAULT_LIMIT, warn: Warn | None = None,
+    ) -> RedisSink:  # fmt: skip
         """Parse ``url``, then open the sink; ValueError for a bad URL, OutputError if unusable."""
-        sink = cls(parse_redis_url(url), stream, warn=warn)
+        sink = cls(parse_redis_url(url), stream, data_dir=data_dir, spool_size=spool_size, warn=warn)
         sink.open()
         return sink
 
     def open(self) -> None:
-        """Connect, authenticate, select the database and check the key; OutputError if that fails."""
-        self.conn.open()
+        """Open the spool and connect (authenticate, select, check the key); OutputError if the spool
+        cannot be used or the server refuses; a server that is away only warns."""
+        spool = Spool(self.spool_dir, self.spool_size, warn=self.warn)
+        self._delivery = Delivery(self.conn, spool, read_replies(read_reply), warn=self.warn)
+        try:
+            self._delivery.start()
+        except BaseException:
+            spool.close()
+            raise
 
     def _handshake(self, conn: Connection) -> None:
         t = self.target
@@ -178,23 +199,34 @@ class RedisSink:
             raise RedisError(f"key {self.stream!r} holds a {kind}, not a stream; use another --redis-stream")
 
     def write(self, record: dict[str, Any], text: str | None = None) -> None:
-        """Add one alert record to the stream (a server that is away costs the alert, not the sensor)."""
+        """Queue one alert record for the stream (behind those the server has not taken yet)."""
         eve = text if text is not None else encode(record)
         command = encode_command(
             "XADD", self.stream, "MAXLEN", "~", self.target.maxlen, "*", "eve", eve, "sensor", self.sensor
         )
-        self.conn.send(command, read_reply)
+        self._opened().put(command)
+
+    def _opened(self) -> Delivery:
+        if self._delivery is None:
+            raise RuntimeError(f"{self.name}: not open")
+        return self._delivery
 
     @property
     def sent(self) -> int:
-        """Entries added."""
-        return self.conn.sent
+        """Entries the server added."""
+        return self._delivery.delivered if self._delivery is not None else 0
+
+    @property
+    def pending(self) -> int:
+        """Alerts in the spool, not added yet."""
+        return self._delivery.pending if self._delivery is not None else 0
 
     @property
     def dropped(self) -> int:
-        """Alerts not added because the server was away or refused them."""
-        return self.conn.dropped
+        """Alerts lost because the spool was full (the oldest first)."""
+        return self._delivery.dropped if self._delivery is not None else 0
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Deliver what can be within a few seconds, then close; the rest stays spooled."""
+        if self._delivery is not None:
+            self._delivery.close()

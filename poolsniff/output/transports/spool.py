@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from poolsniff.errors import OutputError
+from poolsniff.output.options import Option
 
 DEFAULT_LIMIT: Final = 64 * 1024 * 1024
 """Default spool size in bytes (64 MiB)."""
@@ -46,7 +47,36 @@ MAX_RECORD: Final = 16 * 1024 * 1024
 """A length above this in a header marks a torn or corrupt record."""
 SUFFIX: Final = ".seg"
 
+MIN_LIMIT: Final = 64 * 1024
+"""The smallest spool size accepted."""
+UNITS: Final = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+"""Size suffixes (binary: ``64M`` is 64 MiB; ``KiB``/``MiB``/``GiB`` and a trailing ``B`` are accepted)."""
+
 Warn = Callable[[str], None]
+
+
+def parse_size(value: str) -> int:
+    """A ``--spool-size``: bytes, or a number with ``K``, ``M`` or ``G`` (``64M``, ``1GiB``)."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in UNITS else ""
+    number = text[: len(text) - len(unit)].strip()
+    if not number.isdigit():
+        raise ValueError(f"bad size {value!r} (use bytes or a number with K, M or G, e.g. 64M)")
+    size = int(number) * UNITS[unit]
+    if size < MIN_LIMIT:
+        raise ValueError(f"must be at least {MIN_LIMIT // 1024}K")
+    return size
+
+
+OPTIONS: Final = (
+    Option(
+        "spool-size", "SIZE",
+        "Disk kept per forwarding sink (Redis, syslog over TCP) for alerts not delivered yet; the "
+        "oldest are dropped first when it is full (default: 64M).",
+        parse_size, "size: bytes, or with K, M or G (default `64M`)",
+    ),
+)  # fmt: skip
+"""The output stage's options this module takes (see :mod:`poolsniff.output.options`)."""
 
 
 def spool_dir(data_dir: Path, identity: str) -> Path:
@@ -85,7 +115,7 @@ class Spool:
         self._writer: BinaryIO | None = None
         self._reader: BinaryIO | None = None
         self._reader_seq = -1
-        self._peeked: tuple[int, int] | None = None  # position after the peeked record
+        self._peeked: list[tuple[int, int]] = []  # (segment, position after) of each peeked record
         self._recover()
 
     # -- public ---------------------------------------------------------------------------
@@ -120,39 +150,50 @@ class Spool:
 
     def peek(self) -> bytes | None:
         """The oldest unacknowledged record, or None when the spool is empty."""
-        while True:
-            if self._read_seq not in self._segments:
-                later = [s for s in self._segments if s > self._read_seq]
+        batch = self.peek_batch(1)
+        return batch[0] if batch else None
+
+    def peek_batch(self, records: int, max_bytes: int = MAX_RECORD) -> list[bytes]:
+        """Up to ``records`` of the oldest unacknowledged records (at least one if any, and no
+        more than ``max_bytes`` after the first), in order; :meth:`ack` acknowledges them all."""
+        batch: list[bytes] = []
+        self._peeked = []
+        seq, pos, size = self._read_seq, self._read_pos, 0
+        while len(batch) < records:
+            if seq not in self._segments or pos >= self._segments[seq]:
+                later = [s for s in self._segments if s > seq]
                 if not later:
-                    return None
-                self._read_seq, self._read_pos = min(later), 0
-            if self._read_pos >= self._segments[self._read_seq]:
-                later = [s for s in self._segments if s > self._read_seq]
-                if not later:
-                    return None
-                self._delete(self._read_seq)
-                self._read_seq, self._read_pos = min(later), 0
+                    break
+                seq, pos = min(later), 0
                 continue
-            reader = self._open_reader(self._read_seq)
-            reader.seek(self._read_pos)
-            payload = _read_record(reader, self._segments[self._read_seq] - self._read_pos)
+            reader = self._open_reader(seq)
+            reader.seek(pos)
+            payload = _read_record(reader, self._segments[seq] - pos)
             if payload is None:  # cannot happen after _recover; treat the rest as lost
-                self._segments[self._read_seq] = self._read_pos
-                self._counts[self._read_seq] = 0
+                self._segments[seq] = pos
+                self._counts[seq] = 0
                 continue
-            self._peeked = (self._read_seq, self._read_pos + HEADER.size + len(payload))
-            return payload
+            if batch and size + len(payload) > max_bytes:
+                break
+            pos += HEADER.size + len(payload)
+            size += len(payload)
+            batch.append(payload)
+            self._peeked.append((seq, pos))
+        return batch
 
     def ack(self) -> None:
-        """Mark the record :meth:`peek` returned as delivered (persisting the read position)."""
-        if self._peeked is None:
+        """Mark the records :meth:`peek` or :meth:`peek_batch` returned as delivered (persisting the
+        read position once)."""
+        if not self._peeked:
             raise RuntimeError("ack without peek")
-        seq, pos = self._peeked
-        self._peeked = None
-        if seq not in self._segments:  # dropped meanwhile by _trim
-            return
-        self._read_seq, self._read_pos = seq, pos
-        self._counts[seq] -= 1
+        peeked, self._peeked = self._peeked, []
+        for seq, pos in peeked:
+            if seq not in self._segments:  # dropped meanwhile by _trim
+                continue
+            for done in [s for s in self._segments if s < seq]:  # read to their end
+                self._delete(done)
+            self._read_seq, self._read_pos = seq, pos
+            self._counts[seq] -= 1
         self._save_offset()
 
     def close(self) -> None:

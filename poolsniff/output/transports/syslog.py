@@ -18,7 +18,11 @@ Each alert becomes one RFC 5424 message::
 * Over UDP one datagram is one message; over TCP messages are framed by octet counting
   (``LEN SP MSG``, RFC 6587 section 3.4.1), so a newline inside can never split one.
 
-A collector that is down does not stop the sensor: see :mod:`poolsniff.output.transports.connection`.
+Over TCP each message goes through the sink's spool (:mod:`poolsniff.output.transports.delivery`):
+a receiver that is away, at start or later, delays alerts but loses none (up to the spool size),
+in order, at least once; a message counts as delivered once the receiving host's TCP has
+acknowledged it (RFC 6587 has no reply). Over UDP delivery is best effort: a datagram the
+network or a receiver that is down loses is lost, and send errors are only counted and warned about.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from poolsniff.errors import OutputError
 from poolsniff.output.evefields import format_ts, parse_ts
 from poolsniff.output.options import Option, checked
-from poolsniff.output.transports.connection import Connection, Warn
+from poolsniff.output.transports.connection import Connection
+from poolsniff.output.transports.delivery import Delivery, Warn, tcp_acknowledged
+from poolsniff.output.transports.spool import DEFAULT_LIMIT, Spool, spool_dir
 
 APP_NAME: Final = "poolsniff"
 MSGID: Final = "alert"
@@ -137,36 +144,51 @@ def octet_frame(message: bytes) -> bytes:
 
 
 class SyslogSink:
-    """Writes alert records as RFC 5424 messages to a UDP or TCP syslog receiver."""
+    """Writes alert records as RFC 5424 messages to a UDP or TCP (spooled) syslog receiver."""
 
     def __init__(
-        self, target: SyslogTarget, *, warn: Warn | None = None, hostname: str | None = None
-    ) -> None:
-        """Prepare the sink (HOSTNAME is this host's name); nothing is sent until ``open``."""
+        self, target: SyslogTarget, *, data_dir: Path | None = None, spool_size: int = DEFAULT_LIMIT,
+        warn: Warn | None = None, hostname: str | None = None,
+    ) -> None:  # fmt: skip
+        """Prepare the sink (HOSTNAME is this host's name; over TCP its spool goes under ``data_dir``)."""
+        if target.transport == "tcp" and data_dir is None:
+            raise ValueError("syslog over TCP needs a data directory for its spool")
         self.target = target
         self.name = f"syslog {target.url}"
         self.hostname = hostname or socket.gethostname()
         self.procid = os.getpid()
+        self.data_dir, self.spool_size = data_dir, spool_size
         self._warn = warn or (lambda _message: None)
         self._udp: socket.socket | None = None
-        self._tcp: Connection | None = None
+        self._tcp: Delivery | None = None
         self._udp_warned: float | None = None
-        self.sent = 0
-        self.dropped = 0
+        self._udp_sent = 0
+        self._udp_dropped = 0
 
     @classmethod
-    def open_url(cls, url: str, *, warn: Warn | None = None) -> SyslogSink:
-        """Parse ``url``, then open the sink; ValueError for a bad URL, OutputError if unreachable."""
-        sink = cls(parse_syslog_url(url), warn=warn)
+    def open_url(
+        cls, url: str, *, data_dir: Path | None = None, spool_size: int = DEFAULT_LIMIT,
+        warn: Warn | None = None,
+    ) -> SyslogSink:  # fmt: skip
+        """Parse ``url``, then open the sink; ValueError for a bad URL, OutputError if unusable."""
+        sink = cls(parse_syslog_url(url), data_dir=data_dir, spool_size=spool_size, warn=warn)
         sink.open()
         return sink
 
     def open(self) -> None:
-        """Resolve the receiver and, over TCP, connect to it; OutputError if that fails."""
+        """Over TCP open the spool and connect (a receiver that is away only warns); over UDP resolve
+        the receiver. OutputError if the spool cannot be used or the name does not resolve (UDP)."""
         t = self.target
         if t.transport == "tcp":
-            self._tcp = Connection(self.name, t.host, t.port, warn=self._warn)
-            self._tcp.open()
+            assert self.data_dir is not None
+            spool = Spool(spool_dir(self.data_dir, self.name), self.spool_size, warn=self._warn)
+            conn = Connection(self.name, t.host, t.port)
+            self._tcp = Delivery(conn, spool, tcp_acknowledged, warn=self._warn)
+            try:
+                self._tcp.start()
+            except BaseException:
+                spool.close()
+                raise
             return
         try:
             family, kind, proto, _, address = socket.getaddrinfo(t.host, t.port, type=socket.SOCK_DGRAM)[0]
@@ -176,7 +198,7 @@ class SyslogSink:
             raise OutputError(f"{self.name}: cannot reach it: {e.strerror or e}") from e
 
     def write(self, record: dict[str, Any], text: str | None = None) -> None:
-        """Send one alert record (a collector that is away costs the alert, never the sensor).
+        """Send one alert record (queued behind undelivered ones over TCP; best effort over UDP).
 
         ``text`` is not used: the message carries the record's ASCII-only JSON (``format_message``).
         """
@@ -184,13 +206,26 @@ class SyslogSink:
             record, facility=self.target.facility, hostname=self.hostname, procid=self.procid
         )
         if self._tcp is not None:
-            delivered = self._tcp.send(octet_frame(message))
+            self._tcp.put(octet_frame(message))
+        elif self._send_udp(message):
+            self._udp_sent += 1
         else:
-            delivered = self._send_udp(message)
-        if delivered:
-            self.sent += 1
-        else:
-            self.dropped += 1
+            self._udp_dropped += 1
+
+    @property
+    def sent(self) -> int:
+        """Messages delivered (over UDP: handed to the network)."""
+        return self._tcp.delivered if self._tcp is not None else self._udp_sent
+
+    @property
+    def pending(self) -> int:
+        """Messages in the spool, not delivered yet (always 0 over UDP)."""
+        return self._tcp.pending if self._tcp is not None else 0
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost: the spool was full (TCP), or a send failed (UDP)."""
+        return self._tcp.dropped if self._tcp is not None else self._udp_dropped
 
     def _send_udp(self, message: bytes) -> bool:
         if self._udp is None:
@@ -202,14 +237,14 @@ class SyslogSink:
             if self._udp_warned is None or now - self._udp_warned >= UDP_WARN_EVERY_S:
                 self._warn(
                     f"poolsniff: warning: {self.name}: {e.strerror or e}; alerts are not forwarded "
-                    f"while this lasts (said at most every {UDP_WARN_EVERY_S:g} s)"
+                    f"while this lasts (UDP is best effort; said at most every {UDP_WARN_EVERY_S:g} s)"
                 )
                 self._udp_warned = now
             return False
         return True
 
     def close(self) -> None:
-        """Close the socket."""
+        """Over TCP deliver what can be within a few seconds, then close (the rest stays spooled)."""
         if self._tcp is not None:
             self._tcp.close()
         if self._udp is not None:

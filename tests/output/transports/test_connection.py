@@ -1,4 +1,4 @@
-"""The reconnecting connection: errors at open, dropped alerts during an outage, recovery."""
+"""The connection to a collector: connect and handshake, requests and replies, TCP acknowledgement."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import BinaryIO
 
 import pytest
 
-from poolsniff.errors import OutputError
-from poolsniff.output.transports.connection import Connection
+from poolsniff.output.transports.connection import Connection, why
 
 
 def free_port() -> int:
@@ -71,58 +70,64 @@ def ok(stream: BinaryIO) -> bytes:
     return line
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_refused_at_open_is_output_error() -> None:
+def test_refused_is_an_os_error_and_leaves_it_closed() -> None:
     conn = Connection("test", "127.0.0.1", free_port())
-    with pytest.raises(OutputError, match="test: cannot connect: Connection refused"):
-        conn.open()
+    with pytest.raises(ConnectionRefusedError) as caught:
+        conn.connect()
+    assert not conn.connected and why(caught.value) == "Connection refused"
 
 
-def test_handshake_failure_at_open_is_output_error() -> None:
+def test_handshake_failure_closes_again() -> None:
     def handshake(c: Connection) -> None:
         raise ValueError("WRONGPASS invalid password")
 
     with ok_server() as (port, _):
         conn = Connection("test", "127.0.0.1", port, handshake=handshake)
-        with pytest.raises(OutputError, match="test: cannot connect: WRONGPASS invalid password"):
-            conn.open()
+        with pytest.raises(ValueError, match="WRONGPASS"):
+            conn.connect()
+        assert not conn.connected
 
 
-def test_outage_drops_and_warns_once_then_recovers() -> None:
-    warnings: list[str] = []
-    clock = Clock()
+def test_requests_and_replies_and_the_handshake_on_each_connect() -> None:
     handshakes: list[int] = []
     with ok_server() as (port, got):
-        conn = Connection("test", "127.0.0.1", port, warn=warnings.append, retry_s=5, clock=clock,
-                          handshake=lambda c: handshakes.append(1))  # fmt: skip
-        conn.open()
-        assert conn.send(b"one\n", ok)
-    # the server is gone
-    assert not conn.send(b"two\n", ok)
-    assert not conn.send(b"three\n", ok)
-    assert (conn.sent, conn.dropped) == (1, 2)
-    assert len(warnings) == 1 and "not forwarded until it is back" in warnings[0]
-    clock.now += 6
-    assert not conn.send(b"four\n", ok)  # still down: no second warning
-    assert len(warnings) == 1
-    with ok_server(port) as (_, got_again):
-        assert not conn.send(b"five\n", ok)  # not retried before retry_s has passed
-        clock.now += 6
-        assert conn.send(b"six\n", ok)
-    assert got == [b"one\n"] and got_again == [b"six\n"]
-    assert len(handshakes) == 2  # the handshake runs again on reconnecting
-    assert warnings[1] == "poolsniff: test: reconnected; 4 alerts were not forwarded meanwhile"
-    assert (conn.sent, conn.dropped) == (2, 4)
+        conn = Connection("test", "127.0.0.1", port, handshake=lambda c: handshakes.append(1))
+        conn.connect()
+        assert conn.request(b"one\n", ok) == b"+OK\r\n"
+        conn.request(b"two\nthree\n")
+        assert [conn.read(ok), conn.read(ok)] == [b"+OK\r\n"] * 2
+        conn.connect()  # again: the old connection is closed first
+        conn.request(b"four\n", ok)
+        conn.close()
+    assert got == [b"one\n", b"two\n", b"three\n", b"four\n"] and len(handshakes) == 2
+
+
+def test_acknowledged_once_the_peer_tcp_has_everything() -> None:
+    with ok_server() as (port, _):
+        conn = Connection("test", "127.0.0.1", port)
+        conn.connect()
+        conn.request(b"x" * 100_000 + b"\n")
+        conn.wait_acknowledged()
+        assert conn.established()
+        conn.close()
+
+
+def test_a_peer_that_closed_is_not_an_acknowledgement() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    conn = Connection("test", "127.0.0.1", listener.getsockname()[1], timeout=5)
+    conn.connect()
+    accepted, _ = listener.accept()
+    accepted.close()  # FIN: nothing sent after it can be taken as delivered
+    listener.close()
+    with pytest.raises(ConnectionError, match="closed"):
+        for _ in range(10_000):  # until the kernel has seen the FIN
+            conn.wait_acknowledged(sleep=lambda _s: None)
     conn.close()
 
 
 def test_request_without_connection_is_an_error() -> None:
-    with pytest.raises(ConnectionError):
-        Connection("test", "127.0.0.1", 1).request(b"x")
+    conn = Connection("test", "127.0.0.1", 1)
+    for call in (lambda: conn.request(b"x"), lambda: conn.read(ok), conn.wait_acknowledged):
+        with pytest.raises(ConnectionError):
+            call()
+    assert not conn.established()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -113,6 +114,11 @@ def test_parse_url_rejects(url: str, message: str) -> None:
 # --------------------------------------------------------------------------- a real server
 
 
+def open_sink(url: str, stream: str = "poolsniff", **kwargs: Any) -> RedisSink:
+    """The sink, its spool in the test's data directory (conftest's ``isolated_data_dir``)."""
+    return RedisSink.open_url(url, stream, data_dir=Path(os.environ["POOLSNIFF_DATA_DIR"]), **kwargs)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,11 +128,11 @@ def free_port() -> int:
 class Server:
     """A redis-server on loopback, and a tiny client to look at what the sink wrote."""
 
-    def __init__(self, tmp: Path, *extra: str) -> None:
+    def __init__(self, tmp: Path, *extra: str, port: int = 0) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(tmp), "--daemonize", "no", *extra],
@@ -165,8 +171,8 @@ class Server:
 def redis_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start(*extra: str) -> Server:
-        servers.append(Server(tmp_path, *extra))
+    def start(*extra: str, port: int = 0) -> Server:
+        servers.append(Server(tmp_path, *extra, port=port))
         return servers[-1]
 
     yield start
@@ -190,7 +196,7 @@ def entries(server: Server, stream: str = "poolsniff", db: int = 0) -> list[dict
 def test_alerts_become_stream_entries(redis_server: Callable[..., Server]) -> None:
     server = redis_server()
     records = [eve(i, sport=1000 + i, agent="XMRig «6»") for i in range(3)]
-    sink = RedisSink.open_url(server.url, "alerts")
+    sink = open_sink(server.url, "alerts")
     for record in records:
         sink.write(record)
     sink.close()
@@ -203,7 +209,7 @@ def test_alerts_become_stream_entries(redis_server: Callable[..., Server]) -> No
 
 def test_stream_is_capped(redis_server: Callable[..., Server]) -> None:
     server = redis_server()
-    sink = RedisSink.open_url(server.url + "?maxlen=10")
+    sink = open_sink(server.url + "?maxlen=10")
     for i in range(600):
         sink.write(eve(i))
     sink.close()
@@ -214,7 +220,7 @@ def test_stream_is_capped(redis_server: Callable[..., Server]) -> None:
 
 def test_database_is_selected(redis_server: Callable[..., Server]) -> None:
     server = redis_server()
-    sink = RedisSink.open_url(server.url + "/3")
+    sink = open_sink(server.url + "/3")
     sink.write(eve(0))
     sink.close()
     assert server.call("EXISTS", "poolsniff") == 0
@@ -224,10 +230,10 @@ def test_database_is_selected(redis_server: Callable[..., Server]) -> None:
 def test_password(redis_server: Callable[..., Server]) -> None:
     server = redis_server("--requirepass", "s3cret")
     with pytest.raises(OutputError, match="WRONGPASS|invalid password"):
-        RedisSink.open_url(f"redis://:wrong@127.0.0.1:{server.port}")
+        open_sink(f"redis://:wrong@127.0.0.1:{server.port}")
     with pytest.raises(OutputError, match="NOAUTH"):
-        RedisSink.open_url(server.url)
-    sink = RedisSink.open_url(f"redis://:s3cret@127.0.0.1:{server.port}")
+        open_sink(server.url)
+    sink = open_sink(f"redis://:s3cret@127.0.0.1:{server.port}")
     sink.write(eve(0))
     sink.close()
     assert server.call("XLEN", "poolsniff", password="s3cret") == 1
@@ -237,22 +243,50 @@ def test_key_of_another_type_is_refused_at_open(redis_server: Callable[..., Serv
     server = redis_server()
     server.call("SET", "poolsniff", "x")
     with pytest.raises(OutputError, match="key 'poolsniff' holds a string, not a stream"):
-        RedisSink.open_url(server.url)
+        open_sink(server.url)
 
 
-def test_no_server_is_output_error_at_open() -> None:
-    with pytest.raises(OutputError, match="cannot connect: Connection refused"):
-        RedisSink.open_url(f"redis://127.0.0.1:{free_port()}")
+def test_no_server_at_open_only_warns_and_the_spool_waits_for_it(
+    redis_server: Callable[..., Server],
+) -> None:
+    port, warnings = free_port(), []
+    sink = open_sink(f"redis://127.0.0.1:{port}", warn=warnings.append)
+    records = [eve(i, sport=1000 + i) for i in range(5)]
+    for record in records:
+        sink.write(record)
+    assert sink.pending == 5 and sink.sent == 0
+    sink.close()
+    assert "Connection refused; alerts wait in the spool" in warnings[0]
+    assert "5 alerts stay in the spool" in warnings[-1]
+    server = redis_server(port=port)
+    sink = open_sink(server.url)  # the next run on the same sink delivers them first
+    sink.write(eve(9))
+    sink.close()
+    assert [json.loads(e["eve"]) for e in entries(server)] == [*records, eve(9)]
+    assert (sink.sent, sink.pending, sink.dropped) == (6, 0, 0)
 
 
-def test_server_going_away_costs_alerts_not_the_sensor(redis_server: Callable[..., Server]) -> None:
+def test_server_going_away_delays_alerts_and_loses_none(redis_server: Callable[..., Server]) -> None:
     server = redis_server()
     warnings: list[str] = []
-    sink = RedisSink.open_url(server.url, warn=warnings.append)
+    sink = open_sink(server.url, warn=warnings.append)
     sink.write(eve(0))
+    wait_for(lambda: sink.sent == 1)
     server.stop()
     sink.write(eve(1))
     sink.write(eve(2))
+    wait_for(lambda: len(warnings) == 1)
+    assert "alerts wait in the spool" in warnings[0] and sink.pending == 2
+    again = redis_server(port=server.port)  # a fresh, empty server where the old one was
+    wait_for(lambda: sink.sent == 3)
     sink.close()
-    assert (sink.sent, sink.dropped) == (1, 2)
-    assert len(warnings) == 1 and "not forwarded" in warnings[0]
+    assert [json.loads(e["eve"]) for e in entries(again)] == [eve(1), eve(2)]
+    assert warnings[1].endswith("reconnected; delivering 2 spooled alerts") and sink.dropped == 0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Poll until ``condition`` holds (generous deadline: no test depends on timing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

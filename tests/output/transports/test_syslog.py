@@ -6,11 +6,11 @@ import json
 import re
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poolsniff.errors import OutputError
 from poolsniff.output.transports.syslog import (
     FACILITIES,
     SyslogSink,
@@ -132,7 +132,7 @@ def read_frames(data: bytes) -> list[bytes]:
     return frames
 
 
-def test_tcp_receiver_gets_octet_counted_frames() -> None:
+def test_tcp_receiver_gets_octet_counted_frames(tmp_path: Path) -> None:
     received = bytearray()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -148,7 +148,7 @@ def test_tcp_receiver_gets_octet_counted_frames() -> None:
         thread = threading.Thread(target=receive, daemon=True)
         thread.start()
         records = [eve(i, sport=1000 + i, agent="a\nb") for i in range(5)]
-        sink = SyslogSink.open_url(f"tcp://127.0.0.1:{port}")
+        sink = SyslogSink.open_url(f"tcp://127.0.0.1:{port}", data_dir=tmp_path)
         for record in records:
             sink.write(record)
         sink.close()
@@ -156,12 +156,21 @@ def test_tcp_receiver_gets_octet_counted_frames() -> None:
     assert [parse(f)["msg"] for f in read_frames(bytes(received))] == records
 
 
-def test_tcp_receiver_absent_is_output_error_at_open() -> None:
+def test_tcp_receiver_absent_at_open_only_warns_and_the_spool_waits(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(OutputError, match=f"syslog tcp://127.0.0.1:{port}: cannot connect"):
-        SyslogSink.open_url(f"tcp://127.0.0.1:{port}")
+    warnings: list[str] = []
+    sink = SyslogSink.open_url(f"tcp://127.0.0.1:{port}", data_dir=tmp_path, warn=warnings.append)
+    sink.write(eve(0))
+    assert sink.pending == 1
+    sink.close()
+    assert warnings[0].startswith(f"poolsniff: warning: syslog tcp://127.0.0.1:{port}: Connection refused")
+
+
+def test_tcp_without_a_data_directory_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a data directory"):
+        SyslogSink.open_url("tcp://127.0.0.1:1")
 
 
 def test_udp_receiver_absent_costs_alerts_not_the_sensor() -> None:
@@ -174,4 +183,5 @@ def test_udp_receiver_absent_costs_alerts_not_the_sensor() -> None:
         sink.write(eve(i))
     sink.close()
     assert sink.sent + sink.dropped == 4 and sink.dropped >= 1
-    assert len(warnings) == 1 and "not forwarded" in warnings[0]
+    assert len(warnings) == 1 and "not forwarded" in warnings[0] and "best effort" in warnings[0]
+    assert sink.pending == 0
