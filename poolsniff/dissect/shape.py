@@ -15,9 +15,10 @@ as the session cannot be Stratum or has been seen long enough:
 - more than :data:`MAX_RECORDS` records, or :data:`MAX_SECONDS` of session;
 - bytes out of order or lost (the record boundaries are gone).
 
-Until then it reports a :class:`~poolsniff.model.TlsRecords` snapshot to the detectors once the
-session is :data:`REPORT_AFTER_S` old, then every :data:`REPORT_EVERY` records, and once more
-when it stops or the flow ends. The flow table bounds how many flows are shaped at once.
+Until then it reports a :class:`~poolsniff.model.TlsRecords` snapshot to the detectors at a
+server's record once the session is :data:`REPORT_AFTER_S` old, then at a server's record after at
+least :data:`REPORT_EVERY` more records, and once more when it stops or the flow ends. The flow table
+bounds how many flows are shaped at once.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ HUGE_RECORD: Final = 8192
 """A record this large is bulk data even among the first ones (certificate chains are smaller)."""
 REPORT_AFTER_S: Final = 60
 """Age of a session (since its ClientHello) before its shape goes to the detectors."""
-REPORT_EVERY: Final = 4
-"""Records between two snapshots after that."""
+REPORT_EVERY: Final = 2
+"""Records between two snapshots after that; a snapshot is taken at a server's record (an answer
+completes a submit's pair), so a session is judged at the answer that completes its rhythm."""
 APPLICATION_DATA: Final = 23
 _TLS_TYPES: Final = frozenset({20, 21, 22, APPLICATION_DATA, 24})
 RECORD: Final = struct.Struct("!IBxH")
@@ -97,7 +99,11 @@ class RecordShape:
             return self.stop()
         if ts_us - self.start_us > MAX_SECONDS * 1_000_000 or self.count >= MAX_RECORDS:
             return self.stop()
-        if ts_us - self.start_us >= REPORT_AFTER_S * 1_000_000 and self.count - self.reported >= REPORT_EVERY:
+        if (
+            not from_client
+            and self.count - self.reported >= REPORT_EVERY
+            and ts_us - self.start_us >= REPORT_AFTER_S * 1_000_000
+        ):
             return self.snapshot(ts_us)
         return None
 

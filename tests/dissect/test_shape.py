@@ -128,3 +128,18 @@ def test_records_kept_are_bounded() -> None:
     chatter = [(61 + i / 10, i % 2 == 0, app(50)) for i in range(3 * shaping.MAX_RECORDS)]
     found = shapes(session(chatter))
     assert len(found[-1].records) == 8 * shaping.MAX_RECORDS
+
+
+def test_a_session_is_judged_at_the_answer_that_completes_a_pair() -> None:
+    """A snapshot ends at a server's record (an answer), not at a submit still waiting for one: a sparse
+    miner's fourth answered submit is judged when its answer comes, not a few records later."""
+    found = shapes(session(MINER))
+    assert found
+    assert all(not unpack(e.records)[-1][1] for e in found), "each snapshot ends at a server's record"
+    counts = [len(e.records) // 8 for e in found]
+    assert all(b - a >= shaping.REPORT_EVERY for a, b in zip(counts, counts[1:], strict=False))
+    last_answer = max(ms for ms, c, _, _ in unpack(found[-1].records) if not c)
+    assert unpack(found[0].records)[-1][0] == min(
+        ms for ms, c, _, _ in unpack(found[-1].records) if not c and ms >= shaping.REPORT_AFTER_S * 1000
+    )
+    assert last_answer == unpack(found[-1].records)[-1][0]
