@@ -12,8 +12,9 @@ The kernel filter (``capture_filter``: classic BPF built here, no libpcap needed
 what a detector can use: DNS (UDP and TCP port 53); TCP SYN, FIN and RST; TCP payloads
 of at most ``SMALL_PAYLOAD`` bytes (Stratum V2 handshakes, short JSON-RPC, the tail of a
 long ClientHello); larger payloads that start a TLS handshake record (``16 03``) or a PROXY
-protocol v2 header (``0d 0a 0d 0a 00``: a load balancer sends it with the client's first bytes), or
-whose first ``PRINTABLE_BYTES`` bytes are printable ASCII. That test, not "starts with ``{``",
+protocol v2 header (``0d 0a 0d 0a 00``: a load balancer sends it with the client's first bytes), or a
+WebSocket frame header (FIN, text or binary, a 16-bit length under ``WS_MAX_FRAME``: a masked frame is
+not text), or whose first ``PRINTABLE_BYTES`` bytes are printable ASCII. That test, not "starts with ``{``",
 keeps a long JSON line, whose continuation segments start anywhere inside it. Pure ACKs,
 other UDP (QUIC), ICMP, later IPv4 fragments and encrypted or compressed bulk segments
 (16 random bytes are all printable with odds of 2 in 10^7) are dropped.
@@ -50,6 +51,10 @@ SMALL_PAYLOAD: Final = 1024
 """TCP payloads up to this size always pass; bulk transfers move full-size segments."""
 PRINTABLE_BYTES: Final = 16
 """Leading payload bytes of a larger segment that must be text for it to pass."""
+WS_MAX_FRAME: Final = 16 << 10
+"""A larger segment that starts a WebSocket frame (FIN, text or binary, a 16-bit length) passes when
+the frame is shorter than this: a masked or binary frame's bytes are not text, and a Stratum message
+of 1-16 KiB inside it would otherwise be lost."""
 SNAPLEN: Final = 262144
 """Bytes kept of a frame that passes (libpcap's maximum; GRO frames can exceed 64 KiB)."""
 RCVBUF: Final = 64 << 20
@@ -264,11 +269,12 @@ def _udp_tcp(a: _Asm, small: int) -> None:
 
 
 def _payload(a: _Asm, printable: int) -> None:
-    """A large payload at X passes if it starts a TLS handshake record or with text."""
+    """A large payload at X passes if it starts a TLS handshake record, a PROXY v2 header, a WebSocket
+    frame (``WS_MAX_FRAME``), or with text."""
     a.label("content")
     a.op(LD_B_IND, 0)
     a.jump(JEQ, 0x16, "tls")
-    a.jump(JEQ, 0x0D, None, "text0")
+    a.jump(JEQ, 0x0D, None, "ws")
     # a PROXY protocol v2 header (\r\n\r\n\0\r\nQUIT\n) carries the client's first bytes with it
     a.op(LD_H_IND, 0)
     a.jump(JEQ, 0x0D0A, None, "text")
@@ -276,6 +282,16 @@ def _payload(a: _Asm, printable: int) -> None:
     a.jump(JEQ, 0x0D0A, None, "text")
     a.op(LD_B_IND, 4)
     a.jump(JEQ, 0x00, "accept", "text")
+    # a WebSocket frame header: FIN, RSV2/3 clear, text or binary, a 16-bit length under 16 KiB
+    a.label("ws")
+    a.op(AND_K, 0xBF)  # RSV1 (permessage-deflate) either way
+    a.jump(JEQ, 0x81, "ws1")
+    a.jump(JEQ, 0x82, "ws1", "text")
+    a.label("ws1")
+    a.ops((LD_B_IND, 1), (AND_K, 0x7F))  # the mask bit either way
+    a.jump(JEQ, 126, None, "text")
+    a.op(LD_B_IND, 2)
+    a.jump(JGE, WS_MAX_FRAME >> 8, "text", "accept")
     a.label("text")
     a.op(LD_B_IND, 0)
     a.label("text0")

@@ -41,7 +41,7 @@ from poolsniff.sources.live import (
 from poolsniff.sources.pcap import expand_paths, iter_capture
 
 from ..conftest import PCAPS, ROOT
-from ..factories_frames import eth, ext8, ipv4, ipv6, tcp, udp
+from ..factories_frames import DST4, SRC4, eth, ext8, ipv4, ipv6, pcap_file, tcp, udp
 
 ETH = capture_filter(LINKTYPE_ETHERNET)
 RAW = capture_filter(LINKTYPE_RAW)
@@ -281,6 +281,24 @@ TLS_HELLO = bytes.fromhex("160301") + (1395).to_bytes(2, "big") + b"\x01" + RAND
 TLS_DATA = bytes.fromhex("170303") + (1395).to_bytes(2, "big") + RANDOM[:1395]
 ACK, PSH, SYN, FIN, RST = 0x10, 0x18, 0x02, 0x11, 0x04
 
+
+def ws_frame(payload: bytes, opcode: int = 1, mask: bytes = b"", fin: bool = True) -> bytes:
+    """One WebSocket frame (RFC 6455 §5.2), masked when ``mask`` is given, with a 16-bit length."""
+    head = bytes([0x80 * fin | opcode, 0x80 * bool(mask) | 126]) + len(payload).to_bytes(2, "big")
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return head + mask + body
+
+
+LOGIN_1K = (
+    b'{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"'
+    + b"4" * 95
+    + b'","pass":"x",'
+    + b'"agent":"XMRig/6.16.0","algo":['
+    + b'"rx/0",' * 150
+    + b'"cn/r"]}}\n'
+)
+"""A CryptoNote login over 1 KiB (XMRig lists every algorithm it knows)."""
+
 FRAMES = [
     # (id, frame, passes)
     ("tcp-syn", eth(ipv4(tcp(flags=SYN))), True),
@@ -296,6 +314,13 @@ FRAMES = [
     ("tls-client-hello", eth(ipv4(tcp(TLS_HELLO))), True),
     ("tls-app-data", eth(ipv4(tcp(TLS_DATA))), False),
     ("bulk-random", eth(ipv4(tcp(RANDOM))), False),
+    ("websocket-masked-login", eth(ipv4(tcp(ws_frame(LOGIN_1K, mask=b"\x9a\x17\xe2\x05")))), True),
+    ("websocket-binary-frame", eth(ipv4(tcp(ws_frame(RANDOM[:1300], opcode=2)))), True),
+    ("websocket-deflated-frame", eth(ipv4(tcp(b"\xc1" + ws_frame(RANDOM[:1300])[1:]))), True),
+    ("websocket-not-final", eth(ipv4(tcp(ws_frame(RANDOM[:1300], fin=False)))), False),
+    ("websocket-control-frame", eth(ipv4(tcp(ws_frame(RANDOM[:1300], opcode=9)))), False),
+    ("websocket-64-bit-length", eth(ipv4(tcp(b"\x82\x7f" + bytes(6) + b"\x05\x00" + RANDOM[:1300]))), False),
+    ("websocket-16-kib-or-more", eth(ipv4(tcp(b"\x82\x7e\x40\x00" + RANDOM[:1300]))), False),
     ("text-then-binary", eth(ipv4(tcp(b"{" * 15 + b"\x00" + RANDOM[:1300]))), False),
     ("utf8-at-start", eth(ipv4(tcp("é".encode() + TEXT))), False),
     ("proxy-v2-then-data", eth(ipv4(tcp(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + RANDOM[:1300]))), True),
@@ -367,7 +392,9 @@ def test_bulk_data_is_cut() -> None:
     rng = random.Random(1)
     frames = [eth(ipv4(tcp(rng.randbytes(1448), seq=i))) for i in range(20000)]
     kept = sum(1 for f in frames if run_bpf(ETH, f))
-    assert kept <= 20000 * 256**-2 * 2 + 2  # 16 03 at the start: TLS handshake odds, and nothing more
+    # 16 03 at the start (TLS handshake odds) and a WebSocket frame header (4 first bytes of 256,
+    # 1 second of 128, 1 third of 4), and nothing more
+    assert kept <= 20000 * (256**-2 * 2 + 4 / 256 / 128 / 4) + 2
 
 
 def test_filter_fits_the_kernel() -> None:
@@ -408,6 +435,46 @@ def lossless(path: Path) -> tuple[list[str], list[str], int, int]:
 def test_filtered_scan_equals_full_scan(capture: Path) -> None:
     full, filtered, _, _ = lossless(capture)
     assert filtered == full
+
+
+RECORDED = sorted((ROOT / "tests" / "data" / "real-xmrig").glob("*.pcap"))
+
+
+@pytest.mark.parametrize("capture", RECORDED, ids=[c.name for c in RECORDED])
+def test_recorded_miners_alert_the_same_through_the_filter(capture: Path) -> None:
+    """The real XMRig sessions (the behaviour detector's TLS and shadowsocks ones too) lose nothing live."""
+    full, filtered, _, _ = lossless(capture)
+    assert full and filtered == full
+
+
+def test_a_websocket_login_over_1_kib_survives_the_filter(tmp_path: Path) -> None:
+    """A masked frame is not text: before the filter knew frame headers, this login was dropped live."""
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: 203.0.113.7:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    switched = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    )
+    login = ws_frame(LOGIN_1K, mask=b"\x9a\x17\xe2\x05")
+    c, srv = (40000, 8080), (8080, 40000)
+    steps = [
+        (tcp(b"", *c, seq=99, flags=SYN), True),
+        (tcp(b"", *srv, seq=499, flags=SYN | ACK), False),
+        (tcp(upgrade, *c, seq=100), True),
+        (tcp(switched, *srv, seq=500), False),
+        (tcp(login, *c, seq=100 + len(upgrade)), True),
+    ]
+    frames = [
+        (1_700_000_000_000_000 + i * 1000, eth(ipv4(seg) if up else ipv4(seg, src=DST4, dst=SRC4)))
+        for i, (seg, up) in enumerate(steps)
+    ]
+    path = tmp_path / "ws-login.pcap"
+    path.write_bytes(pcap_file(frames))
+    full, filtered, n, k = lossless(path)
+    assert any('"login"' in line or "9300107" in line for line in full), full
+    assert filtered == full and k == n
 
 
 @pytest.mark.corpus
