@@ -5,8 +5,9 @@ virtualenv in it: ``nobody`` then cannot import poolsniff from it. :func:`instal
 what ``nobody`` can reach. When it can import poolsniff where it is, the tests run it as they are;
 when it cannot, poolsniff and its runtime dependencies are copied into a world-readable
 temporary folder (under ``/tmp``, not pytest's own temporary folder, which is private to root)
-and run from there through ``PYTHONPATH``; when ``nobody`` cannot even run this Python, the
-caller skips, saying so. Every path it runs from is checked by actually running it as ``nobody``.
+and run from there through ``PYTHONPATH``; when ``nobody`` cannot even run this Python (an
+interpreter under ``/root``, as pyenv installs it), the caller skips, saying so. Every path it
+runs from is checked by actually running it as ``nobody``.
 """
 
 from __future__ import annotations
@@ -48,9 +49,15 @@ class Install:
 
 
 def as_nobody(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` as nobody from ``/`` (so that the clone need not be reachable)."""
+    """Run ``argv`` as nobody from ``/`` (so that the clone need not be reachable).
+
+    Through ``env``: setpriv still holds root's capabilities when it executes its command, so it can
+    start a Python that ``nobody`` cannot reach (one under ``/root``, mode 700), which then quietly
+    falls back to the system's standard library; ``env`` runs as ``nobody`` without capabilities,
+    as the tests' own commands and ``sniff --user`` do, so the probe sees what they will see.
+    """
     return subprocess.run(
-        [*NOBODY, *argv], capture_output=True, text=True, timeout=120, cwd="/", env=env
+        [*NOBODY, "env", *argv], capture_output=True, text=True, timeout=120, cwd="/", env=env
     )  # fmt: skip
 
 
@@ -63,7 +70,8 @@ def install_for_nobody() -> Install | str:
         return Install()
     bare = as_nobody(python, "-I", "-c", "import json")
     if bare.returncode:
-        return f"nobody cannot run this Python ({python}): {_last_line(bare.stderr)}"
+        real = os.path.realpath(python)
+        return f"nobody cannot run this Python ({python}, that is {real}): {_last_line(bare.stderr)}"
     copy = Path(tempfile.mkdtemp(prefix="poolsniff-nobody-", dir="/tmp"))
     install = Install({"PYTHONPATH": str(copy)}, copy)
     _copy_install(copy)
