@@ -296,7 +296,13 @@ def test_interrupt_exit_130_keeps_alerts(tmp_path: Path, signal_name: str) -> No
             time.sleep(30)
 
     threading.Thread(target=feed, daemon=True).start()
-    time.sleep(2.0)
+    # interrupt once the alerts are written, not after a fixed pause: under load poolsniff may not even
+    # have started (nor set its signal handlers) 2 s after Popen
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.read_text().strip()):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "no alert written within 60 s"
+        time.sleep(0.05)
     proc.send_signal(getattr(signal, signal_name))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
