@@ -132,21 +132,36 @@ class Server:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-        self.port = port or free_port()
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp), "--daemonize", "no", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        # a free port may be taken by another program before redis-server binds it (other suites run
+        # on this machine): then it exits at once, and a chosen port is tried again with a new one
+        for _attempt in range(1 if port else 5):
+            self.port = port or free_port()
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(tmp), "--daemonize", "no", *extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            if self._ready():
+                return
+        pytest.fail(f"redis-server did not start on port {self.port}")
+
+    def _ready(self) -> bool:
+        """Whether this redis-server answers within 10 s (False if it exited, or the port is another's)."""
         deadline = time.monotonic() + 10
         while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
+            if self.proc.poll() is not None:
+                return False
+            try:  # ours, not another program's (or another suite's redis) that won the port
+                info = self.call("INFO", "server")
+                return f"process_id:{self.proc.pid}\r\n".encode() in info
+            except RedisError as e:  # NOAUTH: it wants a password first (--requirepass)
+                return "NOAUTH" in str(e) and self.proc.poll() is None
+            except ValueError:  # not RESP: another program holds the port
+                return False
             except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
+                if time.monotonic() > deadline:
                     self.stop()
-                    pytest.fail("redis-server did not start")
+                    return False
                 time.sleep(0.05)
 
     @property
