@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -263,7 +264,7 @@ def test_redact_hides_wallets() -> None:
 
 def test_closed_stdout_pipe_ends_quietly() -> None:
     proc = subprocess.run(
-        f"{sys.executable} -m poolsniff scan {PCAPS} | head -n 1",
+        f"{shlex.quote(sys.executable)} -m poolsniff scan {shlex.quote(str(PCAPS))} | head -n 1",
         shell=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr and "Broken pipe" not in proc.stderr
