@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from poolsniff.dissect.shape import APPLICATION_DATA, RECORD
+from poolsniff.dissect.shape import APPLICATION_DATA, RECORD, last_snapshot_at
 from poolsniff.model import FlowKey, TcpMessages
 
 MAX_MESSAGES: Final = 96
@@ -165,9 +165,7 @@ class MessageShape:
 
     def final(self, ts_us: int | None) -> TcpMessages | None:
         """A last snapshot (the flow ends, or shaping stops), if it has anything new to say."""
-        if self.count == self.reported or not self.records:
+        if self.count == self.reported:
             return None
-        last_ms = RECORD.unpack_from(self.records, len(self.records) - RECORD.size)[0]
-        if last_ms < REPORT_AFTER_S * _US_PER_MS:
-            return None
-        return self.snapshot(ts_us if ts_us is not None else self.start_us + last_ms * _US_PER_MS)
+        at = last_snapshot_at(self.records, self.start_us, ts_us, REPORT_AFTER_S)
+        return None if at is None else self.snapshot(at)

@@ -153,12 +153,24 @@ class RecordShape:
 
     def final(self, ts_us: int | None) -> TlsRecords | None:
         """A last snapshot (the flow ends, or shaping stops), if it has anything new to say."""
-        if self.count == self.reported or not self.records:
+        if self.count == self.reported:
             return None
-        last_ms = RECORD.unpack_from(self.records, len(self.records) - RECORD.size)[0]
-        if last_ms < REPORT_AFTER_S * _US_PER_MS:
-            return None
-        return self.snapshot(ts_us if ts_us is not None else self.start_us + last_ms * _US_PER_MS)
+        at = last_snapshot_at(self.records, self.start_us, ts_us, REPORT_AFTER_S)
+        return None if at is None else self.snapshot(at)
+
+
+def last_snapshot_at(
+    records: bytes | bytearray, start_us: int, ts_us: int | None, after_s: int
+) -> int | None:
+    """The time of a last snapshot of ``records`` (kept since ``start_us``) when shaping ends at
+    ``ts_us`` (None: at the last record's time), or None when the last record came before the session
+    was ``after_s`` old. Shared by the TLS shaper and the opaque one (``dissect/opaque``)."""
+    if not records:
+        return None
+    last_ms = RECORD.unpack_from(records, len(records) - RECORD.size)[0]
+    if last_ms < after_s * _US_PER_MS:
+        return None
+    return ts_us if ts_us is not None else start_us + last_ms * _US_PER_MS
 
 
 def unpack(records: bytes) -> list[tuple[int, bool, int, int]]:
