@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -120,13 +119,6 @@ class ListServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (for a server that is gone)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

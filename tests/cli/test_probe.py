@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.confirm import pools
 from tests.factories_eve import alert_lines
 from tests.factories_frames import eth, ipv4, pcap_file, tcp
-from tests.listserver import free_port
+from tests.ports import closed_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,8 +42,7 @@ def test_a_pool_is_confirmed_once_a_day_exit_1_then_0() -> None:
 
 
 def test_json_has_one_object_per_endpoint() -> None:
-    closed = free_port()
-    with pools.fakepool("eth-proxy") as pool:
+    with closed_port() as closed, pools.fakepool("eth-proxy") as pool:
         proc = run("probe", "--json", f"127.0.0.1:{pool.port}", f"127.0.0.1:{closed}")
     assert proc.returncode == 1, proc.stderr
     first, second = (json.loads(line) for line in proc.stdout.splitlines())
@@ -54,7 +53,8 @@ def test_json_has_one_object_per_endpoint() -> None:
 
 
 def test_nothing_mining_exits_0() -> None:
-    proc = run("probe", f"127.0.0.1:{free_port()}")
+    with closed_port() as port:
+        proc = run("probe", f"127.0.0.1:{port}")
     assert proc.returncode == 0 and "unreachable (connect failed" in proc.stdout
 
 
@@ -75,7 +75,8 @@ def test_a_bad_endpoint_is_a_usage_error() -> None:
 
 def test_an_unwritable_ledger_is_an_output_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    proc = run("probe", "--data-dir", str(tmp_path / "file"), f"127.0.0.1:{free_port()}")
+    with closed_port() as port:
+        proc = run("probe", "--data-dir", str(tmp_path / "file"), f"127.0.0.1:{port}")
     assert proc.returncode == 4, proc.stderr
     assert proc.stderr.startswith("poolsniff: error: ") and "probe ledger" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stdout == ""
@@ -114,10 +115,10 @@ def test_scan_confirm_raises_a_listed_endpoint_that_answers_to_confirmed(tmp_pat
 
 
 def test_scan_confirm_of_a_server_that_is_no_pool_adds_nothing(tmp_path: Path) -> None:
-    port = free_port()
     listed = tmp_path / "mine.txt"
-    listed.write_text(f"127.0.0.1:{port} test\n")
-    proc = run("scan", "--confirm", "--blocklist", str(listed), str(capture(tmp_path / "c.pcap", port)))
+    with closed_port() as port:
+        listed.write_text(f"127.0.0.1:{port} test\n")
+        proc = run("scan", "--confirm", "--blocklist", str(listed), str(capture(tmp_path / "c.pcap", port)))
     assert proc.returncode == 1
     assert [r["alert"]["signature_id"] for r in alert_lines(proc.stdout)] == [9300205]
     assert "unreachable" in proc.stderr

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.listserver import free_port
+from tests.ports import PortTaken, listens, started_on_free_port
 
 READY_S = 20.0
 """How long a server may take to start listening (it normally takes well under a second)."""
@@ -31,36 +30,52 @@ def program(name: str, package: str) -> str:
     return found
 
 
-def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Return once 127.0.0.1:``port`` accepts a connection; fail with the server's log if it died."""
+def _start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``args`` and return once it listens on 127.0.0.1:``port`` itself.
+
+    Raises PortTaken when the program exited because another program had the port; fails the
+    test with the program's log for any other exit, or when it does not listen in time.
+    """
     import time
 
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     until = time.monotonic() + READY_S
     while time.monotonic() < until:
         if proc.poll() is not None:
-            pytest.fail(f"{proc.args} exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
+            text = log.read_text(errors="replace")
+            if "in use" in text:
+                raise PortTaken(text)
+            pytest.fail(f"{proc.args} exited with {proc.returncode}: {text[-2000:]}")
+        if listens(proc.pid, port):
+            return proc
+        time.sleep(0.05)
+    _stop(proc)
     pytest.fail(f"{proc.args} did not listen on {port} within {READY_S:g} s: {log.read_text()[-2000:]}")
 
 
-@contextmanager
-def _running(args: list[str], port: int, log: Path) -> Iterator[int]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        wait_listening(port, proc, log)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def _running(start: Callable[[int], tuple[list[str], Path]]) -> Iterator[int]:
+    """Run the program that ``start(port)`` configures (its argv and log) on a free loopback port."""
+
+    def attempt(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        args, log = start(port)
+        return _start(args, port, log), port
+
+    proc, port = started_on_free_port(attempt)
+    try:
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 @contextmanager
@@ -75,13 +90,16 @@ def sshd(folder: Path) -> Iterator[int]:
         privsep.mkdir(mode=0o755, parents=True, exist_ok=True)
     key = folder / "ssh_host_ed25519_key"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=60)
-    port = free_port()
-    config = folder / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile none\nUsePAM no\nStrictModes no\n"
-        "ClientAliveInterval 5\n"
-    )
-    with _running([binary, "-D", "-e", "-f", str(config)], port, folder / "sshd.log") as ready:
+
+    def configure(port: int) -> tuple[list[str], Path]:
+        config = folder / f"sshd_config-{port}"
+        config.write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile none\nUsePAM no\nStrictModes no\n"
+            "ClientAliveInterval 5\n"
+        )
+        return [binary, "-D", "-e", "-f", str(config)], folder / f"sshd-{port}.log"
+
+    with _running(configure) as ready:
         yield ready
 
 
@@ -89,16 +107,19 @@ def sshd(folder: Path) -> Iterator[int]:
 def mosquitto(folder: Path, tls: tuple[Path, Path] | None = None) -> Iterator[int]:
     """A mosquitto MQTT broker on a free loopback port, plain or with ``tls`` (cert, key)."""
     binary = program("mosquitto", "mosquitto")
-    port = free_port()
-    config = folder / f"mosquitto-{port}.conf"
-    # as root, mosquitto drops to its own user, which cannot read the test folder: stay root
-    text = f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-    if os.geteuid() == 0:
-        text += "user root\n"
-    if tls is not None:
-        text += f"certfile {tls[0]}\nkeyfile {tls[1]}\n"
-    config.write_text(text)
-    with _running([binary, "-c", str(config)], port, folder / f"mosquitto-{port}.log") as ready:
+
+    def configure(port: int) -> tuple[list[str], Path]:
+        config = folder / f"mosquitto-{port}.conf"
+        # as root, mosquitto drops to its own user, which cannot read the test folder: stay root
+        text = f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        if os.geteuid() == 0:
+            text += "user root\n"
+        if tls is not None:
+            text += f"certfile {tls[0]}\nkeyfile {tls[1]}\n"
+        config.write_text(text)
+        return [binary, "-c", str(config)], folder / f"mosquitto-{port}.log"
+
+    with _running(configure) as ready:
         yield ready
 
 
@@ -106,7 +127,10 @@ def mosquitto(folder: Path, tls: tuple[Path, Path] | None = None) -> Iterator[in
 def openssl_www(folder: Path, cert: Path, key: Path) -> Iterator[int]:
     """``openssl s_server -www``: OpenSSL's own TLS server answering HTTP GETs with a status page."""
     binary = program("openssl", "openssl")
-    port = free_port()
-    args = [binary, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert), "-key", str(key), "-www"]
-    with _running([*args, "-quiet"], port, folder / f"s_server-{port}.log") as ready:
+
+    def configure(port: int) -> tuple[list[str], Path]:
+        args = [binary, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert), "-key", str(key)]
+        return [*args, "-www", "-quiet"], folder / f"s_server-{port}.log"
+
+    with _running(configure) as ready:
         yield ready

@@ -19,6 +19,7 @@ from poolsniff.confirm.probe import Status, probe, resolve
 from poolsniff.confirm.target import Target
 from tests import listserver
 from tests.confirm import pools, services
+from tests.ports import closed_port
 
 TIMEOUT = 5.0
 
@@ -115,7 +116,8 @@ def test_mqtt_over_tls_is_not_mining(tmp_path: Path, certificate: tuple[Path, Pa
 
 
 def test_a_closed_port_is_unreachable() -> None:
-    result = probe(local(listserver.free_port()), TIMEOUT)
+    with closed_port() as port:
+        result = probe(local(port), TIMEOUT)
     assert result.status is Status.UNREACHABLE and "connect failed" in result.detail
     assert result.attempts == []
 

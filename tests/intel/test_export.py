@@ -18,7 +18,7 @@ import pytest
 from poolsniff.intel.export import FORMATS, export, select, suricata_rules
 from poolsniff.intel.lists import Blocklist, load_shipped
 
-from ..listserver import free_port
+from ..ports import PortTaken, started_on_free_port
 
 
 def small() -> Blocklist:
@@ -246,25 +246,31 @@ def dnsmasq_with_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     lists.add_allow_lines(["ok.supportxmr.com curated"], "test-allow.txt")
     conf = tmp_path / "poolsniff.conf"
     conf.write_text(export(lists, "dnsmasq"))
-    port = free_port()
     user = ["--user=root"] if os.geteuid() == 0 else []
-    proc = subprocess.Popen(
-        [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces",
-         "--listen-address=127.0.0.1", f"--port={port}", f"--server=127.0.0.1#{upstream.port}",
-         f"--conf-file={conf}", "--pid-file=", "--log-facility=-", *user],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
+
+    def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        proc = subprocess.Popen(
+            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces",
+             "--listen-address=127.0.0.1", f"--port={port}", f"--server=127.0.0.1#{upstream.port}",
+             f"--conf-file={conf}", "--pid-file=", "--log-facility=-", *user],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
             try:
                 _query("ready.invalid", port)
-                break
-            except OSError:
+                return proc, port
+            except OSError:  # noqa: PERF203 (polled until it answers)
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    proc.kill()
+                    err = proc.communicate()[1].decode(errors="replace")
+                    if "in use" in err:  # another program took the free port first
+                        raise PortTaken(err) from None
                     pytest.fail(f"dnsmasq did not start: {err}")
                 time.sleep(0.1)
+
+    proc, port = started_on_free_port(start)
+    try:
         yield port, upstream
     finally:
         proc.terminate()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -33,19 +32,13 @@ from poolsniff.output.eventid import read_event_id
 from poolsniff.sources.pcap import iter_capture
 
 from ..conftest import PCAPS
+from ..ports import free_port  # inside the test's own namespace nothing else can take it
 from ..sources.test_live import Netns, need_root
 from .test_sniff import Sniffer, ethernet_frames, replay, write_pcap
 
 MINER = PCAPS / "stratum-v1-cgminer.pcap"
 SESSIONS_PER_CHUNK = 15
 """Mining sessions (one alert each) per replayed chunk."""
-
-
-def free_port() -> int:
-    """A port nothing listens on (a fresh namespace has no listener at all: any free one will do)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def chunk(tmp: Path, index: int) -> Path:

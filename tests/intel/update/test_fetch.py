@@ -10,7 +10,8 @@ import pytest
 
 from poolsniff.intel.update.fetch import USER_AGENT, FetchFailed, fetch
 
-from ...listserver import ListServer, Route, free_port, running, self_signed, server_context, without_proxies
+from ...listserver import ListServer, Route, running, self_signed, server_context, without_proxies
+from ...ports import closed_port
 
 
 @pytest.fixture(autouse=True)
@@ -111,8 +112,8 @@ def test_other_schemes_are_refused(url: str) -> None:
 
 
 def test_server_gone() -> None:
-    with pytest.raises(FetchFailed, match="^cannot connect: "):
-        fetch(f"http://127.0.0.1:{free_port()}/l.txt", allow_http=True, timeout=5)
+    with closed_port() as port, pytest.raises(FetchFailed, match="^cannot connect: "):
+        fetch(f"http://127.0.0.1:{port}/l.txt", allow_http=True, timeout=5)
 
 
 def test_slow_server_times_out(server: ListServer) -> None:

@@ -12,11 +12,7 @@ import pytest
 
 from poolsniff.output.transports.connection import Connection, why
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ...ports import closed_port
 
 
 @contextmanager
@@ -24,6 +20,7 @@ def ok_server(port: int = 0) -> Iterator[tuple[int, list[bytes]]]:
     """A loopback server answering every line with ``+OK``; yields its port and the lines it got."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # to listen on a closed_port()
     listener.bind(("127.0.0.1", port))
     listener.listen()
     got: list[bytes] = []
@@ -71,8 +68,8 @@ def ok(stream: BinaryIO) -> bytes:
 
 
 def test_refused_is_an_os_error_and_leaves_it_closed() -> None:
-    conn = Connection("test", "127.0.0.1", free_port())
-    with pytest.raises(ConnectionRefusedError) as caught:
+    with closed_port() as port, pytest.raises(ConnectionRefusedError) as caught:
+        conn = Connection("test", "127.0.0.1", port)
         conn.connect()
     assert not conn.connected and why(caught.value) == "Connection refused"
 

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,15 @@ from poolsniff.output.transports.connection import Connection
 from poolsniff.output.transports.delivery import Delivery, read_replies, tcp_acknowledged
 from poolsniff.output.transports.spool import Spool
 
-from .test_connection import free_port, ok, ok_server
+from ...ports import closed_port
+from .test_connection import ok, ok_server
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    """Contexts that last the whole test (a closed_port the test's server later listens on)."""
+    with ExitStack() as contexts:
+        yield contexts
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -57,9 +66,9 @@ def test_everything_arrives_in_order(tmp_path: Path) -> None:
     assert got == lines(1000) and out.delivered == 1000 and out.dropped == 0
 
 
-def test_an_outage_delays_and_loses_nothing_and_order_is_kept(tmp_path: Path) -> None:
+def test_an_outage_delays_and_loses_nothing_and_order_is_kept(tmp_path: Path, stack: ExitStack) -> None:
     warnings: list[str] = []
-    port = free_port()
+    port = stack.enter_context(closed_port())
     out = delivery(port, tmp_path / "spool", warnings)  # nobody listens yet
     for line in lines(30):
         out.put(line)
@@ -108,9 +117,9 @@ def test_put_never_waits_on_the_network(tmp_path: Path) -> None:
     assert got == lines(500)
 
 
-def test_a_full_spool_drops_the_oldest_counts_and_warns(tmp_path: Path) -> None:
+def test_a_full_spool_drops_the_oldest_counts_and_warns(tmp_path: Path, stack: ExitStack) -> None:
     warnings: list[str] = []
-    port = free_port()
+    port = stack.enter_context(closed_port())
     out = delivery(port, tmp_path / "spool", warnings, limit=64 * 1024)
     sent = [b"alert %06d %s\n" % (i, b"x" * 200) for i in range(2000)]  # ~420 KB into 64 KiB
     for line in sent:
@@ -123,8 +132,8 @@ def test_a_full_spool_drops_the_oldest_counts_and_warns(tmp_path: Path) -> None:
     assert got == sent[out.dropped :]  # the newest, in order
 
 
-def test_a_killed_process_leaves_a_spool_the_next_one_delivers(tmp_path: Path) -> None:
-    directory, port = tmp_path / "spool", free_port()
+def test_a_killed_process_leaves_a_spool_the_next_one_delivers(tmp_path: Path, stack: ExitStack) -> None:
+    directory, port = tmp_path / "spool", stack.enter_context(closed_port())
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
@@ -171,9 +180,9 @@ def test_syslog_style_confirmation_by_tcp_acknowledgement(tmp_path: Path) -> Non
     assert bytes(received) == b"".join(lines(300))
 
 
-def test_retries_back_off_up_to_the_maximum(tmp_path: Path) -> None:
+def test_retries_back_off_up_to_the_maximum(tmp_path: Path, stack: ExitStack) -> None:
     now = [100.0]
-    conn = Connection("test", "127.0.0.1", free_port())
+    conn = Connection("test", "127.0.0.1", stack.enter_context(closed_port()))
     out = Delivery(
         conn,
         Spool(tmp_path / "spool"),
@@ -205,8 +214,8 @@ def test_what_the_collector_refuses_at_start_is_an_output_error(tmp_path: Path) 
         spool.close()
 
 
-def test_put_after_close_is_an_error(tmp_path: Path) -> None:
-    out = delivery(free_port(), tmp_path / "spool")
+def test_put_after_close_is_an_error(tmp_path: Path, stack: ExitStack) -> None:
+    out = delivery(stack.enter_context(closed_port()), tmp_path / "spool")
     out.close()
     with pytest.raises(OutputError, match="after close"):
         out.put(b"late\n")

@@ -27,6 +27,7 @@ from poolsniff.output.transports.redis import (
 )
 
 from ...factories_eve import eve
+from ...ports import closed_port, free_port
 
 
 @pytest.mark.parametrize(
@@ -117,12 +118,6 @@ def test_parse_url_rejects(url: str, message: str) -> None:
 def open_sink(url: str, stream: str = "poolsniff", **kwargs: Any) -> RedisSink:
     """The sink, its spool in the test's data directory (conftest's ``isolated_data_dir``)."""
     return RedisSink.open_url(url, stream, data_dir=Path(os.environ["POOLSNIFF_DATA_DIR"]), **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -264,13 +259,14 @@ def test_key_of_another_type_is_refused_at_open(redis_server: Callable[..., Serv
 def test_no_server_at_open_only_warns_and_the_spool_waits_for_it(
     redis_server: Callable[..., Server],
 ) -> None:
-    port, warnings = free_port(), []
-    sink = open_sink(f"redis://127.0.0.1:{port}", warn=warnings.append)
-    records = [eve(i, sport=1000 + i) for i in range(5)]
-    for record in records:
-        sink.write(record)
-    assert sink.pending == 5 and sink.sent == 0
-    sink.close()
+    warnings: list[str] = []
+    with closed_port() as port:
+        sink = open_sink(f"redis://127.0.0.1:{port}", warn=warnings.append)
+        records = [eve(i, sport=1000 + i) for i in range(5)]
+        for record in records:
+            sink.write(record)
+        assert sink.pending == 5 and sink.sent == 0
+        sink.close()
     assert "Connection refused; alerts wait in the spool" in warnings[0]
     assert "5 alerts stay in the spool" in warnings[-1]
     server = redis_server(port=port)
