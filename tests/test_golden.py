@@ -18,6 +18,7 @@ import pytest
 
 from poolsniff.intel.lists import load_shipped
 from poolsniff.output.eve import to_eve
+from poolsniff.output.eventid import ensure_id
 from poolsniff.run.scan import scan_file
 from poolsniff.sources.pcap import expand_paths
 
@@ -34,7 +35,8 @@ def expected_path(capture: Path) -> Path:
 def scan_records(capture: Path) -> list[dict[str, Any]]:
     """Scan one capture with the shipped lists and return its EVE records."""
     records: list[dict[str, Any]] = []
-    scan_file(str(capture), load_shipped(), emit=records.append, to_record=to_eve)
+    # each record with its id, as the output stage writes it
+    scan_file(str(capture), load_shipped(), emit=lambda r: records.append(ensure_id(r)), to_record=to_eve)
     return records
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from poolsniff.intel.lists import load_shipped
 from poolsniff.output.eve import to_eve
+from poolsniff.output.eventid import ensure_id
 from poolsniff.run.scan import scan_file
 
 from .conftest import ROOT
@@ -32,7 +33,8 @@ MINER_ADDRESSES = {"10.66.0.1", "fd66::1"}
 def scan_records(capture: Path) -> list[dict[str, Any]]:
     """Scan one capture with the shipped lists and return its EVE records."""
     records: list[dict[str, Any]] = []
-    scan_file(str(capture), load_shipped(), emit=records.append, to_record=to_eve)
+    # each record with its id, as the output stage writes it
+    scan_file(str(capture), load_shipped(), emit=lambda r: records.append(ensure_id(r)), to_record=to_eve)
     return records
 
 

@@ -6,7 +6,8 @@ Field names and formats follow Suricata's EVE output (``etc/schema.json``): the
 timestamp in Suricata's format, ``flow_id``, ``community_id`` (Community ID v1), the
 standard ``alert`` object, and the app-layer objects ``dns``/``tls``/``http``.
 poolsniff's own evidence goes into ``alert.metadata`` as Suricata-style arrays of strings, with
-``event_id``, the record's id for de-duplication (:mod:`poolsniff.output.eventid`).
+``event_id``, the record's id for de-duplication, which the output stage adds when it writes the
+record (:mod:`poolsniff.output.eventid`).
 ``src`` is always the miner (or the DNS/TLS client) and ``dest`` the pool (or resolver).
 """
 
@@ -22,7 +23,6 @@ from typing import Any, Final
 from poolsniff.detect.signatures import CATEGORY
 from poolsniff.model import Alert, Detection, FlowKey, FlowSummary, Role
 from poolsniff.output.evefields import format_ts
-from poolsniff.output.eventid import stamp
 
 PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
 ROLE_NAMES: Final = {
@@ -109,4 +109,4 @@ def to_eve(alert: Alert) -> dict[str, Any]:
     for key in ("dns", "tls", "http"):
         if key in det.app:
             record[key] = det.app[key]
-    return stamp(record)
+    return record

@@ -27,7 +27,6 @@ from typing import Any, Final
 from poolsniff.model import FlowSummary
 from poolsniff.output.eve import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 from poolsniff.output.evefields import format_ts
-from poolsniff.output.eventid import stamp
 
 FLOWBIT_PREFIX: Final = "poolsniff."
 MINER_IS_SERVER: Final = FLOWBIT_PREFIX + "miner_is_server"
@@ -75,4 +74,4 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
         "alerted": True,
     }
     record["metadata"] = {"flowbits": flowbits(summary)}
-    return stamp(record)
+    return record  # its id comes when the output stage writes it (output/eventid)

@@ -1,6 +1,6 @@
 """The id each EVE record carries, for consumers to de-duplicate on (output layer).
 
-to_eve / flow_record / stats_record / confirmed -> **stamp** -> record -> EVE file, Redis, syslog
+to_eve / flow_record / confirmed -> [suppress] -> Outputs -> **stamp** -> EVE file, Redis, syslog
 
 Forwarding is at least once (:mod:`poolsniff.output.transports.delivery`): after an outage a
 record may reach Redis or syslog twice. Each record therefore carries an id, the same in every
@@ -17,6 +17,11 @@ and the golden files stay stable, and it needs no state, so a restarted ``sniff`
 reuse the id of an earlier run's different record. Two records get the same id only when they
 are the same in every field (same flow, same capture time to the microsecond, same signature and
 evidence): then they are the same alert.
+
+The output stage stamps a record when it writes it (``ensure_id``), not where it is made: most
+alerts of a busy miner are folded into a count by suppression and never written, and the id
+costs a canonical serialisation and a hash. Suppression gives a changed record no id; the stage
+gives it its own.
 """
 
 from __future__ import annotations
@@ -28,12 +33,22 @@ from typing import Any, Final
 Record = dict[str, Any]
 
 KEY: Final = "event_id"
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+).encode
+"""``json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, with the
+encoder made once (``dumps`` with options builds a new one per call)."""
 
 
 def event_id_of(record: Record) -> str:
     """The id of ``record`` (computed, whether or not the record carries one already)."""
-    text = json.dumps(without_id(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _CANONICAL(record if read_event_id(record) is None else without_id(record))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def ensure_id(record: Record) -> Record:
+    """``record`` stamped if it carries no id yet; unchanged (the same id) if it does."""
+    return stamp(record) if read_event_id(record) is None else record
 
 
 def stamp(record: Record) -> Record:

@@ -12,15 +12,19 @@ ASCII-only form, which RFC 5424's MSG needs without a BOM).
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 Record = dict[str, Any]
 """An EVE record, as ``output.eve.to_eve`` builds it."""
 
 
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+"""The encoder, made once (``json.dumps`` with options builds a new one per call)."""
+
+
 def encode(record: Record) -> str:
     """A record as compact JSON (UTF-8 text, no newline): the form the EVE file and Redis carry."""
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT(record)
 
 
 class RecordWriter(Protocol):

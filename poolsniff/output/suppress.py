@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
-from poolsniff.output.eventid import stamp
+from poolsniff.output.eventid import KEY
 from poolsniff.output.options import Option
 
 DEFAULT_SUPPRESS_S: Final = 600
@@ -159,7 +159,8 @@ class Suppressor:
         self.suppressed += count
         alert = dict(record["alert"])
         metadata = dict(alert.get("metadata") or {})
+        metadata.pop(KEY, None)  # a record of its own: the output stage gives it an id of its own
         metadata["suppressed_count"] = [str(count)]
         metadata["suppressed_since"] = [since]
         alert["metadata"] = metadata
-        return stamp({**record, "alert": alert})  # a record of its own: an id of its own
+        return {**record, "alert": alert}

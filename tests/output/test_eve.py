@@ -10,7 +10,7 @@ from poolsniff.detect import signatures as sigs
 from poolsniff.model import Alert, Detection, FlowKey, Role
 from poolsniff.output.eve import community_id, flow_id, to_eve
 from poolsniff.output.evefields import format_ts
-from poolsniff.output.eventid import event_id_of
+from poolsniff.output.eventid import event_id_of, stamp
 
 communityid = pytest.importorskip("communityid")
 
@@ -81,8 +81,8 @@ def test_record_fields(eve_validator: Any) -> None:
         "role": ["miner"],
         "flavour": ["stratum-v1"],
         "software": ["cgminer"],
-        "event_id": [event_id_of(rec)],
-    }
+    }  # the id comes when the output stage writes the record
+    assert stamp(rec)["alert"]["metadata"]["event_id"] == [event_id_of(rec)]
     assert rec["dns"]["queries"][0]["rrname"] == "a.b"
     assert not list(eve_validator.iter_errors(rec))
 
