@@ -8,17 +8,21 @@ The renderers import the summary's model; the summary imports none of them, so t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from poolsniff.report.formats.html import to_html
-from poolsniff.report.formats.table import to_table
-from poolsniff.report.summary import HostReport, to_csv, to_json
+if TYPE_CHECKING:
+    from poolsniff.report.summary import HostReport
 
 FORMATS: Final = ("table", "json", "csv", "html")
 
 
 def render(reports: list[HostReport], fmt: str, *, width: int = 100, inputs: Iterable[str] = ()) -> str:
     """The report in ``fmt`` (one of ``FORMATS``); ``width`` is for the table, ``inputs`` for HTML."""
+    # imported here: the command line reads FORMATS when it starts, for every command
+    from poolsniff.report.formats.html import to_html
+    from poolsniff.report.formats.table import to_table
+    from poolsniff.report.summary import to_csv, to_json
+
     if fmt == "table":
         return to_table(reports, width)
     if fmt == "json":

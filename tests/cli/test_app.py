@@ -55,6 +55,8 @@ NEVER_AT_START = {
     "poolsniff.intel.update.upstream",
 }  # fmt: skip
 """Modules no command imports unless it uses them (``scan`` of a capture without alerts uses none)."""
+REPORTS = {"poolsniff.report.summary", "poolsniff.report.formats.html", "poolsniff.report.formats.table"}
+"""What only ``report`` uses (``report --format`` reads the format names, not the renderers)."""
 EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
 
 
@@ -67,7 +69,8 @@ EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
          {"click"}),
         (["scan", "--help"],
          NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt"}, {"click"}),
-        (["scan", "-q", str(BENIGN)], NEVER_AT_START, {"poolsniff.run.scan", "poolsniff.engine.pipeline"}),
+        (["scan", "-q", str(BENIGN)], NEVER_AT_START | REPORTS,
+         {"poolsniff.run.scan", "poolsniff.engine.pipeline"}),
         (["report", "-q", "-o", "{tmp}/r.txt", str(EXPECTED)], NEVER_AT_START, {"poolsniff.report.summary"}),
     ],
     ids=["version", "scan-help", "scan", "report"],
