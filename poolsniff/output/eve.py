@@ -13,48 +13,13 @@ record (:mod:`poolsniff.output.eventid`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
-import struct
-from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 from poolsniff.detect.signatures import CATEGORY
-from poolsniff.model import Alert, Detection, FlowKey, FlowSummary, Role
+from poolsniff.model import Alert, Detection, FlowSummary
 from poolsniff.output.evefields import format_ts
-
-PROTO_NAMES: Final = {6: "TCP", 17: "UDP"}
-ROLE_NAMES: Final = {
-    Role.MINER: "miner",
-    Role.POOL: "pool",
-    Role.INFRA: "infrastructure",
-    Role.CLIENT: "client",
-}
-
-
-@lru_cache(maxsize=4096)  # a flow's alerts and its flow record ask for the same ids
-def community_id(src_ip: str, dst_ip: str, proto: int, sport: int, dport: int, seed: int = 0) -> str:
-    """Community ID v1 (github.com/corelight/community-id-spec) of a flow."""
-    s = _packed(src_ip)
-    d = _packed(dst_ip)
-    if (s, sport) > (d, dport):
-        s, d, sport, dport = d, s, dport, sport
-    data = struct.pack("!H", seed) + s + d + struct.pack("!BBHH", proto, 0, sport, dport)
-    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
-
-
-@lru_cache(maxsize=4096)
-def _packed(ip: str) -> bytes:
-    """The network-order bytes of an address (a few hosts make most of the alerts)."""
-    return ipaddress.ip_address(ip).packed
-
-
-@lru_cache(maxsize=4096)
-def flow_id(key: FlowKey) -> int:
-    """A stable 51-bit flow id (JSON-safe) derived from the flow's 5-tuple."""
-    text = f"{key.client_ip}|{key.client_port}|{key.server_ip}|{key.server_port}|{key.proto}"
-    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") >> 13
+from poolsniff.output.eveflow import flow_record
+from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 
 
 def _oriented(det: Detection) -> tuple[str, int, str, int]:
@@ -69,8 +34,6 @@ def to_eve(alert: Alert) -> dict[str, Any]:
     record of an alerted flow that ended (:func:`poolsniff.output.eveflow.flow_record`)."""
     det = alert.detection
     if isinstance(det, FlowSummary):
-        from poolsniff.output.eveflow import flow_record  # it imports this module
-
         return flow_record(det, alert.source_name, alert.live)
     sig = det.signature
     src_ip, sport, dst_ip, dport = _oriented(det)

@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from poolsniff.model import FlowSummary
-from poolsniff.output.eve import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 from poolsniff.output.evefields import format_ts
+from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 
 FLOWBIT_PREFIX: Final = "poolsniff."
 MINER_IS_SERVER: Final = FLOWBIT_PREFIX + "miner_is_server"

@@ -8,7 +8,7 @@ import pytest
 
 from poolsniff.detect import signatures as sigs
 from poolsniff.model import Alert, Detection, FlowKey, Role
-from poolsniff.output.eve import community_id, flow_id, to_eve
+from poolsniff.output.eve import to_eve
 from poolsniff.output.evefields import format_ts
 from poolsniff.output.eventid import event_id_of, stamp
 
@@ -25,26 +25,6 @@ communityid = pytest.importorskip("communityid")
 )
 def test_timestamp_is_suricata_format(ts_us: int, text: str) -> None:
     assert format_ts(ts_us) == text
-
-
-@pytest.mark.parametrize(
-    ("src", "dst", "proto", "sport", "dport"),
-    [
-        ("192.0.2.10", "198.51.100.10", 6, 50312, 3333),
-        ("198.51.100.10", "192.0.2.10", 6, 3333, 50312),
-        ("10.0.0.1", "10.0.0.1", 6, 80, 80),
-        ("192.0.2.30", "192.0.2.53", 17, 41000, 53),
-        ("2001:db8:10::20", "2001:db8:99::9", 6, 50123, 9999),
-        ("2001:db8::1", "2001:db8::1", 17, 5353, 53),
-    ],
-)
-@pytest.mark.parametrize("seed", [0, 1, 65535])
-def test_community_id_matches_reference(
-    src: str, dst: str, proto: int, sport: int, dport: int, seed: int
-) -> None:
-    ref = communityid.CommunityID(seed=seed)
-    expected = ref.calc(communityid.FlowTuple(proto, src, dst, sport, dport))
-    assert community_id(src, dst, proto, sport, dport, seed) == expected
 
 
 def _alert(miner_is_client: bool, role: Role = Role.MINER, **app: Any) -> Alert:
@@ -91,10 +71,3 @@ def test_live_records_carry_in_iface() -> None:
     alert = _alert(True)
     rec = to_eve(Alert(alert.detection, "eth0", live=True))
     assert rec["in_iface"] == "eth0" and "pcap_filename" not in rec
-
-
-def test_flow_id_is_stable_and_json_safe() -> None:
-    key = FlowKey("192.0.2.10", 50312, "198.51.100.10", 3333, 6)
-    assert flow_id(key) == flow_id(FlowKey(*key))
-    assert 0 < flow_id(key) < 2**53
-    assert flow_id(key) != flow_id(key._replace(client_port=50313))

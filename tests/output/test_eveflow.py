@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from poolsniff.model import Alert, FlowEnd, FlowKey, FlowSummary, Role
-from poolsniff.output.eve import community_id, flow_id, to_eve
+from poolsniff.output.eve import to_eve
 from poolsniff.output.eveflow import MINER_IS_SERVER, flow_record, flowbits
 from poolsniff.output.eventid import event_id_of, stamp
+from poolsniff.output.flowids import community_id, flow_id
 
 SECOND = 1_000_000
 T0 = 1_714_564_800 * SECOND
