@@ -142,6 +142,18 @@ class FakePool:
         for line in self.proc.stderr:
             self.log.append(line.rstrip("\n"))
 
+    def close(self) -> None:
+        """Stop the pool, let the reader see the log's end, then close the pipe.
+
+        Closing the pipe while the reader thread is still in it raised "I/O operation on closed
+        file" on that thread, which pytest then blamed on whatever test ran next.
+        """
+        self.proc.kill()
+        self.proc.wait()
+        self.reader.join(30)  # the killed process's pipe reaches its end at once
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
     def requests(self, at_least: int = 0) -> list[dict[str, Any]]:
         """The JSON lines clients sent (``<time> <peer> < <line>`` in the log), in order.
 
@@ -175,10 +187,15 @@ def fakepool(dialect: str, tls: bool = False) -> Iterator[FakePool]:
     argv += ["--proto", FAKEPOOL_PROTO[dialect], "--cert-name", "127.0.0.1", *(["--tls"] if tls else [])]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
-        yield FakePool(proc)
-    finally:
+        pool = FakePool(proc)
+    except BaseException:
         proc.kill()
         proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+        raise
+    try:
+        yield pool
+    finally:
+        pool.close()
 
