@@ -27,7 +27,7 @@ from poolsniff.output.transports.redis import (
 )
 
 from ...factories_eve import eve
-from ...ports import closed_port, free_port
+from ...ports import PortTaken, closed_port, listens, started_on_free_port
 
 
 @pytest.mark.parametrize(
@@ -127,37 +127,29 @@ class Server:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-        # a free port may be taken by another program before redis-server binds it (other suites run
-        # on this machine): then it exits at once, and a chosen port is tried again with a new one
-        for _attempt in range(1 if port else 5):
-            self.port = port or free_port()
-            self.proc = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(tmp), "--daemonize", "no", *extra],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            if self._ready():
-                return
-        pytest.fail(f"redis-server did not start on port {self.port}")
+        self.port = port
+        self.argv = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--dir", str(tmp), "--daemonize", "no", *extra]  # fmt: skip
+        try:
+            if port:  # a restart on the port the sink knows
+                self._start(port)
+            else:  # a free port another program may take first: then again on a new one
+                started_on_free_port(self._start)
+        except PortTaken as e:
+            pytest.fail(f"redis-server did not start on port {self.port}: {e}")
 
-    def _ready(self) -> bool:
-        """Whether this redis-server answers within 10 s (False if it exited, or the port is another's)."""
+    def _start(self, port: int) -> None:
+        """Start redis-server on ``port``; PortTaken unless it listens there itself within 10 s."""
+        self.port = port
+        self.proc = subprocess.Popen(
+            [*self.argv, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                return False
-            try:  # ours, not another program's (or another suite's redis) that won the port
-                info = self.call("INFO", "server")
-                return f"process_id:{self.proc.pid}\r\n".encode() in info
-            except RedisError as e:  # NOAUTH: it wants a password first (--requirepass)
-                return "NOAUTH" in str(e) and self.proc.poll() is None
-            except ValueError:  # not RESP: another program holds the port
-                return False
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    return False
-                time.sleep(0.05)
+        while not listens(self.proc.pid, port):  # its own socket, not another program's
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise PortTaken(f"exit status {self.proc.poll()}")
+            time.sleep(0.05)
 
     @property
     def url(self) -> str:
