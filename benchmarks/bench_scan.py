@@ -27,11 +27,11 @@ Generates the mixed capture with ``benchmarks/mixcap.py`` (or reuses it: capture
 by size and seed), then runs, for a few rounds and alternating, ``poolsniff scan -q FILE``
 (once per ``--jobs`` value) and ``ndpiReader -i FILE -q`` (when it is installed). For each it
 prints packets/s, MB/s, wall time (best and median round), peak RSS (of the largest process,
-from ``wait4``), the peak of the processes' summed PSS (sampled from /proc every 5 ms in one
-extra round per tool, whose time is not counted: the sampler would take CPU from a tool using
-both cores; a forked process's pages shared with its parent count once) and the ratio
-poolsniff/nDPI. It also checks that
-every mining flow of the capture was alerted.
+from ``wait4``; the commands are started by ``launcher.py``, so that figure is the command's
+own), the peak of the processes' summed PSS (sampled from /proc every 5 ms in one extra round
+per tool, whose time is not counted: the sampler would take CPU from a tool using both cores;
+a forked process's pages shared with its parent count once) and the ratio poolsniff/nDPI. It
+also checks that every mining flow of the capture was alerted.
 
     python benchmarks/bench_scan.py                        # 1,000,000 packets, about 1 GB
     python benchmarks/bench_scan.py --sizes 1000000,4000000  # the flat-memory check
@@ -62,6 +62,7 @@ sys.path.insert(0, str(HERE))
 import mixcap  # noqa: E402
 import realmix  # noqa: E402
 import shortmix  # noqa: E402
+from launcher import Launcher  # noqa: E402
 
 NDPI = "ndpiReader"
 
@@ -147,29 +148,30 @@ def _environ() -> dict[str, str]:
     return {**os.environ, "POOLSNIFF_DATA_DIR": str(DATA_DIR)}
 
 
-def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL, *, sample: bool = False) -> Run:
-    """Run ``cmd``; wall time, peak RSS from wait4 and, with ``sample``, the tree's summed PSS
-    sampled every 5 ms (0 otherwise)."""
+LAUNCHER = Launcher()
+"""Starts the timed commands (``benchmarks/launcher.py``: a command's peak RSS is then its own)."""
+
+
+def timed(cmd: list[str], *, sample: bool = False) -> Run:
+    """Run ``cmd`` (output discarded) through the launcher; wall time, peak RSS of the command
+    from wait4 and, with ``sample``, the tree's summed PSS sampled every 5 ms (0 otherwise)."""
     peak = [0]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=_environ())
+    pid = LAUNCHER.begin(cmd, _environ())
     done = threading.Event()
 
     def sampling() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_pss_kib(proc.pid))
+            peak[0] = max(peak[0], _tree_pss_kib(pid))
             done.wait(0.005)
 
     sampler = threading.Thread(target=sampling, daemon=True)
     if sample:
         sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    wall, max_rss, status = LAUNCHER.end()
     done.set()
     if sample:
         sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, usage.ru_maxrss, peak[0], proc.returncode)
+    return Run(wall, max_rss, peak[0], status)
 
 
 def capture(cache: Path, packets: int, seed: int) -> tuple[Path, dict[str, object]]:
@@ -390,6 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", action="store_true", help="also measure live replay (root, tcpreplay)")
     parser.add_argument("--live-packets", type=int, default=200_000, help="capture size for --live")
     args = parser.parse_args(argv)
+    LAUNCHER.start()  # while this process is small: see launcher.py
     ndpi = not args.no_ndpi and shutil.which(NDPI) is not None
     if not ndpi:
         print("ndpiReader not installed (Debian: libndpi-bin): no ratios")
