@@ -77,7 +77,7 @@ class Direction:
 
     __slots__ = (
         "key", "from_client", "synced", "mode", "reasm", "buf", "lines", "inspected",
-        "first", "http_body", "http_head", "tunnels", "tunnel_kind", "peer", "ws", "counters",
+        "first", "http_body", "http_head", "http_skip", "tunnels", "tunnel_kind", "peer", "ws", "counters",
     )  # fmt: skip
 
     def __init__(
@@ -106,6 +106,8 @@ class Direction:
         self.http_body = -1
         """Body bytes still expected for the current HTTP message (-1: in a head)."""
         self.http_head: http.HttpHead | None = None
+        self.http_skip = 0
+        """Body bytes of the current HTTP message still to pass over unread (its head is reported)."""
         self.tunnels: list[str] = []
         """The tunnel prefixes read (or being read) in this direction, outermost first."""
         self.tunnel_kind = ""
@@ -354,6 +356,12 @@ class Direction:
     # ------------------------------------------------------------------ HTTP
 
     def _http(self, ts: int, data: bytes) -> list[Event]:
+        if self.http_skip:  # inside a body nobody reads: count it off, keep nothing
+            if len(data) <= self.http_skip:
+                self.http_skip -= len(data)
+                return []
+            data = data[self.http_skip :]
+            self.http_skip = 0
         buf = self.buf + data
         out: list[Event] = []
         while buf and self.mode == _HTTP:
@@ -378,6 +386,17 @@ class Direction:
                     break
                 self.http_body = length
             head = self.http_head
+            length = self.http_body
+            text = buf.lstrip(_WS)
+            if text and text[:1] not in b"{[" and length > len(buf) - len(text):
+                # a body that is not JSON: only its length matters (to find the next head)
+                out.extend(self._http_done(ts, head, b""))
+                if len(buf) < length:
+                    self.http_skip = length - len(buf)
+                    buf = b""
+                    break
+                buf = buf[length:]
+                continue
             if len(buf) < self.http_body and len(buf) < MAX_HTTP_BODY:
                 break
             body, buf = buf[: self.http_body], buf[self.http_body :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -351,6 +352,51 @@ def test_http_body_kinds(body: bytes, expected: list[Any]) -> None:
     f.send(b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     assert kinds(f.events)[0] == "HttpMessage"
     assert values(f.events) == expected
+
+
+HTML = b"  <html>" + bytes(range(256)) * 40 + b"{not json}</html>"
+"""A body that is not JSON (leading blanks, binary bytes, a brace inside it) of 10 KiB."""
+
+
+@pytest.mark.parametrize(
+    "cuts",
+    [
+        pytest.param([], id="one-segment"),
+        pytest.param([60], id="head|body"),
+        pytest.param([60, 61, 63], id="blanks-alone"),
+        pytest.param(list(range(100, 10_400, 1460)), id="mss-segments"),
+        pytest.param(list(range(1, 10_400, 997)), id="odd-segments"),
+    ],
+)
+def test_http_body_that_is_not_json_is_passed_over_and_the_next_head_read(cuts: list[int]) -> None:
+    """Keep-alive: a form POST with a 10 KiB non-JSON body, then a getwork request. The first head
+    is reported with no body as soon as the body's first byte says it is not JSON, the body's bytes
+    are counted off (not buffered), and the next head and its JSON body are read where they start."""
+    first = b"POST /form HTTP/1.1\r\nHost: a.example\r\nContent-Length: %d\r\n\r\n" % len(HTML) + HTML
+    f = Fed()
+    pieces = split(first + GETWORK, cuts)
+    reported, held = [], []
+    for piece in pieces:
+        reported.append(len(f.send(piece)))
+        held.append(f.d.buffered())
+    assert kinds(f.events) == ["HttpMessage", "HttpMessage", "JsonMessage"]
+    form = f.events[0]
+    assert isinstance(form, HttpMessage) and (form.uri, form.body) == ("/form", b"")
+    assert f.events[1].uri == ETH_GETWORK_URI  # type: ignore[attr-defined]
+    assert values(f.events) == [j(ETH_GETWORK_BODY)]
+    ends = list(itertools.accumulate(map(len, pieces)))
+    at = next(i for i, end in enumerate(ends) if end > first.index(b"<html>"))
+    assert sum(reported[:at]) == 0 and reported[at] >= 1  # the head goes out with the body's first byte
+    assert max(held[at : next(i for i, end in enumerate(ends) if end >= len(first)) + 1]) <= len(GETWORK)
+    assert not f.ignored()
+
+
+def test_http_body_that_is_only_blanks_then_the_next_head() -> None:
+    """A body of blanks is read whole (it may still turn out to be JSON): the next head follows it."""
+    f = Fed()
+    f.send(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", b"  ", b" " + GETWORK)
+    assert kinds(f.events) == ["HttpMessage", "HttpMessage", "JsonMessage"]
+    assert f.events[0].body == b"   "  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
