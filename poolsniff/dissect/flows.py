@@ -17,7 +17,9 @@ table a recorder of these calls instead. ``FlowTable.fast`` maps the raw bytes o
 direction's addresses and ports (``src + dst + sport + dport``, as they sit in the
 IPv4/IPv6 and TCP headers) to ``(flow, closed, tally)``; ``closed`` says the direction has
 nothing more to read, and ``tally`` counts the packets and bytes of that direction that the
-prefilter deals with itself (:func:`tally`). ``poolsniff.engine.fast.prefilter`` looks packets up
+prefilter deals with itself (:func:`tally`). A direction of a TLS session being shaped, once its
+segments can only advance the shape, also carries the shape's state and records (``Entry``), so
+the prefilter reads their record headers itself. ``poolsniff.engine.fast.prefilter`` looks packets up
 there before decoding them. Each flow counts its packets and bytes (captured frame sizes) each way
 and knows when it started, for the EVE ``flow`` record of a flow that alerted.
 """
@@ -126,8 +128,13 @@ class Flow:
         return c[0] + cp, c[1] + sp, c[2] + cb, c[3] + sb
 
 
-Entry = tuple[Flow, bool, bytearray]
-"""A ``FlowTable.fast`` value: the flow, whether this direction is closed, this direction's tally."""
+Lane = tuple[bytearray, bytearray]
+"""What the prefilter needs to read a direction's TLS record headers itself: the shape's state and records."""
+Entry = tuple[Flow, bool, bytearray] | tuple[Flow, bool, bytearray, bytearray, bytearray, bool]
+"""A ``FlowTable.fast`` value: the flow, whether this direction is closed, this direction's tally; for an
+open direction of a TLS session being shaped (``dissect/shape``), also the shape's state and records and
+whether the direction is the client's, so the prefilter can read the record headers of its in-order
+segments itself (``shape.quiet``)."""
 
 
 class Dissector:
@@ -194,6 +201,20 @@ class Dissector:
             flow.bypass = True
             self.counters["flows-bypassed"] += 1
         return True
+
+    def lane(self, flow: Flow, from_client: bool) -> Lane | None:
+        """The shape a direction's segments do nothing but advance, for the prefilter (see ``Entry``).
+
+        A TLS session being shaped, both sides have spoken (the Stratum V2 check is done) and the
+        direction has nothing else to read: its segments then only advance the shape, until a
+        snapshot or a stop (which the prefilter leaves to :meth:`data`).
+        """
+        shape = flow.shape
+        if type(shape) is not RecordShape or shape.done or not flow.sv2_done or flow.bypass:
+            return None
+        if (flow.c if from_client else flow.s).mode != _IGNORE:
+            return None
+        return shape.state, shape.records
 
     def end(
         self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
@@ -332,6 +353,8 @@ class FlowTable:
                 seq = (seq + 1) & 0xFFFFFFFF  # data on a SYN (TCP Fast Open) starts after it
             if payload and self.dissector.data(flow, from_client, ts_us, seq, payload, events):
                 self.mark_closed(flow, from_client)
+            elif payload and flow.shape is not None:
+                self._open_lane(flow, from_client)
             if flags & (FIN | RST):
                 # one bit per side, so a retransmitted FIN does not close the flow
                 flow.fins |= 3 if flags & RST else (1 if from_client else 2)
@@ -351,6 +374,16 @@ class FlowTable:
         raw = flow.raw[0 if from_client else 1]
         if raw in self.fast:
             self.fast[raw] = (flow, True, flow.tallies[0 if from_client else 1])
+
+    def _open_lane(self, flow: Flow, from_client: bool) -> None:
+        """Give a direction's ``fast`` entry the shape its segments only advance (``Dissector.lane``)."""
+        raw = flow.raw[0 if from_client else 1]
+        entry = self.fast.get(raw)
+        if entry is None or entry[1] or len(entry) > 3:
+            return
+        lane = self.dissector.lane(flow, from_client)
+        if lane is not None:
+            self.fast[raw] = (flow, False, entry[2], lane[0], lane[1], from_client)
 
     def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow:
         """Start the flow of a SYN, a SYN-ACK or a packet with data."""

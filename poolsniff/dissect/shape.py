@@ -19,6 +19,13 @@ Until then it reports a :class:`~poolsniff.model.TlsRecords` snapshot to the det
 server's record once the session is :data:`REPORT_AFTER_S` old, then at a server's record after at
 least :data:`REPORT_EVERY` more records, and once more when it stops or the flow ends. The flow table
 bounds how many flows are shaped at once.
+
+Most segments of a shaped session only move the reading on (the next stream byte, what is left of the
+current record, one more 8-byte record). The shape keeps that state in a small ``bytearray``
+(:data:`STATE`, :data:`SIDE`) which the flow table hands to the prefilter with ``records``: the C walk
+(``engine/fast/_walk.c``) advances it itself for an in-order segment that leaves it :data:`QUIET`
+(:func:`quiet` is its reference) and leaves any other segment -- a snapshot due, a stop, a gap --
+to :meth:`RecordShape.feed`, which reads the same state with :func:`advance`.
 """
 
 from __future__ import annotations
@@ -50,90 +57,169 @@ RECORD: Final = struct.Struct("!IBxH")
 _US_PER_MS: Final = 1000
 
 
-class _Side:
-    """Where one direction's next record header starts, and what is left of the current record."""
+STATE: Final = struct.Struct("=qIIBB2x")
+"""The head of a shape's state: start (µs, when ``OPEN``), records counted, records reported, done, open."""
+SIDE: Final = struct.Struct("=IIBB4s2x")
+"""One side's state: next stream byte, bytes left of the current record, next byte known, partial header."""
+STATE_SIZE: Final = STATE.size + 2 * SIDE.size
+"""52 bytes: ``STATE``, then the server's ``SIDE``, then the client's (``_walk.c`` reads the same layout)."""
+DONE: Final = 16
+"""Offset of the done byte."""
+OPEN: Final = 17
+"""Offset of the byte saying the prefilter may advance the shape itself (the start fits 64 bits)."""
+QUIET, SNAPSHOT, STOP = range(3)
+"""What a segment did to a shape (:func:`advance`): nothing to report, a snapshot is due, shaping stops."""
+_COUNTS = struct.Struct("=II")
+_INT64 = range(-(1 << 63), 1 << 63)
+_MAX_MS = 0xFFFFFFFF
 
-    __slots__ = ("next_seq", "need", "head")
 
-    def __init__(self, next_seq: int | None) -> None:
-        self.next_seq = next_seq
-        self.need = 0
-        self.head = b""
+def new_state(start_us: int, server_next: int | None, client_next: int | None) -> bytearray:
+    """A shape's state at its ClientHello (see ``STATE`` and ``SIDE``)."""
+    state = bytearray(STATE_SIZE)
+    usable = start_us in _INT64
+    STATE.pack_into(state, 0, start_us if usable else 0, 0, 0, 0, usable)
+    for at, known in ((STATE.size, server_next), (STATE.size + SIDE.size, client_next)):
+        SIDE.pack_into(state, at, known or 0, 0, known is not None, 0, b"")
+    return state
+
+
+def advance(
+    state: bytearray,
+    records: bytearray,
+    start_us: int,
+    from_client: bool,
+    ts_us: int,
+    seq: int,
+    payload: bytes,
+) -> int:
+    """Read the record headers of one segment into ``state`` and ``records`` (in place): QUIET,
+    SNAPSHOT when a snapshot is due, or STOP when shaping must stop (the state is then as far as
+    the segment was read). ``_walk.c`` does the same for a segment that leaves it QUIET."""
+    at = STATE.size + from_client * SIDE.size
+    count, reported = _COUNTS.unpack_from(state, 8)
+    next_seq, need, known, head_len, head = SIDE.unpack_from(state, at)
+    if not known:
+        next_seq = seq
+    offset = (seq - next_seq) & 0xFFFFFFFF
+    if offset >= 0x80000000:  # wholly or partly seen before: a retransmission
+        skip = (next_seq - seq) & 0xFFFFFFFF
+        if skip >= len(payload):
+            return QUIET
+        payload, seq = payload[skip:], next_seq
+    elif offset:
+        return STOP  # a gap: the next header is lost
+    next_seq = (seq + len(payload)) & 0xFFFFFFFF
+    head = head[:head_len]
+    pos, end, ok = 0, len(payload), True
+    while pos < end:
+        if need:
+            step = min(need, end - pos)
+            need -= step
+            pos += step
+            continue
+        take = 5 - len(head)
+        head += payload[pos : pos + take]
+        pos += take
+        if len(head) < 5:
+            break
+        ctype, major, length = head[0], head[1], (head[3] << 8) | head[4]
+        head = b""
+        if ctype not in _TLS_TYPES or major != 3 or length > 2**14 + 2048:
+            ok = False
+            break
+        if length > HUGE_RECORD or (length > BULK_RECORD and count >= HANDSHAKE_RECORDS):
+            ok = False
+            break
+        need = length
+        if count < MAX_RECORDS:
+            ms = min(max(0, (ts_us - start_us) // _US_PER_MS), _MAX_MS)
+            records += RECORD.pack(ms, from_client << 7 | ctype, length)
+        count += 1
+    SIDE.pack_into(state, at, next_seq, need, True, len(head), head)
+    _COUNTS.pack_into(state, 8, count, reported)
+    if not ok or ts_us - start_us > MAX_SECONDS * 1_000_000 or count >= MAX_RECORDS:
+        return STOP
+    if (
+        not from_client
+        and count - reported >= REPORT_EVERY
+        and ts_us - start_us >= REPORT_AFTER_S * 1_000_000
+    ):
+        return SNAPSHOT
+    return QUIET
+
+
+def quiet(
+    state: bytearray, records: bytearray, from_client: bool, ts_us: int, seq: int, payload: bytes
+) -> bool:
+    """Advance the shape by one segment if that is all the segment does (QUIET); else change nothing.
+
+    The prefilter's way (``engine/fast/walk.decide``, the reference of ``_walk.c``): only a side
+    whose next byte is known, of an open shape that is not done; the rest goes to :meth:`RecordShape.feed`.
+    """
+    if state[DONE] or not state[OPEN] or not state[STATE.size + from_client * SIDE.size + 8]:
+        return False
+    trial, kept = bytearray(state), len(records)
+    if advance(trial, records, STATE.unpack_from(state)[0], from_client, ts_us, seq, payload) != QUIET:
+        del records[kept:]
+        return False
+    state[:] = trial
+    return True
 
 
 class RecordShape:
-    """The record headers of one TLS session, from its ClientHello on."""
+    """The record headers of one TLS session, from its ClientHello on.
 
-    __slots__ = ("flow", "hello", "start_us", "sides", "records", "count", "reported", "done")
+    Its state is a ``bytearray`` (``STATE``, ``SIDE``) that the prefilter may advance too: the flow
+    table hands it, with ``records``, to the ``fast`` entries of the flow's directions.
+    """
+
+    __slots__ = ("flow", "hello", "start_us", "state", "records")
 
     def __init__(self, hello: TlsClientHello, client_next: int | None, server_next: int | None) -> None:
         """Start after ``hello``; ``client_next``/``server_next``: each side's next stream byte (if known)."""
         self.flow: FlowKey = hello.flow
         self.hello = hello
         self.start_us = hello.ts_us
-        self.sides = (_Side(server_next), _Side(client_next))
+        self.state = new_state(hello.ts_us, server_next, client_next)
         self.records = bytearray()
-        self.count = 0
-        self.reported = 0
-        self.done = False
+        """Eight bytes per record (``RECORD``); never replaced, only extended (the prefilter holds it)."""
+
+    @property
+    def count(self) -> int:
+        """Records read so far (those past ``MAX_RECORDS`` are counted, not kept)."""
+        return int(_COUNTS.unpack_from(self.state, 8)[0])
+
+    @property
+    def reported(self) -> int:
+        """``count`` at the last snapshot."""
+        return int(_COUNTS.unpack_from(self.state, 12)[0])
+
+    @reported.setter
+    def reported(self, value: int) -> None:
+        struct.pack_into("=I", self.state, 12, value)
+
+    @property
+    def done(self) -> bool:
+        """Whether shaping has stopped."""
+        return bool(self.state[DONE])
+
+    @done.setter
+    def done(self, value: bool) -> None:
+        self.state[DONE] = bool(value)
 
     def active(self) -> bool:
         """Whether the shape is still being read."""
-        return not self.done
+        return not self.state[DONE]
 
     def feed(self, from_client: bool, ts_us: int, seq: int, payload: bytes) -> TlsRecords | None:
         """Read the record headers in one segment; return a snapshot when one is due."""
-        side = self.sides[from_client]
-        if side.next_seq is None:
-            side.next_seq = seq
-        offset = (seq - side.next_seq) & 0xFFFFFFFF
-        if offset >= 0x80000000:  # wholly or partly seen before: a retransmission
-            skip = (side.next_seq - seq) & 0xFFFFFFFF
-            if skip >= len(payload):
-                return None
-            payload, seq = payload[skip:], side.next_seq
-        elif offset:
-            return self.stop()  # a gap: the next header is lost
-        side.next_seq = (seq + len(payload)) & 0xFFFFFFFF
-        if not self._headers(side, from_client, ts_us, payload):
+        got = advance(self.state, self.records, self.start_us, from_client, ts_us, seq, payload)
+        if got == STOP:
             return self.stop()
-        if ts_us - self.start_us > MAX_SECONDS * 1_000_000 or self.count >= MAX_RECORDS:
-            return self.stop()
-        if (
-            not from_client
-            and self.count - self.reported >= REPORT_EVERY
-            and ts_us - self.start_us >= REPORT_AFTER_S * 1_000_000
-        ):
+        if got == SNAPSHOT:
             return self.snapshot(ts_us)
         return None
-
-    def _headers(self, side: _Side, from_client: bool, ts_us: int, data: bytes) -> bool:
-        """Walk the record headers in ``data``; False when it is not TLS or turns bulk."""
-        pos, end = 0, len(data)
-        while pos < end:
-            if side.need:
-                step = min(side.need, end - pos)
-                side.need -= step
-                pos += step
-                continue
-            take = 5 - len(side.head)
-            head = side.head + data[pos : pos + take]
-            pos += take
-            if len(head) < 5:
-                side.head = head
-                return True
-            side.head = b""
-            ctype, major, length = head[0], head[1], (head[3] << 8) | head[4]
-            if ctype not in _TLS_TYPES or major != 3 or length > 2**14 + 2048:
-                return False
-            if length > HUGE_RECORD or (length > BULK_RECORD and self.count >= HANDSHAKE_RECORDS):
-                return False
-            side.need = length
-            if self.count < MAX_RECORDS:
-                ms = (ts_us - self.start_us) // _US_PER_MS
-                self.records += RECORD.pack(max(0, ms), from_client << 7 | ctype, length)
-            self.count += 1
-        return True
 
     def snapshot(self, ts_us: int) -> TlsRecords:
         """The records so far, as an event."""

@@ -112,8 +112,10 @@ def test_bulk_data_stops_shaping_and_the_prefilter_may_skip_the_flow() -> None:
 def test_a_shaped_session_stays_open_to_the_prefilter() -> None:
     table = FlowTable()
     run(session(MINER[:4], close=False).packets, table)
-    assert not any(closed for _, closed, _ in table.fast.values())
+    assert not any(entry[1] for entry in table.fast.values())
     assert table.dissector.shaping == 1
+    # both sides have spoken: the prefilter may read the record headers of either side itself
+    assert sorted(len(entry) for entry in table.fast.values()) == [6, 6]
 
 
 def test_shaped_sessions_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

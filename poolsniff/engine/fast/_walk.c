@@ -8,7 +8,10 @@
  * fallback when this module is not built) does: it walks the records from ``pos``; for a
  * plain, whole IPv4 or IPv6 TCP packet (behind at most one 802.1Q tag) of a flow direction
  * in ``fast`` that is closed, or that carries no data and no SYN, FIN or RST, it stamps the
- * flow's ``last_ts`` and counts the packet against ``budget``; a packet with no data and no
+ * flow's ``last_ts`` and counts the packet against ``budget``; so it does with a segment of a
+ * direction whose entry carries a TLS record shape (``poolsniff.dissect.shape``) when the segment
+ * only advances that shape (``shape_step``, as ``shape.quiet``: no snapshot due, no stop; the
+ * headers are read into the state the Python shaper shares); a packet with no data and no
  * SYN, FIN or RST of no known flow is counted against ``budget`` too (the flow table would
  * only count it). A plain, whole UDP datagram to and from ports other than 53 is counted in
  * ``others`` (the flow table drops it; it does not count towards the idle sweep). It stops at
@@ -60,7 +63,8 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
  * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
  */
-static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data)
+static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
+                          const unsigned char **tcp)
 {
     const unsigned char *l3;
     Py_ssize_t room; /* bytes of the frame from l3 on */
@@ -90,6 +94,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
         if (hl < 20 || *data < 0 || (Py_ssize_t)total > room)
             return 0;
         *key = l3 + 12;
+        *tcp = l3 + 20;
         return 12;
     }
     if (et == ETH_IPV6 && room >= 54) {
@@ -102,6 +107,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
         if (hl < 20 || *data < 0 || 40 + (Py_ssize_t)length > room)
             return 0;
         *key = l3 + 8;
+        *tcp = l3 + 40;
         return 36;
     }
     return 0;
@@ -165,12 +171,144 @@ static void tally(PyObject *counts, Py_ssize_t len)
     memcpy(PyByteArray_AS_STRING(counts), t, sizeof t);
 }
 
+/*
+ * The TLS record shape of a direction (poolsniff.dissect.shape): a 52-byte state shared with the
+ * Python ``RecordShape`` (``shape.STATE`` then two ``shape.SIDE``, native byte order, no padding
+ * between fields) and its records (a bytearray, 8 bytes per record).
+ */
+#define ST_START 0      /* int64: the ClientHello's time, µs */
+#define ST_COUNT 8      /* uint32: records read */
+#define ST_REPORTED 12  /* uint32: count at the last snapshot */
+#define ST_DONE 16      /* uint8: shaping stopped */
+#define ST_OPEN 17      /* uint8: the start fits 64 bits: the walk may advance it */
+#define ST_SIDES 20     /* the server's side, then the client's */
+#define SIDE_SIZE 16
+#define SD_NEXT 0       /* uint32: next stream byte */
+#define SD_NEED 4       /* uint32: bytes left of the current record */
+#define SD_KNOWN 8      /* uint8: next stream byte known */
+#define SD_HEAD_LEN 9   /* uint8: bytes of a partial header (0-4) */
+#define SD_HEAD 10      /* 4 bytes: the partial header */
+#define STATE_SIZE 52
+#define MAX_RECORDS 96            /* shape.MAX_RECORDS */
+#define MAX_US (1800LL * 1000000) /* shape.MAX_SECONDS */
+#define BULK_RECORD 4096          /* shape.BULK_RECORD */
+#define HANDSHAKE_RECORDS 16      /* shape.HANDSHAKE_RECORDS */
+#define HUGE_RECORD 8192          /* shape.HUGE_RECORD */
+#define MAX_LENGTH (16384 + 2048) /* any TLS record */
+#define REPORT_AFTER_US (60LL * 1000000) /* shape.REPORT_AFTER_S */
+#define REPORT_EVERY 2            /* shape.REPORT_EVERY */
+#define RECORD_SIZE 8
+
+static inline int tls_type(unsigned t) { return t >= 20 && t <= 24; }
+
+/*
+ * ``poolsniff.dissect.shape.quiet``: advance the shape by the segment ``p[0:n]`` (stream byte
+ * ``seq``, time ``ts``) when that is all the segment does -- no snapshot due, no stop -- and return
+ * 1; otherwise change nothing and return 0 (the pipeline reads it: ``RecordShape.feed``); -1 on error.
+ */
+static int shape_step(PyObject *state_obj, PyObject *records, int from_client, long long ts, uint32_t seq,
+                      const unsigned char *p, Py_ssize_t n)
+{
+    unsigned char *st, *side, head[5], out[MAX_RECORDS * RECORD_SIZE];
+    int64_t start;
+    uint32_t count, reported, next_seq, need, off;
+    unsigned head_len;
+    Py_ssize_t pos = 0, nout = 0, kept;
+    __int128 age;
+
+    if (!PyByteArray_Check(state_obj) || PyByteArray_GET_SIZE(state_obj) < STATE_SIZE || !PyByteArray_Check(records))
+        return 0;
+    st = (unsigned char *)PyByteArray_AS_STRING(state_obj);
+    side = st + ST_SIDES + SIDE_SIZE * (from_client ? 1 : 0);
+    if (st[ST_DONE] || !st[ST_OPEN] || !side[SD_KNOWN])
+        return 0;
+    memcpy(&start, st + ST_START, 8);
+    memcpy(&count, st + ST_COUNT, 4);
+    memcpy(&reported, st + ST_REPORTED, 4);
+    memcpy(&next_seq, side + SD_NEXT, 4);
+    memcpy(&need, side + SD_NEED, 4);
+    head_len = side[SD_HEAD_LEN] < 5 ? side[SD_HEAD_LEN] : 4;
+    memcpy(head, side + SD_HEAD, 4);
+    age = (__int128)ts - start;
+    off = seq - next_seq;
+    if (off >= 0x80000000u) { /* wholly or partly seen before: a retransmission */
+        uint32_t skip = next_seq - seq;
+        if ((Py_ssize_t)skip >= n)
+            return 1;
+        p += skip;
+        n -= (Py_ssize_t)skip;
+        seq = next_seq;
+    } else if (off) {
+        return 0; /* a gap: shaping stops */
+    }
+    next_seq = seq + (uint32_t)n;
+    while (pos < n) {
+        unsigned ctype, length;
+        Py_ssize_t take;
+
+        if (need) {
+            Py_ssize_t step = (Py_ssize_t)need < n - pos ? (Py_ssize_t)need : n - pos;
+            need -= (uint32_t)step;
+            pos += step;
+            continue;
+        }
+        take = 5 - (Py_ssize_t)head_len;
+        if (take > n - pos)
+            take = n - pos;
+        memcpy(head + head_len, p + pos, (size_t)take);
+        head_len += (unsigned)take;
+        pos += take;
+        if (head_len < 5)
+            break;
+        head_len = 0;
+        ctype = head[0];
+        length = ((unsigned)head[3] << 8) | head[4];
+        if (!tls_type(ctype) || head[1] != 3 || length > MAX_LENGTH)
+            return 0; /* not TLS: shaping stops */
+        if (length > HUGE_RECORD || (length > BULK_RECORD && count >= HANDSHAKE_RECORDS))
+            return 0; /* bulk: shaping stops */
+        need = length;
+        if (count < MAX_RECORDS) {
+            __int128 ms = age / 1000;
+            uint32_t ms32 = ms < 0 ? 0 : ms > 0xFFFFFFFF ? 0xFFFFFFFFu : (uint32_t)ms;
+            unsigned char *r = out + nout;
+            r[0] = (unsigned char)(ms32 >> 24);
+            r[1] = (unsigned char)(ms32 >> 16);
+            r[2] = (unsigned char)(ms32 >> 8);
+            r[3] = (unsigned char)ms32;
+            r[4] = (unsigned char)((from_client ? 0x80 : 0) | ctype);
+            r[5] = 0;
+            r[6] = (unsigned char)(length >> 8);
+            r[7] = (unsigned char)length;
+            nout += RECORD_SIZE;
+        }
+        count += 1;
+    }
+    if (age > MAX_US || count >= MAX_RECORDS)
+        return 0; /* shaping stops */
+    if (!from_client && (long long)count - (long long)reported >= REPORT_EVERY && age >= REPORT_AFTER_US)
+        return 0; /* a snapshot is due */
+    if (nout) {
+        kept = PyByteArray_GET_SIZE(records);
+        if (PyByteArray_Resize(records, kept + nout) < 0)
+            return -1;
+        memcpy(PyByteArray_AS_STRING(records) + kept, out, (size_t)nout);
+    }
+    memcpy(st + ST_COUNT, &count, 4);
+    memcpy(side + SD_NEXT, &next_seq, 4);
+    memcpy(side + SD_NEED, &need, 4);
+    side[SD_HEAD_LEN] = (unsigned char)head_len;
+    memset(side + SD_HEAD, 0, 4);
+    memcpy(side + SD_HEAD, head, head_len);
+    return 1;
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
-    const unsigned char *k = NULL;
+    const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
-    Py_ssize_t klen = tcp_key(frame, len, &k, &data);
+    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp);
     PyObject *key, *entry, *stamp;
     int closed, rc;
 
@@ -190,8 +328,24 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
     if (closed < 0)
         return -1;
-    if (!closed && data != 0)
-        return FEED;
+    if (!closed && data != 0) {
+        /* a direction of a TLS session being shaped: (flow, False, tally, state, records, from_client) */
+        int from_client;
+        const unsigned char *payload;
+        uint32_t seq;
+
+        if (PyTuple_GET_SIZE(entry) < 6)
+            return FEED;
+        from_client = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 5));
+        if (from_client < 0)
+            return -1;
+        payload = tcp + (((unsigned)tcp[12] >> 4) << 2);
+        seq = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
+        rc = shape_step(PyTuple_GET_ITEM(entry, 3), PyTuple_GET_ITEM(entry, 4), from_client, ts, seq, payload,
+                        (Py_ssize_t)data);
+        if (rc <= 0)
+            return rc < 0 ? -1 : FEED;
+    }
     if (PyTuple_GET_SIZE(entry) > 2) /* the direction's packets and bytes, as walk.tally counts them */
         tally(PyTuple_GET_ITEM(entry, 2), len);
     stamp = PyLong_FromLongLong(ts);

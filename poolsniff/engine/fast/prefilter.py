@@ -11,7 +11,9 @@ reader's ``Walker`` hook, any ``if_tsresol`` and interface, Ethernet interfaces 
 decides for each frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not)
 whose headers are plain and whole, it takes the addresses and ports straight out of the
 record as a key of ``FlowTable.fast``: a known direction that is closed (or a packet with
-no data, no SYN, FIN or RST) is stamped and counted right there, and a packet with no data,
+no data, no SYN, FIN or RST) is stamped and counted right there, and so is an in-order segment
+of a TLS session being shaped that only advances its record shape (``shape.quiet``: the headers
+are read here, into the state the shaper shares); a packet with no data,
 no SYN, FIN or RST of no known flow is only counted; a plain, whole UDP datagram with
 neither port 53 is only counted (the flow table drops it). Everything else -- and one
 packet in a while, so the idle sweep and the hold check run exactly where they would --

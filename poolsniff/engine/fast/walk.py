@@ -4,13 +4,14 @@ source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment
 
 ``decide`` says what the prefilter does with one Ethernet frame: leave it to the pipeline
 (FEED), deal with it as a TCP packet (SKIP_TCP: a plain, whole IPv4/IPv6 TCP packet of a
-known direction that is closed or that carries no data -- its flow is stamped and the packet
-added to the direction's tally -- or with no data of no known flow) or as a UDP datagram the
-flow table drops (SKIP_UDP: plain, whole, neither port 53). ``skip`` walks classic pcap records,
-``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is ``skip`` plus the record
-it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG`` and ``STEP`` are the C
-functions when the extension is built (``ACCELERATED``), else these; the tests compare the two
-record by record.
+known direction that is closed or that carries no data, or whose segment only advances the TLS
+record shape its ``fast`` entry carries (``shape.quiet``: no snapshot due, no stop) -- its flow is
+stamped and the packet added to the direction's tally -- or with no data of no known flow) or as
+a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither port 53). ``skip`` walks
+classic pcap records, ``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is
+``skip`` plus the record it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG``
+and ``STEP`` are the C functions when the extension is built (``ACCELERATED``), else these; the
+tests compare the two record by record.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Final
 
 from poolsniff.dissect import flows as flowtable
 from poolsniff.dissect.flows import Entry, tally
+from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
@@ -43,6 +45,7 @@ _UDP6 = struct.Struct("!B3xHB33xHH").unpack_from
 _EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpack_from)
 """An enhanced packet block's type, length, interface, time high and low, captured length."""
 _U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)
+_SEQ = struct.Struct("!I").unpack_from
 FEED: Final = 0
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
@@ -122,7 +125,8 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
-    carries no data (its flow is stamped with ``ts`` here), or with no data of no known flow.
+    carries no data, or whose segment only advances its direction's TLS record shape (read here,
+    ``_shaped``), its flow stamped with ``ts`` here; or with no data of no known flow.
     SKIP_UDP: ``udp_other``. FEED: anything else.
     """
     entry, data = lookup(get, buf, f, stop)
@@ -130,12 +134,25 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
         if data == 0:
             return SKIP_TCP
         return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
-    if entry[1] or not data:
+    if entry[1] or not data or (len(entry) > 5 and _shaped(entry, buf, f, data, ts)):
         entry[0].last_ts = ts
         if len(entry) > 2:  # as in C: an entry without a tally is only stamped
             tally(entry[2], stop - f)
         return SKIP_TCP
     return FEED
+
+
+def _shaped(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
+    """Whether the segment (of ``data`` bytes, in the plain frame at ``buf[f:]``) only advances the TLS
+    record shape of its direction, which ``entry`` carries; if so, it is advanced (``shape.quiet``)."""
+    if len(entry) < 6:
+        return False
+    _, _, _, state, records, from_client = entry
+    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
+    th = l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
+    start = th + ((buf[th + 12] >> 4) << 2)
+    seq = _SEQ(buf, th + 4)[0]
+    return quiet(state, records, from_client, ts, seq, buf[start : start + data])
 
 
 def skip(

@@ -15,6 +15,7 @@ and pcapng blocks) are compared with their Python references on generated input.
 from __future__ import annotations
 
 import gzip
+import random
 import struct
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from poolsniff.dissect import flows
+from poolsniff.dissect.shape import RecordShape
 from poolsniff.engine import pipeline, tracker
 from poolsniff.engine.fast import prefilter
 from poolsniff.engine.fast import walk as references
@@ -33,11 +35,12 @@ from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split import parallel
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Alert
+from poolsniff.model import Alert, TlsRecords
 from poolsniff.output.eve import to_eve
 from poolsniff.output.eventid import without_id
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
+from tests.factories import client_hello, server_hello
 from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_file, pcap_record, shb, tcp, udp
 
 from ...conftest import PCAPS, ROOT
@@ -223,6 +226,10 @@ def pcapng_multi(frames: list[tuple[int, bytes]]) -> bytes:
     return b"".join(out)
 
 
+Frame_ = tuple[int, bytes]
+"""(µs, frame)."""
+
+
 def session(t: int, cport: int, payloads: list[tuple[bool, bytes]]) -> Iterator[tuple[int, bytes]]:
     """A TCP session A:cport -> B:3333 (handshake, the payloads, ACKs), one frame per ms."""
     seq = {True: 1000, False: 5000}
@@ -284,6 +291,107 @@ def odd_capture(path: Path) -> Path:
     hop = ipv6(bytes([6, 0]) + b"\0" * 6 + tcp(b"h" * 20, 40004, 443, 59, 0x18), nxt=0)
     frames.append((t + 5002, eth(hop, etype=0x86DD)))
     frames += session(t + 6000, 40001, [(False, binary)])  # the 4-tuple again, later
+    frames.sort(key=lambda f: f[0])
+    path.write_bytes(pcap_file(frames))
+    return path
+
+
+def record(ctype: int, length: int) -> bytes:
+    """One TLS record of ``length`` (zero) bytes."""
+    return bytes([ctype, 3, 3]) + length.to_bytes(2, "big") + bytes(length)
+
+
+def tls_session(
+    t: int, cport: int, steps: list[tuple[float, bool, bytes]], rng: random.Random
+) -> list[Frame_]:
+    """A TLS session A:cport -> B:443 being shaped: handshake, ClientHello, ServerHello, then each
+    step's bytes at ``t`` + its seconds, cut into segments (often inside a record header), some sent
+    again or overlapping the next, now and then one lost; ACKs; FINs unless the session runs on."""
+    seq = {True: rng.randrange(1 << 32), False: rng.randrange(1 << 32)}
+    out: list[Frame_] = []
+
+    def frame(ts: int, client: bool, flags: int, at: int, data: bytes = b"") -> None:
+        src, dst, sp, dp = (A, B, cport, 443) if client else (B, A, 443, cport)
+        out.append((ts, eth(ipv4(tcp(data, sp, dp, at & 0xFFFFFFFF, flags), src=src, dst=dst))))
+
+    def send(ts: int, client: bool, data: bytes, flags: int = 0x18) -> None:
+        cuts = sorted(
+            {rng.randrange(1, len(data)) for _ in range(rng.choice([0, 0, 1, 2, 4]))}
+            if len(data) > 1
+            else set()
+        )
+        bounds = [0, *cuts, len(data)]
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            roll = rng.random()
+            if roll < 0.01:
+                continue  # lost: the shape of this side stops at the next segment
+            frame(ts, client, flags, seq[client] + a, data[a:b])
+            if roll < 0.05:
+                frame(ts + 50, client, flags, seq[client] + a, data[a:b])  # sent again
+            elif roll < 0.08 and b < len(data):
+                frame(ts + 50, client, flags, seq[client] + max(0, a - 3), data[max(0, a - 3) : b + 2])
+            ts += 100
+        seq[client] += len(data)
+        frame(ts + 200, not client, 0x10, seq[not client])
+
+    for client, flags in ((True, 0x02), (False, 0x12), (True, 0x10)):
+        frame(t, client, flags, seq[client])
+        seq[client] += flags & 0x02 and 1
+        t += 1000
+    send(t, True, client_hello("pool.example"))
+    send(t + 20_000, False, server_hello() + record(20, 1) + record(23, 800))
+    for seconds, client, data in steps:
+        send(t + 40_000 + int(seconds * 1_000_000), client, data)
+    if rng.random() < 0.7:
+        end = t + 40_000 + int(steps[-1][0] * 1_000_000) + 500_000 if steps else t + 50_000
+        frame(end, True, 0x11, seq[True])
+        frame(end + 100, False, 0x11, seq[False])
+    return out
+
+
+def shaped_tls_capture(path: Path, seed: int = 11) -> Path:
+    """Many TLS sessions being shaped (``dissect/shape``): miner-like rhythms past a minute (snapshots),
+    chatter past 96 records, bulk after the handshake, a session past 30 minutes, records in several
+    segments and several records in one, retransmissions, overlaps, lost segments; over a bulk download."""
+    rng = random.Random(seed)
+    frames: list[Frame_] = []
+    t0 = 1_700_000_000_000_000
+    for n in range(40):
+        kind = n % 5
+        if kind == 0:  # a miner: login, job, then submits answered at once, jobs pushed now and then
+            steps = [(0.1, True, record(23, 592)), (0.2, False, record(23, 513))]
+            at = 1.0
+            for _ in range(rng.randrange(6, 30)):
+                at += rng.uniform(1, 15)
+                steps += [(at, True, record(23, 228)), (at + 0.01, False, record(23, 80))]
+                if rng.random() < 0.3:
+                    steps.append((at + 0.5, False, record(23, 600)))
+        elif kind == 1:  # chatter: small records both ways, several to a segment, past the record limit
+            steps = [
+                (i * 0.7, i % 3 == 0, record(23, 40) * rng.randrange(1, 4))
+                for i in range(rng.randrange(20, 60))
+            ]
+        elif kind == 2:  # a page: handshake records, then bulk
+            steps = [
+                (0.1 * i, i % 2 == 0, record(23, rng.randrange(30, 300)))
+                for i in range(rng.randrange(10, 20))
+            ]
+            steps.append((3.0, False, record(23, 5000)))
+            steps.append((3.1, True, record(23, 50)))
+        elif kind == 3:  # a slow session that outlives the shaping (30 minutes), idle less than the timeout
+            steps = [(i * 400.0, i % 2 == 0, record(23, 120)) for i in range(6)]
+        else:  # anything: mixed record types, pushes, odd lengths
+            steps = [
+                (
+                    i * rng.uniform(0.01, 9),
+                    rng.random() < 0.5,
+                    record(rng.choice([23, 23, 22, 21]), rng.randrange(0, 1500)),
+                )
+                for i in range(rng.randrange(1, 25))
+            ]
+        frames += tls_session(t0 + n * 1_500_000, 42000 + n, steps, rng)
+    bulk = bytes(range(256)) * 5
+    frames += session(t0, 40100, [(True, b"GET /file HTTP/1.1\r\n\r\n")] + [(False, bulk)] * 40)
     frames.sort(key=lambda f: f[0])
     path.write_bytes(pcap_file(frames))
     return path
@@ -416,6 +524,54 @@ def test_most_packets_never_reach_the_decoder(mix: Path, lists: Blocklist) -> No
         list(detections(fileobj, str(mix), pipeline))
     assert pipeline.stats.packets == 30_000
     assert fed < 30_000 * 0.15
+
+
+TLS_RECORDED = [
+    ROOT / "tests" / "data" / "real-xmrig" / f"xmrig-tls-{how}.pcap" for how in ("ip", "name")
+] + [
+    ROOT / "tests" / "data" / "lookalikes" / name
+    for name in ("electrum-tls.pcap", "imap-idle-tls.pcap", "mqtt-tls.pcap", "sse-https-ip.pcap")
+]
+
+
+@pytest.mark.parametrize("capture", ["generated", "generated-pcapng", *TLS_RECORDED], ids=str)
+def test_shaped_tls_sessions_scan_the_same_every_way(
+    capture: Path | str, lists: Blocklist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk reads the record headers of shaped TLS sessions itself (``shape.quiet``): the
+    detectors get the same ``TlsRecords`` snapshots, at the same packets, as when every frame goes
+    through the pipeline, the alerts are the same every way, and fewer segments reach the shaper."""
+    if isinstance(capture, str):
+        path = shaped_tls_capture(tmp_path / "tls.pcap")
+        if capture.endswith("pcapng"):
+            path = rewrite(path, tmp_path, "pcapng")
+    else:
+        path = capture
+    seen: list[TlsRecords] = []
+    fed = [0]
+    handle, feed = Pipeline._event, RecordShape.feed
+
+    def spy(self: Pipeline, event: Any, out: Any) -> None:
+        if isinstance(event, TlsRecords):
+            seen.append(event)
+        handle(self, event, out)
+
+    def counted(self: RecordShape, *args: Any) -> Any:
+        fed[0] += 1
+        return feed(self, *args)
+
+    monkeypatch.setattr(Pipeline, "_event", spy)
+    monkeypatch.setattr(RecordShape, "feed", counted)
+    reference = plain(path, lists)
+    want, fed_plain = seen[:], fed[0]
+    seen.clear()
+    fed[0] = 0
+    assert scanned(path, lists, 1) == reference
+    assert seen == want
+    assert want and fed[0] < fed_plain
+    assert scanned(path, lists, 2) == reference
+    if isinstance(capture, str):
+        assert reference.alerts >= 1  # the miners' rhythm
 
 
 def test_times_beyond_64_bits_in_pcapng(lists: Blocklist, tmp_path: Path) -> None:

@@ -449,3 +449,184 @@ def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: i
     if skipped:
         assert events == [] and not table.flows and not table.fast and table.since_sweep == 0
         assert not table.counters
+
+
+# --------------------------------------------------------------------------- TLS record shapes
+
+SHAPE_START = 1_700_000_000_000_000
+"""The ClientHello's time in the shaped cases."""
+GAPS_US = [0, 1000, 1_000_000, 30_000_000, 61_000_000, 1_800_000_001]
+"""Time between two segments: at once, a millisecond, a second, half a minute, past a snapshot's age
+(60 s), past the shaping's end (30 min)."""
+
+
+def tls_stream(draw: st.DrawFn) -> tuple[bytes, list[int]]:
+    """A direction's bytes after the hello: TLS records of drawn types and lengths, now and then not
+    TLS (a bad type, version or length), a large one (bulk); and where each header starts."""
+    out = bytearray()
+    heads = []
+    for _ in range(draw(st.integers(0, 12))):
+        heads.append(len(out))
+        ctype = draw(st.sampled_from([23] * 8 + [22, 20, 21, 24, 25, 0x47]))
+        major = draw(st.sampled_from([3] * 15 + [2]))
+        length = draw(
+            st.sampled_from([0, 1, 4, 5, 30, 80, 228, 300, 1400] * 3 + [4096, 4097, 8192, 8193, 18432, 18433])
+        )
+        out += bytes([ctype, major, 3]) + length.to_bytes(2, "big") + bytes(min(length, 5000))
+    return bytes(out), heads
+
+
+def shaped_segments(draw: st.DrawFn, stream: bytes, heads: list[int]) -> list[tuple[int, bytes]]:
+    """``stream`` cut into segments (often inside a header), some sent again (whole or overlapping
+    the next), some lost: ``(offset in the stream, bytes)`` in the order they are sent."""
+    near = [h + k for h in heads for k in range(6) if 0 < h + k < len(stream)]
+    cuts = draw(st.lists(st.sampled_from(near) if near else st.just(0), max_size=10))
+    if stream and draw(st.booleans()):
+        cuts += draw(st.lists(st.integers(1, len(stream)), max_size=3))
+    bounds = sorted({0, len(stream), *(c for c in cuts if 0 < c < len(stream))})
+    pieces = [(a, stream[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    out: list[tuple[int, bytes]] = []
+    for i, (at, data) in enumerate(pieces):
+        what = draw(st.sampled_from(["send"] * 10 + ["again", "overlap", "lose"]))
+        if what == "lose":
+            continue
+        out.append((at, data))
+        if what == "again":
+            out.append((at, data))
+        elif what == "overlap" and i + 1 < len(pieces):
+            back = draw(st.integers(1, len(data)))
+            out.append((at + len(data) - back, stream[at + len(data) - back : pieces[i + 1][0] + 3]))
+    return out
+
+
+def shaped_frame(kind: str, client: bool, seq: int, data: bytes) -> tuple[bytes, bytes]:
+    """The frame of a segment of the shaped flow 10.0.0.1:40000 <-> 10.0.0.2:443; its ``fast`` key."""
+    ports = (40000, 443) if client else (443, 40000)
+    segment = tcp(data, *ports, seq & 0xFFFFFFFF, 0x18)
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    src, dst = (a, b) if client else (b, a)
+    if kind == "v6":
+        src6, dst6 = b"\xfd" + bytes(11) + src, b"\xfd" + bytes(11) + dst
+        ip = ipv6(segment, src=src6, dst=dst6)
+        return eth(ip, etype=0x86DD), ip[8:40] + segment[:4]
+    ip = ipv4(segment, src=src, dst=dst)
+    return eth(ip, tags=(0x8100,) if kind == "vlan" else ()), ip[12:20] + segment[:4]
+
+
+Shaped = tuple[bytes, list[tuple[int, bool, int, bytes] | None], dict[str, Any]]
+
+
+@st.composite
+def shaped_cases(draw: st.DrawFn) -> Shaped:
+    """Records of the two directions of a TLS session being shaped (``dissect/shape``), interleaved,
+    with bare ACKs; the shape's state as drawn (records already read, reported, done, open, which
+    sides' next bytes are known and where) and which directions the ``fast`` map lets the walk read."""
+    kind = draw(st.sampled_from(["v4", "v4", "vlan", "v6"]))
+    sides = []
+    for client in (True, False):
+        stream, heads = tls_stream(draw)
+        base = draw(st.sampled_from([1000, 0xFFFFFFF0, 0x7FFFFFFF]))
+        sides.append((client, base, shaped_segments(draw, stream, heads)))
+    order = draw(st.lists(st.booleans(), max_size=60))
+    queues = {client: list(segments) for client, _, segments in sides}
+    base = {client: b for client, b, _ in sides}
+    records = []
+    segments: list[tuple[int, bool, int, bytes] | None] = []
+    ts = SHAPE_START + draw(st.sampled_from([0, 1000, 59_000_000, 1_799_000_000]))
+    for client in order + [True] * len(queues[True]) + [False] * len(queues[False]):
+        if not queues[client]:
+            continue
+        at, data = queues[client].pop(0)
+        ts += draw(st.sampled_from(GAPS_US))
+        frame, _ = shaped_frame(kind, client, base[client] + at, data)
+        if draw(st.integers(0, 5)) == 0:  # a bare ACK from the other side
+            ack, _ = shaped_frame(kind, not client, base[not client], b"")
+            records.append(pcap_record(ts, ack))
+            segments.append(None)
+        records.append(pcap_record(ts, frame))
+        segments.append((ts, client, (base[client] + at) & 0xFFFFFFFF, data))
+    known = {
+        c: draw(st.sampled_from([base[c]] * 6 + [None, base[c] + 1, base[c] - 3])) for c in (True, False)
+    }
+    setup = {
+        "kind": kind,
+        "known": known,
+        "count": draw(st.sampled_from([0, 0, 0, 2, 15, 16, 94, 95])),
+        "reported": draw(st.sampled_from([0, 1, 2, 3])),  # records read since the last snapshot
+        "done": draw(st.integers(0, 9)) == 0,
+        "open": draw(st.integers(0, 9)) != 0,
+        "lanes": draw(st.sampled_from([(True, False), (True, True), (True, True), (False, True)])),
+    }
+    return b"".join(records), segments, setup
+
+
+def shaped_walk(skip: Any, case: Shaped, budget: int) -> list[Any]:
+    """Walk ``case`` with ``skip``; feed each record it stops at to the shape as the pipeline would
+    (``RecordShape.feed``, while the shape is active). Returns where it stopped and what it fed,
+    the shape's state and records, and each direction's stamp and tally."""
+    from poolsniff.dissect.shape import STATE, RecordShape
+    from poolsniff.model import TlsClientHello
+
+    buf, segments, setup = case
+    hello = TlsClientHello(SHAPE_START, None, True, None, "TLS 1.3")  # type: ignore[arg-type]
+    known = setup["known"]
+    shape = RecordShape(hello, known[True], known[False])
+    count = min(setup["count"], 95)
+    reported = max(0, count - setup["reported"])
+    STATE.pack_into(shape.state, 0, SHAPE_START, count, reported, setup["done"], setup["open"])
+    fast: dict[bytes, Any] = {}
+    flows = {}
+    for client in (True, False):
+        _, key = shaped_frame(setup["kind"], client, 0, b"")
+        flows[client] = Stamped()
+        lane = (shape.state, shape.records, client) if setup["lanes"][not client] else ()
+        fast[key] = (flows[client], False, bytearray(16), *lane)
+    out: list[Any] = []
+    pos = 0
+    index = {}
+    at = 0
+    for i in range(len(segments)):
+        index[at] = i
+        at += 16 + struct.unpack_from("<I", buf, at + 8)[0]
+    while True:
+        stop = skip(buf, pos, len(buf), False, 1, 262144, fast, budget, 1 << 62)
+        out.append(stop)
+        pos = stop[0]
+        if len(buf) - pos < 16:
+            break
+        segment = segments[index[pos]]
+        if segment is not None and shape.active():
+            ts, client, seq, data = segment
+            got = shape.feed(client, ts, seq, data)
+            out.append(None if got is None else (got.ts_us, got.records))
+        pos += 16 + struct.unpack_from("<I", buf, pos + 8)[0]
+    stamps = [
+        (flow.last_ts, bytes(entry[2])) for flow, entry in zip(flows.values(), fast.values(), strict=True)
+    ]
+    return [out, bytes(shape.state), bytes(shape.records), stamps]
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=1500, deadline=None)
+@given(case=shaped_cases(), budget=st.sampled_from([1000, 1000, 3]))
+def test_c_walk_reads_tls_record_shapes_as_the_python_walk_does(case: Shaped, budget: int) -> None:
+    """Segments of a shaped TLS session: in order, cut inside headers, sent again, overlapping, lost,
+    over time limits, past the record limit, bulk, not TLS: the C walk advances the shape exactly
+    where and as the Python one does (``shape.quiet``), and leaves the rest to ``RecordShape.feed``."""
+    assert shaped_walk(walk.skip, case, budget) == shaped_walk(c_skip, case, budget)
+
+
+def test_the_walks_read_a_quiet_shaped_segment_and_leave_a_snapshot_to_the_pipeline() -> None:
+    """A record that completes nothing is read by the walk; one whose snapshot is due is not."""
+    record = bytes([23, 3, 3, 0, 40]) + bytes(40)
+    segments = [(SHAPE_START + 1000, True, 1000, record), (SHAPE_START + 61_000_000, False, 5000, record)]
+    buf = b"".join(pcap_record(ts, shaped_frame("v4", c, seq, d)[0]) for ts, c, seq, d in segments)
+    setup = {"kind": "v4", "known": {True: 1000, False: 5000}, "count": 1, "reported": 1, "done": False,
+             "open": True, "lanes": (True, True)}  # fmt: skip
+    walks = [walk.skip] + ([c_skip] if c_skip is not None else [])
+    for skip in walks:
+        stops, _, records, _ = shaped_walk(skip, (buf, [*segments], setup), 100)
+        first = len(buf) // 2
+        assert stops[0] == (first, 99, 0)  # the client's record: read by the walk
+        assert stops[1] == (SHAPE_START + 61_000_000, records)  # the server's: a snapshot, by the pipeline
+        assert len(records) == 16
