@@ -271,7 +271,7 @@ SETTINGS: Final = (
     Setting("pool-side-alerts", "bool", _BOTH, "`true` / `false`"),
     Setting("quiet", "bool", ("scan",), "`true` / `false`"),
     Setting("strict", "bool", ("scan",), "`true` / `false`"),
-    Setting("jobs", "jobs", ("scan",), "a whole number, 0 = one per CPU"),
+    Setting("jobs", "jobs", _BOTH, "a whole number, 0 = one per CPU"),
     Setting("interface", "names", ("sniff",), "name or list of names"),
     Setting("bpf", "text", ("sniff",), "filter expression"),
     Setting("duration", "seconds", ("sniff",), "seconds or duration"),

@@ -24,6 +24,7 @@ from poolsniff.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from poolsniff.confirm.worker import AlertConfirmer
     from poolsniff.output.interface import RecordWriter
     from poolsniff.output.stage import Outputs
 
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
     help="Seconds between stats lines on stderr (0: none).",
 )  # fmt: skip
 @click.option("--user", metavar="NAME", help="Switch to this user once the capture sockets are open.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+    help="Capture processes per interface, each with its share of the flows (PACKET_FANOUT; "
+    "0: one per CPU; 1: a single process).",
+)  # fmt: skip
 @blocklist_option
 @redact_option
 @pool_side_option
@@ -57,6 +63,7 @@ def sniff(
     bpf: str | None,
     stats_interval: float,
     user: str | None,
+    jobs: int,
     blocklists: tuple[str, ...],
     redact: bool,
     pool_side_alerts: bool,
@@ -68,6 +75,8 @@ def sniff(
     Alerts are the same EVE lines as scan writes, with in_iface instead of
     pcap_filename, flushed one by one. SIGINT or SIGTERM stops with a summary,
     SIGHUP reopens the output file. Needs CAP_NET_RAW (root, or see docs/sniff.md).
+    With --jobs N, each interface is spread over N capture processes by a flow
+    hash (PACKET_FANOUT); every process sees all DNS.
 
     \b
     Example:
@@ -80,7 +89,7 @@ def sniff(
 
     lists_in_use = active(blocklists)
     options = SniffOptions(
-        interfaces, output, bpf, duration, count, stats_interval, user, redact, fold_pool=not pool_side_alerts
+        interfaces, output, bpf, duration, count, stats_interval, user, redact, not pool_side_alerts, jobs
     )
     updated = lists_updated(lists_in_use.files)
     spools = data_dir(None)  # resolved before --user drops root: the spools go where the lists are
@@ -88,5 +97,7 @@ def sniff(
     def outputs(primary: RecordWriter) -> Outputs:
         return open_outputs(primary, warn=warn, blocklist_updated=updated, data_dir=spools, **sinks)
 
-    prober = confirmer(confirm, lists_in_use.lists)
+    def prober() -> AlertConfirmer | None:  # made once the capture processes are forked: it is a thread
+        return confirmer(confirm, lists_in_use.lists)
+
     run_sniff(options, lists_in_use.lists, log=warn, outputs=outputs, confirmer=prober)

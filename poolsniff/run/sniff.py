@@ -8,7 +8,8 @@ then runs one ``Pipeline`` per interface, so each alert names the interface it w
 polls the sockets and a signal wake-up socket: SIGINT and SIGTERM stop it cleanly (the
 queued frames are read, held alerts released, a summary logged), SIGHUP reopens the
 output file for log rotation. Every alert is flushed as it is written; a stats line is
-logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``.
+logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``; with ``jobs`` of 2 or
+more it hands over to ``run.fanout`` (worker processes), whose loop is this one's subclass.
 
 With a ``confirmer`` (``--confirm``), every alert is also offered to it; it probes the servers of
 probe-worthy alerts on its own thread, and the loop writes the confirmed alerts it hands back at
@@ -17,8 +18,8 @@ each tick, so a probe never holds up the capture.
 
 from __future__ import annotations
 
+import functools
 import os
-import pwd
 import select
 import signal
 import socket
@@ -32,7 +33,6 @@ from typing import IO, Any, Final, Protocol
 from poolsniff.confirm.worker import AlertConfirmer
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.tracker import CHECK_EVERY_US
-from poolsniff.errors import ConfigError
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Detection, Released
 from poolsniff.output.eve import to_eve
@@ -40,6 +40,7 @@ from poolsniff.output.evestats import RunCounts, stats_record
 from poolsniff.output.interface import RecordWriter
 from poolsniff.output.metrics import Counters
 from poolsniff.output.transports.jsonl import JsonlWriter
+from poolsniff.run.privileges import drop_privileges
 from poolsniff.sources.live import LiveCapture, wire_packets
 
 BATCH: Final = 256
@@ -77,6 +78,8 @@ class SniffOptions:
     redact: bool = False
     fold_pool: bool = True
     """The pool side of a session whose miner side alerted goes into the miner's alert."""
+    jobs: int = 1
+    """Capture processes per interface (``PACKET_FANOUT``, ``run.fanout``); 0: one per CPU."""
 
 
 @dataclass
@@ -92,6 +95,8 @@ class InterfaceSummary:
     """Frames that passed the kernel filter but were dropped for lack of buffer space."""
     flows: int
     alerts: int
+    sockets: tuple[tuple[str, int, int], ...] = ()
+    """With ``--jobs``: each capture socket's (name, frames that passed its filter, frames dropped)."""
 
 
 @dataclass
@@ -131,6 +136,8 @@ class SniffOutputs(RecordWriter, Protocol):
 
 OutputsFactory = Callable[[RecordWriter], SniffOutputs]
 """Builds the sink stage around the EVE writer (suppression, syslog, Redis, metrics)."""
+ConfirmerFactory = Callable[[], AlertConfirmer | None]
+"""Makes the ``--confirm`` worker (a thread): called once the capture processes have been forked."""
 
 
 class AlertOutput:
@@ -193,33 +200,6 @@ def open_captures(options: SniffOptions) -> list[LiveCapture]:
     return captures
 
 
-def drop_privileges(user: str) -> None:
-    """Become ``user`` (its uid, gid, no supplementary groups); ConfigError if that is not possible."""
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise ConfigError(f"--user {user}: no such user") from None
-    if os.getuid() == os.geteuid() == entry.pw_uid:
-        return
-    imports = [p for p in sys.path if p and os.path.isdir(p)]
-    try:
-        os.setgroups([])
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-    except PermissionError as e:
-        raise ConfigError(
-            f"--user {user}: cannot switch to that user ({e.strerror}); "
-            "--user works when poolsniff starts as root"
-        ) from e
-    # Python imports modules lazily: a user who cannot read them would fail later, mid-capture
-    blocked = [p for p in imports if not os.access(p, os.R_OK | os.X_OK)]
-    if blocked:
-        raise ConfigError(
-            f"--user {user}: that user cannot read {blocked[0]}; install Python and poolsniff "
-            "where it can read them, or run without --user"
-        )
-
-
 def sniff(
     options: SniffOptions,
     blocklist: Blocklist,
@@ -227,13 +207,22 @@ def sniff(
     log: Log,
     stdout: IO[str] | None = None,
     outputs: OutputsFactory | None = None,
-    confirmer: AlertConfirmer | None = None,
+    confirmer: ConfirmerFactory | None = None,
 ) -> SniffResult:
     """Capture until a signal, ``duration`` or ``count`` stops it; return the counts.
 
+    With ``jobs`` other than 1, each interface is spread over worker processes (``run.fanout``).
+    ``confirmer`` makes the ``--confirm`` worker once the capture has started.
     Raises CaptureError (interfaces, privileges, filter), ConfigError (``--user``) and
     OutputError (alerts cannot be written).
     """
+    jobs = resolve_jobs(options.jobs)
+    if jobs > 1:
+        from poolsniff.run.fanout import sniff_fanout
+
+        return sniff_fanout(
+            options, jobs, blocklist, log=log, stdout=stdout, outputs=outputs, confirmer=confirmer
+        )
     captures = open_captures(options)
     try:
         if options.user:
@@ -251,20 +240,11 @@ def sniff(
             capture.close()
         raise
     sources = [_Source(c, blocklist, options.redact, options.fold_pool) for c in captures]
-    for c in captures:
-        mode = ", promiscuous" if c.promiscuous else ""
-        log(
-            f"poolsniff: listening on {c.name} (kernel filter of {c.filter_length} instructions, "
-            f"receive buffer {c.rcvbuf >> 10} KiB{mode})"
-        )
-        if c.rcvbuf < SMALL_RCVBUF:
-            log(
-                f"poolsniff: warning: {c.name}: a receive buffer of {c.rcvbuf >> 10} KiB drops frames in "
-                "bursts; give poolsniff CAP_NET_ADMIN or raise net.core.rmem_max"
-            )
+    log_listening(captures, log)
     try:
         with _signal_socket() as wake:
-            return _Loop(sources, output, options, log, wake, sink, confirmer).run()
+            prober = confirmer() if confirmer is not None else None
+            return _Loop(sources, output, options, log, wake, sink, prober).run()
     finally:
         for c in captures:
             c.close()
@@ -273,6 +253,28 @@ def sniff(
                 sink.close()
         finally:
             output.close()
+
+
+def resolve_jobs(jobs: int) -> int:
+    """``--jobs``: 0 is one per CPU this process may use."""
+    if jobs:
+        return jobs
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def log_listening(captures: list[LiveCapture], log: Log, what: str = "") -> None:
+    """The start-up lines: each socket's filter and buffer, and a warning for a small buffer."""
+    for c in captures:
+        mode = ", promiscuous" if c.promiscuous else ""
+        log(
+            f"poolsniff: listening on {c.name}{what} (kernel filter of {c.filter_length} instructions, "
+            f"receive buffer {c.rcvbuf >> 10} KiB{mode})"
+        )
+        if c.rcvbuf < SMALL_RCVBUF:
+            log(
+                f"poolsniff: warning: {c.name}: a receive buffer of {c.rcvbuf >> 10} KiB drops frames in "
+                "bursts; give poolsniff CAP_NET_ADMIN or raise net.core.rmem_max"
+            )
 
 
 @contextmanager
@@ -329,16 +331,28 @@ class _Loop:
     def run(self) -> SniffResult:
         """Poll, read, detect and write until stopped; then release what is held and summarise."""
         poller = select.poll()
-        by_fd = {s.capture.fileno(): s for s in self.sources}
-        for fd in [*by_fd, self.wake.fileno()]:
+        handlers = self._handlers()
+        for fd in [*handlers, self.wake.fileno()]:
             poller.register(fd, select.POLLIN)
         while not self.stopped_by:
             for fd, _ in poller.poll(self._timeout_ms()):
                 if fd == self.wake.fileno():
                     self._signals()
                 elif not self.stopped_by:
-                    self._drain(by_fd[fd])
+                    handlers[fd]()
             self._housekeeping()
+        self._wind_down()
+        if self.confirmer is not None:  # a probe under way may finish; queued ones are dropped
+            for record in self.confirmer.finish(wait=CONFIRM_WAIT_S):
+                self.sink.write(record)
+        return self._finish()
+
+    def _handlers(self) -> dict[int, Callable[[], object]]:
+        """What to do when each polled descriptor (other than the signals') is readable."""
+        return {s.capture.fileno(): functools.partial(self._drain, s) for s in self.sources}
+
+    def _wind_down(self) -> None:
+        """Stopped: read what the kernel has queued (unless ``--count`` stopped it), release what is held."""
         if self.left is None:  # a signal or the clock: what the kernel has queued is still read
             until = time.monotonic() + STOP_DRAIN_S
             for source in self.sources:
@@ -346,10 +360,17 @@ class _Loop:
                     pass
         for source in self.sources:
             self._emit(source, source.pipeline.finish())
-        if self.confirmer is not None:  # a probe under way may finish; queued ones are dropped
-            for record in self.confirmer.finish(wait=CONFIRM_WAIT_S):
-                self.sink.write(record)
-        return self._finish()
+
+    def _tick_sources(self, now_us: int) -> None:
+        """The hold check of every pipeline, by the clock (a quiet link releases held alerts too)."""
+        for source in self.sources:
+            released: list[Released] = []
+            source.pipeline.tick(now_us, released)
+            self._emit(source, released)
+
+    def _summaries(self) -> list[InterfaceSummary]:
+        """The counts of every interface so far."""
+        return [s.summary() for s in self.sources]
 
     def _timeout_ms(self) -> int:
         now = time.monotonic()
@@ -399,10 +420,7 @@ class _Loop:
         if now >= self.next_tick:
             self.next_tick = now + TICK_S
             now_us = time.time_ns() // 1000
-            for source in self.sources:
-                released: list[Released] = []
-                source.pipeline.tick(now_us, released)
-                self._emit(source, released)
+            self._tick_sources(now_us)
             if self.confirmer is not None:
                 for record in self.confirmer.ready():
                     self.sink.write(record)
@@ -411,9 +429,11 @@ class _Loop:
                 self._count()
         if self.next_stats is not None and now >= self.next_stats:
             self.next_stats = now + self.options.stats_interval
-            summaries = [source.summary() for source in self.sources]
+            summaries = self._summaries()
             for summary in summaries:
                 self.log(f"poolsniff: stats: {format_summary(summary, now - self.started)}")
+                if summary.sockets:
+                    self.log(f"poolsniff: stats: {format_sockets(summary)}")
             self._write_stats(summaries, now - self.started)
         if self.deadline is not None and now >= self.deadline and not self.stopped_by:
             self.stopped_by = "--duration"
@@ -421,7 +441,7 @@ class _Loop:
     def _count(self) -> None:
         """Hand the metrics the packets, drops and flows seen since the last tick."""
         assert self.outputs is not None
-        summaries = [s.summary() for s in self.sources]
+        summaries = self._summaries()
         now = (
             sum(x.captured for x in summaries),
             sum(x.dropped for x in summaries),
@@ -451,10 +471,12 @@ class _Loop:
             self._count()
             self.outputs.flush()
         seconds = time.monotonic() - self.started
-        result = SniffResult([s.summary() for s in self.sources], self.stopped_by, seconds)
+        result = SniffResult(self._summaries(), self.stopped_by, seconds)
         self._write_stats(result.interfaces, seconds)
         for summary in result.interfaces:
             self.log(f"poolsniff: {format_summary(summary, seconds)}")
+            if summary.sockets:
+                self.log(f"poolsniff: {format_sockets(summary)}")
         self.log(f"poolsniff: stopped by {self.stopped_by}")
         return result
 
@@ -466,3 +488,9 @@ def format_summary(summary: InterfaceSummary, seconds: float) -> str:
         f"{summary.name}: {seconds:.1f} s, {wire}{summary.captured} captured, "
         f"{summary.dropped} dropped by the kernel, {summary.flows} flows, {summary.alerts} alerts"
     )
+
+
+def format_sockets(summary: InterfaceSummary) -> str:
+    """The kernel's counts of each capture socket of an interface (``--jobs``), on a line of their own."""
+    each = ", ".join(f"{name} {got} received {lost} dropped" for name, got, lost in summary.sockets)
+    return f"{summary.name} sockets: {each}"

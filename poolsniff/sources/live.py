@@ -66,6 +66,7 @@ ETH_IPV4, ETH_IPV6, ETH_PPPOE = 0x0800, 0x86DD, 0x8864
 PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
 IPV6_EXTENSIONS: Final = (0, 43, 44, 51, 60, 135)
 """Hop-by-hop, routing, fragment, AH, destination options, mobility: passed unread."""
+DNS_PASS, DNS_DROP, DNS_ONLY = "pass", "drop", "only"  # what the filter does with DNS (sniff --jobs)
 
 # Linux ABI numbers (linux/if_packet.h, asm-generic/socket.h, linux/filter.h, if_arp.h)
 ETH_P_ALL: Final = 0x0003
@@ -150,8 +151,12 @@ def capture_filter(
     loopback: bool = False,
     small: int = SMALL_PAYLOAD,
     printable: int = PRINTABLE_BYTES,
+    dns: str = DNS_PASS,
 ) -> list[Insn]:
-    """Build the kernel filter for frames of ``linktype`` (Ethernet, or raw IP from a datagram socket)."""
+    """Build the kernel filter for frames of ``linktype`` (Ethernet, or raw IP from a datagram socket);
+    DNS (UDP and TCP port 53) is kept (``DNS_PASS``), dropped (``DNS_DROP``) or alone kept (``DNS_ONLY``)."""
+    if dns not in (DNS_PASS, DNS_DROP, DNS_ONLY):
+        raise ValueError(f"no DNS mode {dns!r}")
     a = _Asm()
     if loopback:  # keep one copy of each packet: the one coming in
         a.op(LD_W, SKF_AD_PKTTYPE)
@@ -159,19 +164,19 @@ def capture_filter(
         a.op(RET, 0)
         a.label("link")
     if linktype == LINKTYPE_ETHERNET:
-        _ethernet(a)
+        _ethernet(a, dns)
     elif linktype == LINKTYPE_RAW:
         _raw_ip(a)
     else:
         raise ValueError(f"no capture filter for link type {linktype}")
     _ipv4(a)
-    _ipv6(a)
-    _udp_tcp(a, small)
+    _ipv6(a, dns)
+    _udp_tcp(a, small, dns)
     _payload(a, printable)
     return a.assemble()
 
 
-def _ethernet(a: _Asm) -> None:
+def _ethernet(a: _Asm, dns: str) -> None:
     """EtherType dispatch, walking VLAN tags and PPPoE; sets X to the IP header's offset."""
     starts: list[int] = []
     for depth in range(MAX_TAGS + 1):
@@ -186,8 +191,8 @@ def _ethernet(a: _Asm) -> None:
             a.jump(JEQ, tpid, deeper)
         a.op(RET, 0)
         if depth == MAX_TAGS:
-            a.label(deeper)  # more tags than walked: let the decoder judge
-            a.op(RET, SNAPLEN)
+            a.label(deeper)  # more tags than walked: let the decoder judge (never as DNS alone)
+            a.op(RET, 0 if dns == DNS_ONLY else SNAPLEN)
         a.label(f"pppoe{p}")
         a.op(LD_H, p + 8)  # 6-byte PPPoE session header, then the PPP protocol
         a.jump(JEQ, PPP_IPV4, f"v4at{p + 10}")
@@ -226,8 +231,8 @@ def _ipv4(a: _Asm) -> None:
     a.goto("l4")
 
 
-def _ipv6(a: _Asm) -> None:
-    """IPv6 at X: as IPv4; extension headers are not walked and pass."""
+def _ipv6(a: _Asm, dns: str) -> None:
+    """IPv6 at X: as IPv4; extension headers are not walked and pass (but not as DNS)."""
     a.label("ipv6")
     a.op(LD_H_IND, 4)
     a.jump(JEQ, 0, "v6jumbo")
@@ -237,27 +242,29 @@ def _ipv6(a: _Asm) -> None:
     a.ops((LD_LEN, 0), (ST, 0))
     a.label("v6next")
     a.ops((LD_B_IND, 6), (ST, 1), (TXA, 0), (ADD_K, 40), (TAX, 0), (LD_MEM, 1))
-    for nxt in IPV6_EXTENSIONS:
-        a.jump(JEQ, nxt, "pass")
+    for nxt in IPV6_EXTENSIONS:  # passed unread, never as DNS alone
+        a.jump(JEQ, nxt, "drop" if dns == DNS_ONLY else "pass")
 
 
-def _udp_tcp(a: _Asm, small: int) -> None:
-    """Transport at X, protocol in M[1]: DNS, TCP control flags, then the payload size."""
+def _udp_tcp(a: _Asm, small: int, dns: str) -> None:
+    """Transport at X, protocol in M[1]: DNS (as ``dns`` says), TCP control flags, then the payload size."""
+    keep = "drop" if dns == DNS_DROP else "pass"
+    other = "drop" if dns == DNS_ONLY else None
     a.label("l4")
     a.op(LD_MEM, 1)
     a.jump(JEQ, 6, "tcp")
     a.jump(JEQ, 17, None, "drop")
     a.op(LD_H_IND, 0)
-    a.jump(JEQ, 53, "pass")
+    a.jump(JEQ, 53, keep)
     a.op(LD_H_IND, 2)
-    a.jump(JEQ, 53, "pass", "drop")
+    a.jump(JEQ, 53, keep, "drop")
     a.label("tcp")
+    a.op(LD_H_IND, 0)
+    a.jump(JEQ, 53, keep)
+    a.op(LD_H_IND, 2)
+    a.jump(JEQ, 53, keep, other)
     a.op(LD_B_IND, 13)
     a.jump(JSET, 0x07, "pass")  # FIN, SYN, RST
-    a.op(LD_H_IND, 0)
-    a.jump(JEQ, 53, "pass")
-    a.op(LD_H_IND, 2)
-    a.jump(JEQ, 53, "pass")
     a.ops((LD_B_IND, 12), (RSH_K, 4), (LSH_K, 2), (ADD_X, 0), (TAX, 0))  # X = first payload byte
     a.ops((LD_MEM, 0), (SUB_X, 0))  # A = payload length
     a.jump(JEQ, 0, "drop")  # a pure ACK
@@ -360,8 +367,11 @@ class LiveCapture:
         self._stats = KernelStats()
 
     @classmethod
-    def open(cls, name: str, bpf: str | None = None, rcvbuf: int = RCVBUF) -> LiveCapture:
-        """Open ``name`` with the default filter (ANDed with ``bpf``); CaptureError says what is wrong."""
+    def open(
+        cls, name: str, bpf: str | None = None, rcvbuf: int = RCVBUF, dns: str = DNS_PASS
+    ) -> LiveCapture:
+        """Open ``name`` with the default filter (``dns``: its DNS mode; ANDed with ``bpf``); CaptureError
+        says what is wrong."""
         try:
             socket.if_nametoindex(name)
         except OSError:
@@ -374,7 +384,7 @@ class LiveCapture:
             sock = _packet_socket(name, socket.SOCK_DGRAM)
         linktype = LINKTYPE_ETHERNET if ethernet else LINKTYPE_RAW
         try:
-            program = capture_filter(linktype, loopback=hatype == ARPHRD_LOOPBACK)
+            program = capture_filter(linktype, loopback=hatype == ARPHRD_LOOPBACK, dns=dns)
             if bpf:
                 from poolsniff.sources.bpf import compile_expression  # loads libpcap: only for --bpf
 

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import os
-import pwd
 import random
 import re
 import signal
@@ -26,8 +25,7 @@ from typing import IO, Any
 
 import pytest
 
-from poolsniff.errors import ConfigError
-from poolsniff.run.sniff import AlertOutput, InterfaceSummary, drop_privileges, format_summary
+from poolsniff.run.sniff import AlertOutput, InterfaceSummary, format_summary
 from poolsniff.sources.pcap import expand_paths, iter_capture
 
 from ..conftest import PCAPS, ROOT
@@ -76,17 +74,6 @@ def test_output_to_stdout_ignores_reopen() -> None:
     out.reopen()
     out.write({"n": 2})
     assert stream.getvalue().splitlines() == ['{"n":1}', '{"n":2}']
-
-
-def test_unknown_user() -> None:
-    with pytest.raises(ConfigError, match="--user no-such-user-x: no such user"):
-        drop_privileges("no-such-user-x")
-
-
-def test_dropping_to_oneself_is_a_no_op() -> None:
-    me = pwd.getpwuid(os.getuid()).pw_name
-    drop_privileges(me)
-    assert os.getuid() == pwd.getpwnam(me).pw_uid
 
 
 @pytest.mark.parametrize(
@@ -350,15 +337,15 @@ def small_capture(tmp: Path, *names: str) -> tuple[Path, list[str]]:
 
 
 @pytest.mark.live
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_replay_at_50000_pps_alerts_as_scan_does(
-    veth: Netns, tmp_path: Path, mixed: tuple[Path, list[bytes]]
+    veth: Netns, tmp_path: Path, mixed: tuple[Path, list[bytes]], jobs: str
 ) -> None:
     path, frames = mixed
     expected = comparable(scan_frames(iter_capture(str(path))))
     kept = sum(1 for f in frames if run_bpf(ETH, strip_outer_tag(f)))
-    sniffer = Sniffer(
-        veth, tmp_path, "-i", "veth1", "-o", str(tmp_path / "alerts.json"), "--stats-interval", "1"
-    )
+    args = ("-i", "veth1", "-o", str(tmp_path / "alerts.json"), "--stats-interval", "1", "--jobs", jobs)
+    sniffer = Sniffer(veth, tmp_path, *args)
     report = replay(veth, "veth0", path, REPLAY_PPS)
     sniffer.wait_for(lambda: f"{kept} captured" in sniffer.stderr(), "every kept frame in a stats line", 30)
     assert sniffer.stop(signal.SIGINT) == 0
@@ -447,11 +434,25 @@ def test_two_interfaces_name_their_alerts(netns: Callable[[], Netns], tmp_path: 
 # --------------------------------------------------------------------------- live: running as a service
 
 
+def check_processes(stderr: str, iface: str, jobs: str) -> None:
+    """One summary line, one stop line; with ``--jobs 2`` the listening line and each socket's counts say
+    so, with ``--jobs 1`` nothing changed."""
+    assert sum(line.startswith(f"poolsniff: {iface}: ") for line in stderr.splitlines()) == 1
+    assert stderr.count("poolsniff: stopped by ") == 1
+    assert (f"listening on {iface} with 2 processes (" in stderr) == (jobs == "2")
+    assert (f"listening on {iface} (" in stderr) == (jobs == "1")
+    per_socket = [line for line in stderr.splitlines() if line.startswith(f"poolsniff: {iface} sockets: ")]
+    assert len(per_socket) == (1 if jobs == "2" else 0)
+
+
 @pytest.mark.live
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_stop_signal_flushes_and_summarises(veth: Netns, tmp_path: Path, signum: signal.Signals) -> None:
+def test_stop_signal_flushes_and_summarises(
+    veth: Netns, tmp_path: Path, signum: signal.Signals, jobs: str
+) -> None:
     path, expected = small_capture(tmp_path, "stratum-v1-cgminer.pcap", "dns-pool-lookup.pcap")
-    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "-o", str(tmp_path / "alerts.json"))
+    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "-o", str(tmp_path / "alerts.json"), "--jobs", jobs)
     replay(veth, "veth0", path, 2000)
     # each line is flushed as it is written: a reader sees alerts while poolsniff runs
     sniffer.wait_for(lambda: len(sniffer.alerts()) >= 2, "flushed alert lines")
@@ -463,6 +464,7 @@ def test_stop_signal_flushes_and_summarises(veth: Netns, tmp_path: Path, signum:
     counts = summary_numbers(stderr, "veth1")
     assert counts["captured"] > 0 and counts["dropped_by_the_kernel"] == 0
     assert counts["alerts"] == len(expected)
+    check_processes(stderr, "veth1", jobs)
 
 
 @pytest.mark.live
@@ -490,11 +492,12 @@ def test_held_alert_is_released_on_a_quiet_link(veth: Netns, tmp_path: Path) -> 
 
 
 @pytest.mark.live
-def test_sighup_reopens_the_output(veth: Netns, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sighup_reopens_the_output(veth: Netns, tmp_path: Path, jobs: str) -> None:
     before, before_alerts = small_capture(tmp_path, "stratum-v1-cgminer.pcap")
     after, after_alerts = small_capture(tmp_path, "xmrig-login.pcapng")
     output, rotated = tmp_path / "alerts.json", tmp_path / "alerts.json.1"
-    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "-o", str(output))
+    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "-o", str(output), "--jobs", jobs)
     replay(veth, "veth0", before, 2000)
     sniffer.wait_for(lambda: len(sniffer.alerts()) == len(before_alerts), "the first capture's alerts")
     output.rename(rotated)
@@ -505,12 +508,15 @@ def test_sighup_reopens_the_output(veth: Netns, tmp_path: Path) -> None:
     assert sniffer.stop() == 0
     assert comparable(sniffer.alerts(rotated)) == before_alerts
     assert comparable(sniffer.alerts(output)) == after_alerts
+    check_processes(sniffer.stderr(), "veth1", jobs)
 
 
 @pytest.mark.live
-def test_count_stops_after_n_frames(veth: Netns, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_count_stops_after_n_frames(veth: Netns, tmp_path: Path, jobs: str) -> None:
     path, _ = small_capture(tmp_path, "stratum-v1-cgminer.pcap")
-    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "--count", "5", "-o", str(tmp_path / "alerts.json"))
+    args = ("-i", "veth1", "--count", "5", "-o", str(tmp_path / "alerts.json"), "--jobs", jobs)
+    sniffer = Sniffer(veth, tmp_path, *args)
     replay(veth, "veth0", path, 2000)
     assert sniffer.proc.wait(timeout=60) == 0
     assert "stopped by --count" in sniffer.stderr()

@@ -1,0 +1,101 @@
+"""A capture worker's reading: frames of its flow socket and its DNS socket processed in timestamp order.
+
+Fake sockets hand out prepared reads; a fake pipeline and DNS share record what they are fed. The live
+behaviour (real sockets, real processes) is tested in ``test_fanout``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from poolsniff.model import Frame, Released
+from poolsniff.run import fanworker
+from poolsniff.run.fanworker import _Interface, _Worker
+
+
+class Socket:
+    """Each ``read`` returns the next prepared list (then nothing)."""
+
+    def __init__(self, *reads: list[int]) -> None:
+        self.reads = deque([[(ts, 1, b"") for ts in r] for r in reads])
+
+    def read(self, limit: int) -> list[Frame]:
+        got = self.reads.popleft() if self.reads else []
+        assert len(got) <= limit
+        return got
+
+
+class Sockets:
+    def __init__(self, flows: Socket, dns: Socket) -> None:
+        self.flows, self.dns = flows, dns
+
+
+class Fed:
+    """Stands in for the pipeline and the DNS share: notes (kind, timestamp) of each frame fed."""
+
+    def __init__(self) -> None:
+        self.order: list[tuple[str, int]] = []
+
+    def feed(self, frame: Frame) -> list[Released]:
+        self.order.append(("flow", frame[0]))
+        return []
+
+    def owned(self, frame: Frame) -> bool:
+        return True
+
+
+class Share(Fed):
+    def __init__(self, fed: Fed) -> None:
+        self.fed = fed
+
+    def feed(self, frame: Frame) -> list[Released]:
+        self.fed.order.append(("dns", frame[0]))
+        return []
+
+
+def worker(flows: Socket, dns: Socket) -> tuple[_Worker, _Interface, Fed]:
+    fed = Fed()
+    share: Any = Share(fed)
+    iface = _Interface("x", Sockets(flows, dns), fed, share)  # type: ignore[arg-type]
+    return _Worker([iface], -1, -1, None), iface, fed
+
+
+def test_frames_go_in_timestamp_order() -> None:
+    w, iface, fed = worker(Socket([10, 30, 50]), Socket([20, 40]))
+    w._read(iface)
+    assert fed.order == [("flow", 10), ("dns", 20), ("flow", 30), ("dns", 40), ("flow", 50)]
+
+
+def test_a_later_dns_frame_waits_for_the_next_read_of_the_flows() -> None:
+    """The flow socket may still receive frames earlier than a DNS frame read after it."""
+    w, iface, fed = worker(Socket([10, 25], [30]), Socket([20, 40]))
+    w._read(iface)
+    assert fed.order == [("flow", 10), ("dns", 20), ("flow", 25)] and [f[0] for f in iface.pending] == [40]
+    w._read(iface)
+    assert fed.order[3:] == [("flow", 30), ("dns", 40)] and not iface.pending
+
+
+def test_a_waiting_dns_frame_goes_once_the_flow_socket_was_found_empty() -> None:
+    w, iface, fed = worker(Socket([10]), Socket([40]))
+    w._read(iface)
+    assert fed.order == [("flow", 10)]
+    w._read(iface)  # nothing more on either socket: the flow socket is idle
+    assert fed.order == [("flow", 10), ("dns", 40)]
+
+
+def test_a_full_batch_keeps_later_dns_frames_waiting() -> None:
+    batch = list(range(100, 100 + fanworker.BATCH))
+    w, iface, fed = worker(Socket([10], batch, [5000]), Socket([1000, 3000]))
+    w._read(iface)  # both DNS frames are later than 10: they wait
+    w._read(iface)  # a full batch up to 355: the socket may hold more before 1000
+    assert ("dns", 1000) not in fed.order and len(iface.pending) == 2
+    w._read(iface)  # 5000 (the socket emptied): both go, in order, before it
+    assert fed.order[-3:] == [("dns", 1000), ("dns", 3000), ("flow", 5000)]
+
+
+def test_the_dns_socket_is_read_to_the_end() -> None:
+    many = list(range(1, 2 * fanworker.BATCH + 1))
+    w, iface, fed = worker(Socket([10_000]), Socket(many[: fanworker.BATCH], many[fanworker.BATCH :]))
+    w._read(iface)
+    assert [ts for kind, ts in fed.order if kind == "dns"] == many
