@@ -205,14 +205,16 @@ class Dissector:
     def lane(self, flow: Flow, from_client: bool) -> Lane | None:
         """The shape a direction's segments do nothing but advance, for the prefilter (see ``Entry``).
 
-        A TLS session being shaped, both sides have spoken (the Stratum V2 check is done) and the
-        direction has nothing else to read: its segments then only advance the shape, until a
-        snapshot or a stop (which the prefilter leaves to :meth:`data`).
+        A TLS session being shaped, the direction has spoken and has nothing else to read: its
+        segments then only advance the shape, until a snapshot or a stop (which the prefilter leaves
+        to :meth:`data`). Its having spoken is what makes the Stratum V2 check (``_sv2_check``) a no-op
+        for it: that check waits for the other side's first bytes, and those come through ``data``.
         """
         shape = flow.shape
-        if type(shape) is not RecordShape or shape.done or not flow.sv2_done or flow.bypass:
+        if type(shape) is not RecordShape or shape.done or flow.bypass:
             return None
-        if (flow.c if from_client else flow.s).mode != _IGNORE:
+        d = flow.c if from_client else flow.s
+        if d.mode != _IGNORE or d.first is None:
             return None
         return shape.state, shape.records
 
