@@ -130,11 +130,20 @@ class Flow:
 
 Lane = tuple[bytearray, bytearray]
 """What the prefilter needs to read a direction's TLS record headers itself: the shape's state and records."""
-Entry = tuple[Flow, bool, bytearray] | tuple[Flow, bool, bytearray, bytearray, bytearray, bool]
+Entry = (
+    tuple[Flow, bool, bytearray]
+    | tuple[Flow, bool, bytearray, int, int]
+    | tuple[Flow, bool, bytearray, bytearray, bytearray, bool]
+)
 """A ``FlowTable.fast`` value: the flow, whether this direction is closed, this direction's tally; for an
-open direction of a TLS session being shaped (``dissect/shape``), also the shape's state and records and
-whether the direction is the client's, so the prefilter can read the record headers of its in-order
-segments itself (``shape.quiet``)."""
+open direction with bytes ahead that nobody reads (``Direction.unread``), also their first sequence
+number and length: the prefilter skips a segment wholly inside them; for an open direction of a TLS
+session being shaped (``dissect/shape``), also the shape's state and records and whether the direction
+is the client's, so the prefilter can read the record headers of its in-order segments itself
+(``shape.quiet``)."""
+Unread = tuple[Flow, bool, int, int]
+"""A direction's bytes ahead that nobody reads: the flow, whether it is the client's side, the first
+sequence number and the length (``Dissector.unread``)."""
 
 
 class Dissector:
@@ -150,6 +159,8 @@ class Dissector:
         """Bytes fed since the buffers were last counted: an upper bound of their growth."""
         self.shaping = 0
         """Flows whose TLS record shape is being read (at most ``MAX_SHAPED``)."""
+        self.unread: list[Unread] = []
+        """Directions' bytes ahead that nobody reads, found since the flow table last took them."""
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
         """A flow starts (``synced`` is False when the capture joined it mid-session)."""
@@ -162,7 +173,11 @@ class Dissector:
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """A SYN (or SYN-ACK) fixes a side's initial sequence number."""
-        (flow.c if from_client else flow.s).syn(seq)
+        d = flow.c if from_client else flow.s
+        d.syn(seq)
+        if d.published >= 0:  # a new start: the range handed out no longer holds
+            d.published = -1
+            self.unread.append((flow, from_client, 0, 0))
 
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
@@ -175,6 +190,10 @@ class Dissector:
             self._sv2_check(flow, d, ts_us, payload, events)
         mode = d.mode
         found = d.segment(ts_us, seq, payload)
+        if d.http_skip:
+            ahead = d.unread()
+            if ahead is not None:
+                self.unread.append((flow, from_client, *ahead))
         shape = flow.shape
         if found:
             events.extend(found)
@@ -357,6 +376,8 @@ class FlowTable:
                 self.mark_closed(flow, from_client)
             elif payload and flow.shape is not None:
                 self._open_lane(flow, from_client)
+            elif self.dissector.unread:
+                self.open_unread(self.dissector.unread)
             if flags & (FIN | RST):
                 # one bit per side, so a retransmitted FIN does not close the flow
                 flow.fins |= 3 if flags & RST else (1 if from_client else 2)
@@ -386,6 +407,18 @@ class FlowTable:
         lane = self.dissector.lane(flow, from_client)
         if lane is not None:
             self.fast[raw] = (flow, False, entry[2], lane[0], lane[1], from_client)
+
+    def open_unread(self, unread: list[Unread]) -> None:
+        """Let the prefilter skip segments inside these bytes of open directions (``Entry``).
+
+        Empties ``unread``; a length of 0 takes a direction's range away."""
+        fast = self.fast
+        for flow, from_client, first, length in unread:
+            raw = flow.raw[0 if from_client else 1]
+            entry = fast.get(raw)
+            if entry is not None and entry[0] is flow and not entry[1]:
+                fast[raw] = (flow, False, entry[2], first, length) if length else (flow, False, entry[2])
+        unread.clear()
 
     def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow:
         """Start the flow of a SYN, a SYN-ACK or a packet with data."""

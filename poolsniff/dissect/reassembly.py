@@ -60,6 +60,24 @@ class Reassembler:
             return self._skip_gap()
         return self._drain()
 
+    def pass_over(self, n: int) -> None:
+        """Take the next ``n`` bytes as delivered without seeing them (bytes nobody will read, which
+        the prefilter may have skipped); queued bytes among them are dropped."""
+        assert self.next_seq is not None
+        nxt = self.next_seq = (self.next_seq + n) % _MOD
+        if not self.pending:
+            return
+        kept: dict[int, bytes] = {}
+        for qseq, data in self.pending.items():
+            off = seq_diff(qseq, nxt)
+            if off + len(data) <= 0:
+                continue
+            if off < 0:
+                qseq, data = nxt, data[-off:]
+            kept[qseq] = data
+        self.pending = kept
+        self.pending_bytes = sum(len(d) for d in kept.values())
+
     def _queue(self, seq: int, payload: bytes) -> None:
         """Queue the parts of ``payload`` that no queued segment covers yet (first copy wins)."""
         assert self.next_seq is not None

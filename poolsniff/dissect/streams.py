@@ -19,7 +19,7 @@ from collections import Counter
 from enum import IntEnum
 from typing import Any, Final
 
-from poolsniff.dissect import dns, http, tls, tlsfp, tunnels
+from poolsniff.dissect import dns, hellos, http, tls, tunnels
 from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.jsonlines import JsonLines
 from poolsniff.dissect.reassembly import Reassembler
@@ -32,8 +32,6 @@ from poolsniff.model import (
     HttpMessage,
     JsonMessage,
     Sv2Handshake,
-    TlsClientHello,
-    TlsServerHello,
     TunnelOpen,
 )
 
@@ -77,7 +75,8 @@ class Direction:
 
     __slots__ = (
         "key", "from_client", "synced", "mode", "reasm", "buf", "lines", "inspected",
-        "first", "http_body", "http_head", "http_skip", "tunnels", "tunnel_kind", "peer", "ws", "counters",
+        "first", "http_body", "http_head", "http_skip", "published", "tunnels", "tunnel_kind", "peer", "ws",
+        "counters",
     )  # fmt: skip
 
     def __init__(
@@ -108,6 +107,8 @@ class Direction:
         self.http_head: http.HttpHead | None = None
         self.http_skip = 0
         """Body bytes of the current HTTP message still to pass over unread (its head is reported)."""
+        self.published = -1
+        """Where the last range handed out (``unread``) ends: -1 for none."""
         self.tunnels: list[str] = []
         """The tunnel prefixes read (or being read) in this direction, outermost first."""
         self.tunnel_kind = ""
@@ -150,6 +151,8 @@ class Direction:
         """Feed one TCP segment; return the events completed by it."""
         if self.mode == _IGNORE:
             return []
+        if self.http_skip:
+            self._pass_over(seq)
         gaps = self.reasm.gaps
         data = self.reasm.feed(seq, payload)
         if not data:
@@ -164,6 +167,33 @@ class Direction:
         if self.ws is not None:
             return self._framed(ts, data)
         return self._consume(ts, data)
+
+    def unread(self) -> tuple[int, int] | None:
+        """The bytes ahead that need not be seen, as (first seq, length), when they have changed since
+        the last call; None otherwise. The prefilter may skip a segment wholly inside them: the
+        direction takes the hole it finds later as those bytes (``_pass_over``)."""
+        nxt = self.reasm.next_seq
+        if not self.http_skip or nxt is None or self.mode != _HTTP or self.ws is not None:
+            return None
+        end = (nxt + self.http_skip) & 0xFFFFFFFF
+        if end == self.published:
+            return None
+        self.published = end
+        return nxt, self.http_skip
+
+    def _pass_over(self, seq: int) -> None:
+        """A segment starts ahead of the stream inside a body nobody reads: take the hole as that body
+        (the prefilter skipped it, or the capture lost or reordered it: either way unread)."""
+        reasm = self.reasm
+        nxt = reasm.next_seq
+        if nxt is None or self.ws is not None:  # framed: the TCP bytes are not the message's
+            return
+        hole = (seq - nxt) & 0xFFFFFFFF
+        if 0 < hole < 0x80000000:
+            n = min(hole, self.http_skip)
+            reasm.pass_over(n)
+            self.http_skip -= n
+            self.inspected += n
 
     def _lost_bytes(self) -> None:
         if self.ws is not None or self.mode == _TUNNEL:  # framing cannot resynchronise
@@ -423,45 +453,28 @@ class Direction:
 
     def _tls(self, ts: int, data: bytes) -> list[Event]:
         buf = self.buf + data
-        hello = tls.parse_client_hello(buf)
+        hello = hellos.client_hello(ts, self.key, buf)
         if hello is NEED_MORE:
             self.buf = buf
             return []
         self.buf = b""
         self.mode = _IGNORE
-        if hello is None:
-            return []
-        ja3 = ja3_hash = ja4 = ""
-        message = tls.client_hello_message(buf)
-        if isinstance(message, bytes):
-            try:
-                fp = tlsfp.fingerprint(message)
-            except ValueError:
-                pass
-            else:
-                ja3, ja3_hash, ja4 = fp.ja3_string, fp.ja3_hash, fp.ja4
-        known = tlsfp.known_miner(ja4) or ""
-        sni, version, alpns = hello.sni, hello.version, hello.alpns
-        return [TlsClientHello(ts, self.key, True, sni, version, alpns, ja3, ja3_hash, ja4, known)]
+        return [] if hello is None else [hello]
 
     def _server_hello(self, ts: int, data: bytes) -> list[Event]:
         """A server's first TLS handshake record: the ServerHello's JA3S."""
         buf = self.buf + data
-        message = tls.server_hello_message(buf)
-        if message is NEED_MORE:
+        try:
+            hello = hellos.server_hello(ts, self.key, buf)
+        except ValueError:
+            self._count("tls-server-hello-malformed")
+            hello = None
+        if hello is NEED_MORE:
             self.buf = buf
             return []
         self.buf = b""
         self.mode = _IGNORE
-        if message is None:
-            return []
-        try:
-            fp = tlsfp.server_fingerprint(message)
-        except ValueError:
-            self._count("tls-server-hello-malformed")
-            return []
-        version = tls.version_name(fp.version)
-        return [TlsServerHello(ts, self.key, False, version, fp.ja3s_string, fp.ja3s_hash)]
+        return [] if hello is None else [hello]
 
     def _dns(self, ts: int, data: bytes) -> list[Event]:
         messages, self.buf = dns.split_tcp_dns(self.buf + data)

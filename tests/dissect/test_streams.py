@@ -391,6 +391,31 @@ def test_http_body_that_is_not_json_is_passed_over_and_the_next_head_read(cuts: 
     assert not f.ignored()
 
 
+@pytest.mark.parametrize("lost", [1, 1400, len(HTML) - 200 - 1])
+def test_a_hole_inside_a_body_nobody_reads_is_taken_as_that_body(lost: int) -> None:
+    """Bytes missing inside a non-JSON body (skipped by the prefilter through ``unread``, or lost) are
+    that body: the next head is read where it starts. A hole reaching past the body is a real gap."""
+    first = b"POST /form HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(HTML) + HTML
+    at = first.index(b"<html>") + 100
+    f = Fed()
+    f.send(first[:at])
+    assert f.d.unread() == ((ISN + at) & 0xFFFFFFFF, len(first) - at)
+    assert f.d.unread() is None  # handed out once
+    f.skip(lost)
+    f.send(first[at + lost :], GETWORK)
+    assert kinds(f.events) == ["HttpMessage", "HttpMessage", "JsonMessage"]
+    assert f.d.unread() is None and f.d.http_skip == 0
+
+
+def test_a_hole_past_the_body_is_a_gap() -> None:
+    first = b"POST /form HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(HTML) + HTML
+    f = Fed()
+    f.send(first[:500])
+    f.skip(len(first) - 500 + 10)  # the body and the next head's first 10 bytes
+    f.send(GETWORK[10:])
+    assert kinds(f.events) == ["HttpMessage"]
+
+
 def test_http_body_that_is_only_blanks_then_the_next_head() -> None:
     """A body of blanks is read whole (it may still turn out to be JSON): the next head follows it."""
     f = Fed()

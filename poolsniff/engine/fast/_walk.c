@@ -303,6 +303,23 @@ static int shape_step(PyObject *state_obj, PyObject *records, int from_client, l
     return 1;
 }
 
+/*
+ * Whether ``data`` payload bytes starting at the sequence number at ``seq`` (4 bytes into the TCP
+ * header) lie wholly inside the bytes ahead that the direction does not
+ * read: ``entry``'s first sequence number and length (walk._in_unread). 1 or 0; -1 on error.
+ */
+static int in_unread(PyObject *entry, const unsigned char *seq, long data)
+{
+    unsigned long first = PyLong_AsUnsignedLongMask(PyTuple_GET_ITEM(entry, 3));
+    long long length = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 4));
+    uint32_t off;
+
+    if (PyErr_Occurred())
+        return -1;
+    off = (uint32_t)(rd32(seq, 1) - (uint32_t)first);
+    return (long long)off + data <= length;
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
@@ -329,22 +346,29 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     if (closed < 0)
         return -1;
     if (!closed && data != 0) {
-        /* a direction of a TLS session being shaped: (flow, False, tally, state, records, from_client) */
-        int from_client;
-        const unsigned char *payload;
-        uint32_t seq;
+        if (PyTuple_GET_SIZE(entry) == 5) {
+            /* bytes ahead that the direction does not read: (flow, False, tally, first seq, length) */
+            rc = in_unread(entry, tcp + 4, data);
+            if (rc <= 0)
+                return rc < 0 ? -1 : FEED;
+        } else {
+            /* a direction of a TLS session being shaped: (flow, False, tally, state, records, from_client) */
+            int from_client;
+            const unsigned char *payload;
+            uint32_t seq;
 
-        if (PyTuple_GET_SIZE(entry) < 6)
-            return FEED;
-        from_client = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 5));
-        if (from_client < 0)
-            return -1;
-        payload = tcp + (((unsigned)tcp[12] >> 4) << 2);
-        seq = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
-        rc = shape_step(PyTuple_GET_ITEM(entry, 3), PyTuple_GET_ITEM(entry, 4), from_client, ts, seq, payload,
-                        (Py_ssize_t)data);
-        if (rc <= 0)
-            return rc < 0 ? -1 : FEED;
+            if (PyTuple_GET_SIZE(entry) < 6)
+                return FEED;
+            from_client = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 5));
+            if (from_client < 0)
+                return -1;
+            payload = tcp + (((unsigned)tcp[12] >> 4) << 2);
+            seq = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
+            rc = shape_step(PyTuple_GET_ITEM(entry, 3), PyTuple_GET_ITEM(entry, 4), from_client, ts, seq, payload,
+                            (Py_ssize_t)data);
+            if (rc <= 0)
+                return rc < 0 ? -1 : FEED;
+        }
     }
     if (PyTuple_GET_SIZE(entry) > 2) /* the direction's packets and bytes, as walk.tally counts them */
         tally(PyTuple_GET_ITEM(entry, 2), len);

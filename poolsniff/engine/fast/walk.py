@@ -125,7 +125,8 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
-    carries no data, or whose segment only advances its direction's TLS record shape (read here,
+    carries no data, whose data lies wholly inside bytes the direction does not read
+    (``_in_unread``), or whose segment only advances its direction's TLS record shape (read here,
     ``_shaped``), its flow stamped with ``ts`` here; or with no data of no known flow.
     SKIP_UDP: ``udp_other``. FEED: anything else.
     """
@@ -134,7 +135,13 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
         if data == 0:
             return SKIP_TCP
         return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
-    if entry[1] or not data or (len(entry) > 5 and _shaped(entry, buf, f, data, ts)):
+    size = len(entry)
+    if (
+        entry[1]
+        or not data
+        or (size == 5 and _in_unread(entry, buf, f, data))
+        or (size > 5 and _shaped(entry, buf, f, data, ts))
+    ):
         entry[0].last_ts = ts
         if len(entry) > 2:  # as in C: an entry without a tally is only stamped
             tally(entry[2], stop - f)
@@ -153,6 +160,15 @@ def _shaped(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
     start = th + ((buf[th + 12] >> 4) << 2)
     seq = _SEQ(buf, th + 4)[0]
     return quiet(state, records, from_client, ts, seq, buf[start : start + data])
+
+
+def _in_unread(entry: Entry, buf: bytes, f: int, data: int) -> bool:
+    """Whether the ``data`` payload bytes of the plain TCP frame at ``buf[f:]`` lie wholly inside the bytes
+    ahead that its direction does not read (``entry``'s first sequence number and length)."""
+    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
+    seq = _SEQ(buf, (l3 + 24) if buf[l3] >> 4 == 4 else (l3 + 44))[0]
+    first, length = entry[3], entry[4]  # type: ignore[misc]
+    return bool(((seq - first) & 0xFFFFFFFF) + data <= length)
 
 
 def skip(

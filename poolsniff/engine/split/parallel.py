@@ -12,8 +12,11 @@ detectors and enrichment: it sees exactly the events one process sees, in the sa
 so the alerts and their order are those of one process, with nothing to merge. The back
 tells the front which directions have nothing more to read; the front marks them closed in
 its ``fast`` map, so the prefilter skips their packets (until it knows, it sends their
-segments along and the back ignores them, as one process would). Messages are pickled
-lists over two pipes; the front never blocks on a full pipe without reading the other.
+segments along and the back ignores them, as one process would). It also tells it which
+bytes ahead a direction will not read (an HTTP body that is not JSON, ``Direction.unread``):
+the prefilter skips the segments wholly inside them, and the back's direction takes the hole
+as that body. Messages are pickled lists over two pipes; the front never blocks on a full pipe
+without reading the other.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ PIPE_BYTES: Final = 1 << 20
 """Pipe buffer asked for (Linux allows 1 MiB without privileges)."""
 
 Item = tuple[Any, ...]
+WireUnread = tuple[bytes, int, int, int]
+"""A direction's bytes ahead that nobody reads, back to front: its raw key, the flow id, the first
+sequence number and the length (0: none any more)."""
 Record = dict[str, Any]
 _LEN = struct.Struct("!I")
 
@@ -294,11 +300,15 @@ class Front(Tracker):
     def _take(self) -> None:
         inbox, fast = self.channel.inbox, self.flows.fast
         while inbox:
-            closed, records, report = inbox.popleft()
+            closed, unread, records, report = inbox.popleft()
             for raw, fid in closed:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid:
                     fast[raw] = (entry[0], True, entry[2])
+            for raw, fid, first, length in unread:
+                entry = fast.get(raw)
+                if entry is not None and entry[0].fid == fid and not entry[1]:
+                    fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
             for record in records:
                 self.emit(record)
             if report is not None:
@@ -317,8 +327,15 @@ class Back:
         self.dissector = Dissector(self.pipeline.flows.counters)
         self.flows: dict[int, Flow] = {}
 
-    def replay(self, items: list[Item], out: list[Released], closed: list[tuple[bytes, int]]) -> bool:
-        """Replay ``items``; append released detections and newly closed directions; True at the end."""
+    def replay(
+        self,
+        items: list[Item],
+        out: list[Released],
+        closed: list[tuple[bytes, int]],
+        unread: list[WireUnread],
+    ) -> bool:
+        """Replay ``items``; append released detections, newly closed directions and the bytes ahead that
+        directions do not read (``Direction.unread``); True at the end."""
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
         for item in items:
             kind = item[0]
@@ -331,12 +348,16 @@ class Back:
                     if not flow.closed & bit:
                         flow.closed |= bit
                         closed.append((flow.raw[0 if from_client else 1], fid))
+                elif dis.unread:
+                    self._unread(unread)
             elif kind == START:
                 _, fid, ts_us, from_client, synced, key, raw = item
                 flow = flows[fid] = Flow(key, None, None, raw, fid)
                 dis.start(flow, ts_us, from_client, synced, events)
             elif kind == SYN:
                 dis.syn(flows[item[1]], item[2], item[3])
+                if dis.unread:
+                    self._unread(unread)
             elif kind == END:
                 _, fid, ts_us, from_client, first_ts, totals, reason, fins = item
                 flow = flows.pop(fid)
@@ -352,6 +373,11 @@ class Back:
             for event in events:
                 handle(event, out)
         return False
+
+    def _unread(self, unread: list[WireUnread]) -> None:
+        for flow, from_client, first, length in self.dissector.unread:
+            unread.append((flow.raw[0 if from_client else 1], flow.fid, first, length))
+        self.dissector.unread.clear()
 
     def report(self) -> dict[str, Any]:
         """Counts for the front: alerts and the dissector's counters (what the scan result reports)."""
@@ -383,10 +409,11 @@ def _back_main(
             return
         out: list[Released] = []
         closed: list[tuple[bytes, int]] = []
-        done = back.replay(items, out, closed)
-        if out or closed or done:
+        unread: list[WireUnread] = []
+        done = back.replay(items, out, closed, unread)
+        if out or closed or unread or done:
             records = [to_record(Alert(det, name)) for det in out]
-            channel.send((closed, records, back.report() if done else None))
+            channel.send((closed, unread, records, back.report() if done else None))
 
 
 # --------------------------------------------------------------------------- one scan

@@ -589,3 +589,56 @@ def test_times_beyond_64_bits_in_pcapng(lists: Blocklist, tmp_path: Path) -> Non
     path.write_bytes(b"".join(out))
     reference = assert_same(path, lists)
     assert reference.packets == len(frames) + 2
+
+
+def http_bodies_capture(path: Path) -> Path:
+    """Keep-alive HTTP on port 3333: a form POST with a 20 KiB body that is not JSON, a 30 KiB HTML
+    answer, then a getwork POST to a listed pool and its JSON answer; the bodies go in 1,400-byte
+    segments, one of them out of order, so most of them lie inside bytes the directions do not read."""
+    from tests.factories import ETH_GETWORK_BODY, ETH_GETWORK_URI
+
+    form = bytes(range(40, 120)) * 256
+    html = b"<html>" + bytes(range(256)) * 120 + b"</html>"
+    getwork = (
+        b"POST " + ETH_GETWORK_URI.encode() + b" HTTP/1.1\r\nHost: pool.eth.pp.ua\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(ETH_GETWORK_BODY) + ETH_GETWORK_BODY
+    )
+    answer = b'{"id":1,"jsonrpc":"2.0","result":["0x01","0x02","0x03"]}'
+
+    def pieces(client: bool, data: bytes) -> list[tuple[bool, bytes]]:
+        return [(client, data[i : i + 1400]) for i in range(0, len(data), 1400)]
+
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+    head = b"POST /form HTTP/1.1\r\nHost: a.example\r\nContent-Length: %d\r\n\r\n" % len(form)
+    payloads = pieces(True, head + form)
+    payloads += pieces(False, ok % len(html) + html)
+    payloads += [(True, getwork), (False, ok % len(answer) + answer)]
+    frames = list(session(1_700_000_000_000_000, 40020, payloads))
+    data = [i for i, (_, f) in enumerate(frames) if len(f) > 1000]
+    frames[data[20]], frames[data[21]] = frames[data[21]], frames[data[20]]  # one swapped pair
+    path.write_bytes(pcap_file(frames))
+    return path
+
+
+def test_http_bodies_nobody_reads_are_skipped_and_the_next_head_still_read(
+    lists: Blocklist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prefilter skips the segments inside a non-JSON body (``Direction.unread``), in one process and
+    in two, and the getwork request after the bodies still alerts, the same every way."""
+    capture = http_bodies_capture(tmp_path / "bodies.pcap")
+    reference = assert_same(capture, lists)
+    assert any(r["alert"]["signature"].startswith("POOLSNIFF") and "http" in r for r in reference.records)
+    tracked = 0
+    track = pipeline.Pipeline._track
+
+    def counting(self: pipeline.Pipeline, *args: Any) -> Any:
+        nonlocal tracked
+        tracked += 1
+        return track(self, *args)
+
+    monkeypatch.setattr(pipeline.Pipeline, "_track", counting)
+    scanned(capture, lists, 1)
+    with_unread, tracked = tracked, 0
+    monkeypatch.setattr(flows.Direction, "unread", lambda self: None)
+    assert scanned(capture, lists, 1) == reference
+    assert with_unread <= tracked - 25, (with_unread, tracked)

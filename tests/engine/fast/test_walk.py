@@ -102,8 +102,19 @@ def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     return (frame if cut is None else frame[:cut]), key
 
 
-Fast = dict[bytes, tuple[Stamped, bool, bytearray]]
-"""A ``FlowTable.fast`` map of stand-in flows, each direction with its tally."""
+Fast = dict[bytes, tuple[Any, ...]]
+"""A ``FlowTable.fast`` map of stand-in flows, each direction with its tally (and maybe an unread range)."""
+
+
+def fast_entry(draw: st.DrawFn) -> tuple[Any, ...]:
+    """A direction's entry: closed or open, and an open one may carry the range of bytes it does not read,
+    placed around the drawn frames' sequence number 5 and 1 or 700 bytes of data (wrapping too)."""
+    closed = draw(st.booleans())
+    if closed or not draw(st.integers(0, 2)):
+        return (Stamped(), closed, bytearray(16))
+    first = draw(st.sampled_from([5, 4, 6, 0, (1 << 32) - 2]))
+    length = draw(st.sampled_from([1, 699, 700, 701, 707, 1 << 31]))
+    return (Stamped(), False, bytearray(16), first, length)
 
 
 @st.composite
@@ -120,7 +131,7 @@ def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, Fast, int, int]:
         ts = 1_700_000_000_000_000 + len(records) * 1000
         records.append(pcap_record(ts * 1000 if nano else ts, frame, order, nano))
     buf = b"".join(records) + draw(st.binary(max_size=40))
-    fast = {k: (Stamped(), draw(st.booleans()), bytearray(16)) for k in keys if draw(st.integers(0, 3))}
+    fast = {k: fast_entry(draw) for k in keys if draw(st.integers(0, 3))}
     end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
     budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
     next_check = 1_700_000_000_000_000 + draw(st.sampled_from([99, 99, draw(st.integers(0, 15))])) * 1000
@@ -173,7 +184,7 @@ def ng_cases(
         else:
             blocks.append(block(0x99, frame, order))
     buf = b"".join(blocks) + draw(st.binary(max_size=40))
-    fast = {k: (Stamped(), draw(st.booleans()), bytearray(16)) for k in keys if draw(st.integers(0, 3))}
+    fast = {k: fast_entry(draw) for k in keys if draw(st.integers(0, 3))}
     end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
     budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
     next_check = draw(st.sampled_from([1 << 62, 1_700_000_000_000_000 + draw(st.integers(0, 15)) * 1000]))
@@ -206,11 +217,11 @@ def test_c_walk_does_what_the_python_walk_does(
     stamps = []
     results = []
     for skip in (walk.skip, c_skip):
-        for flow, _, counts in fast.values():
+        for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             counts[:] = bytes(16)
         results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -265,11 +276,11 @@ def test_c_step_does_what_the_python_step_does(
     stamps = []
     results = []
     for step in (walk.step, c_step):
-        for flow, _, counts in fast.values():
+        for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             counts[:] = bytes(16)
         results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -319,11 +330,11 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
     stamps = []
     results = []
     for skip in (walk.skip_ng, c_skip_ng):
-        for flow, _, counts in fast.values():
+        for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             counts[:] = bytes(16)
         results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -424,11 +435,11 @@ def test_c_pcapng_step_does_what_the_python_step_does(
     stamps = []
     results = []
     for step in (walk.step_ng, c_step_ng):
-        for flow, _, counts in fast.values():
+        for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             counts[:] = bytes(16)
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts in fast.values()])
+        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 

@@ -140,7 +140,7 @@ def test_the_back_replays_exactly_the_events_of_one_table(
     back = parallel.Back(lists, redact=False)
     collect = Collect()
     back.pipeline.handle = collect.handle  # type: ignore[method-assign]
-    back.replay(recorder.items, [], [])
+    back.replay(recorder.items, [], [], [])
     assert collect.events == expected
     assert back.dissector.counters["flows-bypassed"] == plain.counters["flows-bypassed"]
 
@@ -153,7 +153,7 @@ def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist
     shadowed = {(e[0].fid, raw) for raw, e in front.fast.items() if e[1]}
     back = parallel.Back(lists, redact=False)
     closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed)
+    back.replay(recorder.items, [], closed, [])
     assert shadowed and shadowed <= {(fid, raw) for raw, fid in closed}
 
 
@@ -178,7 +178,7 @@ def test_the_shadow_steps_aside_for_a_tunnel(name: str, lists: Blocklist) -> Non
         front.process(p)
     back = parallel.Back(lists, redact=False)
     closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed)
+    back.replay(recorder.items, [], closed, [])
     assert set(marked) <= {(fid, raw) for raw, fid in closed}
 
 
@@ -192,7 +192,7 @@ def test_a_back_that_dies_is_reported_not_waited_for(
     deadline: None,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    def broken(self: parallel.Back, items: list[Any], out: list[Detection], closed: list[Any]) -> bool:
+    def broken(self: parallel.Back, items: list[Any], out: list[Detection], *lists: list[Any]) -> bool:
         raise ValueError("a bug in the back")
 
     monkeypatch.setattr(parallel.Back, "replay", broken)
