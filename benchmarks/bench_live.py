@@ -12,8 +12,13 @@ that joined N times): its "mining flows" are the flows an offline ``scan`` of th
 on, so a run is good when every flow the offline scan alerts on is alerted live too (both with
 ``--suppress 0``, so that every alerted flow writes its own line).
 
+``--jobs 1,2`` runs the search once per number of capture processes (``sniff --jobs``; default 0,
+sniff's own default: one per CPU) and prints each socket's kernel counts; ``--once`` replays at
+``--start`` only (``0``: ``--topspeed``).
+
     python benchmarks/bench_live.py --packets 200000
     python benchmarks/bench_live.py --real 10 --start 400000
+    python benchmarks/bench_live.py --real 10 --start 400000 --once --jobs 1,2
 """
 
 from __future__ import annotations
@@ -55,7 +60,12 @@ class Replay:
     link_dropped: int = 0
     failed: int = 0
     """Frames tcpreplay could not send (larger than veth0's MTU, or the send failed)."""
-    """Frames veth1 dropped before any socket saw them (its receive backlog overflowed)."""
+    jobs: int = 1
+    """``sniff --jobs``."""
+    sockets: str = ""
+    """With ``--jobs`` above 1: the kernel's counts of each socket (sniff's summary line)."""
+    cpu_s: float = 0.0
+    """User and system CPU seconds of the sniffer and its workers."""
 
     @property
     def good(self) -> bool:
@@ -108,12 +118,12 @@ def drain(err: Path, timeout: float = 300) -> float:
     return moved
 
 
-def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path) -> Replay:
+def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path, jobs: int = 1) -> Replay:
     """Sniff on veth1, replay into veth0 at ``pps``, stop, read the summary and the alerts."""
-    out, err = tmp / f"alerts-{pps}.json", tmp / f"stderr-{pps}.txt"
+    out, err = tmp / f"alerts-{pps}-{jobs}.json", tmp / f"stderr-{pps}-{jobs}.txt"
     sniff = [
         *bench_scan.poolsniff_command(), "sniff", "-i", "veth1", "-o", str(out), "--stats-interval", "1",
-        "--suppress", "0",
+        "--suppress", "0", "--jobs", str(jobs),
     ]  # fmt: skip
     with open(err, "w") as errors:
         proc = subprocess.Popen(["ip", "netns", "exec", NS, *sniff], stderr=errors, stdout=subprocess.DEVNULL)
@@ -134,7 +144,10 @@ def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path)
     drained = drain(err)
     link_dropped = rx_dropped() - link_before
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
+    _, status, usage = os.wait4(proc.pid, 0)  # the sniffer's CPU with its workers', not tcpreplay's
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    per_socket = [x for x in err.read_text().splitlines() if x.startswith("poolsniff: veth1 sockets: ")]
     line = [x for x in err.read_text().splitlines() if x.startswith("poolsniff: veth1: ")][-1]
     counts = {name: int(n) for n, name in re.findall(r"(\d+) (captured|dropped by the kernel|alerts)", line)}
     records = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
@@ -148,7 +161,8 @@ def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path)
     failed = re.search(r"Failed packets:\s+(\d+)", report)
     return Replay(
         pps, sent, counts.get("captured", 0), counts.get("dropped by the kernel", 0), alerted, len(flows),
-        max(0.0, drained - replayed), link_dropped, int(failed.group(1)) if failed else 0,
+        max(0.0, drained - replayed), link_dropped, int(failed.group(1)) if failed else 0, jobs,
+        per_socket[-1].split(": ", 2)[-1] if per_socket else "", cpu,
     )  # fmt: skip
 
 
@@ -165,27 +179,39 @@ def offline_manifest(capture: Path) -> dict[str, object]:
     return {"mining": [dict(zip(keys, flow, strict=True)) for flow in sorted(flows, key=str)]}
 
 
-def search(capture: Path, manifest: dict[str, object], start: int, limit: int, steps: int) -> list[Replay]:
+def search(
+    capture: Path,
+    manifest: dict[str, object],
+    start: int,
+    limit: int,
+    steps: int,
+    jobs: int = 1,
+    once: bool = False,
+) -> list[Replay]:
     """Double the rate from ``start`` until a mining flow is lost (or ``limit``), then bisect."""
     runs: list[Replay] = []
     with tempfile.TemporaryDirectory() as tmp:
+        if once:
+            runs.append(replay_once(capture, manifest, start, Path(tmp), jobs))
+            print(_line(runs[-1]), flush=True)
+            return runs
         pps, good, bad = start, 0, 0
         while pps <= limit:
-            run = replay_once(capture, manifest, pps, Path(tmp))
+            run = replay_once(capture, manifest, pps, Path(tmp), jobs)
             runs.append(run)
             print(_line(run), flush=True)
             if not run.good:
                 bad = pps
                 break
             if run.sent_pps < 0.9 * pps:  # tcpreplay itself cannot go faster: one run flat out
-                run = replay_once(capture, manifest, 0, Path(tmp))
+                run = replay_once(capture, manifest, 0, Path(tmp), jobs)
                 runs.append(run)
                 print(_line(run), flush=True)
                 break
             good, pps = pps, pps * 2
         for _ in range(steps if good and bad else 0):
             pps = (good + bad) // 2
-            run = replay_once(capture, manifest, pps, Path(tmp))
+            run = replay_once(capture, manifest, pps, Path(tmp), jobs)
             runs.append(run)
             print(_line(run), flush=True)
             good, bad = (pps, bad) if run.good else (good, pps)
@@ -195,16 +221,25 @@ def search(capture: Path, manifest: dict[str, object], start: int, limit: int, s
 def _line(run: Replay) -> str:
     verdict = "ok" if run.good else "MINING FLOW LOST"
     asked = f"--pps {run.pps:>9,}" if run.pps else "--topspeed     "
+    sockets = f"\n      sockets: {run.sockets}" if run.sockets else ""
     return (
-        f"  {asked}: sent {run.sent_pps:>10,.0f} pps ({run.failed:,} failed), {run.captured:>9,} captured, "
+        f"  --jobs {run.jobs} {asked}: sent {run.sent_pps:>10,.0f} pps ({run.failed:,} failed), "
+        f"{run.captured:>9,} captured, "
         f"{run.dropped:>8,} dropped by the kernel ({run.link_dropped:,} by veth1's backlog), "
         f"read {run.behind_s:.0f} s after the replay, "
-        f"mining flows {run.alerted}/{run.mining} {verdict}"
+        f"mining flows {run.alerted}/{run.mining} {verdict}, {run.cpu_s:.1f} s CPU{sockets}"
     )
 
 
 def main(
-    packets: int, cache: str, seed: int, start: int = 25_000, limit: int = 1_600_000, real: int = 0
+    packets: int,
+    cache: str,
+    seed: int,
+    start: int = 25_000,
+    limit: int = 1_600_000,
+    real: int = 0,
+    jobs: tuple[int, ...] = (0,),
+    once: bool = False,
 ) -> None:
     """Set up the namespace, search the rate, print the result, tear down."""
     why = usable()
@@ -231,7 +266,7 @@ def main(
         ip("-n", NS, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
         for dev in ("lo", "veth0", "veth1"):
             ip("-n", NS, "link", "set", dev, "up")
-        runs = search(capture, manifest, start, limit, steps=3)
+        runs = [r for n in jobs for r in search(capture, manifest, start, limit, 3, n, once)]
     finally:
         ip("netns", "delete", NS)
     good = [r for r in runs if r.good]
@@ -254,5 +289,8 @@ if __name__ == "__main__":
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "poolsniff-bench"))
     parser.add_argument("--start", type=int, default=25_000, help="first rate tried (packets/s)")
     parser.add_argument("--real", type=int, default=0, help="replay the real mix joined N times instead")
+    parser.add_argument("--jobs", default="0", help="sniff --jobs values to compare, comma-separated")
+    parser.add_argument("--once", action="store_true", help="replay at --start only (0: --topspeed)")
     args = parser.parse_args()
-    main(args.packets, args.cache, args.seed, args.start, real=args.real)
+    jobs = tuple(int(n) for n in args.jobs.split(","))
+    main(args.packets, args.cache, args.seed, args.start, real=args.real, jobs=jobs, once=args.once)

@@ -276,6 +276,7 @@ SETTINGS: Final = (
     Setting("bpf", "text", ("sniff",), "filter expression"),
     Setting("duration", "seconds", ("sniff",), "seconds or duration"),
     Setting("count", "count", ("sniff",), "whole number >= 1"),
+    Setting("buffer", "count", ("sniff",), "MiB, whole number >= 1"),
     Setting("stats-interval", "seconds", ("sniff",), "seconds or duration"),
     Setting("user", "text", ("sniff",), "user name"),
     *(Setting(option.key, "output", _SINKS, option=option) for option in OUTPUT_OPTIONS),
@@ -302,6 +303,7 @@ class Config:
     bpf: str | None = None
     duration: float | None = None
     count: int | None = None
+    buffer: int | None = None
     jobs: int | None = None
     stats_interval: float | None = None
     user: str | None = None

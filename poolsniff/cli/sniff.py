@@ -50,6 +50,11 @@ if TYPE_CHECKING:
     help="Capture processes per interface, each with its share of the flows (PACKET_FANOUT; "
     "0: one per CPU; 1: a single process).",
 )  # fmt: skip
+@click.option(
+    "--buffer", "buffer_mib", type=click.IntRange(1, 1023), default=64, show_default=True, metavar="MIB",
+    help="Receive buffer of each capture socket, in MiB (the kernel reserves twice that; past "
+    "net.core.rmem_max it needs CAP_NET_ADMIN): a larger one absorbs longer bursts.",
+)  # fmt: skip
 @blocklist_option
 @redact_option
 @pool_side_option
@@ -64,6 +69,7 @@ def sniff(
     stats_interval: float,
     user: str | None,
     jobs: int,
+    buffer_mib: int,
     blocklists: tuple[str, ...],
     redact: bool,
     pool_side_alerts: bool,
@@ -89,8 +95,9 @@ def sniff(
 
     lists_in_use = active(blocklists)
     options = SniffOptions(
-        interfaces, output, bpf, duration, count, stats_interval, user, redact, not pool_side_alerts, jobs
-    )
+        interfaces, output, bpf, duration, count, stats_interval, user, redact, not pool_side_alerts, jobs,
+        buffer_mib,
+    )  # fmt: skip
     updated = lists_updated(lists_in_use.files)
     spools = data_dir(None)  # resolved before --user drops root: the spools go where the lists are
 

@@ -226,7 +226,7 @@ def sniff_fanout(
     output = sink = None
     try:
         groups.extend(
-            _Group(name, open_group(name, options.bpf, jobs), wire_packets(name))
+            _Group(name, open_group(name, options.bpf, jobs, options.buffer_mib << 20), wire_packets(name))
             for name in dict.fromkeys(options.interfaces)
         )
         if options.user:

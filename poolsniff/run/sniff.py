@@ -41,7 +41,7 @@ from poolsniff.output.interface import RecordWriter
 from poolsniff.output.metrics import Counters
 from poolsniff.output.transports.jsonl import JsonlWriter
 from poolsniff.run.privileges import drop_privileges
-from poolsniff.sources.live import LiveCapture, wire_packets
+from poolsniff.sources.live import RCVBUF, LiveCapture, wire_packets
 
 BATCH: Final = 256
 """Frames read from one socket before the loop looks at the others, the signals and the clock."""
@@ -80,6 +80,8 @@ class SniffOptions:
     """The pool side of a session whose miner side alerted goes into the miner's alert."""
     jobs: int = 1
     """Capture processes per interface (``PACKET_FANOUT``, ``run.fanout``); 0: one per CPU."""
+    buffer_mib: int = RCVBUF >> 20
+    """Receive buffer asked for each capture socket, in MiB (the kernel reserves twice as much)."""
 
 
 @dataclass
@@ -191,7 +193,7 @@ def open_captures(options: SniffOptions) -> list[LiveCapture]:
     captures: list[LiveCapture] = []
     try:
         for name in dict.fromkeys(options.interfaces):
-            capture = LiveCapture.open(name, options.bpf)
+            capture = LiveCapture.open(name, options.bpf, options.buffer_mib << 20)
             captures.append(capture)
     except BaseException:
         for capture in captures:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from poolsniff.errors import CaptureError
-from poolsniff.sources.live import DNS_DROP, DNS_ONLY, SOL_PACKET, LiveCapture
+from poolsniff.sources.live import DNS_DROP, DNS_ONLY, RCVBUF, SOL_PACKET, LiveCapture
 
 # linux/if_packet.h
 PACKET_FANOUT: Final = 18
@@ -51,15 +51,16 @@ class WorkerSockets:
         self.dns.close()
 
 
-def open_group(name: str, bpf: str | None, jobs: int) -> list[WorkerSockets]:
-    """Open ``jobs`` pairs of sockets on ``name``; CaptureError (all closed) if any cannot be."""
+def open_group(name: str, bpf: str | None, jobs: int, rcvbuf: int = RCVBUF) -> list[WorkerSockets]:
+    """Open ``jobs`` pairs of sockets on ``name`` (flow sockets of ``rcvbuf`` bytes); CaptureError (all
+    closed) if any cannot be."""
     if jobs < 2:
         raise ValueError("a fanout group needs two sockets or more")
     opened: list[WorkerSockets] = []
     try:
         group: int | None = None
         for _ in range(jobs):
-            flows = LiveCapture.open(name, bpf, dns=DNS_DROP)
+            flows = LiveCapture.open(name, bpf, rcvbuf, dns=DNS_DROP)
             try:
                 group = join(flows, name, group)
                 dns = LiveCapture.open(name, bpf, dns=DNS_ONLY)

@@ -162,6 +162,7 @@ interface: [eth1, eth2]
 bpf: not port 22
 duration: 1h
 count: 1000
+buffer: 256
 stats-interval: 30
 user: poolsniff
 suppress: 1h
@@ -186,6 +187,7 @@ def test_every_key_of_a_full_config(tmp_path: Path) -> None:
         bpf="not port 22",
         duration=3600,
         count=1000,
+        buffer=256,
         stats_interval=30, user="poolsniff", confirm=True,
         outputs=(
             ("suppress", 3600), ("syslog", "tcp://logs.example:601"),

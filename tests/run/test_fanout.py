@@ -19,6 +19,8 @@ import pytest
 
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.dnsshare import owner
+from poolsniff.engine.pipeline import Pipeline
+from poolsniff.intel.lists import load_shipped
 from poolsniff.sources.pcap import expand_paths, iter_capture
 
 from ..conftest import PCAPS
@@ -76,7 +78,12 @@ def sockets(stderr: str, iface: str) -> dict[str, tuple[int, int]]:
 def check_against_scan(ns: Netns, tmp: Path, path: Path, pps: int) -> dict[str, tuple[int, int]]:
     """Replay ``path`` into ``sniff --jobs 2``; its records must be the scan's; return the sockets' counts."""
     expected = comparable(scan_frames(iter_capture(str(path))))
-    kept = sum(1 for f in iter_capture(str(path)) if run_bpf(ETH, strip_outer_tag(f[2])))
+    one = Pipeline(load_shipped())  # one process fed what the kernel filter keeps: the counts to match
+    for frame in iter_capture(str(path)):
+        if run_bpf(ETH, strip_outer_tag(frame[2])):
+            one.feed(frame)
+    one.finish()
+    kept = one.stats.packets
     sniffer = Sniffer(
         ns, tmp, "-i", "veth1", "-o", str(tmp / "alerts.json"), "--jobs", "2", "--stats-interval", "0.5"
     )
@@ -87,6 +94,7 @@ def check_against_scan(ns: Netns, tmp: Path, path: Path, pps: int) -> dict[str, 
     stderr = sniffer.stderr()
     counts = summary_numbers(stderr, "veth1")
     assert counts["captured"] == kept and counts["dropped_by_the_kernel"] == 0
+    assert (counts["flows"], counts["alerts"]) == (one.flows.counters["flows"], one.stats.alerts)
     records = [r for r in sniffer.records() if r["event_type"] != "stats"]
     assert expected and comparable(records) == expected  # the same lines, none twice, none missing
     each = sockets(stderr, "veth1")
@@ -169,3 +177,11 @@ def test_a_worker_that_dies_stops_the_run_with_one_line(veth: Netns, tmp_path: P
     ]
     time.sleep(0.2)
     assert not children.exists() or not children.read_text().split()  # the other worker is gone too
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_buffer_sets_each_sockets_receive_buffer(veth: Netns, tmp_path: Path, jobs: str) -> None:
+    sniffer = Sniffer(veth, tmp_path, "-i", "veth1", "--buffer", "16", "--jobs", jobs, "--duration", "0.2")
+    assert sniffer.proc.wait(timeout=60) == 0
+    assert "receive buffer 32768 KiB" in sniffer.stderr()  # the kernel reserves twice what is asked
