@@ -3,7 +3,8 @@
 source -> **decode -> flows** -> dissectors -> detectors -> enrichment -> output
 
 :class:`Tracker` is what the prefilter (``engine/fast``) and the run modes feed, one frame at a
-time (``feed``) or already decoded by the decoder's fast lane (``feed_packet``). Its two kinds
+time (``feed``; ``feed_live`` asks the prefilter's decision first) or already decoded by the
+decoder's fast lane (``feed_packet``). Its two kinds
 are the whole pipeline (``engine/pipeline.Pipeline``: flows, dissectors, detectors) and the front
 half of the two-process scan (``engine/split/parallel.Front``: flows only, events to the back);
 they differ only in ``_track`` (and in what an undecodable frame means), so the feeding and its
@@ -16,8 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
-from poolsniff.dissect.flows import FlowTable
+from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.engine.decode import Decoder
+from poolsniff.engine.fast.walk import DECIDE, FAST_LANE, LINKTYPE_ETHERNET, SKIP_TCP, SKIP_UDP
 from poolsniff.model import Frame, Packet, Released
 
 CHECK_EVERY_US: Final = 1_000_000
@@ -56,6 +58,35 @@ class Tracker:
         if packet is None:
             return self._undecoded(ts_us)
         return self._track(ts_us, packet, len(data))
+
+    def feed_live(self, frame: Frame) -> list[Released]:
+        """``feed`` for a frame read from an interface: the prefilter's decision first (``walk.DECIDE``).
+
+        A packet the flow table would drop at once (of a direction with nothing more to read, a UDP
+        datagram it does not read, ...) is only counted, as a capture file's walk counts it, except
+        where the idle sweep or the hold check is due: those run at the same packets as with ``feed``.
+        The others are decoded by the decoder's fast lane in C where it can (``walk.FAST_LANE``).
+        """
+        ts_us, linktype, data = frame
+        flows = self.flows
+        if (
+            linktype == LINKTYPE_ETHERNET
+            and ts_us - self.last_check < CHECK_EVERY_US
+            and flows.since_sweep < SWEEP_EVERY - 1
+        ):
+            kind = DECIDE(flows.fast, data, ts_us)
+            if kind == SKIP_TCP:
+                self.stats.packets += 1
+                flows.since_sweep += 1
+                return []
+            if kind == SKIP_UDP:
+                self.stats.packets += 1
+                return []
+        if linktype == LINKTYPE_ETHERNET:
+            packet = FAST_LANE(ts_us, data)
+            if packet is not None:  # decoded in C, as a capture file's walk decodes it
+                return self.feed_packet(ts_us, len(data), packet)
+        return self.feed(frame)
 
     def feed_packet(self, ts_us: int, size: int, packet: Packet) -> list[Released]:
         """``feed`` for a frame of ``size`` bytes that the decoder's fast lane already decoded."""

@@ -402,7 +402,7 @@ class _Loop:
             self.left -= len(frames)
             if self.left == 0:
                 self.stopped_by = "--count"
-        feed = source.pipeline.feed
+        feed = source.pipeline.feed_live  # the prefilter's decision first, as for a capture file
         for frame in frames:
             released = feed(frame)
             if released:

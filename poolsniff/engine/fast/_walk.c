@@ -529,6 +529,22 @@ static PyObject *walk_fast_lane(PyObject *self, PyObject *args)
     return out;
 }
 
+/* ``decide(fast, frame, ts)``: what to do with one Ethernet frame of a live capture (walk.decide_frame). */
+static PyObject *walk_decide(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    long long ts;
+    PyObject *fast;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!y*L", &PyDict_Type, &fast, &view, &ts))
+        return NULL;
+    rc = try_skip(fast, (const unsigned char *)view.buf, view.len, ts);
+    PyBuffer_Release(&view);
+    return rc < 0 ? NULL : PyLong_FromLong(rc);
+}
+
 /*
  * ``step``: ``skip``, then the record it stopped at, when that record is whole in the buffer
  * and its captured length is at most ``limit``: ``(pos after it, budget, others, (ts, caplen,
@@ -759,6 +775,9 @@ static PyMethodDef walk_methods[] = {
      "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type)\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
+    {"decide", walk_decide, METH_VARARGS,
+     "decide(fast, frame, ts) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
+     "flow table drops): the walk's decision for one Ethernet frame, as walk.decide_frame."},
     {"fast_lane", walk_fast_lane, METH_VARARGS,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", walk_step_ng, METH_VARARGS,

@@ -343,17 +343,33 @@ def step_ng(
     return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
 
 
+def decide_frame(fast: dict[bytes, Entry], frame: bytes, ts: int) -> int:
+    """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP or SKIP_UDP.
+
+    The reference of ``poolsniff.engine.fast._walk.decide``."""
+    return decide(fast.get, frame, 0, len(frame), ts)
+
+
 try:  # the same walks in C, when the extension was built at install time
+    from poolsniff.engine.fast._walk import decide as _fast_decide
+    from poolsniff.engine.fast._walk import fast_lane as _fast_lane
     from poolsniff.engine.fast._walk import skip as _fast_skip
     from poolsniff.engine.fast._walk import skip_ng as _fast_skip_ng
     from poolsniff.engine.fast._walk import step as _fast_step
     from poolsniff.engine.fast._walk import step_ng as _fast_step_ng
 except ImportError:  # pragma: no cover - depends on the build
+    DECIDE: Callable[[dict[bytes, Entry], bytes, int], int] = decide_frame
+    FAST_LANE: Callable[[int, bytes], Packet | None] = fast_lane
     SKIP: Callable[..., tuple[int, int, int]] = skip
     SKIP_NG: Callable[..., tuple[int, int, int, int, int]] = skip_ng
     STEP: Callable[..., tuple[int, int, int, Stepped | None]] = step
     STEP_NG: Callable[..., tuple[int, int, int, int, int, Stepped | None]] = step_ng
 else:
+    DECIDE = _fast_decide
+
+    def FAST_LANE(ts: int, frame: bytes) -> Packet | None:  # noqa: N802 - a constant, like SKIP
+        """The decoder's fast lane in C (``_walk.fast_lane``)."""
+        return _fast_lane(Packet, ts, frame)  # type: ignore[no-any-return]
     SKIP = _fast_skip
     SKIP_NG = _fast_skip_ng
     STEP = _fast_step

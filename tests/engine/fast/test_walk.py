@@ -641,3 +641,38 @@ def test_the_walks_read_a_quiet_shaped_segment_and_leave_a_snapshot_to_the_pipel
         assert stops[0] == (first, 99, 0)  # the client's record: read by the walk
         assert stops[1] == (SHAPE_START + 61_000_000, records)  # the server's: a snapshot, by the pipeline
         assert len(records) == 16
+
+
+try:
+    from poolsniff.engine.fast._walk import decide as c_decide
+except ImportError:  # not built here
+    c_decide = None
+
+
+@st.composite
+def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int]:
+    """One frame as a live capture reads it, and a fast map that may hold its direction."""
+    frame, key = draw_frame(draw)
+    fast = {key: fast_entry(draw)} if key is not None and draw(st.integers(0, 3)) else {}
+    _, data = walk.lookup(lambda k: None, frame, 0, len(frame))
+    if key is not None and data > 0 and draw(st.booleans()):  # a range ending right at, before or after it
+        first = draw(st.sampled_from([5, 4, 6]))
+        fast[key] = (Stamped(), False, bytearray(16), first, 5 - first + data + draw(st.integers(-1, 1)))
+    return frame, fast, draw(st.integers(0, 1 << 62))
+
+
+@pytest.mark.skipif(c_decide is None, reason=NOT_BUILT)
+@settings(max_examples=1000, deadline=None)
+@given(case=live_cases())
+def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]) -> None:
+    """``_walk.decide`` (a live frame, in ``Tracker.feed_live``) against ``walk.decide_frame``: the same
+    answer, the same stamp and tally."""
+    frame, fast, ts = case
+    results = []
+    for decide in (walk.decide_frame, c_decide):
+        for flow, _, counts, *_ in fast.values():
+            flow.last_ts = -1
+            counts[:] = bytes(16)
+        answer = decide(fast, frame, ts)
+        results.append((answer, [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]))
+    assert results[0] == results[1]
