@@ -173,6 +173,12 @@ class _Worker:
     def _process(self, iface: _Interface, flows: list[Frame], dns: list[Frame]) -> None:
         """Feed the frames in timestamp order (flow frames first at equal times)."""
         feed, share, budget = iface.pipeline.feed_live, iface.share, self.budget
+        if not dns and budget is None:  # most batches: no DNS to merge in
+            for frame in flows:
+                released = feed(frame)
+                if released:
+                    self._emit(iface.name, released)
+            return
         merged = heapq.merge(((f, False) for f in flows), ((f, True) for f in dns), key=_first_ts)
         for frame, is_dns in merged:
             if budget is not None and (not is_dns or share.owned(frame)) and not budget.take():

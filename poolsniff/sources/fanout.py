@@ -52,8 +52,8 @@ class WorkerSockets:
 
 
 def open_group(name: str, bpf: str | None, jobs: int, rcvbuf: int = RCVBUF) -> list[WorkerSockets]:
-    """Open ``jobs`` pairs of sockets on ``name`` (flow sockets of ``rcvbuf`` bytes); CaptureError (all
-    closed) if any cannot be."""
+    """Open ``jobs`` pairs of sockets on ``name``, each with a receive buffer of ``rcvbuf`` bytes;
+    CaptureError (all closed) if any cannot be."""
     if jobs < 2:
         raise ValueError("a fanout group needs two sockets or more")
     opened: list[WorkerSockets] = []
@@ -63,7 +63,7 @@ def open_group(name: str, bpf: str | None, jobs: int, rcvbuf: int = RCVBUF) -> l
             flows = LiveCapture.open(name, bpf, rcvbuf, dns=DNS_DROP)
             try:
                 group = join(flows, name, group)
-                dns = LiveCapture.open(name, bpf, dns=DNS_ONLY)
+                dns = LiveCapture.open(name, bpf, rcvbuf, dns=DNS_ONLY)
             except BaseException:
                 flows.close()
                 raise

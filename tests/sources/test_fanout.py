@@ -8,12 +8,14 @@ flows, in both directions, are sent into a veth pair and read back from each soc
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from poolsniff.errors import CaptureError
 from poolsniff.sources import fanout
 from poolsniff.sources.live import (
     DNS_DROP,
@@ -68,6 +70,27 @@ def test_unknown_dns_mode() -> None:
 def test_a_group_needs_two_sockets() -> None:
     with pytest.raises(ValueError, match="two sockets"):
         fanout.open_group("lo", None, 1)
+
+
+def test_a_kernel_without_fanout_is_a_one_line_capture_error() -> None:
+    """setsockopt(SOL_PACKET, PACKET_FANOUT) fails as on a kernel without it (here: not a packet socket)."""
+
+    class NotPacket:
+        def __init__(self) -> None:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+        def fileno(self) -> int:
+            return self.sock.fileno()
+
+    fake = NotPacket()
+    try:
+        with pytest.raises(CaptureError) as raised:
+            fanout.join(fake, "eth9", None)  # type: ignore[arg-type]
+    finally:
+        fake.sock.close()
+    message = str(raised.value)
+    assert message.startswith("eth9: this kernel cannot spread a capture over sockets (PACKET_FANOUT")
+    assert message.endswith("run with --jobs 1") and "\n" not in message
 
 
 # --------------------------------------------------------------------------- the sockets (root)
