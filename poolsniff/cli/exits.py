@@ -59,7 +59,7 @@ SNIFF_EXIT_HELP = """\b
 Exit status:
   0    stopped cleanly: SIGINT, SIGTERM, --duration or --count
   2    usage error (bad option, bad blocklist file, unknown --user)
-  3    capture cannot start (no such interface, no CAP_NET_RAW, a bad --bpf), or a --jobs process died
+  3    capture cannot start (no interface, no CAP_NET_RAW, bad --bpf), or a --jobs process died
   4    output error: alerts could not be written
   130  interrupted while starting
   141  the reader of stdout went away

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import pytest
 
-from poolsniff.run.sniff import AlertOutput, InterfaceSummary, format_summary
+from poolsniff.run.sniff import AlertOutput, InterfaceSummary, format_summary, resolve_jobs
 from poolsniff.sources.pcap import expand_paths, iter_capture
 
 from ..conftest import PCAPS, ROOT
@@ -88,6 +88,11 @@ def test_output_to_stdout_ignores_reopen() -> None:
 )
 def test_summary_line(wire: int | None, expected: str) -> None:
     assert format_summary(InterfaceSummary("eth0", wire, 40, 3, 7, 2), 2.5) == expected
+
+
+def test_jobs_0_is_one_per_usable_cpu() -> None:
+    assert resolve_jobs(0) == len(os.sched_getaffinity(0))
+    assert (resolve_jobs(1), resolve_jobs(3)) == (1, 3)
 
 
 def test_no_such_interface_is_a_one_line_error() -> None:
