@@ -150,6 +150,7 @@ def test_feed_live_gives_what_feed_gives_and_tracks_less(
     made frequent so that they fall among skipped packets; far fewer packets reach the flow work."""
     if walk == "python":
         monkeypatch.setattr(tracker_module, "DECIDE", walk_module.decide_frame)
+        monkeypatch.setattr(tracker_module, "FAST_LANE", walk_module.fast_lane)
     elif not walk_module.ACCELERATED:
         pytest.skip("the C record walk (engine/fast/_walk.c) is not built here")
     for name, value in settings.items():  # every module that holds the setting, as it reads its own

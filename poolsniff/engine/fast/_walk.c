@@ -529,6 +529,25 @@ static PyObject *walk_fast_lane(PyObject *self, PyObject *args)
     return out;
 }
 
+/* ``shape_quiet(state, records, from_client, ts, seq, payload)``: ``shape_step`` (shape.quiet) on its own. */
+static PyObject *walk_shape_quiet(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *state, *records;
+    int from_client, rc;
+    long long ts;
+    unsigned long seq;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOpLky*", &state, &records, &from_client, &ts, &seq, &view))
+        return NULL;
+    rc = shape_step(state, records, from_client, ts, (uint32_t)seq, (const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return NULL;
+    return PyBool_FromLong(rc);
+}
+
 /* ``decide(fast, frame, ts)``: what to do with one Ethernet frame of a live capture (walk.decide_frame). */
 static PyObject *walk_decide(PyObject *self, PyObject *args)
 {
@@ -775,6 +794,9 @@ static PyMethodDef walk_methods[] = {
      "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type)\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
+    {"shape_quiet", walk_shape_quiet, METH_VARARGS,
+     "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
+     "one segment when that is all it does (shape.quiet; the state and records bytearrays change)."},
     {"decide", walk_decide, METH_VARARGS,
      "decide(fast, frame, ts) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
      "flow table drops): the walk's decision for one Ethernet frame, as walk.decide_frame."},

@@ -353,6 +353,7 @@ def decide_frame(fast: dict[bytes, Entry], frame: bytes, ts: int) -> int:
 try:  # the same walks in C, when the extension was built at install time
     from poolsniff.engine.fast._walk import decide as _fast_decide
     from poolsniff.engine.fast._walk import fast_lane as _fast_lane
+    from poolsniff.engine.fast._walk import shape_quiet as _fast_quiet
     from poolsniff.engine.fast._walk import skip as _fast_skip
     from poolsniff.engine.fast._walk import skip_ng as _fast_skip_ng
     from poolsniff.engine.fast._walk import step as _fast_step
@@ -360,12 +361,14 @@ try:  # the same walks in C, when the extension was built at install time
 except ImportError:  # pragma: no cover - depends on the build
     DECIDE: Callable[[dict[bytes, Entry], bytes, int], int] = decide_frame
     FAST_LANE: Callable[[int, bytes], Packet | None] = fast_lane
+    QUIET: Callable[[bytearray, bytearray, bool, int, int, bytes], bool] = quiet
     SKIP: Callable[..., tuple[int, int, int]] = skip
     SKIP_NG: Callable[..., tuple[int, int, int, int, int]] = skip_ng
     STEP: Callable[..., tuple[int, int, int, Stepped | None]] = step
     STEP_NG: Callable[..., tuple[int, int, int, int, int, Stepped | None]] = step_ng
 else:
     DECIDE = _fast_decide
+    QUIET = _fast_quiet
 
     def FAST_LANE(ts: int, frame: bytes) -> Packet | None:  # noqa: N802 - a constant, like SKIP
         """The decoder's fast lane in C (``_walk.fast_lane``)."""

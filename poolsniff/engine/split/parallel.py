@@ -15,7 +15,9 @@ its ``fast`` map, so the prefilter skips their packets (until it knows, it sends
 segments along and the back ignores them, as one process would). It also tells it which
 bytes ahead a direction will not read (an HTTP body that is not JSON, ``Direction.unread``):
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
-as that body. Messages are pickled lists over two pipes; the front never blocks on a full pipe
+as that body. The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
+their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
+the one-process walk does. Messages are pickled lists over two pipes; the front never blocks on a full pipe
 without reading the other.
 """
 
@@ -36,6 +38,7 @@ from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
+from poolsniff.engine.fast.walk import QUIET
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
@@ -343,6 +346,10 @@ class Back:
             if kind == DATA:
                 _, fid, from_client, ts_us, seq, payload = item
                 flow = flows[fid]
+                if flow.shape is not None:  # a segment that only advances a TLS shape: read it in C
+                    lane = dis.lane(flow, from_client)
+                    if lane is not None and QUIET(lane[0], lane[1], from_client, ts_us, seq, payload):
+                        continue
                 if dis.data(flow, from_client, ts_us, seq, payload, events):
                     bit = 1 if from_client else 2
                     if not flow.closed & bit:
