@@ -376,7 +376,7 @@ class FlowTable:
                 self.mark_closed(flow, from_client)
             elif payload and flow.shape is not None:
                 self._open_lane(flow, from_client)
-            elif self.dissector.unread:
+            if self.dissector.unread:  # taken at once, whatever else the packet did
                 self.open_unread(self.dissector.unread)
             if flags & (FIN | RST):
                 # one bit per side, so a retransmitted FIN does not close the flow

@@ -357,7 +357,7 @@ class Back:
                     if not flow.closed & bit:
                         flow.closed |= bit
                         closed.append((flow.raw[0 if from_client else 1], fid))
-                elif dis.unread:
+                if dis.unread:
                     self._unread(unread)
             elif kind == START:
                 _, fid, ts_us, from_client, synced, key, raw = item
