@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,9 @@ from poolsniff.model import Alert, Frame, Packet, Released
 from poolsniff.output.eve import to_eve
 from poolsniff.output.eventid import without_id
 from poolsniff.sources.pcap import read_frames
+from tests import factories_mixes as mixes
 
-from ..conftest import ROOT
 from ..factories_frames import eth, ipv4, tcp
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import mixcap  # noqa: E402
-import shortmix  # noqa: E402
 
 
 class Recording(Tracker):
@@ -106,21 +101,13 @@ def shipped() -> Blocklist:
 def busy(tmp_path_factory: pytest.TempPathFactory) -> list[Frame]:
     """The benchmark's mix, 20,000 packets, with a mining session of each kind every 1,000 (many alerts)."""
     path = tmp_path_factory.mktemp("busy") / "busy.pcap"
-    saved = mixcap.MINING_EVERY
-    mixcap.MINING_EVERY = 1000
-    try:
-        mixcap.generate(str(path), 20_000, seed=8)
-    finally:
-        mixcap.MINING_EVERY = saved
-    return _frames(path)
+    return _frames(mixes.mix(path, 20_000, seed=8, mining_every=1000))
 
 
 @pytest.fixture(scope="module")
 def short(tmp_path_factory: pytest.TempPathFactory) -> list[Frame]:
     """The short-flow mix, 20,000 packets."""
-    path = tmp_path_factory.mktemp("short") / "short.pcap"
-    shortmix.generate(str(path), 20_000, seed=8)
-    return _frames(path)
+    return _frames(mixes.short_mix(tmp_path_factory.mktemp("short") / "short.pcap", 20_000, seed=8))
 
 
 @pytest.mark.parametrize(

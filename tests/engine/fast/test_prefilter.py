@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import random
 import struct
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +40,11 @@ from poolsniff.output.eve import to_eve
 from poolsniff.output.eventid import without_id
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
+from tests import factories_mixes as mixes
 from tests.factories import client_hello, server_hello
 from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_file, pcap_record, shb, tcp, udp
 
 from ...conftest import PCAPS, ROOT
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import mixcap  # noqa: E402
-import shortmix  # noqa: E402
 
 DEMO = [Path(p) for p in expand_paths([str(PCAPS)])]
 A, B = bytes([10, 9, 0, 1]), bytes([203, 0, 113, 7])
@@ -132,35 +128,19 @@ def always_split(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The benchmark's mixed traffic, 30,000 packets."""
-    path = tmp_path_factory.mktemp("mix") / "mix.pcap"
-    mixcap.generate(str(path), 30_000, seed=3)
-    return path
+    return mixes.mix(tmp_path_factory.mktemp("mix") / "mix.pcap", 30_000, seed=3)
 
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mix with a mining session of each kind every 1,000 packets (many held alerts)."""
-    path = tmp_path_factory.mktemp("busy") / "busy.pcap"
-    saved = mixcap.MINING_EVERY
-    mixcap.MINING_EVERY = 1000
-    try:
-        mixcap.generate(str(path), 30_000, seed=4)
-    finally:
-        mixcap.MINING_EVERY = saved
-    return path
+    return mixes.mix(tmp_path_factory.mktemp("busy") / "busy.pcap", 30_000, seed=4, mining_every=1000)
 
 
 @pytest.fixture(scope="module")
 def short(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The short-flow mix, 30,000 packets: short sessions, DNS, UDP of many kinds, some mining."""
-    path = tmp_path_factory.mktemp("short") / "short.pcap"
-    saved = shortmix.MINING_EVERY
-    shortmix.MINING_EVERY = 3000
-    try:
-        shortmix.generate(str(path), 30_000, seed=6)
-    finally:
-        shortmix.MINING_EVERY = saved
-    return path
+    return mixes.short_mix(tmp_path_factory.mktemp("short") / "short.pcap", 30_000, seed=6, mining_every=3000)
 
 
 def frames_of(path: Path) -> list[tuple[int, bytes]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,9 @@ from poolsniff.model import Detection, Event
 from poolsniff.output.eve import to_eve
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
+from tests import factories_mixes as mixes
 
-from ...conftest import PCAPS, ROOT
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import mixcap  # noqa: E402
+from ...conftest import PCAPS
 
 DEMO = expand_paths([str(PCAPS)])
 
@@ -44,14 +41,7 @@ def lists() -> Blocklist:
 @pytest.fixture(scope="module")
 def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated mixed traffic with plenty of mining."""
-    path = tmp_path_factory.mktemp("mix") / "mix.pcap"
-    saved = mixcap.MINING_EVERY
-    mixcap.MINING_EVERY = 2000
-    try:
-        mixcap.generate(str(path), 20_000, seed=5)
-    finally:
-        mixcap.MINING_EVERY = saved
-    return path
+    return mixes.mix(tmp_path_factory.mktemp("mix") / "mix.pcap", 20_000, seed=5, mining_every=2000)
 
 
 @pytest.fixture
