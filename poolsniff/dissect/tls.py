@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from poolsniff.dissect.interface import NEED_MORE, Incomplete
 
@@ -37,6 +37,8 @@ EXT_ALPN: Final = 16
 EXT_SUPPORTED_VERSIONS: Final = 43
 _iter_uint16 = struct.Struct(">H").iter_unpack
 _TYPE_PREFIXES: Final = (b"", bytes([CONTENT_HANDSHAKE]))
+GREASE: Final = frozenset(0x0A0A + 0x1010 * i for i in range(16))
+"""The GREASE values (RFC 8701): 0x?a?a with equal bytes, sixteen of them."""
 
 VERSION_NAMES: Final[dict[int, str]] = {
     0x0300: "SSL 3.0",
@@ -180,30 +182,42 @@ def _first_message(
     return data[:needed] if len(data) >= needed else NEED_MORE
 
 
-def _parse_hello(h: bytes) -> ClientHello:
-    """Read a whole ClientHello handshake message (header included); ``ValueError`` if malformed.
+class HelloFields(NamedTuple):
+    """A ClientHello after one walk over its fields: what the hello and its fingerprints are made of."""
 
-    The fields are walked by offset: every length is checked against the end of the part
-    that holds it, and any field that runs past that end raises.
+    legacy: int
+    """The legacy client_version."""
+    ciphers: bytes
+    """cipher_suites as sent (GREASE included, length not yet checked for evenness)."""
+    ext_types: tuple[int, ...]
+    """Every extension's type, in order, GREASE included."""
+    exts: dict[int, bytes]
+    """Data of the first extension of each type in ``KEPT_EXTENSIONS``."""
+
+
+KEPT_EXTENSIONS: Final = frozenset({0x0000, 0x000A, 0x000B, 0x000D, 0x0010, 0x002B})
+"""Extensions whose data ``hello_fields`` keeps: server_name, supported_groups, ec_point_formats,
+signature_algorithms, ALPN, supported_versions (the ClientHello's and the fingerprints' inputs)."""
+
+
+def hello_fields(h: bytes) -> HelloFields:
+    """Walk a whole ClientHello handshake message (header included) once; ``ValueError`` if malformed.
+
+    Every length is checked against the end of the part that holds it, and any field that runs
+    past that end raises. Not checked here (``check_legacy_fields`` does it): the session id's
+    length limit and the cipher suites' evenness, which JA3 and JA4 do not require.
     """
     end = len(h)
     if end < 39:  # header, legacy_version, random, the session id's length byte
         raise ValueError("ClientHello shorter than its fixed fields")
-    legacy = (h[4] << 8) | h[5]
-    sid_len = h[38]
-    off = 39 + sid_len
-    if sid_len > 32 or off + 2 > end:
-        raise ValueError("bad legacy_session_id")
-    suites_len = (h[off] << 8) | h[off + 1]
-    off += 2 + suites_len
-    if not suites_len or suites_len % 2 or off + 1 > end:
-        raise ValueError("bad cipher_suites length")
-    off += 1 + h[off]  # legacy_compression_methods
-    if off > end:
-        raise ValueError("compression methods run past the end")
-    sni = versions = alpn = None
+    start, off = _vector(h, 39 + h[38], end, 2)
+    ciphers = h[start:off]
+    off = _vector(h, off, end, 1)[1]  # legacy_compression_methods
+    types: list[int] = []
+    exts: dict[int, bytes] = {}
     if off < end:  # the extensions, each walked (a malformed one anywhere raises); first of a type wins
         off, stop = _vector(h, off, end, 2)
+        kept = KEPT_EXTENSIONS
         while off < stop:
             start = off + 4  # type, length, then the data
             if start > stop:
@@ -212,15 +226,41 @@ def _parse_hello(h: bytes) -> ClientHello:
             off = start + ((h[off + 2] << 8) | h[off + 3])
             if off > stop:
                 raise ValueError("extension runs past the block")
-            if ext_type == EXT_SERVER_NAME:
-                sni = h[start:off] if sni is None else sni
-            elif ext_type == EXT_SUPPORTED_VERSIONS:
-                versions = h[start:off] if versions is None else versions
-            elif ext_type == EXT_ALPN:
-                alpn = h[start:off] if alpn is None else alpn
-    # sni, version, legacy_version, alpns
-    version = version_name(_highest_version(versions, legacy))
-    return ClientHello(_server_name(sni), version, version_name(legacy), _alpns(alpn))
+            types.append(ext_type)
+            if ext_type in kept and ext_type not in exts:
+                exts[ext_type] = h[start:off]
+    return HelloFields((h[4] << 8) | h[5], ciphers, tuple(types), exts)
+
+
+def check_legacy_fields(h: bytes, fields: HelloFields) -> None:
+    """Raise ``ValueError`` where a walked hello breaks RFC 8446's limits on its legacy fields."""
+    if h[38] > 32:
+        raise ValueError("bad legacy_session_id")
+    if not fields.ciphers or len(fields.ciphers) % 2:
+        raise ValueError("bad cipher_suites length")
+
+
+def _parse_hello(h: bytes) -> ClientHello:
+    """Read a whole ClientHello handshake message (header included); ``ValueError`` if malformed."""
+    fields = hello_fields(h)
+    check_legacy_fields(h, fields)
+    version, legacy, alpns = hello_versions_and_alpns(fields)
+    return ClientHello(server_name(fields), version, legacy, alpns)
+
+
+def hello_versions_and_alpns(fields: HelloFields) -> tuple[str, str, tuple[str, ...]]:
+    """(version, legacy version, ALPN protocols) of a walked hello; ``ValueError`` if malformed.
+
+    They depend on no field but the legacy version and the supported_versions and ALPN data.
+    """
+    legacy = fields.legacy
+    version = _highest_version(fields.exts.get(EXT_SUPPORTED_VERSIONS), legacy)
+    return version_name(version), version_name(legacy), _alpns(fields.exts.get(EXT_ALPN))
+
+
+def server_name(fields: HelloFields) -> str | None:
+    """The SNI of a walked hello (``ClientHello.sni``); ``ValueError`` if its extension is malformed."""
+    return _server_name(fields.exts.get(EXT_SERVER_NAME))
 
 
 def _vector(data: bytes, off: int, end: int, len_size: int) -> tuple[int, int]:
@@ -234,11 +274,6 @@ def _vector(data: bytes, off: int, end: int, len_size: int) -> tuple[int, int]:
     return start, stop
 
 
-def _is_grease(value: int) -> bool:
-    """GREASE values (RFC 8701) look like 0x?a?a with equal bytes."""
-    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
-
-
 def _highest_version(data: bytes | None, legacy: int) -> int:
     """The highest version supported_versions lists (GREASE aside), else ``legacy``."""
     if data is None:
@@ -249,7 +284,7 @@ def _highest_version(data: bytes | None, legacy: int) -> int:
         raise ValueError("odd supported_versions length")
     highest = -1
     for (version,) in _iter_uint16(data[1 : 1 + data[0]]):
-        if version > highest and not _is_grease(version):
+        if version > highest and version not in GREASE:
             highest = version
     return legacy if highest < 0 else highest
 

