@@ -18,10 +18,17 @@ about the flow travels as Suricata ``flowbits`` in ``metadata.flowbits`` (beside
 alerts gave (``miner``, ``pool``, ``infrastructure``, ``client``) and ``poolsniff.miner_is_server``
 when the miner is the flow's server (a capture that joined a session in the middle may take the pool
 for the client). ``report`` reads them back.
+
+:func:`flow_texts` writes a record of exactly this shape as JSON by hand, twice from one set of
+escaped values: the canonical form its id is the hash of and the line the EVE file carries. That
+is half the cost of two ``json`` encodings of the same dict, and a flow record is most of what a
+scan writes. The result is byte for byte what ``json`` makes; any other shape gets ``None`` and
+goes the general way (:mod:`poolsniff.output.eventid`).
 """
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring
 from typing import Any, Final
 
 from poolsniff.model import FlowSummary
@@ -47,8 +54,9 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
     key = end.flow
     proto = key.proto
     pkts_c, pkts_s, bytes_c, bytes_s = end.counts
+    ended = format_ts(end.ts_us)
     record: dict[str, Any] = {
-        "timestamp": format_ts(end.ts_us),
+        "timestamp": ended,
         "flow_id": flow_id(key),
         ("in_iface" if live else "pcap_filename"): source_name,
         "event_type": "flow",
@@ -67,7 +75,7 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
         "bytes_toserver": bytes_c,
         "bytes_toclient": bytes_s,
         "start": format_ts(end.start_us),
-        "end": format_ts(end.ts_us),
+        "end": ended,
         "age": max(0, end.ts_us - end.start_us) // 1_000_000,
         "state": "closed" if end.closed else "established",
         "reason": end.reason,
@@ -75,3 +83,73 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
     }
     record["metadata"] = {"flowbits": flowbits(summary)}
     return record  # its id comes when the output stage writes it (output/eventid)
+
+
+_FLOW_KEYS: Final = (
+    "pkts_toserver", "pkts_toclient", "bytes_toserver", "bytes_toclient",
+    "start", "end", "age", "state", "reason", "alerted",
+)  # fmt: skip
+_HEAD: Final = ("timestamp", "flow_id")
+_TAIL: Final = ("event_type", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "community_id")
+_SHAPES: Final = {
+    (*_HEAD, source, *_TAIL, *app, "flow", "metadata"): (source, bool(app))
+    for source in ("pcap_filename", "in_iface")
+    for app in ((), ("app_proto",))
+}
+"""The top-level keys of a record :func:`flow_record` makes, in order -> (its source key, has app_proto)."""
+_ID_HEAD: Final = ',"flowvars":[{"event_id":"'
+ID_END: Final = '"}]}}'
+"""What follows the id in a flow record's line (see :func:`flow_texts`)."""
+
+
+def flow_texts(record: dict[str, Any]) -> tuple[str, str] | None:
+    """``(canonical, line_head)`` of a flow record as :func:`flow_record` makes it, None for any other.
+
+    ``canonical`` is ``json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``;
+    ``line_head + ident + ID_END`` is the compact JSON of the record once ``{"event_id": ident}``
+    is its ``metadata.flowvars`` (what :func:`poolsniff.output.eventid.stamp` adds).
+    """
+    shape = _SHAPES.get(tuple(record))
+    flow = record["flow"] if shape is not None else None
+    metadata = record["metadata"] if shape is not None else None
+    if (
+        shape is None or type(flow) is not dict or type(metadata) is not dict
+        or tuple(flow) != _FLOW_KEYS or flow["alerted"] is not True or tuple(metadata) != ("flowbits",)
+        or type(metadata["flowbits"]) is not list
+    ):  # fmt: skip
+        return None
+    flow_id, sport, dport = record["flow_id"], record["src_port"], record["dest_port"]
+    pkts_c, pkts_s = flow["pkts_toserver"], flow["pkts_toclient"]
+    bytes_c, bytes_s, age = flow["bytes_toserver"], flow["bytes_toclient"], flow["age"]
+    for number in (flow_id, sport, dport, pkts_c, pkts_s, bytes_c, bytes_s, age):
+        if type(number) is not int:  # a bool or a float is written otherwise
+            return None
+    source_key, has_app = shape
+    try:  # encode_basestring: a TypeError for anything but a str
+        ts, kind = encode_basestring(record["timestamp"]), encode_basestring(record["event_type"])
+        source = encode_basestring(record[source_key])
+        src, dest = encode_basestring(record["src_ip"]), encode_basestring(record["dest_ip"])
+        proto, cid = encode_basestring(record["proto"]), encode_basestring(record["community_id"])
+        app = f'"app_proto":{encode_basestring(record["app_proto"])},' if has_app else ""
+        start, end = encode_basestring(flow["start"]), encode_basestring(flow["end"])
+        state, reason = encode_basestring(flow["state"]), encode_basestring(flow["reason"])
+        bits = ",".join([encode_basestring(bit) for bit in metadata["flowbits"]])
+    except TypeError:
+        return None
+    iface = f'"in_iface":{source},' if source_key == "in_iface" else ""
+    pcap = f'"pcap_filename":{source},' if source_key == "pcap_filename" else ""
+    canonical = (
+        f'{{{app}"community_id":{cid},"dest_ip":{dest},"dest_port":{dport},"event_type":{kind},'
+        f'"flow":{{"age":{age},"alerted":true,"bytes_toclient":{bytes_s},"bytes_toserver":{bytes_c},'
+        f'"end":{end},"pkts_toclient":{pkts_s},"pkts_toserver":{pkts_c},"reason":{reason},"start":{start},'
+        f'"state":{state}}},"flow_id":{flow_id},{iface}"metadata":{{"flowbits":[{bits}]}},{pcap}"proto":{proto},'
+        f'"src_ip":{src},"src_port":{sport},"timestamp":{ts}}}'
+    )
+    line_head = (
+        f'{{"timestamp":{ts},"flow_id":{flow_id},"{source_key}":{source},"event_type":{kind},"src_ip":{src},'
+        f'"src_port":{sport},"dest_ip":{dest},"dest_port":{dport},"proto":{proto},"community_id":{cid},{app}'
+        f'"flow":{{"pkts_toserver":{pkts_c},"pkts_toclient":{pkts_s},"bytes_toserver":{bytes_c},'
+        f'"bytes_toclient":{bytes_s},"start":{start},"end":{end},"age":{age},"state":{state},"reason":{reason},'
+        f'"alerted":true}},"metadata":{{"flowbits":[{bits}]{_ID_HEAD}'
+    )
+    return canonical, line_head

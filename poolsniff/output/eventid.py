@@ -21,7 +21,9 @@ evidence): then they are the same alert.
 The output stage stamps a record when it writes it (``ensure_id``), not where it is made: most
 alerts of a busy miner are folded into a count by suppression and never written, and the id
 costs a canonical serialisation and a hash. Suppression gives a changed record no id; the stage
-gives it its own.
+gives it its own. :func:`stamped_text` stamps a record and returns its line in one go; for a
+flow record (most of what a scan writes) both JSON texts are written from one set of escaped values
+(:func:`poolsniff.output.eveflow.flow_texts`), byte for byte what ``json`` writes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any, Final
+
+from poolsniff.output.eveflow import ID_END, flow_texts
+from poolsniff.output.interface import encode
 
 Record = dict[str, Any]
 
@@ -42,8 +47,22 @@ encoder made once (``dumps`` with options builds a new one per call)."""
 
 def event_id_of(record: Record) -> str:
     """The id of ``record`` (computed, whether or not the record carries one already)."""
-    text = _CANONICAL(record if read_event_id(record) is None else without_id(record))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return _digest(_CANONICAL(record if read_event_id(record) is None else without_id(record)))
+
+
+def _digest(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def stamped_text(record: Record) -> str:
+    """``ensure_id(record)``, then return ``encode(record)``: the line the EVE file carries."""
+    texts = flow_texts(record)
+    if texts is None:
+        return encode(ensure_id(record))
+    canonical, line_head = texts
+    ident = _digest(canonical)
+    record["metadata"] = {**record["metadata"], "flowvars": [{KEY: ident}]}
+    return line_head + ident + ID_END
 
 
 def ensure_id(record: Record) -> Record:

@@ -22,8 +22,8 @@ from poolsniff.errors import ConfigError, OutputError
 from poolsniff.output import metrics as metrics_module
 from poolsniff.output import suppress as suppress_module
 from poolsniff.output.evefields import record_ts
-from poolsniff.output.eventid import ensure_id
-from poolsniff.output.interface import Forwarder, Record, RecordWriter, encode
+from poolsniff.output.eventid import stamped_text
+from poolsniff.output.interface import Forwarder, Record, RecordWriter
 from poolsniff.output.metrics import DEFAULT_INTERVAL_S, Counters, MetricsFile
 from poolsniff.output.options import Option
 from poolsniff.output.suppress import DEFAULT_SUPPRESS_S, Suppressor, parse_duration
@@ -62,7 +62,7 @@ class Outputs:
         if record.get("event_type") != "alert":  # flow and stats records: the EVE writer only
             if self.suppressor is not None and record.get("event_type") == "flow":
                 self._out(self.suppressor.tick(record_ts(record)))  # capture time moves on
-            self.primary.write(ensure_id(record))
+            self.primary.write(record, stamped_text(record))
             return
         self.counters.count_alert(record)
         if self.suppressor is None:
@@ -100,8 +100,7 @@ class Outputs:
         for record in records:
             if record.get("event_type") == "alert":
                 self.counters.written += 1
-            ensure_id(record)  # stamped as it is written: a folded alert never costs an id
-            text = encode(record)  # once, for the file and every forwarder
+            text = stamped_text(record)  # stamped as it is written: a folded alert never costs an id
             self.primary.write(record, text)
             for forwarder in self.forwarders:
                 forwarder.write(record, text)
