@@ -32,9 +32,14 @@ _TS_FORMATS: Final = ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z")
 def parse_ts(text: str) -> int:
     """Microseconds since the epoch of an EVE ``timestamp`` (``2024-05-01T12:00:00.010060+0000``).
 
-    The form :func:`format_ts` writes is read by slicing, with the minute's start cached (a
-    scan writes thousands of records within a few minutes); any other form goes to ``strptime``.
+    A text :func:`format_ts` wrote a moment ago is looked up (the output stage reads back the
+    timestamp of each record it writes, for suppression's clock). The form :func:`format_ts`
+    writes is read by slicing, with the minute's start cached (a scan writes thousands of records
+    within a few minutes); any other form goes to ``strptime``.
     """
+    known = _FORMATTED.get(text)
+    if known is not None:
+        return known
     if len(text) == 31 and text[16] == ":" and text[19] == "." and text[26:] == "+0000":
         digits = text[17:19] + text[20:26]
         if digits.isascii() and digits.isdigit() and digits < "60":
@@ -73,6 +78,8 @@ _MINUTES: dict[str, int] = {}
 """``YYYY-MM-DDTHH:MM`` -> its microseconds, for :func:`parse_ts` (bounded: cleared when full)."""
 _SECONDS: dict[int, str] = {}
 """Whole seconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS``, for :func:`format_ts` (bounded)."""
+_FORMATTED: dict[str, int] = {}
+"""The texts :func:`format_ts` wrote last -> their microseconds, for :func:`parse_ts` (bounded)."""
 
 
 MAX_TS_US: Final = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc) - EPOCH) // _US
@@ -86,14 +93,20 @@ def format_ts(ts_us: int) -> str:
     The one timestamp writer of the EVE records, the reports and the syslog header; times
     before the epoch or after year 9999 are clamped to those bounds.
     """
-    seconds, micros = divmod(min(max(ts_us, 0), MAX_TS_US), 1_000_000)
+    if not 0 <= ts_us <= MAX_TS_US:
+        ts_us = min(max(ts_us, 0), MAX_TS_US)
+    seconds, micros = divmod(ts_us, 1_000_000)
     prefix = _SECONDS.get(seconds)
     if prefix is None:
         if len(_SECONDS) >= _CACHE_SIZE:
             _SECONDS.clear()
         moment = EPOCH + timedelta(seconds=seconds)
         prefix = _SECONDS[seconds] = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{prefix}.{micros:06d}+0000"
+    text = f"{prefix}.{micros:06d}+0000"
+    if len(_FORMATTED) >= _CACHE_SIZE:
+        _FORMATTED.clear()
+    _FORMATTED[text] = ts_us
+    return text
 
 
 def record_ts(record: dict[str, Any]) -> int:

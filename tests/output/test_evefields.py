@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff.output import evefields
 from poolsniff.output.evefields import (
     MAX_TS_US,
     _parse_slow,
@@ -141,6 +142,16 @@ def test_format_then_parse_is_the_clamped_time(ts_us: int) -> None:
     """The cached writer and the sliced reader agree with the strptime reference on every time."""
     text = format_ts(ts_us)
     assert parse_ts(text) == _parse_slow(text) == min(max(ts_us, 0), MAX_TS_US)
+
+
+@given(st.lists(st.integers(min_value=-(10**18), max_value=MAX_TS_US + 10**12), min_size=1, max_size=50))
+def test_a_text_just_written_is_read_back_from_the_cache_as_a_fresh_parse_reads_it(times: list[int]) -> None:
+    """``parse_ts`` looks up what ``format_ts`` wrote: the same microseconds as parsing the text."""
+    texts = [format_ts(ts_us) for ts_us in times]
+    assert all(text in evefields._FORMATTED for text in texts[-evefields._CACHE_SIZE :])
+    cached = [parse_ts(text) for text in texts]
+    evefields._FORMATTED.clear()
+    assert cached == [parse_ts(text) for text in texts] == [min(max(t, 0), MAX_TS_US) for t in times]
 
 
 @given(
