@@ -18,6 +18,11 @@ order, and its md5; the version is the legacy ``server_version`` (0x0303 for TLS
 Salesforce's and Wireshark's implementations take it.
 
 Malformed hellos raise ``ValueError``; callers treat that as "no fingerprint".
+
+``fingerprint_fields`` reads a hello that ``tls.hello_fields`` has walked. The parts of the
+fingerprints that come from one list (cipher suites, groups, versions, signature algorithms)
+are remembered by that list's bytes (``MAX_PARTS`` of each): browsers draw GREASE anew and
+shuffle their extensions on every connection, so whole hellos rarely repeat, but their lists do.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from __future__ import annotations
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from poolsniff.dissect.tls import GREASE, HelloFields, hello_fields
 
@@ -199,49 +204,102 @@ def fingerprint_fields(fields: HelloFields) -> Fingerprints:
     They depend on no field but the legacy version, the cipher suites, the extension types and
     the data of supported_groups, ec_point_formats, signature_algorithms, ALPN and supported_versions.
     """
-    ciphers = _u16s(fields.ciphers)
-    exts = [t for t in fields.ext_types if t not in GREASE]
+    ja3_ciphers, cipher_count, b_raw, b = _remembered(_CIPHER_PARTS, fields.ciphers, _cipher_part)
+    types = fields.ext_types
+    exts = types if GREASE.isdisjoint(types) else [t for t in types if t not in GREASE]
     data = fields.exts
-    groups = _inner(data.get(EXT_SUPPORTED_GROUPS), 2)
+    groups = data.get(EXT_SUPPORTED_GROUPS)
     points = _inner(data.get(EXT_EC_POINT_FORMATS), 1)
     ja3 = ",".join(
         (
             str(fields.legacy),
-            _decimals(ciphers),
+            ja3_ciphers,
             _decimals(exts),
-            _decimals(_u16s(groups)) if groups else "",
+            "" if groups is None else _remembered(_GROUP_PARTS, groups, _groups_part),
             _decimals(points) if points else "",
         )
     )
-    ja4, ja4_r = _ja4(fields.legacy, ciphers, exts, data)
-    return Fingerprints(ja3, hashlib.md5(ja3.encode()).hexdigest(), ja4, ja4_r)
-
-
-def _ja4(legacy: int, ciphers: Sequence[int], exts: list[int], data: dict[int, bytes]) -> tuple[str, str]:
-    version = legacy
-    offered = _inner(data.get(EXT_SUPPORTED_VERSIONS), 1)
-    if offered is not None:
-        versions = _u16s(offered)
-        if versions:
-            version = max(versions)
-    listed = _inner(data.get(EXT_SIGNATURE_ALGORITHMS), 2)
-    sigalgs = _u16s(listed) if listed else ()
+    offered = data.get(EXT_SUPPORTED_VERSIONS)
+    version = fields.legacy if offered is None else _remembered(_VERSION_PARTS, offered, _version_part)
+    if version < 0:
+        version = fields.legacy
+    listed = data.get(EXT_SIGNATURE_ALGORITHMS)
+    sigalgs = "" if listed is None else _remembered(_SIGALG_PARTS, listed, _sigalgs_part)
     a = (
         "t"
         + _JA4_VERSIONS.get(version, "00")
         + ("d" if EXT_SERVER_NAME in data else "i")
-        + f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}"
+        + _TWO_DIGITS[min(cipher_count, 99)]
+        + _TWO_DIGITS[min(len(exts), 99)]
         + _alpn_chars(data.get(EXT_ALPN))
     )
-    b_raw = _hex_list(sorted(ciphers))
     c_raw = _hex_list(sorted(x for x in exts if x != EXT_SERVER_NAME and x != EXT_ALPN))
     if sigalgs:
-        c_raw += "_" + _hex_list(sigalgs)
-    b = _hash12(b_raw) if ciphers else _EMPTY_HASH
+        c_raw += "_" + sigalgs
     # an extension list with nothing left once SNI and ALPN are out hashes to zeros, as no list does
     # (FoxIO's vectors: the SOCKS capture's hello carries SNI only)
     c = _hash12(c_raw) if c_raw else _EMPTY_HASH
-    return f"{a}_{b}_{c}", f"{a}_{b_raw}_{c_raw}"
+    return Fingerprints(ja3, hashlib.md5(ja3.encode()).hexdigest(), f"{a}_{b}_{c}", f"{a}_{b_raw}_{c_raw}")
+
+
+_TWO_DIGITS: Final = [f"{n:02d}" for n in range(100)]
+MAX_PARTS: Final = 256
+"""How many of each part ``_remembered`` keeps before that memory starts afresh."""
+MAX_PART_BYTES: Final = 512
+"""Longer inputs (over 256 cipher suites, say) are computed every time, not kept."""
+_T = TypeVar("_T")
+_CipherPart = tuple[str, int, str, str]
+_CIPHER_PARTS: Final[dict[bytes, _CipherPart]] = {}
+_GROUP_PARTS: Final[dict[bytes, str]] = {}
+_VERSION_PARTS: Final[dict[bytes, int]] = {}
+_SIGALG_PARTS: Final[dict[bytes, str]] = {}
+
+
+def _remembered(memory: dict[bytes, _T], raw: bytes, compute: Callable[[bytes], _T]) -> _T:
+    """``compute(raw)``, remembered in ``memory``: a client sends the same lists on every connection.
+
+    Browsers draw their GREASE values anew and shuffle their extensions per connection, so a
+    whole hello rarely repeats (``hellos`` remembers those that do), but each list has only a
+    few forms. ``ValueError`` from ``compute`` is raised again on every call, never kept.
+    """
+    found = memory.get(raw)
+    if found is None:
+        found = compute(raw)
+        if len(raw) <= MAX_PART_BYTES:
+            if len(memory) >= MAX_PARTS:
+                memory.clear()
+            memory[raw] = found
+    return found
+
+
+def _cipher_part(raw: bytes) -> _CipherPart:
+    """(JA3's list, the count JA4 takes, JA4's sorted list in the clear and hashed) of cipher_suites."""
+    ciphers = _u16s(raw)
+    b_raw = _hex_list(sorted(ciphers))
+    return _decimals(ciphers), len(ciphers), b_raw, _hash12(b_raw) if ciphers else _EMPTY_HASH
+
+
+def _groups_part(data: bytes) -> str:
+    """JA3's list of supported_groups (the extension's data)."""
+    return _decimals(_u16s(_vector_in(data, 2)))
+
+
+def _version_part(data: bytes) -> int:
+    """The highest version supported_versions (the extension's data) lists, GREASE aside; -1 for none."""
+    versions = _u16s(_vector_in(data, 1))
+    return max(versions) if versions else -1
+
+
+def _sigalgs_part(data: bytes) -> str:
+    """JA4's list of signature_algorithms (the extension's data), in their order."""
+    listed = _vector_in(data, 2)
+    return _hex_list(_u16s(listed)) if listed else ""
+
+
+def _vector_in(data: bytes, len_size: int) -> bytes:
+    """The vector that fills an extension's data (its ``len_size``-byte length first)."""
+    s, e = _vec(data, 0, len_size)
+    return data[s:e]
 
 
 def _hash12(text: str) -> str:

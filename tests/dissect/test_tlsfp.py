@@ -7,12 +7,14 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from random import Random
 
 import dpkt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from poolsniff.dissect import tlsfp
 from poolsniff.dissect.interface import NEED_MORE
 from poolsniff.dissect.tls import client_hello_message, server_hello_message
 from poolsniff.dissect.tlsfp import KNOWN_MINERS, fingerprint, is_grease, known_miner, server_fingerprint
@@ -368,3 +370,30 @@ def test_fingerprint_agrees_with_the_plain_reference_on_any_bytes(body: bytes) -
 
 def test_grease_is_exactly_the_rfc_8701_values() -> None:
     assert [v for v in range(0x10000) if is_grease(v)] == GREASE_VALUES
+
+
+def test_remembered_parts_give_what_the_reference_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser's hellos: the same lists with new GREASE values and the extensions shuffled each time."""
+    for memory in ("_CIPHER_PARTS", "_GROUP_PARTS", "_VERSION_PARTS", "_SIGALG_PARTS"):
+        monkeypatch.setattr(tlsfp, memory, {})
+    monkeypatch.setattr(tlsfp, "MAX_PARTS", 3)
+    rng = Random(12)
+    for _ in range(30):
+        grease = [rng.choice(GREASE_VALUES) for _ in range(4)]
+        extensions = [
+            ext(10, vec(_be16([grease[0], 0x001D, 0x0017][: rng.randint(1, 3)]), 2)),
+            ext(13, vec(_be16([0x0403, 0x0804, 0x0401]), 2)),
+            ext(43, vec(_be16([grease[1], 0x0304, 0x0303]), 1)),
+            ext(grease[2], b""),
+            alpn_ext(b"h2"),
+            sni_ext(b"a.test"),
+        ]
+        rng.shuffle(extensions)
+        ciphers = [grease[3], 0x1301, 0x1302, 0xC02B][: rng.randint(1, 4)]
+        message = shaped_hello((0x0303, ciphers, extensions))
+        fast, ref = both_fingerprints(message)
+        assert fast == ref
+        assert all(len(m) <= 3 for m in (tlsfp._CIPHER_PARTS, tlsfp._GROUP_PARTS, tlsfp._VERSION_PARTS))
+    long_list = shaped_hello((0x0303, list(range(1, tlsfp.MAX_PART_BYTES)), []))
+    assert both_fingerprints(long_list)[0] == both_fingerprints(long_list)[1]
+    assert all(len(raw) <= tlsfp.MAX_PART_BYTES for raw in tlsfp._CIPHER_PARTS)
