@@ -10,7 +10,11 @@ alternating rounds, peak RSS of each):
 - ``real x30``: the 379 Ethernet captures of ``../shared/corpus`` joined with
   ``mergecap -a -F pcap``, that file joined 30 times (``realmix.py``; 3.58M packets);
 - each of these three as pcapng (``editcap -F pcapng``);
-- ``real 4M``: 4,000,000 packets of the real mix.
+- ``real 4M``: 4,000,000 packets of the real mix;
+- ``real-benign`` and ``real-mining``: the real mix's two parts, each joined 30 times (the
+  363 benign and the 16 mining Ethernet captures): where the real row's time goes. A mining
+  capture must be read whole and gives an alert and a flow record per mining flow; nDPI
+  classifies a flow and stops.
 
 The real-mix rows are skipped, with the reason printed, where the corpus or mergecap is
 absent. ``--quick`` runs the same matrix on small captures (100,000 packets, the corpus
@@ -265,7 +269,7 @@ def report(path: Path, packets: int, tools: list[Figures]) -> None:
 
 # --------------------------------------------------------------------------- the matrix
 
-ROWS = ("bulk", "short", "real", "bulk-ng", "short-ng", "real-ng", "real-4m")
+ROWS = ("bulk", "short", "real", "bulk-ng", "short-ng", "real-ng", "real-4m", "real-benign", "real-mining")
 """The matrix's rows, in the order they are printed."""
 
 
@@ -334,6 +338,9 @@ def matrix(args: argparse.Namespace, ndpi: bool) -> None:
             continue
         elif base == "real":
             path = realmix.build(cache / f"real-x{times}.pcap", times)
+        elif base in ("real-benign", "real-mining"):
+            part = base.removeprefix("real-")
+            path = realmix.build(cache / f"real-{part}-x{times}.pcap", times, part=part)
         else:
             path = realmix.build(cache / f"real-{real_packets}.pcap", packets=real_packets)
         if name.endswith("-ng"):

@@ -5,10 +5,13 @@ The corpus holds 407 real captures (16 with mining, 391 benign, of about 400 pro
 one classic pcap cannot mix) end to end with ``mergecap -a -F pcap`` into one capture, then
 joins that capture ``times`` times (``mergecap -a`` again), so the mix is real traffic:
 short flows, DNS, QUIC, VoIP, games, TLS, mining. ``packets`` cuts a capture of the joined
-file to a number of packets (``editcap -r``) by joining enough copies first.
+file to a number of packets (``editcap -r``) by joining enough copies first. ``part`` keeps
+the captures of one of the corpus's two folders only (``benign`` or ``mining``): the two parts of
+the real mix, timed apart to show where its cost lies.
 
     python benchmarks/realmix.py /tmp/real-x30.pcap --times 30
     python benchmarks/realmix.py /tmp/real-4m.pcap --packets 4000000
+    python benchmarks/realmix.py /tmp/real-mining-x30.pcap --times 30 --part mining
 
 Where the corpus (or mergecap) is absent ``corpus_dir`` says so and the callers skip.
 """
@@ -25,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent.parent / "shared" / "corpus"
 LINKTYPE_ETHERNET = 1
+PARTS = ("benign", "mining")
+"""The corpus's folders: the captures without and with mining."""
 
 
 def corpus_dir() -> tuple[Path | None, str]:
@@ -61,15 +66,17 @@ def linktypes(path: Path) -> set[int]:
     return found
 
 
-def ethernet_files(corpus: Path) -> list[Path]:
-    """The corpus captures whose every interface is Ethernet, sorted by path."""
-    files = sorted(p for p in corpus.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+def ethernet_files(corpus: Path, part: str | None = None) -> list[Path]:
+    """The corpus captures whose every interface is Ethernet, sorted by path; of the folder
+    ``part`` only when given."""
+    top = corpus / part if part is not None else corpus
+    files = sorted(p for p in top.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
     return [p for p in files if linktypes(p) == {LINKTYPE_ETHERNET}]
 
 
-def build(out: Path, times: int = 1, packets: int | None = None) -> Path:
-    """Write the real mix to ``out`` (classic pcap): the Ethernet corpus joined, ``times`` over,
-    cut to ``packets`` when given. Reuses ``out`` when it exists."""
+def build(out: Path, times: int = 1, packets: int | None = None, part: str | None = None) -> Path:
+    """Write the real mix to ``out`` (classic pcap): the Ethernet corpus (or its folder ``part``)
+    joined, ``times`` over, cut to ``packets`` when given. Reuses ``out`` when it exists."""
     if out.exists():
         return out
     corpus, why = corpus_dir()
@@ -78,7 +85,7 @@ def build(out: Path, times: int = 1, packets: int | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         once = Path(tmp) / "once.pcap"
-        files = ethernet_files(corpus)
+        files = ethernet_files(corpus, part)
         subprocess.run(["mergecap", "-a", "-F", "pcap", "-w", str(once), *map(str, files)], check=True)
         if packets is not None:
             count = int(
@@ -102,8 +109,9 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--times", type=int, default=1)
     parser.add_argument("--packets", type=int)
+    parser.add_argument("--part", choices=PARTS, help="the captures of one corpus folder only")
     args = parser.parse_args()
-    build(Path(args.out), args.times, args.packets)
+    build(Path(args.out), args.times, args.packets, args.part)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,14 @@ def test_the_real_mix_joins_the_ethernet_captures_of_the_corpus() -> None:
     every = sorted(p for p in corpus.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
     others = [p for p in every if p not in files]
     assert others and all(realmix.linktypes(p) != {realmix.LINKTYPE_ETHERNET} for p in others)
+
+
+def test_the_real_mix_parts_split_it_into_benign_and_mining_captures() -> None:
+    corpus, why = realmix.corpus_dir()
+    if corpus is None:
+        pytest.skip(why)
+    whole = realmix.ethernet_files(corpus)
+    parts = {part: realmix.ethernet_files(corpus, part) for part in realmix.PARTS}
+    assert sorted(parts["benign"] + parts["mining"]) == whole
+    assert parts["mining"] and parts["benign"] and not set(parts["mining"]) & set(parts["benign"])
+    assert all(p.is_relative_to(corpus / "mining") for p in parts["mining"])
