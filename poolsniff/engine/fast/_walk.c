@@ -36,6 +36,7 @@
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
 #define FIN_SYN_RST 0x07
+#define TCP_FIN 0x01
 #define IP_TCP 6
 #define IP_UDP 17
 #define DNS_PORT 53 /* poolsniff.dissect.flows.DNS_PORT: the only UDP the flow table reads */
@@ -48,6 +49,8 @@
 #define SKIP_UDP 2 /* dealt with here, a UDP datagram the flow table drops */
 
 static PyObject *last_ts_name; /* interned "last_ts" */
+static PyObject *fins_name;    /* interned "fins" */
+static PyObject *raw_name;     /* interned "raw" */
 
 static inline uint32_t rd32(const unsigned char *p, int big_endian)
 {
@@ -62,9 +65,10 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
  * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
+ * A FIN (without SYN or RST) is plain too: ``*fin`` says whether the packet carries one.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
-                          const unsigned char **tcp)
+                          const unsigned char **tcp, int *fin)
 {
     const unsigned char *l3;
     Py_ssize_t room; /* bytes of the frame from l3 on */
@@ -87,7 +91,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
         unsigned total = rd16be(l3 + 2);
         unsigned frag = rd16be(l3 + 6);
         unsigned hl, flags = l3[33];
-        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & FIN_SYN_RST))
+        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & FIN_SYN_RST & ~TCP_FIN))
             return 0;
         hl = (unsigned)(l3[32] >> 4) << 2;
         *data = (long)total - 20 - (long)hl;
@@ -95,12 +99,13 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 12;
         *tcp = l3 + 20;
+        *fin = (int)(flags & TCP_FIN);
         return 12;
     }
     if (et == ETH_IPV6 && room >= 54) {
         unsigned length = rd16be(l3 + 4);
         unsigned hl, flags = l3[53];
-        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & FIN_SYN_RST))
+        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & FIN_SYN_RST & ~TCP_FIN))
             return 0;
         hl = (unsigned)(l3[52] >> 4) << 2;
         *data = (long)length - (long)hl;
@@ -108,6 +113,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 8;
         *tcp = l3 + 40;
+        *fin = (int)(flags & TCP_FIN);
         return 36;
     }
     return 0;
@@ -320,12 +326,55 @@ static int in_unread(PyObject *entry, const unsigned char *seq, long data)
     return (long long)off + data <= length;
 }
 
+/*
+ * A FIN with no data of ``flow``'s direction with the key ``k``: 1 when it only marks that side
+ * finished (``flow.fins``, bit 1 the client's, bit 2 the server's, set here), 0 when the other side
+ * has finished too (the flow ends: the pipeline closes it); -1 on error. walk._fin_seen is the reference.
+ */
+static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
+{
+    PyObject *raw, *client, *value;
+    long fins, now;
+    int from_client, rc;
+
+    raw = PyObject_GetAttr(flow, raw_name);
+    if (raw == NULL)
+        return -1;
+    if (!PyTuple_Check(raw) || PyTuple_GET_SIZE(raw) < 1 || !PyBytes_Check(PyTuple_GET_ITEM(raw, 0))) {
+        Py_DECREF(raw);
+        PyErr_SetString(PyExc_TypeError, "a flow's raw keys must be a tuple of bytes");
+        return -1;
+    }
+    client = PyTuple_GET_ITEM(raw, 0);
+    from_client = PyBytes_GET_SIZE(client) == klen && memcmp(PyBytes_AS_STRING(client), k, (size_t)klen) == 0;
+    Py_DECREF(raw);
+    value = PyObject_GetAttr(flow, fins_name);
+    if (value == NULL)
+        return -1;
+    fins = PyLong_AsLong(value);
+    Py_DECREF(value);
+    if (fins == -1 && PyErr_Occurred())
+        return -1;
+    now = fins | (from_client ? 1 : 2);
+    if (now == 3)
+        return 0;
+    if (now == fins) /* a retransmitted FIN */
+        return 1;
+    value = PyLong_FromLong(now);
+    if (value == NULL)
+        return -1;
+    rc = PyObject_SetAttr(flow, fins_name, value);
+    Py_DECREF(value);
+    return rc < 0 ? -1 : 1;
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
     const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
-    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp);
+    int fin = 0;
+    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp, &fin);
     PyObject *key, *entry, *stamp;
     int closed, rc;
 
@@ -345,7 +394,13 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
     if (closed < 0)
         return -1;
-    if (!closed && data != 0) {
+    if (fin) { /* with data: the pipeline reads it; the flow's last FIN: the pipeline closes it */
+        if (data != 0)
+            return FEED;
+        rc = fin_seen(PyTuple_GET_ITEM(entry, 0), k, klen);
+        if (rc <= 0)
+            return rc < 0 ? -1 : FEED;
+    } else if (!closed && data != 0) {
         if (PyTuple_GET_SIZE(entry) == 5) {
             /* bytes ahead that the direction does not read: (flow, False, tally, first seq, length) */
             rc = in_unread(entry, tcp + 4, data);
@@ -821,7 +876,9 @@ static struct PyModuleDef walk_module = {
 PyMODINIT_FUNC PyInit__walk(void)
 {
     last_ts_name = PyUnicode_InternFromString("last_ts");
-    if (last_ts_name == NULL)
+    fins_name = PyUnicode_InternFromString("fins");
+    raw_name = PyUnicode_InternFromString("raw");
+    if (last_ts_name == NULL || fins_name == NULL || raw_name == NULL)
         return NULL;
     return PyModule_Create(&walk_module);
 }

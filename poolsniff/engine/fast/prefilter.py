@@ -13,13 +13,15 @@ whose headers are plain and whole, it takes the addresses and ports straight out
 record as a key of ``FlowTable.fast``: a known direction that is closed (or a packet with
 no data, no SYN, FIN or RST) is stamped and counted right there, and so is an in-order segment
 of a TLS session being shaped that only advances its record shape (``shape.quiet``: the headers
-are read here, into the state the shaper shares); a packet with no data,
-no SYN, FIN or RST of no known flow is only counted; a plain, whole UDP datagram with
-neither port 53 is only counted (the flow table drops it). Everything else -- and one
-packet in a while, so the idle sweep and the hold check run exactly where they would --
-goes through ``engine.feed`` as a frame. The result is what feeding every frame gives
-(tests/engine/fast/test_prefilter.py checks it). Other link types go through ``engine.feed`` frame by
-frame. ``poolsniff.engine.fast.walk`` holds the walks in Python, the references of the C ones.
+are read here, into the state the shaper shares), and so is a FIN with no data that is not its
+flow's last (the side is marked finished in ``Flow.fins`` here; the last FIN, which ends the flow,
+goes to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
+a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it).
+Everything else -- and one packet in a while, so the idle sweep and the hold check run
+exactly where they would -- goes through ``engine.feed`` as a frame. The result is what
+feeding every frame gives (tests/engine/fast/test_prefilter.py checks it). Other link types go
+through ``engine.feed`` frame by frame. ``poolsniff.engine.fast.walk`` holds the walks in
+Python, the references of the C ones.
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ _EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpa
 """An enhanced packet block's type, length, interface, time high and low, captured length."""
 _U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)
 _SEQ = struct.Struct("!I").unpack_from
+_FIN: Final = 0x01
+_SYN_RST: Final = 0x06
 FEED: Final = 0
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
@@ -58,35 +60,37 @@ MAX_IFACES: Final = 64
 """Interfaces the C walk keeps (``MAX_IFACES`` in _walk.c); blocks of later ones go to the reader."""
 
 
-def lookup(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int) -> tuple[Entry | None, int]:
+def lookup(
+    get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int
+) -> tuple[Entry | None, int, bytes | None]:
     """The ``fast`` entry of a plain, whole TCP packet in the Ethernet frame ``buf[f:stop]``.
 
-    Returns (entry, payload length) -- the entry None for an unknown flow -- or (None, -1)
-    for anything else: not IPv4/IPv6 TCP
-    behind at most one 802.1Q tag, IP options or extension headers, a fragment, SYN, FIN
-    or RST, a TCP header or IP packet that the frame does not hold whole, an unknown flow.
+    Returns (entry, payload length, key if the packet carries a FIN) -- the entry None for an
+    unknown flow -- or (None, -1, None) for anything else: not IPv4/IPv6 TCP behind at most one
+    802.1Q tag, IP options or extension headers, a fragment, SYN or RST, a TCP header or IP
+    packet that the frame does not hold whole.
     """
     if stop - f < 54:
-        return None, -1
+        return None, -1, None
     et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
     l3 = f + 14
     if et == _VLAN and stop - f >= 58:
         et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
         l3 = f + 18
     if et == _IPV4:
-        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & 7:
+        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & _SYN_RST:
             hl = (thl >> 4) << 2
             data = total - 20 - hl
             if hl >= 20 and data >= 0 and l3 + total <= stop:
-                return get(key), data
+                return get(key), data, key if flags & _FIN else None
     elif et == _IPV6 and l3 + 54 <= stop:
         version, length, nxt, key, thl, flags = _IP6(buf, l3)
-        if version >> 4 == 6 and nxt == 6 and not flags & 7:
+        if version >> 4 == 6 and nxt == 6 and not flags & _SYN_RST:
             hl = (thl >> 4) << 2
             data = length - hl
             if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
-                return get(key), data
-    return None, -1
+                return get(key), data, key if flags & _FIN else None
+    return None, -1, None
 
 
 def udp_other(buf: bytes, f: int, stop: int) -> bool:
@@ -127,26 +131,41 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
     carries no data, whose data lies wholly inside bytes the direction does not read
     (``_in_unread``), or whose segment only advances its direction's TLS record shape (read here,
-    ``_shaped``), its flow stamped with ``ts`` here; or with no data of no known flow.
+    ``_shaped``), its flow stamped with ``ts`` here; a FIN with no data that is not the flow's last
+    (``_fin_seen``, which records it); or with no data of no known flow.
     SKIP_UDP: ``udp_other``. FEED: anything else.
     """
-    entry, data = lookup(get, buf, f, stop)
+    entry, data, fin = lookup(get, buf, f, stop)
     if entry is None:
         if data == 0:
             return SKIP_TCP
         return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
     size = len(entry)
-    if (
+    if fin is not None:
+        if data or not _fin_seen(entry[0], fin):
+            return FEED
+    elif not (
         entry[1]
         or not data
         or (size == 5 and _in_unread(entry, buf, f, data))
         or (size > 5 and _shaped(entry, buf, f, data, ts))
     ):
-        entry[0].last_ts = ts
-        if len(entry) > 2:  # as in C: an entry without a tally is only stamped
-            tally(entry[2], stop - f)
-        return SKIP_TCP
-    return FEED
+        return FEED
+    entry[0].last_ts = ts
+    if size > 2:  # as in C: an entry without a tally is only stamped
+        tally(entry[2], stop - f)
+    return SKIP_TCP
+
+
+def _fin_seen(flow: flowtable.Flow, key: bytes) -> bool:
+    """A FIN with no data of ``flow``'s direction ``key``: record that side as finished (``Flow.fins``,
+    as ``FlowTable.process`` does) and say True, unless the other side has finished too: then False
+    (the flow ends; the pipeline closes it)."""
+    fins = flow.fins | (1 if key == flow.raw[0] else 2)
+    if fins == 3:
+        return False
+    flow.fins = fins
+    return True
 
 
 def _shaped(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:

@@ -25,16 +25,18 @@ from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast import walk
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import _tsresol
-from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
+from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
 
 
 class Stamped:
-    """A stand-in flow: the walk only sets ``last_ts``."""
+    """A stand-in flow: the walk sets ``last_ts``, and ``fins`` for a FIN (``raw[0]``: the client's key)."""
 
-    __slots__ = ("last_ts",)
+    __slots__ = ("last_ts", "fins", "raw")
 
-    def __init__(self) -> None:
+    def __init__(self, raw: tuple[bytes, bytes] = (b"", b""), fins: int = 0) -> None:
         self.last_ts = -1
+        self.fins = fins
+        self.raw = raw
 
 
 try:
@@ -219,10 +221,84 @@ def test_c_walk_does_what_the_python_walk_does(
     for skip in (walk.skip, c_skip):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
+            flow.fins = 0
             counts[:] = bytes(16)
         results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
+        stamps.append([(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()])
     assert results[0] == results[1] and stamps[0] == stamps[1]
+
+
+@st.composite
+def fin_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int, list[Stamped]]:
+    """Records of FINs, FIN/ACKs with and without data, RSTs and ACKs of a few two-way flows (IPv4 and
+    IPv6): each flow one stand-in shared by both directions' entries, a side maybe finished already."""
+    flows: list[tuple[Stamped, tuple[bytes, bytes], bool]] = []
+    fast: Fast = {}
+    for n in range(draw(st.integers(1, 3))):
+        v6 = draw(st.booleans())
+        client = (40000 + n, 443)
+        a, b = (SRC6, DST6) if v6 else (SRC4, DST4)
+        keys = [a + b + struct.pack("!HH", *client), b + a + struct.pack("!HH", *client[::-1])]
+        raw = (keys[0], keys[1])
+        flow = Stamped(raw, draw(st.sampled_from([0, 0, 1, 2])))
+        for k in draw(st.sampled_from([raw, raw, raw[:1], raw[1:]])):
+            fast[k] = (flow, draw(st.booleans()), bytearray(16))
+        flows.append((flow, raw, v6))
+    records = []
+    for i in range(draw(st.integers(1, 10))):
+        flow, raw, v6 = draw(st.sampled_from(flows))
+        n = flows.index((flow, raw, v6))
+        client_side = draw(st.booleans())
+        sport, dport = (40000 + n, 443) if client_side else (443, 40000 + n)
+        flags = draw(st.sampled_from([0x11, 0x11, 0x01, 0x19, 0x10, 0x14, 0x13]))
+        seg = tcp(draw(st.sampled_from([b"", b"", b"z" * 9])), sport, dport, 7, flags)
+        a, b = (SRC6, DST6) if v6 else (SRC4, DST4)
+        src, dst = (a, b) if client_side else (b, a)
+        frame = eth(ipv6(seg, src=src, dst=dst), etype=0x86DD) if v6 else eth(ipv4(seg, src=src, dst=dst))
+        records.append(pcap_record(1_700_000_000_000_000 + i * 1000, frame))
+    budget = draw(st.sampled_from([100, draw(st.integers(0, 5))]))
+    return b"".join(records), fast, budget, [f for f, _, _ in flows]
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+@settings(max_examples=500, deadline=None)
+@given(case=fin_cases())
+def test_both_walks_record_a_first_fin_and_leave_the_last_to_the_pipeline(
+    case: tuple[bytes, Fast, int, list[Stamped]],
+) -> None:
+    """A FIN with no data that is not its flow's last is dealt with in the walk (its side recorded in
+    ``fins``, the flow stamped, the packet tallied); a flow's last FIN, a FIN with data and an RST stop
+    the walk. The C walk and the Python walk the same, record by record and state by state."""
+    buf, fast, budget, flows = case
+    start = [f.fins for f in flows]
+    results = []
+    for skip in (walk.skip, c_skip):
+        for flow, fins in zip(flows, start, strict=True):
+            flow.last_ts, flow.fins = -1, fins
+        for _, _, counts, *_ in fast.values():
+            counts[:] = bytes(16)
+        stops = walk_all(skip, buf, len(buf), False, 1, 262144, fast, budget, 1 << 62)
+        results.append((stops, [(f.last_ts, f.fins) for f in flows], [bytes(e[2]) for e in fast.values()]))
+    assert results[0] == results[1]
+    assert all(f.fins != 3 for f in flows)
+
+
+def test_a_first_fin_is_recorded_and_the_last_is_fed() -> None:
+    """Client FIN, retransmitted, then the server's: the walk records the first (and its repeat), and
+    stops at the server's, which ends the flow."""
+    seg_c, seg_s = tcp(b"", 40000, 443, 7, 0x11), tcp(b"", 443, 40000, 9, 0x11)
+    ip_c = ipv4(seg_c)
+    ip_s = ipv4(seg_s, src=ip_c[16:20], dst=ip_c[12:16])
+    keys = (ip_c[12:20] + seg_c[:4], ip_s[12:20] + seg_s[:4])
+    frames = [eth(ip_c), eth(ip_c), eth(ip_s)]
+    buf = b"".join(pcap_record(1_700_000_000_000_000 + i, f) for i, f in enumerate(frames))
+    for skip in (walk.skip,) + ((c_skip,) if c_skip is not None else ()):
+        flow = Stamped(keys)
+        fast: Fast = {k: (flow, False, bytearray(16)) for k in keys}
+        pos, budget, _ = skip(buf, 0, len(buf), False, 1, 262144, fast, 100, 1 << 62)
+        assert (pos, budget) == (2 * (16 + len(frames[0])), 98)
+        assert flow.fins == 1 and flow.last_ts == 1_700_000_000_000_001
+        assert struct.unpack("=QQ", fast[keys[0]][2]) == (2, 2 * len(frames[0]))
 
 
 def walk_all_ng(
@@ -278,6 +354,7 @@ def test_c_step_does_what_the_python_step_does(
     for step in (walk.step, c_step):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
+            flow.fins = 0
             counts[:] = bytes(16)
         results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
         stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
@@ -332,6 +409,7 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
     for skip in (walk.skip_ng, c_skip_ng):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
+            flow.fins = 0
             counts[:] = bytes(16)
         results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
         stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
@@ -437,6 +515,7 @@ def test_c_pcapng_step_does_what_the_python_step_does(
     for step in (walk.step_ng, c_step_ng):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
+            flow.fins = 0
             counts[:] = bytes(16)
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
         stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
@@ -654,7 +733,7 @@ def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int]:
     """One frame as a live capture reads it, and a fast map that may hold its direction."""
     frame, key = draw_frame(draw)
     fast = {key: fast_entry(draw)} if key is not None and draw(st.integers(0, 3)) else {}
-    _, data = walk.lookup(lambda k: None, frame, 0, len(frame))
+    _, data, _ = walk.lookup(lambda k: None, frame, 0, len(frame))
     if key is not None and data > 0 and draw(st.booleans()):  # a range ending right at, before or after it
         first = draw(st.sampled_from([5, 4, 6]))
         fast[key] = (Stamped(), False, bytearray(16), first, 5 - first + data + draw(st.integers(-1, 1)))
@@ -672,6 +751,7 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
     for decide in (walk.decide_frame, c_decide):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
+            flow.fins = 0
             counts[:] = bytes(16)
         answer = decide(fast, frame, ts)
         results.append((answer, [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]))
