@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from poolsniff.detect import signatures as sigs
-from poolsniff.model import Detection, FlowKey, JsonMessage, Packet, Role
+from poolsniff.model import Detection, FlowKey, FlowStart, Packet, Role
 
 
 def test_flow_key_is_hashable_and_ordered_from_the_client() -> None:
@@ -16,10 +18,28 @@ def test_flow_key_is_hashable_and_ordered_from_the_client() -> None:
     assert key.client_port == 50000 and key.server_port == 3333
 
 
-def test_events_are_frozen() -> None:
-    ev = JsonMessage(1, FlowKey("a", 1, "b", 2, 6), True, {"id": 1})
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        ev.from_client = False  # type: ignore[misc]
+def test_events_are_read_only_to_the_type_checker(tmp_path: Path) -> None:
+    """Events are not frozen at run time (a frozen dataclass is slow to make: ``model._event``), so
+    what keeps them unchanged is mypy: an assignment to an event's field is an error."""
+    pytest.importorskip("mypy", reason="mypy (the lint extra) is not installed")
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from poolsniff.model import FlowKey, JsonMessage\n"
+        "ev = JsonMessage(1, FlowKey('a', 1, 'b', 2, 6), True, {'id': 1})\n"
+        "print(ev.from_client)\n"
+        "ev.from_client = False\n"
+    )
+    # in a process of its own: mypy raises the interpreter's recursion limit for good
+    command = [sys.executable, "-m", "mypy", str(probe), "--cache-dir", str(tmp_path / "cache")]
+    run = subprocess.run([*command, "--no-error-summary"], capture_output=True, text=True, check=False)
+    out, status = run.stdout, run.returncode
+    assert status == 1 and out.count("error:") == 1 and "probe.py:4:" in out and "read-only" in out, out
+
+
+def test_events_keep_the_equality_and_hash_of_their_fields() -> None:
+    key = FlowKey("a", 1, "b", 2, 6)
+    one, two = FlowStart(1, key, True), FlowStart(1, key, True)
+    assert one == two and hash(one) == hash(two) and one != FlowStart(2, key, True)
 
 
 def test_detection_collects_evidence_without_sharing_state() -> None:
