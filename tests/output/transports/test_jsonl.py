@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poolsniff.errors import OutputError
-from poolsniff.output.transports.jsonl import JsonlWriter
+from poolsniff.output.transports.jsonl import HOLD_BYTES, JsonlWriter
 
 
 def test_writes_one_line_per_record(tmp_path: Path) -> None:
@@ -54,4 +54,53 @@ def test_dev_full_is_output_error() -> None:
     with pytest.raises(OutputError, match="No space left on device"):
         w.write({"a": 1})
     with pytest.raises(OutputError):
+        w.close()
+
+
+def test_each_line_is_on_disk_once_written_by_default(tmp_path: Path) -> None:
+    """``sniff``'s writer: every record, flow or alert, is readable as soon as it is written."""
+    out = tmp_path / "alerts.json"
+    w = JsonlWriter.open_path(str(out))
+    w.write({"event_type": "flow", "n": 1})
+    assert out.read_text().splitlines() == ['{"event_type":"flow","n":1}']
+    w.close()
+
+
+def test_held_lines_are_written_whole_with_the_next_alert_or_at_close(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    w = JsonlWriter.open_path(str(out), hold_others=True)
+    w.write({"event_type": "flow", "n": 1})
+    w.write({"event_type": "flow", "n": 2}, '{"event_type":"flow","n":2}')
+    assert out.read_text() == ""  # held
+    w.write({"event_type": "alert", "n": 3})  # an alert is on disk at once, with what came before
+    lines = ['{"event_type":"flow","n":1}', '{"event_type":"flow","n":2}', '{"event_type":"alert","n":3}']
+    assert out.read_text().splitlines() == lines
+    w.write({"event_type": "stats", "n": 4})
+    assert out.read_text().splitlines() == lines
+    w.close()
+    assert out.read_text().splitlines() == [*lines, '{"event_type":"stats","n":4}']
+
+
+def test_held_lines_are_written_when_enough_wait(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    w = JsonlWriter.open_path(str(out), hold_others=True)
+    record = {"event_type": "flow", "pad": "x" * 1000}
+    n = 0
+    while not out.read_text():
+        w.write(record)
+        n += 1
+    assert n == -(-HOLD_BYTES // len(json.dumps(record, separators=(",", ":")) + "\n"))
+    assert out.read_text().count("\n") == n and out.read_text().endswith("\n")
+    w.close()
+
+
+def test_a_held_line_that_cannot_be_written_is_output_error() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available on this system")
+    w = JsonlWriter.open_path("/dev/full", hold_others=True)
+    w.write({"event_type": "flow"})
+    with pytest.raises(OutputError, match="/dev/full: cannot write alerts: No space left on device"):
+        w.write({"event_type": "alert"})
+    w.write({"event_type": "flow"})
+    with pytest.raises(OutputError, match="No space left on device"):
         w.close()
