@@ -142,11 +142,6 @@ class Pipeline(Tracker):
 
     def handle(self, event: Event, out: list[Released]) -> None:
         """Run one event through enrichment and the detectors; append what it releases to ``out``."""
-        self._event(event, out)
-
-    # ------------------------------------------------------------------ internals
-
-    def _event(self, event: Event, out: list[Released]) -> None:
         kind = type(event)
         route = self._routes.get(kind)
         if route is None:
@@ -168,6 +163,10 @@ class Pipeline(Tracker):
             first = self._first_held(event.flow)
             if first is not None and self._complete(self._pending[(event.flow, first)], self.fold_pool):
                 self._release((event.flow, first), out)
+
+    _event = handle  # the same, under the name the rest of the class uses (no extra call per event)
+
+    # ------------------------------------------------------------------ internals
 
     def _flow_end(self, event: FlowEnd, out: list[Released]) -> None:
         """Release what the flow holds; an alerted flow's summary follows its alerts."""

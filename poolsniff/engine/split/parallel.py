@@ -45,6 +45,8 @@ from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Event, Packet, Released
 
+_new = tuple.__new__
+
 START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
 """Item kinds: the first element of every item tuple."""
 BATCH: Final = 128
@@ -342,9 +344,9 @@ class Back:
         """Replay ``items``; append released detections, newly closed directions and the bytes ahead that
         directions do not read (``Direction.unread``); True at the end."""
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
+        events: list[Event]
         for item in items:
             kind = item[0]
-            events: list[Event] = []
             if kind == DATA:
                 _, fid, from_client, ts_us, seq, payload = item
                 flow = flows[fid]
@@ -352,6 +354,7 @@ class Back:
                     lane = dis.lane(flow, from_client)
                     if lane is not None and QUIET(lane[0], lane[1], from_client, ts_us, seq, payload):
                         continue
+                events = []
                 if dis.data(flow, from_client, ts_us, seq, payload, events):
                     bit = 1 if from_client else 2
                     if not flow.closed & bit:
@@ -359,26 +362,32 @@ class Back:
                         closed.append((flow.raw[0 if from_client else 1], fid))
                 if dis.unread:
                     self._unread(unread)
+            elif kind == DNS:
+                events = dis.dns(_new(Packet, item[1:]))
             elif kind == START:
                 _, fid, ts_us, from_client, synced, key, raw = item
                 flow = flows[fid] = Flow(key, None, None, raw, fid)
+                events = []
                 dis.start(flow, ts_us, from_client, synced, events)
             elif kind == SYN:
                 dis.syn(flows[item[1]], item[2], item[3])
                 if dis.unread:
                     self._unread(unread)
+                continue
             elif kind == END:
                 _, fid, ts_us, from_client, first_ts, totals, reason, fins = item
                 flow = flows.pop(fid)
                 flow.first_ts, flow.counts, flow.fins = first_ts, list(totals), fins  # as the front saw it
+                events = []
                 dis.end(flow, ts_us, from_client, events, reason)
-            elif kind == DNS:
-                events = dis.dns(Packet(*item[1:]))
             elif kind == TICK:
                 self.pipeline.tick(item[1], out)
+                continue
             elif kind == FINISH:
                 out.extend(self.pipeline.finish())
                 return True
+            else:
+                continue
             for event in events:
                 handle(event, out)
         return False
