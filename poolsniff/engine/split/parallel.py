@@ -17,7 +17,9 @@ bytes ahead a direction will not read (an HTTP body that is not JSON, ``Directio
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
 as that body. The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
 their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
-the one-process walk does. Messages are pickled lists over two pipes; the front never blocks on a full pipe
+the one-process walk does. The back sends its released detections back as they are; the front
+makes their EVE records (``to_record``) and writes them, which balances the two processes on
+traffic with many alerts. Messages are pickled lists over two pipes; the front never blocks on a full pipe
 without reading the other.
 """
 
@@ -258,8 +260,17 @@ class Recorder(Dissector):
 class Front(Tracker):
     """The prefilter's engine in the front process: decode and track, items out, alerts in."""
 
-    def __init__(self, channel: Channel, emit: Callable[[Record], None]) -> None:
-        """Send items over ``channel``; hand the alert records that come back to ``emit``."""
+    def __init__(
+        self,
+        channel: Channel,
+        emit: Callable[[Record], None],
+        to_record: Callable[[Alert], Record],
+        name: str,
+    ) -> None:
+        """Send items over ``channel``; make records (``to_record``, capture ``name``) of the detections
+        that come back and hand them to ``emit``."""
+        self.to_record = to_record
+        self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder))
         self.channel = channel
@@ -316,8 +327,8 @@ class Front(Tracker):
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
-            for record in records:
-                self.emit(record)
+            for released in records:
+                self.emit(self.to_record(Alert(released, self.name)))
             if report is not None:
                 self.report = report
 
@@ -410,10 +421,8 @@ def _back_main(
     blocklist: Blocklist,
     redact: bool,
     fold_pool: bool,
-    to_record: Callable[[Alert], Record],
-    name: str,
 ) -> None:
-    """The back process: replay item lists until the end item, send alert records back."""
+    """The back process: replay item lists until the end item, send the released detections back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for fd in theirs:
@@ -430,8 +439,7 @@ def _back_main(
         unread: list[WireUnread] = []
         done = back.replay(items, out, closed, unread)
         if out or closed or unread or done:
-            records = [to_record(Alert(det, name)) for det in out]
-            channel.send((closed, unread, records, back.report() if done else None))
+            channel.send((closed, unread, out, back.report() if done else None))
 
 
 # --------------------------------------------------------------------------- one scan
@@ -461,13 +469,13 @@ def scan_split(
     ctx = multiprocessing.get_context("fork")
     proc = ctx.Process(
         target=_back_main,
-        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, fold_pool, to_record, name),
+        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, fold_pool),
         daemon=True,
     )
     proc.start()
     os.close(a2b_r)
     os.close(b2a_w)
-    front = Front(Channel(b2a_r, a2b_w, patient=False), emit)
+    front = Front(Channel(b2a_r, a2b_w, patient=False), emit, to_record, name)
     damage: CaptureDamaged | None = None
     try:
         try:
