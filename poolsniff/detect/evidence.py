@@ -64,9 +64,12 @@ MINER_SOFTWARE: Final[dict[str, str]] = {
 }
 """Known miner software, by lower-cased name, in its canonical spelling."""
 MINER_REQUEST_HEADERS: Final = ("x-mining-extensions", "x-mining-hashrate")
+"""HTTP request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
 MAX_CACHED_AGENTS: Final = 1024
 """Agent strings whose ``parse_agent`` answer is remembered."""
-"""HTTP request headers only miners send (cgminer, bfgminer; ET sid 2016758)."""
+MAX_CACHED_LOGINS: Final = 4096
+"""Logins whose ``split_login`` answer is remembered (a miner sends its login with every getwork
+request and every Stratum submit; the answer is a frozen ``Login``, shared safely)."""
 _KNOWN_LONGEST_FIRST: Final = sorted(MINER_SOFTWARE, key=len, reverse=True)
 _VERSION: Final = re.compile(r"v?\d[0-9A-Za-z.+~_-]{0,39}")
 _GENERIC_AGENT: Final = re.compile(r"([A-Za-z][A-Za-z0-9._-]{0,39})/(v?\d[0-9A-Za-z.+~_-]{0,39})")
@@ -363,6 +366,7 @@ def _bech32_type(text: str) -> str | None:
     return BECH32_HRPS[hrp] if _bech32_polymod(expanded + values) == expected else None
 
 
+@lru_cache(maxsize=MAX_CACHED_LOGINS)
 def split_login(login: str) -> Login:
     """Split a pool login into wallet, worker, payment id, e-mail and decorations.
 

@@ -205,9 +205,10 @@ def _from_http(det: Detection, http: HttpMessage) -> None:
     host = http.headers.get("host", "").rsplit(":", 1)[0] if http.headers.get("host") else ""
     if host:
         det.names.append(host)
-    query = parse_qs(urlsplit(http.uri).query)
-    if "miner" in query:
-        _put(det, "login", query["miner"][0])
+    if "?" in http.uri:  # no query otherwise: most getwork requests POST to "/"
+        query = parse_qs(urlsplit(http.uri).query)
+        if "miner" in query:
+            _put(det, "login", query["miner"][0])
     auth = http.headers.get("authorization", "")
     if auth.lower().startswith("basic ") and det.role != Role.INFRA:
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from poolsniff.detect import evidence as ev
 from poolsniff.detect.evidence import (
     MAX_CACHED_AGENTS,
     Login,
@@ -400,3 +401,15 @@ def test_never_raise(text: str) -> None:
     assert login.wallet_type == (classify_wallet(login.wallet) if login.wallet else None)
     parse_agent(text)
     redact(text)
+
+
+LOGINS = ["", "x", "Bitcoin", "4" + "a" * 94, "a@b.c", "30@0x" + "1" * 40 + "@rig", "/?miner=1@2@3"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(login=st.sampled_from(LOGINS) | st.text(max_size=60))
+def test_a_remembered_login_split_is_the_split_itself(login: str) -> None:
+    """``split_login`` keeps its answers (bounded); a kept answer is the one the split gives afresh."""
+    first, again = ev.split_login(login), ev.split_login(login)
+    assert first == again == ev.split_login.__wrapped__(login)
+    assert ev.split_login.cache_info().maxsize == ev.MAX_CACHED_LOGINS
