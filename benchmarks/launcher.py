@@ -14,6 +14,7 @@ the answers ``{"pid": N}`` once the command runs, then ``{"wall": s, "maxrss": K
 
 from __future__ import annotations
 
+import atexit
 import json
 import subprocess
 import sys
@@ -33,8 +34,8 @@ for line in sys.stdin:
     print(json.dumps({"pid": proc.pid}), flush=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "maxrss": usage.ru_maxrss,
-                      "status": os.waitstatus_to_exitcode(status)}), flush=True)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: else Popen warns it still runs
+    print(json.dumps({"wall": wall, "maxrss": usage.ru_maxrss, "status": proc.returncode}), flush=True)
 """
 
 
@@ -45,11 +46,26 @@ class Launcher:
         self._proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        """Start the launcher process (once)."""
+        """Start the launcher process (once); it is closed when this process exits (``close``)."""
         if self._proc is None:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )
+            atexit.register(self.close)
+
+    def close(self) -> None:
+        """End the launcher process: its input closes, it leaves its loop, it is waited for."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin and proc.stdout
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
     def begin(self, cmd: list[str], env: dict[str, str]) -> int:
         """Start ``cmd`` (stdout and stderr to /dev/null); its pid."""

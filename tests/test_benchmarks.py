@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +97,23 @@ def test_the_real_mix_parts_split_it_into_benign_and_mining_captures() -> None:
     assert sorted(parts["benign"] + parts["mining"]) == whole
     assert parts["mining"] and parts["benign"] and not set(parts["mining"]) & set(parts["benign"])
     assert all(p.is_relative_to(corpus / "mining") for p in parts["mining"])
+
+
+def test_the_launcher_leaves_no_process_behind_it_and_python_says_nothing() -> None:
+    """The timed commands' launcher reaps each command (the Popen knows it) and is itself closed at exit:
+    a run of it prints no ResourceWarning ("subprocess ... is still running") and leaves no process."""
+    script = (
+        "import os, sys; sys.path.insert(0, sys.argv[1]); import launcher\n"
+        "L = launcher.Launcher()\n"
+        "for _ in range(2):\n"
+        "    L.begin(['true'], dict(os.environ)); print(L.end()[2])\n"
+        "print(L._proc.pid)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script, str(ROOT / "benchmarks")],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    *statuses, pid = run.stdout.split()
+    assert statuses == ["0", "0"]
+    assert "ResourceWarning" not in run.stderr, run.stderr
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
