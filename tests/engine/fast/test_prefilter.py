@@ -531,7 +531,7 @@ def test_shaped_tls_sessions_scan_the_same_every_way(
     else:
         path = capture
     log = tmp_path / "seen.log"  # written by whichever process dissects: the back of a split too
-    handle, feed = Pipeline._event, RecordShape.feed
+    handle, feed = Pipeline.handle, RecordShape.feed
 
     def spy(self: Pipeline, event: Any, out: Any) -> None:
         if isinstance(event, TlsRecords):
@@ -549,7 +549,8 @@ def test_shaped_tls_sessions_scan_the_same_every_way(
         log.unlink(missing_ok=True)
         return [line for line in lines if line != "feed"], lines.count("feed")
 
-    monkeypatch.setattr(Pipeline, "_event", spy)
+    monkeypatch.setattr(Pipeline, "_event", spy)  # the pipeline's own name for it
+    monkeypatch.setattr(Pipeline, "handle", spy)  # the split's back calls it by this one
     monkeypatch.setattr(RecordShape, "feed", counted)
     reference = plain(path, lists)
     want, fed_plain = seen()
