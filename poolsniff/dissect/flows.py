@@ -29,7 +29,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from poolsniff.dissect import dns
 from poolsniff.dissect.opaque import MessageShape, random_looking
@@ -130,8 +130,12 @@ class Flow:
 
 Lane = tuple[bytearray, bytearray]
 """What the prefilter needs to read a direction's TLS record headers itself: the shape's state and records."""
+Forward = tuple[list[tuple[Any, ...]], int, int, bool]
+"""Where the prefilter puts the segments of a direction the split's front forwards as they are: the
+item list, the item kind, the flow's number, whether the direction is the client's."""
 Entry = (
     tuple[Flow, bool, bytearray]
+    | tuple[Flow, bool, bytearray, Forward]
     | tuple[Flow, bool, bytearray, int, int]
     | tuple[Flow, bool, bytearray, bytearray, bytearray, bool]
 )
@@ -140,7 +144,8 @@ open direction with bytes ahead that nobody reads (``Direction.unread``), also t
 number and length: the prefilter skips a segment wholly inside them; for an open direction of a TLS
 session being shaped (``dissect/shape``), also the shape's state and records and whether the direction
 is the client's, so the prefilter can read the record headers of its in-order segments itself
-(``shape.quiet``)."""
+(``shape.quiet``); for an open direction of the split's front that the back says is shaped, where its
+segments go (``Forward``: the prefilter appends each as the item ``Recorder.data`` would make)."""
 Unread = tuple[Flow, bool, int, int]
 """A direction's bytes ahead that nobody reads: the flow, whether it is the client's side, the first
 sequence number and the length (``Dissector.unread``)."""

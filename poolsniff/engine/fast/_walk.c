@@ -368,6 +368,44 @@ static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
     return rc < 0 ? -1 : 1;
 }
 
+/*
+ * Append the segment (``data`` bytes after the TCP header at ``tcp``) to a forwarded direction's item
+ * list: ``fwd`` is ``(items, kind, fid, from_client)``, the item ``(kind, fid, from_client, ts, seq,
+ * payload)``, what ``engine.split.parallel.Recorder.data`` records (walk._forward is the reference).
+ * 0, or -1 on error.
+ */
+static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long data)
+{
+    PyObject *item;
+    const unsigned char *payload = tcp + (((unsigned)tcp[12] >> 4) << 2);
+    unsigned long seq =
+        ((unsigned long)tcp[4] << 24) | ((unsigned long)tcp[5] << 16) | ((unsigned long)tcp[6] << 8) | tcp[7];
+    int i, rc;
+
+    if (!PyTuple_Check(fwd) || PyTuple_GET_SIZE(fwd) != 4 || !PyList_Check(PyTuple_GET_ITEM(fwd, 0))) {
+        PyErr_SetString(PyExc_TypeError, "a forwarded direction must be (items, kind, fid, from_client)");
+        return -1;
+    }
+    item = PyTuple_New(6);
+    if (item == NULL)
+        return -1;
+    for (i = 0; i < 3; i++) {
+        PyObject *v = PyTuple_GET_ITEM(fwd, i + 1);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(item, i, v);
+    }
+    PyTuple_SET_ITEM(item, 3, PyLong_FromLongLong(ts));
+    PyTuple_SET_ITEM(item, 4, PyLong_FromUnsignedLong(seq));
+    PyTuple_SET_ITEM(item, 5, PyBytes_FromStringAndSize((const char *)payload, (Py_ssize_t)data));
+    if (PyTuple_GET_ITEM(item, 3) == NULL || PyTuple_GET_ITEM(item, 4) == NULL || PyTuple_GET_ITEM(item, 5) == NULL) {
+        Py_DECREF(item);
+        return -1;
+    }
+    rc = PyList_Append(PyTuple_GET_ITEM(fwd, 0), item);
+    Py_DECREF(item);
+    return rc;
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
 static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
@@ -401,7 +439,12 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
         if (rc <= 0)
             return rc < 0 ? -1 : FEED;
     } else if (!closed && data != 0) {
-        if (PyTuple_GET_SIZE(entry) == 5) {
+        if (PyTuple_GET_SIZE(entry) == 4) {
+            /* a direction whose segments go to another process as they are: (flow, False, tally, forward) */
+            rc = forward(PyTuple_GET_ITEM(entry, 3), ts, tcp, data);
+            if (rc < 0)
+                return -1;
+        } else if (PyTuple_GET_SIZE(entry) == 5) {
             /* bytes ahead that the direction does not read: (flow, False, tally, first seq, length) */
             rc = in_unread(entry, tcp + 4, data);
             if (rc <= 0)

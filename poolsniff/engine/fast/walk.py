@@ -129,7 +129,8 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
-    carries no data, whose data lies wholly inside bytes the direction does not read
+    carries no data, whose segment goes to the split's back as it is (``_forward``: appended to the
+    entry's item list here), whose data lies wholly inside bytes the direction does not read
     (``_in_unread``), or whose segment only advances its direction's TLS record shape (read here,
     ``_shaped``), its flow stamped with ``ts`` here; a FIN with no data that is not the flow's last
     (``_fin_seen``, which records it); or with no data of no known flow.
@@ -147,6 +148,7 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     elif not (
         entry[1]
         or not data
+        or (size == 4 and _forward(entry, buf, f, data, ts))
         or (size == 5 and _in_unread(entry, buf, f, data))
         or (size > 5 and _shaped(entry, buf, f, data, ts))
     ):
@@ -165,6 +167,19 @@ def _fin_seen(flow: flowtable.Flow, key: bytes) -> bool:
     if fins == 3:
         return False
     flow.fins = fins
+    return True
+
+
+def _forward(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
+    """Append the segment of the plain TCP frame at ``buf[f:]`` (``data`` bytes) to its forwarded
+    direction's items (``entry[3]``: items, kind, fid, from_client), as the split's front records a
+    segment (``Recorder.data``); always True."""
+    forward: flowtable.Forward = entry[3]  # type: ignore[assignment,misc]
+    items, kind, fid, from_client = forward
+    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
+    th = l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
+    start = th + ((buf[th + 12] >> 4) << 2)
+    items.append((kind, fid, from_client, ts, _SEQ(buf, th + 4)[0], buf[start : start + data]))
     return True
 
 

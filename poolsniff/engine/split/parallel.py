@@ -17,10 +17,12 @@ bytes ahead a direction will not read (an HTTP body that is not JSON, ``Directio
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
 as that body. The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
 their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
-the one-process walk does. The back sends its released detections back as they are; the front
-makes their EVE records (``to_record``) and writes them, which balances the two processes on
-traffic with many alerts. Messages are pickled lists over two pipes; the front never blocks on a full pipe
-without reading the other.
+the one-process walk does. Once the back says a direction's segments only advance a shape, the
+front's prefilter appends them to the items itself (a ``fast`` entry with the item list, in C),
+with no packet object and no Python call per segment. The back sends its released detections back
+as they are; the front makes their EVE records (``to_record``) and writes them, which balances the
+two processes on traffic with many alerts. Messages are pickled lists over two pipes; the front
+never blocks on a full pipe without reading the other.
 """
 
 from __future__ import annotations
@@ -298,7 +300,7 @@ class Front(Tracker):
         items = self.recorder.items
         if items:
             self.channel.send(items)
-            self.recorder.items = []
+            items.clear()  # the same list: the prefilter appends forwarded segments to it
         self._sent_at = self.stats.packets
         self.channel.poll()
         self._take()
@@ -318,11 +320,18 @@ class Front(Tracker):
     def _take(self) -> None:
         inbox, fast = self.channel.inbox, self.flows.fast
         while inbox:
-            closed, unread, records, report = inbox.popleft()
+            closed, unread, forward, records, report = inbox.popleft()
             for raw, fid in closed:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid:
                     fast[raw] = (entry[0], True, entry[2])
+            for raw, fid in forward:
+                entry = fast.get(raw)
+                if entry is not None and len(entry) == 3 and not entry[1] and entry[0].fid == fid:
+                    if fid not in self.recorder.shadows:  # a shadowed flow's segments need this process
+                        flow = entry[0]
+                        ahead = (self.recorder.items, DATA, fid, raw == flow.raw[0])
+                        fast[raw] = (flow, False, entry[2], ahead)
             for raw, fid, first, length in unread:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
@@ -351,9 +360,13 @@ class Back:
         out: list[Released],
         closed: list[tuple[bytes, int]],
         unread: list[WireUnread],
+        forward: list[tuple[bytes, int]],
     ) -> bool:
-        """Replay ``items``; append released detections, newly closed directions and the bytes ahead that
-        directions do not read (``Direction.unread``); True at the end."""
+        """Replay ``items``; append released detections, newly closed directions, the bytes ahead that
+        directions do not read (``Direction.unread``) and the directions whose segments now only advance
+        a TLS shape (``forward``: the front may append those segments to its items in the prefilter,
+        which is what it does in Python anyway); True at the end. ``Flow.closed`` bits 4 and 8 say the
+        client's and the server's direction was already named in ``forward``."""
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
         events: list[Event]
         for item in items:
@@ -371,6 +384,10 @@ class Back:
                     if not flow.closed & bit:
                         flow.closed |= bit
                         closed.append((flow.raw[0 if from_client else 1], fid))
+                elif flow.shape is not None and not flow.closed & (4 if from_client else 8):
+                    if dis.lane(flow, from_client) is not None:  # its segments only advance the shape now
+                        flow.closed |= 4 if from_client else 8  # said once (bits 4, 8: see Back)
+                        forward.append((flow.raw[0 if from_client else 1], fid))
                 if dis.unread:
                     self._unread(unread)
             elif kind == DNS:
@@ -437,9 +454,10 @@ def _back_main(
         out: list[Released] = []
         closed: list[tuple[bytes, int]] = []
         unread: list[WireUnread] = []
-        done = back.replay(items, out, closed, unread)
-        if out or closed or unread or done:
-            channel.send((closed, unread, out, back.report() if done else None))
+        forward: list[tuple[bytes, int]] = []
+        done = back.replay(items, out, closed, unread, forward)
+        if out or closed or unread or forward or done:
+            channel.send((closed, unread, forward, out, back.report() if done else None))
 
 
 # --------------------------------------------------------------------------- one scan

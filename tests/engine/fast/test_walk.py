@@ -112,11 +112,22 @@ def fast_entry(draw: st.DrawFn) -> tuple[Any, ...]:
     """A direction's entry: closed or open, and an open one may carry the range of bytes it does not read,
     placed around the drawn frames' sequence number 5 and 1 or 700 bytes of data (wrapping too)."""
     closed = draw(st.booleans())
+    if not closed and not draw(st.integers(0, 3)):  # forwarded to the split's back: (items, kind, fid, side)
+        return (Stamped(), False, bytearray(16), ([], 2, draw(st.integers(0, 9)), draw(st.booleans())))
     if closed or not draw(st.integers(0, 2)):
         return (Stamped(), closed, bytearray(16))
     first = draw(st.sampled_from([5, 4, 6, 0, (1 << 32) - 2]))
     length = draw(st.sampled_from([1, 699, 700, 701, 707, 1 << 31]))
     return (Stamped(), False, bytearray(16), first, length)
+
+
+def forwarded(fast: Fast, clear: bool = False) -> list[Any]:
+    """The items the walk appended for each forwarded direction of ``fast`` (emptied first with ``clear``)."""
+    lists = [e[3][0] for e in fast.values() if len(e) == 4]
+    if clear:
+        for items in lists:
+            items.clear()
+    return [list(items) for items in lists]
 
 
 @st.composite
@@ -223,8 +234,10 @@ def test_c_walk_does_what_the_python_walk_does(
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()])
+        state = [(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()]
+        stamps.append(state + forwarded(fast))
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -277,6 +290,7 @@ def test_both_walks_record_a_first_fin_and_leave_the_last_to_the_pipeline(
             flow.last_ts, flow.fins = -1, fins
         for _, _, counts, *_ in fast.values():
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         stops = walk_all(skip, buf, len(buf), False, 1, 262144, fast, budget, 1 << 62)
         results.append((stops, [(f.last_ts, f.fins) for f in flows], [bytes(e[2]) for e in fast.values()]))
     assert results[0] == results[1]
@@ -356,8 +370,10 @@ def test_c_step_does_what_the_python_step_does(
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
+        state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
+        stamps.append(state + forwarded(fast))
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -411,8 +427,10 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
+        state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
+        stamps.append(state + forwarded(fast))
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -517,8 +535,10 @@ def test_c_pcapng_step_does_what_the_python_step_does(
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
-        stamps.append([(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()])
+        state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
+        stamps.append(state + forwarded(fast))
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -753,6 +773,8 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
+        forwarded(fast, clear=True)
         answer = decide(fast, frame, ts)
-        results.append((answer, [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]))
+        state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
+        results.append((answer, state + forwarded(fast)))
     assert results[0] == results[1]
