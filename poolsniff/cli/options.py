@@ -85,10 +85,11 @@ def sink_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def writer(output: str | None) -> Iterator[JsonlWriter]:
-    """The EVE JSON lines writer: appending to ``output``, or stdout."""
+    """The EVE JSON lines writer of ``scan``: appending to ``output``, or stdout."""
     from poolsniff.output.transports.jsonl import JsonlWriter
 
-    jsonl = JsonlWriter.open_path(output) if output else JsonlWriter(sys.stdout, "stdout")
+    # a file of a scan: the lines between two alerts go out together (``hold_others``)
+    jsonl = JsonlWriter.open_path(output, hold_others=True) if output else JsonlWriter(sys.stdout, "stdout")
     with _closing(jsonl.close):
         yield jsonl
 
