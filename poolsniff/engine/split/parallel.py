@@ -27,13 +27,9 @@ never blocks on a full pipe without reading the other.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pickle
-import select
 import signal
-import struct
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
@@ -44,6 +40,7 @@ from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.fast.walk import QUIET
 from poolsniff.engine.pipeline import Pipeline
+from poolsniff.engine.split.channel import Channel, PeerGone
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
@@ -63,19 +60,12 @@ SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
 TLS_HANDSHAKE: Final = b"\x16\x03"
 """How a TLS server's first segment starts (a handshake record)."""
-PIPE_BYTES: Final = 1 << 20
-"""Pipe buffer asked for (Linux allows 1 MiB without privileges)."""
 
 Item = tuple[Any, ...]
 WireUnread = tuple[bytes, int, int, int]
 """A direction's bytes ahead that nobody reads, back to front: its raw key, the flow id, the first
 sequence number and the length (0: none any more)."""
 Record = dict[str, Any]
-_LEN = struct.Struct("!I")
-
-
-class PeerGone(RuntimeError):
-    """The other process of a two-process scan has exited (a bug: its traceback is on stderr)."""
 
 
 def available() -> bool:
@@ -83,104 +73,6 @@ def available() -> bool:
     import multiprocessing  # here, not at the top: a one-process scan does not pay for it
 
     return "fork" in multiprocessing.get_all_start_methods()
-
-
-# --------------------------------------------------------------------------- the pipes
-
-
-class Channel:
-    """Length-prefixed pickled messages: read from ``rfd``, written to ``wfd``.
-
-    With ``patient=False`` (the front) writes never block: while the other side's pipe is
-    full, what it sends back is read and queued, so neither side waits on the other forever.
-    """
-
-    def __init__(self, rfd: int, wfd: int, *, patient: bool) -> None:
-        """Use the two pipe ends; the front passes ``patient=False``."""
-        self.rfd, self.wfd, self.patient = rfd, wfd, patient
-        self._buf = bytearray()
-        self.inbox: deque[Any] = deque()
-        _widen(rfd)
-        _widen(wfd)
-        if not patient:
-            os.set_blocking(rfd, False)
-            os.set_blocking(wfd, False)
-
-    def send(self, message: Any) -> None:
-        """Send one message; ``PeerGone`` if the other process has exited."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_LEN.pack(len(data)) + data)
-        try:
-            while view:
-                sent = _write(self.wfd, view)
-                if sent is None:  # the pipe is full: read what comes back while it drains
-                    readable, _, _ = select.select([self.rfd], [self.wfd], [])
-                    if readable:
-                        self._read()
-                else:
-                    view = view[sent:]
-        except BrokenPipeError as exc:
-            raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
-
-    def poll(self) -> None:
-        """Queue in ``inbox`` whatever complete messages have arrived (never blocks)."""
-        self._read()
-
-    def receive(self) -> Any:
-        """Wait for the next message; None once the other side has closed its end."""
-        while not self.inbox:
-            if not self.patient:
-                select.select([self.rfd], [], [])
-            if not self._read():
-                return None
-        return self.inbox.popleft()
-
-    def _read(self) -> bool:
-        """Read what is there (blocking: at least something); False at end of stream."""
-        while True:
-            chunk = _read(self.rfd)
-            if chunk is None:
-                return True
-            if not chunk:
-                return bool(self.inbox)
-            self._buf += chunk
-            self._split()
-            if self.patient:
-                return True
-
-    def _split(self) -> None:
-        buf, pos = self._buf, 0
-        while len(buf) - pos >= 4:
-            size = _LEN.unpack_from(buf, pos)[0]
-            if len(buf) - pos < 4 + size:
-                break
-            self.inbox.append(pickle.loads(memoryview(buf)[pos + 4 : pos + 4 + size]))
-            pos += 4 + size
-        del buf[:pos]
-
-
-def _widen(fd: int) -> None:
-    """Ask for a larger pipe buffer (fewer switches between the processes)."""
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (OSError, AttributeError):  # older kernels, other systems: the default will do
-        pass
-
-
-def _write(fd: int, data: memoryview) -> int | None:
-    """Write what the pipe takes; None when it is full (non-blocking end)."""
-    try:
-        return os.write(fd, data)
-    except BlockingIOError:
-        return None
-
-
-def _read(fd: int) -> bytes | None:
-    """Read what the pipe holds; None when it is empty (non-blocking end), b"" at its end."""
-    try:
-        return os.read(fd, 1 << 20)
-    except BlockingIOError:
-        return None
 
 
 # --------------------------------------------------------------------------- front

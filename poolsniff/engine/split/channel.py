@@ -1,0 +1,121 @@
+"""The two pipes of a two-process scan: length-prefixed pickled messages (engine, the split).
+
+prefilter -> flows (front) **=> Channel =>** dissectors -> detectors (back), and back again
+
+``engine.split.parallel`` sends lists of items from the front to the back and the back's answers
+(closed directions, unread ranges, forwarded directions, released detections) the other way.
+The front never blocks on a full pipe without reading the other.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import select
+import struct
+from collections import deque
+from typing import Any, Final
+
+PIPE_BYTES: Final = 1 << 20
+"""Pipe buffer asked for (Linux allows 1 MiB without privileges)."""
+_LEN = struct.Struct("!I")
+
+
+class PeerGone(RuntimeError):
+    """The other process of a two-process scan has exited (a bug: its traceback is on stderr)."""
+
+
+class Channel:
+    """Length-prefixed pickled messages: read from ``rfd``, written to ``wfd``.
+
+    With ``patient=False`` (the front) writes never block: while the other side's pipe is
+    full, what it sends back is read and queued, so neither side waits on the other forever.
+    """
+
+    def __init__(self, rfd: int, wfd: int, *, patient: bool) -> None:
+        """Use the two pipe ends; the front passes ``patient=False``."""
+        self.rfd, self.wfd, self.patient = rfd, wfd, patient
+        self._buf = bytearray()
+        self.inbox: deque[Any] = deque()
+        _widen(rfd)
+        _widen(wfd)
+        if not patient:
+            os.set_blocking(rfd, False)
+            os.set_blocking(wfd, False)
+
+    def send(self, message: Any) -> None:
+        """Send one message; ``PeerGone`` if the other process has exited."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_LEN.pack(len(data)) + data)
+        try:
+            while view:
+                sent = _write(self.wfd, view)
+                if sent is None:  # the pipe is full: read what comes back while it drains
+                    readable, _, _ = select.select([self.rfd], [self.wfd], [])
+                    if readable:
+                        self._read()
+                else:
+                    view = view[sent:]
+        except BrokenPipeError as exc:
+            raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
+
+    def poll(self) -> None:
+        """Queue in ``inbox`` whatever complete messages have arrived (never blocks)."""
+        self._read()
+
+    def receive(self) -> Any:
+        """Wait for the next message; None once the other side has closed its end."""
+        while not self.inbox:
+            if not self.patient:
+                select.select([self.rfd], [], [])
+            if not self._read():
+                return None
+        return self.inbox.popleft()
+
+    def _read(self) -> bool:
+        """Read what is there (blocking: at least something); False at end of stream."""
+        while True:
+            chunk = _read(self.rfd)
+            if chunk is None:
+                return True
+            if not chunk:
+                return bool(self.inbox)
+            self._buf += chunk
+            self._split()
+            if self.patient:
+                return True
+
+    def _split(self) -> None:
+        buf, pos = self._buf, 0
+        while len(buf) - pos >= 4:
+            size = _LEN.unpack_from(buf, pos)[0]
+            if len(buf) - pos < 4 + size:
+                break
+            self.inbox.append(pickle.loads(memoryview(buf)[pos + 4 : pos + 4 + size]))
+            pos += 4 + size
+        del buf[:pos]
+
+
+def _widen(fd: int) -> None:
+    """Ask for a larger pipe buffer (fewer switches between the processes)."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (OSError, AttributeError):  # older kernels, other systems: the default will do
+        pass
+
+
+def _write(fd: int, data: memoryview) -> int | None:
+    """Write what the pipe takes; None when it is full (non-blocking end)."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return None
+
+
+def _read(fd: int) -> bytes | None:
+    """Read what the pipe holds; None when it is empty (non-blocking end), b"" at its end."""
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return None
