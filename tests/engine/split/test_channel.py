@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import Iterator
 
 import pytest
 
 from poolsniff.engine.split.channel import Channel
-
-
-@pytest.fixture
-def deadline() -> Iterator[None]:
-    """Fail instead of hanging when the processes wait on each other."""
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError("the processes of the scan are stuck")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 def echo(rfd: int, wfd: int) -> None:

@@ -8,8 +8,6 @@ scanned by a pool with its alerts in file order.
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +40,6 @@ def lists() -> Blocklist:
 def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated mixed traffic with plenty of mining."""
     return mixes.mix(tmp_path_factory.mktemp("mix") / "mix.pcap", 20_000, seed=5, mining_every=2000)
-
-
-@pytest.fixture
-def deadline() -> Iterator[None]:
-    """Fail instead of hanging when the processes wait on each other."""
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError("the processes of the scan are stuck")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- replay
