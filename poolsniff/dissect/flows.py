@@ -110,7 +110,9 @@ class Flow:
         self.fins = 0
         self.sv2_done = False
         self.closed = 0
-        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
+        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's. The
+        split's back also keeps here which directions it has named to the front as forwarded (bit 4
+        the client's, bit 8 the server's: ``engine.split.parallel.Back.replay``)."""
         self.shape: RecordShape | MessageShape | None = None
         """The TLS record shape (``dissect/shape``, from the ClientHello on) or the message shape of an
         opaque session (``dissect/opaque``, from the client's first bytes on) being read."""
