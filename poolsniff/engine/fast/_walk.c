@@ -35,8 +35,9 @@
 #define ETH_VLAN 0x8100
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
-#define FIN_SYN_RST 0x07
 #define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
 #define IP_TCP 6
 #define IP_UDP 17
 #define DNS_PORT 53 /* poolsniff.dissect.flows.DNS_PORT: the only UDP the flow table reads */
@@ -65,7 +66,7 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
  * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
- * A FIN (without SYN or RST) is plain too: ``*fin`` says whether the packet carries one.
+ * A FIN or an RST (without SYN) is plain too: ``*fin`` has the packet's FIN and RST bits.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
                           const unsigned char **tcp, int *fin)
@@ -91,7 +92,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
         unsigned total = rd16be(l3 + 2);
         unsigned frag = rd16be(l3 + 6);
         unsigned hl, flags = l3[33];
-        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & FIN_SYN_RST & ~TCP_FIN))
+        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & TCP_SYN))
             return 0;
         hl = (unsigned)(l3[32] >> 4) << 2;
         *data = (long)total - 20 - (long)hl;
@@ -99,13 +100,13 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 12;
         *tcp = l3 + 20;
-        *fin = (int)(flags & TCP_FIN);
+        *fin = (int)(flags & (TCP_FIN | TCP_RST));
         return 12;
     }
     if (et == ETH_IPV6 && room >= 54) {
         unsigned length = rd16be(l3 + 4);
         unsigned hl, flags = l3[53];
-        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & FIN_SYN_RST & ~TCP_FIN))
+        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & TCP_SYN))
             return 0;
         hl = (unsigned)(l3[52] >> 4) << 2;
         *data = (long)length - (long)hl;
@@ -113,16 +114,19 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 8;
         *tcp = l3 + 40;
-        *fin = (int)(flags & TCP_FIN);
+        *fin = (int)(flags & (TCP_FIN | TCP_RST));
         return 36;
     }
     return 0;
 }
 
+static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
+
 /*
- * Whether the Ethernet frame ``frame[0:len]`` is a plain, whole UDP datagram (IPv4 without
- * options or IPv6 without extension headers, behind at most one 802.1Q tag, not a
- * fragment, the IP length within the frame) with neither port 53, as
+ * Whether the Ethernet frame ``frame[0:len]`` holds a UDP datagram with neither port 53 that the
+ * decoder reads as one (IPv4 without options or IPv6 without extension headers, behind at most
+ * two VLAN tags, not a fragment, the UDP header within the IP packet as the decoder bounds it:
+ * by the IP length, or by the frame when the capture cut it short or the IPv4 length is 0), as
  * ``poolsniff.engine.fast.walk.udp_other`` finds it: the decoder makes a UDP packet of it and the
  * flow table drops it.
  */
@@ -131,31 +135,32 @@ static int udp_other(const unsigned char *frame, Py_ssize_t len)
     const unsigned char *l3, *udp;
     Py_ssize_t room;
     unsigned et;
+    int tags;
 
     if (len < 42)
         return 0;
     et = rd16be(frame + 12);
     l3 = frame + 14;
-    room = len - 14;
-    if (et == ETH_VLAN) {
-        et = rd16be(frame + 16);
-        l3 = frame + 18;
-        room = len - 18;
+    for (tags = 0; tags < 2 && vlan_type(et) && frame + len - l3 >= 4; tags++) {
+        et = rd16be(l3 + 2);
+        l3 += 4;
     }
+    room = frame + len - l3;
     if (et == ETH_IPV4) {
-        unsigned total;
+        Py_ssize_t total, end;
         if (room < 28 || l3[0] != 0x45 || l3[9] != IP_UDP || (rd16be(l3 + 6) & 0x1FFF))
             return 0;
-        total = rd16be(l3 + 2);
-        if (total < 28 || (Py_ssize_t)total > room)
+        total = rd16be(l3 + 2); /* 1-19: the decoder's bad header, and under 28 below */
+        end = (total == 0 || total > room) ? room : total;
+        if (end < 28)
             return 0;
         udp = l3 + 20;
     } else if (et == ETH_IPV6) {
-        unsigned length;
+        Py_ssize_t length;
         if (room < 48 || (l3[0] >> 4) != 6 || l3[6] != IP_UDP)
             return 0;
         length = rd16be(l3 + 4);
-        if (length < 8 || 40 + (Py_ssize_t)length > room)
+        if (length && 40 + length < room && length < 8)
             return 0;
         udp = l3 + 40;
     } else {
@@ -423,8 +428,10 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
         return -1;
     entry = PyDict_GetItemWithError(fast, key); /* borrowed */
     Py_DECREF(key);
-    if (entry == NULL) /* no flow: a packet with no data (and no SYN/FIN/RST) starts none */
+    if (entry == NULL) /* no flow: a packet with no data (and no SYN) starts none */
         return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
+    if (fin & TCP_RST) /* an RST of a known flow ends it: the pipeline closes it */
+        return FEED;
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
         PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed[, tally]) tuples");
         return -1;
@@ -490,8 +497,6 @@ static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *po
         int done;
 
         if (caplen > limit || (Py_ssize_t)caplen > end - *pos - 16)
-            break;
-        if (caplen < 54)
             break;
         ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
         if (ts >= next_check)

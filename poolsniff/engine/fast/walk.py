@@ -23,7 +23,7 @@ from typing import Final
 from poolsniff.dissect import flows as flowtable
 from poolsniff.dissect.flows import Entry, tally
 from poolsniff.dissect.shape import quiet
-from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.decode import VLAN_TYPES, fast_lane
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
@@ -47,7 +47,8 @@ _EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpa
 _U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)
 _SEQ = struct.Struct("!I").unpack_from
 _FIN: Final = 0x01
-_SYN_RST: Final = 0x06
+_SYN: Final = 0x02
+_RST: Final = 0x04
 FEED: Final = 0
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
@@ -67,8 +68,9 @@ def lookup(
 
     Returns (entry, payload length, key if the packet carries a FIN) -- the entry None for an
     unknown flow -- or (None, -1, None) for anything else: not IPv4/IPv6 TCP behind at most one
-    802.1Q tag, IP options or extension headers, a fragment, SYN or RST, a TCP header or IP
-    packet that the frame does not hold whole.
+    802.1Q tag, IP options or extension headers, a fragment, a SYN, an RST but one with no data
+    of no known flow (which the flow table only counts: returned as (None, 0, None)), a TCP
+    header or IP packet that the frame does not hold whole.
     """
     if stop - f < 54:
         return None, -1, None
@@ -78,47 +80,62 @@ def lookup(
         et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
         l3 = f + 18
     if et == _IPV4:
-        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & _SYN_RST:
+        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & _SYN:
             hl = (thl >> 4) << 2
             data = total - 20 - hl
             if hl >= 20 and data >= 0 and l3 + total <= stop:
-                return get(key), data, key if flags & _FIN else None
+                return _found(get(key), data, key, flags)
     elif et == _IPV6 and l3 + 54 <= stop:
         version, length, nxt, key, thl, flags = _IP6(buf, l3)
-        if version >> 4 == 6 and nxt == 6 and not flags & _SYN_RST:
+        if version >> 4 == 6 and nxt == 6 and not flags & _SYN:
             hl = (thl >> 4) << 2
             data = length - hl
             if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
-                return get(key), data, key if flags & _FIN else None
+                return _found(get(key), data, key, flags)
     return None, -1, None
 
 
-def udp_other(buf: bytes, f: int, stop: int) -> bool:
-    """Whether the Ethernet frame ``buf[f:stop]`` is a plain, whole UDP datagram with neither port 53.
+def _found(entry: Entry | None, data: int, key: bytes, flags: int) -> tuple[Entry | None, int, bytes | None]:
+    """``lookup``'s answer for a plain TCP packet without SYN: an RST is only (None, 0, None) when it
+    carries no data and its flow is unknown (the flow table counts it and nothing else)."""
+    if flags & _RST:
+        return (None, 0, None) if entry is None and not data else (None, -1, None)
+    return entry, data, key if flags & _FIN else None
 
-    Plain: IPv4 without options or IPv6 without extension headers, behind at most one
-    802.1Q tag, not a fragment, the IP length within the frame. The decoder makes a UDP
-    packet of it and the flow table drops it (only port 53 is read, ``flows.DNS_PORT``).
+
+def udp_other(buf: bytes, f: int, stop: int) -> bool:
+    """Whether the Ethernet frame ``buf[f:stop]`` holds a UDP datagram with neither port 53 that the
+    decoder reads as one.
+
+    IPv4 without options or IPv6 without extension headers, behind at most two VLAN tags
+    (``decode.VLAN_TYPES``), not a fragment, the UDP header within the IP packet as the decoder
+    bounds it: by the IP length, or by the frame where the capture cut the packet short (a snap
+    length) or the IPv4 length is 0 (segmentation offload). The decoder makes a UDP packet of it,
+    counting nothing, and the flow table drops it (only port 53 is read, ``flows.DNS_PORT``).
     """
     if stop - f < 42:
         return False
     et = (buf[f + 12] << 8) | buf[f + 13]
     l3 = f + 14
-    if et == _VLAN:
-        et = (buf[f + 16] << 8) | buf[f + 17]
-        l3 = f + 18
+    for _ in range(2):
+        if et not in VLAN_TYPES or stop - l3 < 4:
+            break
+        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
+        l3 += 4
     room = stop - l3
     if et == _IPV4:
         if room < 28:
             return False
         vhl, total, frag, proto, sport, dport = _UDP4(buf, l3)
-        if vhl != 0x45 or proto != 17 or frag & 0x1FFF or total < 28 or total > room:
+        if vhl != 0x45 or proto != 17 or frag & 0x1FFF:
+            return False
+        if (min(total, room) if total else room) < 28:  # an IP length of 1-19 (a bad header) too
             return False
     elif et == _IPV6:
         if room < 48:
             return False
         version, length, nxt, sport, dport = _UDP6(buf, l3)
-        if version >> 4 != 6 or nxt != 17 or length < 8 or 40 + length > room:
+        if version >> 4 != 6 or nxt != 17 or (length and 40 + length < room and length < 8):
             return False
     else:
         return False
@@ -231,7 +248,7 @@ def skip(
         sec, frac, caplen = header(buf, pos)
         f = pos + 16
         stop = f + caplen
-        if caplen > limit or stop > end or caplen < 54:
+        if caplen > limit or stop > end:
             break
         ts = sec * 1000000 + frac // div
         if ts >= next_check:

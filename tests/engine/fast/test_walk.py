@@ -21,9 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from poolsniff.dissect.flows import Flow, raw_key
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast import walk
-from poolsniff.model import Packet
+from poolsniff.model import FlowKey, Packet
 from poolsniff.sources.pcap import _tsresol
 from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
 
@@ -471,15 +472,89 @@ UDP6 = eth(ipv6(udp(b"q" * 12, 5000, 6000), nxt=17), etype=0x86DD)
 
 
 @pytest.mark.parametrize("frame", [UDP4, UDP6], ids=["udp4", "udp6"])
-@pytest.mark.parametrize("short", [0, 1, 4])
-def test_both_walks_take_a_whole_udp_datagram_and_no_cut_one(frame: bytes, short: int) -> None:
-    """A UDP datagram (not DNS) is taken only when the frame holds all of its IP length."""
+@pytest.mark.parametrize("short", [0, 1, 4, 11, 12, 13])
+def test_both_walks_take_a_udp_datagram_the_decoder_reads_whole_or_cut(frame: bytes, short: int) -> None:
+    """A UDP datagram (not DNS) is taken while the frame holds its UDP header: the decoder reads a
+    datagram cut by a snap length as a shorter one (counting nothing), and the flow table drops it;
+    cut inside the UDP header (12 bytes of payload: ``short`` 13), it is the decoder's to count."""
     cut = frame[: len(frame) - short]
     record = pcap_record(1_700_000_000_000_000, cut)
-    want = (len(record), 7, 1) if short == 0 else (0, 7, 0)
+    want = (len(record), 7, 1) if short <= 12 else (0, 7, 0)
     walks = [walk.skip] + ([c_skip] if c_skip is not None else [])
     for skip in walks:
         assert skip(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) == want
+
+
+@st.composite
+def udp_frames(draw: st.DrawFn) -> bytes:
+    """Ethernet frames around a UDP (or TCP) datagram: VLAN tags of every kind, IP lengths that lie
+    (0, too short, too long), UDP lengths that lie, cut anywhere."""
+    v6 = draw(st.booleans())
+    ports = st.sampled_from([53, 5353, 443, 2152, 0, 65535])
+    body = udp(draw(st.binary(max_size=24)), draw(ports), draw(ports), draw(st.none() | st.integers(0, 40)))
+    proto = draw(st.sampled_from([17, 17, 17, 6]))
+    if v6:
+        l3 = ipv6(body, nxt=proto, length=draw(st.none() | st.integers(0, 60)))
+    else:
+        total = draw(st.none() | st.integers(0, 70))
+        l3 = ipv4(body, proto=proto, total=total, frag=draw(st.sampled_from([0, 0, 1])))
+    tags = draw(st.lists(st.sampled_from([0x8100, 0x88A8, 0x9100, 0x9200, 0x0800]), max_size=3))
+    frame = eth(l3, 0x86DD if v6 else 0x0800, tags)
+    return frame[: draw(st.integers(0, len(frame)))]
+
+
+@settings(max_examples=600)
+@given(frame=udp_frames())
+def test_the_udp_the_walks_skip_the_decoder_reads_and_the_flow_table_drops(frame: bytes) -> None:
+    """Whatever its tags, lengths and cut, a frame ``udp_other`` takes is one the decoder reads as a UDP
+    packet with neither port 53, counting nothing, and the flow table drops; the C walk agrees."""
+    from poolsniff.dissect.flows import FlowTable
+    from poolsniff.engine.decode import Decoder
+
+    skipped = walk.udp_other(frame, 0, len(frame))
+    if c_skip is not None:
+        record = pcap_record(1_700_000_000_000_000, frame)
+        took = [s(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) for s in (c_skip, walk.skip)]
+        assert took[0] == took[1]
+    if not skipped:
+        return
+    decoder = Decoder()
+    packet = decoder.decode(1_700_000_000_000_000, 1, frame)
+    assert packet is not None and packet.proto == 17 and not decoder.skipped
+    assert 53 not in (packet.sport, packet.dport)
+    table = FlowTable()
+    assert table.process(packet) == [] and not table.flows and not table.fast and not table.counters
+
+
+@pytest.mark.parametrize("flags", [0x04, 0x14, 0x05])
+@pytest.mark.parametrize("payload", [b"", b"x"])
+@pytest.mark.parametrize("v6", [False, True])
+def test_an_rst_of_no_known_flow_is_counted_by_both_walks_unless_it_carries_data(
+    flags: int, payload: bytes, v6: bool
+) -> None:
+    """An RST (RST/ACK, RST/FIN) with no data of no flow is one the flow table only counts: both walks
+    count it (SKIP_TCP); with data it starts a flow, and of a known flow it ends one: the pipeline's."""
+    from poolsniff.dissect.flows import FlowTable
+    from poolsniff.engine.decode import Decoder
+
+    segment = tcp(payload, flags=flags)
+    frame = eth(ipv6(segment), 0x86DD) if v6 else eth(ipv4(segment))
+    record = pcap_record(1_700_000_000_000_000, frame)
+    walks = [walk.skip] + ([c_skip] if c_skip is not None else [])
+    for skip in walks:
+        assert skip(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) == (
+            (len(record), 6, 0) if not payload else (0, 7, 0)
+        )
+    table = FlowTable()
+    packet = Decoder().decode(1_700_000_000_000_000, 1, frame)
+    assert packet is not None
+    events = table.process(packet)
+    assert (events == [] and not table.flows and not table.counters) == (not payload)  # counted: nothing else
+    flow = Flow(FlowKey("a", 1, "b", 2, 6), None, None, (b"", b""), 0)
+    fast = {raw_key(packet.src, packet.dst, packet.sport, packet.dport): (flow, False, bytearray(16))}
+    for skip in walks:  # of a known flow, even a closed direction's: the pipeline ends the flow
+        assert skip(record, 0, len(record), False, 1, 262144, fast, 7, 1 << 62) == (0, 7, 0)
+        fast = {k: (f, True, t) for k, (f, _, t) in fast.items()}
 
 
 @pytest.mark.parametrize("more", [0, 1, 3, 4, 5])
