@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import Any, Final
 
@@ -344,6 +345,9 @@ class FlowTable:
         self.flows: dict[_Key, Flow] = {}
         self.fast: dict[bytes, Entry] = {}
         """Raw key of a direction -> (its flow, True once it has nothing more to read, its tally)."""
+        self.dns_names: AbstractSet[bytes] | None = None
+        """The listed names (``Blocklist.wire_names``): the prefilter counts a DNS query for none of them
+        itself (``engine.fast.udp.dns_quiet``); None: every DNS datagram comes here."""
         self.max_flows = MAX_FLOWS if max_flows is None else max_flows
         self.idle_timeout_us = IDLE_TIMEOUT_US if idle_timeout_us is None else idle_timeout_us
         self.counters: Counter[str] = Counter()

@@ -88,6 +88,7 @@ class Pipeline(Tracker):
         alert rather than an alert of its own.
         """
         super().__init__(FlowTable())
+        self.flows.dns_names = blocklist.wire_names()
         self.fold_pool = fold_pool
         self.memory = DnsMemory()
         self.enricher = Enricher(blocklist, self.memory, redact_ids=redact)

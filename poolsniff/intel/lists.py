@@ -27,6 +27,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -141,6 +142,8 @@ class Blocklist:
         self._counts: dict[str, int] = {}
         self._matched: dict[str, Match | None] = {}
         """:meth:`match_name`'s answers for the last names asked about (emptied by every change)."""
+        self._wire: set[bytes] = set()
+        """The listed names that are ASCII, as bytes (:meth:`wire_names`), kept as names are added."""
 
     def copy(self) -> Blocklist:
         """Return an independent copy (entries are immutable and shared)."""
@@ -150,7 +153,15 @@ class Blocklist:
         other._allow_names = dict(self._allow_names)
         other._allow_endpoints = dict(self._allow_endpoints)
         other._counts = dict(self._counts)
+        other._wire = set(self._wire)
         return other
+
+    def wire_names(self) -> AbstractSet[bytes]:
+        """Every listed name that is ASCII, as bytes: a DNS query none of whose label suffixes is one
+        matches nothing (``match_name``), so the prefilter may count it itself (``engine.fast.udp``).
+        The set is this list's own and grows as names are added (a non-ASCII key never matches the
+        ASCII name of a query)."""
+        return self._wire
 
     def state(self) -> State:
         """Everything this list holds as plain data (dicts, tuples, strings, ints), for a cache.
@@ -164,6 +175,7 @@ class Blocklist:
         """A list holding ``state``, as :meth:`state` returned it (the dicts are used as they are)."""
         lists = cls(suffixes)
         lists._names, lists._endpoints, lists._allow_names, lists._allow_endpoints, lists._counts = state
+        lists._wire = {key.encode() for key in lists._names if key.isascii()}
         return lists
 
     def add_lines(
@@ -195,6 +207,8 @@ class Blocklist:
             row = (shown, name, category, shared.setdefault(sources, sources), origin, lineno)
             if isinstance(key, str):
                 names.setdefault(key, row)
+                if names is self._names and key.isascii():
+                    self._wire.add(key.encode())
             else:
                 endpoints.setdefault(key, row)
             self._counts[name] += 1

@@ -123,17 +123,17 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
 static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
 
 /*
- * Whether the Ethernet frame ``frame[0:len]`` holds a UDP datagram with neither port 53 that the
- * decoder reads as one (IPv4 without options or IPv6 without extension headers, behind at most
- * two VLAN tags, not a fragment, the UDP header within the IP packet as the decoder bounds it:
- * by the IP length, or by the frame when the capture cut it short or the IPv4 length is 0), as
- * ``poolsniff.engine.fast.walk.udp_other`` finds it: the decoder makes a UDP packet of it and the
- * flow table drops it.
+ * The UDP datagram the decoder reads in the Ethernet frame ``frame[0:len]``, as
+ * ``poolsniff.engine.fast.udp.udp_datagram`` finds it: 1 with its ports and payload, or 0 where the
+ * walk leaves the frame to the decoder. IPv4 without options or IPv6 without extension headers,
+ * behind at most two VLAN tags, not a fragment; bounded as the decoder bounds it (the IP length,
+ * or the frame where the capture cut it short or the IPv4 length is 0; then the UDP length).
  */
-static int udp_other(const unsigned char *frame, Py_ssize_t len)
+static int udp_datagram(const unsigned char *frame, Py_ssize_t len, unsigned *sport, unsigned *dport,
+                        const unsigned char **payload, Py_ssize_t *size)
 {
     const unsigned char *l3, *udp;
-    Py_ssize_t room;
+    Py_ssize_t room, end, length;
     unsigned et;
     int tags;
 
@@ -147,26 +147,111 @@ static int udp_other(const unsigned char *frame, Py_ssize_t len)
     }
     room = frame + len - l3;
     if (et == ETH_IPV4) {
-        Py_ssize_t total, end;
+        Py_ssize_t total;
         if (room < 28 || l3[0] != 0x45 || l3[9] != IP_UDP || (rd16be(l3 + 6) & 0x1FFF))
             return 0;
         total = rd16be(l3 + 2); /* 1-19: the decoder's bad header, and under 28 below */
         end = (total == 0 || total > room) ? room : total;
-        if (end < 28)
-            return 0;
         udp = l3 + 20;
     } else if (et == ETH_IPV6) {
-        Py_ssize_t length;
         if (room < 48 || (l3[0] >> 4) != 6 || l3[6] != IP_UDP)
             return 0;
         length = rd16be(l3 + 4);
-        if (length && 40 + length < room && length < 8)
-            return 0;
+        end = (length && 40 + length < room) ? 40 + length : room;
         udp = l3 + 40;
     } else {
         return 0;
     }
-    return rd16be(udp) != DNS_PORT && rd16be(udp + 2) != DNS_PORT;
+    end -= udp - l3; /* the datagram's bytes */
+    if (end < 8)
+        return 0;
+    length = rd16be(udp + 4);
+    if (length >= 8 && length < end) /* the UDP length trims further; 0 is a jumbogram */
+        end = length;
+    *sport = rd16be(udp);
+    *dport = rd16be(udp + 2);
+    *payload = udp + 8;
+    *size = end - 8;
+    return 1;
+}
+
+#define MAX_NAME 200 /* poolsniff.engine.fast.udp.MAX_NAME */
+
+static inline int name_byte(unsigned c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/*
+ * Whether the DNS message ``m[0:n]`` is a query the pipeline makes nothing of, as
+ * ``poolsniff.engine.fast.udp.dns_quiet``: QR 0, one question, no answers, its name plain labels of
+ * letters, digits, '-' and '_', none of whose label suffixes (lower-cased) is in the set ``names``.
+ * 1 or 0; -1 on error.
+ */
+static int dns_quiet(const unsigned char *m, Py_ssize_t n, PyObject *names)
+{
+    char text[MAX_NAME + 1];
+    Py_ssize_t starts[MAX_NAME / 2 + 1];
+    Py_ssize_t off = 12, used = 0, labels = 0, i;
+
+    if (n < 12 || (m[2] & 0x80) || m[4] != 0 || m[5] != 1 || m[6] != 0 || m[7] != 0)
+        return 0;
+    for (;;) {
+        unsigned c;
+        Py_ssize_t j;
+        if (off >= n)
+            return 0;
+        c = m[off];
+        if (c == 0)
+            break;
+        if (c > 63 || off + 1 + (Py_ssize_t)c - 12 > MAX_NAME || off + 1 + (Py_ssize_t)c > n)
+            return 0;
+        if (labels)
+            text[used++] = '.';
+        starts[labels++] = used;
+        for (j = 0; j < (Py_ssize_t)c; j++) {
+            unsigned b = m[off + 1 + j];
+            if (!name_byte(b))
+                return 0;
+            text[used++] = (char)((b >= 'A' && b <= 'Z') ? b + 32 : b);
+        }
+        off += 1 + c;
+    }
+    if (labels == 0 || off + 5 > n)
+        return 0;
+    for (i = 0; i < labels; i++) {
+        PyObject *key = PyBytes_FromStringAndSize(text + starts[i], used - starts[i]);
+        int found;
+        if (key == NULL)
+            return -1;
+        found = PySet_Contains(names, key);
+        Py_DECREF(key);
+        if (found != 0)
+            return found < 0 ? -1 : 0;
+    }
+    return 1;
+}
+
+/*
+ * What the walk does with a frame that is no plain TCP packet: SKIP_UDP for a UDP datagram the flow
+ * table drops (neither port 53) or, given the listed names (``names``, a set, or NULL), a DNS query
+ * for none of them; else FEED; -1 on error (``poolsniff.engine.fast.udp.udp_skip``).
+ */
+static int udp_skip(const unsigned char *frame, Py_ssize_t len, PyObject *names)
+{
+    unsigned sport, dport;
+    const unsigned char *payload;
+    Py_ssize_t size;
+    int rc;
+
+    if (!udp_datagram(frame, len, &sport, &dport, &payload, &size))
+        return FEED;
+    if (sport != DNS_PORT && dport != DNS_PORT)
+        return SKIP_UDP;
+    if (names == NULL)
+        return FEED;
+    rc = dns_quiet(payload, size, names);
+    return rc < 0 ? -1 : (rc ? SKIP_UDP : FEED);
 }
 
 /* Add one packet of ``len`` bytes to a direction's tally: a bytearray of two native uint64 (packets, bytes). */
@@ -412,7 +497,7 @@ static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long d
 }
 
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
-static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, long long ts)
+static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
     const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
@@ -422,7 +507,7 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
     int closed, rc;
 
     if (klen == 0)
-        return udp_other(frame, len) ? SKIP_UDP : FEED;
+        return udp_skip(frame, len, names);
     key = PyBytes_FromStringAndSize((const char *)k, klen);
     if (key == NULL)
         return -1;
@@ -486,7 +571,7 @@ static int try_skip(PyObject *fast, const unsigned char *frame, Py_ssize_t len, 
 }
 
 /* The record walk of ``skip`` from ``*pos``; updates ``*pos``, ``*budget``, ``*others``; -1 on error. */
-static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+static int skip_records(PyObject *fast, PyObject *names, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
                         long long frac_div, unsigned long limit, Py_ssize_t *budget, Py_ssize_t *others,
                         long long next_check)
 {
@@ -501,7 +586,7 @@ static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *po
         ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
         if (ts >= next_check)
             break;
-        done = try_skip(fast, h + 16, (Py_ssize_t)caplen, ts);
+        done = try_skip(fast, names, h + 16, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (done == FEED)
@@ -515,6 +600,20 @@ static int skip_records(PyObject *fast, const unsigned char *buf, Py_ssize_t *po
     return 0;
 }
 
+/* The listed names argument: None (no DNS query is skipped) becomes NULL; anything else must be a set. */
+static int check_names(PyObject **names)
+{
+    if (*names == NULL || *names == Py_None) {
+        *names = NULL;
+        return 0;
+    }
+    if (!PyAnySet_Check(*names)) {
+        PyErr_SetString(PyExc_TypeError, "dns_names must be a set or frozenset of bytes, or None");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *walk_skip(PyObject *self, PyObject *args)
 {
     Py_buffer view;
@@ -522,18 +621,22 @@ static PyObject *walk_skip(PyObject *self, PyObject *args)
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    PyObject *fast;
+    PyObject *fast, *names = NULL;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpLkO!nL", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &fast, &budget, &next_check))
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nL|O", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &fast, &budget, &next_check, &names))
         return NULL;
+    if (check_names(&names) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "skip: need 0 <= pos <= end <= len(buf) and frac_div > 0");
         return NULL;
     }
-    rc = skip_records(fast, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
+    rc = skip_records(fast, names, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
                       &others, next_check);
     PyBuffer_Release(&view);
     if (rc < 0)
@@ -656,13 +759,17 @@ static PyObject *walk_decide(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     long long ts;
-    PyObject *fast;
+    PyObject *fast, *names = NULL;
     int rc;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!y*L", &PyDict_Type, &fast, &view, &ts))
+    if (!PyArg_ParseTuple(args, "O!y*L|O", &PyDict_Type, &fast, &view, &ts, &names))
         return NULL;
-    rc = try_skip(fast, (const unsigned char *)view.buf, view.len, ts);
+    if (check_names(&names) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    rc = try_skip(fast, names, (const unsigned char *)view.buf, view.len, ts);
     PyBuffer_Release(&view);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
 }
@@ -682,23 +789,24 @@ static PyObject *walk_step(PyObject *self, PyObject *args)
     int big_endian;
     long long frac_div, next_check;
     unsigned long limit;
-    PyObject *fast, *packet_type, *got, *result;
+    PyObject *fast, *packet_type, *got, *result, *names = NULL;
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &fast, &budget, &next_check, &packet_type))
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO|O", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &fast, &budget, &next_check, &packet_type, &names))
         return NULL;
-    if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0) {
+    if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
+        check_names(&names) < 0) {
         PyBuffer_Release(&view);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "step: need 0 <= pos <= end <= len(buf) and frac_div > 0");
         return NULL;
     }
     buf = (const unsigned char *)view.buf;
-    if (skip_records(fast, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
+    if (skip_records(fast, names, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -798,7 +906,7 @@ static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end
 }
 
 /* The block walk of ``skip_ng`` from ``*pos``; updates the counts and ``*last_ts``; -1 on error. */
-static int skip_blocks(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+static int skip_blocks(PyObject *fast, PyObject *names, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
                        const iface_t *ifaces, Py_ssize_t nifaces, Py_ssize_t *budget, Py_ssize_t *others,
                        long long next_check, long long *last_ts, Py_ssize_t *size)
 {
@@ -809,7 +917,7 @@ static int skip_blocks(PyObject *fast, const unsigned char *buf, Py_ssize_t *pos
 
         if (!ethernet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen) || ts >= next_check)
             break;
-        done = try_skip(fast, buf + *pos + 28, (Py_ssize_t)caplen, ts);
+        done = try_skip(fast, names, buf + *pos + 28, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (done == FEED)
@@ -833,13 +941,19 @@ static PyObject *blocks(PyObject *args, int step)
     int big_endian, rc;
     long long next_check, last_ts, ts;
     uint32_t caplen, blen;
-    PyObject *fast, *ifaces_list, *packet_type = NULL, *got;
+    PyObject *fast, *ifaces_list, *packet_type = NULL, *got, *names = NULL;
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    if (!PyArg_ParseTuple(args, step ? "y*nnpOO!nLLO" : "y*nnpOO!nLL", &view, &pos, &end, &big_endian,
-                          &ifaces_list, &PyDict_Type, &fast, &budget, &next_check, &last_ts, &packet_type))
+    if (step ? !PyArg_ParseTuple(args, "y*nnpOO!nLLO|O", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &PyDict_Type, &fast, &budget, &next_check, &last_ts, &packet_type, &names)
+             : !PyArg_ParseTuple(args, "y*nnpOO!nLL|O", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &PyDict_Type, &fast, &budget, &next_check, &last_ts, &names))
         return NULL;
+    if (check_names(&names) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     if (pos < 0 || end < pos || end > view.len) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "skip_ng: need 0 <= pos <= end <= len(buf)");
@@ -850,7 +964,7 @@ static PyObject *blocks(PyObject *args, int step)
         return NULL;
     }
     buf = (const unsigned char *)view.buf;
-    rc = skip_blocks(fast, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
+    rc = skip_blocks(fast, names, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
                      &size);
     if (rc < 0) {
         PyBuffer_Release(&view);
@@ -890,27 +1004,27 @@ static PyObject *walk_step_ng(PyObject *self, PyObject *args)
 
 static PyMethodDef walk_methods[] = {
     {"skip", walk_skip, METH_VARARGS,
-     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check) -> (pos, budget)\n\n"
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names]) -> (pos, budget)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
     {"step", walk_step, METH_VARARGS,
-     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type)\n"
+     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names])\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"shape_quiet", walk_shape_quiet, METH_VARARGS,
      "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
      "one segment when that is all it does (shape.quiet; the state and records bytearrays change)."},
     {"decide", walk_decide, METH_VARARGS,
-     "decide(fast, frame, ts) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
+     "decide(fast, frame, ts[, dns_names]) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
      "flow table drops): the walk's decision for one Ethernet frame, as walk.decide_frame."},
     {"fast_lane", walk_fast_lane, METH_VARARGS,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", walk_step_ng, METH_VARARGS,
-     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type)\n"
+     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names])\n"
      "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
      "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
     {"skip_ng", walk_skip_ng, METH_VARARGS,
-     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts)\n"
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names])\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"
      "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
     {NULL, NULL, 0, NULL},

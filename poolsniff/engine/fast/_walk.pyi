@@ -1,5 +1,6 @@
 """Type stub for the C record walks (``_walk.c`` here); ``walk.py`` beside it holds their references."""
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 def skip(
@@ -12,6 +13,7 @@ def skip(
     fast: dict[bytes, tuple[Any, bool]],
     budget: int,
     next_check: int,
+    dns_names: AbstractSet[bytes] | None = None,
     /,
 ) -> tuple[int, int, int]: ...
 def skip_ng(
@@ -24,6 +26,7 @@ def skip_ng(
     budget: int,
     next_check: int,
     last_ts: int,
+    dns_names: AbstractSet[bytes] | None = None,
     /,
 ) -> tuple[int, int, int, int, int]: ...
 def step(
@@ -37,6 +40,7 @@ def step(
     budget: int,
     next_check: int,
     packet_type: type,
+    dns_names: AbstractSet[bytes] | None = None,
     /,
 ) -> tuple[int, int, int, tuple[int, int, Any] | None]: ...
 def fast_lane(packet_type: type, ts: int, frame: bytes, /) -> Any: ...
@@ -51,9 +55,12 @@ def step_ng(
     next_check: int,
     last_ts: int,
     packet_type: type,
+    dns_names: AbstractSet[bytes] | None = None,
     /,
 ) -> tuple[int, int, int, int, int, tuple[int, int, Any] | None]: ...
-def decide(fast: dict[bytes, Any], frame: bytes, ts: int, /) -> int: ...
+def decide(
+    fast: dict[bytes, Any], frame: bytes, ts: int, dns_names: AbstractSet[bytes] | None = None, /
+) -> int: ...
 def shape_quiet(
     state: bytearray, records: bytearray, from_client: bool, ts: int, seq: int, payload: bytes, /
 ) -> bool: ...

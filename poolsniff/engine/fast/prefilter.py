@@ -118,6 +118,7 @@ def _frames(
     """
     frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
     get = engine.flows.fast.get
+    names = engine.flows.dns_names
     feed = engine.feed
     room.reset(engine, every)
     try:
@@ -138,7 +139,7 @@ def _frames(
                 on_read()
             ts, linktype, data = frame
             if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
-                kind = decide(get, data, 0, len(data), ts)
+                kind = decide(get, data, 0, len(data), ts, names)
                 if kind != FEED:
                     if kind == SKIP_TCP:
                         room.budget -= 1
@@ -169,7 +170,7 @@ def _pcapng_walker(
     others fed (decoded by the fast lane where it can), their detections kept in ``room``
     for ``_frames``; it leaves any other block to the reader.
     """
-    fast = engine.flows.fast
+    fast, names = engine.flows.fast, engine.flows.dns_names
     feed, feed_packet = engine.feed, engine.feed_packet
     packet_type = Packet
 
@@ -183,7 +184,7 @@ def _pcapng_walker(
             next_check = min(max(room.next_check, _INT64_MIN), _INT64_MAX)
             start_budget = room.budget
             pos, room.budget, others, last_ts, _size, got = STEP_NG(
-                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type
+                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type, names
             )
             room.others += others
             room.count += others + start_budget - room.budget
@@ -229,7 +230,7 @@ def _ethernet(
     big_endian = records.order == ">"
     header = struct.Struct(records.order + "IIII").unpack_from
     step = STEP
-    fast = engine.flows.fast
+    fast, names = engine.flows.fast, engine.flows.dns_names
     feed, feed_packet = engine.feed, engine.feed_packet
     flows = engine.flows
     buf, pos, end = s.buf, records.start, len(s.buf)
@@ -243,7 +244,7 @@ def _ethernet(
     try:
         while True:
             pos, budget, more, got = step(
-                buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type
+                buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names
             )
             others += more
             if got is None:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Final
 
 from poolsniff.dissect import flows as flowtable
 from poolsniff.dissect.flows import Entry, tally
 from poolsniff.dissect.shape import quiet
-from poolsniff.engine.decode import VLAN_TYPES, fast_lane
+from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.fast.udp import udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
@@ -57,6 +59,9 @@ SKIP_UDP: Final = 2
 MAX_BLOCK: Final = 16 << 20
 """``poolsniff.sources.pcap.MAX_BLOCK``: larger blocks are left to the reader."""
 _EPB: Final = 6
+Names = AbstractSet[bytes] | None
+"""The listed names a DNS query must hold for the pipeline to read it (``udp.dns_quiet``), as
+``Blocklist.wire_names`` gives them; None: every DNS datagram goes to the pipeline."""
 MAX_IFACES: Final = 64
 """Interfaces the C walk keeps (``MAX_IFACES`` in _walk.c); blocks of later ones go to the reader."""
 
@@ -103,46 +108,9 @@ def _found(entry: Entry | None, data: int, key: bytes, flags: int) -> tuple[Entr
     return entry, data, key if flags & _FIN else None
 
 
-def udp_other(buf: bytes, f: int, stop: int) -> bool:
-    """Whether the Ethernet frame ``buf[f:stop]`` holds a UDP datagram with neither port 53 that the
-    decoder reads as one.
-
-    IPv4 without options or IPv6 without extension headers, behind at most two VLAN tags
-    (``decode.VLAN_TYPES``), not a fragment, the UDP header within the IP packet as the decoder
-    bounds it: by the IP length, or by the frame where the capture cut the packet short (a snap
-    length) or the IPv4 length is 0 (segmentation offload). The decoder makes a UDP packet of it,
-    counting nothing, and the flow table drops it (only port 53 is read, ``flows.DNS_PORT``).
-    """
-    if stop - f < 42:
-        return False
-    et = (buf[f + 12] << 8) | buf[f + 13]
-    l3 = f + 14
-    for _ in range(2):
-        if et not in VLAN_TYPES or stop - l3 < 4:
-            break
-        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
-        l3 += 4
-    room = stop - l3
-    if et == _IPV4:
-        if room < 28:
-            return False
-        vhl, total, frag, proto, sport, dport = _UDP4(buf, l3)
-        if vhl != 0x45 or proto != 17 or frag & 0x1FFF:
-            return False
-        if (min(total, room) if total else room) < 28:  # an IP length of 1-19 (a bad header) too
-            return False
-    elif et == _IPV6:
-        if room < 48:
-            return False
-        version, length, nxt, sport, dport = _UDP6(buf, l3)
-        if version >> 4 != 6 or nxt != 17 or (length and 40 + length < room and length < 8):
-            return False
-    else:
-        return False
-    return bool(sport != flowtable.DNS_PORT and dport != flowtable.DNS_PORT)
-
-
-def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, ts: int) -> int:
+def decide(
+    get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, ts: int, dns_names: Names = None
+) -> int:
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
@@ -151,13 +119,14 @@ def decide(get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, 
     (``_in_unread``), or whose segment only advances its direction's TLS record shape (read here,
     ``_shaped``), its flow stamped with ``ts`` here; a FIN with no data that is not the flow's last
     (``_fin_seen``, which records it); or with no data of no known flow.
-    SKIP_UDP: ``udp_other``. FEED: anything else.
+    SKIP_UDP: ``udp.udp_skip``: a UDP datagram the flow table drops, or, given the listed names
+    (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). FEED: anything else.
     """
     entry, data, fin = lookup(get, buf, f, stop)
     if entry is None:
         if data == 0:
             return SKIP_TCP
-        return SKIP_UDP if data < 0 and udp_other(buf, f, stop) else FEED
+        return SKIP_UDP if data < 0 and udp_skip(buf, f, stop, dns_names) else FEED
     size = len(entry)
     if fin is not None:
         if data or not _fin_seen(entry[0], fin):
@@ -232,6 +201,7 @@ def skip(
     fast: dict[bytes, Entry],
     budget: int,
     next_check: int,
+    dns_names: Names = None,
 ) -> tuple[int, int, int]:
     """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
 
@@ -253,7 +223,7 @@ def skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        kind = decide(get, buf, f, stop, ts)
+        kind = decide(get, buf, f, stop, ts, dns_names)
         if kind == FEED:
             break
         if kind == SKIP_TCP:
@@ -298,6 +268,7 @@ def skip_ng(
     budget: int,
     next_check: int,
     last_ts: int,
+    dns_names: Names = None,
 ) -> tuple[int, int, int, int, int]:
     """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
 
@@ -316,7 +287,7 @@ def skip_ng(
         ts, caplen, blen = found
         if ts >= next_check:
             break
-        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts)
+        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names)
         if kind == FEED:
             break
         if kind == SKIP_TCP:
@@ -344,6 +315,7 @@ def step(
     budget: int,
     next_check: int,
     packet_type: type[Packet],
+    dns_names: Names = None,
 ) -> tuple[int, int, int, Stepped | None]:
     """``skip``, then the record it stopped at, when it is whole and within ``limit``.
 
@@ -353,7 +325,7 @@ def step(
     caller to read on or report damage. ``packet_type`` is ``model.Packet`` (the C function,
     ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
     """
-    pos, budget, others = skip(buf, pos, end, big_endian, div, limit, fast, budget, next_check)
+    pos, budget, others = skip(buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names)
     if end - pos < 16:
         return pos, budget, others, None
     sec, frac, caplen = (_HEADER_BE if big_endian else _HEADER_LE)(buf, pos)
@@ -377,13 +349,14 @@ def step_ng(
     next_check: int,
     last_ts: int,
     packet_type: type[Packet],
+    dns_names: Names = None,
 ) -> tuple[int, int, int, int, int, Stepped | None]:
     """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
     (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
     as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
     reference of ``poolsniff.engine.fast._walk.step_ng``."""
     pos, budget, others, last_ts, size = skip_ng(
-        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts
+        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names
     )
     found = ethernet_epb(buf, pos, end, big_endian, ifaces)
     if found is None:
@@ -394,11 +367,11 @@ def step_ng(
     return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
 
 
-def decide_frame(fast: dict[bytes, Entry], frame: bytes, ts: int) -> int:
+def decide_frame(fast: dict[bytes, Entry], frame: bytes, ts: int, dns_names: Names = None) -> int:
     """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP or SKIP_UDP.
 
     The reference of ``poolsniff.engine.fast._walk.decide``."""
-    return decide(fast.get, frame, 0, len(frame), ts)
+    return decide(fast.get, frame, 0, len(frame), ts, dns_names)
 
 
 try:  # the same walks in C, when the extension was built at install time
@@ -410,7 +383,7 @@ try:  # the same walks in C, when the extension was built at install time
     from poolsniff.engine.fast._walk import step as _fast_step
     from poolsniff.engine.fast._walk import step_ng as _fast_step_ng
 except ImportError:  # pragma: no cover - depends on the build
-    DECIDE: Callable[[dict[bytes, Entry], bytes, int], int] = decide_frame
+    DECIDE: Callable[[dict[bytes, Entry], bytes, int, Names], int] = decide_frame
     FAST_LANE: Callable[[int, bytes], Packet | None] = fast_lane
     QUIET: Callable[[bytearray, bytearray, bool, int, int, bytes], bool] = quiet
     SKIP: Callable[..., tuple[int, int, int]] = skip

@@ -386,6 +386,7 @@ def scan_split(
     os.close(a2b_r)
     os.close(b2a_w)
     front = Front(Channel(b2a_r, a2b_w, patient=False), emit, to_record, name)
+    front.flows.dns_names = blocklist.wire_names()  # the back would make nothing of these queries
     damage: CaptureDamaged | None = None
     try:
         try:

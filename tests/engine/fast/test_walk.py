@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from poolsniff.dissect.flows import Flow, raw_key
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast import walk
+from poolsniff.engine.fast.udp import udp_other
 from poolsniff.model import FlowKey, Packet
 from poolsniff.sources.pcap import _tsresol
 from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
@@ -511,7 +512,7 @@ def test_the_udp_the_walks_skip_the_decoder_reads_and_the_flow_table_drops(frame
     from poolsniff.dissect.flows import FlowTable
     from poolsniff.engine.decode import Decoder
 
-    skipped = walk.udp_other(frame, 0, len(frame))
+    skipped = udp_other(frame, 0, len(frame))
     if c_skip is not None:
         record = pcap_record(1_700_000_000_000_000, frame)
         took = [s(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) for s in (c_skip, walk.skip)]
@@ -628,7 +629,7 @@ def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: i
     table = FlowTable()
     packet = Decoder().decode(1_700_000_000_000_000, 1, frame)
     assert packet is not None
-    skipped = walk.udp_other(frame, 0, len(frame))
+    skipped = udp_other(frame, 0, len(frame))
     assert skipped == (sport != 53 and dport != 53)
     events = table.process(packet)
     if skipped:

@@ -1,0 +1,115 @@
+"""The UDP datagrams the prefilter deals with itself: the references of the UDP tests in ``_walk.c``.
+
+source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
+
+The flow table reads UDP on port 53 only (``flows.DNS_PORT``); the decoder makes a UDP packet of
+any other datagram and the table drops it, so the walk counts those itself (``udp_other``). Most
+DNS datagrams are queries for names no list holds, and of such a query the pipeline makes a
+``DnsMessage`` that changes nothing: the name detector matches nothing, the DNS memory learns only
+from answers, a DNS detection is never held (it is complete at once), and the parse counts nothing.
+``dns_quiet`` finds those queries from the raw bytes, conservatively: a query (QR 0, one question,
+no answers) whose name is plain labels of letters, digits, '-' and '_' (so its text is the bytes
+lower-cased, whatever the parser) none of whose label suffixes is a listed name (the names as
+``Blocklist.wire_names`` gives them). Anything else goes to the pipeline as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Final
+
+from poolsniff.dissect.flows import DNS_PORT
+from poolsniff.engine.decode import VLAN_TYPES
+
+_IPV4: Final = 0x0800
+_IPV6: Final = 0x86DD
+MAX_TAGS: Final = 2
+"""VLAN tags the walk looks behind (the decoder peels more; those frames go to it)."""
+MAX_NAME: Final = 200
+"""Longest question name (wire bytes) ``dns_quiet`` reads; longer ones go to the pipeline."""
+NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+"""The bytes of a label whose text is the same in every parser (no escapes, no decoding)."""
+
+
+def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int] | None:
+    """``(sport, dport, payload start, payload end)`` of the UDP datagram that the decoder reads in
+    the Ethernet frame ``buf[f:stop]``, or None where the walk leaves the frame to the decoder.
+
+    IPv4 without options or IPv6 without extension headers, behind at most ``MAX_TAGS`` VLAN tags
+    (``decode.VLAN_TYPES``), not a fragment; bounded as the decoder bounds it: by the IP length, or
+    by the frame where the capture cut the packet short (a snap length) or the IPv4 length is 0
+    (segmentation offload), then by the UDP length where that is shorter; the UDP header whole.
+    """
+    if stop - f < 42:
+        return None
+    et = (buf[f + 12] << 8) | buf[f + 13]
+    l3 = f + 14
+    for _ in range(MAX_TAGS):
+        if et not in VLAN_TYPES or stop - l3 < 4:
+            break
+        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
+        l3 += 4
+    room = stop - l3
+    if et == _IPV4:
+        if room < 28 or buf[l3] != 0x45 or buf[l3 + 9] != 17 or ((buf[l3 + 6] << 8) | buf[l3 + 7]) & 0x1FFF:
+            return None
+        total = (buf[l3 + 2] << 8) | buf[l3 + 3]
+        end = min(total, room) if total else room  # an IP length of 1-19 (a bad header) is under 28 too
+        udp = l3 + 20
+    elif et == _IPV6:
+        if room < 48 or buf[l3] >> 4 != 6 or buf[l3 + 6] != 17:
+            return None
+        length = (buf[l3 + 4] << 8) | buf[l3 + 5]
+        end = 40 + length if length and 40 + length < room else room
+        udp = l3 + 40
+    else:
+        return None
+    end += l3
+    if end - udp < 8:
+        return None
+    length = (buf[udp + 4] << 8) | buf[udp + 5]
+    if 8 <= length < end - udp:  # the UDP length trims further; 0 is a jumbogram
+        end = udp + length
+    return (buf[udp] << 8) | buf[udp + 1], (buf[udp + 2] << 8) | buf[udp + 3], udp + 8, end
+
+
+def udp_other(buf: bytes, f: int, stop: int) -> bool:
+    """Whether the frame holds a UDP datagram (``udp_datagram``) with neither port 53."""
+    found = udp_datagram(buf, f, stop)
+    return found is not None and found[0] != DNS_PORT and found[1] != DNS_PORT
+
+
+def udp_skip(buf: bytes, f: int, stop: int, dns_names: Set[bytes] | None) -> bool:
+    """Whether the walk counts the frame as a UDP datagram the pipeline would make nothing of:
+    ``udp_other``, or, given the listed names, a DNS query ``dns_quiet`` finds quiet."""
+    found = udp_datagram(buf, f, stop)
+    if found is None:
+        return False
+    sport, dport, start, end = found
+    if sport != DNS_PORT and dport != DNS_PORT:
+        return True
+    return dns_names is not None and dns_quiet(buf[start:end], dns_names)
+
+
+def dns_quiet(message: bytes, names: Set[bytes]) -> bool:
+    """Whether the DNS message is a query the pipeline makes nothing of (see the module's docstring)."""
+    if len(message) < 12 or message[2] & 0x80 or message[4:8] != b"\x00\x01\x00\x00":
+        return False
+    labels: list[bytes] = []
+    off = 12
+    while True:
+        if off >= len(message):
+            return False
+        n = message[off]
+        if n == 0:
+            break
+        if n > 63 or off + 1 + n - 12 > MAX_NAME or off + 1 + n > len(message):
+            return False
+        label = message[off + 1 : off + 1 + n]
+        if not NAME_BYTES.issuperset(label):
+            return False
+        labels.append(label.lower())
+        off += 1 + n
+    if not labels or off + 5 > len(message):  # the root, or no room for the type and class
+        return False
+    return not any(b".".join(labels[i:]) in names for i in range(len(labels)))
