@@ -124,7 +124,7 @@ def test_suppression_loses_no_alerted_flow(corpus_alerts: Path, default_output: 
     That is how the score holds with suppression on: the scorer reads alert lines only, so it
     scores the --suppress 0 output, and this checks the default output names the same flows.
     """
-    tcp_alerted = {t for t in five_tuples(corpus_alerts, "alert") if t in five_tuples(corpus_alerts, "flow")}
+    tcp_alerted = five_tuples(corpus_alerts, "alert") & five_tuples(corpus_alerts, "flow")
     kept = five_tuples(default_output, "alert", "flow")
     assert tcp_alerted and tcp_alerted <= kept
     assert five_tuples(default_output, "flow") == five_tuples(corpus_alerts, "flow")
