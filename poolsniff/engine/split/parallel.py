@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect import tunnels
-from poolsniff.dissect.flows import DNS_PORT, Dissector, Flow, FlowTable
+from poolsniff.dissect.flows import DNS_PORT, Dissector, Entry, Flow, FlowTable
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
@@ -93,6 +93,9 @@ class Recorder(Dissector):
         super().__init__(Counter())
         self.items: list[Item] = []
         self.shadows: dict[int, tuple[Direction, int]] = {}
+        self.fast: dict[bytes, Entry] | None = None
+        """The table's ``fast`` map, when the prefilter may append segments to ``items`` itself: once a
+        flow has no shadow left, its open directions are forwarded (``_forward``)."""
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
         """Record a flow start; shadow its server side."""
@@ -121,21 +124,44 @@ class Recorder(Dissector):
                 # the back may shape an opaque session (dissect/opaque), which only the back knows
                 # the end of: leave the server's side to the back
                 del self.shadows[flow.fid]
+                self._forward(flow)
+            elif not shadowed:
+                self._forward(flow)  # an entry set back to plain (bytes ahead nobody reads, ended)
             return False
         shadow = self.shadows.pop(flow.fid, None)
         if shadow is None:
+            self._forward(flow)
             return False
         direction, left = shadow
         if left == SHADOW and payload[:2] == TLS_HANDSHAKE:
             # a TLS server: the back may be reading the session's record shape (dissect/shape),
             # which only the back knows the end of: leave the server's side to it
+            self._forward(flow)
             return False
         direction.segment(ts_us, seq, payload)
         if direction.mode == Mode.IGNORE:
+            self._forward(flow)  # the server's side: closed by the table right after
             return True
         if left > 1:
             self.shadows[flow.fid] = (direction, left - 1)
+        else:
+            self._forward(flow)
         return False
+
+    def _forward(self, flow: Flow) -> None:
+        """The flow has no shadow left: nothing here reads its segments any more, so the prefilter may
+        append them to ``items`` itself, as :meth:`data` would (``flows.Forward``), from the next one
+        on; each open direction's ``fast`` entry says so (a closed one, or one with bytes nobody reads,
+        keeps its entry)."""
+        fast = self.fast
+        if fast is None:
+            return
+        items, fid = self.items, flow.fid
+        for i in (0, 1):
+            raw = flow.raw[i]
+            entry = fast.get(raw)
+            if entry is not None and len(entry) == 3 and not entry[1] and entry[0] is flow:
+                fast[raw] = (flow, False, entry[2], (items, DATA, fid, i == 0))
 
     def end(
         self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
@@ -167,6 +193,7 @@ class Front(Tracker):
         self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder))
+        self.recorder.fast = self.flows.fast
         self.channel = channel
         self.emit = emit
         self.report: dict[str, Any] | None = None

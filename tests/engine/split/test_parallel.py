@@ -97,13 +97,19 @@ def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist
 
 
 def front_items(
-    mix: Path, decide: Any, named: set[tuple[bytes, int]] = frozenset()  # type: ignore[assignment]
+    mix: Path,
+    decide: Any,
+    named: set[tuple[bytes, int]] = frozenset(),  # type: ignore[assignment]
+    early: bool = False,
 ) -> tuple[list[Any], int]:
     """The items a front makes of ``mix`` (prefilter ``decide``, then the table for what it feeds), the
-    directions in ``named`` forwarded as soon as no shadow is left; and how many TCP packets the
-    prefilter took."""
+    directions in ``named`` forwarded as soon as no shadow is left, or, ``early``, every direction as
+    the front's recorder forwards them (``Recorder._forward``); and how many TCP packets the prefilter
+    took."""
     recorder = parallel.Recorder()
     front = FlowTable(dissector=recorder)
+    if early:
+        recorder.fast = front.fast
     decoder, skipped = Decoder(), 0
     with open(mix, "rb") as fileobj:
         for ts, linktype, frame in read_frames(fileobj, str(mix)):
@@ -141,6 +147,30 @@ def test_forwarded_directions_give_the_items_the_recorder_gives(
     again, fewer = front_items(mix, decide, set(forward))
     assert again == items
     assert fewer - skipped > 1000, (fewer, skipped)
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The short-flow mix: HTTP and TLS sessions of 10-40 packets, DNS, UDP of many kinds."""
+    return mixes.short_mix(tmp_path_factory.mktemp("short") / "short.pcap", 20_000, seed=3, mining_every=1000)
+
+
+@pytest.mark.parametrize("decide", [walk.decide_frame, walk.DECIDE], ids=["python", "built"])
+@pytest.mark.parametrize(
+    "capture", ["mix", "short", *DEMO], ids=["mix", "short", *(Path(p).name for p in DEMO)]
+)
+def test_a_flow_with_no_shadow_left_is_forwarded_by_the_walk_with_the_same_items(
+    capture: str, decide: Any, request: pytest.FixtureRequest
+) -> None:
+    """Once a flow has no shadow left, nothing in the front reads its segments: the recorder lets the
+    prefilter append them to the items itself. The items are exactly those the recorder makes of every
+    segment in Python, and on the generated mixes thousands of segments never reach Python."""
+    path = Path(capture) if capture not in ("mix", "short") else request.getfixturevalue(capture)
+    items, skipped = front_items(path, decide)
+    again, fewer = front_items(path, decide, early=True)
+    assert again == items
+    if capture in ("mix", "short"):
+        assert fewer - skipped > 1000, (fewer, skipped)
 
 
 TUNNELS = ["socks5-xmrig.pcap", "http-connect-stratum.pcap", "socks5-https-benign.pcap"]
