@@ -18,11 +18,16 @@ its own, ``sources.fanout``), and ``DnsShare.feed`` hands it on:
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.decode import Decoder
+from poolsniff.engine.fast.walk import DECIDE, LINKTYPE_ETHERNET, SKIP_UDP
 from poolsniff.engine.pipeline import Pipeline
-from poolsniff.model import DnsMessage, Frame, Packet, Released
+from poolsniff.model import PROTO_UDP, DnsMessage, Frame, Packet, Released
+
+_NO_FLOWS: dict[bytes, Any] = {}
+"""The ``fast`` map ``DECIDE`` is given for another worker's DNS frame: only its UDP test counts."""
 
 
 def owner(packet: Packet, workers: int) -> int:
@@ -53,14 +58,23 @@ class DnsShare:
         return self.index == 0 if packet is None else owner(packet, self.workers) == self.index
 
     def feed(self, frame: Frame) -> list[Released]:
-        """Run one frame of the DNS socket through; return what the pipeline releases."""
+        """Run one frame of the DNS socket through; return what the pipeline releases.
+
+        A query for a name no list holds (``engine.fast.udp.dns_quiet``) is only counted by its owner,
+        as ``Tracker.feed_live`` counts it, and not read by the others: it teaches nothing."""
         ts_us, linktype, data = frame
         packet = self.decoder.decode(ts_us, linktype, data)
         if packet is None:  # undecodable: worker 0 counts it, as one process would once
             return self.pipeline.feed(frame) if self.index == 0 else []
         if owner(packet, self.workers) == self.index:
+            if linktype == LINKTYPE_ETHERNET:
+                return self.pipeline.feed_live(frame)
             return self.pipeline.feed_packet(ts_us, len(data), packet)
         self.learnt += 1
+        names = self.pipeline.flows.dns_names
+        if packet.proto == PROTO_UDP and linktype == LINKTYPE_ETHERNET and names is not None:
+            if DECIDE(_NO_FLOWS, data, ts_us, names) == SKIP_UDP:
+                return []
         memory = self.pipeline.memory
         for event in self.learner.process(packet, len(data)):
             if isinstance(event, DnsMessage) and event.is_response:

@@ -128,3 +128,39 @@ def test_undecodable_frames_count_on_worker_zero_only() -> None:
         share.feed(frame)
     assert [s.pipeline.stats.packets for s in shares] == [1, 0]
     assert [s.owned(frame) for s in shares] == [True, False]
+
+
+def quiet_lookup(port: int, ts: int) -> list[Frame]:
+    """A query for a name no list holds over UDP from ``port``, and its answer (``POOL_IP``)."""
+    query = udp(dns_query("www.example.org"), sport=port, dport=53)
+    answer = udp(dns_response("www.example.org", [(1, POOL_IP, 300)]), sport=53, dport=port)
+    return [
+        (ts, 1, eth(ipv4(query, proto=17, src=CLIENT, dst=RESOLVER))),
+        (ts + 1000, 1, eth(ipv4(answer, proto=17, src=RESOLVER, dst=CLIENT))),
+    ]
+
+
+def test_a_query_for_no_listed_name_is_counted_by_its_owner_and_read_by_nobody(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its owner counts it (as one process counts it), the others skip it unread; every worker still
+    learns the answer's address, and the counts over the workers are one process's."""
+    frames = [f for port in range(42000, 42016) for f in quiet_lookup(port, port * 10_000)]
+    lists = load_shipped()
+    shares = [DnsShare(Pipeline(lists), i, 2) for i in (0, 1)]
+    read: list[object] = []
+    for share in shares:
+        process = share.learner.process
+        monkeypatch.setattr(
+            share.learner, "process", lambda p, size=None, f=process: read.append(p) or f(p, size)
+        )
+        for frame in frames:
+            assert share.feed(frame) == []
+        assert share.pipeline.finish() == []
+    one = Pipeline(lists)
+    for frame in frames:
+        one.feed(frame)
+    assert sum(s.pipeline.stats.packets for s in shares) == one.stats.packets == len(frames)
+    assert sum(s.learnt for s in shares) == len(frames)
+    assert [len(s.pipeline.memory) for s in shares] == [1, 1]
+    assert len(read) == len(frames) // 2  # the others' answers only: their queries were not read
