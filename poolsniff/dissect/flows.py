@@ -111,9 +111,7 @@ class Flow:
         self.fins = 0
         self.sv2_done = False
         self.closed = 0
-        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's. The
-        split's back also keeps here which directions it has named to the front as forwarded (bit 4
-        the client's, bit 8 the server's: ``engine.split.parallel.Back.replay``)."""
+        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
         self.shape: RecordShape | MessageShape | None = None
         """The TLS record shape (``dissect/shape``, from the ClientHello on) or the message shape of an
         opaque session (``dissect/opaque``, from the client's first bytes on) being read."""
@@ -147,8 +145,9 @@ open direction with bytes ahead that nobody reads (``Direction.unread``), also t
 number and length: the prefilter skips a segment wholly inside them; for an open direction of a TLS
 session being shaped (``dissect/shape``), also the shape's state and records and whether the direction
 is the client's, so the prefilter can read the record headers of its in-order segments itself
-(``shape.quiet``); for an open direction of the split's front that the back says is shaped, where its
-segments go (``Forward``: the prefilter appends each as the item ``Recorder.data`` would make)."""
+(``shape.quiet``); for an open direction of the split's front that nothing in the front reads any
+more, where its segments go (``Forward``: the prefilter appends each as the item ``Recorder.data``
+would make)."""
 Unread = tuple[Flow, bool, int, int]
 """A direction's bytes ahead that nobody reads: the flow, whether it is the client's side, the first
 sequence number and the length (``Dissector.unread``)."""

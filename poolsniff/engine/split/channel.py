@@ -3,7 +3,7 @@
 prefilter -> flows (front) **=> Channel =>** dissectors -> detectors (back), and back again
 
 ``engine.split.parallel`` sends lists of items from the front to the back and the back's answers
-(closed directions, unread ranges, forwarded directions, released detections) the other way.
+(closed directions, unread ranges, released detections) the other way.
 The front never blocks on a full pipe without reading the other.
 """
 

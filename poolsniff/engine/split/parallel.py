@@ -239,18 +239,11 @@ class Front(Tracker):
     def _take(self) -> None:
         inbox, fast = self.channel.inbox, self.flows.fast
         while inbox:
-            closed, unread, forward, records, report = inbox.popleft()
+            closed, unread, records, report = inbox.popleft()
             for raw, fid in closed:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid:
                     fast[raw] = (entry[0], True, entry[2])
-            for raw, fid in forward:
-                entry = fast.get(raw)
-                if entry is not None and len(entry) == 3 and not entry[1] and entry[0].fid == fid:
-                    if fid not in self.recorder.shadows:  # a shadowed flow's segments need this process
-                        flow = entry[0]
-                        ahead = (self.recorder.items, DATA, fid, raw == flow.raw[0])
-                        fast[raw] = (flow, False, entry[2], ahead)
             for raw, fid, first, length in unread:
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
@@ -279,13 +272,9 @@ class Back:
         out: list[Released],
         closed: list[tuple[bytes, int]],
         unread: list[WireUnread],
-        forward: list[tuple[bytes, int]],
     ) -> bool:
-        """Replay ``items``; append released detections, newly closed directions, the bytes ahead that
-        directions do not read (``Direction.unread``) and the directions whose segments now only advance
-        a TLS shape (``forward``: the front may append those segments to its items in the prefilter,
-        which is what it does in Python anyway); True at the end. ``Flow.closed`` bits 4 and 8 say the
-        client's and the server's direction was already named in ``forward``."""
+        """Replay ``items``; append released detections, newly closed directions and the bytes ahead that
+        directions do not read (``Direction.unread``); True at the end."""
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
         events: list[Event]
         for item in items:
@@ -303,10 +292,6 @@ class Back:
                     if not flow.closed & bit:
                         flow.closed |= bit
                         closed.append((flow.raw[0 if from_client else 1], fid))
-                elif flow.shape is not None and not flow.closed & (4 if from_client else 8):
-                    if dis.lane(flow, from_client) is not None:  # its segments only advance the shape now
-                        flow.closed |= 4 if from_client else 8  # said once (bits 4, 8: see Back)
-                        forward.append((flow.raw[0 if from_client else 1], fid))
                 if dis.unread:
                     self._unread(unread)
             elif kind == DNS:
@@ -373,10 +358,9 @@ def _back_main(
         out: list[Released] = []
         closed: list[tuple[bytes, int]] = []
         unread: list[WireUnread] = []
-        forward: list[tuple[bytes, int]] = []
-        done = back.replay(items, out, closed, unread, forward)
-        if out or closed or unread or forward or done:
-            channel.send((closed, unread, forward, out, back.report() if done else None))
+        done = back.replay(items, out, closed, unread)
+        if out or closed or unread or done:
+            channel.send((closed, unread, out, back.report() if done else None))
 
 
 # --------------------------------------------------------------------------- one scan

@@ -79,7 +79,7 @@ def test_the_back_replays_exactly_the_events_of_one_table(
     back = parallel.Back(lists, redact=False)
     collect = Collect()
     back.pipeline.handle = collect.handle  # type: ignore[method-assign]
-    back.replay(recorder.items, [], [], [], [])
+    back.replay(recorder.items, [], [], [])
     assert collect.events == expected
     assert back.dissector.counters["flows-bypassed"] == plain.counters["flows-bypassed"]
 
@@ -92,20 +92,14 @@ def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist
     shadowed = {(e[0].fid, raw) for raw, e in front.fast.items() if e[1]}
     back = parallel.Back(lists, redact=False)
     closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed, [], [])
+    back.replay(recorder.items, [], closed, [])
     assert shadowed and shadowed <= {(fid, raw) for raw, fid in closed}
 
 
-def front_items(
-    mix: Path,
-    decide: Any,
-    named: set[tuple[bytes, int]] = frozenset(),  # type: ignore[assignment]
-    early: bool = False,
-) -> tuple[list[Any], int]:
-    """The items a front makes of ``mix`` (prefilter ``decide``, then the table for what it feeds), the
-    directions in ``named`` forwarded as soon as no shadow is left, or, ``early``, every direction as
-    the front's recorder forwards them (``Recorder._forward``); and how many TCP packets the prefilter
-    took."""
+def front_items(mix: Path, decide: Any, early: bool = False) -> tuple[list[Any], int]:
+    """The items a front makes of ``mix`` (prefilter ``decide``, then the table for what it feeds), with
+    ``early`` every direction of a flow with no shadow left forwarded as the front's recorder forwards
+    them (``Recorder._forward``); and how many TCP packets the prefilter took."""
     recorder = parallel.Recorder()
     front = FlowTable(dissector=recorder)
     if early:
@@ -113,12 +107,6 @@ def front_items(
     decoder, skipped = Decoder(), 0
     with open(mix, "rb") as fileobj:
         for ts, linktype, frame in read_frames(fileobj, str(mix)):
-            for raw, entry in list(front.fast.items()) if named else ():
-                flow = entry[0]
-                open_plain = len(entry) == 3 and not entry[1]
-                if open_plain and (raw, flow.fid) in named and flow.fid not in recorder.shadows:
-                    ahead = (recorder.items, parallel.DATA, flow.fid, raw == flow.raw[0])
-                    front.fast[raw] = (flow, False, entry[2], ahead)
             if front.since_sweep < SWEEP_EVERY - 1:  # as the prefilter: the sweep's packet goes to the table
                 kind = decide(front.fast, frame, ts)
                 if kind != walk.FEED:
@@ -130,23 +118,6 @@ def front_items(
                 front.process(packet, len(frame))
     front.close_all()
     return recorder.items, skipped
-
-
-@pytest.mark.parametrize("decide", [walk.decide_frame, walk.DECIDE], ids=["python", "built"])
-def test_forwarded_directions_give_the_items_the_recorder_gives(
-    mix: Path, lists: Blocklist, decide: Any
-) -> None:
-    """The back names the directions whose segments only advance a TLS shape; once the front's ``fast``
-    entry of such a direction carries its item list (``Front._take``), the prefilter appends each of its
-    segments there itself. Installed as early as it may be (no shadow left), the items are exactly those
-    the recorder makes in Python, and thousands of segments more never reach Python."""
-    items, skipped = front_items(mix, decide)
-    forward: list[tuple[bytes, int]] = []
-    parallel.Back(lists, redact=False).replay(items, [], [], [], forward)
-    assert forward
-    again, fewer = front_items(mix, decide, set(forward))
-    assert again == items
-    assert fewer - skipped > 1000, (fewer, skipped)
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +165,7 @@ def test_the_shadow_steps_aside_for_a_tunnel(name: str, lists: Blocklist) -> Non
         front.process(p)
     back = parallel.Back(lists, redact=False)
     closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed, [], [])
+    back.replay(recorder.items, [], closed, [])
     assert set(marked) <= {(fid, raw) for raw, fid in closed}
 
 
