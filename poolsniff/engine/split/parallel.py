@@ -115,8 +115,16 @@ class Recorder(Dissector):
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
     ) -> bool:
-        """Record a segment; True when the server's shadow has nothing more to read."""
+        """Record a segment; True when the server's shadow has nothing more to read. Once the flow has
+        no shadow left, its segments are the prefilter's to record (``_forward``)."""
         self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
+        done = self._shadow(flow, from_client, ts_us, seq, payload)
+        if flow.fid not in self.shadows:
+            self._forward(flow)
+        return done
+
+    def _shadow(self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes) -> bool:
+        """The server's shadow reads the segment (or steps aside); True when it has nothing more to read."""
         if from_client:
             shadowed = flow.fid in self.shadows
             if shadowed and (tunnels.client_kind(payload) is not None or random_looking(payload)):
@@ -124,28 +132,20 @@ class Recorder(Dissector):
                 # the back may shape an opaque session (dissect/opaque), which only the back knows
                 # the end of: leave the server's side to the back
                 del self.shadows[flow.fid]
-                self._forward(flow)
-            elif not shadowed:
-                self._forward(flow)  # an entry set back to plain (bytes ahead nobody reads, ended)
             return False
         shadow = self.shadows.pop(flow.fid, None)
         if shadow is None:
-            self._forward(flow)
             return False
         direction, left = shadow
         if left == SHADOW and payload[:2] == TLS_HANDSHAKE:
             # a TLS server: the back may be reading the session's record shape (dissect/shape),
             # which only the back knows the end of: leave the server's side to it
-            self._forward(flow)
             return False
         direction.segment(ts_us, seq, payload)
         if direction.mode == Mode.IGNORE:
-            self._forward(flow)  # the server's side: closed by the table right after
             return True
         if left > 1:
             self.shadows[flow.fid] = (direction, left - 1)
-        else:
-            self._forward(flow)
         return False
 
     def _forward(self, flow: Flow) -> None:
