@@ -24,7 +24,7 @@ from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast.walk import DECIDE, LINKTYPE_ETHERNET, SKIP_UDP
 from poolsniff.engine.pipeline import Pipeline
-from poolsniff.model import PROTO_UDP, DnsMessage, Frame, Packet, Released
+from poolsniff.model import DnsMessage, Frame, Packet, Released
 
 _NO_FLOWS: dict[bytes, Any] = {}
 """The ``fast`` map ``DECIDE`` is given for another worker's DNS frame: only its UDP test counts."""
@@ -72,9 +72,8 @@ class DnsShare:
             return self.pipeline.feed_packet(ts_us, len(data), packet)
         self.learnt += 1
         names = self.pipeline.flows.dns_names
-        if packet.proto == PROTO_UDP and linktype == LINKTYPE_ETHERNET and names is not None:
-            if DECIDE(_NO_FLOWS, data, ts_us, names) == SKIP_UDP:
-                return []
+        if linktype == LINKTYPE_ETHERNET and DECIDE(_NO_FLOWS, data, ts_us, names) == SKIP_UDP:
+            return []  # only DNS reaches this socket: SKIP_UDP is a quiet query (never with no names)
         memory = self.pipeline.memory
         for event in self.learner.process(packet, len(data)):
             if isinstance(event, DnsMessage) and event.is_response:

@@ -66,10 +66,10 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
  * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
- * A FIN or an RST (without SYN) is plain too: ``*fin`` has the packet's FIN and RST bits.
+ * A FIN or an RST (without SYN) is plain too: ``*ends`` has the packet's FIN and RST bits.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
-                          const unsigned char **tcp, int *fin)
+                          const unsigned char **tcp, int *ends)
 {
     const unsigned char *l3;
     Py_ssize_t room; /* bytes of the frame from l3 on */
@@ -100,7 +100,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 12;
         *tcp = l3 + 20;
-        *fin = (int)(flags & (TCP_FIN | TCP_RST));
+        *ends = (int)(flags & (TCP_FIN | TCP_RST));
         return 12;
     }
     if (et == ETH_IPV6 && room >= 54) {
@@ -114,12 +114,13 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 8;
         *tcp = l3 + 40;
-        *fin = (int)(flags & (TCP_FIN | TCP_RST));
+        *ends = (int)(flags & (TCP_FIN | TCP_RST));
         return 36;
     }
     return 0;
 }
 
+/* poolsniff.engine.decode.VLAN_TYPES: 802.1Q, 802.1ad and the older QinQ tags */
 static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
 
 /*
@@ -501,8 +502,8 @@ static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame,
 {
     const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
-    int fin = 0;
-    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp, &fin);
+    int ends = 0; /* the packet's FIN and RST bits */
+    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
     PyObject *key, *entry, *stamp;
     int closed, rc;
 
@@ -515,7 +516,7 @@ static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame,
     Py_DECREF(key);
     if (entry == NULL) /* no flow: a packet with no data (and no SYN) starts none */
         return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
-    if (fin & TCP_RST) /* an RST of a known flow ends it: the pipeline closes it */
+    if (ends & TCP_RST) /* an RST of a known flow ends it: the pipeline closes it */
         return FEED;
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
         PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed[, tally]) tuples");
@@ -524,7 +525,7 @@ static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame,
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
     if (closed < 0)
         return -1;
-    if (fin) { /* with data: the pipeline reads it; the flow's last FIN: the pipeline closes it */
+    if (ends) { /* with data: the pipeline reads it; the flow's last FIN: the pipeline closes it */
         if (data != 0)
             return FEED;
         rc = fin_seen(PyTuple_GET_ITEM(entry, 0), k, klen);

@@ -3,7 +3,7 @@
 source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
 The flow table reads UDP on port 53 only (``flows.DNS_PORT``); the decoder makes a UDP packet of
-any other datagram and the table drops it, so the walk counts those itself (``udp_other``). Most
+any other datagram and the table drops it, so the walk counts those itself (``udp_skip``). Most
 DNS datagrams are queries for names no list holds, and of such a query the pipeline makes a
 ``DnsMessage`` that changes nothing: the name detector matches nothing, the DNS memory learns only
 from answers, a DNS detection is never held (it is complete at once), and the parse counts nothing.
@@ -73,15 +73,10 @@ def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int] | N
     return (buf[udp] << 8) | buf[udp + 1], (buf[udp + 2] << 8) | buf[udp + 3], udp + 8, end
 
 
-def udp_other(buf: bytes, f: int, stop: int) -> bool:
-    """Whether the frame holds a UDP datagram (``udp_datagram``) with neither port 53."""
-    found = udp_datagram(buf, f, stop)
-    return found is not None and found[0] != DNS_PORT and found[1] != DNS_PORT
-
-
 def udp_skip(buf: bytes, f: int, stop: int, dns_names: Set[bytes] | None) -> bool:
-    """Whether the walk counts the frame as a UDP datagram the pipeline would make nothing of:
-    ``udp_other``, or, given the listed names, a DNS query ``dns_quiet`` finds quiet."""
+    """Whether the walk counts the frame as a UDP datagram the pipeline would make nothing of: one
+    with neither port 53 (``udp_datagram``), or, given the listed names, a DNS query ``dns_quiet``
+    finds quiet."""
     found = udp_datagram(buf, f, stop)
     if found is None:
         return False

@@ -40,10 +40,6 @@ _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 _VLAN: Final = 0x8100
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
-_UDP4 = struct.Struct("!BxH2xHxB10xHH").unpack_from
-"""IPv4 version/IHL, total length, fragment field, protocol, UDP ports."""
-_UDP6 = struct.Struct("!B3xHB33xHH").unpack_from
-"""IPv6 version byte, payload length, next header, UDP ports."""
 _EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpack_from)
 """An enhanced packet block's type, length, interface, time high and low, captured length."""
 _U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)

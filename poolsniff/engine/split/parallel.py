@@ -17,12 +17,12 @@ bytes ahead a direction will not read (an HTTP body that is not JSON, ``Directio
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
 as that body. The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
 their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
-the one-process walk does. Once the back says a direction's segments only advance a shape, the
-front's prefilter appends them to the items itself (a ``fast`` entry with the item list, in C),
-with no packet object and no Python call per segment. The back sends its released detections back
-as they are; the front makes their EVE records (``to_record``) and writes them, which balances the
-two processes on traffic with many alerts. Messages are pickled lists over two pipes; the front
-never blocks on a full pipe without reading the other.
+the one-process walk does. Once a flow has no shadow left, nothing in the front reads its
+segments, and the front's prefilter appends them to the items itself (a ``fast`` entry with the
+item list, in C), with no packet object and no Python call per segment. The back sends its
+released detections back as they are; the front makes their EVE records (``to_record``) and writes
+them, which balances the two processes on traffic with many alerts. Messages are pickled lists over
+two pipes (``channel``); the front never blocks on a full pipe without reading the other.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from poolsniff.dissect.flows import Flow, raw_key
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast import walk
-from poolsniff.engine.fast.udp import udp_other
+from poolsniff.engine.fast.udp import udp_skip
 from poolsniff.model import FlowKey, Packet
 from poolsniff.sources.pcap import _tsresol
 from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
@@ -507,12 +507,13 @@ def udp_frames(draw: st.DrawFn) -> bytes:
 @settings(max_examples=600)
 @given(frame=udp_frames())
 def test_the_udp_the_walks_skip_the_decoder_reads_and_the_flow_table_drops(frame: bytes) -> None:
-    """Whatever its tags, lengths and cut, a frame ``udp_other`` takes is one the decoder reads as a UDP
-    packet with neither port 53, counting nothing, and the flow table drops; the C walk agrees."""
+    """Whatever its tags, lengths and cut, a frame ``udp_skip`` takes (given no names) is one the decoder
+    reads as a UDP packet with neither port 53, counting nothing, and the flow table drops; the C walk
+    agrees."""
     from poolsniff.dissect.flows import FlowTable
     from poolsniff.engine.decode import Decoder
 
-    skipped = udp_other(frame, 0, len(frame))
+    skipped = udp_skip(frame, 0, len(frame), None)
     if c_skip is not None:
         record = pcap_record(1_700_000_000_000_000, frame)
         took = [s(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62) for s in (c_skip, walk.skip)]
@@ -620,8 +621,8 @@ def test_c_pcapng_step_does_what_the_python_step_does(
 
 @given(sport=st.integers(0, 65535), dport=st.integers(0, 65535), payload=st.binary(max_size=64))
 def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: int, payload: bytes) -> None:
-    """If the flow table ever reads UDP other than DNS (QUIC, a tunnel), ``walk.udp_other`` and
-    ``udp_other`` in _walk.c must learn it first: this fails as soon as it does."""
+    """If the flow table ever reads UDP other than DNS (QUIC, a tunnel), ``udp.udp_skip`` and
+    ``udp_skip`` in _walk.c must learn it first: this fails as soon as it does."""
     from poolsniff.dissect.flows import FlowTable
     from poolsniff.engine.decode import Decoder
 
@@ -629,7 +630,7 @@ def test_the_udp_the_walks_skip_is_udp_the_flow_table_drops(sport: int, dport: i
     table = FlowTable()
     packet = Decoder().decode(1_700_000_000_000_000, 1, frame)
     assert packet is not None
-    skipped = udp_other(frame, 0, len(frame))
+    skipped = udp_skip(frame, 0, len(frame), None)
     assert skipped == (sport != 53 and dport != 53)
     events = table.process(packet)
     if skipped:
