@@ -15,7 +15,9 @@ its ``fast`` map, so the prefilter skips their packets (until it knows, it sends
 segments along and the back ignores them, as one process would). It also tells it which
 bytes ahead a direction will not read (an HTTP body that is not JSON, ``Direction.unread``):
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
-as that body. The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
+as that body. A server's shadow (below) hands such a range out itself as soon as it has read the
+head, so the body's segments are skipped from the next one on, not once the back's word arrives.
+The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
 their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
 the one-process walk does. Once a flow has no shadow left, nothing in the front reads its
 segments, and the front's prefilter appends them to the items itself (a ``fast`` entry with the
@@ -110,7 +112,11 @@ class Recorder(Dissector):
         if not from_client:
             shadow = self.shadows.get(flow.fid)
             if shadow is not None:
-                shadow[0].syn(seq)
+                direction = shadow[0]
+                direction.syn(seq)
+                if direction.published >= 0:  # a new start: the range the shadow handed out no longer holds
+                    direction.published = -1
+                    self.unread.append((flow, False, 0, 0))
 
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
@@ -144,6 +150,10 @@ class Recorder(Dissector):
         direction.segment(ts_us, seq, payload)
         if direction.mode == Mode.IGNORE:
             return True
+        if direction.http_skip:  # a body nobody reads: the prefilter may skip its segments at once
+            ahead = direction.unread()
+            if ahead is not None:
+                self.unread.append((flow, False, *ahead))
         if left > 1:
             self.shadows[flow.fid] = (direction, left - 1)
         return False

@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
+from poolsniff.dissect import flows
 from poolsniff.dissect.flows import SWEEP_EVERY, Flow, FlowTable
+from poolsniff.dissect.streams import Direction
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast import walk
 from poolsniff.engine.split import parallel
 from poolsniff.errors import InputError
 from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Detection, Event
+from poolsniff.model import Detection, Event, Packet
 from poolsniff.output.eve import to_eve
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
@@ -142,6 +144,54 @@ def test_a_flow_with_no_shadow_left_is_forwarded_by_the_walk_with_the_same_items
     assert again == items
     if capture in ("mix", "short"):
         assert fewer - skipped > 1000, (fewer, skipped)
+
+
+def replayed(items: list[Any], lists: Blocklist) -> list[Event]:
+    """The events the back hands its pipeline when it replays ``items``."""
+    back = parallel.Back(lists, redact=False)
+    collect = Collect()
+    back.pipeline.handle = collect.handle  # type: ignore[method-assign]
+    back.replay(items, [], [], [])
+    return collect.events
+
+
+@pytest.mark.parametrize("decide", [walk.decide_frame, walk.DECIDE], ids=["python", "built"])
+def test_the_shadow_hands_out_the_body_nobody_reads_and_the_back_reads_the_same(
+    decide: Any, short: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's shadow knows a body that is not JSON as soon as it has read its head: the front's
+    prefilter skips the segments inside it from then on, not only once the back says so. The back takes
+    each hole as that body and hands its pipeline exactly the events it hands it given every segment."""
+    items, _ = front_items(short, decide, early=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(Direction, "unread", lambda self: None)  # nobody hands a range out
+        every, _ = front_items(short, decide, early=True)
+    data = sum(1 for item in items if item[0] == parallel.DATA)
+    assert data <= sum(1 for item in every if item[0] == parallel.DATA) - 1000
+    assert replayed(items, lists) == replayed(every, lists)
+
+
+def test_a_new_syn_takes_back_the_range_the_shadow_handed_out() -> None:
+    """A SYN-ACK that starts the server's side again makes the range its shadow handed out meaningless:
+    the prefilter must not skip by it (as ``Dissector.syn`` takes a range back in one process)."""
+    recorder = parallel.Recorder()
+    table = FlowTable(dissector=recorder)
+    client, server = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
+    ts = 1_700_000_000_000_000
+
+    def send(from_client: bool, flags: int, seq: int, payload: bytes = b"") -> None:
+        src, dst, sport, dport = (client, server, 40000, 80) if from_client else (server, client, 80, 40000)
+        table.process(Packet(ts, src, dst, 6, sport, dport, flags, seq, payload))
+
+    send(True, flows.SYN, 1000)
+    send(False, flows.SYN | flows.ACK, 5000)
+    send(True, flows.ACK, 1001, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"
+    send(False, flows.ACK, 5001, head + b"x" * 1000)
+    raw = next(iter(table.flows.values())).raw[1]
+    assert table.fast[raw][3:] == (5001 + len(head) + 1000, 4000)  # handed out at once
+    send(False, flows.SYN | flows.ACK, 9000)
+    assert len(table.fast[raw]) == 3  # taken back
 
 
 TUNNELS = ["socks5-xmrig.pcap", "http-connect-stratum.pcap", "socks5-https-benign.pcap"]
