@@ -25,6 +25,7 @@ from poolsniff.engine.pipeline import Pipeline
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert
+from poolsniff.run.collector import settle
 from poolsniff.sources.pcap import STDIN, open_capture
 
 SPLIT_MIN_BYTES = 16 << 20
@@ -181,6 +182,7 @@ class FileScans:
         fold_pool: bool = True,
     ) -> None:
         """Start the pool (if any) over ``paths``; ``jobs`` 0 means one per CPU this process may use."""
+        settle()  # the collector, before any process is forked
         if jobs == 0:
             jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.blocklist, self.to_record, self.redact, self.jobs = blocklist, to_record, redact, jobs

@@ -40,6 +40,7 @@ from poolsniff.output.evestats import RunCounts, stats_record
 from poolsniff.output.interface import RecordWriter
 from poolsniff.output.metrics import Counters
 from poolsniff.output.transports.jsonl import JsonlWriter
+from poolsniff.run.collector import settle
 from poolsniff.run.privileges import drop_privileges
 from poolsniff.sources.live import RCVBUF, LiveCapture, wire_packets
 
@@ -218,6 +219,7 @@ def sniff(
     Raises CaptureError (interfaces, privileges, filter), ConfigError (``--user``) and
     OutputError (alerts cannot be written).
     """
+    settle()  # the collector, before the workers are forked
     jobs = resolve_jobs(options.jobs)
     if jobs > 1:
         from poolsniff.run.fanout import sniff_fanout
