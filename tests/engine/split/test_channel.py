@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from poolsniff.engine.split import channel
 from poolsniff.engine.split.channel import Channel
 
 
@@ -32,6 +33,7 @@ def test_messages_cross_both_ways_without_deadlock(size: int, deadline: None) ->
     sent = [bytes([n % 251]) * size + str(n).encode() for n in range(12)]
     for message in sent:
         front.send(message)  # the child answers while we are still sending
+    front.drain()  # what the pipe did not take yet, before the end is closed
     os.close(a2b_w)
     got = []
     while (message := front.receive()) is not None:
@@ -39,3 +41,23 @@ def test_messages_cross_both_ways_without_deadlock(size: int, deadline: None) ->
     os.close(b2a_r)
     os.waitpid(pid, 0)
     assert got == [m[::-1] for m in sent]
+
+
+def test_the_front_queues_what_a_busy_back_has_no_room_for(deadline: None) -> None:
+    """A back that is busy for a while does not stop the front: what the pipe cannot take waits in the
+    front, up to ``QUEUE_BYTES``, and reaches the back whole and in order once it reads again."""
+    a2b_r, a2b_w = os.pipe()
+    b2a_r, b2a_w = os.pipe()
+    front = Channel(b2a_r, a2b_w, patient=False)
+    back = Channel(a2b_r, b2a_w, patient=True)
+    sent = [bytes([n % 256]) * 50_000 for n in range(channel.QUEUE_BYTES // 50_000 - 2)]  # each fits any pipe
+    for message in sent:
+        front.send(message)  # nobody reads: it would block here if it waited for the back
+    assert front._queued > channel.PIPE_BYTES
+    got = []
+    while len(got) < len(sent):
+        front.poll()  # the front writes on as the back reads
+        got.append(back.receive())
+    assert got == sent and not front._queued
+    for fd in (a2b_r, a2b_w, b2a_r, b2a_w):
+        os.close(fd)
