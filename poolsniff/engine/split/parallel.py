@@ -22,9 +22,10 @@ their segments along; the back reads those that only advance a shape in C (``wal
 the one-process walk does. Once a flow has no shadow left, nothing in the front reads its
 segments, and the front's prefilter appends them to the items itself (a ``fast`` entry with the
 item list, in C), with no packet object and no Python call per segment. The back sends its
-released detections back as they are; the front makes their EVE records (``to_record``) and writes
-them, which balances the two processes on traffic with many alerts. Messages are pickled lists over
-two pipes (``channel``); the front never blocks on a full pipe without reading the other.
+released detections back as tuples of plain values (``records``); the front makes their EVE records
+(``to_record``) and writes them, which balances the two processes on traffic with many alerts.
+Messages are pickled lists over two pipes (``channel``); the front never blocks on a full pipe
+without reading the other.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.fast.walk import QUIET
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split.channel import Channel, PeerGone
+from poolsniff.engine.split.records import flat, rebuilt
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
@@ -62,6 +64,8 @@ SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
 TLS_HANDSHAKE: Final = b"\x16\x03"
 """How a TLS server's first segment starts (a handshake record)."""
+_JSON_START: Final = (b"{", b"[")
+_SPACE: Final = b" \t\r\n"
 
 Item = tuple[Any, ...]
 WireUnread = tuple[bytes, int, int, int]
@@ -147,6 +151,10 @@ class Recorder(Dissector):
             # a TLS server: the back may be reading the session's record shape (dissect/shape),
             # which only the back knows the end of: leave the server's side to it
             return False
+        if left == SHADOW and _speaks_json(payload):
+            # JSON lines or a JSON answer (Stratum, JSON-RPC, getwork): the back reads all of it and
+            # it is never done this early, so shadowing it would only parse every line twice
+            return False
         direction.segment(ts_us, seq, payload)
         if direction.mode == Mode.IGNORE:
             return True
@@ -185,6 +193,16 @@ class Recorder(Dissector):
         """Record a DNS datagram."""
         self.items.append((DNS, *p))
         return []
+
+
+def _speaks_json(payload: bytes) -> bool:
+    """Whether a server's first segment is JSON, or an HTTP head whose body starts as JSON does."""
+    if payload.lstrip(_SPACE)[:1] in _JSON_START:
+        return True
+    if not payload.startswith(b"HTTP/"):
+        return False
+    end = payload.find(b"\r\n\r\n")
+    return end >= 0 and payload[end + 4 : end + 5] in _JSON_START
 
 
 class Front(Tracker):
@@ -258,8 +276,8 @@ class Front(Tracker):
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
-            for released in records:
-                self.emit(self.to_record(Alert(released, self.name)))
+            for values in records:
+                self.emit(self.to_record(Alert(rebuilt(values), self.name)))
             if report is not None:
                 self.report = report
 
@@ -370,7 +388,8 @@ def _back_main(
         unread: list[WireUnread] = []
         done = back.replay(items, out, closed, unread)
         if out or closed or unread or done:
-            channel.send((closed, unread, out, back.report() if done else None))
+            records = [flat(released) for released in out]
+            channel.send((closed, unread, records, back.report() if done else None))
 
 
 # --------------------------------------------------------------------------- one scan

@@ -194,6 +194,34 @@ def test_a_new_syn_takes_back_the_range_the_shadow_handed_out() -> None:
     assert len(table.fast[raw]) == 3  # taken back
 
 
+@pytest.mark.parametrize(
+    ("answer", "shadowed"),
+    [
+        (b'{"id":1,"result":[[["mining.notify","ae6812eb"]],"08000002",4],"error":null}\n', False),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{"result":true,"error":null}', False),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4000\r\n\r\n<html>", True),
+    ],
+    ids=["json-lines", "json-answer", "html-page"],
+)
+def test_the_shadow_steps_aside_for_a_server_that_speaks_json(answer: bytes, shadowed: bool) -> None:
+    """A server that answers in JSON is read whole by the back and never done early: the front does not
+    parse it a second time. Any other answer is shadowed as before."""
+    recorder = parallel.Recorder()
+    table = FlowTable(dissector=recorder)
+    client, server = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
+
+    def send(from_client: bool, flags: int, seq: int, payload: bytes = b"") -> None:
+        ends = (client, server, 40000, 3333) if from_client else (server, client, 3333, 40000)
+        table.process(Packet(1_700_000_000_000_000, *ends[:2], 6, *ends[2:], flags, seq, payload))
+
+    send(True, flows.SYN, 1000)
+    send(False, flows.SYN | flows.ACK, 5000)
+    send(True, flows.ACK, 1001, b'{"id":1,"method":"mining.subscribe","params":[]}\n')
+    send(False, flows.ACK, 5001, answer)
+    assert bool(recorder.shadows) is shadowed
+    assert recorder.items[-1][0] == parallel.DATA and recorder.items[-1][-1] == answer  # the back gets it
+
+
 TUNNELS = ["socks5-xmrig.pcap", "http-connect-stratum.pcap", "socks5-https-benign.pcap"]
 
 

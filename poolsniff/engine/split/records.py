@@ -1,0 +1,52 @@
+"""The back's released detections as plain tuples for the pipe, and back (engine, the split).
+
+dissectors -> detectors -> enrichment (back) **=> flat tuples =>** EVE records (front)
+
+The back of a two-process scan sends every ``Detection`` and ``FlowSummary`` it releases to the
+front, which makes their EVE records. Pickled as they are, each costs Python calls on both sides
+(a slotted dataclass's ``__getstate__``/``__setstate__``, which list the class's fields every time;
+a ``FlowKey``'s ``__getnewargs__`` and ``__new__``; an enum member's ``__reduce_ex__`` and lookup):
+on the mining part of the real mix, 71,000 records took 0.30 s to pickle and 0.29 s to load. As
+tuples of plain values (the key a plain tuple, a role its number, the ``Signature`` as it is: one
+per kind of alert, which pickle sends once per message) they take 0.13 s and 0.20 s, rebuilt.
+``flat`` and ``rebuilt`` are exact inverses (a test says so field by field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any, Final
+
+from poolsniff.model import Detection, FlowEnd, FlowKey, FlowSummary, Released, Role
+
+Flat = tuple[Any, ...]
+_new = tuple.__new__
+_DETECTION: Final = attrgetter(*(f.name for f in fields(Detection)))
+"""A detection's fields in order: ts_us, flow, signature, role, miner_is_client, then the rest."""
+_END: Final = attrgetter(*(f.name for f in fields(FlowEnd)))
+"""A flow end's fields in order: ts_us, flow, from_client, start_us, counts, reason, closed."""
+_ROLES: Final = {int(role): role for role in Role}
+
+
+def flat(released: Released) -> Flat:
+    """``released`` as a tuple of plain values: a detection's fields, or a summary's roles, its other two
+    fields and its end's fields (told apart by the first value: a number, or the roles' tuple)."""
+    if type(released) is Detection:
+        ts_us, flow, signature, role, *rest = _DETECTION(released)
+        return (ts_us, tuple(flow), signature, int(role), *rest)
+    assert isinstance(released, FlowSummary)
+    ts_us, flow, *end = _END(released.end)
+    roles = tuple([int(role) for role in released.roles])
+    return (roles, released.miner_is_client, released.app_proto, ts_us, tuple(flow), *end)
+
+
+def rebuilt(values: Flat) -> Released:
+    """The detection or summary that ``flat`` made ``values`` of."""
+    first = values[0]
+    if type(first) is not tuple:
+        _, flow, signature, role, *rest = values
+        return Detection(first, _new(FlowKey, flow), signature, _ROLES[role], *rest)
+    roles, miner_is_client, app_proto, ts_us, flow, *end = values
+    summary_end = FlowEnd(ts_us, _new(FlowKey, flow), *end)
+    return FlowSummary(summary_end, tuple([_ROLES[role] for role in roles]), miner_is_client, app_proto)

@@ -1,0 +1,89 @@
+"""engine.split.records: what the back releases crosses the pipe as plain tuples and comes back the same."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+
+from poolsniff.engine.split.records import flat, rebuilt
+from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Released, Role
+from poolsniff.run import scan as scanning
+from poolsniff.run.scan import scan_file
+from poolsniff.sources.pcap import expand_paths
+from tests import factories_mixes as mixes
+
+from ...conftest import PCAPS
+
+DEMO = expand_paths([str(PCAPS)])
+
+
+def releases(path: str, lists: Blocklist, jobs: int = 1) -> list[Released]:
+    """What a scan of ``path`` releases, in order (what its records are made of)."""
+    found: list[Released] = []
+
+    def keep(alert: Alert) -> dict[str, Any]:
+        found.append(alert.detection)
+        return {}
+
+    scan_file(path, lists, emit=lambda record: None, to_record=keep, jobs=jobs)
+    return found
+
+
+@pytest.fixture(scope="module")
+def lists() -> Blocklist:
+    return load_shipped()
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A generated mix with plenty of mining."""
+    return str(mixes.mix(tmp_path_factory.mktemp("mix") / "mix.pcap", 10_000, seed=7, mining_every=500))
+
+
+@pytest.fixture(scope="module")
+def released(mix: str, lists: Blocklist) -> list[Released]:
+    """What one process releases over the demo captures and the mix."""
+    return [r for path in [*DEMO, mix] for r in releases(path, lists)]
+
+
+def test_every_kind_is_there(released: list[Released]) -> None:
+    assert {type(r) for r in released} == {Detection, FlowSummary}
+    assert {r.role for r in released if isinstance(r, Detection)} >= {Role.MINER, Role.POOL, Role.CLIENT}
+
+
+def test_rebuilt_gives_back_what_flat_was_given(released: list[Released]) -> None:
+    for r in released:
+        back = rebuilt(pickle.loads(pickle.dumps(flat(r), protocol=pickle.HIGHEST_PROTOCOL)))
+        assert back == r
+        assert type(back) is type(r)
+        if isinstance(back, Detection):
+            assert isinstance(r, Detection)
+            assert type(back.flow) is FlowKey and type(back.role) is Role
+            assert back.signature == r.signature
+        else:
+            assert isinstance(back, FlowSummary)
+            assert type(back.end) is FlowEnd and type(back.end.flow) is FlowKey
+            assert all(type(role) is Role for role in back.roles)
+
+
+def test_flat_holds_plain_values_only(released: list[Released]) -> None:
+    """No FlowKey, role or event object crosses the pipe (their pickling costs Python calls each)."""
+    for r in released:
+        values = flat(r)
+        assert type(values) is tuple
+        for value in values:
+            assert type(value) not in (FlowKey, Role, FlowEnd), value
+            if type(value) is tuple:
+                assert all(type(v) is not Role for v in value)
+
+
+def test_a_scan_over_two_processes_releases_as_one(
+    mix: str, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split's front makes its records of the rebuilt detections: the same, in the same order."""
+    one = releases(mix, lists)
+    monkeypatch.setattr(scanning, "SPLIT_MIN_BYTES", 0)
+    assert one and releases(mix, lists, jobs=2) == one
