@@ -25,6 +25,7 @@ processes take turns being the slower one (a run of mining flows is heavy for th
 flows for the front); with only the pipe between them each waited for the other about 0.3 s on the
 real mix's mining part joined ten times, with this much room neither does."""
 _LEN = struct.Struct("!I")
+GONE: Final = "the other process of the scan has stopped (see the error above)"
 
 
 class PeerGone(RuntimeError):
@@ -59,22 +60,42 @@ class Channel:
         ``QUEUE_BYTES``, for later calls; past that it waits, reading what comes back meanwhile."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(_LEN.pack(len(data)) + data)
-        try:
-            if self.patient:
-                while view:
-                    view = view[os.write(self.wfd, view) :]
-                return
+        if not self.patient:
             self._out.append(view)
             self._queued += len(view)
+            self._flush(QUEUE_BYTES)
+            return
+        try:
+            while view:
+                view = view[os.write(self.wfd, view) :]
+        except BrokenPipeError as exc:
+            raise PeerGone(GONE) from exc
+
+    def drain(self) -> None:
+        """Wait until every queued message is written, reading what comes back meanwhile (before the
+        front closes its end)."""
+        self._flush(0)
+
+    def poll(self) -> None:
+        """Write what the pipe takes of the queued messages; queue in ``inbox`` whatever complete
+        messages have arrived (never blocks: ``send`` leaves no more than ``QUEUE_BYTES`` queued)."""
+        if self._out:
+            self._flush(QUEUE_BYTES)
+        self._read()
+
+    def _flush(self, room: int) -> None:
+        """Write what the pipe takes of the queued messages; then, while more than ``room`` bytes are
+        left, wait for the pipe, reading what comes back meanwhile."""
+        try:
             self._write_queued()
-            while self._queued > QUEUE_BYTES:
+            while self._queued > room:
                 readable, writable, _ = select.select([self.rfd], [self.wfd], [])
                 if readable:
                     self._read()
                 if writable:
                     self._write_queued()
         except BrokenPipeError as exc:
-            raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
+            raise PeerGone(GONE) from exc
 
     def _write_queued(self) -> None:
         """Write what the pipe takes of the queued messages, in order (never blocks)."""
@@ -88,29 +109,6 @@ class Channel:
                 out.popleft()
             else:
                 out[0] = out[0][sent:]
-
-    def drain(self) -> None:
-        """Wait until every queued message is written, reading what comes back meanwhile (before the
-        front closes its end)."""
-        try:
-            while self._out:
-                readable, writable, _ = select.select([self.rfd], [self.wfd], [])
-                if readable:
-                    self._read()
-                if writable:
-                    self._write_queued()
-        except BrokenPipeError as exc:
-            raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
-
-    def poll(self) -> None:
-        """Write what the pipe takes of the queued messages; queue in ``inbox`` whatever complete
-        messages have arrived (never blocks)."""
-        if self._out:
-            try:
-                self._write_queued()
-            except BrokenPipeError as exc:
-                raise PeerGone("the other process of the scan has stopped (see the error above)") from exc
-        self._read()
 
     def receive(self) -> Any:
         """Wait for the next message (writing the queued ones meanwhile); None once the other side has
