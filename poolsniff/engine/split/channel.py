@@ -4,7 +4,8 @@ prefilter -> flows (front) **=> Channel =>** dissectors -> detectors (back), and
 
 ``engine.split.parallel`` sends lists of items from the front to the back and the back's answers
 (closed directions, unread ranges, released detections) the other way.
-The front never blocks on a full pipe without reading the other.
+The front never blocks on a full pipe without reading the other, and what the pipe cannot take yet
+waits in the front (up to ``QUEUE_BYTES``) rather than the front waiting for it.
 """
 
 from __future__ import annotations

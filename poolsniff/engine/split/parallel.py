@@ -91,7 +91,9 @@ class Recorder(Dissector):
     segments, by a ``Direction`` of its own: most servers (downloads, TLS, video) say at
     once that there is nothing to read, and the front can skip their packets without
     waiting for the back to say so. The shadow sees what the back's direction sees, so
-    when it has nothing more to read, neither has the back's.
+    when it has nothing more to read, neither has the back's, and the bytes of a body it
+    will not read are the back's too. It steps aside for a TLS server and for one that
+    speaks JSON, which only the back can be done with.
     """
 
     def __init__(self) -> None:
