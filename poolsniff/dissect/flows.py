@@ -180,11 +180,19 @@ class Dissector:
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """A SYN (or SYN-ACK) fixes a side's initial sequence number."""
-        d = flow.c if from_client else flow.s
+        self.restart(flow, from_client, flow.c if from_client else flow.s, seq)
+
+    def restart(self, flow: Flow, from_client: bool, d: Direction, seq: int) -> None:
+        """Direction ``d`` of ``flow`` (re)starts at a SYN: a range of bytes it handed out no longer holds."""
         d.syn(seq)
-        if d.published >= 0:  # a new start: the range handed out no longer holds
+        if d.published >= 0:
             d.published = -1
             self.unread.append((flow, from_client, 0, 0))
+
+    def hand_out(self, flow: Flow, from_client: bool, d: Direction) -> None:
+        """Direction ``d`` skips a body nobody reads: hand out the bytes ahead, if they changed."""
+        if (ahead := d.unread()) is not None:
+            self.unread.append((flow, from_client, *ahead))
 
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
@@ -198,9 +206,7 @@ class Dissector:
         mode = d.mode
         found = d.segment(ts_us, seq, payload)
         if d.http_skip:
-            ahead = d.unread()
-            if ahead is not None:
-                self.unread.append((flow, from_client, *ahead))
+            self.hand_out(flow, from_client, d)
         shape = flow.shape
         if found:
             events.extend(found)

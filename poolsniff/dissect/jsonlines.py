@@ -20,6 +20,13 @@ MAX_BAD_LINES: Final = 4
 """Lines that are not JSON objects before a direction is given up as not JSON-RPC."""
 
 _decode = json.JSONDecoder().decode
+_WHITE: Final = b" \t\r\n"
+
+
+def starts_json(data: bytes) -> bool:
+    """Whether ``data`` starts, after white space, as a JSON object or array does (the test by which a
+    stream's direction takes JSON lines, ``streams.Direction._decide``, or an HTTP body as JSON)."""
+    return data.lstrip(_WHITE)[:1] in (b"{", b"[")
 
 
 class JsonLines:

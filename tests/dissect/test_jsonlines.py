@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from poolsniff.dissect.jsonlines import MAX_BAD_LINES, MAX_LINE, JsonLines
+from poolsniff.dissect.jsonlines import MAX_BAD_LINES, MAX_LINE, JsonLines, starts_json
+from poolsniff.dissect.streams import Direction, Mode
+from poolsniff.model import FlowKey
 from tests.factories import (
     AUTHORIZE_ERROR,
     BIP310_REPLY,
@@ -280,3 +282,16 @@ def test_any_split_of_protocol_lines_yields_them_all(lines: list[bytes], data: s
     edges = [0, *cuts, len(stream)]
     chunks = [stream[a:b] for a, b in zip(edges, edges[1:], strict=False)]
     assert flat(JsonLines(), chunks) == [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b'{"id":1}', True), (b"\r\n  [1,2]", True), (b" \t{", True), (b"", False), (b"   ", False),
+     (b"HTTP/1.1 200 OK", False), (b"\x16\x03\x01", False), (b"x{", False)],
+)
+def test_starts_json_as_a_direction_decides(data: bytes, expected: bool) -> None:
+    assert starts_json(data) is expected
+    # the same test the stream's direction makes when it decides (JSON lines) on enough bytes
+    direction = Direction(FlowKey("10.0.0.1", 40000, "10.0.0.2", 3333, 6), True, True, False)
+    direction.segment(0, 0, data + b" " * 16)
+    assert (direction.mode == Mode.JSON) is expected

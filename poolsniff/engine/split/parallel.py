@@ -38,6 +38,7 @@ from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect import tunnels
 from poolsniff.dissect.flows import DNS_PORT, Dissector, Entry, Flow, FlowTable
+from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
@@ -64,8 +65,6 @@ SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
 TLS_HANDSHAKE: Final = b"\x16\x03"
 """How a TLS server's first segment starts (a handshake record)."""
-_JSON_START: Final = (b"{", b"[")
-_SPACE: Final = b" \t\r\n"
 
 Item = tuple[Any, ...]
 WireUnread = tuple[bytes, int, int, int]
@@ -118,11 +117,7 @@ class Recorder(Dissector):
         if not from_client:
             shadow = self.shadows.get(flow.fid)
             if shadow is not None:
-                direction = shadow[0]
-                direction.syn(seq)
-                if direction.published >= 0:  # a new start: the range the shadow handed out no longer holds
-                    direction.published = -1
-                    self.unread.append((flow, False, 0, 0))
+                self.restart(flow, False, shadow[0], seq)
 
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
@@ -161,9 +156,7 @@ class Recorder(Dissector):
         if direction.mode == Mode.IGNORE:
             return True
         if direction.http_skip:  # a body nobody reads: the prefilter may skip its segments at once
-            ahead = direction.unread()
-            if ahead is not None:
-                self.unread.append((flow, False, *ahead))
+            self.hand_out(flow, False, direction)
         if left > 1:
             self.shadows[flow.fid] = (direction, left - 1)
         return False
@@ -199,12 +192,12 @@ class Recorder(Dissector):
 
 def _speaks_json(payload: bytes) -> bool:
     """Whether a server's first segment is JSON, or an HTTP head whose body starts as JSON does."""
-    if payload.lstrip(_SPACE)[:1] in _JSON_START:
+    if starts_json(payload):
         return True
     if not payload.startswith(b"HTTP/"):
         return False
     end = payload.find(b"\r\n\r\n")
-    return end >= 0 and payload[end + 4 : end + 5] in _JSON_START
+    return end >= 0 and starts_json(payload[end + 4 : end + 5])
 
 
 class Front(Tracker):
