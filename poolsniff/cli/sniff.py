@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     "0: one per CPU; 1: a single process).",
 )  # fmt: skip
 @click.option(
-    "--buffer", "buffer_mib", type=click.IntRange(1, 1023), default=64, show_default=True, metavar="MIB",
+    "--buffer", "buffer_mib", type=click.IntRange(1, 1023), default=128, show_default=True, metavar="MIB",
     help="Receive buffer of each capture socket, in MiB (the kernel reserves twice that; past "
     "net.core.rmem_max it needs CAP_NET_ADMIN): a larger one absorbs longer bursts.",
 )  # fmt: skip

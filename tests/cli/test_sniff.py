@@ -38,3 +38,12 @@ def test_interface_is_required(tmp_path: Path) -> None:
 def test_no_such_interface_exit_3(tmp_path: Path) -> None:
     name = f"nosuch{os.getpid() % 10000}"
     one_line_error(run("sniff", "-i", name, "--duration", "1", home=tmp_path), 3, name)
+
+
+def test_the_buffer_default_is_the_capture_sockets_own() -> None:
+    """``sniff --buffer``'s default is the receive buffer the capture asks for when given none (128 MiB)."""
+    from poolsniff.cli.sniff import sniff
+    from poolsniff.sources.live import RCVBUF
+
+    (option,) = [p for p in sniff.params if p.name == "buffer_mib"]
+    assert option.default == RCVBUF >> 20 == 128
