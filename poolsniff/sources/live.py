@@ -58,10 +58,7 @@ of 1-16 KiB inside it would otherwise be lost."""
 SNAPLEN: Final = 262144
 """Bytes kept of a frame that passes (libpcap's maximum; GRO frames can exceed 64 KiB)."""
 RCVBUF: Final = 128 << 20
-"""Receive buffer asked for (``sniff --buffer``); the kernel doubles it for bookkeeping and charges only
-what frames waiting in it use. 128 MiB, Zeek's AF_Packet default: at 64 MiB two workers replaying the
-real mix joined ten times at 350,000-371,000 packets/s dropped 1,500-33,000 frames, at 128 MiB none
-(``benchmarks/bench_live.py --buffer``)."""
+"""Receive buffer asked for (``sniff --buffer``, as Zeek's AF_Packet); the kernel doubles it."""
 MAX_TAGS: Final = 2
 """VLAN tags walked inside the frame (the kernel has already removed the outer one)."""
 VLAN_TPIDS: Final = (0x8100, 0x88A8, 0x9100)
