@@ -25,6 +25,7 @@ import select
 import signal
 import struct
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -162,10 +163,9 @@ class _Worker:
         last = flows[-1][0] if flows else -1
         # DNS read before this flow read: due unless the flow socket may hold earlier frames still
         older = last if len(flows) == BATCH else None
-        due = [f for f in iface.pending if older is None or f[0] <= older]
-        waiting = [f for f in iface.pending if older is not None and f[0] > older]
+        due, waiting = split_pending(iface.pending, older)
         due += [f for f in dns if f[0] <= last]
-        iface.pending = waiting + [f for f in dns if f[0] > last]
+        iface.pending = add_pending(waiting, [f for f in dns if f[0] > last])
         if due or flows:
             self._process(iface, flows, sorted(due, key=_ts))
         return len(flows) + len(dns)
@@ -237,6 +237,31 @@ class _Worker:
             released = iface.pipeline.finish()
             self._emit(iface.name, released)
         self._send(done=True)
+
+
+def split_pending(pending: list[Frame], older: int | None) -> tuple[list[Frame], list[Frame]]:
+    """The waiting DNS frames now due (all when ``older`` is None, else those no later than it) and
+    the rest, from ``pending`` in time order (``add_pending`` keeps it so).
+
+    A bisection, not a pass over every frame: when the flow socket is behind, the DNS socket (read
+    whole each time) runs seconds ahead of it, and ``pending`` holds thousands of frames at every read
+    (two passes over it took 4.7 % of a worker's time in the live replay of the real mix)."""
+    if older is None:
+        return pending, []
+    cut = bisect_right(pending, older, key=_ts)
+    return pending[:cut], pending[cut:]
+
+
+def add_pending(pending: list[Frame], newer: list[Frame]) -> list[Frame]:
+    """``pending`` with ``newer`` after it, in time order; frames of the same time stay in the order
+    they came (so the due frames, sorted, come out exactly as a sort of the unordered list would)."""
+    if not newer:
+        return pending
+    joined = pending + newer
+    start = max(len(pending) - 1, 0)
+    if any(joined[i][0] > joined[i + 1][0] for i in range(start, len(joined) - 1)):
+        joined.sort(key=_ts)  # stable: rare, the kernel stamps one socket's frames in order
+    return joined
 
 
 def _write_all(fd: int, data: bytes) -> None:
