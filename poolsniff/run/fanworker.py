@@ -79,7 +79,7 @@ class _Interface:
     pipeline: Pipeline
     share: DnsShare
     pending: list[Frame] = field(default_factory=list)
-    """DNS frames read but not yet processed (later than the last flow frame read)."""
+    """DNS frames read but not yet processed (later than the last flow frame read), in time order."""
 
 
 def run_worker(
