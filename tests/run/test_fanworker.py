@@ -191,7 +191,8 @@ def test_waiting_frames_are_kept_in_time_order_and_equal_times_in_arrival_order(
     def f(ts: int, tag: bytes) -> Frame:
         return (ts, 1, tag)
 
-    assert fanworker.add_pending([f(5, b"a"), f(9, b"b")], [f(7, b"c")]) == [f(5, b"a"), f(7, b"c"), f(9, b"b")]
+    between = fanworker.add_pending([f(5, b"a"), f(9, b"b")], [f(7, b"c")])
+    assert between == [f(5, b"a"), f(7, b"c"), f(9, b"b")]
     pending = fanworker.add_pending([f(5, b"a"), f(9, b"b")], [f(7, b"c"), f(9, b"d"), f(6, b"e")])
     assert pending == [f(5, b"a"), f(6, b"e"), f(7, b"c"), f(9, b"b"), f(9, b"d")]
     assert fanworker.split_pending(pending, 7) == (pending[:3], pending[3:])
