@@ -20,13 +20,16 @@ MAX_BAD_LINES: Final = 4
 """Lines that are not JSON objects before a direction is given up as not JSON-RPC."""
 
 _decode = json.JSONDecoder().decode
-_WHITE: Final = b" \t\r\n"
+WHITE: Final = b" \t\r\n"
+"""What may come before a JSON value (JSON's white space: space, tab, CR, LF)."""
+OPENERS: Final = (b"{", b"[")
+"""How a JSON object or array starts: what a direction of JSON lines, a line and a JSON body start with."""
 
 
 def starts_json(data: bytes) -> bool:
     """Whether ``data`` starts, after white space, as a JSON object or array does (the test by which a
     stream's direction takes JSON lines, ``streams.Direction._decide``, or an HTTP body as JSON)."""
-    return data.lstrip(_WHITE)[:1] in (b"{", b"[")
+    return data.lstrip(WHITE)[:1] in OPENERS
 
 
 class JsonLines:
@@ -86,7 +89,7 @@ class JsonLines:
         line = line.strip()
         if not line:
             return
-        if len(line) > MAX_LINE or line[:1] not in (b"{", b"["):
+        if len(line) > MAX_LINE or line[:1] not in OPENERS:
             self.bad_lines += 1
             return
         try:

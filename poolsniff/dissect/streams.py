@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from poolsniff.dissect import dns, hellos, http, tls, tunnels
 from poolsniff.dissect.interface import NEED_MORE
-from poolsniff.dissect.jsonlines import JsonLines
+from poolsniff.dissect.jsonlines import OPENERS, WHITE, JsonLines
 from poolsniff.dissect.reassembly import Reassembler
 from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
 from poolsniff.dissect.websocket import WsFrames
@@ -43,7 +43,6 @@ MAX_HTTP_BODY: Final = 64 * 1024
 DECIDE_BYTES: Final = 8
 MAX_TUNNELS: Final = 3
 """Tunnel prefixes read one inside the other in a direction (PROXY v2, then SOCKS5, ...)."""
-_WS: Final = b" \t\r\n"
 
 
 class Mode(IntEnum):
@@ -228,13 +227,13 @@ class Direction:
 
     def _decide(self, ts: int, data: bytes) -> list[Event]:
         buf = self.buf + data
-        head = buf.lstrip(_WS)
+        head = buf.lstrip(WHITE)
         if len(head) < DECIDE_BYTES and len(buf) < MAX_RESYNC:
             self.buf = buf
             return []
         self.buf = b""
         first = head[:1]
-        if first in (b"{", b"["):
+        if first in OPENERS:
             self.mode = _JSON
             self.lines = JsonLines(synced=True)
             return self._json(ts, head)
@@ -417,7 +416,7 @@ class Direction:
                 self.http_body = length
             head = self.http_head
             length = self.http_body
-            text = buf.lstrip(_WS)
+            text = buf.lstrip(WHITE)
             if text and text[:1] not in b"{[" and length > len(buf) - len(text):
                 # a body that is not JSON: only its length matters (to find the next head)
                 out.extend(self._http_done(ts, head, b""))
@@ -442,8 +441,8 @@ class Direction:
             head.status, head.headers, body[:MAX_HTTP_BODY],
         )  # fmt: skip
         out: list[Event] = [msg]
-        stripped = body.lstrip(_WS)
-        if stripped[:1] in (b"{", b"["):
+        stripped = body.lstrip(WHITE)
+        if stripped[:1] in OPENERS:
             lines = JsonLines(synced=True)
             values: list[Any] = list(lines.feed(stripped.replace(b"\n", b" ") + b"\n"))
             out.extend(JsonMessage(ts, self.key, self.from_client, v, True, msg) for v in values)
