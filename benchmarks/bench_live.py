@@ -24,9 +24,9 @@ discards only after every packet socket has had them (a plain AF_PACKET socket o
 took that count for veth1's backlog.
 
 ``--buffer MIB`` passes ``sniff --buffer`` (each socket's receive buffer). ``--jobs 1,2`` runs the
-search once per number of capture processes (``sniff --jobs``; default 0,
-sniff's own default: one per CPU) and prints each socket's kernel counts; ``--once`` replays at
-``--start`` only (``0``: ``--topspeed``).
+search once per number of capture processes (``sniff --jobs``; default 0, sniff's own default: one
+per CPU) and prints each socket's kernel counts; ``--once`` replays at ``--start`` only (``0``:
+``--topspeed``).
 
     python benchmarks/bench_live.py --packets 200000
     python benchmarks/bench_live.py --real 10 --start 400000
