@@ -7,7 +7,10 @@ DEV    := $(VENV)/.dev-installed
 
 .PHONY: demo test lint docs pcaps bench clean
 
-$(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c tools/hatch_build.py
+# the modules mypyc compiles (poolsniff/native.py lists them): an edited one is compiled again
+NATIVE := $(shell sed -n 's/^    "poolsniff\.\([a-z_.]*\)",$$/\1/p' poolsniff/native.py | tr . / | sed 's|^|poolsniff/|; s|$$|.py|')
+
+$(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c tools/hatch_build.py poolsniff/native.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .   # what running needs, nothing more

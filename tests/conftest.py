@@ -1,10 +1,26 @@
-"""Shared fixtures: paths to the bundled captures, the shared corpus and the EVE schema."""
+"""Shared fixtures: paths to the bundled captures, the shared corpus and the EVE schema.
+
+Tests in this process run the pure-Python modules, the reference (``poolsniff.native``): they patch
+module constants and hand fakes to classes, which compiled modules do not allow. Every poolsniff
+these tests start as a program (``scan``, ``sniff``, the fuzz targets, the golden files, the
+corpus) runs the compiled modules where they are built, and ``tests/test_native.py`` compares the
+two paths record by record. ``POOLSNIFF_TEST_COMPILED=1`` runs this process compiled too.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+if not os.environ.get("POOLSNIFF_TEST_COMPILED"):
+    _pure = os.environ.get("POOLSNIFF_PURE")
+    os.environ["POOLSNIFF_PURE"] = "1"
+    import poolsniff  # noqa: F401  (chooses the path once, before any test module imports poolsniff)
+
+    if _pure is None:  # the programs the tests start run what a user runs
+        del os.environ["POOLSNIFF_PURE"]
 
 import pytest
 from hypothesis import settings

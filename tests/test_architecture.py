@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("model.py", frozenset()),
     ("errors.py", frozenset()),
     ("files.py", frozenset()),
+    ("native.py", frozenset()),
     ("intel/", frozenset({"errors", "model", "files", "intel"})),
     ("sources/", frozenset({"errors", "model", "sources"})),
     ("engine/decode.py", frozenset({"model"})),

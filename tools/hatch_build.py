@@ -1,12 +1,18 @@
-"""Build hook: compile the optional C record walk, ``poolsniff/engine/fast/_walk.c``, at install time.
+"""Build hook: compile the optional C record walk and the hot modules (mypyc) at install time.
 
 hatchling runs this for every wheel it builds, including the editable install that ``make``
-does. The extension speeds up the prefilter's walk over pcap records (issue 6, throughput);
-``poolsniff.engine.fast.walk.skip`` is the same function in Python and is used when the extension is
-missing, so a machine without a C compiler or Python's headers still gets a working
-poolsniff: the build prints why it skipped the extension and goes on.
+does. Two kinds of compiled code, each optional:
 
-Set ``POOLSNIFF_NO_EXTENSION=1`` to build without it (the tests cover both walks).
+* ``poolsniff/engine/fast/_walk.c``, the prefilter's walk over capture records (issue 6);
+  ``poolsniff.engine.fast.walk`` is the same in Python and is used where it is missing;
+* the modules ``poolsniff.native.COMPILED`` (the flow table, the dissectors, the split's two halves,
+  the pipeline; issue 12), compiled by mypyc from their own typed sources into one group, and the
+  manifest ``poolsniff/_native.sha256`` of the sources compiled; ``poolsniff.native`` runs the
+  sources instead where the manifest is missing or no longer matches them.
+
+A machine without a C compiler or Python's headers still gets a working poolsniff: the build prints
+why it skipped what it skipped and goes on. Set ``POOLSNIFF_NO_EXTENSION=1`` to build neither (the
+tests compare both paths).
 """
 
 from __future__ import annotations
@@ -24,6 +30,32 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = "poolsniff/engine/fast/_walk.c"
+MYPY_CONFIG = """[mypy]
+strict = True
+
+[mypy-dpkt.*]
+ignore_missing_imports = True
+
+[mypy-zstandard.*]
+ignore_missing_imports = True
+"""
+"""pyproject.toml's ``[tool.mypy]`` for the copy mypyc compiles (it reads no pyproject.toml there)."""
+SETUP = """
+import sys
+from setuptools import setup
+from mypyc.build import mypycify
+
+modules = sys.argv[1].split(",")
+group = sys.argv[2]
+paths = [m.replace(".", "/") + ".py" for m in modules]
+setup(
+    name="poolsniff-native",
+    packages=[],
+    ext_modules=mypycify(paths, opt_level="3", group_name=group),
+    script_args=["build_ext", "--inplace"],
+)
+"""
+"""Run in a copy of the package: mypyc type-checks the whole package and compiles ``modules``."""
 FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 
@@ -34,8 +66,10 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         """Build the extension; in place for an editable install, else into the wheel."""
+        if version == "editable":  # the sources run until this build compiles them again (poolsniff.native)
+            Path(self.root, "poolsniff", "_native.sha256").unlink(missing_ok=True)
         if os.environ.get("POOLSNIFF_NO_EXTENSION"):
-            _say("POOLSNIFF_NO_EXTENSION is set: building without the C record walk")
+            _say("POOLSNIFF_NO_EXTENSION is set: building without the C record walk and without mypyc")
             return
         root = Path(self.root)
         name = "_walk" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
@@ -49,6 +83,59 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
             build_data["force_include"][str(target)] = f"poolsniff/engine/fast/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
+        for built, relative in _mypyc(root):
+            if version == "editable":  # a new file, not overwritten: a running poolsniff keeps its own
+                staged = root / (relative + ".new")
+                shutil.copyfile(built, staged)
+                os.replace(staged, root / relative)
+            else:
+                build_data["force_include"][str(built)] = relative
+
+
+def _mypyc(root: Path) -> list[tuple[Path, str]]:
+    """Compile ``poolsniff.native.COMPILED`` in a copy of the package; [(built file, its place)], with
+    the manifest last, or [] (with a note) when mypyc is missing or fails."""
+    native = _native(root)
+    try:
+        import mypyc  # noqa: F401  (a build requirement; its absence is not fatal)
+    except ImportError:
+        _say("mypyc is not installed: the hot modules run as Python")
+        return []
+    work = Path(tempfile.mkdtemp(prefix="poolsniff-mypyc-"))
+    skip = shutil.ignore_patterns("*.so", "__pycache__")
+    shutil.copytree(root / "poolsniff", work / "poolsniff", ignore=skip)
+    (work / "mypy.ini").write_text(MYPY_CONFIG)
+    (work / "setup_native.py").write_text(SETUP)
+    _say(f"compiling {len(native.COMPILED)} modules with mypyc (a minute or two)")
+    done = subprocess.run(
+        [sys.executable, "setup_native.py", ",".join(native.COMPILED), native.GROUP],
+        cwd=work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        _say(f"mypyc failed: the hot modules run as Python\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        return []
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    names = [*native.COMPILED, native.GROUP + "__mypyc"]
+    out = [(work / (name.replace(".", "/") + suffix), name.replace(".", "/") + suffix) for name in names]
+    missing = [str(place) for built, place in out if not built.is_file()]
+    if missing:
+        _say(f"mypyc did not build {', '.join(missing)}: the hot modules run as Python")
+        return []
+    manifest = work / native.MANIFEST
+    manifest.write_text(native.manifest_text())
+    return [*out, (manifest, f"poolsniff/{native.MANIFEST}")]
+
+
+def _native(root: Path) -> Any:
+    """``poolsniff/native.py``, loaded on its own (the package's ``__init__`` is not run)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_poolsniff_native", root / "poolsniff" / "native.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and typing look modules up by name
+    spec.loader.exec_module(module)
+    return module
 
 
 def _compile(source: Path, target: Path) -> bool:

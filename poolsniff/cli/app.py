@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from poolsniff import __version__
+from poolsniff import __version__, native
 from poolsniff.cli.blocklist import blocklist_group
 from poolsniff.cli.config import config_group
 from poolsniff.cli.exits import EXIT_HELP, carry, run
@@ -28,6 +28,9 @@ from poolsniff.cli.probe import probe
 from poolsniff.cli.report import report
 from poolsniff.cli.scan import scan
 from poolsniff.cli.sniff import sniff
+
+VERSION = f"%(prog)s, version %(version)s, {native.describe()}"
+"""What ``--version`` says: the version, and whether the hot modules run compiled (``poolsniff.native``)."""
 
 
 class Poolsniff(click.Group):
@@ -57,7 +60,7 @@ class Poolsniff(click.Group):
 
 
 @click.group(cls=Poolsniff, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
-@click.version_option(__version__, "-V", "--version", prog_name="poolsniff")
+@click.version_option(__version__, "-V", "--version", prog_name="poolsniff", message=VERSION)
 def main() -> None:
     """Find cryptocurrency miners in network traffic and write Suricata EVE alerts."""
 
@@ -69,7 +72,7 @@ for _command in (scan, sniff, blocklist_group, report, config_group, probe):
 def _version_everywhere(group: click.Group) -> None:
     """``--version`` works on every command, as ``--help`` does."""
     for cmd in group.commands.values():
-        click.version_option(__version__, "-V", "--version", prog_name="poolsniff")(cmd)
+        click.version_option(__version__, "-V", "--version", prog_name="poolsniff", message=VERSION)(cmd)
         if isinstance(cmd, click.Group):
             _version_everywhere(cmd)
 

@@ -113,7 +113,7 @@ class Pipeline(Tracker):
         out: list[Released] = []
         if events:
             for event in events:
-                self._event(event, out)
+                self.handle(event, out)
         if ts_us - self.last_check >= CHECK_EVERY_US:
             self.tick(ts_us, out)
         return out
@@ -132,7 +132,7 @@ class Pipeline(Tracker):
         """End of input: close every flow and release every held detection."""
         out: list[Released] = []
         for event in self.flows.close_all():
-            self._event(event, out)
+            self.handle(event, out)
         for key in list(self._pending):
             if key in self._pending:  # not released behind an earlier one
                 self._release(key, out)
@@ -164,8 +164,6 @@ class Pipeline(Tracker):
             first = self._first_held(event.flow)
             if first is not None and self._complete(self._pending[(event.flow, first)], self.fold_pool):
                 self._release((event.flow, first), out)
-
-    _event = handle  # the same, under the name the rest of the class uses (no extra call per event)
 
     # ------------------------------------------------------------------ internals
 

@@ -549,8 +549,7 @@ def test_shaped_tls_sessions_scan_the_same_every_way(
         log.unlink(missing_ok=True)
         return [line for line in lines if line != "feed"], lines.count("feed")
 
-    monkeypatch.setattr(Pipeline, "_event", spy)  # the pipeline's own name for it
-    monkeypatch.setattr(Pipeline, "handle", spy)  # the split's back calls it by this one
+    monkeypatch.setattr(Pipeline, "handle", spy)  # every event goes through it, in one process or two
     monkeypatch.setattr(RecordShape, "feed", counted)
     reference = plain(path, lists)
     want, fed_plain = seen()

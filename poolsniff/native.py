@@ -1,0 +1,134 @@
+"""Which hot modules run compiled (mypyc), and the pure-Python path beside them (composition layer).
+
+source -> decode -> **flows/dissectors -> detectors -> enrichment** (compiled where built) -> sinks
+
+The modules in ``COMPILED`` run for every packet or every new flow that reaches Python. Where a C
+compiler is, the build (``tools/hatch_build.py``) compiles them with mypyc into extension modules
+beside their sources, all in one group whose shared part is ``poolsniff._native__mypyc``, and writes
+``MANIFEST``: the SHA-256 of each source it compiled. The sources stay what they are, the reference:
+:func:`choose`, run once when ``poolsniff`` is first imported, loads them instead of the extensions
+
+* when ``POOLSNIFF_PURE`` is set (the differential tests compare the two paths record by record);
+* when any source differs from the one compiled (an edited tree that was not rebuilt: ``make``
+  rebuilds it), so a stale extension never runs;
+* when the build made no extensions (no compiler, ``POOLSNIFF_NO_EXTENSION``): then there is no
+  manifest.
+
+All of them or none: a compiled class cannot be subclassed by an interpreted one, so a mix could
+not even import. The result is in ``STATE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import sysconfig
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Final
+
+COMPILED: Final = (
+    "poolsniff.dissect.dns",
+    "poolsniff.dissect.flows",
+    "poolsniff.dissect.hellos",
+    "poolsniff.dissect.http",
+    "poolsniff.dissect.jsonlines",
+    "poolsniff.dissect.opaque",
+    "poolsniff.dissect.reassembly",
+    "poolsniff.dissect.shape",
+    "poolsniff.dissect.streams",
+    "poolsniff.dissect.tls",
+    "poolsniff.dissect.tlsfp",
+    "poolsniff.dissect.tunnels",
+    "poolsniff.detect.stratum",
+    "poolsniff.enrich.dnsmemory",
+    "poolsniff.enrich.enricher",
+    "poolsniff.engine.pipeline",
+    "poolsniff.engine.split.parallel",
+    "poolsniff.engine.split.records",
+    "poolsniff.engine.tracker",
+    "poolsniff.output.eveflow",
+    "poolsniff.output.suppress",
+)
+"""The modules mypyc compiles (the build reads this tuple)."""
+GROUP: Final = "poolsniff._native"
+"""The group's name: its shared library is the module ``poolsniff._native__mypyc``."""
+MANIFEST: Final = "_native.sha256"
+"""Beside this file: one ``<sha256>  <module>`` line per compiled source, written by the build."""
+PURE_ENV: Final = "POOLSNIFF_PURE"
+PACKAGE: Final = Path(__file__).resolve().parent
+
+
+def source_of(module: str, package: Path = PACKAGE) -> Path:
+    """The source file of one of ``COMPILED`` in ``package`` (the directory of ``poolsniff``)."""
+    return package.joinpath(*module.split(".")[1:]).with_suffix(".py")
+
+
+def manifest_text(package: Path = PACKAGE) -> str:
+    """The manifest of the sources as they are now (what the build writes)."""
+    return "".join(
+        f"{hashlib.sha256(source_of(m, package).read_bytes()).hexdigest()}  {m}\n" for m in COMPILED
+    )
+
+
+def why_pure(package: Path = PACKAGE) -> str | None:
+    """None when the compiled modules in ``package`` may run; else why their sources run instead."""
+    if os.environ.get(PURE_ENV):
+        return f"{PURE_ENV} is set"
+    try:
+        written = (package / MANIFEST).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return "not compiled (no C compiler when poolsniff was installed, or POOLSNIFF_NO_EXTENSION)"
+    shared = GROUP.split(".")[-1] + "__mypyc" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+    if not (package / shared).is_file():
+        return f"not compiled ({shared} is missing)"
+    try:
+        current = manifest_text(package)
+    except OSError as e:
+        return f"a compiled module's source cannot be read ({e})"
+    if written != current:
+        return "the sources changed since they were compiled (`make` rebuilds them)"
+    return None
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder):
+    """Finds the ``COMPILED`` modules' sources, ahead of their extension modules."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """A spec loading the source of one of ``COMPILED``; None for any other module."""
+        if fullname not in COMPILED:
+            return None
+        source = source_of(fullname)
+        return importlib.util.spec_from_file_location(
+            fullname, source, loader=importlib.machinery.SourceFileLoader(fullname, str(source))
+        )
+
+
+STATE: list[str] = []
+"""After :func:`choose`: ``["compiled"]``, or ``["pure", why]``."""
+
+
+def choose() -> None:
+    """Run the extensions if they match their sources, else the sources (see the module's docstring)."""
+    if STATE:
+        return
+    why = why_pure()
+    if why is None:
+        STATE.append("compiled")
+        return
+    STATE.extend(("pure", why))
+    if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFinder())
+
+
+def describe() -> str:
+    """One line for ``--version`` and the benchmarks: which path runs, and why."""
+    choose()
+    return "compiled (mypyc)" if STATE[0] == "compiled" else f"pure Python: {STATE[1]}"

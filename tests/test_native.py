@@ -1,0 +1,147 @@
+"""poolsniff.native: the compiled hot modules do exactly what their sources do, and run only when current.
+
+The differential tests scan the same captures twice, as programs: compiled, and with
+``POOLSNIFF_PURE=1`` (the sources), and compare every record but the stats line, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from poolsniff import native
+from tests import factories_mixes as mixes
+from tests.conftest import CORPUS, PCAPS, ROOT
+
+DATA = ROOT / "tests" / "data"
+CAPTURES = sorted(p for p in [*PCAPS.glob("*.pcap*"), *DATA.rglob("*.pcap*")] if p.suffix != ".jsonl")
+
+
+def _compiled_here() -> bool:
+    """Whether this machine's build compiled the hot modules (a compiler, Python.h, no opt-out)."""
+    return native.why_pure() is None or (native.PACKAGE / native.MANIFEST).is_file()
+
+
+def _env(pure: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (native.PURE_ENV, "POOLSNIFF_TEST_COMPILED")}
+    if pure:
+        env[native.PURE_ENV] = "1"
+    return env
+
+
+def _which(pure: bool) -> str:
+    code = (
+        "import poolsniff.native as n, poolsniff.dissect.streams as s; print(n.describe()); print(s.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(pure), capture_output=True, text=True, check=True
+    )  # fmt: skip
+    return done.stdout
+
+
+def _scan(paths: list[Path], out: Path, pure: bool, *args: str) -> list[str]:
+    """Scan as a program; the records but the stats line (it carries the wall-clock time)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "poolsniff", "scan", "-q", "--suppress", "0", *args, *map(str, paths),
+         "-o", str(out)],
+        env=_env(pure), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    lines = out.read_text().splitlines()
+    out.unlink()
+    return [line for line in lines if json.loads(line)["event_type"] != "stats"]
+
+
+def test_the_hot_modules_are_compiled_where_a_compiler_is() -> None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    include = Path(sysconfig.get_paths()["include"], "Python.h")
+    if shutil.which(compiler) is None or not include.is_file() or os.environ.get("POOLSNIFF_NO_EXTENSION"):
+        pytest.skip("no C compiler or Python.h here: the build leaves the hot modules as Python")
+    described, streams = _which(pure=False).splitlines()
+    assert described == "compiled (mypyc)"
+    assert streams.endswith(sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def test_pure_runs_the_sources() -> None:
+    described, streams = _which(pure=True).splitlines()
+    assert described == f"pure Python: {native.PURE_ENV} is set"
+    assert streams.endswith("streams.py")
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the compiled modules' sources, as a build leaves them: manifest and shared library."""
+    monkeypatch.delenv(native.PURE_ENV, raising=False)
+    for module in native.COMPILED:
+        target = native.source_of(module, tmp_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(native.source_of(module), target)
+    (tmp_path / native.MANIFEST).write_text(native.manifest_text(tmp_path))
+    (tmp_path / ("_native__mypyc" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
+    return tmp_path
+
+
+def test_a_current_build_runs_compiled(package: Path) -> None:
+    assert native.why_pure(package) is None
+
+
+def test_an_edited_source_runs_as_python(package: Path) -> None:
+    source = native.source_of("poolsniff.dissect.streams", package)
+    source.write_text(source.read_text() + "\n# edited\n")
+    assert native.why_pure(package) == "the sources changed since they were compiled (`make` rebuilds them)"
+
+
+def test_no_manifest_or_no_shared_library_runs_as_python(package: Path) -> None:
+    (package / native.MANIFEST).unlink()
+    assert "not compiled" in (native.why_pure(package) or "")
+    (package / native.MANIFEST).write_text(native.manifest_text(package))
+    next(package.glob("_native__mypyc*")).unlink()
+    assert "is missing" in (native.why_pure(package) or "")
+
+
+def test_pure_env_wins(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(native.PURE_ENV, "1")
+    assert native.why_pure(package) == f"{native.PURE_ENV} is set"
+
+
+def test_every_compiled_module_exists() -> None:
+    for module in native.COMPILED:
+        assert native.source_of(module).is_file(), module
+
+
+@pytest.fixture(scope="module")
+def compiled() -> None:
+    if not _compiled_here():
+        pytest.skip("the hot modules are not compiled here: there is only one path to compare")
+
+
+@pytest.mark.parametrize("jobs", ["1", "0"])
+def test_compiled_and_pure_scan_the_bundled_captures_alike(compiled: None, tmp_path: Path, jobs: str) -> None:
+    want = _scan(CAPTURES, tmp_path / "pure.json", True, "--jobs", jobs)
+    assert sum('"event_type":"alert"' in line for line in want) > 50
+    assert _scan(CAPTURES, tmp_path / "compiled.json", False, "--jobs", jobs) == want
+
+
+def test_compiled_and_pure_split_a_large_capture_alike(compiled: None, tmp_path: Path) -> None:
+    capture = mixes.short_mix(tmp_path / "short.pcap", 45_000, seed=25, mining_every=4_000)
+    assert capture.stat().st_size >= 16 << 20  # split over two processes (run.scan.SPLIT_MIN_BYTES)
+    want = _scan([capture], tmp_path / "pure.json", True, "--jobs", "2")
+    assert sum('"event_type":"alert"' in line for line in want) > 5
+    assert _scan([capture], tmp_path / "compiled.json", False, "--jobs", "2") == want
+    assert _scan([capture], tmp_path / "one.json", False, "--jobs", "1") == want
+
+
+@pytest.mark.corpus
+def test_compiled_and_pure_scan_the_corpus_alike(compiled: None, tmp_path: Path) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    want = _scan([CORPUS], tmp_path / "pure.json", True)
+    assert sum('"event_type":"alert"' in line for line in want) > 3000
+    assert _scan([CORPUS], tmp_path / "compiled.json", False) == want
