@@ -373,7 +373,10 @@ def matrix(args: argparse.Namespace, ndpi: bool) -> None:
 
 
 def print_matrix(rows: list[Row], ndpi: bool) -> None:
-    """One table: per row the capture, poolsniff's and nDPI's times and peak RSS, the ratio."""
+    """One table: per row the capture, poolsniff's and nDPI's times and peak RSS, the ratio; first, what
+    ``poolsniff --version`` says of the poolsniff timed (compiled or pure Python: ``poolsniff.native``)."""
+    version = subprocess.run([*poolsniff_command(), "--version"], capture_output=True, text=True, check=False)
+    print(f"\ntimed: {version.stdout.strip() or version.stderr.strip()}")
     print(
         "\n| row | capture | packets | MB | poolsniff best / median | peak RSS | "
         "ndpiReader best / median | peak RSS | ratio best / median | alerts |"

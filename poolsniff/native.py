@@ -33,6 +33,12 @@ from types import ModuleType
 from typing import Final
 
 COMPILED: Final = (
+    "poolsniff.detect.behaviour",
+    "poolsniff.detect.evidence",
+    "poolsniff.detect.jsonrpc",
+    "poolsniff.detect.names",
+    "poolsniff.detect.protocol",
+    "poolsniff.detect.stratum",
     "poolsniff.dissect.dns",
     "poolsniff.dissect.flows",
     "poolsniff.dissect.hellos",
@@ -45,14 +51,21 @@ COMPILED: Final = (
     "poolsniff.dissect.tls",
     "poolsniff.dissect.tlsfp",
     "poolsniff.dissect.tunnels",
-    "poolsniff.detect.stratum",
-    "poolsniff.enrich.dnsmemory",
-    "poolsniff.enrich.enricher",
+    "poolsniff.engine.decode",
+    "poolsniff.engine.fast.prefilter",
     "poolsniff.engine.pipeline",
     "poolsniff.engine.split.parallel",
     "poolsniff.engine.split.records",
     "poolsniff.engine.tracker",
+    "poolsniff.enrich.dnsmemory",
+    "poolsniff.enrich.enricher",
+    "poolsniff.enrich.flowfacts",
+    "poolsniff.output.eve",
+    "poolsniff.output.evefields",
     "poolsniff.output.eveflow",
+    "poolsniff.output.eventid",
+    "poolsniff.output.flowids",
+    "poolsniff.output.stage",
     "poolsniff.output.suppress",
 )
 """The modules mypyc compiles (the build reads this tuple)."""

@@ -18,7 +18,7 @@ detection is released it adds, where it can:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 from poolsniff.detect.evidence import redact
 from poolsniff.enrich.dnsmemory import DnsMemory
@@ -33,7 +33,7 @@ REDACTED_KEYS: Final = ("login", "wallet", "payment_id", "email")
 class Enricher:
     """Adds blocklist and DNS-memory context to detections."""
 
-    observes: tuple[type[Event], ...] = (DnsMessage, *FlowFacts.observes)
+    observes: ClassVar[tuple[type[Event], ...]] = (DnsMessage, *FlowFacts.observes)
     """The event types ``observe`` looks at; the pipeline hands it no others."""
 
     def __init__(self, blocklist: Blocklist, memory: DnsMemory, *, redact_ids: bool = False) -> None:

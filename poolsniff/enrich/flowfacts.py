@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from poolsniff.model import Detection, Event, FlowKey, TlsClientHello, TlsServerHello, TunnelOpen
 
@@ -40,7 +40,7 @@ class Facts:
 class FlowFacts:
     """Tunnels and TLS fingerprints per flow, for the alerts of the flow."""
 
-    observes: tuple[type[Event], ...] = (TunnelOpen, TlsClientHello, TlsServerHello)
+    observes: ClassVar[tuple[type[Event], ...]] = (TunnelOpen, TlsClientHello, TlsServerHello)
     """The event types ``observe`` takes."""
 
     def __init__(self, max_flows: int = MAX_FLOWS) -> None:
