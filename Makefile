@@ -8,7 +8,7 @@ DEV    := $(VENV)/.dev-installed
 .PHONY: demo test lint docs pcaps bench clean
 
 # the modules mypyc compiles (poolsniff/native.py lists them): an edited one is compiled again
-NATIVE := $(shell sed -n 's/^    "poolsniff\.\([a-z_.]*\)",$$/\1/p' poolsniff/native.py | tr . / | sed 's|^|poolsniff/|; s|$$|.py|')
+NATIVE := $(shell $(PYTHON) -c 'import runpy; print(*(m.replace(".", "/") + ".py" for m in runpy.run_path("poolsniff/native.py")["COMPILED"]))')
 
 $(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c tools/hatch_build.py poolsniff/native.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)

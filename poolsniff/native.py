@@ -15,19 +15,19 @@ beside their sources, all in one group whose shared part is ``poolsniff._native_
   manifest.
 
 All of them or none: a compiled class cannot be subclassed by an interpreted one, so a mix could
-not even import. The result is in ``STATE``.
+not even import. :func:`choose` remembers its answer.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
 import sysconfig
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Final
@@ -70,7 +70,9 @@ COMPILED: Final = (
 )
 """The modules mypyc compiles (the build reads this tuple)."""
 GROUP: Final = "poolsniff._native"
-"""The group's name: its shared library is the module ``poolsniff._native__mypyc``."""
+"""The group's name (mypyc's ``group_name``)."""
+SHARED: Final = GROUP + "__mypyc"
+"""The group's shared library, the module every compiled one loads (mypyc names it so)."""
 MANIFEST: Final = "_native.sha256"
 """Beside this file: one ``<sha256>  <module>`` line per compiled source, written by the build."""
 PURE_ENV: Final = "POOLSNIFF_PURE"
@@ -82,6 +84,13 @@ def source_of(module: str, package: Path = PACKAGE) -> Path:
     return package.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
+def built_of(module: str, package: Path = PACKAGE) -> Path:
+    """Where the build puts the extension module of ``module`` (one of ``COMPILED``, or ``SHARED``)."""
+    return package.joinpath(*module.split(".")[1:]).with_name(
+        module.rsplit(".", 1)[-1] + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+    )
+
+
 def manifest_text(package: Path = PACKAGE) -> str:
     """The manifest of the sources as they are now (what the build writes)."""
     return "".join(
@@ -89,17 +98,15 @@ def manifest_text(package: Path = PACKAGE) -> str:
     )
 
 
-def why_pure(package: Path = PACKAGE) -> str | None:
-    """None when the compiled modules in ``package`` may run; else why their sources run instead."""
-    if os.environ.get(PURE_ENV):
-        return f"{PURE_ENV} is set"
+def stale(package: Path = PACKAGE) -> str | None:
+    """None when ``package`` holds compiled modules built from its sources as they are; else why not.
+    The build asks it too: an editable install whose compiled modules are current keeps them."""
     try:
         written = (package / MANIFEST).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
         return "not compiled (no C compiler when poolsniff was installed, or POOLSNIFF_NO_EXTENSION)"
-    shared = GROUP.split(".")[-1] + "__mypyc" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-    if not (package / shared).is_file():
-        return f"not compiled ({shared} is missing)"
+    if not built_of(SHARED, package).is_file():
+        return f"not compiled ({built_of(SHARED, package).name} is missing)"
     try:
         current = manifest_text(package)
     except OSError as e:
@@ -109,8 +116,13 @@ def why_pure(package: Path = PACKAGE) -> str | None:
     return None
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Finds the ``COMPILED`` modules' sources, ahead of their extension modules."""
+def why_pure(package: Path = PACKAGE) -> str | None:
+    """None when the compiled modules in ``package`` may run; else why their sources run instead."""
+    return f"{PURE_ENV} is set" if os.environ.get(PURE_ENV) else stale(package)
+
+
+class _SourceFinder:
+    """A ``sys.meta_path`` finder of the ``COMPILED`` modules' sources, ahead of their extension modules."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
@@ -124,24 +136,16 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         )
 
 
-STATE: list[str] = []
-"""After :func:`choose`: ``["compiled"]``, or ``["pure", why]``."""
-
-
-def choose() -> None:
-    """Run the extensions if they match their sources, else the sources (see the module's docstring)."""
-    if STATE:
-        return
+@cache
+def choose() -> str | None:
+    """Run the extensions if they may (None), else the sources (and say why); decided once."""
     why = why_pure()
-    if why is None:
-        STATE.append("compiled")
-        return
-    STATE.extend(("pure", why))
-    if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
+    if why is not None:
         sys.meta_path.insert(0, _SourceFinder())
+    return why
 
 
 def describe() -> str:
     """One line for ``--version`` and the benchmarks: which path runs, and why."""
-    choose()
-    return "compiled (mypyc)" if STATE[0] == "compiled" else f"pure Python: {STATE[1]}"
+    why = choose()
+    return "compiled (mypyc)" if why is None else f"pure Python: {why}"

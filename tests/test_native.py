@@ -67,6 +67,7 @@ def test_the_hot_modules_are_compiled_where_a_compiler_is() -> None:
     described, streams = _which(pure=False).splitlines()
     assert described == "compiled (mypyc)"
     assert streams.endswith(sysconfig.get_config_var("EXT_SUFFIX"))
+    assert Path(streams) == native.built_of("poolsniff.dissect.streams")  # where the build puts it
 
 
 def test_pure_runs_the_sources() -> None:
@@ -84,7 +85,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(native.source_of(module), target)
     (tmp_path / native.MANIFEST).write_text(native.manifest_text(tmp_path))
-    (tmp_path / ("_native__mypyc" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
+    native.built_of(native.SHARED, tmp_path).write_bytes(b"")
     return tmp_path
 
 
@@ -109,6 +110,7 @@ def test_no_manifest_or_no_shared_library_runs_as_python(package: Path) -> None:
 def test_pure_env_wins(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(native.PURE_ENV, "1")
     assert native.why_pure(package) == f"{native.PURE_ENV} is set"
+    assert native.stale(package) is None  # what the build asks: the compiled modules are current
 
 
 def test_every_compiled_module_exists() -> None:

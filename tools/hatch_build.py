@@ -30,32 +30,22 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = "poolsniff/engine/fast/_walk.c"
-MYPY_CONFIG = """[mypy]
-strict = True
-
-[mypy-dpkt.*]
-ignore_missing_imports = True
-
-[mypy-zstandard.*]
-ignore_missing_imports = True
-"""
-"""pyproject.toml's ``[tool.mypy]`` for the copy mypyc compiles (it reads no pyproject.toml there)."""
 SETUP = """
 import sys
 from setuptools import setup
 from mypyc.build import mypycify
 
-modules = sys.argv[1].split(",")
-group = sys.argv[2]
+modules, group, config = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
 paths = [m.replace(".", "/") + ".py" for m in modules]
 setup(
     name="poolsniff-native",
     packages=[],
-    ext_modules=mypycify(paths, opt_level="3", group_name=group),
+    ext_modules=mypycify(["--config-file", config, *paths], opt_level="3", group_name=group),
     script_args=["build_ext", "--inplace"],
 )
 """
-"""Run in a copy of the package: mypyc type-checks the whole package and compiles ``modules``."""
+"""Run in a copy of the package (no pyproject.toml there, whose [project] setuptools would take for
+its own): mypyc type-checks the whole package with pyproject.toml's [tool.mypy] and compiles ``modules``."""
 FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 
@@ -66,12 +56,17 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         """Build the extension; in place for an editable install, else into the wheel."""
-        if version == "editable":  # the sources run until this build compiles them again (poolsniff.native)
-            Path(self.root, "poolsniff", "_native.sha256").unlink(missing_ok=True)
-        if os.environ.get("POOLSNIFF_NO_EXTENSION"):
+        root = Path(self.root)
+        native = _native(root)
+        opted_out = bool(os.environ.get("POOLSNIFF_NO_EXTENSION"))
+        # an editable install whose modules were compiled from the sources as they are keeps them
+        # (`make test` reinstalls with the test extras right after `make demo`)
+        keep = version == "editable" and not opted_out and native.stale() is None
+        if version == "editable" and not keep:  # the sources run until this build compiles them again
+            (root / "poolsniff" / native.MANIFEST).unlink(missing_ok=True)
+        if opted_out:
             _say("POOLSNIFF_NO_EXTENSION is set: building without the C record walk and without mypyc")
             return
-        root = Path(self.root)
         name = "_walk" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         if version == "editable":
             target = root / "poolsniff" / "engine" / "fast" / name
@@ -83,7 +78,10 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
             build_data["force_include"][str(target)] = f"poolsniff/engine/fast/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        for built, relative in _mypyc(root):
+        if keep:
+            _say("the compiled modules match their sources: kept")
+            return
+        for built, relative in _mypyc(root, native):
             if version == "editable":  # a new file, not overwritten: a running poolsniff keeps its own
                 staged = root / (relative + ".new")
                 shutil.copyfile(built, staged)
@@ -92,10 +90,9 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
                 build_data["force_include"][str(built)] = relative
 
 
-def _mypyc(root: Path) -> list[tuple[Path, str]]:
-    """Compile ``poolsniff.native.COMPILED`` in a copy of the package; [(built file, its place)], with
-    the manifest last, or [] (with a note) when mypyc is missing or fails."""
-    native = _native(root)
+def _mypyc(root: Path, native: Any) -> list[tuple[Path, str]]:
+    """Compile ``native.COMPILED`` (``poolsniff/native.py``) in a copy of the package; [(built file, its
+    place)], with the manifest last, or [] (with a note) when mypyc is missing or fails."""
     try:
         import mypyc  # noqa: F401  (a build requirement; its absence is not fatal)
     except ImportError:
@@ -104,20 +101,18 @@ def _mypyc(root: Path) -> list[tuple[Path, str]]:
     work = Path(tempfile.mkdtemp(prefix="poolsniff-mypyc-"))
     skip = shutil.ignore_patterns("*.so", "__pycache__")
     shutil.copytree(root / "poolsniff", work / "poolsniff", ignore=skip)
-    (work / "mypy.ini").write_text(MYPY_CONFIG)
     (work / "setup_native.py").write_text(SETUP)
     _say(f"compiling {len(native.COMPILED)} modules with mypyc (a minute or two)")
     done = subprocess.run(
-        [sys.executable, "setup_native.py", ",".join(native.COMPILED), native.GROUP],
+        [sys.executable, "setup_native.py", ",".join(native.COMPILED), native.GROUP, root / "pyproject.toml"],
         cwd=work, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         _say(f"mypyc failed: the hot modules run as Python\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
         return []
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    names = [*native.COMPILED, native.GROUP + "__mypyc"]
-    out = [(work / (name.replace(".", "/") + suffix), name.replace(".", "/") + suffix) for name in names]
-    missing = [str(place) for built, place in out if not built.is_file()]
+    built = [native.built_of(name) for name in (*native.COMPILED, native.SHARED)]
+    out = [(work / path.relative_to(root), path.relative_to(root).as_posix()) for path in built]
+    missing = [place for made, place in out if not made.is_file()]
     if missing:
         _say(f"mypyc did not build {', '.join(missing)}: the hot modules run as Python")
         return []
