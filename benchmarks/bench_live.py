@@ -41,7 +41,6 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,8 @@ sys.path.insert(0, str(HERE))
 
 import bench_scan  # noqa: E402
 import realmix  # noqa: E402
+
+from poolsniff.sources.pcap import read_frames  # noqa: E402
 
 NS = f"psbench{os.getpid()}"
 SNIFF_EXTRA: list[str] = []
@@ -115,18 +116,9 @@ def rx_dropped() -> int:
 
 
 def largest_frame(capture: Path) -> int:
-    """The longest frame in ``capture`` (a classic pcap file, as the benchmark's captures are), at least
-    a standard Ethernet frame's 1,514 bytes."""
-    longest = 1514
+    """The longest frame in ``capture`` (0 when it has none)."""
     with open(capture, "rb") as f:
-        head = f.read(24)
-        order = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-        record = struct.Struct(order + "IIII")
-        while len(header := f.read(16)) == 16:
-            caplen = record.unpack(header)[2]
-            longest = max(longest, caplen)
-            f.seek(caplen, os.SEEK_CUR)
-    return longest
+        return max((len(data) for _, _, data in read_frames(f, capture.name)), default=0)
 
 
 def link_mtu(capture: Path) -> int:
