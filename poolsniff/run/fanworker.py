@@ -164,7 +164,7 @@ class _Worker:
         # DNS read before this flow read: due unless the flow socket may hold earlier frames still
         older = last if len(flows) == BATCH else None
         due, waiting = split_pending(iface.pending, older)
-        due += [f for f in dns if f[0] <= last]
+        due = due + [f for f in dns if f[0] <= last]  # a new list: due may be iface.pending itself
         iface.pending = add_pending(waiting, [f for f in dns if f[0] > last])
         if due or flows:
             self._process(iface, flows, sorted(due, key=_ts))
