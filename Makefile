@@ -13,8 +13,10 @@ NATIVE := $(shell $(PYTHON) -c 'import runpy; print(*(m.replace(".", "/") + ".py
 $(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c tools/hatch_build.py poolsniff/native.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@echo "installing poolsniff into $(VENV) (with a C compiler, its hot modules are compiled: about a minute)"
 	$(BIN)/python -m pip install -q -e .   # what running needs, nothing more
 	$(BIN)/python -m compileall -q poolsniff  # as a wheel install does: no compiling at each start
+	@$(BIN)/poolsniff --version
 	touch $(STAMP)
 
 # the test and lint tools, only for `make test` / `make lint`
