@@ -75,6 +75,11 @@ SHARED: Final = GROUP + "__mypyc"
 """The group's shared library, the module every compiled one loads (mypyc names it so)."""
 MANIFEST: Final = "_native.sha256"
 """Beside this file: one ``<sha256>  <module>`` line per compiled source, written by the build."""
+TYPE_CHECK: Final = ("--follow-imports=silent",)
+"""How mypyc type-checks (beside pyproject.toml's [tool.mypy]): the compiled modules strictly, what they
+import only for its types. The build's isolated environment holds mypy and setuptools, not poolsniff's
+dependencies: a strict check of ``intel/psl.py`` there fails on tldextract, and every first install
+fell back to the sources (a second one, into a venv that had tldextract by then, compiled)."""
 PURE_ENV: Final = "POOLSNIFF_PURE"
 PACKAGE: Final = Path(__file__).resolve().parent
 

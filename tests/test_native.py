@@ -113,6 +113,19 @@ def test_pure_env_wins(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert native.stale(package) is None  # what the build asks: the compiled modules are current
 
 
+def test_the_compiled_modules_type_check_with_no_dependency_installed() -> None:
+    """What mypyc checks in the build's isolated environment, where only mypy and setuptools are: as
+    strict as ``make lint``, without poolsniff's dependencies (``--no-site-packages``)."""
+    pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[lint]')")
+    paths = [str(native.source_of(m)) for m in native.COMPILED]
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-site-packages", "--config-file", str(ROOT / "pyproject.toml"),
+         *native.TYPE_CHECK, *paths],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
 def test_every_compiled_module_exists() -> None:
     for module in native.COMPILED:
         assert native.source_of(module).is_file(), module

@@ -35,17 +35,18 @@ import sys
 from setuptools import setup
 from mypyc.build import mypycify
 
-modules, group, config = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+modules, group, config, *flags = sys.argv[1].split(","), sys.argv[2], sys.argv[3], *sys.argv[4:]
 paths = [m.replace(".", "/") + ".py" for m in modules]
 setup(
     name="poolsniff-native",
     packages=[],
-    ext_modules=mypycify(["--config-file", config, *paths], opt_level="3", group_name=group),
+    ext_modules=mypycify(["--config-file", config, *flags, *paths], opt_level="3", group_name=group),
     script_args=["build_ext", "--inplace"],
 )
 """
 """Run in a copy of the package (no pyproject.toml there, whose [project] setuptools would take for
-its own): mypyc type-checks the whole package with pyproject.toml's [tool.mypy] and compiles ``modules``."""
+its own): mypyc checks ``modules`` with pyproject.toml's [tool.mypy] and ``native.TYPE_CHECK``, and
+compiles them."""
 FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 
@@ -104,7 +105,8 @@ def _mypyc(root: Path, native: Any) -> list[tuple[Path, str]]:
     (work / "setup_native.py").write_text(SETUP)
     _say(f"compiling {len(native.COMPILED)} modules with mypyc (a minute or two)")
     done = subprocess.run(
-        [sys.executable, "setup_native.py", ",".join(native.COMPILED), native.GROUP, root / "pyproject.toml"],
+        [sys.executable, "setup_native.py", ",".join(native.COMPILED), native.GROUP, root / "pyproject.toml",
+         *native.TYPE_CHECK],
         cwd=work, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
