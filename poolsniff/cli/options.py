@@ -163,8 +163,8 @@ def active(extra: tuple[str, ...], data_dir_option: str | None = None) -> Active
             hint = f"run `poolsniff blocklist update` again, or delete {folder / 'lists'}"
             raise ConfigError(f"{e} ({hint})") from e
         raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e
-    except PoolsniffError as e:
-        raise ConfigError(f"{e} (fix the line or drop the file from --blocklist)") from e
+    except PoolsniffError as e:  # the file itself: missing, unreadable, not text
+        raise ConfigError(f"{e} (check the path, or drop the file from --blocklist)") from e
 
 
 confirm_option = click.option(

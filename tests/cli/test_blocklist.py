@@ -120,6 +120,15 @@ def test_bad_list_line_is_a_usage_error(tmp_path: Path, where: str, text: str, m
     assert hint in error
 
 
+def test_a_missing_list_file_is_a_usage_error_that_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.txt"
+    error = one_line_error(run("blocklist", "check", "pool.supportxmr.com", "--blocklist", str(missing),
+                               data=tmp_path / "data"), 2)  # fmt: skip
+    assert f"{missing}: cannot read blocklist: No such file or directory" in error
+    assert "check the path, or drop the file from --blocklist" in error
+    assert "fix the line" not in error  # a file that is not there has no line to fix
+
+
 def test_list(tmp_path: Path) -> None:
     proc = run("blocklist", "list", data=tmp_path)
     assert proc.returncode == 0, proc.stderr
