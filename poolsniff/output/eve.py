@@ -17,7 +17,7 @@ from typing import Any
 
 from poolsniff.detect.signatures import CATEGORY
 from poolsniff.model import Alert, Detection, FlowSummary
-from poolsniff.output.evefields import format_ts
+from poolsniff.output.evefields import clamp_ts, endpoint, format_ts
 from poolsniff.output.eveflow import flow_record
 from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 
@@ -29,6 +29,44 @@ def _oriented(det: Detection) -> tuple[str, int, str, int]:
     return f.server_ip, f.server_port, f.client_ip, f.client_port
 
 
+def _metadata(det: Detection) -> dict[str, list[str]]:
+    """``alert.metadata`` of ``det``'s record, before the output stage adds its id."""
+    metadata: dict[str, list[str]] = {"role": [ROLE_NAMES[det.role]]}
+    for key, value in sorted(det.evidence.items()):
+        metadata[key] = [value]
+    if len(det.hits) > 1:  # every list hit on the flow, in parallel arrays
+        for key in det.hits[0]:
+            metadata[key] = [hit.get(key, "") for hit in det.hits]
+    return metadata
+
+
+def _first(det: Detection, key: str) -> str | None:
+    """The first value of ``metadata[key]`` in ``det``'s record (as ``evefields.meta`` reads it back)."""
+    value = det.hits[0][key] if len(det.hits) > 1 and key in det.hits[0] else det.evidence.get(key)
+    return None if value is None or value == "" else str(value)
+
+
+SuppressionFacts = tuple[tuple[str, str, int], int, tuple[int, str]]
+"""``((host, pool, signature_id), capture time in µs, (signature_id, signature))``."""
+
+
+def suppression_facts(alert: Alert) -> SuppressionFacts | None:
+    """What suppression and the alert counters read from ``to_eve(alert)``, without making it.
+
+    The same values as ``evefields.host_of``, ``pool_of``, ``record_ts`` and ``signature_of``
+    give for the record (a test holds the two to each other); None for a flow record, which is
+    not suppressed. The output stage folds most alerts of a busy miner into a count with
+    these alone, and makes the record only of those it writes (``Outputs.fold``).
+    """
+    det = alert.detection
+    if isinstance(det, FlowSummary):
+        return None
+    sig = det.signature
+    src_ip, _, dst_ip, dport = _oriented(det)
+    pool = _first(det, "pool_host") or _first(det, "pool") or endpoint(dst_ip, dport)
+    return (src_ip, pool, sig.sid), clamp_ts(det.ts_us), (sig.sid, sig.msg)
+
+
 def to_eve(alert: Alert) -> dict[str, Any]:
     """Return the EVE record for ``alert`` (keys in Suricata's order): an ``alert``, or the ``flow``
     record of an alerted flow that ended (:func:`poolsniff.output.eveflow.flow_record`)."""
@@ -38,12 +76,7 @@ def to_eve(alert: Alert) -> dict[str, Any]:
     sig = det.signature
     src_ip, sport, dst_ip, dport = _oriented(det)
     proto = det.flow.proto
-    metadata: dict[str, list[str]] = {"role": [ROLE_NAMES[det.role]]}
-    for key, value in sorted(det.evidence.items()):
-        metadata[key] = [value]
-    if len(det.hits) > 1:  # every list hit on the flow, in parallel arrays
-        for key in det.hits[0]:
-            metadata[key] = [hit.get(key, "") for hit in det.hits]
+    metadata = _metadata(det)
     record: dict[str, Any] = {
         "timestamp": format_ts(det.ts_us),
         "flow_id": flow_id(det.flow),

@@ -93,8 +93,7 @@ def format_ts(ts_us: int) -> str:
     The one timestamp writer of the EVE records, the reports and the syslog header; times
     before the epoch or after year 9999 are clamped to those bounds.
     """
-    if not 0 <= ts_us <= MAX_TS_US:
-        ts_us = min(max(ts_us, 0), MAX_TS_US)
+    ts_us = clamp_ts(ts_us)
     seconds, micros = divmod(ts_us, 1_000_000)
     prefix = _SECONDS.get(seconds)
     if prefix is None:
@@ -107,6 +106,11 @@ def format_ts(ts_us: int) -> str:
         _FORMATTED.clear()
     _FORMATTED[text] = ts_us
     return text
+
+
+def clamp_ts(ts_us: int) -> int:
+    """``ts_us`` within what :func:`format_ts` can write (the time :func:`parse_ts` reads back)."""
+    return ts_us if 0 <= ts_us <= MAX_TS_US else min(max(ts_us, 0), MAX_TS_US)
 
 
 def record_ts(record: dict[str, Any]) -> int:

@@ -79,9 +79,12 @@ class Counters:
 
     def count_alert(self, record: dict[str, Any]) -> None:
         """Count one alert record by its signature."""
-        key = signature_of(record)
+        self.count_signature(signature_of(record))
+
+    def count_signature(self, signature: tuple[int, str]) -> None:
+        """Count one alert of ``(signature_id, signature)``."""
         with self.lock:
-            self.alerts[key] += 1
+            self.alerts[signature] += 1
 
     def add(self, *, packets: int = 0, drops: int = 0, flows: int = 0) -> None:
         """Add to the packet, drop and flow counters."""

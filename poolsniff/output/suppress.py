@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from poolsniff.output.evefields import host_of, pool_of, record_ts, signature_of
+from poolsniff.output.evefields import format_ts, host_of, pool_of, record_ts, signature_of
 from poolsniff.output.eventid import KEY
 from poolsniff.output.options import Option
 
@@ -46,6 +47,7 @@ _DURATION: Final = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 Key = tuple[str, str, int]
 """(host, pool, signature_id)."""
 Record = dict[str, Any]
+Held = Record | Callable[[], Record]
 
 
 def parse_duration(text: str) -> int:
@@ -77,8 +79,9 @@ class _Window:
     last_us: int
     count: int = 0
     since: str = ""
-    held: Record | None = None
-    """The last alert not written (flushed with the count when no next alert comes)."""
+    held: Held | None = None
+    """The last alert not written, or what makes its record (flushed with the count when no next
+    alert comes)."""
 
 
 class Suppressor:
@@ -101,23 +104,43 @@ class Suppressor:
         """
         ts = record_ts(record)
         key = (host_of(record), pool_of(record), signature_of(record)[0])
-        out = self.tick(ts)
-        if self.window_us <= 0:
-            out.append(record)
-            return out
-        window = self._windows.get(key)
+        out, window = self._due(key, ts)
         if window is not None and abs(ts - window.start_us) < self.window_us:
+            if window.count == 0:
+                window.since = str(record["timestamp"])
             self._hold(key, window, record, ts)
             return out
         if window is not None:  # the window is over: this alert carries its count
             record = self._with_count(record, window.count, window.since)
+        out.append(record)
+        self._open(key, ts, out)
+        return out
+
+    def fold(self, key: Key, ts_us: int, make: Callable[[], Record]) -> tuple[list[Record], bool]:
+        """Take an alert known by its ``key`` and time before its record is made: the records to write
+        now, and True when the alert was folded into its window's count (``make`` is kept, and called
+        only if this alert is the one written late). False: nothing was taken, ``feed`` the record."""
+        out, window = self._due(key, ts_us)
+        if window is None or abs(ts_us - window.start_us) >= self.window_us:
+            return out, False
+        if window.count == 0:
+            window.since = format_ts(ts_us)
+        self._hold(key, window, make, ts_us)
+        return out, True
+
+    def _due(self, key: Key, ts: int) -> tuple[list[Record], _Window | None]:
+        """The windows the clock closes at ``ts``, and ``key``'s window (None: none, or no suppression)."""
+        out = self.tick(ts)
+        return out, (self._windows.get(key) if self.window_us > 0 else None)
+
+    def _open(self, key: Key, ts: int, out: list[Record]) -> None:
+        if self.window_us <= 0:
+            return
         self._windows[key] = _Window(ts, ts)
         self._windows.move_to_end(key)
-        out.append(record)
         if len(self._windows) > self.max_keys:
             _, oldest = self._windows.popitem(last=False)
             out.extend(self._flush(oldest))
-        return out
 
     def tick(self, now_us: int) -> list[Record]:
         """Capture time is now ``now_us``: flush the windows quiet for a whole window."""
@@ -138,19 +161,19 @@ class Suppressor:
         self._windows.clear()
         return out
 
-    def _hold(self, key: Key, window: _Window, record: Record, ts: int) -> None:
-        if window.count == 0:
-            window.since = str(record["timestamp"])
+    def _hold(self, key: Key, window: _Window, held: Held, ts: int) -> None:
         window.count += 1
-        window.held = record
+        window.held = held
         window.last_us = max(window.last_us, ts)
         self._windows.move_to_end(key)
 
     def _flush(self, window: _Window) -> list[Record]:
         """The held alert of a window nobody will close, carrying the count of the others."""
-        if window.held is None:
+        held = window.held
+        if held is None:
             return []
-        return [self._with_count(window.held, window.count - 1, window.since)]
+        record = held() if callable(held) else held
+        return [self._with_count(record, window.count - 1, window.since)]
 
     def _with_count(self, record: Record, count: int, since: str) -> Record:
         """A copy of ``record`` whose metadata says ``count`` alerts since ``since`` were not written."""

@@ -30,6 +30,8 @@ from poolsniff.sources.pcap import STDIN, open_capture
 
 SPLIT_MIN_BYTES = 16 << 20
 """Smallest capture that ``jobs`` of 2 or more splits over two processes."""
+Fold = Callable[[Alert], bool]
+"""Takes an alert before a record is made of it (True) or leaves it to be written (``Outputs.fold``)."""
 POOL_MIN_BYTES = 4 << 20
 """Least total size of several captures for which a pool of processes is started: starting one
 costs ~0.1 s, more than a single process takes over a few MB (the 13 demo captures: 0.24 s in one
@@ -65,8 +67,12 @@ def scan_file(
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
     fold_pool: bool = True,
+    fold: Fold | None = None,
 ) -> ScanResult:
     """Scan one capture; call ``emit`` with each alert record; return the counts.
+
+    ``fold``: the output stage's suppression shortcut (``Outputs.fold``): an alert it takes (True)
+    is neither made a record nor emitted.
 
     ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
     alert (``Pipeline``); False keeps both alerts.
@@ -74,18 +80,33 @@ def scan_file(
     With ``jobs`` of 2 or more, a regular file of ``SPLIT_MIN_BYTES`` or more is scanned by
     two processes (``poolsniff.engine.split.parallel``); the alerts and their order are the same.
     """
+    release = releaser(emit, to_record, fold)
     label = "stdin" if path == STDIN else path  # `scan -` reads standard input
     name = os.path.basename(label)
     with open_capture(path) as fileobj:
         # a FIFO or a pipe has no position: no progress for it (tell() would raise)
         on_read = None if progress is None or not fileobj.seekable() else (lambda: progress(fileobj.tell()))
         if jobs > 1 and _worth_splitting(fileobj):
-            result = _scan_split(fileobj, label, blocklist, name, emit, to_record, redact, on_read, fold_pool)
+            result = _scan_split(fileobj, label, blocklist, name, release, redact, on_read, fold_pool)
         else:
-            result = _scan_here(fileobj, label, blocklist, name, emit, to_record, redact, on_read, fold_pool)
+            result = _scan_here(fileobj, label, blocklist, name, release, redact, on_read, fold_pool)
         if on_read is not None and progress is not None:
             progress(os.fstat(fileobj.fileno()).st_size)
     return result
+
+
+def releaser(
+    emit: Callable[[dict[str, Any]], None], to_record: Callable[[Alert], dict[str, Any]], fold: Fold | None
+) -> Callable[[Alert], None]:
+    """What a scan does with each alert: ``emit(to_record(alert))``, unless ``fold`` takes it."""
+    if fold is None:
+        return lambda alert: emit(to_record(alert))
+
+    def release(alert: Alert) -> None:
+        if not fold(alert):
+            emit(to_record(alert))
+
+    return release
 
 
 def _worth_splitting(fileobj: BinaryIO) -> bool:
@@ -102,8 +123,7 @@ def _scan_here(
     path: str,
     blocklist: Blocklist,
     name: str,
-    emit: Callable[[dict[str, Any]], None],
-    to_record: Callable[[Alert], dict[str, Any]],
+    release: Callable[[Alert], None],
     redact: bool,
     on_read: Callable[[], None] | None,
     fold_pool: bool = True,
@@ -113,16 +133,16 @@ def _scan_here(
     result = ScanResult()
     try:
         for found in detections(fileobj, path, pipeline, on_read=on_read):
-            emit(to_record(Alert(found, name)))
+            release(Alert(found, name))
     except CaptureDamaged as e:
         result.damage = e
     except KeyboardInterrupt:
         # keep what was found: release the held alerts, then let the caller stop
         for found in pipeline.finish():
-            emit(to_record(Alert(found, name)))
+            release(Alert(found, name))
         raise
     for found in pipeline.finish():
-        emit(to_record(Alert(found, name)))
+        release(Alert(found, name))
     stats = pipeline.stats
     result.packets = stats.packets
     result.alerts = stats.alerts
@@ -136,8 +156,7 @@ def _scan_split(
     path: str,
     blocklist: Blocklist,
     name: str,
-    emit: Callable[[dict[str, Any]], None],
-    to_record: Callable[[Alert], dict[str, Any]],
+    release: Callable[[Alert], None],
     redact: bool,
     on_read: Callable[[], None] | None,
     fold_pool: bool = True,
@@ -146,7 +165,7 @@ def _scan_split(
     from poolsniff.engine.split import parallel
 
     front, damage = parallel.scan_split(
-        fileobj, path, blocklist, emit=emit, to_record=to_record, redact=redact, name=name, on_read=on_read,
+        fileobj, path, blocklist, release=release, redact=redact, name=name, on_read=on_read,
         fold_pool=fold_pool,
     )  # fmt: skip
     result = ScanResult(damage=damage)
@@ -204,12 +223,14 @@ class FileScans:
         *,
         emit: Callable[[dict[str, Any]], None],
         progress: Callable[[int], None] | None = None,
+        fold: Fold | None = None,
     ) -> ScanResult:
-        """Scan ``path``, the next of the paths; emit its alerts; return its counts."""
+        """Scan ``path``, the next of the paths; emit its alerts; return its counts (``fold``: see
+        :func:`scan_file`; a file a pool process scans comes back as records, every one emitted)."""
         if self._pool is None or self._next >= len(self.paths) or path != self.paths[self._next]:
             return scan_file(
                 path, self.blocklist, emit=emit, to_record=self.to_record, redact=self.redact,
-                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool,
+                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool, fold=fold,
             )  # fmt: skip
         index = self._next
         self._next += 1

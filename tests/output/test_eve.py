@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from poolsniff.detect import signatures as sigs
-from poolsniff.model import Alert, Detection, FlowKey, Role
-from poolsniff.output.eve import to_eve
-from poolsniff.output.evefields import format_ts
+from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Role
+from poolsniff.output.eve import suppression_facts, to_eve
+from poolsniff.output.evefields import format_ts, host_of, pool_of, record_ts, signature_of
 from poolsniff.output.eventid import event_id_of, stamp
 
 communityid = pytest.importorskip("communityid")
@@ -71,3 +73,35 @@ def test_live_records_carry_in_iface() -> None:
     alert = _alert(True)
     rec = to_eve(Alert(alert.detection, "eth0", live=True))
     assert rec["in_iface"] == "eth0" and "pcap_filename" not in rec
+
+
+_IPS = st.sampled_from(["192.0.2.10", "198.51.100.10", "2001:db8::1", "10.0.0.1"])
+_VALUES = st.sampled_from(["", "xmr.pool.example", "pool.example:3333", "ünï.example"])
+_HIT_KEYS = st.sampled_from(["blocklist", "pool", "pool_host"])
+
+
+@st.composite
+def _any_alert(draw: st.DrawFn) -> Alert:
+    """An alert with whatever may decide its pool: pool_host/pool evidence (empty too), several list hits."""
+    key = FlowKey(draw(_IPS), draw(st.integers(1, 65535)), draw(_IPS), draw(st.integers(1, 65535)), 6)
+    sig = draw(st.sampled_from([*sigs.MINER.values(), *sigs.POOL.values(), sigs.BEHAVIOUR]))
+    ts = draw(st.integers(-(10**6), 2**64))
+    det = Detection(ts, key, sig, draw(st.sampled_from(list(Role))), draw(st.booleans()))
+    det.evidence.update(draw(st.dictionaries(st.sampled_from(["pool", "pool_host", "software"]), _VALUES)))
+    det.hits.extend(draw(st.lists(st.dictionaries(_HIT_KEYS, _VALUES), max_size=3)))
+    return Alert(det, "x.pcap", live=draw(st.booleans()))
+
+
+@given(_any_alert())
+def test_suppression_facts_are_what_suppression_reads_from_the_record(alert: Alert) -> None:
+    record = to_eve(alert)
+    key, ts_us, signature = suppression_facts(alert) or pytest.fail("an alert has facts")
+    assert key == (host_of(record), pool_of(record), signature_of(record)[0])
+    assert ts_us == record_ts(record)
+    assert signature == signature_of(record)
+
+
+def test_a_flow_record_has_no_suppression_facts() -> None:
+    key = FlowKey("192.0.2.10", 50312, "198.51.100.10", 3333, 6)
+    summary = FlowSummary(FlowEnd(5, key, True, 1), (Role.MINER,), True)
+    assert suppression_facts(Alert(summary, "x.pcap")) is None

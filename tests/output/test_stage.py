@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from poolsniff.detect import signatures as sigs
 from poolsniff.errors import ConfigError, OutputError
+from poolsniff.model import Alert, Detection, FlowKey, Role
+from poolsniff.output.eve import to_eve
 from poolsniff.output.evefields import suppressed_count
 from poolsniff.output.stage import Outputs, open_outputs
+from poolsniff.output.suppress import Suppressor
 
-from ..factories_eve import eve
+from ..factories_eve import T0, eve
 from .test_metrics import parse
 
 Record = dict[str, Any]
@@ -157,3 +163,44 @@ def test_syslog_and_metrics_together(tmp_path: Path) -> None:
     assert sum(got["poolsniff_alerts_total"].values()) == 10
     assert got["poolsniff_alerts_suppressed_total"][()] == 10 - len(primary.records)
     assert got["poolsniff_blocklist_age_seconds"][()] > 0
+
+
+@st.composite
+def _alerts(draw: st.DrawFn) -> list[Alert]:
+    """Alerts of a few hosts, pools and signatures at times that go mostly forward."""
+    out: list[Alert] = []
+    ts = T0 * 1_000_000
+    for _ in range(draw(st.integers(0, 40))):
+        ts += draw(st.integers(-5_000_000, 400_000_000))
+        host = draw(st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::3"]))
+        key = FlowKey(host, draw(st.integers(1024, 1030)), "198.51.100.7", 3333, 6)
+        sig = draw(st.sampled_from([sigs.MINER["stratum"], sigs.MINER["getwork"], sigs.POOL["stratum"]]))
+        det = Detection(ts, key, sig, Role.MINER, draw(st.booleans()))
+        pool = draw(st.sampled_from(["", "a.pool.example", "b.pool.example"]))
+        if pool:
+            det.evidence["pool_host"] = pool
+        out.append(Alert(det, "x.pcap"))
+    return out
+
+
+@given(alerts=_alerts(), window=st.sampled_from([0, 60, 600, 3600]), max_keys=st.integers(1, 4))
+def test_folding_before_the_record_is_made_writes_what_writing_every_record_does(
+    alerts: list[Alert], window: int, max_keys: int
+) -> None:
+    def stage() -> tuple[Outputs, ListWriter]:
+        primary = ListWriter()
+        return Outputs(primary, suppressor=Suppressor(window, max_keys=max_keys) if window else None), primary
+
+    every, every_out = stage()
+    folding, folding_out = stage()
+    for alert in alerts:
+        every.write(to_eve(alert))
+        if not folding.fold(alert):
+            folding.write(to_eve(alert))
+    every.close()
+    folding.close()
+    assert folding_out.records == every_out.records
+    assert folding.counters.alerts == every.counters.alerts
+    assert folding.counters.written == every.counters.written
+    assert folding.counters.suppressed == every.counters.suppressed
+    assert sum(folding.counters.alerts.values()) == len(alerts)

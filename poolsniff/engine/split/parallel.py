@@ -22,8 +22,8 @@ their segments along; the back reads those that only advance a shape in C (``wal
 the one-process walk does. Once a flow has no shadow left, nothing in the front reads its
 segments, and the front's prefilter appends them to the items itself (a ``fast`` entry with the
 item list, in C), with no packet object and no Python call per segment. The back sends its
-released detections back as tuples of plain values (``records``); the front makes their EVE records
-(``to_record``) and writes them, which balances the two processes on traffic with many alerts.
+released detections back as tuples of plain values (``records``); the front makes alerts of them
+and hands them to the output (``release``), which balances the two processes when alerts are many.
 Messages are pickled lists over two pipes (``channel``); the front never blocks on a full pipe
 without reading the other.
 """
@@ -70,7 +70,6 @@ Item = tuple[Any, ...]
 WireUnread = tuple[bytes, int, int, int]
 """A direction's bytes ahead that nobody reads, back to front: its raw key, the flow id, the first
 sequence number and the length (0: none any more)."""
-Record = dict[str, Any]
 
 
 def available() -> bool:
@@ -205,22 +204,15 @@ def _speaks_json(payload: bytes) -> bool:
 class Front(Tracker):
     """The prefilter's engine in the front process: decode and track, items out, alerts in."""
 
-    def __init__(
-        self,
-        channel: Channel,
-        emit: Callable[[Record], None],
-        to_record: Callable[[Alert], Record],
-        name: str,
-    ) -> None:
-        """Send items over ``channel``; make records (``to_record``, capture ``name``) of the detections
-        that come back and hand them to ``emit``."""
-        self.to_record = to_record
+    def __init__(self, channel: Channel, release: Callable[[Alert], None], name: str) -> None:
+        """Send items over ``channel``; hand the detections that come back, as alerts of capture
+        ``name``, to ``release`` (which makes their records and writes them)."""
+        self.release = release
         self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder))
         self.recorder.fast = self.flows.fast
         self.channel = channel
-        self.emit = emit
         self.report: dict[str, Any] | None = None
         self._sent_at = 0
 
@@ -274,7 +266,7 @@ class Front(Tracker):
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
             for values in records:
-                self.emit(self.to_record(Alert(rebuilt(values), self.name)))
+                self.release(Alert(rebuilt(values), self.name))
             if report is not None:
                 self.report = report
 
@@ -397,8 +389,7 @@ def scan_split(
     path: str,
     blocklist: Blocklist,
     *,
-    emit: Callable[[Record], None],
-    to_record: Callable[[Alert], Record],
+    release: Callable[[Alert], None],
     redact: bool,
     name: str,
     on_read: Callable[[], None] | None,
@@ -422,7 +413,7 @@ def scan_split(
     proc.start()
     os.close(a2b_r)
     os.close(b2a_w)
-    front = Front(Channel(b2a_r, a2b_w, patient=False), emit, to_record, name)
+    front = Front(Channel(b2a_r, a2b_w, patient=False), release, name)
     front.flows.dns_names = blocklist.wire_names()  # the back would make nothing of these queries
     damage: CaptureDamaged | None = None
     try:
