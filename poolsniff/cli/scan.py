@@ -181,9 +181,9 @@ def _scan_one(
             for confirmed in prober.ready():
                 stage.write(confirmed)
 
-    # a prober confirms the alerts it is offered: it sees every one, so none is folded before
-    fold = stage.fold if prober is None else None
-    return scans.scan(path, emit=emit, progress=progress, fold=fold)
+    # a prober is offered every record: none is taken the short way past it
+    take = stage.take if prober is None else None
+    return scans.scan(path, emit=emit, progress=progress, take=take)
 
 
 def _stats(total: ScanResult, stage: Outputs, seconds: float) -> dict[str, Any]:

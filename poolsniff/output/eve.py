@@ -50,17 +50,14 @@ SuppressionFacts = tuple[tuple[str, str, int], int, tuple[int, str]]
 """``((host, pool, signature_id), capture time in µs, (signature_id, signature))``."""
 
 
-def suppression_facts(alert: Alert) -> SuppressionFacts | None:
-    """What suppression and the alert counters read from ``to_eve(alert)``, without making it.
+def suppression_facts(det: Detection) -> SuppressionFacts:
+    """What suppression and the alert counters read from the alert record of ``det``, without making it.
 
-    The same values as ``evefields.host_of``, ``pool_of``, ``record_ts`` and ``signature_of``
-    give for the record (a test holds the two to each other); None for a flow record, which is
-    not suppressed. The output stage folds most alerts of a busy miner into a count with
-    these alone, and makes the record only of those it writes (``Outputs.fold``).
+    The same values as ``evefields.host_of``, ``pool_of``, ``record_ts`` and ``signature_of`` give
+    for the record (a test holds the two to each other). The output stage folds most alerts of a
+    busy miner into a count with these alone, and makes the record only of those it writes
+    (``Outputs.take``).
     """
-    det = alert.detection
-    if isinstance(det, FlowSummary):
-        return None
     sig = det.signature
     src_ip, _, dst_ip, dport = _oriented(det)
     pool = _first(det, "pool_host") or _first(det, "pool") or endpoint(dst_ip, dport)

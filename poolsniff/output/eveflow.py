@@ -124,18 +124,27 @@ def flow_texts(record: dict[str, Any]) -> tuple[str, str] | None:
     for number in (flow_id, sport, dport, pkts_c, pkts_s, bytes_c, bytes_s, age):
         if type(number) is not int:  # a bool or a float is written otherwise
             return None
-    source_key, has_app = shape
-    try:  # encode_basestring: a TypeError for anything but a str
-        ts, kind = encode_basestring(record["timestamp"]), encode_basestring(record["event_type"])
-        source = encode_basestring(record[source_key])
-        src, dest = encode_basestring(record["src_ip"]), encode_basestring(record["dest_ip"])
-        proto, cid = encode_basestring(record["proto"]), encode_basestring(record["community_id"])
-        app = f'"app_proto":{encode_basestring(record["app_proto"])},' if has_app else ""
-        start, end = encode_basestring(flow["start"]), encode_basestring(flow["end"])
-        state, reason = encode_basestring(flow["state"]), encode_basestring(flow["reason"])
-        bits = ",".join([encode_basestring(bit) for bit in metadata["flowbits"]])
-    except TypeError:
+    try:
+        return known_texts(record, *shape)
+    except TypeError:  # encode_basestring: a TypeError for anything but a str
         return None
+
+
+def known_texts(record: dict[str, Any], source_key: str, has_app: bool) -> tuple[str, str]:
+    """:func:`flow_texts` of a record known to have the shape :func:`flow_record` makes (``source_key``
+    its source's key, ``has_app`` whether it has an ``app_proto``), without looking first."""
+    flow, metadata = record["flow"], record["metadata"]
+    flow_id, sport, dport = record["flow_id"], record["src_port"], record["dest_port"]
+    pkts_c, pkts_s = flow["pkts_toserver"], flow["pkts_toclient"]
+    bytes_c, bytes_s, age = flow["bytes_toserver"], flow["bytes_toclient"], flow["age"]
+    ts, kind = encode_basestring(record["timestamp"]), encode_basestring(record["event_type"])
+    source = encode_basestring(record[source_key])
+    src, dest = encode_basestring(record["src_ip"]), encode_basestring(record["dest_ip"])
+    proto, cid = encode_basestring(record["proto"]), encode_basestring(record["community_id"])
+    app = f'"app_proto":{encode_basestring(record["app_proto"])},' if has_app else ""
+    start, end = encode_basestring(flow["start"]), encode_basestring(flow["end"])
+    state, reason = encode_basestring(flow["state"]), encode_basestring(flow["reason"])
+    bits = ",".join([encode_basestring(bit) for bit in metadata["flowbits"]])
     iface = f'"in_iface":{source},' if source_key == "in_iface" else ""
     pcap = f'"pcap_filename":{source},' if source_key == "pcap_filename" else ""
     canonical = (

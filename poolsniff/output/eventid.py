@@ -32,7 +32,8 @@ import hashlib
 import json
 from typing import Any, Final
 
-from poolsniff.output.eveflow import ID_END, flow_texts
+from poolsniff.model import FlowSummary
+from poolsniff.output.eveflow import ID_END, flow_record, flow_texts, known_texts
 from poolsniff.output.interface import encode
 
 Record = dict[str, Any]
@@ -59,7 +60,19 @@ def stamped_text(record: Record) -> str:
     texts = flow_texts(record)
     if texts is None:
         return encode(ensure_id(record))
-    canonical, line_head = texts
+    return _stamped(record, *texts)
+
+
+def stamped_flow(summary: FlowSummary, source_name: str, live: bool = False) -> tuple[Record, str]:
+    """The flow record of ``summary`` stamped with its id, and its line: ``stamped_text`` of
+    ``flow_record(summary, source_name, live)``, without reading back the shape it was just made in."""
+    record = flow_record(summary, source_name, live)
+    texts = known_texts(record, "in_iface" if live else "pcap_filename", bool(summary.app_proto))
+    return record, _stamped(record, *texts)
+
+
+def _stamped(record: Record, canonical: str, line_head: str) -> str:
+    """Stamp a flow record whose texts are ``canonical`` and ``line_head``; return its line."""
     ident = _digest(canonical)
     record["metadata"] = {**record["metadata"], "flowvars": [{KEY: ident}]}
     return line_head + ident + ID_END

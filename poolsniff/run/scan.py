@@ -30,8 +30,8 @@ from poolsniff.sources.pcap import STDIN, open_capture
 
 SPLIT_MIN_BYTES = 16 << 20
 """Smallest capture that ``jobs`` of 2 or more splits over two processes."""
-Fold = Callable[[Alert], bool]
-"""Takes an alert before a record is made of it (True) or leaves it to be written (``Outputs.fold``)."""
+Take = Callable[[Alert], bool]
+"""Writes or folds an alert itself (True), or leaves it to ``emit(to_record(alert))`` (``Outputs.take``)."""
 POOL_MIN_BYTES = 4 << 20
 """Least total size of several captures for which a pool of processes is started: starting one
 costs ~0.1 s, more than a single process takes over a few MB (the 13 demo captures: 0.24 s in one
@@ -67,12 +67,12 @@ def scan_file(
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
     fold_pool: bool = True,
-    fold: Fold | None = None,
+    take: Take | None = None,
 ) -> ScanResult:
     """Scan one capture; call ``emit`` with each alert record; return the counts.
 
-    ``fold``: the output stage's suppression shortcut (``Outputs.fold``): an alert it takes (True)
-    is neither made a record nor emitted.
+    ``take``: the output stage's short way (``Outputs.take``): an alert it takes (True) is not made a
+    record here, nor emitted.
 
     ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
     alert (``Pipeline``); False keeps both alerts.
@@ -80,7 +80,7 @@ def scan_file(
     With ``jobs`` of 2 or more, a regular file of ``SPLIT_MIN_BYTES`` or more is scanned by
     two processes (``poolsniff.engine.split.parallel``); the alerts and their order are the same.
     """
-    release = releaser(emit, to_record, fold)
+    release = releaser(emit, to_record, take)
     label = "stdin" if path == STDIN else path  # `scan -` reads standard input
     name = os.path.basename(label)
     with open_capture(path) as fileobj:
@@ -96,14 +96,14 @@ def scan_file(
 
 
 def releaser(
-    emit: Callable[[dict[str, Any]], None], to_record: Callable[[Alert], dict[str, Any]], fold: Fold | None
+    emit: Callable[[dict[str, Any]], None], to_record: Callable[[Alert], dict[str, Any]], take: Take | None
 ) -> Callable[[Alert], None]:
-    """What a scan does with each alert: ``emit(to_record(alert))``, unless ``fold`` takes it."""
-    if fold is None:
+    """What a scan does with each alert: ``emit(to_record(alert))``, unless ``take`` takes it."""
+    if take is None:
         return lambda alert: emit(to_record(alert))
 
     def release(alert: Alert) -> None:
-        if not fold(alert):
+        if not take(alert):
             emit(to_record(alert))
 
     return release
@@ -223,14 +223,14 @@ class FileScans:
         *,
         emit: Callable[[dict[str, Any]], None],
         progress: Callable[[int], None] | None = None,
-        fold: Fold | None = None,
+        take: Take | None = None,
     ) -> ScanResult:
-        """Scan ``path``, the next of the paths; emit its alerts; return its counts (``fold``: see
+        """Scan ``path``, the next of the paths; emit its alerts; return its counts (``take``: see
         :func:`scan_file`; a file a pool process scans comes back as records, every one emitted)."""
         if self._pool is None or self._next >= len(self.paths) or path != self.paths[self._next]:
             return scan_file(
                 path, self.blocklist, emit=emit, to_record=self.to_record, redact=self.redact,
-                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool, fold=fold,
+                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool, take=take,
             )  # fmt: skip
         index = self._next
         self._next += 1

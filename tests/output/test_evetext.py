@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from poolsniff.model import Alert, FlowEnd, FlowKey, FlowSummary, Role
 from poolsniff.output.eve import to_eve
 from poolsniff.output.eveflow import flow_record, flow_texts
-from poolsniff.output.eventid import stamp, stamped_text
+from poolsniff.output.eventid import stamp, stamped_flow, stamped_text
 from poolsniff.output.evestats import RunCounts, stats_record
 
 from ..factories_eve import eve
@@ -55,6 +55,16 @@ def test_a_flow_record_is_written_as_json_writes_it(made: tuple[FlowSummary, str
     ident, line = reference(record)
     assert stamped_text(record) == line
     assert record["metadata"]["flowvars"] == [{"event_id": ident}]
+
+
+@given(summaries())
+def test_a_flow_record_stamped_as_it_is_made_is_the_one_stamped_when_written(
+    made: tuple[FlowSummary, str, bool],
+) -> None:
+    summary, source, live = made
+    record = flow_record(summary, source, live)
+    line = stamped_text(record)
+    assert stamped_flow(summary, source, live) == (record, line)
 
 
 def test_every_other_record_is_written_as_json_writes_it() -> None:

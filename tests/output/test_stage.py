@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from poolsniff.detect import signatures as sigs
 from poolsniff.errors import ConfigError, OutputError
-from poolsniff.model import Alert, Detection, FlowKey, Role
+from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Role
 from poolsniff.output.eve import to_eve
 from poolsniff.output.evefields import suppressed_count
 from poolsniff.output.stage import Outputs, open_outputs
@@ -167,40 +167,75 @@ def test_syslog_and_metrics_together(tmp_path: Path) -> None:
 
 @st.composite
 def _alerts(draw: st.DrawFn) -> list[Alert]:
-    """Alerts of a few hosts, pools and signatures at times that go mostly forward."""
+    """Alerts of a few hosts, pools and signatures at times that go mostly forward, and the records of
+    alerted flows that end."""
     out: list[Alert] = []
     ts = T0 * 1_000_000
     for _ in range(draw(st.integers(0, 40))):
         ts += draw(st.integers(-5_000_000, 400_000_000))
-        host = draw(st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::3"]))
+        host = draw(st.sampled_from(["192.0.2.1", "2001:db8::3"]))
         key = FlowKey(host, draw(st.integers(1024, 1030)), "198.51.100.7", 3333, 6)
-        sig = draw(st.sampled_from([sigs.MINER["stratum"], sigs.MINER["getwork"], sigs.POOL["stratum"]]))
+        if draw(st.integers(0, 3)) == 0:
+            ended = FlowEnd(ts, key, True, ts - 10**6, (3, 2, 300, 200), "timeout", True)
+            app_proto = draw(st.sampled_from(["", "stratum"]))
+            live = draw(st.booleans())
+            out.append(Alert(FlowSummary(ended, (Role.MINER,), True, app_proto), "x", live=live))
+            continue
+        sig = draw(st.sampled_from([sigs.MINER["stratum"], sigs.POOL["stratum"]]))
         det = Detection(ts, key, sig, Role.MINER, draw(st.booleans()))
-        pool = draw(st.sampled_from(["", "a.pool.example", "b.pool.example"]))
+        pool = draw(st.sampled_from(["", "a.pool.example"]))
         if pool:
             det.evidence["pool_host"] = pool
-        out.append(Alert(det, "x.pcap"))
+        out.append(Alert(det, "x.pcap", live=draw(st.booleans())))
     return out
 
 
+class TextWriter(ListWriter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str | None] = []
+
+    def write(self, record: Record, text: str | None = None) -> None:
+        super().write(record, text)
+        self.lines.append(text)
+
+
 @given(alerts=_alerts(), window=st.sampled_from([0, 60, 600, 3600]), max_keys=st.integers(1, 4))
-def test_folding_before_the_record_is_made_writes_what_writing_every_record_does(
+def test_taking_alerts_the_short_way_writes_what_writing_every_record_does(
     alerts: list[Alert], window: int, max_keys: int
 ) -> None:
-    def stage() -> tuple[Outputs, ListWriter]:
-        primary = ListWriter()
+    def stage() -> tuple[Outputs, TextWriter]:
+        primary = TextWriter()
         return Outputs(primary, suppressor=Suppressor(window, max_keys=max_keys) if window else None), primary
 
     every, every_out = stage()
-    folding, folding_out = stage()
+    taking, taking_out = stage()
     for alert in alerts:
         every.write(to_eve(alert))
-        if not folding.fold(alert):
-            folding.write(to_eve(alert))
+        if not taking.take(alert):
+            taking.write(to_eve(alert))
     every.close()
-    folding.close()
-    assert folding_out.records == every_out.records
-    assert folding.counters.alerts == every.counters.alerts
-    assert folding.counters.written == every.counters.written
-    assert folding.counters.suppressed == every.counters.suppressed
-    assert sum(folding.counters.alerts.values()) == len(alerts)
+    taking.close()
+    assert taking_out.records == every_out.records
+    assert taking_out.lines == every_out.lines
+    assert taking.counters.alerts == every.counters.alerts
+    assert taking.counters.written == every.counters.written
+    assert taking.counters.suppressed == every.counters.suppressed
+    assert sum(taking.counters.alerts.values()) == sum(isinstance(a.detection, Detection) for a in alerts)
+
+
+def test_a_flow_record_taken_the_short_way_moves_the_clock_as_written_ones_do() -> None:
+    key = FlowKey("192.0.2.1", 1024, "198.51.100.7", 3333, 6)
+    t = T0 * 1_000_000
+    sig = sigs.MINER["stratum"]
+    first, repeat = (Alert(Detection(t + d, key, sig, Role.MINER, True), "x") for d in (0, 10**6))
+    ended = FlowEnd(t + 700 * 10**6, key, True, t, (1, 1, 1, 1))
+    flow_end = Alert(FlowSummary(ended, (Role.MINER,), True), "x")
+    primary = TextWriter()
+    stage = Outputs(primary, suppressor=Suppressor(600))
+    for alert in (first, repeat, flow_end):
+        if not stage.take(alert):
+            stage.write(to_eve(alert))
+    # the repeat, held in its window, is written late when the flow's end says ten minutes have passed
+    assert [r["event_type"] for r in primary.records] == ["alert", "alert", "flow"]
+    assert primary.records[1]["timestamp"] == to_eve(repeat)["timestamp"]
