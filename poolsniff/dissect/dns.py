@@ -33,8 +33,6 @@ import struct
 from functools import lru_cache
 from typing import Final, NamedTuple
 
-import dpkt
-
 HEADER_LEN: Final = 12
 """DNS header: id, flags, qdcount, ancount, nscount, arcount (RFC 1035 §4.1.1)."""
 
@@ -84,13 +82,13 @@ RRTYPE_NAMES: Final[dict[int, str]] = {
 }
 """Mnemonics for common resource record types (IANA "DNS Parameters" registry)."""
 
-PARSE_ERRORS: Final = (dpkt.Error, struct.error, UnicodeDecodeError, ValueError)
+PARSE_ERRORS: Final = (struct.error, UnicodeDecodeError, ValueError)
 """What reading a malformed message can raise, found by fuzzing (tests/dissect/test_dns.py).
 
-``dpkt.Error`` covers ``UnpackError`` (bad label type, pointer loop, name over 255
-bytes) and ``NeedData`` (name runs off the end); ``struct.error`` comes from a
-pointer or a fixed field cut short; ``UnicodeDecodeError`` from labels that are not
-UTF-8 (dpkt decodes names as UTF-8); ``ValueError`` from this module's own checks.
+``ValueError`` from this module's own checks, and from dpkt's ``UnpackError`` (bad label type,
+pointer loop, name over 255 bytes) and ``NeedData`` (name runs off the end), which ``_read_name``
+turns into it; ``struct.error`` comes from a pointer or a fixed field cut short;
+``UnicodeDecodeError`` from labels that are not UTF-8 (dpkt decodes names as UTF-8).
 """
 
 
@@ -292,7 +290,14 @@ def _common_rdata(buf: bytes, rrtype: int, start: int, end: int) -> str | None:
 
 
 def _read_name(buf: bytes, off: int) -> tuple[str, int]:
-    name, end = dpkt.dns.unpack_name(buf, off)
+    # dpkt is imported by the first name read, not at start-up: its package imports all of its 70
+    # protocol modules (30 ms, a quarter of a scan's start), and many scans read no DNS at all
+    import dpkt
+
+    try:
+        name, end = dpkt.dns.unpack_name(buf, off)
+    except dpkt.Error as e:
+        raise ValueError(f"bad name: {type(e).__name__}") from e
     return normalize_name(name), end
 
 

@@ -78,9 +78,11 @@ EXPECTED = PCAPS / "benign-mix.pcapng.expected.jsonl"
          NEVER_AT_START | {"poolsniff.run.scan", "poolsniff.engine.pipeline", "dpkt"}, {"click"}),
         (["scan", "-q", str(BENIGN)], NEVER_AT_START | REPORTS,
          {"poolsniff.run.scan", "poolsniff.engine.pipeline"}),
+        (["scan", "-q", "-o", "{tmp}/a.json", str(PCAPS / "getwork-http.pcap")], NEVER_AT_START | {"dpkt"},
+         {"poolsniff.run.scan", "poolsniff.dissect.dns"}),  # no DNS in it: dpkt waits for a name to read
         (["report", "-q", "-o", "{tmp}/r.txt", str(EXPECTED)], NEVER_AT_START, {"poolsniff.report.summary"}),
     ],
-    ids=["version", "scan-help", "scan", "report"],
+    ids=["version", "scan-help", "scan", "scan-no-dns", "report"],
 )  # fmt: skip
 def test_a_command_imports_only_what_it_uses(
     tmp_path: Path, args: list[str], absent: set[str], present: set[str]
