@@ -296,8 +296,8 @@ def _read_name(buf: bytes, off: int) -> tuple[str, int]:
 
     try:
         name, end = dpkt.dns.unpack_name(buf, off)
-    except dpkt.Error as e:
-        raise ValueError(f"bad name: {type(e).__name__}") from e
+    except dpkt.Error:  # no "as": that name would hold the frame that holds it, a cycle per bad name
+        raise ValueError("a name dpkt cannot read") from None
     return normalize_name(name), end
 
 

@@ -62,6 +62,7 @@ def test_a_capture_settles_the_collector_before_it_opens_anything(lists: Blockli
 
 COUNT_CYCLES = """
 import gc, sys
+import dpkt  # the first DNS name imports it, and its classes leave garbage once: not the scan's cycles
 from poolsniff.intel.lists import load_shipped
 from poolsniff.output.eve import to_eve
 from poolsniff.run.scan import FileScans
