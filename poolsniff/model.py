@@ -69,18 +69,20 @@ class Role(IntEnum):
 
 
 @dataclass_transform(frozen_default=True)
-def _event(cls: type[_T]) -> type[_T]:
-    """An event class: a slotted dataclass, read-only to the type checker but not frozen at run time.
+def _readonly(cls: type[_T]) -> type[_T]:
+    """A value class made in bulk: a slotted dataclass, read-only to the type checker but not frozen at
+    run time.
 
     Events are made for every message a dissector reads (a DNS answer, a Stratum line, an HTTP
-    head). A frozen dataclass sets each field through ``object.__setattr__`` on the way in: 3.6 us
-    to make a DnsMessage, against 0.8 us for this one. mypy still refuses any assignment to an event's
-    field (``frozen_default``); its hash is still that of its fields (``unsafe_hash``), as a frozen one's.
+    head), and a split scan's front makes an ``Alert`` (and a ``FlowSummary``) of every detection the
+    back sends. A frozen dataclass sets each field through ``object.__setattr__`` on the way in: 3.6 us
+    to make a DnsMessage, against 0.8 us for this one. mypy still refuses any assignment to a field
+    (``frozen_default``); the hash is still that of the fields (``unsafe_hash``), as a frozen one's.
     """
     return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
-@_event
+@_readonly
 class Event:
     """Something a dissector saw in a flow at a point in time."""
 
@@ -90,12 +92,12 @@ class Event:
     """True when the client of the flow sent the message."""
 
 
-@_event
+@_readonly
 class FlowStart(Event):
     """The first packet of a TCP flow (its SYN, or the first packet seen of a flow joined mid-session)."""
 
 
-@_event
+@_readonly
 class FlowEnd(Event):
     """A flow closed (FIN from both sides or RST), was evicted, or the input ended."""
 
@@ -110,7 +112,7 @@ class FlowEnd(Event):
     """Both sides sent a FIN, or one sent a RST."""
 
 
-@_event
+@_readonly
 class DnsMessage(Event):
     """A DNS query or response (over UDP or TCP)."""
 
@@ -125,7 +127,7 @@ class DnsMessage(Event):
     """(rrname, rrtype, rdata, ttl) for A/AAAA/CNAME answers."""
 
 
-@_event
+@_readonly
 class JsonMessage(Event):
     """One JSON value parsed from a newline-delimited TCP stream or an HTTP body."""
 
@@ -134,7 +136,7 @@ class JsonMessage(Event):
     http: HttpMessage | None = None
 
 
-@_event
+@_readonly
 class HttpMessage(Event):
     """An HTTP/1.x request or response head (and a short body, when present)."""
 
@@ -147,7 +149,7 @@ class HttpMessage(Event):
     body: bytes = b""
 
 
-@_event
+@_readonly
 class TlsClientHello(Event):
     """A TLS ClientHello; ``sni`` is the server_name extension, if any."""
 
@@ -162,7 +164,7 @@ class TlsClientHello(Event):
     """The miner build whose recorded ClientHello has this JA4 (``tlsfp.KNOWN_MINERS``), if any."""
 
 
-@_event
+@_readonly
 class TlsServerHello(Event):
     """A TLS ServerHello, with its JA3S fingerprint (``tlsfp``)."""
 
@@ -171,7 +173,7 @@ class TlsServerHello(Event):
     ja3s_hash: str = ""
 
 
-@_event
+@_readonly
 class TunnelOpen(Event):
     """A tunnel prefix at the start of a TCP direction: SOCKS, HTTP CONNECT, PROXY protocol, WebSocket."""
 
@@ -186,7 +188,7 @@ class TunnelOpen(Event):
     """PROXY protocol: the original client, ``ip:port``."""
 
 
-@_event
+@_readonly
 class TlsRecords(Event):
     """The record headers of a TLS session so far (``dissect/shape``): sizes and times, no payload."""
 
@@ -201,7 +203,7 @@ class TlsRecords(Event):
     ja4: str = ""
 
 
-@_event
+@_readonly
 class TcpMessages(Event):
     """The messages of an opaque TCP session so far (``dissect/opaque``): sizes and times, no payload."""
 
@@ -212,7 +214,7 @@ class TcpMessages(Event):
     """When the client's first byte was seen."""
 
 
-@_event
+@_readonly
 class Sv2Handshake(Event):
     """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
 
@@ -257,7 +259,7 @@ class Detection:
     in ``evidence``."""
 
 
-@dataclass(frozen=True, slots=True)
+@_readonly
 class FlowSummary:
     """A flow that raised an alert, at its end: what its EVE ``flow`` record says."""
 
@@ -273,7 +275,7 @@ Released = Detection | FlowSummary
 """What the pipeline releases: an alert's detection, or an alerted flow that ended."""
 
 
-@dataclass(frozen=True, slots=True)
+@_readonly
 class Alert:
     """A detection (or an alerted flow that ended) ready for a sink, with its capture context."""
 

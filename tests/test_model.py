@@ -19,21 +19,26 @@ def test_flow_key_is_hashable_and_ordered_from_the_client() -> None:
 
 
 def test_events_are_read_only_to_the_type_checker(tmp_path: Path) -> None:
-    """Events are not frozen at run time (a frozen dataclass is slow to make: ``model._event``), so
-    what keeps them unchanged is mypy: an assignment to an event's field is an error."""
+    """Events, alerts and flow summaries are not frozen at run time (a frozen dataclass is slow to make:
+    ``model._readonly``), so what keeps them unchanged is mypy: an assignment to a field is an error."""
     pytest.importorskip("mypy", reason="mypy (the lint extra) is not installed")
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "from poolsniff.model import FlowKey, JsonMessage\n"
+        "from poolsniff.model import Alert, FlowEnd, FlowKey, FlowSummary, JsonMessage\n"
         "ev = JsonMessage(1, FlowKey('a', 1, 'b', 2, 6), True, {'id': 1})\n"
         "print(ev.from_client)\n"
         "ev.from_client = False\n"
+        "summary = FlowSummary(FlowEnd(1, ev.flow, True), (), True)\n"
+        "summary.app_proto = 'x'\n"
+        "alert = Alert(summary, 'x.pcap')\n"
+        "alert.live = True\n"
     )
     # in a process of its own: mypy raises the interpreter's recursion limit for good
     command = [sys.executable, "-m", "mypy", str(probe), "--cache-dir", str(tmp_path / "cache")]
     run = subprocess.run([*command, "--no-error-summary"], capture_output=True, text=True, check=False)
     out, status = run.stdout, run.returncode
-    assert status == 1 and out.count("error:") == 1 and "probe.py:4:" in out and "read-only" in out, out
+    assert status == 1 and out.count("error:") == 3 and out.count("read-only") == 3, out
+    assert all(f"probe.py:{line}:" in out for line in (4, 6, 8)), out
 
 
 def test_events_keep_the_equality_and_hash_of_their_fields() -> None:
