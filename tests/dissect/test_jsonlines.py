@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from poolsniff.dissect import jsonlines
 from poolsniff.dissect.jsonlines import MAX_BAD_LINES, MAX_LINE, JsonLines, starts_json
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.model import FlowKey
@@ -295,3 +296,36 @@ def test_starts_json_as_a_direction_decides(data: bytes, expected: bool) -> None
     direction = Direction(FlowKey("10.0.0.1", 40000, "10.0.0.2", 3333, 6), True, True, False)
     direction.segment(0, 0, data + b" " * 16)
     assert (direction.mode == Mode.JSON) is expected
+
+
+def _loads_or_error(text: str) -> Any:
+    try:
+        return ("value", json.loads(text))
+    except (ValueError, RecursionError):
+        return ("error", None)
+
+
+def _value_or_error(text: str) -> Any:
+    try:
+        return ("value", jsonlines._value(text))
+    except (ValueError, RecursionError):
+        return ("error", None)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    value=st.one_of(st.lists(JSON_VALUES, max_size=3), st.dictionaries(st.text(max_size=3), JSON_VALUES)),
+    tail=st.sampled_from(["", "x", " 1", "}", "]", ",", " {}", "\u00a0", "\t"]),
+    cut=st.integers(0, 6),
+)
+def test_a_line_is_read_as_json_loads_reads_it(value: Any, tail: str, cut: int) -> None:
+    text = json.dumps(value, separators=(",", ":"))
+    for raw in (text, text + tail, text[: max(1, len(text) - cut)], "[" + tail, "{" + tail):
+        line = raw.encode().strip().decode("utf-8", "replace")  # what JsonLines hands on: stripped bytes
+        assert _value_or_error(line) == _loads_or_error(line), line
