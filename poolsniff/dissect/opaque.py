@@ -68,10 +68,10 @@ def random_looking(payload: bytes) -> bool:
     n = len(head)
     if n < MIN_SAMPLE:
         return False
+    if n - len(head.translate(None, _PRINTABLE)) > MAX_PRINTABLE * n:
+        return False  # text (an HTTP request, a JSON line): decided without the set below
     expected = 256 * (1 - (255 / 256) ** n)
-    if len(set(head)) < MIN_DISTINCT * expected:
-        return False
-    return n - len(head.translate(None, _PRINTABLE)) <= MAX_PRINTABLE * n
+    return len(set(head)) >= MIN_DISTINCT * expected
 
 
 class MessageShape:

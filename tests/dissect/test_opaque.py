@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from poolsniff.dissect import flows as flowtable
 from poolsniff.dissect import opaque
@@ -199,3 +201,21 @@ def test_snapshots_after_a_minute_at_answers_then_every_few_messages_and_at_the_
     assert all(b - a >= opaque.REPORT_EVERY for a, b in zip(counts, counts[1:], strict=False))
     assert counts[-1] == len(steps)
     assert not shapes(session(RELAYED[:4]))  # shorter than a minute: nothing to judge
+
+
+def _random_looking_reference(payload: bytes) -> bool:
+    """The definition, checked in its first order (distinct values, then the printable share)."""
+    head = payload[:opaque.SAMPLE]
+    n = len(head)
+    if n < opaque.MIN_SAMPLE:
+        return False
+    if len(set(head)) < opaque.MIN_DISTINCT * 256 * (1 - (255 / 256) ** n):
+        return False
+    return sum(0x20 <= b < 0x7F for b in head) <= opaque.MAX_PRINTABLE * n
+
+
+@given(st.one_of(st.binary(max_size=80), st.text(max_size=80).map(str.encode), st.randoms().map(
+    lambda r: bytes(r.getrandbits(8) if r.random() < 0.8 else 0x41 for _ in range(r.randint(0, 80)))
+)))
+def test_random_looking_is_its_definition(payload: bytes) -> None:
+    assert random_looking(payload) == _random_looking_reference(payload)
