@@ -6,12 +6,14 @@ The differential tests scan the same captures twice, as programs: compiled, and 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import types
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,56 @@ def test_pure_env_wins(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(native.PURE_ENV, "1")
     assert native.why_pure(package) == f"{native.PURE_ENV} is set"
     assert native.stale(package) is None  # what the build asks: the compiled modules are current
+
+
+def _build_hook(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """``tools/hatch_build.py``, loaded with a stand-in for hatchling (a build requirement, not installed)."""
+    names = ["hatchling", "hatchling.builders", "hatchling.builders.hooks", "hatchling.builders.hooks.plugin"]
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    interface = types.ModuleType("hatchling.builders.hooks.plugin.interface")
+    interface.BuildHookInterface = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, interface.__name__, interface)
+    # the hook registers the tree's native.py under this name: undone after the test
+    monkeypatch.setitem(sys.modules, "_poolsniff_native", types.ModuleType("_poolsniff_native"))
+    spec = importlib.util.spec_from_file_location("hatch_build_under_test", ROOT / "tools" / "hatch_build.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def test_a_source_edited_while_mypyc_runs_leaves_the_build_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest names the sources that were compiled (the build's copy), not the tree's as they are
+    when it ends: an edit made meanwhile used to be taken for compiled, and every later install kept the
+    old code (found when a change measured nothing: its function still ran as before)."""
+    pytest.importorskip("mypyc", reason="mypyc (with mypy) is not installed")
+    hook = _build_hook(monkeypatch)
+    root = tmp_path / "tree"
+    skip = shutil.ignore_patterns("*.so", "__pycache__", native.MANIFEST)
+    shutil.copytree(native.PACKAGE, root / "poolsniff", ignore=skip)
+    tree = hook._native(root)
+    edited = tree.source_of("poolsniff.dissect.opaque")
+
+    def compile_while_editing(
+        command: list[str], cwd: Path, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
+        for name in (*tree.COMPILED, tree.SHARED):  # what mypyc would leave in the copy
+            built = Path(cwd) / tree.built_of(name).relative_to(root)
+            built.write_bytes(b"")
+        edited.write_text(edited.read_text() + "\n# edited while mypyc ran\n")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(hook.subprocess, "run", compile_while_editing)
+    made = hook._mypyc(root, tree)
+    manifest, place = made[-1]
+    assert place == f"poolsniff/{native.MANIFEST}"
+    assert manifest.read_text() == tree.manifest_text(manifest.parent / "poolsniff")
+    shutil.copyfile(manifest, root / "poolsniff" / native.MANIFEST)  # installed, as an editable build does
+    tree.built_of(tree.SHARED).write_bytes(b"")
+    assert tree.stale() == "the sources changed since they were compiled (`make` rebuilds them)"
 
 
 def test_the_compiled_modules_type_check_with_no_dependency_installed() -> None:

@@ -119,7 +119,9 @@ def _mypyc(root: Path, native: Any) -> list[tuple[Path, str]]:
         _say(f"mypyc did not build {', '.join(missing)}: the hot modules run as Python")
         return []
     manifest = work / native.MANIFEST
-    manifest.write_text(native.manifest_text())
+    # the copy's sources, which are what was compiled: one edited meanwhile in the tree leaves the
+    # build stale (its sources run, and the next install compiles again), not claimed compiled
+    manifest.write_text(native.manifest_text(work / "poolsniff"))
     return [*out, (manifest, f"poolsniff/{native.MANIFEST}")]
 
 
