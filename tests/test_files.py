@@ -39,13 +39,23 @@ class FifoReader:
                 self.data += f.read()
 
     def join(self) -> bytes:
-        """Stop reading (a last, empty, writer wakes the thread up) and return what was read."""
+        """Stop reading (a last, empty, writer wakes the thread up) and return what was read.
+
+        The writer opens without blocking, so it never waits for a reader that has just left: a
+        blocking open, after the thread had seen ``stopping`` and ended, waited forever (a CI run hung
+        here). ENXIO says no reader is waiting at that moment: the thread is between two writers, or
+        leaving; look again once it has had a moment."""
         self.stopping.set()
-        if self.thread.is_alive():
-            with open(self.path, "wb"):
-                pass
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
+        while self.thread.is_alive():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                self.thread.join(timeout=0.01)
+                continue
+            os.close(fd)
+            self.thread.join(timeout=30)
         return self.data
 
 
