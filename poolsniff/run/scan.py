@@ -1,7 +1,8 @@
 """Offline scan of capture files: source -> pipeline -> records (composition layer).
 
 ``scan_file`` opens a capture, streams its frames through the prefilter and a fresh
-``Pipeline`` and hands each released alert, as an EVE record, to ``emit``; with ``jobs``
+``Pipeline`` and hands each released alert, as an EVE record, to ``emit`` (unless ``take``, the
+output stage's short way, takes it first: ``Outputs.take``); with ``jobs``
 of 2 or more, a large file is scanned by two processes (``poolsniff.engine.split.parallel``) with the
 same alerts in the same order. ``FileScans`` scans a list of files in order, several at a
 time in a pool of processes, and still emits each file's alerts in the order of the files.
@@ -30,12 +31,12 @@ from poolsniff.sources.pcap import STDIN, open_capture
 
 SPLIT_MIN_BYTES = 16 << 20
 """Smallest capture that ``jobs`` of 2 or more splits over two processes."""
-Take = Callable[[Alert], bool]
-"""Writes or folds an alert itself (True), or leaves it to ``emit(to_record(alert))`` (``Outputs.take``)."""
 POOL_MIN_BYTES = 4 << 20
 """Least total size of several captures for which a pool of processes is started: starting one
 costs ~0.1 s, more than a single process takes over a few MB (the 13 demo captures: 0.24 s in one
 process, 0.34 s with a pool; the 36 MB corpus: 0.88 s in one, 0.73 s with two)."""
+Take = Callable[[Alert], bool]
+"""Writes or folds an alert itself (True), or leaves it to ``emit(to_record(alert))`` (``Outputs.take``)."""
 
 
 @dataclass
@@ -80,7 +81,7 @@ def scan_file(
     With ``jobs`` of 2 or more, a regular file of ``SPLIT_MIN_BYTES`` or more is scanned by
     two processes (``poolsniff.engine.split.parallel``); the alerts and their order are the same.
     """
-    release = releaser(emit, to_record, take)
+    release = _releaser(emit, to_record, take)
     label = "stdin" if path == STDIN else path  # `scan -` reads standard input
     name = os.path.basename(label)
     with open_capture(path) as fileobj:
@@ -95,7 +96,7 @@ def scan_file(
     return result
 
 
-def releaser(
+def _releaser(
     emit: Callable[[dict[str, Any]], None], to_record: Callable[[Alert], dict[str, Any]], take: Take | None
 ) -> Callable[[Alert], None]:
     """What a scan does with each alert: ``emit(to_record(alert))``, unless ``take`` takes it."""
