@@ -156,7 +156,7 @@ def test_a_source_edited_while_mypyc_runs_leaves_the_build_stale(
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(hook.subprocess, "run", compile_while_editing)
-    made = hook._mypyc(root, tree)
+    made = hook._mypyc(root, tree, tmp_path / "work")
     manifest, place = made[-1]
     assert place == f"poolsniff/{native.MANIFEST}"
     assert manifest.read_text() == tree.manifest_text(manifest.parent / "poolsniff")

@@ -68,11 +68,14 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         if opted_out:
             _say("POOLSNIFF_NO_EXTENSION is set: building without the C record walk and without mypyc")
             return
+        # what is built away from the tree: removed by finalize, once the wheel holds it (each install
+        # used to leave a 41 MB copy of the package behind in the temporary folder)
+        self.scratch = scratch = Path(tempfile.mkdtemp(prefix="poolsniff-build-"))
         name = "_walk" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         if version == "editable":
             target = root / "poolsniff" / "engine" / "fast" / name
         else:
-            target = Path(tempfile.mkdtemp(prefix="poolsniff-build-")) / name
+            target = scratch / name
         if not _compile(root / SOURCE, target):
             return
         if version != "editable":
@@ -82,7 +85,7 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         if keep:
             _say("the compiled modules match their sources: kept")
             return
-        for built, relative in _mypyc(root, native):
+        for built, relative in _mypyc(root, native, scratch / "mypyc"):
             if version == "editable":  # a new file, not overwritten: a running poolsniff keeps its own
                 staged = root / (relative + ".new")
                 shutil.copyfile(built, staged)
@@ -90,16 +93,22 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
             else:
                 build_data["force_include"][str(built)] = relative
 
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """The wheel is written, or the editable tree updated: remove what was built away from the tree."""
+        scratch = getattr(self, "scratch", None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-def _mypyc(root: Path, native: Any) -> list[tuple[Path, str]]:
-    """Compile ``native.COMPILED`` (``poolsniff/native.py``) in a copy of the package; [(built file, its
-    place)], with the manifest last, or [] (with a note) when mypyc is missing or fails."""
+
+def _mypyc(root: Path, native: Any, work: Path) -> list[tuple[Path, str]]:
+    """Compile ``native.COMPILED`` (``poolsniff/native.py``) in a copy of the package made in ``work``;
+    [(built file, its place)], with the manifest last, or [] (with a note) when mypyc is missing or
+    fails."""
     try:
         import mypyc  # noqa: F401  (a build requirement; its absence is not fatal)
     except ImportError:
         _say("mypyc is not installed: the hot modules run as Python")
         return []
-    work = Path(tempfile.mkdtemp(prefix="poolsniff-mypyc-"))
     skip = shutil.ignore_patterns("*.so", "__pycache__")
     shutil.copytree(root / "poolsniff", work / "poolsniff", ignore=skip)
     (work / "setup_native.py").write_text(SETUP)
