@@ -66,10 +66,10 @@ class Outputs:
     def write(self, record: Record, text: str | None = None) -> None:
         """Take one alert record: count it, suppress it or pass it on to every output (``text``:
         its encoding, unused here, since suppression may change the record first)."""
-        if record.get("event_type") != "alert":  # flow and stats records: the EVE writer only
-            if self.suppressor is not None and record.get("event_type") == "flow":
-                self._out(self.suppressor.tick(record_ts(record)))  # capture time moves on
-            self.primary.write(record, stamped_text(record))
+        kind = record.get("event_type")
+        if kind != "alert":
+            clock = record_ts(record) if kind == "flow" and self.suppressor is not None else None
+            self._other(record, stamped_text(record), clock)
             return
         self.counters.count_alert(record)
         if self.suppressor is None:
@@ -91,10 +91,7 @@ class Outputs:
         37,350 flow records and 34,459 of 37,408 alerts."""
         det = alert.detection
         if isinstance(det, FlowSummary):
-            record, text = stamped_flow(det, alert.source_name, alert.live)
-            if self.suppressor is not None:
-                self._out(self.suppressor.tick(clamp_ts(det.end.ts_us)))  # capture time moves on
-            self.primary.write(record, text)
+            self._other(*stamped_flow(det, alert.source_name, alert.live), clamp_ts(det.end.ts_us))
             return True
         if self.suppressor is None:
             return False
@@ -104,6 +101,13 @@ class Outputs:
             self.counters.count_signature(signature)
         self._out(released)
         return folded
+
+    def _other(self, record: Record, text: str, flow_end_us: int | None) -> None:
+        """A flow or stats record, stamped: the EVE writer only; a flow's end (``flow_end_us``) first
+        moves suppression's clock on."""
+        if self.suppressor is not None and flow_end_us is not None:
+            self._out(self.suppressor.tick(flow_end_us))
+        self.primary.write(record, text)
 
     def tick(self, now_us: int) -> None:
         """The capture clock says ``now_us``: write the counts of pairs quiet for a whole window."""
