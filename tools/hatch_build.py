@@ -5,6 +5,8 @@ does. Two kinds of compiled code, each optional:
 
 * ``poolsniff/engine/fast/_walk.c``, the prefilter's walk over capture records (issue 6);
   ``poolsniff.engine.fast.walk`` is the same in Python and is used where it is missing;
+* ``poolsniff/output/_flowline.c``, an alerted flow's EVE line and id (issue 12);
+  ``poolsniff.output.eveflow`` writes them in Python where it is missing;
 * the modules ``poolsniff.native.COMPILED`` (the flow table, the dissectors, the split's two halves,
   the pipeline; issue 12), compiled by mypyc from their own typed sources into one group, and the
   manifest ``poolsniff/_native.sha256`` of the sources compiled; ``poolsniff.native`` runs the
@@ -30,6 +32,8 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = "poolsniff/engine/fast/_walk.c"
+OTHERS = ("poolsniff/output/_flowline.c",)
+"""C extensions built beside the walk when it builds (each optional on its own)."""
 SETUP = """
 import sys
 from setuptools import setup
@@ -71,15 +75,10 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         # what is built away from the tree: removed by finalize, once the wheel holds it (each install
         # used to leave a 41 MB copy of the package behind in the temporary folder)
         self.scratch = scratch = Path(tempfile.mkdtemp(prefix="poolsniff-build-"))
-        name = "_walk" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-        if version == "editable":
-            target = root / "poolsniff" / "engine" / "fast" / name
-        else:
-            target = scratch / name
-        if not _compile(root / SOURCE, target):
+        if not self._extension(root, SOURCE, build_data, version):
             return
-        if version != "editable":
-            build_data["force_include"][str(target)] = f"poolsniff/engine/fast/{name}"
+        for other in OTHERS:
+            self._extension(root, other, build_data, version)
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if keep:
@@ -92,6 +91,16 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
                 os.replace(staged, root / relative)
             else:
                 build_data["force_include"][str(built)] = relative
+
+    def _extension(self, root: Path, source: str, build_data: dict[str, Any], version: str) -> bool:
+        """Compile ``source`` (a C file of the package) beside it, or into the wheel; False if it failed."""
+        place = Path(source).with_name(Path(source).stem + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+        target = root / place if version == "editable" else self.scratch / place.name
+        if not _compile(root / source, target):
+            return False
+        if version != "editable":
+            build_data["force_include"][str(target)] = place.as_posix()
+        return True
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         """The wheel is written, or the editable tree updated: remove what was built away from the tree."""
@@ -159,7 +168,7 @@ def _compile(source: Path, target: Path) -> bool:
     command = [*cc, *FLAGS, f"-I{include}", str(source), "-o", str(target)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        _say(f"compiling {source.name} failed: using the pure-Python record walk\n{done.stderr}")
+        _say(f"compiling {source.name} failed: its Python reference runs instead\n{done.stderr}")
         return False
     return True
 

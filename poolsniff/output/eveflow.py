@@ -28,12 +28,21 @@ goes the general way (:mod:`poolsniff.output.eventid`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, Final
 
 from poolsniff.model import FlowSummary
 from poolsniff.output.evefields import format_ts
 from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
+
+_line: Callable[..., tuple[int, str, str, str, str, str] | None] | None
+try:  # the line and id in C, when the extension was built at install time
+    from poolsniff.output._flowline import line as _c_line
+except ImportError:  # pragma: no cover - depends on the build
+    _line = None
+else:
+    _line = _c_line
 
 FLOWBIT_PREFIX: Final = "poolsniff."
 MINER_IS_SERVER: Final = FLOWBIT_PREFIX + "miner_is_server"
@@ -52,12 +61,49 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
     """The EVE ``flow`` record of an alerted flow that ended (keys in Suricata's order)."""
     end = summary.end
     key = end.flow
+    cid = community_id(key.client_ip, key.server_ip, key.proto, key.client_port, key.server_port)
+    made = (flow_id(key), cid, format_ts(end.start_us), format_ts(end.ts_us))
+    return _record(summary, source_name, live, made, flowbits(summary))  # its id comes when written
+
+
+def stamped_line(
+    summary: FlowSummary, source_name: str, live: bool = False
+) -> tuple[dict[str, Any], str] | None:
+    """The flow record of ``summary`` stamped with its id, and its line, made in C (``_flowline.c``);
+    None where that module is not built or the record is not one it writes (the Python way then:
+    :func:`flow_record`, then :func:`known_texts`, the reference it is tested against)."""
+    if _line is None:
+        return None
+    end = summary.end
+    key = end.flow
+    proto = key.proto
+    bits = flowbits(summary)
+    pkts_c, pkts_s, bytes_c, bytes_s = end.counts
+    made = _line(
+        key.client_ip, key.client_port, key.server_ip, key.server_port, proto,
+        PROTO_NAMES.get(proto, str(proto)), end.start_us, end.ts_us, pkts_c, pkts_s, bytes_c, bytes_s,
+        end.closed, end.reason, summary.app_proto, tuple(bits), source_name, live,
+    )  # fmt: skip
+    if made is None:
+        return None
+    fid, cid, started, ended, ident, line = made
+    record = _record(summary, source_name, live, (fid, cid, started, ended), bits)
+    record["metadata"]["flowvars"] = [{"event_id": ident}]
+    return record, line
+
+
+def _record(
+    summary: FlowSummary, source_name: str, live: bool, made: tuple[int, str, str, str], bits: list[str]
+) -> dict[str, Any]:
+    """The record of ``summary`` from its ids and times (``made``: flow_id, community_id, start, end)."""
+    end = summary.end
+    key = end.flow
     proto = key.proto
     pkts_c, pkts_s, bytes_c, bytes_s = end.counts
-    ended = format_ts(end.ts_us)
+    fid, cid, started, ended = made
     record: dict[str, Any] = {
         "timestamp": ended,
-        "flow_id": flow_id(key),
+        "flow_id": fid,
         ("in_iface" if live else "pcap_filename"): source_name,
         "event_type": "flow",
         "src_ip": key.client_ip,
@@ -65,7 +111,7 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
         "dest_ip": key.server_ip,
         "dest_port": key.server_port,
         "proto": PROTO_NAMES.get(proto, str(proto)),
-        "community_id": community_id(key.client_ip, key.server_ip, proto, key.client_port, key.server_port),
+        "community_id": cid,
     }
     if summary.app_proto:
         record["app_proto"] = summary.app_proto
@@ -74,15 +120,15 @@ def flow_record(summary: FlowSummary, source_name: str, live: bool = False) -> d
         "pkts_toclient": pkts_s,
         "bytes_toserver": bytes_c,
         "bytes_toclient": bytes_s,
-        "start": format_ts(end.start_us),
+        "start": started,
         "end": ended,
         "age": max(0, end.ts_us - end.start_us) // 1_000_000,
         "state": "closed" if end.closed else "established",
         "reason": end.reason,
         "alerted": True,
     }
-    record["metadata"] = {"flowbits": flowbits(summary)}
-    return record  # its id comes when the output stage writes it (output/eventid)
+    record["metadata"] = {"flowbits": bits}
+    return record
 
 
 _FLOW_KEYS: Final = (

@@ -33,7 +33,7 @@ import json
 from typing import Any, Final
 
 from poolsniff.model import FlowSummary
-from poolsniff.output.eveflow import ID_END, flow_record, flow_texts, known_texts
+from poolsniff.output.eveflow import ID_END, flow_record, flow_texts, known_texts, stamped_line
 from poolsniff.output.interface import encode
 
 Record = dict[str, Any]
@@ -65,7 +65,11 @@ def stamped_text(record: Record) -> str:
 
 def stamped_flow(summary: FlowSummary, source_name: str, live: bool = False) -> tuple[Record, str]:
     """The flow record of ``summary`` stamped with its id, and its line: ``stamped_text`` of
-    ``flow_record(summary, source_name, live)``, without reading back the shape it was just made in."""
+    ``flow_record(summary, source_name, live)``, without reading back the shape it was just made in (in C
+    where that was built: ``eveflow.stamped_line``)."""
+    made = stamped_line(summary, source_name, live)
+    if made is not None:
+        return made
     record = flow_record(summary, source_name, live)
     texts = known_texts(record, "in_iface" if live else "pcap_filename", bool(summary.app_proto))
     return record, _stamped(record, *texts)
