@@ -10,7 +10,7 @@ DEV    := $(VENV)/.dev-installed
 # the modules mypyc compiles (poolsniff/native.py lists them): an edited one is compiled again
 NATIVE := $(shell $(PYTHON) -c 'import runpy; print(*(m.replace(".", "/") + ".py" for m in runpy.run_path("poolsniff/native.py")["COMPILED"]))')
 
-$(STAMP): pyproject.toml poolsniff/engine/fast/_walk.c poolsniff/output/_flowline.c tools/hatch_build.py poolsniff/native.py $(NATIVE)
+$(STAMP): pyproject.toml $(wildcard poolsniff/*/_*.c poolsniff/*/*/_*.c) tools/hatch_build.py poolsniff/native.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "installing poolsniff into $(VENV) (with a C compiler, its hot modules are compiled: about a minute)"

@@ -100,7 +100,7 @@ def fuzz_prefilter(data: bytes) -> None:
 
 
 def fuzz_parsers(data: bytes) -> None:
-    """DNS, TLS hellos, HTTP head, tunnel prefixes and WebSocket frames on the same bytes."""
+    """DNS, TLS hellos, HTTP head (C and Python alike), tunnels, WebSocket frames on the same bytes."""
     dns.parse_dns(data)
     dns.split_tcp_dns(data)
     tls.parse_client_hello(data)
@@ -110,7 +110,8 @@ def fuzz_parsers(data: bytes) -> None:
             tlsfp.server_fingerprint(message)
         except ValueError:
             pass
-    http.parse_head(data)
+    if http.parse_head(data) != http.parse_head_py(data):  # the C parse, where built, and its reference
+        raise AssertionError("the C HTTP head parse differs from parse_head_py")
     for kind in tunnels.KINDS:
         tunnels.parse_client(kind, data)
         tunnels.parse_server(kind, data)

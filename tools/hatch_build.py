@@ -5,8 +5,9 @@ does. Two kinds of compiled code, each optional:
 
 * ``poolsniff/engine/fast/_walk.c``, the prefilter's walk over capture records (issue 6);
   ``poolsniff.engine.fast.walk`` is the same in Python and is used where it is missing;
-* ``poolsniff/output/_flowline.c``, an alerted flow's EVE line and id (issue 12);
-  ``poolsniff.output.eveflow`` writes them in Python where it is missing;
+* ``poolsniff/output/_flowline.c``, an alerted flow's EVE line and id, and
+  ``poolsniff/dissect/_httphead.c``, an HTTP head parsed (issue 12); ``poolsniff.output.eveflow`` and
+  ``poolsniff.dissect.http`` do the same in Python where they are missing;
 * the modules ``poolsniff.native.COMPILED`` (the flow table, the dissectors, the split's two halves,
   the pipeline; issue 12), compiled by mypyc from their own typed sources into one group, and the
   manifest ``poolsniff/_native.sha256`` of the sources compiled; ``poolsniff.native`` runs the
@@ -32,7 +33,7 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = "poolsniff/engine/fast/_walk.c"
-OTHERS = ("poolsniff/output/_flowline.c",)
+OTHERS = ("poolsniff/output/_flowline.c", "poolsniff/dissect/_httphead.c")
 """C extensions built beside the walk when it builds (each optional on its own)."""
 SETUP = """
 import sys

@@ -16,7 +16,7 @@ colon are skipped) and strict where it decides what the stream is (start line).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple
 
@@ -71,8 +71,16 @@ def looks_like_http_response(first_bytes: bytes) -> bool:
 def parse_head(buf: bytes) -> HttpHead | Literal[Incomplete.NEED_MORE] | None:
     """Parse the request or response head at the start of ``buf``.
 
-    Returns the head, ``NEED_MORE`` when the head is not complete yet, or ``None``.
+    Returns the head, ``NEED_MORE`` when the head is not complete yet, or ``None``. In C
+    (``_httphead.c``) where that was built; :func:`parse_head_py` is the reference.
     """
+    if _C_PARSE is not None:
+        return _C_PARSE(buf)
+    return parse_head_py(buf)
+
+
+def parse_head_py(buf: bytes) -> HttpHead | Literal[Incomplete.NEED_MORE] | None:
+    """:func:`parse_head` in Python: the reference of the C parse, and the fallback where it is not built."""
     first_line_end = buf.find(b"\n", 0, MAX_HEAD_BYTES)
     if first_line_end < 0:
         return NEED_MORE if len(buf) < MAX_HEAD_BYTES and _could_become_http(buf) else None
@@ -226,3 +234,14 @@ def _trailers_done(rest: bytes) -> bool:
     if rest.startswith((b"\r\n", b"\n")):
         return True
     return _HEAD_END.search(rest) is not None
+
+
+_C_PARSE: Callable[[bytes], HttpHead | Literal[Incomplete.NEED_MORE] | None] | None
+try:  # the same parse in C, when the extension was built at install time
+    from poolsniff.dissect._httphead import parse_head as _c_parse_head
+    from poolsniff.dissect._httphead import setup as _c_setup
+except ImportError:  # pragma: no cover - depends on the build
+    _C_PARSE = None
+else:
+    _c_setup(HttpHead, NEED_MORE)
+    _C_PARSE = _c_parse_head
