@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from poolsniff.cli.exits import ExitStatus
-from poolsniff.cli.options import active, data_dir, data_dir_option, list_files_option
+from poolsniff.cli.options import active, data_dir, data_dir_option, list_files_option, output_option
 from poolsniff.errors import OutputError
 from poolsniff.intel.export import FORMATS as EXPORT_FORMATS
 from poolsniff.intel.lists import CATEGORIES
@@ -97,7 +97,7 @@ def blocklist_update(sources_file: str | None, data_dir: str | None, offline: bo
 
 @blocklist_group.command("export", short_help="Write the lists for a resolver or an IDS.")
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Output syntax.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@output_option("Write to FILE instead of stdout")
 @click.option(
     "--category", "categories", multiple=True, type=click.Choice(CATEGORIES),
     help="Export only this list (repeatable; default: all four block lists).",

@@ -129,6 +129,18 @@ DATA_DIR_HELP = (
 )
 BLOCKLIST_HELP = "Also load this list of pool names / ip:port entries (repeatable)."
 
+def output_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--output FILE``; ``-`` means standard output, as in tcpdump's and tshark's ``-w -`` (it
+    used to create a file named ``-``)."""
+    return click.option(
+        "-o", "--output", metavar="FILE", callback=_dash_is_stdout, help=f"{help_text} (- is stdout)."
+    )
+
+
+def _dash_is_stdout(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    return None if value == "-" else value
+
+
 blocklist_option = click.option(
     "--blocklist", "blocklists", multiple=True, metavar="FILE", help=BLOCKLIST_HELP
 )

@@ -12,6 +12,7 @@ import sys
 import click
 
 from poolsniff.cli.exits import REPORT_EXIT_HELP
+from poolsniff.cli.options import output_option
 from poolsniff.errors import OutputError
 from poolsniff.report.render import FORMATS as REPORT_FORMATS
 
@@ -22,7 +23,7 @@ from poolsniff.report.render import FORMATS as REPORT_FORMATS
     "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True,
     help="table (plain text that fits the terminal), json, csv, or html (one self-contained page).",
 )  # fmt: skip
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@output_option("Write the report to FILE instead of stdout")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) -> None:
     """Summarise EVE alert files per host: who has been mining, when, with which pools.

@@ -22,6 +22,7 @@ from poolsniff.cli.options import (
     blocklist_option,
     confirm_option,
     confirmer,
+    output_option,
     outputs,
     pool_side_option,
     redact_option,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 @click.command(epilog=EXIT_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE instead of stdout.")
+@output_option("Append alert lines to FILE instead of stdout")
 @blocklist_option
 @redact_option
 @pool_side_option

@@ -17,6 +17,7 @@ from poolsniff.cli.options import (
     confirm_option,
     confirmer,
     data_dir,
+    output_option,
     pool_side_option,
     redact_option,
     sink_options,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     "-i", "--interface", "interfaces", multiple=True, required=True, metavar="IFACE",
     help="Capture on this interface (repeatable; one pipeline per interface).",
 )  # fmt: skip
-@click.option("-o", "--output", metavar="FILE", help="Append alert lines to FILE (reopened on SIGHUP).")
+@output_option("Append alert lines to FILE, reopened on SIGHUP, instead of stdout")
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Stop after S seconds."
 )

@@ -321,3 +321,27 @@ def test_summary_counts_skipped_packets_by_reason(tmp_path: Path) -> None:
     proc = run("scan", str(bad))
     assert "Traceback" not in proc.stderr
     assert "poolsniff: counters:" in proc.stderr and "not-ip 1" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["scan", "report", "export"])
+def test_output_dash_is_stdout_not_a_file_named_dash(tmp_path: Path, command: str) -> None:
+    alerts = tmp_path / "alerts.json"
+    assert run("scan", "-q", "-o", str(alerts), str(MINER)).returncode == 1
+    args = {
+        "scan": ["scan", "-q", str(MINER)],
+        "report": ["report", "-q", "--format", "json", str(alerts)],
+        "export": ["blocklist", "export", "--format", "hosts"],
+    }[command]
+    def poolsniff(output: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "poolsniff", *args, "-o", output]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    to_file, dashed = poolsniff(str(tmp_path / "out")), poolsniff("-")
+    assert dashed.returncode == to_file.returncode, dashed.stderr
+    assert not (tmp_path / "-").exists()
+    written = (tmp_path / "out").read_text()
+    assert written and to_file.stdout == ""
+    if command == "scan":  # the stats record's time and uptime differ from run to run
+        assert dashed.stdout.splitlines()[:-1] == written.splitlines()[:-1]
+    else:
+        assert dashed.stdout == written
