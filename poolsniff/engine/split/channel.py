@@ -60,13 +60,16 @@ class Channel:
         The front's side (``patient=False``) writes what the pipe takes and keeps the rest, up to
         ``QUEUE_BYTES``, for later calls; past that it waits, reading what comes back meanwhile."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_LEN.pack(len(data)) + data)
+        head = _LEN.pack(len(data))  # written beside the message, not joined to it: no copy of the message
         if not self.patient:
-            self._out.append(view)
-            self._queued += len(view)
+            self._out.append(memoryview(head))
+            self._out.append(memoryview(data))
+            self._queued += len(head) + len(data)
             self._flush(QUEUE_BYTES)
             return
         try:
+            sent = os.writev(self.wfd, [head, data])
+            view = memoryview(head + data)[sent:] if sent < len(head) + len(data) else None
             while view:
                 view = view[os.write(self.wfd, view) :]
         except BrokenPipeError as exc:
