@@ -60,6 +60,18 @@ static int could_become_http(const unsigned char *buf, Py_ssize_t n)
     return 0;
 }
 
+/* The six start-line items (new references, NULL where one could not be made) into head: 1, or -1
+ * if one is missing (the head then holds the others, and its release frees them). */
+static int filled(PyObject *head, PyObject *items[6])
+{
+    int ok = 1;
+    for (int k = 0; k < 6; k++) {
+        PyTuple_SET_ITEM(head, k, items[k]);
+        ok &= items[k] != NULL;
+    }
+    return ok ? 1 : -1;
+}
+
 /* The start line (without its LF, trailing CRs stripped) into head items 0-5; 0 if it is neither a
  * request line nor a status line, -1 on error. */
 static int start_line(const unsigned char *p, Py_ssize_t n, PyObject *head)
@@ -83,12 +95,7 @@ static int start_line(const unsigned char *p, Py_ssize_t n, PyObject *head)
                 PyObject *items[6] = {Py_True, latin1(rest + i + 1, 8), latin1(p, m), latin1(rest, i),
                                       PyLong_FromLong(0), empty};
                 Py_INCREF(Py_True), Py_INCREF(empty);
-                for (int k = 0; k < 6; k++)
-                    PyTuple_SET_ITEM(head, k, items[k]);
-                for (int k = 0; k < 6; k++)
-                    if (items[k] == NULL)
-                        return -1;
-                return 1;
+                return filled(head, items);
             }
         }
     }
@@ -99,12 +106,7 @@ static int start_line(const unsigned char *p, Py_ssize_t n, PyObject *head)
         PyObject *reason = n > 12 ? latin1(p + 13, n - 13) : (Py_INCREF(empty), empty);
         PyObject *items[6] = {Py_False, latin1(p, 8), empty, empty, PyLong_FromLong(code), reason};
         Py_INCREF(Py_False), Py_INCREF(empty), Py_INCREF(empty);
-        for (int k = 0; k < 6; k++)
-            PyTuple_SET_ITEM(head, k, items[k]);
-        for (int k = 0; k < 6; k++)
-            if (items[k] == NULL)
-                return -1;
-        return 1;
+        return filled(head, items);
     }
     return 0;
 }

@@ -106,6 +106,20 @@ static const char *ascii_of(PyObject *s, Py_ssize_t *n)
     return (const char *)PyUnicode_DATA(s);
 }
 
+/* A tuple of ASCII strs (checked before) as a JSON array. */
+static void put_bits(Out *o, PyObject *bits)
+{
+    LIT(o, "[");
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bits); i++) {
+        Py_ssize_t n;
+        const char *s = ascii_of(PyTuple_GET_ITEM(bits, i), &n);
+        if (i)
+            LIT(o, ",");
+        put_json(o, s, n);
+    }
+    LIT(o, "]");
+}
+
 static void two(char *p, int v) { p[0] = (char)('0' + v / 10), p[1] = (char)('0' + v % 10); }
 
 /* format_ts: microseconds since the epoch, clamped to 1970..9999, as 2024-05-01T12:00:00.000000+0000
@@ -381,15 +395,7 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     LIT(&o, "},\"flow_id\":"), put_int(&o, fid);
     if (live)
         FIELD(&o, ",\"in_iface\":", source);
-    LIT(&o, ",\"metadata\":{\"flowbits\":[");
-    for (i = 0; i < nbits; i++) {
-        Text bit;
-        bit.s = ascii_of(PyTuple_GET_ITEM(bits_o, i), &bit.n);
-        if (i)
-            LIT(&o, ",");
-        put_json(&o, bit.s, bit.n);
-    }
-    LIT(&o, "]}");
+    LIT(&o, ",\"metadata\":{\"flowbits\":"), put_bits(&o, bits_o), LIT(&o, "}");
     if (!live)
         FIELD(&o, ",\"pcap_filename\":", source);
     FIELD(&o, ",\"proto\":", pname);
@@ -430,15 +436,8 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     LIT(&o, ",\"age\":"), put_int(&o, age);
     FIELD(&o, ",\"state\":", state);
     FIELD(&o, ",\"reason\":", reason);
-    LIT(&o, ",\"alerted\":true},\"metadata\":{\"flowbits\":[");
-    for (i = 0; i < nbits; i++) {
-        Text bit;
-        bit.s = ascii_of(PyTuple_GET_ITEM(bits_o, i), &bit.n);
-        if (i)
-            LIT(&o, ",");
-        put_json(&o, bit.s, bit.n);
-    }
-    LIT(&o, "],\"flowvars\":[{\"event_id\":\""), put(&o, ident, 32), LIT(&o, "\"}]}}");
+    LIT(&o, ",\"alerted\":true},\"metadata\":{\"flowbits\":"), put_bits(&o, bits_o);
+    LIT(&o, ",\"flowvars\":[{\"event_id\":\""), put(&o, ident, 32), LIT(&o, "\"}]}}");
     if (!o.ok)
         Py_RETURN_NONE;
     {
