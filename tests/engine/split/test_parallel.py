@@ -8,6 +8,7 @@ scanned by a pool with its alerts in file order.
 
 from __future__ import annotations
 
+import marshal
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ from poolsniff.dissect.flows import SWEEP_EVERY, Flow, FlowTable
 from poolsniff.dissect.streams import Direction
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast import walk
-from poolsniff.engine.split import parallel
+from poolsniff.engine.split import channel, parallel
 from poolsniff.errors import InputError
 from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Detection, Event, Packet
+from poolsniff.model import Detection, Event, FlowKey, Packet
 from poolsniff.output.eve import to_eve
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
@@ -144,6 +145,34 @@ def test_a_flow_with_no_shadow_left_is_forwarded_by_the_walk_with_the_same_items
     assert again == items
     if capture in ("mix", "short"):
         assert fewer - skipped > 1000, (fewer, skipped)
+
+
+CAPTURES = ["mix", "short", *DEMO]
+CAPTURE_IDS = ["mix", "short", *(Path(p).name for p in DEMO)]
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of every part beside it (``==`` takes True for 1, bytearray for bytes)."""
+    if isinstance(value, (list, tuple)):
+        return type(value), [typed(v) for v in value]
+    return type(value), value
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=CAPTURE_IDS)
+def test_the_items_cross_the_pipe_as_they_are(capture: str, request: pytest.FixtureRequest) -> None:
+    """The front's items go to the back in marshal's format (``channel._items``): every item of every
+    kind the front makes, its walk's forwarded segments included, arrives equal and of the same types."""
+    path = Path(capture) if capture not in ("mix", "short") else request.getfixturevalue(capture)
+    items, _ = front_items(path, walk.DECIDE, early=True)
+    kinds = {item[0] for item in items}
+    assert {parallel.START, parallel.DATA, parallel.END} <= kinds or capture not in ("mix", "short")
+    assert typed(marshal.loads(channel._items(items))) == typed(items)
+
+
+def test_an_item_that_is_not_plain_data_is_refused_not_changed() -> None:
+    key = FlowKey("192.0.2.1", 1, "192.0.2.2", 2, 6)
+    with pytest.raises(ValueError):
+        channel._items([(parallel.START, 1, key)])
 
 
 def replayed(items: list[Any], lists: Blocklist) -> list[Event]:
