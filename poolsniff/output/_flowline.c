@@ -31,6 +31,7 @@
 #define BIG (1LL << 62)
 
 static PyObject *sha256_fn; /* hashlib.sha256: OpenSSL, with the CPU's SHA instructions where it has them */
+static PyObject *digest_name; /* "digest", interned once (a method called by a C string makes the str each time) */
 
 typedef struct {
     char *p;
@@ -196,7 +197,7 @@ static int digest(PyObject *fn, const char *data, Py_ssize_t n, unsigned char *o
     Py_DECREF(bytes);
     if (h == NULL)
         return 0;
-    d = PyObject_CallMethod(h, "digest", NULL);
+    d = PyObject_CallMethodNoArgs(h, digest_name);
     Py_DECREF(h);
     if (d == NULL)
         return 0;
@@ -487,8 +488,9 @@ PyMODINIT_FUNC PyInit__flowline(void)
     if (hashlib == NULL)
         return NULL;
     sha256_fn = PyObject_GetAttrString(hashlib, "sha256");
+    digest_name = PyUnicode_InternFromString("digest");
     Py_DECREF(hashlib);
-    if (sha256_fn == NULL)
+    if (sha256_fn == NULL || digest_name == NULL)
         return NULL;
     return PyModule_Create(&flowline_module);
 }
