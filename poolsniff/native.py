@@ -69,6 +69,14 @@ COMPILED: Final = (
     "poolsniff.output.suppress",
 )
 """The modules mypyc compiles (the build reads this tuple)."""
+C_EXTENSIONS: Final = (
+    "poolsniff.engine.fast._walk",
+    "poolsniff.output._flowline",
+    "poolsniff.dissect._httphead",
+)
+"""The hand-written C extensions (``<module>.c`` beside their place; the build compiles them, the walk
+first: the others and mypyc only if it builds). Each one's Python reference runs where it is missing
+(``engine.fast.walk``, ``output.eveflow``, ``dissect.http``)."""
 GROUP: Final = "poolsniff._native"
 """The group's name (mypyc's ``group_name``)."""
 SHARED: Final = GROUP + "__mypyc"
@@ -150,7 +158,10 @@ def choose() -> str | None:
     return why
 
 
-def describe() -> str:
-    """One line for ``--version`` and the benchmarks: which path runs, and why."""
+def describe(package: Path = PACKAGE) -> str:
+    """One line for ``--version`` and the benchmarks: which path runs, and why; and the C extensions
+    that were not built, whose Python references run instead."""
     why = choose()
-    return "compiled (mypyc)" if why is None else f"pure Python: {why}"
+    missing = [name.rsplit(".", 1)[1] for name in C_EXTENSIONS if not built_of(name, package).is_file()]
+    extensions = f"; not built: {', '.join(missing)} (their Python runs)" if missing else ""
+    return ("compiled (mypyc)" if why is None else f"pure Python: {why}") + extensions

@@ -212,3 +212,21 @@ def test_compiled_and_pure_scan_the_corpus_alike(compiled: None, tmp_path: Path)
     want = _scan([CORPUS], tmp_path / "pure.json", True)
     assert sum('"event_type":"alert"' in line for line in want) > 3000
     assert _scan([CORPUS], tmp_path / "compiled.json", False) == want
+
+
+def test_version_names_the_c_extensions_that_were_not_built(tmp_path: Path) -> None:
+    """A C extension that did not build leaves its Python reference running: ``--version`` says which."""
+    for name in native.C_EXTENSIONS[:2]:  # two built, the third not
+        built = native.built_of(name, tmp_path)
+        built.parent.mkdir(parents=True, exist_ok=True)
+        built.touch()
+    assert native.describe(tmp_path).endswith("; not built: _httphead (their Python runs)")
+    native.built_of(native.C_EXTENSIONS[2], tmp_path).parent.mkdir(parents=True, exist_ok=True)
+    native.built_of(native.C_EXTENSIONS[2], tmp_path).touch()
+    assert "not built" not in native.describe(tmp_path)
+
+
+def test_the_build_compiles_each_c_extension_from_its_source() -> None:
+    """The build derives each C source from ``C_EXTENSIONS``: every one is there, beside its place."""
+    for name in native.C_EXTENSIONS:
+        assert (ROOT / (name.replace(".", "/") + ".c")).is_file(), name

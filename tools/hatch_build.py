@@ -32,9 +32,6 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = "poolsniff/engine/fast/_walk.c"
-OTHERS = ("poolsniff/output/_flowline.c", "poolsniff/dissect/_httphead.c")
-"""C extensions built beside the walk when it builds (each optional on its own)."""
 SETUP = """
 import sys
 from setuptools import setup
@@ -76,9 +73,10 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         # what is built away from the tree: removed by finalize, once the wheel holds it (each install
         # used to leave a 41 MB copy of the package behind in the temporary folder)
         self.scratch = scratch = Path(tempfile.mkdtemp(prefix="poolsniff-build-"))
-        if not self._extension(root, SOURCE, build_data, version):
+        walk, *others = [name.replace(".", "/") + ".c" for name in native.C_EXTENSIONS]
+        if not self._extension(root, walk, build_data, version):
             return
-        for other in OTHERS:
+        for other in others:  # each optional on its own: where one fails, its Python runs
             self._extension(root, other, build_data, version)
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
