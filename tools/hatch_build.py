@@ -73,11 +73,11 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         # what is built away from the tree: removed by finalize, once the wheel holds it (each install
         # used to leave a 41 MB copy of the package behind in the temporary folder)
         self.scratch = scratch = Path(tempfile.mkdtemp(prefix="poolsniff-build-"))
-        walk, *others = [name.replace(".", "/") + ".c" for name in native.C_EXTENSIONS]
-        if not self._extension(root, walk, build_data, version):
+        walk, *others = native.C_EXTENSIONS
+        if not self._extension(root, native, walk, build_data, version):
             return
         for other in others:  # each optional on its own: where one fails, its Python runs
-            self._extension(root, other, build_data, version)
+            self._extension(root, native, other, build_data, version)
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if keep:
@@ -91,11 +91,15 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
             else:
                 build_data["force_include"][str(built)] = relative
 
-    def _extension(self, root: Path, source: str, build_data: dict[str, Any], version: str) -> bool:
-        """Compile ``source`` (a C file of the package) beside it, or into the wheel; False if it failed."""
-        place = Path(source).with_name(Path(source).stem + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
-        target = root / place if version == "editable" else self.scratch / place.name
-        if not _compile(root / source, target):
+    def _extension(
+        self, root: Path, native: Any, module: str, build_data: dict[str, Any], version: str
+    ) -> bool:
+        """Compile the C extension ``module`` (one of ``native.C_EXTENSIONS``, from ``<its place>.c``) where
+        ``native.built_of`` says it goes, or into the wheel; False if it failed."""
+        built = native.built_of(module, root / "poolsniff")
+        place = built.relative_to(root)
+        target = built if version == "editable" else self.scratch / place.name
+        if not _compile(native.source_of(module, root / "poolsniff").with_suffix(".c"), target):
             return False
         if version != "editable":
             build_data["force_include"][str(target)] = place.as_posix()

@@ -74,10 +74,10 @@ class Channel:
             self._flush(QUEUE_BYTES)
             return
         try:
-            sent = os.writev(self.wfd, [head, data])
-            view = memoryview(head + data)[sent:] if sent < len(head) + len(data) else None
-            while view:
-                view = view[os.write(self.wfd, view) :]
+            for part in (head, data):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(self.wfd, view) :]
         except BrokenPipeError as exc:
             raise PeerGone(GONE) from exc
 
