@@ -40,6 +40,7 @@ COMPILED: Final = (
     "poolsniff.detect.protocol",
     "poolsniff.detect.stratum",
     "poolsniff.dissect.dns",
+    "poolsniff.dissect.flow",
     "poolsniff.dissect.flows",
     "poolsniff.dissect.hellos",
     "poolsniff.dissect.http",

@@ -17,22 +17,24 @@ table a recorder of these calls instead. ``FlowTable.fast`` maps the raw bytes o
 direction's addresses and ports (``src + dst + sport + dport``, as they sit in the
 IPv4/IPv6 and TCP headers) to ``(flow, closed, tally)``; ``closed`` says the direction has
 nothing more to read, and ``tally`` counts the packets and bytes of that direction that the
-prefilter deals with itself (:func:`tally`). A direction of a TLS session being shaped, once its
-segments can only advance the shape, also carries the shape's state and records (``Entry``), so
-the prefilter reads their record headers itself. ``poolsniff.engine.fast.prefilter`` looks packets up
-there before decoding them. Each flow counts its packets and bytes (captured frame sizes) each way
-and knows when it started, for the EVE ``flow`` record of a flow that alerted.
+prefilter deals with itself (``dissect/flow``: the ``Flow``, the tallies and the entries' shapes). A
+direction of a TLS session being shaped, once its segments can only advance the shape, also carries
+the shape's state and records (``Entry``), so the prefilter reads their record headers itself.
+``poolsniff.engine.fast.prefilter`` looks packets up there before decoding them, and hands the SYN
+without data of a known flow, and the packet that ends one, to the table's hooks (``on_syn``,
+``on_end``) once it has counted them. Each flow counts its packets and bytes (captured frame sizes)
+each way and knows when it started, for the EVE ``flow`` record of a flow that alerted.
 """
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
 from poolsniff.dissect import dns
+from poolsniff.dissect.flow import Entry, Flow, Hook, Key, Lane, Unread, raw_key
 from poolsniff.dissect.opaque import MessageShape, random_looking
 from poolsniff.dissect.shape import RecordShape
 from poolsniff.dissect.streams import Direction, Mode, dns_event
@@ -57,16 +59,12 @@ DNS_PORT: Final = 53
 MAX_FLOWS: Final = 65_536
 IDLE_TIMEOUT_US: Final = 600 * 1_000_000
 SWEEP_EVERY: Final = 65_536
+"""TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
 MAX_SHAPED: Final = 16_384
 """Sessions shaped at once (``dissect/shape``, ``dissect/opaque``; 1 KiB each at most)."""
 MAX_BUFFERED: Final = 64 << 20
 """Bytes all flows may hold in buffers together (partial lines, out-of-order segments, heads)."""
-"""TCP packets between two idle sweeps (every decoded TCP packet counts, flow or not)."""
 
-_Key = tuple[bytes, int, bytes, int]
-_PORTS = struct.Struct("!HH").pack
-TALLY: Final = struct.Struct("=QQ")
-"""A direction's tally, as the prefilter keeps it: packets and bytes, native 64-bit (``_walk.c``)."""
 _IGNORE = Mode.IGNORE
 _UNDECIDED = Mode.UNDECIDED
 _new = tuple.__new__
@@ -74,83 +72,6 @@ _new = tuple.__new__
 MAX_CACHED_ADDRESSES: Final = 65_536
 """Packed addresses whose text form is remembered (every flow and DNS message names two)."""
 _ip = lru_cache(maxsize=MAX_CACHED_ADDRESSES)(ip_to_str)
-
-
-def tally(counts: bytearray, size: int) -> None:
-    """Add one packet of ``size`` bytes to a direction's tally (``_walk.c`` does the same in C)."""
-    packets, total = TALLY.unpack(counts)
-    TALLY.pack_into(counts, 0, packets + 1, total + size)
-
-
-def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
-    """The bytes a packet carries for its addresses and ports: ``src + dst + sport + dport``."""
-    return src + dst + _PORTS(sport, dport)
-
-
-class Flow:
-    """State of one TCP flow: its key and bookkeeping (tracking), its two directions (dissection)."""
-
-    __slots__ = (
-        "key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done", "closed",
-        "shape", "first_ts", "counts", "tallies",
-    )  # fmt: skip
-    c: Direction
-    s: Direction
-
-    def __init__(
-        self, key: FlowKey, ckey: _Key | None, skey: _Key | None, raw: tuple[bytes, bytes], fid: int
-    ) -> None:
-        """Create a flow; ``raw`` holds the raw keys of (client, server) packets; ``fid`` numbers it."""
-        self.key = key
-        self.ckey = ckey
-        self.skey = skey
-        self.raw = raw
-        self.fid = fid
-        self.last_ts = 0
-        self.bypass = False
-        self.fins = 0
-        self.sv2_done = False
-        self.closed = 0
-        """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
-        self.shape: RecordShape | MessageShape | None = None
-        """The TLS record shape (``dissect/shape``, from the ClientHello on) or the message shape of an
-        opaque session (``dissect/opaque``, from the client's first bytes on) being read."""
-        self.first_ts = 0
-        self.counts = [0, 0, 0, 0]
-        """Packets from the client, from the server, bytes from the client, from the server (those the
-        table saw; the prefilter counts the others in ``tallies``)."""
-        self.tallies = (bytearray(TALLY.size), bytearray(TALLY.size))
-        """The client's and the server's direction's tally (see :func:`tally`)."""
-
-    def totals(self) -> tuple[int, int, int, int]:
-        """Packets and bytes each way, as ``FlowEnd.counts`` gives them."""
-        (cp, cb), (sp, sb) = TALLY.unpack(self.tallies[0]), TALLY.unpack(self.tallies[1])
-        c = self.counts
-        return c[0] + cp, c[1] + sp, c[2] + cb, c[3] + sb
-
-
-Lane = tuple[bytearray, bytearray]
-"""What the prefilter needs to read a direction's TLS record headers itself: the shape's state and records."""
-Forward = tuple[list[tuple[Any, ...]], int, int, bool]
-"""Where the prefilter puts the segments of a direction the split's front forwards as they are: the
-item list, the item kind, the flow's number, whether the direction is the client's."""
-Entry = (
-    tuple[Flow, bool, bytearray]
-    | tuple[Flow, bool, bytearray, Forward]
-    | tuple[Flow, bool, bytearray, int, int]
-    | tuple[Flow, bool, bytearray, bytearray, bytearray, bool]
-)
-"""A ``FlowTable.fast`` value: the flow, whether this direction is closed, this direction's tally; for an
-open direction with bytes ahead that nobody reads (``Direction.unread``), also their first sequence
-number and length: the prefilter skips a segment wholly inside them; for an open direction of a TLS
-session being shaped (``dissect/shape``), also the shape's state and records and whether the direction
-is the client's, so the prefilter can read the record headers of its in-order segments itself
-(``shape.quiet``); for an open direction of the split's front that nothing in the front reads any
-more, where its segments go (``Forward``: the prefilter appends each as the item ``Recorder.data``
-would make)."""
-Unread = tuple[Flow, bool, int, int]
-"""A direction's bytes ahead that nobody reads: the flow, whether it is the client's side, the first
-sequence number and the length (``Dissector.unread``)."""
 
 
 class Dissector:
@@ -347,12 +268,17 @@ class FlowTable:
 
         The table dissects in this process unless it is given another ``dissector``.
         """
-        self.flows: dict[_Key, Flow] = {}
+        self.flows: dict[Key, Flow] = {}
         self.fast: dict[bytes, Entry] = {}
         """Raw key of a direction -> (its flow, True once it has nothing more to read, its tally)."""
         self.dns_names: AbstractSet[bytes] | None = None
         """The listed names (``Blocklist.wire_names``): the prefilter counts a DNS query for none of them
         itself (``engine.fast.udp.dns_quiet``); None: every DNS datagram comes here."""
+        self.on_syn: Hook | None = self.syn_seen
+        self.on_end: Hook | None = None
+        """The prefilter's hooks (``engine.fast.walk.Hook``): it stamps and counts a SYN without data of a
+        known flow and hands it to ``on_syn``; so with the packet that ends one, to ``on_end``: ``end_seen``
+        where the dissector makes no events when a flow ends (the split's front), else None."""
         self.max_flows = MAX_FLOWS if max_flows is None else max_flows
         self.idle_timeout_us = IDLE_TIMEOUT_US if idle_timeout_us is None else idle_timeout_us
         self.counters: Counter[str] = Counter()
@@ -404,6 +330,20 @@ class FlowTable:
             events.extend(self.sweep(ts_us))
         return events
 
+    def syn_seen(self, flow: Flow, from_client: bool, seq: int) -> None:
+        """``process`` for a SYN without data of ``flow`` that the prefilter stamped and counted."""
+        self.dissector.syn(flow, from_client, seq)
+        if self.dissector.unread:
+            self.open_unread(self.dissector.unread)
+
+    def end_seen(self, flow: Flow, from_client: bool, ts_us: int) -> None:
+        """``process`` for the packet without data that ends ``flow`` (its last FIN, an RST), which the
+        prefilter stamped and counted, where ending a flow makes no events (``on_end``)."""
+        flow.fins = 3
+        events: list[Event] = []
+        self._close(flow, ts_us, from_client, events, "timeout")
+        assert not events, "on_end is for a table whose dissector makes no events when a flow ends"
+
     def mark_closed(self, flow: Flow, from_client: bool) -> None:
         """A direction has nothing more to read: the prefilter may skip its packets."""
         bit = 1 if from_client else 2
@@ -436,7 +376,7 @@ class FlowTable:
                 fast[raw] = (flow, False, entry[2], first, length) if length else (flow, False, entry[2])
         unread.clear()
 
-    def _new_flow(self, p: Packet, k: _Key, events: list[Event]) -> Flow:
+    def _new_flow(self, p: Packet, k: Key, events: list[Event]) -> Flow:
         """Start the flow of a SYN, a SYN-ACK or a packet with data."""
         ts_us, src, dst, proto, sport, dport, flags, _seq, _payload = p
         if flags & SYN and not flags & ACK:

@@ -74,7 +74,7 @@ class Tracker:
             and ts_us - self.last_check < CHECK_EVERY_US
             and flows.since_sweep < SWEEP_EVERY - 1
         ):
-            kind = DECIDE(flows.fast, data, ts_us, flows.dns_names)
+            kind = DECIDE(flows.fast, data, ts_us, flows.dns_names, flows.on_syn, flows.on_end)
             if kind == SKIP_TCP:
                 self.stats.packets += 1
                 flows.since_sweep += 1

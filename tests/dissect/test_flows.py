@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from poolsniff.dissect import flows
+from poolsniff.dissect.flow import Flow
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.model import (
     PROTO_TCP,
@@ -77,7 +78,7 @@ def json_messages(events: list[Event]) -> list[tuple[bool, Any]]:
     return [(e.from_client, e.value.get("method")) for e in events if isinstance(e, JsonMessage)]
 
 
-def the_flow(table: FlowTable) -> flows.Flow:
+def the_flow(table: FlowTable) -> Flow:
     """The one flow in the table."""
     (flow,) = {id(f): f for f in table.flows.values()}.values()
     return flow

@@ -13,7 +13,10 @@
  * only advances that shape (``shape_step``, as ``shape.quiet``: no snapshot due, no stop; the
  * headers are read into the state the Python shaper shares); a packet with no data and no
  * SYN, FIN or RST of no known flow is counted against ``budget`` too (the flow table would
- * only count it). A plain, whole UDP datagram to and from ports other than 53 is counted in
+ * only count it). Given the flow table's hooks, a SYN or SYN-ACK without data of a known flow
+ * (``on_syn``) and the packet without data that ends one (its last FIN, an RST: ``on_end``) are
+ * stamped and counted here too, then handed to the hook with the flow, its side and the sequence
+ * number (SYN) or the time (end). A plain, whole UDP datagram to and from ports other than 53 is counted in
  * ``others`` (the flow table drops it; it does not count towards the idle sweep). It stops at
  * the first record that is not whole in the buffer, whose captured length is over ``limit``,
  * or that the pipeline must see, and returns ``(pos, budget, others)``. The caller deals
@@ -66,7 +69,7 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
  * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
  * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
- * A FIN or an RST (without SYN) is plain too: ``*ends`` has the packet's FIN and RST bits.
+ * ``*ends`` has the packet's SYN, FIN and RST bits.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
                           const unsigned char **tcp, int *ends)
@@ -92,7 +95,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
         unsigned total = rd16be(l3 + 2);
         unsigned frag = rd16be(l3 + 6);
         unsigned hl, flags = l3[33];
-        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF) || (flags & TCP_SYN))
+        if (l3[0] != 0x45 || l3[9] != 6 || (frag & 0x1FFF))
             return 0;
         hl = (unsigned)(l3[32] >> 4) << 2;
         *data = (long)total - 20 - (long)hl;
@@ -100,13 +103,13 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 12;
         *tcp = l3 + 20;
-        *ends = (int)(flags & (TCP_FIN | TCP_RST));
+        *ends = (int)(flags & (TCP_FIN | TCP_SYN | TCP_RST));
         return 12;
     }
     if (et == ETH_IPV6 && room >= 54) {
         unsigned length = rd16be(l3 + 4);
         unsigned hl, flags = l3[53];
-        if ((l3[0] >> 4) != 6 || l3[6] != 6 || (flags & TCP_SYN))
+        if ((l3[0] >> 4) != 6 || l3[6] != 6)
             return 0;
         hl = (unsigned)(l3[52] >> 4) << 2;
         *data = (long)length - (long)hl;
@@ -114,7 +117,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
             return 0;
         *key = l3 + 8;
         *tcp = l3 + 40;
-        *ends = (int)(flags & (TCP_FIN | TCP_RST));
+        *ends = (int)(flags & (TCP_FIN | TCP_SYN | TCP_RST));
         return 36;
     }
     return 0;
@@ -417,18 +420,12 @@ static int in_unread(PyObject *entry, const unsigned char *seq, long data)
     return (long long)off + data <= length;
 }
 
-/*
- * A FIN with no data of ``flow``'s direction with the key ``k``: 1 when it only marks that side
- * finished (``flow.fins``, bit 1 the client's, bit 2 the server's, set here), 0 when the other side
- * has finished too (the flow ends: the pipeline closes it); -1 on error. walk._fin_seen is the reference.
- */
-static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
+/* Whether the raw key ``k`` is the client's side of ``flow`` (``flow.raw[0]``): 1 or 0; -1 on error. */
+static int client_side(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
 {
-    PyObject *raw, *client, *value;
-    long fins, now;
-    int from_client, rc;
+    PyObject *raw = PyObject_GetAttr(flow, raw_name), *client;
+    int from_client;
 
-    raw = PyObject_GetAttr(flow, raw_name);
     if (raw == NULL)
         return -1;
     if (!PyTuple_Check(raw) || PyTuple_GET_SIZE(raw) < 1 || !PyBytes_Check(PyTuple_GET_ITEM(raw, 0))) {
@@ -439,6 +436,22 @@ static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
     client = PyTuple_GET_ITEM(raw, 0);
     from_client = PyBytes_GET_SIZE(client) == klen && memcmp(PyBytes_AS_STRING(client), k, (size_t)klen) == 0;
     Py_DECREF(raw);
+    return from_client;
+}
+
+/*
+ * A FIN with no data of ``flow``'s direction with the key ``k``: 1 when it only marks that side
+ * finished (``flow.fins``, bit 1 the client's, bit 2 the server's, set here), 0 when the other side
+ * has finished too (the flow ends); -1 on error. walk._fin_seen is the reference.
+ */
+static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
+{
+    PyObject *value;
+    long fins, now;
+    int from_client = client_side(flow, k, klen), rc;
+
+    if (from_client < 0)
+        return -1;
     value = PyObject_GetAttr(flow, fins_name);
     if (value == NULL)
         return -1;
@@ -497,40 +510,98 @@ static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long d
     return rc;
 }
 
+/*
+ * What the walk reads besides the buffer: ``FlowTable.fast``; the listed names (a set, or NULL); the
+ * table's hooks for a packet without data of a known flow that is its SYN (``on_syn``) or ends it
+ * (``on_end``), each NULL where that packet goes to the pipeline (``poolsniff.engine.fast.walk.Hooks``).
+ */
+typedef struct {
+    PyObject *fast;
+    PyObject *names;
+    PyObject *on_syn;
+    PyObject *on_end;
+} walk_ctx;
+
+/* Count a packet of ``len`` bytes in ``entry``'s tally (if it has one) and stamp its flow with ``ts``; -1 on error. */
+static int stamp(PyObject *entry, long long ts, Py_ssize_t len)
+{
+    PyObject *value;
+    int rc;
+
+    if (PyTuple_GET_SIZE(entry) > 2) /* the direction's packets and bytes, as walk.tally counts them */
+        tally(PyTuple_GET_ITEM(entry, 2), len);
+    value = PyLong_FromLongLong(ts);
+    if (value == NULL)
+        return -1;
+    rc = PyObject_SetAttr(PyTuple_GET_ITEM(entry, 0), last_ts_name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/*
+ * A packet without data of a known flow that the table's ``hook`` deals with: stamped and counted
+ * here, then ``hook(flow, from_client, value)`` (which may end the flow and drop ``entry``). SKIP_TCP,
+ * or -1 on error (walk._control is the reference).
+ */
+static int control(PyObject *entry, PyObject *hook, const unsigned char *k, Py_ssize_t klen, long long ts,
+                   Py_ssize_t len, long long value)
+{
+    PyObject *flow = PyTuple_GET_ITEM(entry, 0), *number, *result = NULL;
+    int from_client;
+
+    Py_INCREF(flow);
+    if (stamp(entry, ts, len) == 0 && (from_client = client_side(flow, k, klen)) >= 0) {
+        number = PyLong_FromLongLong(value);
+        if (number != NULL) {
+            result = PyObject_CallFunctionObjArgs(hook, flow, from_client ? Py_True : Py_False, number, NULL);
+            Py_DECREF(number);
+        }
+    }
+    Py_DECREF(flow);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return SKIP_TCP;
+}
+
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
-static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame, Py_ssize_t len, long long ts)
+static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t len, long long ts)
 {
     const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
-    int ends = 0; /* the packet's FIN and RST bits */
+    int ends = 0; /* the packet's SYN, FIN and RST bits */
     Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
-    PyObject *key, *entry, *stamp;
+    PyObject *key, *entry;
     int closed, rc;
 
     if (klen == 0)
-        return udp_skip(frame, len, names);
+        return udp_skip(frame, len, ctx->names);
     key = PyBytes_FromStringAndSize((const char *)k, klen);
     if (key == NULL)
         return -1;
-    entry = PyDict_GetItemWithError(fast, key); /* borrowed */
+    entry = PyDict_GetItemWithError(ctx->fast, key); /* borrowed */
     Py_DECREF(key);
-    if (entry == NULL) /* no flow: a packet with no data (and no SYN) starts none */
-        return PyErr_Occurred() ? -1 : (data == 0 ? SKIP_TCP : FEED);
-    if (ends & TCP_RST) /* an RST of a known flow ends it: the pipeline closes it */
-        return FEED;
+    if (entry == NULL) /* no flow: a packet with no data and no SYN starts none */
+        return PyErr_Occurred() ? -1 : (data == 0 && !(ends & TCP_SYN) ? SKIP_TCP : FEED);
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
         PyErr_SetString(PyExc_TypeError, "fast entries must be (flow, closed[, tally]) tuples");
         return -1;
     }
+    if (ends & TCP_SYN) /* a SYN or SYN-ACK without data (and without FIN or RST): the table's on_syn */
+        return data != 0 || ends != TCP_SYN || ctx->on_syn == NULL
+                   ? FEED
+                   : control(entry, ctx->on_syn, k, klen, ts, len, (long long)rd32(tcp + 4, 1));
+    if (ends & TCP_RST) /* an RST without data ends the flow: the table's on_end */
+        return data != 0 || ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, len, ts);
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
     if (closed < 0)
         return -1;
-    if (ends) { /* with data: the pipeline reads it; the flow's last FIN: the pipeline closes it */
+    if (ends) { /* a FIN with data: the pipeline reads it; the flow's last FIN: the table's on_end */
         if (data != 0)
             return FEED;
         rc = fin_seen(PyTuple_GET_ITEM(entry, 0), k, klen);
         if (rc <= 0)
-            return rc < 0 ? -1 : FEED;
+            return rc < 0 ? -1 : ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, len, ts);
     } else if (!closed && data != 0) {
         if (PyTuple_GET_SIZE(entry) == 4) {
             /* a direction whose segments go to another process as they are: (flow, False, tally, forward) */
@@ -561,18 +632,11 @@ static int try_skip(PyObject *fast, PyObject *names, const unsigned char *frame,
                 return rc < 0 ? -1 : FEED;
         }
     }
-    if (PyTuple_GET_SIZE(entry) > 2) /* the direction's packets and bytes, as walk.tally counts them */
-        tally(PyTuple_GET_ITEM(entry, 2), len);
-    stamp = PyLong_FromLongLong(ts);
-    if (stamp == NULL)
-        return -1;
-    rc = PyObject_SetAttr(PyTuple_GET_ITEM(entry, 0), last_ts_name, stamp);
-    Py_DECREF(stamp);
-    return rc < 0 ? -1 : SKIP_TCP;
+    return stamp(entry, ts, len) < 0 ? -1 : SKIP_TCP;
 }
 
 /* The record walk of ``skip`` from ``*pos``; updates ``*pos``, ``*budget``, ``*others``; -1 on error. */
-static int skip_records(PyObject *fast, PyObject *names, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+static int skip_records(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
                         long long frac_div, unsigned long limit, Py_ssize_t *budget, Py_ssize_t *others,
                         long long next_check)
 {
@@ -587,7 +651,7 @@ static int skip_records(PyObject *fast, PyObject *names, const unsigned char *bu
         ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
         if (ts >= next_check)
             break;
-        done = try_skip(fast, names, h + 16, (Py_ssize_t)caplen, ts);
+        done = try_skip(ctx, h + 16, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (done == FEED)
@@ -601,16 +665,28 @@ static int skip_records(PyObject *fast, PyObject *names, const unsigned char *bu
     return 0;
 }
 
-/* The listed names argument: None (no DNS query is skipped) becomes NULL; anything else must be a set. */
-static int check_names(PyObject **names)
+/*
+ * The optional arguments: the listed names, None (no DNS query is skipped) or a set; the hooks, None
+ * or callables. Each None becomes NULL.
+ */
+static int check_ctx(walk_ctx *ctx)
 {
-    if (*names == NULL || *names == Py_None) {
-        *names = NULL;
-        return 0;
-    }
-    if (!PyAnySet_Check(*names)) {
+    PyObject **hooks[2] = {&ctx->on_syn, &ctx->on_end};
+    int i;
+
+    if (ctx->names == Py_None)
+        ctx->names = NULL;
+    if (ctx->names != NULL && !PyAnySet_Check(ctx->names)) {
         PyErr_SetString(PyExc_TypeError, "dns_names must be a set or frozenset of bytes, or None");
         return -1;
+    }
+    for (i = 0; i < 2; i++) {
+        if (*hooks[i] == Py_None)
+            *hooks[i] = NULL;
+        if (*hooks[i] != NULL && !PyCallable_Check(*hooks[i])) {
+            PyErr_SetString(PyExc_TypeError, "on_syn and on_end must be callables or None");
+            return -1;
+        }
     }
     return 0;
 }
@@ -622,13 +698,13 @@ static PyObject *walk_skip(PyObject *self, PyObject *args)
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    PyObject *fast, *names = NULL;
+    walk_ctx ctx = {NULL, NULL, NULL, NULL};
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpLkO!nL|O", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &fast, &budget, &next_check, &names))
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nL|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end))
         return NULL;
-    if (check_names(&names) < 0) {
+    if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -637,7 +713,7 @@ static PyObject *walk_skip(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "skip: need 0 <= pos <= end <= len(buf) and frac_div > 0");
         return NULL;
     }
-    rc = skip_records(fast, names, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
+    rc = skip_records(&ctx, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
                       &others, next_check);
     PyBuffer_Release(&view);
     if (rc < 0)
@@ -760,17 +836,18 @@ static PyObject *walk_decide(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     long long ts;
-    PyObject *fast, *names = NULL;
+    walk_ctx ctx = {NULL, NULL, NULL, NULL};
     int rc;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!y*L|O", &PyDict_Type, &fast, &view, &ts, &names))
+    if (!PyArg_ParseTuple(args, "O!y*L|OOO", &PyDict_Type, &ctx.fast, &view, &ts, &ctx.names, &ctx.on_syn,
+                          &ctx.on_end))
         return NULL;
-    if (check_names(&names) < 0) {
+    if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    rc = try_skip(fast, names, (const unsigned char *)view.buf, view.len, ts);
+    rc = try_skip(&ctx, (const unsigned char *)view.buf, view.len, ts);
     PyBuffer_Release(&view);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
 }
@@ -790,24 +867,26 @@ static PyObject *walk_step(PyObject *self, PyObject *args)
     int big_endian;
     long long frac_div, next_check;
     unsigned long limit;
-    PyObject *fast, *packet_type, *got, *result, *names = NULL;
+    PyObject *packet_type, *got, *result;
+    walk_ctx ctx = {NULL, NULL, NULL, NULL};
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO|O", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &fast, &budget, &next_check, &packet_type, &names))
+    if (!PyArg_ParseTuple(args, "y*nnpLkO!nLO|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &PyDict_Type, &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
+                          &ctx.on_end))
         return NULL;
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
-        check_names(&names) < 0) {
+        check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "step: need 0 <= pos <= end <= len(buf) and frac_div > 0");
         return NULL;
     }
     buf = (const unsigned char *)view.buf;
-    if (skip_records(fast, names, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
+    if (skip_records(&ctx, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -907,7 +986,7 @@ static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end
 }
 
 /* The block walk of ``skip_ng`` from ``*pos``; updates the counts and ``*last_ts``; -1 on error. */
-static int skip_blocks(PyObject *fast, PyObject *names, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
+static int skip_blocks(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_t *pos, Py_ssize_t end, int big_endian,
                        const iface_t *ifaces, Py_ssize_t nifaces, Py_ssize_t *budget, Py_ssize_t *others,
                        long long next_check, long long *last_ts, Py_ssize_t *size)
 {
@@ -918,7 +997,7 @@ static int skip_blocks(PyObject *fast, PyObject *names, const unsigned char *buf
 
         if (!ethernet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen) || ts >= next_check)
             break;
-        done = try_skip(fast, names, buf + *pos + 28, (Py_ssize_t)caplen, ts);
+        done = try_skip(ctx, buf + *pos + 28, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (done == FEED)
@@ -942,16 +1021,19 @@ static PyObject *blocks(PyObject *args, int step)
     int big_endian, rc;
     long long next_check, last_ts, ts;
     uint32_t caplen, blen;
-    PyObject *fast, *ifaces_list, *packet_type = NULL, *got, *names = NULL;
+    PyObject *ifaces_list, *packet_type = NULL, *got;
+    walk_ctx ctx = {NULL, NULL, NULL, NULL};
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    if (step ? !PyArg_ParseTuple(args, "y*nnpOO!nLLO|O", &view, &pos, &end, &big_endian, &ifaces_list,
-                                 &PyDict_Type, &fast, &budget, &next_check, &last_ts, &packet_type, &names)
-             : !PyArg_ParseTuple(args, "y*nnpOO!nLL|O", &view, &pos, &end, &big_endian, &ifaces_list,
-                                 &PyDict_Type, &fast, &budget, &next_check, &last_ts, &names))
+    if (step ? !PyArg_ParseTuple(args, "y*nnpOO!nLLO|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &PyDict_Type, &ctx.fast, &budget, &next_check, &last_ts, &packet_type, &ctx.names,
+                                 &ctx.on_syn, &ctx.on_end)
+             : !PyArg_ParseTuple(args, "y*nnpOO!nLL|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &PyDict_Type, &ctx.fast, &budget, &next_check, &last_ts, &ctx.names, &ctx.on_syn,
+                                 &ctx.on_end))
         return NULL;
-    if (check_names(&names) < 0) {
+    if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -965,7 +1047,7 @@ static PyObject *blocks(PyObject *args, int step)
         return NULL;
     }
     buf = (const unsigned char *)view.buf;
-    rc = skip_blocks(fast, names, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
+    rc = skip_blocks(&ctx, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
                      &size);
     if (rc < 0) {
         PyBuffer_Release(&view);
@@ -1005,27 +1087,27 @@ static PyObject *walk_step_ng(PyObject *self, PyObject *args)
 
 static PyMethodDef walk_methods[] = {
     {"skip", walk_skip, METH_VARARGS,
-     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names]) -> (pos, budget)\n\n"
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end]) -> (pos, budget)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
     {"step", walk_step, METH_VARARGS,
-     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names])\n"
+     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names, on_syn, on_end])\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"shape_quiet", walk_shape_quiet, METH_VARARGS,
      "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
      "one segment when that is all it does (shape.quiet; the state and records bytearrays change)."},
     {"decide", walk_decide, METH_VARARGS,
-     "decide(fast, frame, ts[, dns_names]) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
+     "decide(fast, frame, ts[, dns_names, on_syn, on_end]) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
      "flow table drops): the walk's decision for one Ethernet frame, as walk.decide_frame."},
     {"fast_lane", walk_fast_lane, METH_VARARGS,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", walk_step_ng, METH_VARARGS,
-     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names])\n"
+     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names, on_syn, on_end])\n"
      "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
      "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
     {"skip_ng", walk_skip_ng, METH_VARARGS,
-     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names])\n"
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end])\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"
      "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
     {NULL, NULL, 0, NULL},

@@ -118,7 +118,7 @@ def _frames(
     """
     frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
     get = engine.flows.fast.get
-    names = engine.flows.dns_names
+    names, on_syn, on_end = engine.flows.dns_names, engine.flows.on_syn, engine.flows.on_end
     feed = engine.feed
     room.reset(engine, every)
     try:
@@ -139,7 +139,7 @@ def _frames(
                 on_read()
             ts, linktype, data = frame
             if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
-                kind = decide(get, data, 0, len(data), ts, names)
+                kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end)
                 if kind != FEED:
                     if kind == SKIP_TCP:
                         room.budget -= 1
@@ -171,6 +171,7 @@ def _pcapng_walker(
     for ``_frames``; it leaves any other block to the reader.
     """
     fast, names = engine.flows.fast, engine.flows.dns_names
+    on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
     feed, feed_packet = engine.feed, engine.feed_packet
     packet_type = Packet
 
@@ -184,8 +185,9 @@ def _pcapng_walker(
             next_check = min(max(room.next_check, _INT64_MIN), _INT64_MAX)
             start_budget = room.budget
             pos, room.budget, others, last_ts, _size, got = STEP_NG(
-                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type, names
-            )
+                buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type, names,
+                on_syn, on_end,
+            )  # fmt: skip
             room.others += others
             room.count += others + start_budget - room.budget
             if on_read is not None and room.count >= REPORT_EVERY:
@@ -231,6 +233,7 @@ def _ethernet(
     header = struct.Struct(records.order + "IIII").unpack_from
     step = STEP
     fast, names = engine.flows.fast, engine.flows.dns_names
+    on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
     feed, feed_packet = engine.feed, engine.feed_packet
     flows = engine.flows
     buf, pos, end = s.buf, records.start, len(s.buf)
@@ -244,8 +247,9 @@ def _ethernet(
     try:
         while True:
             pos, budget, more, got = step(
-                buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names
-            )
+                buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names,
+                on_syn, on_end,
+            )  # fmt: skip
             others += more
             if got is None:
                 if end - pos < 16:

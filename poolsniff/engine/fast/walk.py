@@ -21,8 +21,7 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
-from poolsniff.dissect import flows as flowtable
-from poolsniff.dissect.flows import Entry, tally
+from poolsniff.dissect.flow import Entry, Flow, Forward, Hook, tally
 from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.udp import udp_skip
@@ -47,6 +46,7 @@ _SEQ = struct.Struct("!I").unpack_from
 _FIN: Final = 0x01
 _SYN: Final = 0x02
 _RST: Final = 0x04
+_CONTROL: Final = _FIN | _SYN | _RST
 FEED: Final = 0
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
@@ -64,48 +64,46 @@ MAX_IFACES: Final = 64
 
 def lookup(
     get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int
-) -> tuple[Entry | None, int, bytes | None]:
+) -> tuple[Entry | None, int, bytes, int]:
     """The ``fast`` entry of a plain, whole TCP packet in the Ethernet frame ``buf[f:stop]``.
 
-    Returns (entry, payload length, key if the packet carries a FIN) -- the entry None for an
-    unknown flow -- or (None, -1, None) for anything else: not IPv4/IPv6 TCP behind at most one
-    802.1Q tag, IP options or extension headers, a fragment, a SYN, an RST but one with no data
-    of no known flow (which the flow table only counts: returned as (None, 0, None)), a TCP
-    header or IP packet that the frame does not hold whole.
+    Returns (entry, payload length, key, SYN/FIN/RST bits) -- the entry None for an unknown
+    flow -- or (None, -1, b"", 0) for anything else: not IPv4/IPv6 TCP behind at most one
+    802.1Q tag, IP options or extension headers, a fragment, a TCP header or IP packet that
+    the frame does not hold whole.
     """
     if stop - f < 54:
-        return None, -1, None
+        return None, -1, b"", 0
     et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
     l3 = f + 14
     if et == _VLAN and stop - f >= 58:
         et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
         l3 = f + 18
     if et == _IPV4:
-        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF and not flags & _SYN:
+        if vhl == 0x45 and proto == 6 and not frag & 0x1FFF:
             hl = (thl >> 4) << 2
             data = total - 20 - hl
             if hl >= 20 and data >= 0 and l3 + total <= stop:
-                return _found(get(key), data, key, flags)
+                return get(key), data, key, flags & _CONTROL
     elif et == _IPV6 and l3 + 54 <= stop:
         version, length, nxt, key, thl, flags = _IP6(buf, l3)
-        if version >> 4 == 6 and nxt == 6 and not flags & _SYN:
+        if version >> 4 == 6 and nxt == 6:
             hl = (thl >> 4) << 2
             data = length - hl
             if hl >= 20 and data >= 0 and l3 + 40 + length <= stop:
-                return _found(get(key), data, key, flags)
-    return None, -1, None
-
-
-def _found(entry: Entry | None, data: int, key: bytes, flags: int) -> tuple[Entry | None, int, bytes | None]:
-    """``lookup``'s answer for a plain TCP packet without SYN: an RST is only (None, 0, None) when it
-    carries no data and its flow is unknown (the flow table counts it and nothing else)."""
-    if flags & _RST:
-        return (None, 0, None) if entry is None and not data else (None, -1, None)
-    return entry, data, key if flags & _FIN else None
+                return get(key), data, key, flags & _CONTROL
+    return None, -1, b"", 0
 
 
 def decide(
-    get: Callable[[bytes], Entry | None], buf: bytes, f: int, stop: int, ts: int, dns_names: Names = None
+    get: Callable[[bytes], Entry | None],
+    buf: bytes,
+    f: int,
+    stop: int,
+    ts: int,
+    dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
 ) -> int:
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
@@ -114,19 +112,29 @@ def decide(
     entry's item list here), whose data lies wholly inside bytes the direction does not read
     (``_in_unread``), or whose segment only advances its direction's TLS record shape (read here,
     ``_shaped``), its flow stamped with ``ts`` here; a FIN with no data that is not the flow's last
-    (``_fin_seen``, which records it); or with no data of no known flow.
-    SKIP_UDP: ``udp.udp_skip``: a UDP datagram the flow table drops, or, given the listed names
-    (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). FEED: anything else.
+    (``_fin_seen``, which records it); given the table's hooks, a SYN or SYN-ACK without data of a
+    known flow (``on_syn``) and the packet without data that ends one (its last FIN, an RST:
+    ``on_end``), stamped, counted and handed to the hook (``_control``); or with no data and no SYN
+    of no known flow. SKIP_UDP: ``udp.udp_skip``: a UDP datagram the flow table drops, or, given the
+    listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). FEED: anything else.
     """
-    entry, data, fin = lookup(get, buf, f, stop)
+    entry, data, key, flags = lookup(get, buf, f, stop)
     if entry is None:
-        if data == 0:
+        if data == 0 and not flags & _SYN:
             return SKIP_TCP
         return SKIP_UDP if data < 0 and udp_skip(buf, f, stop, dns_names) else FEED
-    size = len(entry)
-    if fin is not None:
-        if data or not _fin_seen(entry[0], fin):
+    if flags & _SYN:  # without FIN or RST: the table's on_syn, with the sequence number
+        if data or flags != _SYN or on_syn is None:
             return FEED
+        return _control(entry, on_syn, key, stop - f, ts, _SEQ(buf, _tcp(buf, f) + 4)[0])
+    if flags & _RST:  # it ends the flow: the table's on_end
+        return FEED if data or on_end is None else _control(entry, on_end, key, stop - f, ts, ts)
+    size = len(entry)
+    if flags:  # a FIN: with data, the pipeline reads it; the flow's last, the table's on_end
+        if data:
+            return FEED
+        if not _fin_seen(entry[0], key):
+            return FEED if on_end is None else _control(entry, on_end, key, stop - f, ts, ts)
     elif not (
         entry[1]
         or not data
@@ -135,16 +143,36 @@ def decide(
         or (size > 5 and _shaped(entry, buf, f, data, ts))
     ):
         return FEED
-    entry[0].last_ts = ts
-    if size > 2:  # as in C: an entry without a tally is only stamped
-        tally(entry[2], stop - f)
+    _stamp(entry, ts, stop - f)
     return SKIP_TCP
 
 
-def _fin_seen(flow: flowtable.Flow, key: bytes) -> bool:
+def _stamp(entry: Entry, ts: int, size: int) -> None:
+    """Count a packet of ``size`` bytes in the entry's tally and stamp its flow with ``ts``."""
+    if len(entry) > 2:  # as in C: an entry without a tally is only stamped
+        tally(entry[2], size)
+    entry[0].last_ts = ts
+
+
+def _control(entry: Entry, hook: Hook, key: bytes, size: int, ts: int, value: int) -> int:
+    """A packet without data of ``entry``'s flow that the table's ``hook`` deals with: stamped and counted
+    here, then ``hook(flow, from_client, value)`` (which may end the flow); SKIP_TCP."""
+    flow = entry[0]
+    _stamp(entry, ts, size)
+    hook(flow, key == flow.raw[0], value)
+    return SKIP_TCP
+
+
+def _tcp(buf: bytes, f: int) -> int:
+    """Where the TCP header starts in the plain TCP frame at ``buf[f:]`` (``lookup`` found it plain)."""
+    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
+    return l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
+
+
+def _fin_seen(flow: Flow, key: bytes) -> bool:
     """A FIN with no data of ``flow``'s direction ``key``: record that side as finished (``Flow.fins``,
     as ``FlowTable.process`` does) and say True, unless the other side has finished too: then False
-    (the flow ends; the pipeline closes it)."""
+    (the flow ends)."""
     fins = flow.fins | (1 if key == flow.raw[0] else 2)
     if fins == 3:
         return False
@@ -156,10 +184,9 @@ def _forward(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
     """Append the segment of the plain TCP frame at ``buf[f:]`` (``data`` bytes) to its forwarded
     direction's items (``entry[3]``: items, kind, fid, from_client), as the split's front records a
     segment (``Recorder.data``); always True."""
-    forward: flowtable.Forward = entry[3]  # type: ignore[assignment,misc]
+    forward: Forward = entry[3]  # type: ignore[assignment,misc]
     items, kind, fid, from_client = forward
-    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
-    th = l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
+    th = _tcp(buf, f)
     start = th + ((buf[th + 12] >> 4) << 2)
     items.append((kind, fid, from_client, ts, _SEQ(buf, th + 4)[0], buf[start : start + data]))
     return True
@@ -171,8 +198,7 @@ def _shaped(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
     if len(entry) < 6:
         return False
     _, _, _, state, records, from_client = entry
-    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
-    th = l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
+    th = _tcp(buf, f)
     start = th + ((buf[th + 12] >> 4) << 2)
     seq = _SEQ(buf, th + 4)[0]
     return quiet(state, records, from_client, ts, seq, buf[start : start + data])
@@ -181,8 +207,7 @@ def _shaped(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
 def _in_unread(entry: Entry, buf: bytes, f: int, data: int) -> bool:
     """Whether the ``data`` payload bytes of the plain TCP frame at ``buf[f:]`` lie wholly inside the bytes
     ahead that its direction does not read (``entry``'s first sequence number and length)."""
-    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
-    seq = _SEQ(buf, (l3 + 24) if buf[l3] >> 4 == 4 else (l3 + 44))[0]
+    seq = _SEQ(buf, _tcp(buf, f) + 4)[0]
     first, length = entry[3], entry[4]  # type: ignore[misc]
     return bool(((seq - first) & 0xFFFFFFFF) + data <= length)
 
@@ -198,6 +223,8 @@ def skip(
     budget: int,
     next_check: int,
     dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
 ) -> tuple[int, int, int]:
     """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
 
@@ -219,7 +246,7 @@ def skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        kind = decide(get, buf, f, stop, ts, dns_names)
+        kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end)
         if kind == FEED:
             break
         if kind == SKIP_TCP:
@@ -265,6 +292,8 @@ def skip_ng(
     next_check: int,
     last_ts: int,
     dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
 ) -> tuple[int, int, int, int, int]:
     """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
 
@@ -283,7 +312,7 @@ def skip_ng(
         ts, caplen, blen = found
         if ts >= next_check:
             break
-        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names)
+        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end)
         if kind == FEED:
             break
         if kind == SKIP_TCP:
@@ -312,6 +341,8 @@ def step(
     next_check: int,
     packet_type: type[Packet],
     dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
 ) -> tuple[int, int, int, Stepped | None]:
     """``skip``, then the record it stopped at, when it is whole and within ``limit``.
 
@@ -321,7 +352,9 @@ def step(
     caller to read on or report damage. ``packet_type`` is ``model.Packet`` (the C function,
     ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
     """
-    pos, budget, others = skip(buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names)
+    pos, budget, others = skip(
+        buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end
+    )
     if end - pos < 16:
         return pos, budget, others, None
     sec, frac, caplen = (_HEADER_BE if big_endian else _HEADER_LE)(buf, pos)
@@ -346,13 +379,15 @@ def step_ng(
     last_ts: int,
     packet_type: type[Packet],
     dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
 ) -> tuple[int, int, int, int, int, Stepped | None]:
     """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
     (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
     as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
     reference of ``poolsniff.engine.fast._walk.step_ng``."""
     pos, budget, others, last_ts, size = skip_ng(
-        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names
+        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names, on_syn, on_end
     )
     found = ethernet_epb(buf, pos, end, big_endian, ifaces)
     if found is None:
@@ -363,11 +398,18 @@ def step_ng(
     return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
 
 
-def decide_frame(fast: dict[bytes, Entry], frame: bytes, ts: int, dns_names: Names = None) -> int:
+def decide_frame(
+    fast: dict[bytes, Entry],
+    frame: bytes,
+    ts: int,
+    dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
+) -> int:
     """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP or SKIP_UDP.
 
     The reference of ``poolsniff.engine.fast._walk.decide``."""
-    return decide(fast.get, frame, 0, len(frame), ts, dns_names)
+    return decide(fast.get, frame, 0, len(frame), ts, dns_names, on_syn, on_end)
 
 
 try:  # the same walks in C, when the extension was built at install time
@@ -379,7 +421,7 @@ try:  # the same walks in C, when the extension was built at install time
     from poolsniff.engine.fast._walk import step as _fast_step
     from poolsniff.engine.fast._walk import step_ng as _fast_step_ng
 except ImportError:  # pragma: no cover - depends on the build
-    DECIDE: Callable[[dict[bytes, Entry], bytes, int, Names], int] = decide_frame
+    DECIDE: Callable[..., int] = decide_frame
     FAST_LANE: Callable[[int, bytes], Packet | None] = fast_lane
     QUIET: Callable[[bytearray, bytearray, bool, int, int, bytes], bool] = quiet
     SKIP: Callable[..., tuple[int, int, int]] = skip

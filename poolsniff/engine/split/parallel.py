@@ -37,7 +37,8 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect import tunnels
-from poolsniff.dissect.flows import DNS_PORT, Dissector, Entry, Flow, FlowTable
+from poolsniff.dissect.flow import Entry, Flow
+from poolsniff.dissect.flows import DNS_PORT, Dissector, FlowTable
 from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
@@ -164,7 +165,7 @@ class Recorder(Dissector):
 
     def _forward(self, flow: Flow) -> None:
         """The flow has no shadow left: nothing here reads its segments any more, so the prefilter may
-        append them to ``items`` itself, as :meth:`data` would (``flows.Forward``), from the next one
+        append them to ``items`` itself, as :meth:`data` would (``flow.Forward``), from the next one
         on; each open direction's ``fast`` entry says so (a closed one, or one with bytes nobody reads,
         keeps its entry)."""
         fast = self.fast
@@ -212,6 +213,7 @@ class Front(Tracker):
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder))
         self.recorder.fast = self.flows.fast
+        self.flows.on_end = self.flows.end_seen  # the recorder makes no events when a flow ends
         self.channel = channel
         self.report: dict[str, Any] | None = None
         self._sent_at = 0

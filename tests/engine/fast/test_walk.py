@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolsniff.dissect.flows import Flow, raw_key
+from poolsniff.dissect.flow import Flow, raw_key
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast import walk
 from poolsniff.engine.fast.udp import udp_skip
@@ -50,6 +50,27 @@ try:
 except ImportError:  # not built here (no compiler): the tests that need it skip
     c_skip = c_skip_ng = c_step = c_step_ng = c_fast_lane = None
 NOT_BUILT = "the C record walk (poolsniff/engine/fast/_walk.c) is not built here"
+
+
+Tail = tuple[Any, ...]
+"""The walks' optional arguments after the required ones (``Calls.tail``)."""
+
+
+class Calls:
+    """Stand-in hooks of a flow table (``FlowTable.on_syn``, ``on_end``): each call is recorded."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int, bool, int]] = []
+
+    def syn(self, flow: Any, from_client: bool, value: int) -> None:
+        self.made.append(("syn", id(flow), from_client, value))
+
+    def end(self, flow: Any, from_client: bool, value: int) -> None:
+        self.made.append(("end", id(flow), from_client, value))
+
+    def tail(self, hooked: bool) -> Tail:
+        """The walks' optional arguments: no listed names, then these hooks (none unless ``hooked``)."""
+        return (None, self.syn, self.end) if hooked else ()
 PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 
 
@@ -57,7 +78,7 @@ def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     """A plain or not-so-plain TCP or UDP frame, or noise; the ``fast`` key of a TCP one."""
     sport, dport = draw(st.sampled_from(PORTS))
     data = draw(st.sampled_from([b"", b"x", b"y" * 700]))
-    flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x11, 0x14, 0x12]))
+    flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x11, 0x14, 0x12, 0x04, 0x03, 0x06]))
     segment = tcp(data, sport, dport, 5, flags, data_offset=draw(st.sampled_from([None] * 6 + [4, 15])))
     kind = draw(
         st.sampled_from(
@@ -224,9 +245,9 @@ def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.booleans())
 def test_c_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: bool
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
@@ -237,9 +258,12 @@ def test_c_walk_does_what_the_python_walk_does(
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        results.append(walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check))
+        calls = Calls()
+        results.append(
+            walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check, *calls.tail(hooked))
+        )
         state = [(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast))
+        stamps.append(state + forwarded(fast) + calls.made)
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -277,13 +301,15 @@ def fin_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int, list[Stamped]]:
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=500, deadline=None)
-@given(case=fin_cases())
+@given(case=fin_cases(), hooked=st.booleans())
 def test_both_walks_record_a_first_fin_and_leave_the_last_to_the_pipeline(
-    case: tuple[bytes, Fast, int, list[Stamped]],
+    case: tuple[bytes, Fast, int, list[Stamped]], hooked: bool
 ) -> None:
     """A FIN with no data that is not its flow's last is dealt with in the walk (its side recorded in
-    ``fins``, the flow stamped, the packet tallied); a flow's last FIN, a FIN with data and an RST stop
-    the walk. The C walk and the Python walk the same, record by record and state by state."""
+    ``fins``, the flow stamped, the packet tallied); a flow's last FIN and an RST without data stop the
+    walk, or, given the table's ``on_end``, are stamped, tallied and handed to it with their side and
+    time; a FIN with data stops the walk. The C walk and the Python walk the same, record by record,
+    state by state and call by call."""
     buf, fast, budget, flows = case
     start = [f.fins for f in flows]
     results = []
@@ -293,10 +319,13 @@ def test_both_walks_record_a_first_fin_and_leave_the_last_to_the_pipeline(
         for _, _, counts, *_ in fast.values():
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        stops = walk_all(skip, buf, len(buf), False, 1, 262144, fast, budget, 1 << 62)
-        results.append((stops, [(f.last_ts, f.fins) for f in flows], [bytes(e[2]) for e in fast.values()]))
+        calls = Calls()
+        stops = walk_all(skip, buf, len(buf), False, 1, 262144, fast, budget, 1 << 62, *calls.tail(hooked))
+        tallies = [bytes(e[2]) for e in fast.values()]
+        results.append((stops, [(f.last_ts, f.fins) for f in flows], tallies, calls.made))
     assert results[0] == results[1]
     assert all(f.fins != 3 for f in flows)
+    assert bool(results[0][3]) <= hooked
 
 
 def test_a_first_fin_is_recorded_and_the_last_is_fed() -> None:
@@ -318,15 +347,16 @@ def test_a_first_fin_is_recorded_and_the_last_is_fed() -> None:
 
 
 def walk_all_ng(
-    skip: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any
+    skip: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any, tail: Tail = ()
 ) -> list[Any]:
-    """Where ``skip_ng`` stops, stepping over each block it stops at (as the reader would), to the end."""
+    """Where ``skip_ng`` stops, stepping over each block it stops at (as the reader would), to the end
+    (``tail``: the optional arguments)."""
     stops = []
     pos = 0
     last_ts = 5
     order = ">" if big_endian else "<"
     while True:
-        stop = skip(buf, pos, end, big_endian, ifaces, *args, last_ts)
+        stop = skip(buf, pos, end, big_endian, ifaces, *args, last_ts, *tail)
         stops.append(stop)
         pos, last_ts = stop[0], stop[3]
         if end - pos < 12:
@@ -339,13 +369,14 @@ def walk_all_ng(
             return stops
 
 
-def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> list[Any]:
-    """What ``step`` hands back, record after record (stepping over a record it declines), to the end."""
+def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any, tail: Tail = ()) -> list[Any]:
+    """What ``step`` hands back, record after record (stepping over a record it declines), to the end
+    (``tail``: the optional arguments)."""
     out = []
     pos = 0
     order = ">" if big_endian else "<"
     while True:
-        pos, budget, others, got = step(buf, pos, end, big_endian, *args, Packet)
+        pos, budget, others, got = step(buf, pos, end, big_endian, *args, Packet, *tail)
         if got is not None:
             ts, caplen, packet = got
             got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
@@ -360,9 +391,9 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=500, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]))
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.booleans())
 def test_c_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: bool
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
@@ -373,9 +404,11 @@ def test_c_step_does_what_the_python_step_does(
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check))
+        calls = Calls()
+        tail = calls.tail(hooked)
+        results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast))
+        stamps.append(state + forwarded(fast) + calls.made)
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -417,9 +450,9 @@ def test_c_fast_lane_is_the_decoders_fast_lane(frame: bytes, ts: int) -> None:
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=ng_cases())
+@given(case=ng_cases(), hooked=st.booleans())
 def test_c_pcapng_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, list[Any], Fast, int, int],
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: bool
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
@@ -430,9 +463,11 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check))
+        calls = Calls()
+        tail = calls.tail(hooked)
+        results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast))
+        stamps.append(state + forwarded(fast) + calls.made)
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -572,16 +607,17 @@ def test_both_pcapng_walks_refuse_a_block_that_does_not_hold_its_frame(more: int
 
 
 def step_all_ng(
-    step: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any
+    step: Any, buf: bytes, end: int, big_endian: bool, ifaces: list[Any], *args: Any, tail: Tail = ()
 ) -> list[Any]:
-    """What ``step_ng`` hands back, block after block (stepping over a block it declines), to the end."""
+    """What ``step_ng`` hands back, block after block (stepping over a block it declines), to the end
+    (``tail``: the optional arguments)."""
     out = []
     pos = 0
     last_ts = 5
     order = ">" if big_endian else "<"
     while True:
         pos, budget, others, last_ts, size, got = step(
-            buf, pos, end, big_endian, ifaces, *args, last_ts, Packet
+            buf, pos, end, big_endian, ifaces, *args, last_ts, Packet, *tail
         )
         if got is not None:
             ts, caplen, packet = got
@@ -600,9 +636,9 @@ def step_all_ng(
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=800, deadline=None)
-@given(case=ng_cases())
+@given(case=ng_cases(), hooked=st.booleans())
 def test_c_pcapng_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, list[Any], Fast, int, int],
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: bool
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
@@ -613,9 +649,11 @@ def test_c_pcapng_step_does_what_the_python_step_does(
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check))
+        calls = Calls()
+        tail = calls.tail(hooked)
+        results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast))
+        stamps.append(state + forwarded(fast) + calls.made)
     assert results[0] == results[1] and stamps[0] == stamps[1]
 
 
@@ -830,7 +868,7 @@ def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int]:
     """One frame as a live capture reads it, and a fast map that may hold its direction."""
     frame, key = draw_frame(draw)
     fast = {key: fast_entry(draw)} if key is not None and draw(st.integers(0, 3)) else {}
-    _, data, _ = walk.lookup(lambda k: None, frame, 0, len(frame))
+    _, data, _, _ = walk.lookup(lambda k: None, frame, 0, len(frame))
     if key is not None and data > 0 and draw(st.booleans()):  # a range ending right at, before or after it
         first = draw(st.sampled_from([5, 4, 6]))
         fast[key] = (Stamped(), False, bytearray(16), first, 5 - first + data + draw(st.integers(-1, 1)))
@@ -839,8 +877,8 @@ def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int]:
 
 @pytest.mark.skipif(c_decide is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=live_cases())
-def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]) -> None:
+@given(case=live_cases(), hooked=st.booleans())
+def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int], hooked: bool) -> None:
     """``_walk.decide`` (a live frame, in ``Tracker.feed_live``) against ``walk.decide_frame``: the same
     answer, the same stamp and tally."""
     frame, fast, ts = case
@@ -851,7 +889,8 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
-        answer = decide(fast, frame, ts)
+        calls = Calls()
+        answer = decide(fast, frame, ts, *calls.tail(hooked))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        results.append((answer, state + forwarded(fast)))
+        results.append((answer, state + forwarded(fast) + calls.made))
     assert results[0] == results[1]

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from poolsniff.dissect import flows
-from poolsniff.dissect.flows import SWEEP_EVERY, Flow, FlowTable
+from poolsniff.dissect.flow import Flow
+from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.dissect.streams import Direction
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast import walk
