@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolsniff.dissect.flow import Flow, raw_key
-from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.decode import Decoder, fast_lane
 from poolsniff.engine.fast import walk
 from poolsniff.engine.fast.udp import udp_skip
 from poolsniff.model import FlowKey, Packet
@@ -894,3 +894,42 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         results.append((answer, state + forwarded(fast) + calls.made))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("use_c", [False, True])
+def test_a_syn_ack_and_an_rst_through_the_hooks_leave_the_table_as_process_does(use_c: bool) -> None:
+    """A SYN, then the SYN-ACK and an RST without data of its flow: one table processes all three, the
+    other only the SYN, the walk handing it the other two through its hooks (``on_end``: ``end_seen``, as
+    the split's front has it). The server's side starts at the same sequence number, the flow ends with
+    the same counts, time and fins, and the recorded end is the same."""
+    from poolsniff.dissect.flows import FlowTable
+    from poolsniff.engine.split.parallel import Recorder
+
+    if use_c and c_skip is None:
+        pytest.skip(NOT_BUILT)
+    skip = c_skip if use_c else walk.skip
+    syn, syn_ack = tcp(b"", 40000, 443, 100, 0x02), tcp(b"", 443, 40000, 900, 0x12)
+    rst = tcp(b"", 40000, 443, 101, 0x14)
+    ip_c = ipv4(syn)
+    frames = [eth(ip_c), eth(ipv4(syn_ack, src=ip_c[16:20], dst=ip_c[12:16])), eth(ipv4(rst))]
+    decoded = [Decoder().decode(1_700_000_000_000_000 + i, 1, f) for i, f in enumerate(frames)]
+    tables = []
+    for hooked in (False, True):
+        table = FlowTable(dissector=Recorder())
+        table.on_end = table.end_seen
+        for i, (frame, packet) in enumerate(zip(frames, decoded, strict=True)):
+            assert packet is not None
+            record = pcap_record(1_700_000_000_000_000 + i, frame)
+            if hooked and i:
+                assert skip(record, 0, len(record), False, 1, 262144, table.fast, 9, 1 << 62, None,
+                            table.on_syn, table.on_end) == (len(record), 8, 0)  # fmt: skip
+            else:
+                table.process(packet, len(frame))
+            if i == 1:
+                assert isinstance(table.dissector, Recorder)
+                shadow = next(iter(table.dissector.shadows.values()))[0]
+                assert shadow.reasm.next_seq == 901 and shadow.synced
+        assert not table.flows and not table.fast
+        tables.append(table.dissector.items)
+    assert tables[0] == tables[1]
+    assert [item[0] for item in tables[0]] == [0, 1, 1, 3]  # START, SYN, SYN, END
