@@ -8,7 +8,9 @@ beside their sources, all in one group whose shared part is ``poolsniff._native_
 ``MANIFEST``: the SHA-256 of each source it compiled. The sources stay what they are, the reference:
 :func:`choose`, run once when ``poolsniff`` is first imported, loads them instead of the extensions
 
-* when ``POOLSNIFF_PURE`` is set (the differential tests compare the two paths record by record);
+* when ``POOLSNIFF_PURE`` is set (the differential tests compare the two paths record by record):
+  then the hand-written C extensions (``C_EXTENSIONS``) stay out too, their Python references run
+  (``_PureFinder``), so the two paths share no compiled code;
 * when any source differs from the one compiled (an edited tree that was not rebuilt: ``make``
   rebuilds it), so a stale extension never runs;
 * when the build made no extensions (no compiler, ``POOLSNIFF_NO_EXTENSION``): then there is no
@@ -150,12 +152,30 @@ class _SourceFinder:
         )
 
 
+class _PureFinder:
+    """A ``sys.meta_path`` finder that refuses the ``C_EXTENSIONS`` where ``POOLSNIFF_PURE`` is set.
+
+    Each module that imports one takes its Python reference on ImportError, as where it was not built.
+    The variable is read at that import, not when :func:`choose` decides: the pytest process, which
+    sets it only while poolsniff chooses, keeps the C extensions its tests compare with their
+    references."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """None (the usual import), or ImportError for a C extension where ``POOLSNIFF_PURE`` is set."""
+        if fullname in C_EXTENSIONS and os.environ.get(PURE_ENV):
+            raise ImportError(f"{PURE_ENV} is set: the Python reference of {fullname} runs")
+        return None
+
+
 @cache
 def choose() -> str | None:
     """Run the extensions if they may (None), else the sources (and say why); decided once."""
     why = why_pure()
     if why is not None:
         sys.meta_path.insert(0, _SourceFinder())
+    sys.meta_path.insert(0, _PureFinder())
     return why
 
 

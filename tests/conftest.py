@@ -1,7 +1,9 @@
 """Shared fixtures: paths to the bundled captures, the shared corpus and the EVE schema.
 
 Tests in this process run the pure-Python modules, the reference (``poolsniff.native``): they patch
-module constants and hand fakes to classes, which compiled modules do not allow. Every poolsniff
+module constants and hand fakes to classes, which compiled modules do not allow. They keep the C
+extensions (``POOLSNIFF_PURE`` is unset again before the modules that import them load), whose own
+tests compare each with its Python reference. Every poolsniff
 these tests start as a program (``scan``, ``sniff``, the fuzz targets, the golden files, the
 corpus) runs the compiled modules where they are built, and ``tests/test_native.py`` compares the
 two paths record by record. ``POOLSNIFF_TEST_COMPILED=1`` runs this process compiled too.

@@ -1,7 +1,8 @@
 """poolsniff.native: the compiled hot modules do exactly what their sources do, and run only when current.
 
-The differential tests scan the same captures twice, as programs: compiled, and with
-``POOLSNIFF_PURE=1`` (the sources), and compare every record but the stats line, byte for byte.
+The differential tests scan the same captures twice, as programs: compiled (with the C extensions), and
+with ``POOLSNIFF_PURE=1`` (the sources and the C extensions' Python references), and compare every
+record but the stats line, byte for byte.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def _env(pure: bool) -> dict[str, str]:
 
 
 def _which(pure: bool) -> str:
+    """What a program runs: ``describe()``, the streams module's file, and which C extensions it uses."""
     code = (
-        "import poolsniff.native as n, poolsniff.dissect.streams as s; print(n.describe()); print(s.__file__)"
+        "import poolsniff.native as n, poolsniff.dissect.streams as s\n"
+        "print(n.describe()); print(s.__file__)\n"
+        "import poolsniff.engine.fast.walk as w, poolsniff.output.eveflow as e, poolsniff.dissect.http as h\n"
+        "print(w.ACCELERATED, e._line is not None, h._C_PARSE is not None)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], env=_env(pure), capture_output=True, text=True, check=True
@@ -66,16 +71,31 @@ def test_the_hot_modules_are_compiled_where_a_compiler_is() -> None:
     include = Path(sysconfig.get_paths()["include"], "Python.h")
     if shutil.which(compiler) is None or not include.is_file() or os.environ.get("POOLSNIFF_NO_EXTENSION"):
         pytest.skip("no C compiler or Python.h here: the build leaves the hot modules as Python")
-    described, streams = _which(pure=False).splitlines()
+    described, streams, c_used = _which(pure=False).splitlines()
     assert described == "compiled (mypyc)"
+    assert c_used == "True True True"  # the three C extensions, built with the rest
     assert streams.endswith(sysconfig.get_config_var("EXT_SUFFIX"))
     assert Path(streams) == native.built_of("poolsniff.dissect.streams")  # where the build puts it
 
 
 def test_pure_runs_the_sources() -> None:
-    described, streams = _which(pure=True).splitlines()
+    """The compiled modules' sources, and the C extensions' Python references: nothing compiled is
+    shared by the two paths that the differential tests below compare."""
+    described, streams, c_used = _which(pure=True).splitlines()
     assert described == f"pure Python: {native.PURE_ENV} is set"
     assert streams.endswith("streams.py")
+    assert c_used == "False False False"
+
+
+def test_the_c_extensions_are_refused_only_where_pure_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    finder = native._PureFinder()
+    monkeypatch.setenv(native.PURE_ENV, "1")
+    for name in native.C_EXTENSIONS:
+        with pytest.raises(ImportError, match=native.PURE_ENV):
+            finder.find_spec(name)
+    assert finder.find_spec("poolsniff.dissect.streams") is None
+    monkeypatch.delenv(native.PURE_ENV)
+    assert all(finder.find_spec(name) is None for name in native.C_EXTENSIONS)
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ def _trailers_done(rest: bytes) -> bool:
 
 
 _C_PARSE: Callable[[bytes], HttpHead | Literal[Incomplete.NEED_MORE] | None] | None
-try:  # the same parse in C, when the extension was built at install time
+try:  # the same parse in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
     from poolsniff.dissect._httphead import parse_head as _c_parse_head
     from poolsniff.dissect._httphead import setup as _c_setup
 except ImportError:  # pragma: no cover - depends on the build

@@ -37,7 +37,7 @@ from poolsniff.output.evefields import format_ts
 from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 
 _line: Callable[..., tuple[int, str, str, str, str, str] | None] | None
-try:  # the line and id in C, when the extension was built at install time
+try:  # the line and id in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
     from poolsniff.output._flowline import line as _c_line
 except ImportError:  # pragma: no cover - depends on the build
     _line = None

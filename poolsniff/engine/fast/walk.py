@@ -412,7 +412,7 @@ def decide_frame(
     return decide(fast.get, frame, 0, len(frame), ts, dns_names, on_syn, on_end)
 
 
-try:  # the same walks in C, when the extension was built at install time
+try:  # the same walks in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
     from poolsniff.engine.fast._walk import decide as _fast_decide
     from poolsniff.engine.fast._walk import fast_lane as _fast_lane
     from poolsniff.engine.fast._walk import shape_quiet as _fast_quiet
