@@ -932,4 +932,5 @@ def test_a_syn_ack_and_an_rst_through_the_hooks_leave_the_table_as_process_does(
         assert not table.flows and not table.fast
         tables.append(table.dissector.items)
     assert tables[0] == tables[1]
-    assert [item[0] for item in tables[0]] == [0, 1, 1, 3]  # START, SYN, SYN, END
+    assert [item[0] for item in tables[0]] == [0, 1, 3]  # START (with its SYN), the SYN-ACK, END
+    assert tables[0][0][7] == 100 and tables[0][1][2:] == (False, 900)
