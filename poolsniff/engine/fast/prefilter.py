@@ -14,8 +14,10 @@ record as a key of ``FlowTable.fast``: a known direction that is closed (or a pa
 no data, no SYN, FIN or RST) is stamped and counted right there, and so is an in-order segment
 of a TLS session being shaped that only advances its record shape (``shape.quiet``: the headers
 are read here, into the state the shaper shares), and so is a FIN with no data that is not its
-flow's last (the side is marked finished in ``Flow.fins`` here; the last FIN, which ends the flow,
-goes to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
+flow's last (the side is marked finished in ``Flow.fins`` here); a SYN or SYN-ACK without data of a
+known flow and the packet without data that ends one (its last FIN, an RST) are stamped and counted
+here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table has
+none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
 a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it).
 Everything else -- and one packet in a while, so the idle sweep and the hold check run
 exactly where they would -- goes through ``engine.feed`` as a frame. The result is what
