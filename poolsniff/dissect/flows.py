@@ -312,7 +312,7 @@ class FlowTable:
             counts[side] += 1
             counts[side + 2] += len(payload) if size is None else size
             if flags & SYN:
-                self.dissector.syn(flow, from_client, seq)
+                self.syn_seen(flow, from_client, seq)
                 seq = (seq + 1) & 0xFFFFFFFF  # data on a SYN (TCP Fast Open) starts after it
             if payload and self.dissector.data(flow, from_client, ts_us, seq, payload, events):
                 self.mark_closed(flow, from_client)
@@ -331,7 +331,8 @@ class FlowTable:
         return events
 
     def syn_seen(self, flow: Flow, from_client: bool, seq: int) -> None:
-        """``process`` for a SYN without data of ``flow`` that the prefilter stamped and counted."""
+        """A SYN of ``flow``: the dissector's, and the unread ranges it changes, taken at once (``process``
+        calls it, and the prefilter for a SYN without data that it stamped and counted)."""
         self.dissector.syn(flow, from_client, seq)
         if self.dissector.unread:
             self.open_unread(self.dissector.unread)

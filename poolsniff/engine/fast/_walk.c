@@ -513,7 +513,7 @@ static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long d
 /*
  * What the walk reads besides the buffer: ``FlowTable.fast``; the listed names (a set, or NULL); the
  * table's hooks for a packet without data of a known flow that is its SYN (``on_syn``) or ends it
- * (``on_end``), each NULL where that packet goes to the pipeline (``poolsniff.engine.fast.walk.Hooks``).
+ * (``on_end``), each NULL where that packet goes to the pipeline (``poolsniff.dissect.flow.Hook``).
  */
 typedef struct {
     PyObject *fast;
