@@ -40,6 +40,7 @@ COMPILED: Final = (
     "poolsniff.detect.jsonrpc",
     "poolsniff.detect.names",
     "poolsniff.detect.protocol",
+    "poolsniff.detect.signatures",
     "poolsniff.detect.stratum",
     "poolsniff.dissect.dns",
     "poolsniff.dissect.flow",
@@ -68,8 +69,10 @@ COMPILED: Final = (
     "poolsniff.output.eveflow",
     "poolsniff.output.eventid",
     "poolsniff.output.flowids",
+    "poolsniff.output.metrics",
     "poolsniff.output.stage",
     "poolsniff.output.suppress",
+    "poolsniff.output.transports.jsonl",
 )
 """The modules mypyc compiles (the build reads this tuple)."""
 C_EXTENSIONS: Final = (

@@ -8,14 +8,14 @@ each from PROTOCOLS.md. A method name alone is enough only where it is specific 
 ``submit``, ``job`` (and ``getjob``, ``keepalived``) count only with their params shape.
 Replies carry no method, so they are recognised by their result shape (a subscribe result
 that lists ``mining.notify``, a login result with a job, an eth-proxy work package).
+A JSON object is a ``dict``, as ``json`` parses it (``isinstance`` against ``Mapping`` would run
+``ABCMeta.__instancecheck__``, interpreted, for every value tested).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, final
 
 from poolsniff.detect.evidence import coin_for_wallet, split_login
 from poolsniff.model import Role
@@ -52,13 +52,32 @@ _HEX: Final = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 _HEX64: Final = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Verdict:
-    """What one message says about its sender."""
+    """What one message says about its sender (a value: compared by its three fields).
 
-    flavour: str
-    sender: Role
-    method: str
+    A plain class rather than a frozen dataclass: this module is compiled, and a dataclass's
+    generated ``__init__`` stays interpreted (a frozen one's sets each field through
+    ``object.__setattr__``); a verdict is made for every JSON message a mining flow carries.
+    """
+
+    __slots__ = ("flavour", "sender", "method")
+
+    def __init__(self, flavour: str, sender: Role, method: str) -> None:
+        self.flavour: Final = flavour
+        self.sender: Final = sender
+        self.method: Final = method
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Verdict):
+            return NotImplemented
+        return (self.flavour, self.sender, self.method) == (other.flavour, other.sender, other.method)
+
+    def __hash__(self) -> int:
+        return hash((self.flavour, self.sender, self.method))
+
+    def __repr__(self) -> str:
+        return f"Verdict(flavour={self.flavour!r}, sender={self.sender!r}, method={self.method!r})"
 
 
 def _is_hex(v: Any, lo: int, hi: int) -> bool:
@@ -83,7 +102,7 @@ def _cn_login(params: Any) -> bool:
     ``{"login": "alice", "pass": "x"}`` is what web APIs send too, so a login with only
     ``pass`` counts when the login is a coin address (Coinhive's proxy, bare malware).
     """
-    if not isinstance(params, Mapping) or not isinstance(params.get("login"), str):
+    if not isinstance(params, dict) or not isinstance(params.get("login"), str):
         return False
     if not set(params) <= CN_LOGIN_KEYS:
         return False
@@ -94,20 +113,20 @@ def _cn_login(params: Any) -> bool:
 
 def _cn_job(params: Any) -> bool:
     return (
-        isinstance(params, Mapping)
+        isinstance(params, dict)
         and CN_JOB_KEYS <= set(params)
         and _is_hex(params.get("blob"), 64, 1 << 14)
     )
 
 
 def _cn_submit(params: Any) -> bool:
-    if not isinstance(params, Mapping) or not CN_SUBMIT_KEYS <= set(params):
+    if not isinstance(params, dict) or not CN_SUBMIT_KEYS <= set(params):
         return False
     return _is_hex(params.get("nonce"), 8, 16) and _is_hex(params.get("result"), 64, 64)
 
 
 def _cn_id_only(params: Any) -> bool:
-    return isinstance(params, Mapping) and set(params) == {"id"} and isinstance(params["id"], str)
+    return isinstance(params, dict) and set(params) == {"id"} and isinstance(params["id"], str)
 
 
 def _request(method: str, params: Any) -> Verdict | None:
@@ -117,11 +136,11 @@ def _request(method: str, params: Any) -> Verdict | None:
         return Verdict(_stratum_flavour(method, params), Role.MINER, method)
     if method in STRATUM_SERVER and isinstance(params, list):
         return Verdict(_stratum_flavour(method, params), Role.POOL, method)
-    if method == "mining.hello" and isinstance(params, Mapping):
+    if method == "mining.hello" and isinstance(params, dict):
         return Verdict("ethereumstratum", Role.MINER, method)
     if method in ETH_PROXY_CLIENT and isinstance(params, list):
         return Verdict("eth-proxy", Role.MINER, method)
-    if method == "getblocktemplate" and isinstance(params, Mapping) and "wallet_address" in params:
+    if method == "getblocktemplate" and isinstance(params, dict) and "wallet_address" in params:
         # XMRig DaemonClient solo mining against monerod's /json_rpc (PROTOCOLS.md §4)
         return Verdict("getblocktemplate", Role.MINER, method)
     if method in GETWORK_CLIENT and isinstance(params, list):
@@ -153,13 +172,13 @@ def _reply(result: Any) -> Verdict | None:
         es = any(isinstance(x, str) and x.startswith("EthereumStratum/") for x in flat)
         flavour = "ethereumstratum" if es else "stratum-v1"
         return Verdict(flavour, Role.POOL, "mining.subscribe(result)")
-    if isinstance(result, Mapping):
+    if isinstance(result, dict):
         if isinstance(result.get("version-rolling"), bool) and "version-rolling.mask" in result:
             return Verdict("stratum-v1", Role.POOL, "mining.configure(result)")
         if result.get("status") == "KEEPALIVED":
             return Verdict("cryptonote", Role.POOL, "keepalived(result)")
         job = result.get("job")
-        if isinstance(job, Mapping) and _cn_job(job):
+        if isinstance(job, dict) and _cn_job(job):
             return Verdict("cryptonote", Role.POOL, "login(result)")
         if "midstate" in result and "data" in result and _is_hex(result.get("data"), 128, 256):
             return Verdict("getwork", Role.POOL, "getwork(result)")
@@ -174,7 +193,7 @@ def _reply(result: Any) -> Verdict | None:
     return None
 
 
-def classify(value: Mapping[str, Any]) -> Verdict | None:
+def classify(value: dict[str, Any]) -> Verdict | None:
     """Classify one JSON-RPC object; None when it is not (recognisably) mining."""
     method = value.get("method")
     if isinstance(method, str):

@@ -72,7 +72,7 @@ class StratumDetector:
 
     def inspect(self, event: Event) -> Iterator[Detection]:
         """Yield a detection for a JSON message that speaks a mining dialect."""
-        if not isinstance(event, JsonMessage) or not isinstance(event.value, Mapping):
+        if not isinstance(event, JsonMessage) or not isinstance(event.value, dict):
             return
         verdict = classify(event.value)
         if verdict is None:
@@ -116,9 +116,9 @@ def _miner_marked(event: JsonMessage) -> bool:
     if ev.is_miner_agent(headers.get("user-agent", "")):
         return True
     params = event.value.get("params")
-    if isinstance(params, Mapping) and "wallet_address" in params:  # XMRig --daemon, solo mining
+    if isinstance(params, dict) and "wallet_address" in params:  # XMRig --daemon, solo mining
         return True
-    if isinstance(params, list) and params and isinstance(params[0], Mapping):
+    if isinstance(params, list) and params and isinstance(params[0], dict):
         caps = params[0].get("capabilities")
         if isinstance(caps, list) and GBT_MINER_CAPS & {c for c in caps if isinstance(c, str)}:
             return not _daemon_rpc_shaped(event, headers)
@@ -151,12 +151,12 @@ def _fill(det: Detection, verdict: Verdict, event: JsonMessage) -> None:
         if method == "mining.subscribe" and len(params) >= 2 and isinstance(params[1], str):
             if params[1].startswith("EthereumStratum/"):
                 _put(det, "protocol", params[1])
-    elif isinstance(params, Mapping):
+    elif isinstance(params, dict):
         _from_dict_params(det, params)
     result = value.get("result")
-    if isinstance(result, Mapping):
+    if isinstance(result, dict):
         job = result.get("job")
-        if isinstance(job, Mapping):
+        if isinstance(job, dict):
             _put(det, "algorithm", job.get("algo"))
         if isinstance(result.get("extensions"), list):
             _put(det, "extensions", ",".join(str(x) for x in result["extensions"][:8]))

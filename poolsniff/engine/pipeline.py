@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 from poolsniff.detect.behaviour import BehaviourDetector
@@ -321,13 +320,14 @@ def _merge(held: Detection, new: Detection) -> None:
         held.app.setdefault(k, app)
 
 
-@dataclass
 class _Alerted:
-    """What the alerts of a TCP flow said: who the miner is, the roles, the application protocol."""
+    """What the alerts of a TCP flow said: who the miner is, the roles, the application protocol (a
+    plain class: a dataclass's generated ``__init__`` stays interpreted in this compiled module)."""
 
-    miner_is_client: bool
-    roles: list[Role]
-    app_proto: str
+    def __init__(self, miner_is_client: bool, roles: list[Role], app_proto: str) -> None:
+        self.miner_is_client = miner_is_client
+        self.roles = roles
+        self.app_proto = app_proto
 
 
 POOL_SIDE_SKIPPED: Final = frozenset({"role", "flavour", "method"})

@@ -66,6 +66,8 @@ _SOURCE_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 MAX_REMEMBERED_NAMES: Final = 16_384
 """Names whose :meth:`Blocklist.match_name` answer is kept (every DNS query, SNI and Host is matched)."""
+MAX_REMEMBERED_ENDPOINTS: Final = 16_384
+"""Servers whose :meth:`Blocklist.match_endpoint` answer is kept (every TCP flow's server is matched)."""
 
 Endpoint = tuple[str, int]
 """A canonical IP address string and a port."""
@@ -142,6 +144,8 @@ class Blocklist:
         self._counts: dict[str, int] = {}
         self._matched: dict[str, Match | None] = {}
         """:meth:`match_name`'s answers for the last names asked about (emptied by every change)."""
+        self._endpoint_matched: dict[Endpoint, Match | None] = {}
+        """:meth:`match_endpoint`'s answers for the last servers asked about (emptied by every change)."""
         self._wire: set[bytes] = set()
         """The listed names that are ASCII, as bytes (:meth:`wire_names`), kept as names are added."""
 
@@ -191,6 +195,7 @@ class Blocklist:
         if category != ALLOW and category not in CATEGORIES:
             raise ValueError(f"unknown blocklist category {category!r}")
         self._matched.clear()
+        self._endpoint_matched.clear()
         name = list_name if list_name is not None else Path(origin).stem
         names = self._allow_names if category == ALLOW else self._names
         endpoints = self._allow_endpoints if category == ALLOW else self._endpoints
@@ -258,7 +263,18 @@ class Blocklist:
         return None if found is None else _entry(found)
 
     def match_endpoint(self, ip: str, port: int) -> Match | None:
-        """Return the entry listing server ``ip:port``, unless the allowlist has it."""
+        """Return the entry listing server ``ip:port``, unless the allowlist has it. Every TCP flow's
+        server is asked about twice (name detector, enricher) and a miner comes back to its pool with
+        each connection: the answers for the last ``MAX_REMEMBERED_ENDPOINTS`` servers are kept."""
+        matched, asked = self._endpoint_matched, (ip, port)
+        if asked in matched:
+            return matched[asked]
+        if len(matched) >= MAX_REMEMBERED_ENDPOINTS:
+            matched.clear()
+        found = matched[asked] = self._match_endpoint(ip, port)
+        return found
+
+    def _match_endpoint(self, ip: str, port: int) -> Match | None:
         key = (ip, port)
         if key not in self._endpoints and key not in self._allow_endpoints and ":" in ip:
             canonical = _canonical_ip(ip)

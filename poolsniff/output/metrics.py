@@ -176,14 +176,14 @@ class MetricsFile:
         self.warn = warn or (lambda _message: None)
         self.writes = 0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self._failing = False
 
     def start(self) -> None:
         """Write once (OutputError if the file cannot be written), then keep writing in the background."""
         self.write()
-        self._thread = threading.Thread(target=self._run, name="poolsniff-metrics", daemon=True)
-        self._thread.start()
+        self._writer = threading.Thread(target=self._run, name="poolsniff-metrics", daemon=True)
+        self._writer.start()
 
     def write(self) -> None:
         """Write the file now; OutputError if that fails."""
@@ -213,6 +213,6 @@ class MetricsFile:
     def close(self) -> None:
         """Stop the thread and write the final numbers; OutputError if that last write fails."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._writer is not None:
+            self._writer.join()
         self.write()

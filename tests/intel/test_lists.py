@@ -591,3 +591,35 @@ def test_entry_knows_whether_it_is_an_endpoint(entry: str, endpoint: bool) -> No
 def test_entry_provenance_names_its_sources() -> None:
     assert ListEntry("a.example", "pool", "pool", ("s1", "s2"), "x:1").provenance() == "sources s1,s2"
     assert ListEntry("a.example", "pool", "pool", (), "x:1").provenance() == "no source recorded"
+
+
+@pytest.mark.parametrize(
+    ("ip", "port"),
+    [("94.23.251.22", 3333), ("2001:0DB8:0:0::1", 3333), ("1.2.3.4", 3333), ("94.23.251.22", 3334)]
+    + [("zz::zz", 1)],
+)
+def test_remembered_endpoint_match_is_the_blocklist_match(ip: str, port: int) -> None:
+    lists = small_list()
+    first, again = lists.match_endpoint(ip, port), lists.match_endpoint(ip, port)
+    assert first == again == lists._match_endpoint(ip, port)
+    assert (ip, port) in lists._endpoint_matched
+
+
+def test_remembered_endpoint_matches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lists_module, "MAX_REMEMBERED_ENDPOINTS", 2)
+    lists = small_list()
+    for ip in ("10.0.0.1", "10.0.0.2", "94.23.251.22", "10.0.0.3"):
+        lists.match_endpoint(ip, 3333)
+        assert len(lists._endpoint_matched) <= 2
+    assert lists.match_endpoint("94.23.251.22", 3333) == lists._match_endpoint("94.23.251.22", 3333)
+
+
+def test_a_change_to_the_lists_forgets_remembered_endpoint_matches() -> None:
+    lists = _fresh()
+    lists.add_lines(["94.23.251.22:3333"], "endpoints.txt", "pool")
+    assert lists.match_endpoint("198.51.100.7", 3333) is None
+    assert lists.match_endpoint("94.23.251.22", 3333) is not None
+    lists.add_lines(["198.51.100.7:3333"], "pool.txt", "pool")
+    lists.add_allow_lines(["94.23.251.22:3333"], "allow.txt")
+    assert lists.match_endpoint("198.51.100.7", 3333) is not None
+    assert lists.match_endpoint("94.23.251.22", 3333) is None
