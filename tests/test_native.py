@@ -250,3 +250,23 @@ def test_the_build_compiles_each_c_extension_from_its_source() -> None:
     """The build derives each C source from ``C_EXTENSIONS``: every one is there, beside its place."""
     for name in native.C_EXTENSIONS:
         assert (ROOT / (name.replace(".", "/") + ".c")).is_file(), name
+
+
+def test_an_editable_build_removes_the_extensions_of_modules_no_longer_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module taken out of ``COMPILED`` left its extension beside its source: the next import loaded it
+    and failed (its code was not in the new shared library). Only such leftovers go."""
+    hook = _build_hook(monkeypatch)
+    root = tmp_path / "tree"
+    shutil.copytree(native.PACKAGE, root / "poolsniff", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    tree = hook._native(root)
+    names = (*tree.COMPILED, tree.SHARED, *tree.C_EXTENSIONS)
+    kept = [tree.built_of(name, root / "poolsniff") for name in names]
+    left = tree.built_of("poolsniff.intel.lists", root / "poolsniff")
+    assert "poolsniff.intel.lists" not in tree.COMPILED and left not in kept
+    for path in (*kept, left):
+        path.write_bytes(b"")
+    hook._drop_unlisted(root, tree)
+    assert not left.exists()
+    assert all(path.exists() for path in kept)

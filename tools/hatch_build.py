@@ -82,14 +82,18 @@ class WalkExtensionHook(BuildHookInterface):  # type: ignore[misc]
         build_data["infer_tag"] = True
         if keep:
             _say("the compiled modules match their sources: kept")
+            _drop_unlisted(root, native)
             return
-        for built, relative in _mypyc(root, native, scratch / "mypyc"):
+        made = _mypyc(root, native, scratch / "mypyc")
+        for built, relative in made:
             if version == "editable":  # a new file, not overwritten: a running poolsniff keeps its own
                 staged = root / (relative + ".new")
                 shutil.copyfile(built, staged)
                 os.replace(staged, root / relative)
             else:
                 build_data["force_include"][str(built)] = relative
+        if made and version == "editable":
+            _drop_unlisted(root, native)
 
     def _extension(
         self, root: Path, native: Any, module: str, build_data: dict[str, Any], version: str
@@ -144,6 +148,20 @@ def _mypyc(root: Path, native: Any, work: Path) -> list[tuple[Path, str]]:
     # build stale (its sources run, and the next install compiles again), not claimed compiled
     manifest.write_text(native.manifest_text(work / "poolsniff"))
     return [*out, (manifest, f"poolsniff/{native.MANIFEST}")]
+
+
+def _drop_unlisted(root: Path, native: Any) -> None:
+    """Remove the extension modules an earlier build left beside sources that ``COMPILED`` no longer
+    lists: the import system would still load one (before its source), and fail, its code not being in
+    the new shared library."""
+    package = root / "poolsniff"
+    names = (*native.COMPILED, native.SHARED, *native.C_EXTENSIONS)
+    listed = {native.built_of(name, package) for name in names}
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    for path in package.rglob(f"*{suffix}"):
+        if path not in listed and path.with_name(path.name.removesuffix(suffix) + ".py").is_file():
+            _say(f"removing {path.relative_to(root)}: its module is no longer compiled")
+            path.unlink()
 
 
 def _native(root: Path) -> Any:
