@@ -934,3 +934,37 @@ def test_a_syn_ack_and_an_rst_through_the_hooks_leave_the_table_as_process_does(
     assert tables[0] == tables[1]
     assert [item[0] for item in tables[0]] == [0, 1, 3]  # START (with its SYN), the SYN-ACK, END
     assert tables[0][0][7] == 100 and tables[0][1][2:] == (False, 900)
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+def test_the_c_walk_refuses_bad_arguments_as_the_format_says() -> None:
+    """The walks read their arguments by position with their own parser (``fast_args``): the wrong number
+    of them, or an argument of the wrong type, is a TypeError naming the function, not a crash."""
+    assert c_skip is not None and c_step is not None
+    good: list[Any] = [b"", 0, 0, False, 1, 65535, {}, 0, 0]
+    assert c_skip(*good) == (0, 0, 0)
+    for bad in (good[:8], [*good, None, None, None, None]):
+        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 12 arguments"):
+            c_skip(*bad)
+    for at, value in ((0, "text"), (1, "0"), (5, 1.5), (6, []), (8, None)):
+        with pytest.raises(TypeError):
+            c_skip(*good[:at], value, *good[at + 1 :])
+    with pytest.raises(TypeError, match=r"argument 7 must be dict, not list"):
+        c_step(*good[:6], [], *good[7:], Packet)
+    with pytest.raises(OverflowError):
+        c_skip(b"", 1 << 70, *good[2:])
+
+
+@pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
+def test_a_refused_call_lets_go_of_the_buffer_it_took() -> None:
+    """The buffer is taken first; a later argument that is refused releases it (a bytearray that is still
+    exported cannot change size)."""
+    assert c_skip is not None
+    buf = bytearray(64)
+    with pytest.raises(TypeError):
+        c_skip(buf, 0, 64, False, 1, 65535, "not a dict", 0, 0)
+    buf.extend(b"more")  # BufferError here if the failed call kept its view
+    assert len(buf) == 68
