@@ -19,6 +19,7 @@ import pytest
 from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_instructions  # noqa: E402
 import bench_scan  # noqa: E402
 import mixcap  # noqa: E402
 import realmix  # noqa: E402
@@ -117,3 +118,17 @@ def test_the_launcher_leaves_no_process_behind_it_and_python_says_nothing() -> N
     assert statuses == ["0", "0"]
     assert "ResourceWarning" not in run.stderr, run.stderr
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (.ci/run has it)")
+def test_the_instruction_count_of_a_scan_is_printed_per_process_and_in_total(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``bench_instructions.py`` scans under callgrind and prints what it counted (a scan of even a small
+    capture executes hundreds of millions of instructions, most of them the start)."""
+    assert bench_instructions.main([str(ROOT / "pcaps" / "benign-mix.pcapng")]) == 0
+    out = capsys.readouterr().out
+    processes = [int(n.replace(",", "")) for n in re.findall(r"process \d+: ([\d,]+)", out)]
+    total = re.search(r"total: ([\d,]+)", out)
+    assert processes and total, out
+    assert int(total[1].replace(",", "")) == sum(processes) > 50_000_000
