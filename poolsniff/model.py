@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, NamedTuple, TypeVar, dataclass_transform
+from typing import Any, NamedTuple
 
-_T = TypeVar("_T")
+from poolsniff.valueclass import readonly
 
 Frame = tuple[int, int, bytes]
 """One captured frame: timestamp in microseconds since the epoch, pcap link type, bytes."""
@@ -68,21 +68,7 @@ class Role(IntEnum):
 # --------------------------------------------------------------------------- events
 
 
-@dataclass_transform(frozen_default=True)
-def _readonly(cls: type[_T]) -> type[_T]:
-    """A value class made in bulk: a slotted dataclass, read-only to the type checker but not frozen at
-    run time.
-
-    Events are made for every message a dissector reads (a DNS answer, a Stratum line, an HTTP
-    head), and a split scan's front makes an ``Alert`` (and a ``FlowSummary``) of every detection the
-    back sends. A frozen dataclass sets each field through ``object.__setattr__`` on the way in: 3.6 us
-    to make a DnsMessage, against 0.8 us for this one. mypy still refuses any assignment to a field
-    (``frozen_default``); the hash is still that of the fields (``unsafe_hash``), as a frozen one's.
-    """
-    return dataclass(slots=True, unsafe_hash=True)(cls)
-
-
-@_readonly
+@readonly
 class Event:
     """Something a dissector saw in a flow at a point in time."""
 
@@ -92,12 +78,12 @@ class Event:
     """True when the client of the flow sent the message."""
 
 
-@_readonly
+@readonly
 class FlowStart(Event):
     """The first packet of a TCP flow (its SYN, or the first packet seen of a flow joined mid-session)."""
 
 
-@_readonly
+@readonly
 class FlowEnd(Event):
     """A flow closed (FIN from both sides or RST), was evicted, or the input ended."""
 
@@ -112,7 +98,7 @@ class FlowEnd(Event):
     """Both sides sent a FIN, or one sent a RST."""
 
 
-@_readonly
+@readonly
 class DnsMessage(Event):
     """A DNS query or response (over UDP or TCP)."""
 
@@ -127,7 +113,7 @@ class DnsMessage(Event):
     """(rrname, rrtype, rdata, ttl) for A/AAAA/CNAME answers."""
 
 
-@_readonly
+@readonly
 class JsonMessage(Event):
     """One JSON value parsed from a newline-delimited TCP stream or an HTTP body."""
 
@@ -136,7 +122,7 @@ class JsonMessage(Event):
     http: HttpMessage | None = None
 
 
-@_readonly
+@readonly
 class HttpMessage(Event):
     """An HTTP/1.x request or response head (and a short body, when present)."""
 
@@ -149,7 +135,7 @@ class HttpMessage(Event):
     body: bytes = b""
 
 
-@_readonly
+@readonly
 class TlsClientHello(Event):
     """A TLS ClientHello; ``sni`` is the server_name extension, if any."""
 
@@ -164,7 +150,7 @@ class TlsClientHello(Event):
     """The miner build whose recorded ClientHello has this JA4 (``tlsfp.KNOWN_MINERS``), if any."""
 
 
-@_readonly
+@readonly
 class TlsServerHello(Event):
     """A TLS ServerHello, with its JA3S fingerprint (``tlsfp``)."""
 
@@ -173,7 +159,7 @@ class TlsServerHello(Event):
     ja3s_hash: str = ""
 
 
-@_readonly
+@readonly
 class TunnelOpen(Event):
     """A tunnel prefix at the start of a TCP direction: SOCKS, HTTP CONNECT, PROXY protocol, WebSocket."""
 
@@ -188,7 +174,7 @@ class TunnelOpen(Event):
     """PROXY protocol: the original client, ``ip:port``."""
 
 
-@_readonly
+@readonly
 class TlsRecords(Event):
     """The record headers of a TLS session so far (``dissect/shape``): sizes and times, no payload."""
 
@@ -203,7 +189,7 @@ class TlsRecords(Event):
     ja4: str = ""
 
 
-@_readonly
+@readonly
 class TcpMessages(Event):
     """The messages of an opaque TCP session so far (``dissect/opaque``): sizes and times, no payload."""
 
@@ -214,7 +200,7 @@ class TcpMessages(Event):
     """When the client's first byte was seen."""
 
 
-@_readonly
+@readonly
 class Sv2Handshake(Event):
     """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
 
@@ -225,7 +211,7 @@ class Sv2Handshake(Event):
 # --------------------------------------------------------------------------- detections
 
 
-@dataclass(frozen=True, slots=True)
+@readonly
 class Signature:
     """A detection rule: Suricata-style id, message, severity (1 = high)."""
 
@@ -238,7 +224,7 @@ class Signature:
     "possible" pool whose endpoint is the server itself (not a DNS resolver)."""
 
 
-@dataclass(slots=True)
+@dataclass
 class Detection:
     """A detector's verdict on one flow; enrichment may add to ``evidence`` and names."""
 
@@ -259,7 +245,7 @@ class Detection:
     in ``evidence``."""
 
 
-@_readonly
+@readonly
 class FlowSummary:
     """A flow that raised an alert, at its end: what its EVE ``flow`` record says."""
 
@@ -275,7 +261,7 @@ Released = Detection | FlowSummary
 """What the pipeline releases: an alert's detection, or an alerted flow that ended."""
 
 
-@_readonly
+@readonly
 class Alert:
     """A detection (or an alerted flow that ended) ready for a sink, with its capture context."""
 

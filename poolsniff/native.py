@@ -61,6 +61,7 @@ COMPILED: Final = (
     "poolsniff.engine.split.parallel",
     "poolsniff.engine.split.records",
     "poolsniff.engine.tracker",
+    "poolsniff.model",
     "poolsniff.enrich.dnsmemory",
     "poolsniff.enrich.enricher",
     "poolsniff.enrich.flowfacts",

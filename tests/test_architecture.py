@@ -32,6 +32,7 @@ THIRD_PARTY_HOME = {
 
 CORE = (
     "model.py",
+    "valueclass.py",
     "errors.py",
     "engine/decode.py",
     "engine/pipeline.py",
@@ -47,7 +48,8 @@ CORE = (
 """Modules that do no I/O."""
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("model.py", frozenset()),
+    ("valueclass.py", frozenset()),
+    ("model.py", frozenset({"valueclass"})),
     ("errors.py", frozenset()),
     ("files.py", frozenset()),
     ("native.py", frozenset()),
