@@ -1,6 +1,6 @@
 """Instructions a scan executes, counted by valgrind's callgrind: an exact figure where times are noisy.
 
-    python benchmarks/bench_instructions.py CAPTURE [--jobs 1] [--tree DIR]...
+    python benchmarks/bench_instructions.py CAPTURE [--jobs 1] [--tree DIR]... [--keep DIR]
 
 Each tree (a checkout with its ``.venv`` built, by default this one) scans ``CAPTURE`` under
 ``valgrind --tool=callgrind``; the instructions of each process and their total are printed, one line
@@ -15,7 +15,9 @@ The split's two processes share their work by timing (the back's word that a dir
 so their counts move a little from run to run. Instructions are not time: cache misses, system calls
 and the pipe between the processes count for nothing here, so a change this shows is timed too
 before it is kept. A scan runs about 50 times slower under callgrind; a capture of 100,000 packets
-takes a minute (``editcap -r`` cuts one out of a larger capture).
+takes a minute (``editcap -r`` cuts one out of a larger capture). ``--keep DIR`` keeps callgrind's
+files (``DIR/run-N/<tree>/callgrind.<pid>``) for ``callgrind_annotate --inclusive=yes``, which says
+where the instructions go.
 """
 
 from __future__ import annotations
@@ -66,17 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("capture", type=Path)
     parser.add_argument("--jobs", default="1", help="as scan's --jobs (default 1: one process, exact)")
     parser.add_argument("--tree", type=Path, action="append", help="a checkout with a built .venv (repeat)")
+    parser.add_argument("--keep", type=Path, help="keep callgrind's files in this (new or empty) folder")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     capture = args.capture.resolve()
     trees = [tree.resolve() for tree in (args.tree or [ROOT])]
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        print(f"{args.keep}: not empty; name a new or empty folder for --keep", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="poolsniff-instructions-") as scratch:
-        work = Path(scratch)
+        work = args.keep.resolve() if args.keep is not None else Path(scratch)
         print(f"instructions of `poolsniff scan --jobs {args.jobs} {capture.name}` (callgrind)")
         for i, tree in enumerate(trees):
-            data_dir = work / f"data-{i}"
+            data_dir = Path(scratch) / f"data-{i}"
             prepare(tree, capture, data_dir, args.jobs)
             counted = count(tree, capture, data_dir, args.jobs, work / f"run-{i}")
             for pid, instructions in counted:

@@ -122,13 +122,17 @@ def test_the_launcher_leaves_no_process_behind_it_and_python_says_nothing() -> N
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (.ci/run has it)")
 def test_the_instruction_count_of_a_scan_is_printed_per_process_and_in_total(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """``bench_instructions.py`` scans under callgrind and prints what it counted (a scan of even a small
-    capture executes hundreds of millions of instructions, most of them the start)."""
-    assert bench_instructions.main([str(ROOT / "pcaps" / "benign-mix.pcapng")]) == 0
+    capture executes hundreds of millions of instructions, most of them the start); ``--keep`` leaves
+    callgrind's file of each process, and refuses a folder that holds something."""
+    capture = str(ROOT / "pcaps" / "benign-mix.pcapng")
+    assert bench_instructions.main([capture, "--keep", str(tmp_path / "kept")]) == 0
     out = capsys.readouterr().out
     processes = [int(n.replace(",", "")) for n in re.findall(r"process \d+: ([\d,]+)", out)]
     total = re.search(r"total: ([\d,]+)", out)
     assert processes and total, out
     assert int(total[1].replace(",", "")) == sum(processes) > 50_000_000
+    assert len(list((tmp_path / "kept").glob("run-0/*/callgrind.*"))) == len(processes)
+    assert bench_instructions.main([capture, "--keep", str(tmp_path / "kept")]) == 2
