@@ -327,13 +327,9 @@ class Back:
                 events = []
                 dis.start(flow, ts_us, from_client, synced, events)
                 if len(item) > 7:  # the SYN that started it (Recorder.syn)
-                    dis.syn(flow, from_client, item[7])
-                    if dis.unread:
-                        self._unread(unread)
+                    self._syn(flow, from_client, item[7], unread)
             elif kind == SYN:
-                dis.syn(flows[item[1]], item[2], item[3])
-                if dis.unread:
-                    self._unread(unread)
+                self._syn(flows[item[1]], item[2], item[3], unread)
                 continue
             elif kind == END:
                 _, fid, ts_us, from_client, first_ts, totals, reason, fins = item
@@ -352,6 +348,12 @@ class Back:
             for event in events:
                 handle(event, out)
         return False
+
+    def _syn(self, flow: Flow, from_client: bool, seq: int, unread: list[WireUnread]) -> None:
+        """A SYN item, or the one a start item carries: the dissector's, and the unread ranges it changes."""
+        self.dissector.syn(flow, from_client, seq)
+        if self.dissector.unread:
+            self._unread(unread)
 
     def _unread(self, unread: list[WireUnread]) -> None:
         for flow, from_client, first, length in self.dissector.unread:
