@@ -110,8 +110,10 @@ class Recorder(Dissector):
         joined ten times was half the time the back spent loading the front's messages."""
         self.items.append((START, flow.fid, ts_us, from_client, synced, tuple(flow.key), flow.raw))
         key = flow.key
-        dns_port = key.client_port == DNS_PORT or key.server_port == DNS_PORT
-        self.shadows[flow.fid] = (Direction(key, False, synced, dns_port), SHADOW)
+        if key.client_port != DNS_PORT and key.server_port != DNS_PORT:
+            # DNS over TCP is read to its end, never done early: a shadow would only parse every answer
+            # twice (2 % of the front's instructions on the real mix)
+            self.shadows[flow.fid] = (Direction(key, False, synced, False), SHADOW)
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """Record a SYN: the one that started the flow (its start the last item) as the start's eighth
