@@ -28,6 +28,7 @@ from typing import BinaryIO, Final, NamedTuple
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.model import Frame
 from poolsniff.sources.compressed import MAGIC_BYTES, UNDO, Damage, compression, not_a_capture, opener
+from poolsniff.sources.mapped import Mapping
 
 CHUNK: Final = 256 << 10
 """Bytes per read: enough that the per-read cost vanishes, few enough to stay in the CPU cache."""
@@ -60,10 +61,23 @@ _Section = Generator[Frame, None, tuple[int | None, int]]
 class Stream:
     """A sliding window over a byte stream: ``buf`` holds the stream from offset ``base``."""
 
-    __slots__ = ("name", "buf", "base", "_read")
+    __slots__ = ("name", "buf", "view", "base", "_read", "file", "mapping")
 
-    def __init__(self, name: str, read: Callable[[], bytes]) -> None:
+    def __init__(self, name: str, read: Callable[[], bytes], file: BinaryIO | None = None) -> None:
+        """Read with ``read``; ``file``: the file it reads as it is (not decompressed): it may be mapped."""
         self.name, self._read, self.buf, self.base = name, read, b"", 0
+        self.view: bytes | memoryview = b""
+        """What a reader that takes the buffer protocol reads (the C walk): ``buf``, or, once :meth:`map`
+        was called, a window of the mapped file (``buf`` is then empty)."""
+        self.file = file
+        self.mapping: Mapping | None = None
+
+    def map(self) -> None:
+        """Take the rest of a regular file from a read-only mapping (``sources.mapped``) where it is worth
+        it: from the next :meth:`fill` on, the bytes are in ``view`` (a ``memoryview``), not in ``buf``,
+        until the mapped end."""
+        if self.file is not None and self.mapping is None:
+            self.mapping = Mapping.open(self.file, self.base + len(self.buf))
 
     def fill(self, pos: int, need: int) -> int:
         """Drop ``buf[:pos]`` and read until ``need`` bytes are buffered or the stream ends.
@@ -71,6 +85,14 @@ class Stream:
         Returns how many bytes are buffered; read and decompression errors become
         ``CaptureDamaged`` at the offset of ``pos`` (the record being read).
         """
+        if self.mapping is not None:
+            start = self.base + pos
+            view = self.mapping.window(start, need)
+            self.base, pos = start, 0
+            if view is not None:
+                self.buf, self.view = b"", view
+                return len(view)
+            self.buf, self.mapping = self.mapping.rest(start), None  # reads go on after the mapped end
         parts = [self.buf[pos:]]
         self.base += pos
         have = len(parts[0])
@@ -85,7 +107,7 @@ class Stream:
                 break
             parts.append(chunk)
             have += len(chunk)
-        self.buf = b"".join(parts)
+        self.buf = self.view = b"".join(parts)
         return have
 
     def damaged(self, pos: int, reason: str) -> CaptureDamaged:
@@ -143,7 +165,9 @@ def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> 
     # read1 returns what is available, so a capture still being written (a FIFO, stdin)
     # is processed as it arrives instead of once CHUNK bytes have piled up
     read1 = getattr(fileobj, "read1", None)
-    stream = Stream(name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)))
+    stream = Stream(
+        name, (lambda: read1(CHUNK)) if read1 is not None else (lambda: fileobj.read(CHUNK)), fileobj
+    )
     if not stream.fill(0, MAGIC_BYTES):
         raise InputError(f"{name}: empty file, not a capture")
     inside = ""

@@ -44,6 +44,7 @@ from poolsniff.engine.fast.walk import (
     STEP_NG,
     decide,
 )
+from poolsniff.engine.fast.walk import step as python_step
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.model import Frame, Packet, Released
 from poolsniff.sources.pcap import Interface, PcapRecords, open_records
@@ -234,11 +235,13 @@ def _ethernet(
     big_endian = records.order == ">"
     header = struct.Struct(records.order + "IIII").unpack_from
     step = STEP
+    if step is not python_step:  # the C walk reads a window of a mapped file as it reads bytes
+        s.map()
     fast, names = engine.flows.fast, engine.flows.dns_names
     on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
     feed, feed_packet = engine.feed, engine.feed_packet
     flows = engine.flows
-    buf, pos, end = s.buf, records.start, len(s.buf)
+    buf, pos, end = s.view, records.start, len(s.view)
     budget = granted = _room(engine, every)
     others = 0  # UDP records skipped since the last record fed
     next_check = engine.last_check + CHECK_EVERY_US
@@ -255,7 +258,7 @@ def _ethernet(
             others += more
             if got is None:
                 if end - pos < 16:
-                    end, buf, pos = s.fill(pos, 16), s.buf, 0
+                    end, buf, pos = s.fill(pos, 16), s.view, 0
                     if on_read is not None:
                         on_read()
                     if end < 16:
@@ -266,7 +269,7 @@ def _ethernet(
                 caplen = header(buf, pos)[2]
                 if caplen > limit:
                     raise records.caplen_damage(pos, caplen)
-                end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
+                end, buf, pos = s.fill(pos, 16 + caplen), s.view, 0
                 if on_read is not None:
                     on_read()
                 if 16 + caplen > end:

@@ -1,0 +1,150 @@
+"""A capture read through a mapping (``sources/mapped.py``): the same bytes as read, at the same offsets."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poolsniff.engine.fast import prefilter
+from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.output.eve import to_eve
+from poolsniff.run import scan
+from poolsniff.sources import mapped
+from poolsniff.sources.mapped import WINDOW, Mapping
+from poolsniff.sources.pcap import CHUNK, Stream
+from tests import factories_mixes as mixes
+
+
+def stream_of(path: Path) -> tuple[Stream, io.BufferedReader]:
+    """A stream over ``path`` as ``open_records`` makes one, its first chunk read."""
+    fileobj = open(path, "rb")  # noqa: SIM115 - closed by the test
+    stream = Stream(str(path), lambda: fileobj.read1(CHUNK), fileobj)
+    stream.fill(0, 16)
+    return stream, fileobj
+
+
+def read_through(stream: Stream, seed: int) -> bytes:
+    """Everything the stream holds from its start, taken as a record reader takes it: records of
+    random sizes (up to a little over a window), ``fill`` whenever the next one is not all there."""
+    rng = random.Random(seed)
+    out = bytearray()
+    pos, end = 0, len(stream.view)
+    while True:
+        need = rng.choice((16, 60, 1514, 70_000, WINDOW + 4096))
+        if end - pos < need:
+            end, pos = stream.fill(pos, need), 0
+            if end < need:
+                out += stream.view[pos:end]
+                return bytes(out)
+        out += stream.view[pos : pos + need]
+        pos += need
+
+
+@pytest.fixture
+def blob(tmp_path: Path) -> Path:
+    """Random bytes, three windows and an odd tail."""
+    path = tmp_path / "blob"
+    path.write_bytes(random.Random(5).randbytes(3 * WINDOW + 12_345))
+    return path
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_mapped_stream_hands_over_the_bytes_a_read_one_does(blob: Path, seed: int) -> None:
+    stream, fileobj = stream_of(blob)
+    with fileobj:
+        stream.map()
+        assert stream.mapping is not None
+        assert read_through(stream, seed) == blob.read_bytes()
+        assert stream.mapping is None  # read on past the mapped end: nothing was left there
+        assert fileobj.tell() == blob.stat().st_size
+
+
+def test_the_file_s_position_follows_the_windows(blob: Path) -> None:
+    """Progress is the file's position: it moves with each window, as it moved with each read."""
+    stream, fileobj = stream_of(blob)
+    with fileobj:
+        stream.map()
+        seen = []
+        pos = len(stream.view)
+        for _ in range(3):
+            stream.fill(pos, 16)
+            seen.append(fileobj.tell())
+            pos = len(stream.view)
+        assert seen == [CHUNK + WINDOW, CHUNK + 2 * WINDOW, blob.stat().st_size]
+
+
+def test_a_file_that_grows_after_it_was_mapped_is_read_on(blob: Path) -> None:
+    """A capture still being written: past the size it had when it was mapped, the stream reads."""
+    stream, fileobj = stream_of(blob)
+    with fileobj:
+        stream.map()
+        more = random.Random(9).randbytes(300_000)
+        with open(blob, "ab") as out:
+            out.write(more)
+        assert read_through(stream, 4) == blob.read_bytes()
+
+
+def test_the_pages_behind_are_let_go(blob: Path) -> None:
+    """The process holds a window of the file, not the file: each window drops the pages before it."""
+    stream, fileobj = stream_of(blob)
+    with fileobj:
+        stream.map()
+        mapping = stream.mapping
+        assert mapping is not None
+        stream.fill(len(stream.view), 16)
+        stream.fill(len(stream.view), 16)
+        assert mapping._dropped >= WINDOW  # noqa: SLF001 - what this test is about
+
+
+def test_what_cannot_be_mapped_is_read(tmp_path: Path) -> None:
+    """A file with less than a window left, a pipe, an object with no descriptor: no mapping."""
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * (WINDOW - 1))
+    with open(small, "rb") as fileobj:
+        assert Mapping.open(fileobj, 0) is None
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as reader, os.fdopen(w, "wb"):
+        assert Mapping.open(reader, 0) is None  # type: ignore[arg-type]
+    assert Mapping.open(io.BytesIO(b"x" * 2 * WINDOW), 0) is None
+    with open(small, "rb") as fileobj:
+        fileobj.read(10)
+        assert Mapping.open(fileobj, 0) is None  # not where the stream says it is
+
+
+@pytest.fixture(scope="module")
+def lists() -> Blocklist:
+    return load_shipped()
+
+
+@pytest.mark.skipif(not prefilter.ACCELERATED, reason="the C walk (engine/fast/_walk.c) is not built here")
+def test_a_scan_through_the_mapping_is_the_scan_through_reads(
+    tmp_path: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same records and counts, one process and two, with the C walk over a mapped capture."""
+    capture = mixes.mix(tmp_path / "mix.pcap", 12_000, seed=8, mining_every=2000)
+    assert capture.stat().st_size > 2 * WINDOW
+    monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
+    windows: list[int] = []
+    window = Mapping.window
+
+    def counted(self: Mapping, start: int, need: int) -> Any:
+        windows.append(start)
+        return window(self, start, need)
+
+    def outcome(jobs: int) -> tuple[Any, ...]:
+        records: list[dict[str, Any]] = []
+        r = scan.scan_file(str(capture), lists, emit=records.append, to_record=to_eve, jobs=jobs)
+        return records, r.packets, r.flows, r.alerts, r.skipped
+
+    monkeypatch.setattr(Mapping, "window", counted)
+    mapped_runs = [outcome(1), outcome(2)]
+    assert len(windows) >= 4  # two windows or more in each run
+    monkeypatch.setattr(mapped.Mapping, "open", classmethod(lambda cls, fileobj, offset: None))
+    read_runs = [outcome(1), outcome(2)]
+    assert mapped_runs == read_runs
+    assert any(record["event_type"] == "alert" for record in read_runs[0][0])
