@@ -54,7 +54,9 @@ _IDB, _PB, _SPB, _EPB = 1, 2, 3, 6
 
 Interface = tuple[int, int, int, int, int]
 """A pcapng interface: (link type, ts multiplier, ts divisor, ts offset in µs, snaplen)."""
-Walker = Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]
+Buffer = bytes | memoryview
+"""What a reader that takes the buffer protocol is handed (``Stream.view``)."""
+Walker = Callable[[Buffer, int, int, bool, list[Interface], int], tuple[int, int]]
 _Section = Generator[Frame, None, tuple[int | None, int]]
 
 
@@ -158,9 +160,12 @@ class PcapRecords(NamedTuple):
         return self.stream.damaged(0, f"record truncated: header says {caplen} bytes captured, {left}")
 
 
-def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> PcapRecords | Iterator[Frame]:
+def open_records(
+    fileobj: BinaryIO, name: str, walker: Walker | None = None, *, mapped: bool = False
+) -> PcapRecords | Iterator[Frame]:
     """Recognise the format by magic (after gunzip if needed): a classic pcap as ``PcapRecords``
-    (header read), pcapng as the iterator of its frames (less those ``walker`` takes). Raises
+    (header read), pcapng as the iterator of its frames (less those ``walker`` takes; ``mapped``: the
+    walker reads a buffer, so a regular pcapng file may be mapped, ``Stream.map``). Raises
     ``InputError`` (empty, unrecognised) or ``CaptureDamaged`` (a pcap ending in its header)."""
     # read1 returns what is available, so a capture still being written (a FIFO, stdin)
     # is processed as it arrives instead of once CHUNK bytes have piled up
@@ -181,6 +186,8 @@ def open_records(fileobj: BinaryIO, name: str, walker: Walker | None = None) -> 
         raise InputError(f"{name}: {what}")
     magic = stream.buf[:4]
     if magic == PCAPNG_MAGIC:
+        if mapped:
+            stream.map()
         return _pcapng_frames(stream, walker)
     if magic in PCAP_MAGICS:
         return _pcap_header(stream, *PCAP_MAGICS[magic])
@@ -239,7 +246,7 @@ def _caplen_reason(caplen: int, snaplen: int, limit: int) -> str:
 
 
 def _pcapng_frames(s: Stream, walker: Walker | None = None) -> Iterator[Frame]:
-    """Frames of every section of a pcapng file whose first block starts ``s.buf``."""
+    """Frames of every section of a pcapng file whose first block starts ``s.view``."""
     pos: int | None = 0
     last_ts = 0
     while pos is not None:
@@ -247,15 +254,15 @@ def _pcapng_frames(s: Stream, walker: Walker | None = None) -> Iterator[Frame]:
 
 
 def _section_order(s: Stream, pos: int) -> tuple[str, int]:
-    """Read the byte-order magic of the section header block at ``buf[pos]``."""
-    if len(s.buf) - pos < 12:
+    """Read the byte-order magic of the section header block at ``view[pos]``."""
+    if len(s.view) - pos < 12:
         have, pos = s.fill(pos, 12), 0
         if have < 12 and s.base == 0:
             reason = f"file ends inside its section header block ({have} of 12 bytes), no packets"
             raise InputError(f"{s.name}: {reason}")
         if have < 12:
             raise s.damaged(0, f"file ends inside a section header block ({have} of 12 bytes)")
-    bom = s.buf[pos + 8 : pos + 12]
+    bom = bytes(s.view[pos + 8 : pos + 12])
     if bom == _BOM_LE:
         return "<", pos
     if bom == _BOM_BE:
@@ -270,12 +277,12 @@ def _pcapng_section(s: Stream, pos: int, last_ts: int, walker: Walker | None) ->
     epb = struct.Struct(order + "IIIII").unpack_from
     u32 = struct.Struct(order + "I").unpack_from
     ifaces: list[Interface] = []
-    buf, end, start = s.buf, len(s.buf), s.base + pos
+    buf, end, start = s.view, len(s.view), s.base + pos
     while True:
         if walker is not None and ifaces:
             pos, last_ts = walker(buf, pos, end, order == ">", ifaces, last_ts)
         if end - pos < 12:
-            end, buf, pos = s.fill(pos, 12), s.buf, 0
+            end, buf, pos = s.fill(pos, 12), s.view, 0
             if end < 12:
                 if end:
                     raise s.damaged(0, f"file ends inside a block header ({end} of 12 bytes)")
@@ -287,7 +294,7 @@ def _pcapng_section(s: Stream, pos: int, last_ts: int, walker: Walker | None) ->
             raise s.damaged(pos, _block_length_reason(btype, blen))
         bend = pos + blen
         if bend > end:
-            end, buf, pos, bend = s.fill(pos, blen), s.buf, 0, blen
+            end, buf, pos, bend = s.fill(pos, blen), s.view, 0, blen
             if bend > end:
                 raise s.damaged(
                     0, f"block truncated: its header says {blen} bytes, only {end} left in the file"
@@ -305,7 +312,7 @@ def _pcapng_section(s: Stream, pos: int, last_ts: int, walker: Walker | None) ->
             except IndexError:
                 raise s.damaged(pos, _iface_reason("enhanced packet", ifid, ifaces)) from None
             last_ts = ((high << 32) | low) * mul // div + offset
-            yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen]
+            yield last_ts, linktype, bytes(buf[pos + 28 : pos + 28 + caplen])  # bytes of bytes: no copy
         elif btype == _IDB:
             if blen < 20:
                 raise s.damaged(pos, f"interface description block of {blen} bytes, shorter than 20")
@@ -335,7 +342,7 @@ def _iface_reason(kind: str, ifid: int, ifaces: list[Interface]) -> str:
     return f"{kind} block refers to interface {ifid}, but the section defines only {len(ifaces)} interface(s)"
 
 
-def _interface(buf: bytes, pos: int, bend: int, order: str) -> Interface:
+def _interface(buf: Buffer, pos: int, bend: int, order: str) -> Interface:
     """Parse an interface description block: link type, snaplen, if_tsresol, if_tsoffset."""
     linktype, _, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
     mul, div, offset = 1, 1, 0
@@ -372,8 +379,8 @@ def _other_packet(
     ifaces: list[Interface],
     last_ts: int,
 ) -> Frame:
-    """Return the frame of a simple packet block or an obsolete packet block at ``buf[pos]``."""
-    buf = s.buf
+    """Return the frame of a simple packet block or an obsolete packet block at ``view[pos]``."""
+    buf = s.view
     if btype == _SPB:
         if blen < 16:
             raise s.damaged(pos, f"simple packet block of {blen} bytes, shorter than 16")
@@ -383,7 +390,7 @@ def _other_packet(
         caplen = min(struct.unpack_from(order + "I", buf, pos + 8)[0], blen - 16)
         if snaplen:
             caplen = min(caplen, snaplen)
-        return last_ts, linktype, buf[pos + 12 : pos + 12 + caplen]
+        return last_ts, linktype, bytes(buf[pos + 12 : pos + 12 + caplen])
     if blen < 32:
         raise s.damaged(pos, f"packet block of {blen} bytes, shorter than 32")
     ifid, _, high, low, caplen, _ = struct.unpack_from(order + "HHIIII", buf, pos + 8)
@@ -392,7 +399,7 @@ def _other_packet(
     if ifid >= len(ifaces):
         raise s.damaged(pos, _iface_reason("packet", ifid, ifaces))
     linktype, mul, div, offset, _ = ifaces[ifid]
-    return ((high << 32) | low) * mul // div + offset, linktype, buf[pos + 28 : pos + 28 + caplen]
+    return ((high << 32) | low) * mul // div + offset, linktype, bytes(buf[pos + 28 : pos + 28 + caplen])
 
 
 # --------------------------------------------------------------------------- paths

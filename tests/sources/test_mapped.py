@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from poolsniff.output.eve import to_eve
 from poolsniff.run import scan
 from poolsniff.sources import mapped
 from poolsniff.sources.mapped import WINDOW, Mapping
-from poolsniff.sources.pcap import CHUNK, Stream
+from poolsniff.sources.pcap import CHUNK, Stream, read_frames
 from tests import factories_mixes as mixes
+from tests.factories_frames import block
 
 
 def stream_of(path: Path) -> tuple[Stream, io.BufferedReader]:
@@ -121,12 +123,29 @@ def lists() -> Blocklist:
     return load_shipped()
 
 
+def as_pcapng(capture: Path) -> Path:
+    """The capture rewritten as pcapng: a section, an interface, an enhanced packet block per frame."""
+    with open(capture, "rb") as fileobj:
+        frames = [(ts, data) for ts, _, data in read_frames(fileobj, str(capture))]
+    out = capture.with_suffix(".pcapng")
+    head = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    head += block(1, struct.pack("<HHI", 1, 0, 0))
+    epbs = (
+        block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(d), len(d)) + d) for ts, d in frames
+    )
+    out.write_bytes(head + b"".join(epbs))
+    return out
+
+
 @pytest.mark.skipif(not prefilter.ACCELERATED, reason="the C walk (engine/fast/_walk.c) is not built here")
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
 def test_a_scan_through_the_mapping_is_the_scan_through_reads(
-    tmp_path: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same records and counts, one process and two, with the C walk over a mapped capture."""
     capture = mixes.mix(tmp_path / "mix.pcap", 12_000, seed=8, mining_every=2000)
+    if kind == "pcapng":
+        capture = as_pcapng(capture)
     assert capture.stat().st_size > 2 * WINDOW
     monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
     windows: list[int] = []

@@ -45,9 +45,10 @@ from poolsniff.engine.fast.walk import (
     decide,
 )
 from poolsniff.engine.fast.walk import step as python_step
+from poolsniff.engine.fast.walk import step_ng as python_step_ng
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.model import Frame, Packet, Released
-from poolsniff.sources.pcap import Interface, PcapRecords, open_records
+from poolsniff.sources.pcap import Buffer, Interface, PcapRecords, open_records
 
 __all__ = ["ACCELERATED", "SKIP", "SKIP_NG", "STEP", "STEP_NG", "Engine", "detections"]
 REPORT_EVERY: Final = 4096
@@ -72,7 +73,8 @@ def detections(
     frame at least once every ``every`` skipped packets. Raises like ``read_frames``.
     """
     room = _Room()
-    found = open_records(fileobj, name, _pcapng_walker(engine, on_read, every, room))
+    walker = _pcapng_walker(engine, on_read, every, room)
+    found = open_records(fileobj, name, walker, mapped=STEP_NG is not python_step_ng)  # the C walk
     if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
         yield from _ethernet(found, engine, on_read, every)
     else:
@@ -166,7 +168,7 @@ _INT64_MAX: Final = (1 << 63) - 1
 
 def _pcapng_walker(
     engine: Engine, on_read: Callable[[], None] | None, every: int, room: _Room
-) -> Callable[[bytes, int, int, bool, list[Interface], int], tuple[int, int]]:
+) -> Callable[[Buffer, int, int, bool, list[Interface], int], tuple[int, int]]:
     """The pcapng reader's ``Walker``: ``STEP_NG`` over the blocks, within ``room``'s budget.
 
     It takes every Ethernet enhanced packet block it can: the skipped ones are counted, the
@@ -179,7 +181,7 @@ def _pcapng_walker(
     packet_type = Packet
 
     def walk(
-        buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface], last_ts: int
+        buf: Buffer, pos: int, end: int, big_endian: bool, ifaces: list[Interface], last_ts: int
     ) -> tuple[int, int]:
         while True:
             if not _INT64_MIN <= last_ts <= _INT64_MAX:  # the C walk keeps times in 64 bits
