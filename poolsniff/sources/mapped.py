@@ -10,7 +10,10 @@ dropped from the process's memory (``MADV_DONTNEED``; the page cache keeps them)
 holds one window of the file at a time, as it held one chunk; each window's pages are mapped in one
 call (``MADV_POPULATE_READ``, Linux 5.14) rather than faulted in a few at a time. The file's
 position follows the windows, so that progress is reported as before and, past the size the file
-had when it was mapped (a capture still being written), the stream reads on from there.
+had when it was mapped (a capture still being written), the stream reads on from there. A file cut
+short while it is mapped (truncated in place) stops the process with SIGBUS where it would have been
+reported as damaged, as with other tools that map their input (``rg --mmap``); captures are written
+by appending, and rotated by renaming.
 """
 
 from __future__ import annotations
