@@ -11,9 +11,9 @@ holds one window of the file at a time, as it held one chunk; each window's page
 call (``MADV_POPULATE_READ``, Linux 5.14) rather than faulted in a few at a time. The file's
 position follows the windows, so that progress is reported as before and, past the size the file
 had when it was mapped (a capture still being written), the stream reads on from there. A file cut
-short while it is mapped (truncated in place) stops the process with SIGBUS where it would have been
-reported as damaged, as with other tools that map their input (``rg --mmap``); captures are written
-by appending, and rotated by renaming.
+short since it was mapped (truncated in place) is read, not mapped, from the next window on, so the
+damage is reported as damage; cut short in the very window being walked (a few milliseconds), it stops
+the process with SIGBUS, as it does other tools that map their input (``rg --mmap``).
 """
 
 from __future__ import annotations
@@ -60,11 +60,14 @@ class Mapping:
 
     def window(self, start: int, need: int) -> memoryview | None:
         """The file's bytes from ``start``: ``need`` or more (a ``WINDOW`` if the file has that many); None
-        when the mapping does not hold ``need`` of them (the stream reads from :meth:`rest` on)."""
+        when the mapping does not hold ``need`` of them, or the file no longer does (the stream reads
+        from there on: :meth:`leave`)."""
         size = self.size
         if start + need > size:
             return None
         stop = min(size, start + max(need, WINDOW))
+        if os.fstat(self.fileobj.fileno()).st_size < stop:  # cut short since it was mapped
+            return None
         edge = start - start % mmap.PAGESIZE
         if edge > self._dropped:  # the pages behind: this process is done with them
             self._map.madvise(mmap.MADV_DONTNEED, self._dropped, edge - self._dropped)
@@ -77,9 +80,7 @@ class Mapping:
         self.fileobj.seek(stop)
         return self._view[start:stop]
 
-    def rest(self, start: int) -> bytes:
-        """The mapped bytes from ``start`` on, copied; the file is positioned at the mapping's end, where
-        reading goes on (the window is let go of: no byte of the mapping is handed out after this)."""
-        rest = bytes(self._view[start:])
-        self.fileobj.seek(self.size)
-        return rest
+    def leave(self, start: int) -> None:
+        """Position the file at ``start``, where reading goes on: no byte of the mapping is handed out or
+        read after this (those past a cut would stop the process)."""
+        self.fileobj.seek(start)

@@ -94,7 +94,8 @@ class Stream:
             if view is not None:
                 self.buf, self.view = b"", view
                 return len(view)
-            self.buf, self.mapping = self.mapping.rest(start), None  # reads go on after the mapped end
+            self.mapping.leave(start)  # reads go on from there: past the mapped end, or the file was cut
+            self.buf, self.mapping = b"", None
         parts = [self.buf[pos:]]
         self.base += pos
         have = len(parts[0])

@@ -91,6 +91,21 @@ def test_a_file_that_grows_after_it_was_mapped_is_read_on(blob: Path) -> None:
         assert read_through(stream, 4) == blob.read_bytes()
 
 
+def test_a_file_cut_short_after_it_was_mapped_is_read_to_its_new_end(blob: Path) -> None:
+    """Truncated in place while it is scanned: the stream reads again from the next window on, and ends
+    where the file now ends (the reader reports a record cut short), instead of a SIGBUS."""
+    stream, fileobj = stream_of(blob)
+    with fileobj:
+        stream.map()
+        stream.fill(len(stream.view), 16)  # the first window, mapped
+        cut = CHUNK + WINDOW + 1000
+        os.truncate(blob, cut)
+        have = stream.fill(len(stream.view), 16)
+        assert stream.mapping is None
+        assert have == 1000 and stream.base == CHUNK + WINDOW
+        assert bytes(stream.view) == blob.read_bytes()[CHUNK + WINDOW :]
+
+
 def test_the_pages_behind_are_let_go(blob: Path) -> None:
     """The process holds a window of the file, not the file: each window drops the pages before it."""
     stream, fileobj = stream_of(blob)
