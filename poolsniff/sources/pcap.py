@@ -61,28 +61,34 @@ _Section = Generator[Frame, None, tuple[int | None, int]]
 
 
 class Stream:
-    """A sliding window over a byte stream: ``buf`` holds the stream from offset ``base``."""
+    """A sliding window over a byte stream: ``view`` holds the stream from offset ``base``."""
 
-    __slots__ = ("name", "buf", "view", "base", "_read", "file", "mapping")
+    __slots__ = ("name", "view", "base", "_read", "file", "mapping")
 
     def __init__(self, name: str, read: Callable[[], bytes], file: BinaryIO | None = None) -> None:
         """Read with ``read``; ``file``: the file it reads as it is (not decompressed): it may be mapped."""
-        self.name, self._read, self.buf, self.base = name, read, b"", 0
-        self.view: bytes | memoryview = b""
-        """What a reader that takes the buffer protocol reads (the C walk): ``buf``, or, once :meth:`map`
-        was called, a window of the mapped file (``buf`` is then empty)."""
+        self.name, self._read, self.base = name, read, 0
+        self.view: Buffer = b""
+        """The bytes read, or, once :meth:`map` was called, a window of the mapped file (a
+        ``memoryview``): read it through the buffer protocol (``struct``, the C walk); ``bytes()`` of a
+        slice is a frame."""
         self.file = file
         self.mapping: Mapping | None = None
 
+    @property
+    def buf(self) -> bytes:
+        """``view`` as bytes, for the readers of a file's first bytes and of a record cut short (a copy only
+        of a mapped window, which none of them reads)."""
+        return bytes(self.view)
+
     def map(self) -> None:
         """Take the rest of a regular file from a read-only mapping (``sources.mapped``) where it is worth
-        it: from the next :meth:`fill` on, the bytes are in ``view`` (a ``memoryview``), not in ``buf``,
-        until the mapped end."""
+        it: from the next :meth:`fill` on, ``view`` is a window of it, until the mapped end."""
         if self.file is not None and self.mapping is None:
-            self.mapping = Mapping.open(self.file, self.base + len(self.buf))
+            self.mapping = Mapping.open(self.file, self.base + len(self.view))
 
     def fill(self, pos: int, need: int) -> int:
-        """Drop ``buf[:pos]`` and read until ``need`` bytes are buffered or the stream ends.
+        """Drop ``view[:pos]`` and read until ``need`` bytes are buffered or the stream ends.
 
         Returns how many bytes are buffered; read and decompression errors become
         ``CaptureDamaged`` at the offset of ``pos`` (the record being read).
@@ -92,11 +98,11 @@ class Stream:
             view = self.mapping.window(start, need)
             self.base, pos = start, 0
             if view is not None:
-                self.buf, self.view = b"", view
+                self.view = view
                 return len(view)
             self.mapping.leave(start)  # reads go on from there: past the mapped end, or the file was cut
-            self.buf, self.mapping = b"", None
-        parts = [self.buf[pos:]]
+            self.view, self.mapping = b"", None
+        parts = [self.view[pos:]]
         self.base += pos
         have = len(parts[0])
         while have < need:
@@ -110,11 +116,11 @@ class Stream:
                 break
             parts.append(chunk)
             have += len(chunk)
-        self.buf = self.view = b"".join(parts)
+        self.view = b"".join(parts)
         return have
 
     def damaged(self, pos: int, reason: str) -> CaptureDamaged:
-        """Build the error for damage found at ``buf[pos]``."""
+        """Build the error for damage found at ``view[pos]``."""
         return CaptureDamaged(self.name, self.base + pos, reason)
 
 
@@ -131,7 +137,7 @@ def read_frames(fileobj: BinaryIO, name: str) -> Iterator[Frame]:
 class PcapRecords(NamedTuple):
     """A classic pcap file, header read, for a caller that walks its records itself.
 
-    The first record starts at ``stream.buf[start]``. A record is a 16-byte header
+    The first record starts at ``stream.view[start]``. A record is a 16-byte header
     (``order + "IIII"``: seconds, fraction, captured and original length) and the frame; its
     time is ``seconds * 1000000 + fraction // frac_div`` µs; a length over ``limit`` is damage.
     """
@@ -149,14 +155,14 @@ class PcapRecords(NamedTuple):
         return _pcap_frames(self)
 
     def caplen_damage(self, pos: int, caplen: int) -> CaptureDamaged:
-        """The error for a record at ``stream.buf[pos]`` whose captured length is over the limit."""
+        """The error for a record at ``stream.view[pos]`` whose captured length is over the limit."""
         return self.stream.damaged(pos, _caplen_reason(caplen, self.snaplen, self.limit))
 
     def truncated(self, end: int) -> CaptureDamaged:
-        """The error for a file that ends inside the record at ``stream.buf[0]`` (``end`` bytes left)."""
+        """The error for a file that ends inside the record at ``stream.view[0]`` (``end`` bytes left)."""
         if end < 16:
             return self.stream.damaged(0, f"file ends inside a record header ({end} of 16 bytes)")
-        caplen = struct.unpack_from(self.order + "I", self.stream.buf, 8)[0]
+        caplen = struct.unpack_from(self.order + "I", self.stream.view, 8)[0]
         left = f"only {end - 16} left in the file"
         return self.stream.damaged(0, f"record truncated: header says {caplen} bytes captured, {left}")
 
@@ -165,8 +171,8 @@ def open_records(
     fileobj: BinaryIO, name: str, walker: Walker | None = None, *, mapped: bool = False
 ) -> PcapRecords | Iterator[Frame]:
     """Recognise the format by magic (after gunzip if needed): a classic pcap as ``PcapRecords``
-    (header read), pcapng as the iterator of its frames (less those ``walker`` takes; ``mapped``: the
-    walker reads a buffer, so a regular pcapng file may be mapped, ``Stream.map``). Raises
+    (header read), pcapng as the iterator of its frames (less those ``walker`` takes). ``mapped``: the
+    caller's walks read buffers, so a regular file may be mapped (``Stream.map``). Raises
     ``InputError`` (empty, unrecognised) or ``CaptureDamaged`` (a pcap ending in its header)."""
     # read1 returns what is available, so a capture still being written (a FIFO, stdin)
     # is processed as it arrives instead of once CHUNK bytes have piled up
@@ -186,9 +192,9 @@ def open_records(
     elif (what := not_a_capture(stream.buf)) is not None:
         raise InputError(f"{name}: {what}")
     magic = stream.buf[:4]
+    if mapped:
+        stream.map()
     if magic == PCAPNG_MAGIC:
-        if mapped:
-            stream.map()
         return _pcapng_frames(stream, walker)
     if magic in PCAP_MAGICS:
         return _pcap_header(stream, *PCAP_MAGICS[magic])
@@ -202,11 +208,11 @@ def open_records(
 
 
 def _pcap_header(s: Stream, order: str, frac_div: int) -> PcapRecords:
-    """Read the file header of a classic pcap file whose 4 magic bytes start ``s.buf``."""
-    end = len(s.buf) if len(s.buf) >= 24 else s.fill(0, 24)
+    """Read the file header of a classic pcap file whose 4 magic bytes start ``s.view``."""
+    end = len(s.view) if len(s.view) >= 24 else s.fill(0, 24)
     if end < 24:  # no packet can follow: nothing of it can be scanned, as for an empty file
         raise InputError(f"{s.name}: file ends inside the pcap file header ({end} of 24 bytes), no packets")
-    snaplen, network = struct.unpack_from(order + "II", s.buf, 16)
+    snaplen, network = struct.unpack_from(order + "II", s.view, 16)
     linktype = network & 0xFFFF  # the upper bits carry FCS information
     limit = min(snaplen, MAX_CAPLEN) if snaplen else MAX_CAPLEN
     return PcapRecords(s, 24, order, frac_div, linktype, snaplen, limit)
@@ -216,10 +222,10 @@ def _pcap_frames(r: PcapRecords) -> Iterator[Frame]:
     """Frames of a classic pcap file."""
     s, frac_div, linktype, limit = r.stream, r.frac_div, r.linktype, r.limit
     unpack = struct.Struct(r.order + "IIII").unpack_from
-    buf, pos, end = s.buf, r.start, len(s.buf)
+    buf, pos, end = s.view, r.start, len(s.view)
     while True:
         if end - pos < 16:
-            end, buf, pos = s.fill(pos, 16), s.buf, 0
+            end, buf, pos = s.fill(pos, 16), s.view, 0
             if end < 16:
                 if end:
                     raise r.truncated(end)
@@ -229,11 +235,11 @@ def _pcap_frames(r: PcapRecords) -> Iterator[Frame]:
             raise r.caplen_damage(pos, caplen)
         stop = pos + 16 + caplen
         if stop > end:
-            end, buf, pos = s.fill(pos, 16 + caplen), s.buf, 0
+            end, buf, pos = s.fill(pos, 16 + caplen), s.view, 0
             stop = 16 + caplen
             if stop > end:
                 raise r.truncated(end)
-        yield sec * 1000000 + frac // frac_div, linktype, buf[pos + 16 : stop]
+        yield sec * 1000000 + frac // frac_div, linktype, bytes(buf[pos + 16 : stop])
         pos = stop
 
 

@@ -19,7 +19,7 @@ from poolsniff.sources import mapped
 from poolsniff.sources.mapped import WINDOW, Mapping
 from poolsniff.sources.pcap import CHUNK, Stream, read_frames
 from tests import factories_mixes as mixes
-from tests.factories_frames import block
+from tests.factories_frames import block, pcap_file
 
 
 def stream_of(path: Path) -> tuple[Stream, io.BufferedReader]:
@@ -138,10 +138,23 @@ def lists() -> Blocklist:
     return load_shipped()
 
 
+def frames_of(capture: Path) -> list[tuple[int, bytes]]:
+    with open(capture, "rb") as fileobj:
+        return [(ts, data) for ts, _, data in read_frames(fileobj, str(capture))]
+
+
+def as_cooked(capture: Path) -> Path:
+    """The capture rewritten with Linux cooked (SLL) headers: a classic pcap the Ethernet loop leaves to
+    the frame-by-frame one."""
+    out = capture.with_suffix(".sll.pcap")
+    cooked = ((ts, struct.pack("!HHH8s", 0, 1, 6, d[6:12]) + d[12:]) for ts, d in frames_of(capture))
+    out.write_bytes(pcap_file(cooked, linktype=113))
+    return out
+
+
 def as_pcapng(capture: Path) -> Path:
     """The capture rewritten as pcapng: a section, an interface, an enhanced packet block per frame."""
-    with open(capture, "rb") as fileobj:
-        frames = [(ts, data) for ts, _, data in read_frames(fileobj, str(capture))]
+    frames = frames_of(capture)
     out = capture.with_suffix(".pcapng")
     head = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     head += block(1, struct.pack("<HHI", 1, 0, 0))
@@ -153,7 +166,7 @@ def as_pcapng(capture: Path) -> Path:
 
 
 @pytest.mark.skipif(not prefilter.ACCELERATED, reason="the C walk (engine/fast/_walk.c) is not built here")
-@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+@pytest.mark.parametrize("kind", ["pcap", "pcapng", "cooked"])
 def test_a_scan_through_the_mapping_is_the_scan_through_reads(
     kind: str, tmp_path: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,6 +174,8 @@ def test_a_scan_through_the_mapping_is_the_scan_through_reads(
     capture = mixes.mix(tmp_path / "mix.pcap", 12_000, seed=8, mining_every=2000)
     if kind == "pcapng":
         capture = as_pcapng(capture)
+    elif kind == "cooked":
+        capture = as_cooked(capture)
     assert capture.stat().st_size > 2 * WINDOW
     monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
     windows: list[int] = []

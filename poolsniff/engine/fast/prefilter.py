@@ -74,7 +74,8 @@ def detections(
     """
     room = _Room()
     walker = _pcapng_walker(engine, on_read, every, room)
-    found = open_records(fileobj, name, walker, mapped=STEP_NG is not python_step_ng)  # the C walk
+    c_walks = STEP is not python_step and STEP_NG is not python_step_ng  # they read a mapped file's windows
+    found = open_records(fileobj, name, walker, mapped=c_walks)
     if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
         yield from _ethernet(found, engine, on_read, every)
     else:
@@ -237,8 +238,6 @@ def _ethernet(
     big_endian = records.order == ">"
     header = struct.Struct(records.order + "IIII").unpack_from
     step = STEP
-    if step is not python_step:  # the C walk reads a window of a mapped file as it reads bytes
-        s.map()
     fast, names = engine.flows.fast, engine.flows.dns_names
     on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
     feed, feed_packet = engine.feed, engine.feed_packet
