@@ -35,12 +35,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^summary:\s+(\d+)", re.M)
 
 
+def scan_command(tree: Path, capture: Path, jobs: str) -> list[str]:
+    """The tree's own ``poolsniff scan`` of ``capture``, its records thrown away."""
+    python = str(tree / ".venv" / "bin" / "python")
+    return [python, "-m", "poolsniff", "scan", "-q", "--jobs", jobs, str(capture), "-o", os.devnull]
+
+
 def prepare(tree: Path, capture: Path, data_dir: Path, jobs: str) -> None:
     """Bring the tree's byte code up to date and fill its list cache with one plain scan."""
     python = str(tree / ".venv" / "bin" / "python")
     subprocess.run([python, "-m", "compileall", "-q", str(tree / "poolsniff")], check=True)
     env = {**os.environ, "POOLSNIFF_DATA_DIR": str(data_dir)}
-    scan = [python, "-m", "poolsniff", "scan", "-q", "--jobs", jobs, str(capture), "-o", os.devnull]
+    scan = scan_command(tree, capture, jobs)
     subprocess.run(scan, env=env, check=False, stdout=subprocess.DEVNULL, cwd=tree)
 
 
@@ -49,9 +55,8 @@ def count(tree: Path, capture: Path, data_dir: Path, jobs: str, work: Path) -> l
     out = work / tree.name
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "POOLSNIFF_DATA_DIR": str(data_dir), "PYTHONHASHSEED": "0"}
-    python = str(tree / ".venv" / "bin" / "python")
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p"]
-    command += [python, "-m", "poolsniff", "scan", "-q", "--jobs", jobs, str(capture), "-o", os.devnull]
+    command += scan_command(tree, capture, jobs)
     done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     counted = []
     for path in sorted(out.glob("callgrind.*")):
