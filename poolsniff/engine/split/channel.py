@@ -3,9 +3,10 @@
 prefilter -> flows (front) **=> Channel =>** dissectors -> detectors (back), and back again
 
 ``engine.split.parallel`` sends lists of items from the front to the back and the back's answers
-(closed directions, unread ranges, released detections) the other way: the items, plain tuples of
-numbers, bytes and strings, in ``marshal``'s format (cheaper to write than pickle's), the answers
-pickled (they carry signatures).
+(closed directions, unread ranges, released detections) the other way, both in ``marshal``'s format
+(cheaper than pickle's both ways): the items are plain tuples of numbers, bytes and strings, and so are
+the answers (``records``); an answer that holds anything else (no detection does today) is pickled,
+and told apart by its first byte.
 The front never blocks on a full pipe without reading the other, and what the pipe cannot take yet
 waits in the front (up to ``QUEUE_BYTES``) rather than the front waiting for it.
 """
@@ -29,6 +30,8 @@ processes take turns being the slower one (a run of mining flows is heavy for th
 flows for the front); with only the pipe between them each waited for the other about 0.3 s on the
 real mix's mining part joined ten times, with this much room neither does."""
 _LEN = struct.Struct("!I")
+_PICKLED: Final = pickle.PROTO[0]
+"""The first byte of anything pickled with protocol 2 or later."""
 GONE: Final = "the other process of the scan has stopped (see the error above)"
 
 
@@ -37,8 +40,7 @@ class PeerGone(RuntimeError):
 
 
 class Channel:
-    """Length-prefixed messages: read from ``rfd``, written to ``wfd`` (the front's marshalled, the back's
-    pickled).
+    """Length-prefixed messages: read from ``rfd``, written to ``wfd`` (marshalled: ``_dumps``, ``_loads``).
 
     With ``patient=False`` (the front) writes never block: while the other side's pipe is
     full, what it sends back is read and queued, so neither side waits on the other forever.
@@ -48,8 +50,6 @@ class Channel:
         """Use the two pipe ends; the front passes ``patient=False``."""
         self.rfd, self.wfd, self.patient = rfd, wfd, patient
         self._buf = bytearray()
-        self._loads = marshal.loads if patient else pickle.loads
-        """The back reads the front's items (``marshal``), the front the back's answers (``pickle``)."""
         self.inbox: deque[Any] = deque()
         self._out: deque[memoryview] = deque()
         """Messages (or the rest of one) the pipe did not take yet: the front's side only."""
@@ -65,7 +65,7 @@ class Channel:
 
         The front's side (``patient=False``) writes what the pipe takes and keeps the rest, up to
         ``QUEUE_BYTES``, for later calls; past that it waits, reading what comes back meanwhile."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL) if self.patient else _items(message)
+        data = _answer(message) if self.patient else _items(message)
         head = _LEN.pack(len(data))  # written beside the message, not joined to it: no copy of the message
         if not self.patient:
             self._out.append(memoryview(head))
@@ -152,7 +152,7 @@ class Channel:
             size = _LEN.unpack_from(buf, pos)[0]
             if len(buf) - pos < 4 + size:
                 break
-            self.inbox.append(self._loads(memoryview(buf)[pos + 4 : pos + 4 + size]))
+            self.inbox.append(_loads(memoryview(buf)[pos + 4 : pos + 4 + size]))
             pos += 4 + size
         del buf[:pos]
 
@@ -162,6 +162,21 @@ def _items(message: Any) -> bytes:
     ``marshal`` writes in 0.21 us an item against pickle's 0.32 (no memo of every tuple and bytes; a
     ``FlowKey`` or any object that is not plain data is refused, ``ValueError``, not sent differently)."""
     return marshal.dumps(message, 4)
+
+
+def _answer(message: Any) -> bytes:
+    """The back's answer for the front: ``marshal``'s format where it holds plain data only (always, as
+    ``records`` makes it: 0.3 of pickle's instructions to write), else pickled."""
+    try:
+        return marshal.dumps(message, 4)
+    except ValueError:  # an object marshal does not write: pickle's first byte (PROTO) says which
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(data: memoryview) -> Any:
+    """A message of either side: pickled if it starts as pickle's protocol 2+ does (0x80, which no
+    ``marshal`` data starts with: that would be a reference flag on no type), else marshalled."""
+    return pickle.loads(data) if data[0] == _PICKLED else marshal.loads(data)
 
 
 def _widen(fd: int) -> None:

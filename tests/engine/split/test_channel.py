@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+from typing import Any
 
 import pytest
 
@@ -59,5 +61,37 @@ def test_the_front_queues_what_a_busy_back_has_no_room_for(deadline: None) -> No
         front.poll()  # the front writes on as the back reads
         got.append(back.receive())
     assert got == sent and not front._queued
+    for fd in (a2b_r, a2b_w, b2a_r, b2a_w):
+        os.close(fd)
+
+
+class Unmarshallable(int):
+    """An int subclass: ``marshal`` refuses it, pickle takes it."""
+
+
+RECORD = (1, ("10.0.0.1", 1, "10.0.0.2", 2, 6), (9300101, "m", 1, "", False), 1)
+"""A detection as ``records.flat`` makes it (its time, key, signature's fields, role)."""
+
+
+@pytest.mark.parametrize(
+    ("answer", "pickled"),
+    [
+        (([(b"raw", 1)], [], [RECORD], None), False),
+        (([], [], [({"evidence": Unmarshallable(3)},)], {"alerts": 1}), True),
+    ],
+    ids=["plain: marshalled", "anything else: pickled"],
+)
+def test_the_backs_answers_cross_marshalled_or_pickled(answer: tuple[Any, ...], pickled: bool) -> None:
+    """The back's answers go in ``marshal``'s format where they hold plain data (as ``records`` makes
+    them), pickled otherwise; the front tells them apart and reads both."""
+    a2b_r, a2b_w = os.pipe()
+    b2a_r, b2a_w = os.pipe()
+    front = Channel(b2a_r, a2b_w, patient=False)
+    back = Channel(a2b_r, b2a_w, patient=True)
+    back.send(answer)
+    got = front.receive()
+    assert got == answer
+    assert [type(v) for v in got[2][0]] == [type(v) for v in answer[2][0]]
+    assert (channel._answer(answer)[:1] == pickle.PROTO) is pickled
     for fd in (a2b_r, a2b_w, b2a_r, b2a_w):
         os.close(fd)
