@@ -44,7 +44,6 @@ The alert carries every measure it used, and the client's JA3/JA4 (TLS).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import mean, median, pstdev
 from typing import Final
@@ -92,26 +91,26 @@ class BehaviourDetector:
     name = "behaviour"
     events: tuple[type[Event], ...] = (TlsRecords, TcpMessages)
 
-    def inspect(self, event: Event) -> Iterator[Detection]:
-        """Yield a detection when a session's records (or messages) follow all the rules."""
+    def inspect(self, event: Event) -> list[Detection]:
+        """A detection when a session's records (or messages) follow all the rules (a list: none or one)."""
         if isinstance(event, TcpMessages):
             rhythm = measure(event.records)
             if rhythm is not None and verdict(rhythm):
                 det = Detection(event.ts_us, event.flow, sigs.BEHAVIOUR_OPAQUE, Role.MINER, True)
                 det.evidence.update(explain(rhythm, "tcp-messages"))
-                yield det
-            return
+                return [det]
+            return []
         if not isinstance(event, TlsRecords) or WEB_ALPNS.intersection(event.alpns):
-            return
+            return []
         rhythm = measure(event.records)
         if rhythm is None or not verdict(rhythm):
-            return
+            return []
         det = Detection(event.ts_us, event.flow, sigs.BEHAVIOUR, Role.MINER, True)
         det.evidence.update(explain(rhythm))
         for key, value in (("sni", event.sni), ("ja3_hash", event.ja3_hash), ("ja4", event.ja4)):
             if value:
                 det.evidence[key] = value
-        yield det
+        return [det]
 
 
 def measure(packed: bytes) -> Rhythm | None:

@@ -9,7 +9,6 @@ so no detector imports a stage above it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 from poolsniff.model import Detection, Event
@@ -22,8 +21,9 @@ class Detector(Protocol):
     events: tuple[type[Event], ...]
     """The event types it inspects: the pipeline hands it no others."""
 
-    def inspect(self, event: Event) -> Iterable[Detection]:
-        """Yield the detections ``event`` raises."""
+    def inspect(self, event: Event) -> list[Detection]:
+        """The detections ``event`` raises (a list, usually empty: the pipeline calls this for every
+        event a detector takes, and a generator would cost two objects and two calls each time)."""
 
 
 class AddressNames(Protocol):

@@ -11,8 +11,6 @@ Sv2Handshake / HttpMessage -> **ProtocolDetector** -> Detection
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from poolsniff.detect import signatures as sigs
 from poolsniff.detect.evidence import MINER_REQUEST_HEADERS, is_miner_agent, parse_agent
 from poolsniff.model import Detection, Event, HttpMessage, Role, Sv2Handshake
@@ -24,12 +22,13 @@ class ProtocolDetector:
     name = "protocol"
     events: tuple[type[Event], ...] = (Sv2Handshake, HttpMessage)
 
-    def inspect(self, event: Event) -> Iterator[Detection]:
-        """Yield detections for SV2 handshakes and miner HTTP headers."""
+    def inspect(self, event: Event) -> list[Detection]:
+        """Detections for SV2 handshakes and miner HTTP headers."""
         if isinstance(event, Sv2Handshake):
-            yield self._sv2(event)
-        elif isinstance(event, HttpMessage):
-            yield from self._http(event)
+            return [self._sv2(event)]
+        if isinstance(event, HttpMessage):
+            return self._http(event)
+        return []
 
     def _sv2(self, event: Sv2Handshake) -> Detection:
         sig = sigs.SV2_NOISE if event.encrypted else sigs.SV2_SETUP
@@ -47,13 +46,13 @@ class ProtocolDetector:
             det.evidence["software"] = vendor
         return det
 
-    def _http(self, event: HttpMessage) -> Iterator[Detection]:
+    def _http(self, event: HttpMessage) -> list[Detection]:
         h = event.headers
         if event.is_request:
             ua = h.get("user-agent", "")
             marked = [name for name in MINER_REQUEST_HEADERS if name in h]
             if not marked and not is_miner_agent(ua):
-                return
+                return []
             det = Detection(event.ts_us, event.flow, sigs.MINER["getwork"], Role.MINER, event.from_client)
             det.evidence["flavour"] = "getwork"
             if marked:
@@ -64,12 +63,13 @@ class ProtocolDetector:
                 if parsed is not None:
                     det.evidence["software"], det.evidence["software_version"] = parsed
             det.app["http"] = _http_obj(event)
-            yield det
-        elif "x-stratum" in h:
+            return [det]
+        if "x-stratum" in h:
             det = Detection(event.ts_us, event.flow, sigs.POOL["getwork"], Role.POOL, not event.from_client)
             det.evidence["flavour"] = "getwork"
             det.evidence["x_stratum"] = h["x-stratum"][:200]
-            yield det
+            return [det]
+        return []
 
 
 def _http_obj(event: HttpMessage) -> dict[str, object]:

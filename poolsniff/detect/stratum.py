@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,13 +70,13 @@ class StratumDetector:
         self._variant: OrderedDict[FlowKey, str] = OrderedDict()
         self.settled = settled
 
-    def inspect(self, event: Event) -> Iterator[Detection]:
-        """Yield a detection for a JSON message that speaks a mining dialect."""
+    def inspect(self, event: Event) -> list[Detection]:
+        """A detection for a JSON message that speaks a mining dialect (a list: none or one)."""
         if not isinstance(event, JsonMessage) or not isinstance(event.value, dict):
-            return
+            return []
         verdict = classify(event.value)
         if verdict is None:
-            return
+            return []
         verdict = self._flow_variant(event.flow, verdict)
         role = verdict.sender
         if verdict.flavour in ("getblocktemplate",) and event.via_http and not _miner_marked(event):
@@ -86,7 +86,7 @@ class StratumDetector:
         det = Detection(event.ts_us, event.flow, sig, role, miner_is_client)
         if self.settled is None or not self.settled(event.flow, sig.sid):
             _fill(det, verdict, event)
-        yield det
+        return [det]
 
     def _flow_variant(self, flow: FlowKey, verdict: Verdict) -> Verdict:
         """A flow that showed a Stratum variant keeps it for its plain ``mining.*`` messages.

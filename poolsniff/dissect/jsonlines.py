@@ -4,14 +4,13 @@ reassembly -> **jsonlines** -> JsonMessage events -> detectors
 
 Stratum, eth-proxy and the CryptoNote protocol send one JSON-RPC message per line
 (PROTOCOLS.md §1). Lines are split on ``\\n`` and each is parsed with ``json.loads``, so key
-order and whitespace do not matter. A batch (a JSON array) yields its elements. Lines longer
+order and whitespace do not matter. A batch (a JSON array) gives its elements. Lines longer
 than ``MAX_LINE`` are dropped up to the next newline; nesting too deep to parse is dropped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from json.scanner import make_scanner
 from typing import Any, Final, cast
 
@@ -36,7 +35,7 @@ def starts_json(data: bytes) -> bool:
 
 
 class JsonLines:
-    """Splits a byte stream into lines and yields the JSON values they hold."""
+    """Splits a byte stream into lines and returns the JSON values they hold."""
 
     __slots__ = ("buf", "skipping", "bad_lines", "values", "oversized", "dropped")
 
@@ -60,14 +59,16 @@ class JsonLines:
         self.buf = b""
         self.skipping = True
 
-    def feed(self, data: bytes) -> Iterator[Any]:
-        """Add bytes and yield every JSON value completed by them."""
+    def feed(self, data: bytes) -> list[Any]:
+        """Add bytes; return every JSON value completed by them (a list, not a generator: every caller
+        takes them all at once, and a compiled generator costs two objects and a call per value)."""
+        values: list[Any] = []
         if self.skipping:
             # dropping a line we cannot use (oversized, or joined mid-line): buffer nothing
             nl = data.find(b"\n")
             if nl < 0:
                 self.dropped += len(data)
-                return
+                return values
             self.dropped += nl + 1
             data = data[nl + 1 :]
             self.skipping = False
@@ -79,7 +80,7 @@ class JsonLines:
                 break
             line = buf[start:nl]
             start = nl + 1
-            yield from self._parse(line)
+            self._parse(line, values)
         rest = buf[start:]
         if len(rest) > MAX_LINE:
             self.oversized += 1
@@ -87,8 +88,10 @@ class JsonLines:
             self.dropped += len(rest)
             rest = b""
         self.buf = rest
+        return values
 
-    def _parse(self, line: bytes) -> Iterator[Any]:
+    def _parse(self, line: bytes, values: list[Any]) -> None:
+        """Append the JSON object(s) of one line to ``values`` (or count it a bad line)."""
         line = line.strip()
         if not line:
             return
@@ -106,10 +109,10 @@ class JsonLines:
                 self.bad_lines += 1
                 return
             self.values += len(items)
-            yield from items
+            values.extend(items)
         elif isinstance(value, dict):
             self.values += 1
-            yield value
+            values.append(value)
         else:
             self.bad_lines += 1
 

@@ -64,7 +64,7 @@ MINER_SIDS: Final = frozenset(sig.sid for sig in MINER.values())
 """The miner-side signature of each dialect: a pool side folds into these."""
 
 
-Inspect = Callable[[Event], Iterable[Detection]]
+Inspect = Callable[[Event], list[Detection]]
 """A detector's ``inspect``."""
 
 
