@@ -49,7 +49,7 @@ from statistics import mean, median, pstdev
 from typing import Final
 
 from poolsniff.detect import signatures as sigs
-from poolsniff.dissect.shape import APPLICATION_DATA, unpack
+from poolsniff.dissect.shape import APPLICATION_DATA, WEB_ALPNS, unpack
 from poolsniff.model import Detection, Event, Role, TcpMessages, TlsRecords
 
 MIN_SESSION_S: Final = 60
@@ -66,7 +66,6 @@ MAX_ANSWER_BYTES: Final = 200
 MIN_ANSWERED_SHARE: Final = 0.85
 PUSH_VS_ANSWER: Final = 2.0
 MIN_SUBMIT_CV: Final = 0.3
-WEB_ALPNS: Final = frozenset({"h2", "h3", "http/1.1", "http/1.0", "spdy/3.1", "h2c"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from typing import Final
 from poolsniff.dissect import dns
 from poolsniff.dissect.flow import Entry, Flow, Hook, Key, Lane, Unread, raw_key
 from poolsniff.dissect.opaque import MessageShape, random_looking
-from poolsniff.dissect.shape import RecordShape
+from poolsniff.dissect.shape import WEB_ALPNS, RecordShape
 from poolsniff.dissect.streams import Direction, Mode, dns_event
 from poolsniff.dissect.sv2 import is_noise_handshake
 from poolsniff.engine.decode import ip_to_str
@@ -187,7 +187,10 @@ class Dissector:
         events.append(FlowEnd(ts_us, flow.key, from_client, flow.first_ts, flow.totals(), reason, closed))
 
     def _shape(self, flow: Flow, hello: TlsClientHello, client_next: int) -> RecordShape | None:
-        """Start reading the record shape of a TLS session whose server has not spoken yet."""
+        """Start reading the record shape of a TLS session whose server has not spoken yet (not of the web's:
+        ``shape.WEB_ALPNS``)."""
+        if WEB_ALPNS.intersection(hello.alpns):
+            return None
         if self.shaping >= MAX_SHAPED or flow.s.inspected or not flow.c.synced:
             if self.shaping >= MAX_SHAPED:
                 self.counters["tls-shapes-full"] += 1

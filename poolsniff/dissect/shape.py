@@ -7,7 +7,8 @@ version, length; RFC 8446 §5.1), so a session's rhythm stays visible: the miner
 after the handshake, the pool's job pushes, the miner's small submits and their smaller
 answers. :class:`RecordShape` reads those headers from both directions of one flow, starting
 at the ClientHello, and keeps ``(time, direction, type, length)`` per record in eight packed
-bytes. It stops -- and the flow's directions may then be skipped by the prefilter -- as soon
+bytes. A session whose ClientHello offers a web protocol in ALPN (:data:`WEB_ALPNS`) is not shaped
+at all. A shape stops -- and the flow's directions may then be skipped by the prefilter -- as soon
 as the session cannot be Stratum or has been seen long enough:
 
 - a record after the handshake larger than :data:`BULK_RECORD`, or any larger than :data:`HUGE_RECORD`
@@ -50,6 +51,10 @@ REPORT_AFTER_S: Final = 60
 REPORT_EVERY: Final = 2
 """Records between two snapshots after that; a snapshot is taken at a server's record (an answer
 completes a submit's pair), so a session is judged at the answer that completes its rhythm."""
+WEB_ALPNS: Final = frozenset({"h2", "h3", "http/1.1", "http/1.0", "spdy/3.1", "h2c"})
+"""ALPN protocols of the web. A session whose ClientHello offers one is not shaped: the behaviour
+detector's eighth rule (``detect/behaviour``) judges no such session, so its shape would only keep both
+directions open, every segment read, to the session's end (a browser's or an HTTP library's)."""
 APPLICATION_DATA: Final = 23
 _TLS_TYPES: Final = frozenset({20, 21, 22, APPLICATION_DATA, 24})
 RECORD: Final = struct.Struct("!IBxH")

@@ -25,11 +25,15 @@ def app(length: int) -> bytes:
     return record(23, length)
 
 
-def session(steps: list[tuple[float, bool, bytes]], close: bool = True) -> Session:
-    """A TLS session: handshake, hello, server hello, then ``(seconds, from_client, bytes)`` steps."""
+Steps = list[tuple[float, bool, bytes]]
+
+
+def session(steps: Steps, close: bool = True, alpn: tuple[str, ...] = ()) -> Session:
+    """A TLS session: handshake, hello (offering ``alpn``), server hello, then ``(seconds, from_client,
+    bytes)`` steps."""
     s = Session(sport=443)
     s.handshake()
-    s.send(True, client_hello("pool.example"))
+    s.send(True, client_hello("pool.example", alpn=alpn))
     s.send(False, server_hello() + record(20, 1) + app(800))
     start = s.ts_us
     for seconds, from_client, data in steps:
@@ -145,3 +149,25 @@ def test_a_session_is_judged_at_the_answer_that_completes_a_pair() -> None:
         ms for ms, c, _, _ in unpack(found[-1].records) if not c and ms >= shaping.REPORT_AFTER_S * 1000
     )
     assert last_answer == unpack(found[-1].records)[-1][0]
+
+
+@pytest.mark.parametrize(
+    "alpn, shaped",
+    [
+        ((), True),
+        (("stratum",), True),
+        (("h2", "http/1.1"), False),
+        (("spdy/3.1",), False),
+        (("x-miner", "http/1.1"), False),
+    ],
+)
+def test_a_session_of_the_web_is_not_shaped(alpn: tuple[str, ...], shaped: bool) -> None:
+    """The behaviour detector judges no session whose ClientHello offers a web protocol: its shape is not
+    read, and once the hellos are through the prefilter may skip both of its directions."""
+    table = FlowTable()
+    events = run(session(MINER, close=False, alpn=alpn).packets, table)
+    hellos = [e for e in events if isinstance(e, TlsClientHello)]
+    assert len(hellos) == 1 and hellos[0].alpns == alpn
+    assert bool([e for e in events if isinstance(e, TlsRecords)]) is shaped
+    assert table.dissector.shaping == (1 if shaped else 0)
+    assert all(entry[1] for entry in table.fast.values()) is not shaped

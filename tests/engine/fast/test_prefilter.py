@@ -513,8 +513,11 @@ TLS_RECORDED = [
     ROOT / "tests" / "data" / "real-xmrig" / f"xmrig-tls-{how}.pcap" for how in ("ip", "name")
 ] + [
     ROOT / "tests" / "data" / "lookalikes" / name
-    for name in ("electrum-tls.pcap", "imap-idle-tls.pcap", "mqtt-tls.pcap", "sse-https-ip.pcap")
+    for name in ("electrum-tls.pcap", "imap-idle-tls.pcap", "mqtt-tls.pcap")
 ]
+"""Recorded TLS sessions that are shaped: their ClientHellos offer no web protocol in ALPN."""
+WEB_RECORDED = ROOT / "tests" / "data" / "lookalikes" / "sse-https-ip.pcap"
+"""A recorded browser session (ALPN h2, http/1.1): not shaped (``shape.WEB_ALPNS``)."""
 
 
 @pytest.mark.parametrize("capture", ["generated", "generated-pcapng", *TLS_RECORDED], ids=str)
@@ -564,6 +567,27 @@ def test_shaped_tls_sessions_scan_the_same_every_way(
         assert fed < fed_plain
     if isinstance(capture, str):
         assert reference.alerts >= 1  # the miners' rhythm
+
+
+def test_a_recorded_session_of_the_web_is_not_shaped_any_way(
+    lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser's session (server-sent events over HTTPS) offers h2 and http/1.1: no record shape is read
+    of it in one process or two, so no ``TlsRecords`` reach the detectors, and the scan is the same
+    every way."""
+    handle = Pipeline.handle
+    shapes: list[TlsRecords] = []
+
+    def spy(self: Pipeline, event: Any, out: Any) -> None:
+        if isinstance(event, TlsRecords):
+            shapes.append(event)
+        handle(self, event, out)
+
+    monkeypatch.setattr(Pipeline, "handle", spy)
+    reference = plain(WEB_RECORDED, lists)
+    assert scanned(WEB_RECORDED, lists, 1) == reference
+    assert not shapes  # a split's back is another process: its records are compared below
+    assert scanned(WEB_RECORDED, lists, 2) == reference
 
 
 def test_times_beyond_64_bits_in_pcapng(lists: Blocklist, tmp_path: Path) -> None:
