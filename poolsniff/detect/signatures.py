@@ -105,6 +105,10 @@ def probe_worthy() -> frozenset[int]:
     return frozenset(s.sid for s in ALL if s.probe)
 
 
+BY_SID: Final = {s.sid: s for s in ALL}
+"""Every signature by its id."""
+
+
 def by_sid(sid: object) -> Signature | None:
     """The signature with id ``sid``, if poolsniff has one."""
-    return next((s for s in ALL if s.sid == sid), None)
+    return BY_SID.get(sid) if isinstance(sid, int) else None

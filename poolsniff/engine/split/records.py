@@ -8,11 +8,11 @@ front, which makes their EVE records. Pickled as they are, each costs Python cal
 a ``FlowKey``'s ``__getnewargs__`` and ``__new__``; an enum member's ``__reduce_ex__`` and lookup):
 on the mining part of the real mix, 71,000 records took 0.30 s to pickle and 0.29 s to load. As
 tuples of plain values (the key a plain tuple, a role its number) they took 0.13 s and 0.20 s, rebuilt.
-The ``Signature`` goes as the tuple of its fields too, so that a record is nothing but numbers,
-strings, tuples, lists and dicts, which ``marshal`` writes (``channel``: cheaper than pickle both ways,
-9.5 % of the back's instructions on the real mix were pickle's and ``flat``'s); the front makes each
-kind of signature once (``_SIGNATURES``). ``flat`` and ``rebuilt`` are exact inverses (a test says so
-field by field).
+The ``Signature`` goes as its id (the front takes the same one from the catalogue, ``signatures.BY_SID``;
+one not in it goes as the tuple of its fields), so that a record is nothing but numbers, strings,
+tuples, lists and dicts, which ``marshal`` writes (``channel``: cheaper than pickle both ways, 9.5 % of
+the back's instructions on the real mix were pickle's and ``flat``'s). ``flat`` and ``rebuilt`` are
+exact inverses (a test says so field by field).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any, Final
 
+from poolsniff.detect.signatures import BY_SID
 from poolsniff.model import Detection, FlowEnd, FlowKey, FlowSummary, Released, Role, Signature
 
 Flat = tuple[Any, ...]
@@ -30,10 +31,8 @@ _DETECTION: Final = attrgetter(*(f.name for f in fields(Detection)))
 _END: Final = attrgetter(*(f.name for f in fields(FlowEnd)))
 """A flow end's fields in order: ts_us, flow, from_client, start_us, counts, reason, closed."""
 _SIGNATURE: Final = attrgetter(*(f.name for f in fields(Signature)))
-"""A signature's fields in order: sid, msg, severity, app_proto, probe."""
+"""A signature's fields in order: sid, msg, severity, app_proto, probe (one not in the catalogue)."""
 _ROLES: Final = {int(role): role for role in Role}
-_SIGNATURES: dict[tuple[Any, ...], Signature] = {}
-"""The signatures rebuilt so far, by their fields: one object per kind of alert (a few dozen)."""
 
 
 def flat(released: Released) -> Flat:
@@ -41,7 +40,9 @@ def flat(released: Released) -> Flat:
     fields and its end's fields (told apart by the first value: a number, or the roles' tuple)."""
     if type(released) is Detection:
         ts_us, flow, signature, role, *rest = _DETECTION(released)
-        return (ts_us, tuple(flow), _SIGNATURE(signature), int(role), *rest)
+        sid = signature.sid
+        sent = sid if BY_SID.get(sid) is signature else _SIGNATURE(signature)
+        return (ts_us, tuple(flow), sent, int(role), *rest)
     assert isinstance(released, FlowSummary)
     ts_us, flow, *end = _END(released.end)
     roles = tuple([int(role) for role in released.roles])
@@ -52,10 +53,8 @@ def rebuilt(values: Flat) -> Released:
     """The detection or summary that ``flat`` made ``values`` of."""
     first = values[0]
     if type(first) is not tuple:
-        _, flow, fields_, role, *rest = values
-        signature = _SIGNATURES.get(fields_)
-        if signature is None:
-            signature = _SIGNATURES[fields_] = Signature(*fields_)
+        _, flow, sent, role, *rest = values
+        signature = BY_SID[sent] if type(sent) is int else Signature(*sent)
         return Detection(first, _new(FlowKey, flow), signature, _ROLES[role], *rest)
     roles, miner_is_client, app_proto, ts_us, flow, *end = values
     summary_end = FlowEnd(ts_us, _new(FlowKey, flow), *end)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import marshal
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from poolsniff.detect import signatures as sigs
 from poolsniff.engine.split.records import flat, rebuilt
 from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Released, Role
+from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Released, Role, Signature
 from poolsniff.run import scan as scanning
 from poolsniff.run.scan import scan_file
 from poolsniff.sources.pcap import expand_paths
@@ -69,6 +71,21 @@ def test_rebuilt_gives_back_what_flat_was_given(released: list[Released]) -> Non
             assert isinstance(back, FlowSummary)
             assert type(back.end) is FlowEnd and type(back.end.flow) is FlowKey
             assert all(type(role) is Role for role in back.roles)
+
+
+def test_a_signature_crosses_as_its_id_or_its_fields(released: list[Released]) -> None:
+    """A catalogue signature crosses as its id and comes back as the catalogue's own object; one the
+    catalogue does not hold (made elsewhere) crosses as its fields and comes back equal."""
+    found = [r for r in released if isinstance(r, Detection)]
+    assert found
+    for r in found:
+        values = flat(r)
+        assert values[2] == r.signature.sid
+        back = rebuilt(marshal.loads(marshal.dumps(values, 4)))
+        assert isinstance(back, Detection) and back.signature is sigs.BY_SID[r.signature.sid]
+    odd = replace(found[0], signature=Signature(1, "made elsewhere", 3, "tls", True))
+    back = rebuilt(marshal.loads(marshal.dumps(flat(odd), 4)))
+    assert back == odd and back.signature == odd.signature
 
 
 def test_flat_holds_plain_values_only(released: list[Released]) -> None:
