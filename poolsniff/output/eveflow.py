@@ -72,24 +72,38 @@ def stamped_line(
     """The flow record of ``summary`` stamped with its id, and its line, made in C (``_flowline.c``);
     None where that module is not built or the record is not one it writes (the Python way then:
     :func:`flow_record`, then :func:`known_texts`, the reference it is tested against)."""
-    if _line is None:
-        return None
-    end = summary.end
-    key = end.flow
-    proto = key.proto
     bits = flowbits(summary)
-    pkts_c, pkts_s, bytes_c, bytes_s = end.counts
-    made = _line(
-        key.client_ip, key.client_port, key.server_ip, key.server_port, proto,
-        PROTO_NAMES.get(proto, str(proto)), end.start_us, end.ts_us, pkts_c, pkts_s, bytes_c, bytes_s,
-        end.closed, end.reason, summary.app_proto, tuple(bits), source_name, live,
-    )  # fmt: skip
+    made = _made(summary, source_name, live, bits)
     if made is None:
         return None
     fid, cid, started, ended, ident, line = made
     record = _record(summary, source_name, live, (fid, cid, started, ended), bits)
     record["metadata"]["flowvars"] = [{"event_id": ident}]
     return record, line
+
+
+def line_only(summary: FlowSummary, source_name: str, live: bool = False) -> str | None:
+    """The line of :func:`stamped_line`, without its record (what the EVE file takes); None where
+    ``stamped_line`` gives None."""
+    made = _made(summary, source_name, live, flowbits(summary))
+    return None if made is None else made[5]
+
+
+def _made(
+    summary: FlowSummary, source_name: str, live: bool, bits: list[str]
+) -> tuple[int, str, str, str, str, str] | None:
+    """What ``_flowline.line`` makes of ``summary``: flow_id, community_id, start, end, id and line."""
+    if _line is None:
+        return None
+    end = summary.end
+    key = end.flow
+    proto = key.proto
+    pkts_c, pkts_s, bytes_c, bytes_s = end.counts
+    return _line(
+        key.client_ip, key.client_port, key.server_ip, key.server_port, proto,
+        PROTO_NAMES.get(proto, str(proto)), end.start_us, end.ts_us, pkts_c, pkts_s, bytes_c, bytes_s,
+        end.closed, end.reason, summary.app_proto, tuple(bits), source_name, live,
+    )  # fmt: skip
 
 
 def _record(

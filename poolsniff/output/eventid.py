@@ -33,7 +33,7 @@ import json
 from typing import Any, Final
 
 from poolsniff.model import FlowSummary
-from poolsniff.output.eveflow import ID_END, flow_record, flow_texts, known_texts, stamped_line
+from poolsniff.output.eveflow import ID_END, flow_record, flow_texts, known_texts, line_only, stamped_line
 from poolsniff.output.interface import encode
 
 Record = dict[str, Any]
@@ -73,6 +73,13 @@ def stamped_flow(summary: FlowSummary, source_name: str, live: bool = False) -> 
     record = flow_record(summary, source_name, live)
     texts = known_texts(record, "in_iface" if live else "pcap_filename", bool(summary.app_proto))
     return record, _stamped(record, *texts)
+
+
+def flow_line(summary: FlowSummary, source_name: str, live: bool = False) -> str:
+    """The line of ``stamped_flow(summary, source_name, live)`` alone: where the line is made in C, the
+    record is not made at all (the EVE file takes the line only: ``JsonlWriter.write_line``)."""
+    line = line_only(summary, source_name, live)
+    return line if line is not None else stamped_flow(summary, source_name, live)[1]
 
 
 def _stamped(record: Record, canonical: str, line_head: str) -> str:

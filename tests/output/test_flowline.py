@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from poolsniff.model import FlowEnd, FlowKey, FlowSummary, Role
 from poolsniff.output import eveflow
 from poolsniff.output.eveflow import flow_record, known_texts, stamped_line
-from poolsniff.output.eventid import _stamped
+from poolsniff.output.eventid import _stamped, flow_line, stamped_flow
 
 if eveflow._line is None:  # pragma: no cover - depends on the build
     pytest.skip("the C flow line (output/_flowline.c) is not built here", allow_module_level=True)
@@ -92,3 +92,30 @@ def test_a_time_beyond_62_bits_goes_the_python_way() -> None:
         assert stamped_line(summary, "x", False) is None
         within = FlowSummary(FlowEnd(end // 2, key, True, start // 2), (Role.MINER,), True)
         assert stamped_line(within, "x", False) == reference(within, "x", False)
+
+
+@given(plain())
+def test_the_line_alone_is_the_stamped_records_line(made: tuple[FlowSummary, str, bool]) -> None:
+    """``flow_line`` (the stage's short way, no record made) writes the line ``stamped_flow`` writes."""
+    assert flow_line(*made) == stamped_flow(*made)[1] == reference(*made)[1]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [FlowKey("2001:DB8::1", 1, "::1", 2, 6), FlowKey("192.0.2.1", 1, "192.0.2.2", 2, 6)],
+    ids=["python-way", "c-way"],
+)
+def test_the_line_alone_where_the_c_way_does_not_write_it(key: FlowKey) -> None:
+    """A record the C way refuses (an address not as inet_ntop writes it), or no C line at all: the
+    line alone is still the record's line, made the Python way."""
+    summary = FlowSummary(FlowEnd(10**15, key, True, 0, (1, 2, 3, 4)), (Role.POOL,), False, "stratum")
+    assert flow_line(summary, "a.pcap") == reference(summary, "a.pcap", False)[1]
+
+
+def test_the_line_alone_without_the_c_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = FlowKey("192.0.2.1", 1, "192.0.2.2", 2, 6)
+    summary = FlowSummary(FlowEnd(10**15, key, True, 0), (Role.MINER,), True)
+    with_c = flow_line(summary, "a.pcap")
+    monkeypatch.setattr(eveflow, "_line", None)
+    assert eveflow.line_only(summary, "a.pcap") is None
+    assert flow_line(summary, "a.pcap") == with_c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
@@ -18,6 +19,7 @@ from poolsniff.output.eve import to_eve
 from poolsniff.output.evefields import suppressed_count
 from poolsniff.output.stage import Outputs, open_outputs
 from poolsniff.output.suppress import Suppressor
+from poolsniff.output.transports.jsonl import JsonlWriter
 
 from ..factories_eve import T0, eve
 from .test_metrics import parse
@@ -222,6 +224,49 @@ def test_taking_alerts_the_short_way_writes_what_writing_every_record_does(
     assert taking.counters.written == every.counters.written
     assert taking.counters.suppressed == every.counters.suppressed
     assert sum(taking.counters.alerts.values()) == sum(isinstance(a.detection, Detection) for a in alerts)
+
+
+@given(alerts=_alerts(), window=st.sampled_from([0, 600]), hold=st.booleans())
+def test_an_eve_file_that_takes_lines_gets_what_writing_every_record_gives(
+    alerts: list[Alert], window: int, hold: bool
+) -> None:
+    """With the JSON-lines writer, which takes an alerted flow's line alone (``write_line``), the short
+    way makes no flow record at all: the file must hold the same lines, in the same order."""
+
+    class Stdout(io.StringIO):  # a stream the writer only flushes when it closes, as it does stdout
+        def fileno(self) -> int:
+            return 1
+
+    def stage() -> tuple[Outputs, io.StringIO]:
+        stream = Stdout()
+        writer = JsonlWriter(stream, "x", hold_others=hold)
+        return Outputs(writer, suppressor=Suppressor(window) if window else None), stream
+
+    every, every_out = stage()
+    taking, taking_out = stage()
+    assert taking.takes_lines
+    for alert in alerts:
+        every.write(to_eve(alert))
+        if not taking.take(alert):
+            taking.write(to_eve(alert))
+    every.flush()
+    taking.flush()
+    for outputs in (every, taking):
+        assert isinstance(outputs.primary, JsonlWriter)
+        outputs.primary.close()
+    assert taking_out.getvalue() == every_out.getvalue()
+    assert taking.counters.written == every.counters.written
+
+
+def test_a_writer_that_takes_no_lines_gets_the_flow_record() -> None:
+    """A writer without ``write_line`` (a forwarder, a test's list) still gets each flow's record."""
+    key = FlowKey("192.0.2.1", 1024, "198.51.100.7", 3333, 6)
+    ended = FlowEnd(T0 * 1_000_000, key, True, T0 * 1_000_000 - 10**6, (1, 1, 1, 1))
+    primary = TextWriter()
+    stage = Outputs(primary)
+    assert not stage.takes_lines
+    assert stage.take(Alert(FlowSummary(ended, (Role.MINER,), True), "x"))
+    assert [r["event_type"] for r in primary.records] == ["flow"] and primary.lines[0] is not None
 
 
 def test_a_flow_record_taken_the_short_way_moves_the_clock_as_written_ones_do() -> None:

@@ -50,12 +50,19 @@ class JsonlWriter:
 
     def write(self, record: dict[str, Any], text: str | None = None) -> None:
         """Write one record as a whole line and flush it (with ``hold_others``, maybe later)."""
-        line = (text if text is not None else encode(record)) + "\n"
+        self._put((text if text is not None else encode(record)) + "\n", record.get("event_type") == "alert")
+
+    def write_line(self, text: str) -> None:
+        """Write the line of a record that is not an alert, made without the record (an alerted flow's
+        line, ``eventid.flow_line``): as :meth:`write` writes that record."""
+        self._put(text + "\n", False)
+
+    def _put(self, line: str, alert: bool) -> None:
         if self.hold_others:
             self._held.append(line)
             self._held_size += len(line)
             self.written += 1
-            if record.get("event_type") == "alert" or self._held_size >= HOLD_BYTES:
+            if alert or self._held_size >= HOLD_BYTES:
                 self._write_held()
             return
         self._write(line)
