@@ -202,6 +202,14 @@ class TextWriter(ListWriter):
         self.lines.append(text)
 
 
+def feed_both_ways(every: Outputs, taking: Outputs, alerts: list[Alert]) -> None:
+    """``every`` is handed each alert's record; ``taking`` takes each alert the short way where it can."""
+    for alert in alerts:
+        every.write(to_eve(alert))
+        if not taking.take(alert):
+            taking.write(to_eve(alert))
+
+
 @given(alerts=_alerts(), window=st.sampled_from([0, 60, 600, 3600]), max_keys=st.integers(1, 4))
 def test_taking_alerts_the_short_way_writes_what_writing_every_record_does(
     alerts: list[Alert], window: int, max_keys: int
@@ -212,10 +220,7 @@ def test_taking_alerts_the_short_way_writes_what_writing_every_record_does(
 
     every, every_out = stage()
     taking, taking_out = stage()
-    for alert in alerts:
-        every.write(to_eve(alert))
-        if not taking.take(alert):
-            taking.write(to_eve(alert))
+    feed_both_ways(every, taking, alerts)
     every.close()
     taking.close()
     assert taking_out.records == every_out.records
@@ -245,10 +250,7 @@ def test_an_eve_file_that_takes_lines_gets_what_writing_every_record_gives(
     every, every_out = stage()
     taking, taking_out = stage()
     assert taking.takes_lines
-    for alert in alerts:
-        every.write(to_eve(alert))
-        if not taking.take(alert):
-            taking.write(to_eve(alert))
+    feed_both_ways(every, taking, alerts)
     every.flush()
     taking.flush()
     for outputs in (every, taking):
