@@ -106,3 +106,13 @@ def test_a_scan_over_two_processes_releases_as_one(
     one = releases(mix, lists)
     monkeypatch.setattr(scanning, "SPLIT_MIN_BYTES", 0)
     assert one and releases(mix, lists, jobs=2) == one
+
+
+def test_the_fields_crossing_are_the_models() -> None:
+    """``flat`` and ``rebuilt`` name the fields they carry: a field the model gains must be carried too."""
+    from dataclasses import fields
+
+    from poolsniff.engine.split import records
+
+    assert records.DETECTION_FIELDS == tuple(f.name for f in fields(Detection))
+    assert records.END_FIELDS == tuple(f.name for f in fields(FlowEnd))
