@@ -68,18 +68,21 @@ def stamped_flow(summary: FlowSummary, source_name: str, live: bool = False) -> 
     ``flow_record(summary, source_name, live)``, without reading back the shape it was just made in (in C
     where that was built: ``eveflow.stamped_line``)."""
     made = stamped_line(summary, source_name, live)
-    if made is not None:
-        return made
-    record = flow_record(summary, source_name, live)
-    texts = known_texts(record, "in_iface" if live else "pcap_filename", bool(summary.app_proto))
-    return record, _stamped(record, *texts)
+    return made if made is not None else _stamped_flow_python(summary, source_name, live)
 
 
 def flow_line(summary: FlowSummary, source_name: str, live: bool = False) -> str:
     """The line of ``stamped_flow(summary, source_name, live)`` alone: where the line is made in C, the
     record is not made at all (the EVE file takes the line only: ``JsonlWriter.write_line``)."""
     line = line_only(summary, source_name, live)
-    return line if line is not None else stamped_flow(summary, source_name, live)[1]
+    return line if line is not None else _stamped_flow_python(summary, source_name, live)[1]
+
+
+def _stamped_flow_python(summary: FlowSummary, source_name: str, live: bool) -> tuple[Record, str]:
+    """``stamped_flow`` the Python way: where the C line is not built or does not write this record."""
+    record = flow_record(summary, source_name, live)
+    texts = known_texts(record, "in_iface" if live else "pcap_filename", bool(summary.app_proto))
+    return record, _stamped(record, *texts)
 
 
 def _stamped(record: Record, canonical: str, line_head: str) -> str:

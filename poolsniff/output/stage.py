@@ -97,10 +97,12 @@ class Outputs:
         det = alert.detection
         if isinstance(det, FlowSummary):
             end_us = clamp_ts(det.end.ts_us)
-            if self._line is not None:
-                self.flow_line(flow_line(det, alert.source_name, alert.live), end_us)
-            else:
+            if self._line is None:
                 self._other(*stamped_flow(det, alert.source_name, alert.live), end_us)
+            else:
+                line = flow_line(det, alert.source_name, alert.live)
+                self._clock(end_us)
+                self._line(line)
             return True
         if self.suppressor is None:
             return False
@@ -113,23 +115,20 @@ class Outputs:
 
     @property
     def takes_lines(self) -> bool:
-        """Whether the EVE writer takes an alerted flow's line alone (:meth:`flow_line`)."""
+        """Whether the EVE writer takes an alerted flow's line alone (``JsonlWriter.write_line``)."""
         return self._line is not None
-
-    def flow_line(self, text: str, flow_end_us: int) -> None:
-        """An alerted flow's line (``eventid.flow_line``), ended at ``flow_end_us``: as ``take`` writes its
-        record; only where :attr:`takes_lines`."""
-        if self.suppressor is not None:
-            self._out(self.suppressor.tick(flow_end_us))
-        assert self._line is not None, "flow_line needs an EVE writer that takes lines"
-        self._line(text)
 
     def _other(self, record: Record, text: str, flow_end_us: int | None) -> None:
         """A flow or stats record, stamped: the EVE writer only; a flow's end (``flow_end_us``) first
         moves suppression's clock on."""
-        if self.suppressor is not None and flow_end_us is not None:
-            self._out(self.suppressor.tick(flow_end_us))
+        if flow_end_us is not None:
+            self._clock(flow_end_us)
         self.primary.write(record, text)
+
+    def _clock(self, flow_end_us: int) -> None:
+        """A flow ended at ``flow_end_us``: suppression's clock moves on (what it releases is written)."""
+        if self.suppressor is not None:
+            self._out(self.suppressor.tick(flow_end_us))
 
     def tick(self, now_us: int) -> None:
         """The capture clock says ``now_us``: write the counts of pairs quiet for a whole window."""
