@@ -11,8 +11,8 @@ to a ``Forward`` list or advance a ``Lane``, and hands a SYN or a flow's end to 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final, Protocol
 
 from poolsniff.dissect.opaque import MessageShape
 from poolsniff.dissect.shape import RecordShape
@@ -98,6 +98,20 @@ is the client's, so the prefilter can read the record headers of its in-order se
 (``shape.quiet``); for an open direction of the split's front that nothing in the front reads any
 more, where its segments go (``Forward``: the prefilter appends each as the item ``Recorder.data``
 would make)."""
+class FastMap(Protocol):
+    """``FlowTable.fast``: raw key of a direction -> its ``Entry``. A dict, or where the C walks are built
+    the engine's table has their ``KeyMap``, which they look up without making a key object per packet
+    (``engine.fast.walk.new_fast_map``)."""
+
+    def __getitem__(self, key: bytes, /) -> Entry: ...
+    def __setitem__(self, key: bytes, value: Entry, /) -> None: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def get(self, key: bytes, /) -> Entry | None: ...
+    def pop(self, key: bytes, default: None, /) -> Entry | None: ...
+
+
 Unread = tuple[Flow, bool, int, int]
 """A direction's bytes ahead that nobody reads: the flow, whether it is the client's side, the first
 sequence number and the length (``Dissector.unread``)."""

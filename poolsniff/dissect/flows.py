@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Final
 
 from poolsniff.dissect import dns
-from poolsniff.dissect.flow import Entry, Flow, Hook, Key, Lane, Unread, raw_key
+from poolsniff.dissect.flow import Entry, FastMap, Flow, Hook, Key, Lane, Unread, raw_key
 from poolsniff.dissect.opaque import MessageShape, random_looking
 from poolsniff.dissect.shape import WEB_ALPNS, RecordShape
 from poolsniff.dissect.streams import Direction, Mode, dns_event
@@ -266,13 +266,16 @@ class FlowTable:
         max_flows: int | None = None,
         idle_timeout_us: int | None = None,
         dissector: Dissector | None = None,
+        fast: FastMap | None = None,
     ) -> None:
         """Create an empty table (bounds default to ``MAX_FLOWS`` and ``IDLE_TIMEOUT_US``).
 
-        The table dissects in this process unless it is given another ``dissector``.
+        The table dissects in this process unless it is given another ``dissector``. Its ``fast`` map is
+        a dict unless it is given an empty one of another kind (the prefilter's, ``walk.new_fast_map``).
         """
         self.flows: dict[Key, Flow] = {}
-        self.fast: dict[bytes, Entry] = {}
+        empty: dict[bytes, Entry] = {}
+        self.fast: FastMap = empty if fast is None else fast
         """Raw key of a direction -> (its flow, True once it has nothing more to read, its tally)."""
         self.dns_names: AbstractSet[bytes] | None = None
         """The listed names (``Blocklist.wire_names``): the prefilter counts a DNS query for none of them

@@ -38,6 +38,7 @@ from poolsniff.detect.protocol import ProtocolDetector
 from poolsniff.detect.signatures import FALLBACK, MINER, TUNNEL_POOL
 from poolsniff.detect.stratum import StratumDetector
 from poolsniff.dissect.flows import FlowTable
+from poolsniff.engine.fast.walk import new_fast_map
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.enrich.dnsmemory import DnsMemory
 from poolsniff.enrich.enricher import Enricher
@@ -86,7 +87,7 @@ class Pipeline(Tracker):
         ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
         alert rather than an alert of its own.
         """
-        super().__init__(FlowTable())
+        super().__init__(FlowTable(fast=new_fast_map()))
         self.flows.dns_names = blocklist.wire_names()
         self.fold_pool = fold_pool
         self.memory = DnsMemory()

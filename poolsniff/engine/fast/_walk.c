@@ -53,6 +53,8 @@
 #define SKIP_TCP 1 /* dealt with here, a TCP packet (counts towards the idle sweep) */
 #define SKIP_UDP 2 /* dealt with here, a UDP datagram the flow table drops */
 
+#include "_keymap.h"
+
 static PyObject *last_ts_name; /* interned "last_ts" */
 static PyObject *fins_name;    /* interned "fins" */
 static PyObject *raw_name;     /* interned "raw" */
@@ -517,7 +519,7 @@ static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long d
  * (``on_end``), each NULL where that packet goes to the pipeline (``poolsniff.dissect.flow.Hook``).
  */
 typedef struct {
-    PyObject *fast;
+    PyObject *fast; /* a dict or a KeyMap */
     PyObject *names;
     PyObject *on_syn;
     PyObject *on_end;
@@ -577,11 +579,15 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
 
     if (klen == 0)
         return udp_skip(frame, len, ctx->names);
-    key = PyBytes_FromStringAndSize((const char *)k, klen);
-    if (key == NULL)
-        return -1;
-    entry = PyDict_GetItemWithError(ctx->fast, key); /* borrowed */
-    Py_DECREF(key);
+    if (Py_IS_TYPE(ctx->fast, &KeyMapType)) { /* looked up where the key sits in the frame */
+        entry = keymap_find((KeyMap *)ctx->fast, k, klen); /* borrowed */
+    } else {
+        key = PyBytes_FromStringAndSize((const char *)k, klen);
+        if (key == NULL)
+            return -1;
+        entry = PyDict_GetItemWithError(ctx->fast, key); /* borrowed */
+        Py_DECREF(key);
+    }
     if (entry == NULL) /* no flow: a packet with no data and no SYN starts none */
         return PyErr_Occurred() ? -1 : (data == 0 && !(ends & TCP_SYN) ? SKIP_TCP : FEED);
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
@@ -675,6 +681,10 @@ static int check_ctx(walk_ctx *ctx)
     PyObject **hooks[2] = {&ctx->on_syn, &ctx->on_end};
     int i;
 
+    if (!PyDict_Check(ctx->fast) && !PyObject_TypeCheck(ctx->fast, &KeyMapType)) {
+        PyErr_Format(PyExc_TypeError, "fast must be a dict or a KeyMap, not %.100s", Py_TYPE(ctx->fast)->tp_name);
+        return -1;
+    }
     if (ctx->names == Py_None)
         ctx->names = NULL;
     if (ctx->names != NULL && !PyAnySet_Check(ctx->names)) {
@@ -804,8 +814,8 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     walk_ctx ctx = {NULL, NULL, NULL, NULL};
 
     (void)self;
-    if (fast_args(args, nargs, "skip", "y*nnpLkO!nL|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end))
+    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -943,7 +953,7 @@ static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t n
     int rc;
 
     (void)self;
-    if (fast_args(args, nargs, "decide", "O!y*L|OOO", &PyDict_Type, &ctx.fast, &view, &ts, &ctx.names, &ctx.on_syn,
+    if (fast_args(args, nargs, "decide", "Oy*L|OOO", &ctx.fast, &view, &ts, &ctx.names, &ctx.on_syn,
                           &ctx.on_end))
         return NULL;
     if (check_ctx(&ctx) < 0) {
@@ -977,8 +987,8 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     long long ts;
 
     (void)self;
-    if (fast_args(args, nargs, "step", "y*nnpLkO!nLO|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &PyDict_Type, &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
+    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
                           &ctx.on_end))
         return NULL;
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
@@ -1129,11 +1139,11 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOO!nLLO|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
-                                 &PyDict_Type, &ctx.fast, &budget, &next_check, &last_ts, &packet_type, &ctx.names,
+    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOOnLLO|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &ctx.fast, &budget, &next_check, &last_ts, &packet_type, &ctx.names,
                                  &ctx.on_syn, &ctx.on_end)
-             : fast_args(args, nargs, "skip_ng", "y*nnpOO!nLL|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
-                                 &PyDict_Type, &ctx.fast, &budget, &next_check, &last_ts, &ctx.names, &ctx.on_syn,
+             : fast_args(args, nargs, "skip_ng", "y*nnpOOnLL|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &ctx.fast, &budget, &next_check, &last_ts, &ctx.names, &ctx.on_syn,
                                  &ctx.on_end))
         return NULL;
     if (check_ctx(&ctx) < 0) {
@@ -1223,10 +1233,15 @@ static struct PyModuleDef walk_module = {
 
 PyMODINIT_FUNC PyInit__walk(void)
 {
+    PyObject *module;
+
     last_ts_name = PyUnicode_InternFromString("last_ts");
     fins_name = PyUnicode_InternFromString("fins");
     raw_name = PyUnicode_InternFromString("raw");
-    if (last_ts_name == NULL || fins_name == NULL || raw_name == NULL)
+    if (last_ts_name == NULL || fins_name == NULL || raw_name == NULL || PyType_Ready(&KeyMapType) < 0)
         return NULL;
-    return PyModule_Create(&walk_module);
+    module = PyModule_Create(&walk_module);
+    if (module != NULL && PyModule_AddObjectRef(module, "KeyMap", (PyObject *)&KeyMapType) < 0)
+        Py_CLEAR(module);
+    return module;
 }

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
-from poolsniff.dissect.flow import Entry, Flow, Forward, Hook, tally
+from poolsniff.dissect.flow import Entry, FastMap, Flow, Forward, Hook, tally
 from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.udp import udp_skip
@@ -219,7 +219,7 @@ def skip(
     big_endian: bool,
     div: int,
     limit: int,
-    fast: dict[bytes, Entry],
+    fast: FastMap,
     budget: int,
     next_check: int,
     dns_names: Names = None,
@@ -287,7 +287,7 @@ def skip_ng(
     end: int,
     big_endian: bool,
     ifaces: list[Interface],
-    fast: dict[bytes, Entry],
+    fast: FastMap,
     budget: int,
     next_check: int,
     last_ts: int,
@@ -336,7 +336,7 @@ def step(
     big_endian: bool,
     div: int,
     limit: int,
-    fast: dict[bytes, Entry],
+    fast: FastMap,
     budget: int,
     next_check: int,
     packet_type: type[Packet],
@@ -373,7 +373,7 @@ def step_ng(
     end: int,
     big_endian: bool,
     ifaces: list[Interface],
-    fast: dict[bytes, Entry],
+    fast: FastMap,
     budget: int,
     next_check: int,
     last_ts: int,
@@ -399,7 +399,7 @@ def step_ng(
 
 
 def decide_frame(
-    fast: dict[bytes, Entry],
+    fast: FastMap,
     frame: bytes,
     ts: int,
     dns_names: Names = None,
@@ -413,6 +413,7 @@ def decide_frame(
 
 
 try:  # the same walks in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
+    from poolsniff.engine.fast._walk import KeyMap
     from poolsniff.engine.fast._walk import decide as _fast_decide
     from poolsniff.engine.fast._walk import fast_lane as _fast_lane
     from poolsniff.engine.fast._walk import shape_quiet as _fast_quiet
@@ -441,3 +442,12 @@ else:
     STEP_NG = _fast_step_ng
 ACCELERATED: Final = SKIP is not skip
 """Whether the C record walks are in use."""
+
+
+def new_fast_map() -> FastMap:
+    """An empty ``FlowTable.fast`` for the walks in use: the C walks' ``KeyMap`` (``_keymap.h``), which
+    they look up with the key where it sits in the frame, or a dict for the Python walks."""
+    if ACCELERATED:
+        return KeyMap()
+    empty: dict[bytes, Entry] = {}
+    return empty

@@ -37,13 +37,13 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
 from poolsniff.dissect import tunnels
-from poolsniff.dissect.flow import Entry, Flow
+from poolsniff.dissect.flow import FastMap, Flow
 from poolsniff.dissect.flows import DNS_PORT, Dissector, FlowTable
 from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.engine.fast.prefilter import detections
-from poolsniff.engine.fast.walk import QUIET
+from poolsniff.engine.fast.walk import QUIET, new_fast_map
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split.channel import Channel, PeerGone
 from poolsniff.engine.split.records import flat, rebuilt
@@ -100,7 +100,7 @@ class Recorder(Dissector):
         super().__init__(Counter())
         self.items: list[Item] = []
         self.shadows: dict[int, tuple[Direction, int]] = {}
-        self.fast: dict[bytes, Entry] | None = None
+        self.fast: FastMap | None = None
         """The table's ``fast`` map, when the prefilter may append segments to ``items`` itself: once a
         flow has no shadow left, its open directions are forwarded (``_forward``)."""
 
@@ -219,7 +219,7 @@ class Front(Tracker):
         self.release = release
         self.name = name
         self.recorder = Recorder()
-        super().__init__(FlowTable(dissector=self.recorder))
+        super().__init__(FlowTable(dissector=self.recorder, fast=new_fast_map()))
         self.recorder.fast = self.flows.fast
         self.flows.on_end = self.flows.end_seen  # the recorder makes no events when a flow ends
         self.channel = channel

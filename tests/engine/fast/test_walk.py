@@ -42,14 +42,21 @@ class Stamped:
 
 
 try:
+    from poolsniff.engine.fast._walk import KeyMap
     from poolsniff.engine.fast._walk import fast_lane as c_fast_lane
     from poolsniff.engine.fast._walk import skip as c_skip
     from poolsniff.engine.fast._walk import skip_ng as c_skip_ng
     from poolsniff.engine.fast._walk import step as c_step
     from poolsniff.engine.fast._walk import step_ng as c_step_ng
 except ImportError:  # not built here (no compiler): the tests that need it skip
-    c_skip = c_skip_ng = c_step = c_step_ng = c_fast_lane = None
+    c_skip = c_skip_ng = c_step = c_step_ng = c_fast_lane = KeyMap = None
 NOT_BUILT = "the C record walk (poolsniff/engine/fast/_walk.c) is not built here"
+
+
+def ways(python: Any, c: Any, fast: dict[bytes, Any]) -> list[tuple[Any, Any]]:
+    """A walk's three ways over one fast map: the Python reference with the dict, the C walk with the
+    dict, and the C walk with a ``KeyMap`` of the same entries (``FlowTable.fast`` where C is built)."""
+    return [(python, fast), (c, fast), (c, KeyMap(fast))]
 
 
 Tail = tuple[Any, ...]
@@ -252,7 +259,7 @@ def test_c_walk_does_what_the_python_walk_does(
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
     results = []
-    for skip in (walk.skip, c_skip):
+    for skip, table in ways(walk.skip, c_skip, fast):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             flow.fins = 0
@@ -260,11 +267,11 @@ def test_c_walk_does_what_the_python_walk_does(
         forwarded(fast, clear=True)
         calls = Calls()
         results.append(
-            walk_all(skip, buf, end, big_endian, div, limit, fast, budget, next_check, *calls.tail(hooked))
+            walk_all(skip, buf, end, big_endian, div, limit, table, budget, next_check, *calls.tail(hooked))
         )
         state = [(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.made)
-    assert results[0] == results[1] and stamps[0] == stamps[1]
+    assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
 @st.composite
@@ -398,7 +405,7 @@ def test_c_step_does_what_the_python_step_does(
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
     results = []
-    for step in (walk.step, c_step):
+    for step, table in ways(walk.step, c_step, fast):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             flow.fins = 0
@@ -406,10 +413,10 @@ def test_c_step_does_what_the_python_step_does(
         forwarded(fast, clear=True)
         calls = Calls()
         tail = calls.tail(hooked)
-        results.append(step_all(step, buf, end, big_endian, div, limit, fast, budget, next_check, tail=tail))
+        results.append(step_all(step, buf, end, big_endian, div, limit, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.made)
-    assert results[0] == results[1] and stamps[0] == stamps[1]
+    assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
 @st.composite
@@ -457,7 +464,7 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
     results = []
-    for skip in (walk.skip_ng, c_skip_ng):
+    for skip, table in ways(walk.skip_ng, c_skip_ng, fast):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             flow.fins = 0
@@ -465,10 +472,10 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
         forwarded(fast, clear=True)
         calls = Calls()
         tail = calls.tail(hooked)
-        results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, fast, budget, next_check, tail=tail))
+        results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.made)
-    assert results[0] == results[1] and stamps[0] == stamps[1]
+    assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
@@ -643,7 +650,7 @@ def test_c_pcapng_step_does_what_the_python_step_does(
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
     results = []
-    for step in (walk.step_ng, c_step_ng):
+    for step, table in ways(walk.step_ng, c_step_ng, fast):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             flow.fins = 0
@@ -651,10 +658,10 @@ def test_c_pcapng_step_does_what_the_python_step_does(
         forwarded(fast, clear=True)
         calls = Calls()
         tail = calls.tail(hooked)
-        results.append(step_all_ng(step, buf, end, big_endian, ifaces, fast, budget, next_check, tail=tail))
+        results.append(step_all_ng(step, buf, end, big_endian, ifaces, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.made)
-    assert results[0] == results[1] and stamps[0] == stamps[1]
+    assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
 @given(sport=st.integers(0, 65535), dport=st.integers(0, 65535), payload=st.binary(max_size=64))
@@ -883,17 +890,17 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
     answer, the same stamp and tally."""
     frame, fast, ts = case
     results = []
-    for decide in (walk.decide_frame, c_decide):
+    for decide, table in ways(walk.decide_frame, c_decide, fast):
         for flow, _, counts, *_ in fast.values():
             flow.last_ts = -1
             flow.fins = 0
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
         calls = Calls()
-        answer = decide(fast, frame, ts, *calls.tail(hooked))
+        answer = decide(table, frame, ts, *calls.tail(hooked))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         results.append((answer, state + forwarded(fast) + calls.made))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 @pytest.mark.parametrize("use_c", [False, True])
@@ -952,8 +959,9 @@ def test_the_c_walk_refuses_bad_arguments_as_the_format_says() -> None:
     for at, value in ((0, "text"), (1, "0"), (5, 1.5), (6, []), (8, None)):
         with pytest.raises(TypeError):
             c_skip(*good[:at], value, *good[at + 1 :])
-    with pytest.raises(TypeError, match=r"argument 7 must be dict, not list"):
+    with pytest.raises(TypeError, match=r"fast must be a dict or a KeyMap, not list"):
         c_step(*good[:6], [], *good[7:], Packet)
+    assert c_skip(*good[:6], KeyMap(), *good[7:]) == (0, 0, 0)
     with pytest.raises(OverflowError):
         c_skip(b"", 1 << 70, *good[2:])
 
