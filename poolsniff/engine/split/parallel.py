@@ -305,7 +305,7 @@ class Back:
         handle, dis, flows = self.pipeline.handle, self.dissector, self.flows
         events: list[Event]
         for item in items:
-            kind = item[0]
+            kind: int = item[0]
             if kind == DATA:
                 _, fid, from_client, ts_us, seq, payload = item
                 flow = flows[fid]
