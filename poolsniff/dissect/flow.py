@@ -98,6 +98,8 @@ is the client's, so the prefilter can read the record headers of its in-order se
 (``shape.quiet``); for an open direction of the split's front that nothing in the front reads any
 more, where its segments go (``Forward``: the prefilter appends each as the item ``Recorder.data``
 would make)."""
+
+
 class FastMap(Protocol):
     """``FlowTable.fast``: raw key of a direction -> its ``Entry``. A dict, or where the C walks are built
     the engine's table has their ``KeyMap``, which they look up without making a key object per packet

@@ -804,6 +804,41 @@ fail:
     return -1;
 }
 
+/*
+ * A tuple of the ``n`` integers ``values``, then ``tail`` if it is not NULL (a reference taken over, also
+ * on failure): what Py_BuildValue("nnn...") makes, without reading a format string on every call (about
+ * 1,500 instructions a stop of the walk: 1.5 % of the split's front on mining traffic).
+ */
+static PyObject *int_tuple(Py_ssize_t n, const long long *values, PyObject *tail)
+{
+    PyObject *out = PyTuple_New(n + (tail != NULL));
+    Py_ssize_t i;
+
+    for (i = 0; out != NULL && i < n; i++) {
+        PyObject *value = PyLong_FromLongLong(values[i]);
+
+        if (value == NULL)
+            Py_CLEAR(out);
+        else
+            PyTuple_SET_ITEM(out, i, value);
+    }
+    if (out == NULL) {
+        Py_XDECREF(tail);
+        return NULL;
+    }
+    if (tail != NULL)
+        PyTuple_SET_ITEM(out, n, tail);
+    return out;
+}
+
+/* The last value of a walk's answer: ``(ts, caplen, packet or frame)``, ``got`` taken over (NULL: failed). */
+static PyObject *stepped(long long ts, unsigned long caplen, PyObject *got)
+{
+    const long long values[2] = {ts, (long long)caplen};
+
+    return got == NULL ? NULL : int_tuple(2, values, got);
+}
+
 static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
@@ -831,7 +866,7 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyBuffer_Release(&view);
     if (rc < 0)
         return NULL;
-    return Py_BuildValue("nnn", pos, budget, others);
+    return int_tuple(3, (const long long[]){pos, budget, others}, NULL);
 }
 
 /*
@@ -1005,13 +1040,13 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     if (end - pos < 16) {
         PyBuffer_Release(&view);
-        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+        return int_tuple(3, (const long long[]){pos, budget, others}, Py_NewRef(Py_None));
     }
     h = buf + pos;
     caplen = rd32(h + 8, big_endian);
     if (caplen > limit || (Py_ssize_t)caplen > end - pos - 16) {
         PyBuffer_Release(&view);
-        return Py_BuildValue("nnnO", pos, budget, others, Py_None);
+        return int_tuple(3, (const long long[]){pos, budget, others}, Py_NewRef(Py_None));
     }
     ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
     got = fast_lane((PyTypeObject *)packet_type, ts, h + 16, (Py_ssize_t)caplen);
@@ -1024,8 +1059,9 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
         return NULL;
     }
     PyBuffer_Release(&view);
-    result = Py_BuildValue("nnn(LkN)", pos + 16 + (Py_ssize_t)caplen, budget, others, ts, (unsigned long)caplen, got);
-    return result;
+    result = stepped(ts, (unsigned long)caplen, got);
+    return result == NULL ? NULL
+                          : int_tuple(3, (const long long[]){pos + 16 + (Py_ssize_t)caplen, budget, others}, result);
 }
 
 /* The interfaces of a pcapng section, as poolsniff.sources.pcap.Interface tuples. */
@@ -1168,11 +1204,11 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     }
     if (!step) {
         PyBuffer_Release(&view);
-        return Py_BuildValue("nnnLn", pos, budget, others, last_ts, size);
+        return int_tuple(5, (const long long[]){pos, budget, others, last_ts, size}, NULL);
     }
     if (!ethernet_epb(buf, pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen)) {
         PyBuffer_Release(&view);
-        return Py_BuildValue("nnnLnO", pos, budget, others, last_ts, size, Py_None);
+        return int_tuple(5, (const long long[]){pos, budget, others, last_ts, size}, Py_NewRef(Py_None));
     }
     got = fast_lane((PyTypeObject *)packet_type, ts, buf + pos + 28, (Py_ssize_t)caplen);
     if (got == Py_None) {
@@ -1180,10 +1216,9 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
         got = PyBytes_FromStringAndSize((const char *)buf + pos + 28, (Py_ssize_t)caplen);
     }
     PyBuffer_Release(&view);
-    if (got == NULL)
-        return NULL;
-    return Py_BuildValue("nnnLn(LkN)", pos + (Py_ssize_t)blen, budget, others, ts, size, ts, (unsigned long)caplen,
-                         got);
+    got = stepped(ts, (unsigned long)caplen, got);
+    return got == NULL ? NULL
+                       : int_tuple(5, (const long long[]){pos + (Py_ssize_t)blen, budget, others, ts, size}, got);
 }
 
 static PyObject *walk_skip_ng(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
