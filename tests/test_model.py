@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,39 @@ def test_detection_collects_evidence_without_sharing_state() -> None:
 def test_packet_fields() -> None:
     p = Packet(5, b"\x01\x02\x03\x04", b"\x05\x06\x07\x08", 6, 1, 2, 0x18, 100, b"{}")
     assert (p.proto, p.sport, p.dport, p.payload) == (6, 1, 2, b"{}")
+
+
+def test_a_detection_is_made_as_the_dataclass_made_it() -> None:
+    """``Detection`` writes its ``__init__`` out (compiled with the model, where the generated one ran
+    interpreted): the same fields in the same order, by position or by name, a fresh empty default each,
+    the dataclass's equality and ``replace``."""
+    import dataclasses
+
+    key = FlowKey("192.0.2.1", 50000, "198.51.100.1", 3333, 6)
+    sig = next(iter(sigs.MINER.values()))
+    names = [f.name for f in dataclasses.fields(Detection)]
+    assert names == "ts_us flow signature role miner_is_client evidence names app hits".split()
+    a, b = Detection(1, key, sig, Role.MINER, True), Detection(1, key, sig, Role.MINER, True)
+    assert a == b and (a.evidence, a.names, a.app, a.hits) == ({}, [], {}, [])
+    a.evidence["x"] = "1"
+    a.names.append("pool.example")
+    assert b.evidence == {} and b.names == [] and a != b
+    full = Detection(
+        ts_us=2, flow=key, signature=sig, role=Role.POOL, miner_is_client=False,
+        evidence={"e": "1"}, names=["n"], app={"app_proto": "stratum"}, hits=[{"blocklist": "x"}],
+    )  # fmt: skip
+    assert [getattr(full, n) for n in names] == [
+        2, key, sig, Role.POOL, False, {"e": "1"}, ["n"], {"app_proto": "stratum"}, [{"blocklist": "x"}]
+    ]
+    assert dataclasses.replace(full, ts_us=3).hits == [{"blocklist": "x"}]
+    with pytest.raises(TypeError):
+        Detection(1, key, sig)  # type: ignore[call-arg]
+    # in a program of its own (this process runs the sources): where the model is compiled, so is this
+    probe = (
+        "import poolsniff.model as m\n"
+        "print(m.__file__.endswith('.py'), hasattr(m.Detection.__init__, '__code__'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POOLSNIFF_PURE"}
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    source, interpreted = run.stdout.split()
+    assert interpreted == source, run.stdout

@@ -278,9 +278,11 @@ class Sniffer:
         return self.errors.read_text()
 
     def records(self, path: Path | None = None) -> list[dict[str, Any]]:
-        """The EVE lines written so far: alerts, flow records of alerted flows that ended, stats."""
+        """The EVE lines written so far: alerts, flow records of alerted flows that ended, stats. A line
+        still being written (read while poolsniff appends it: no newline yet) is left for the next look."""
         path = path or self.output
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        text = path.read_text() if path.exists() else ""
+        return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
 
     def alerts(self, path: Path | None = None) -> list[dict[str, Any]]:
         """The alert lines written so far."""

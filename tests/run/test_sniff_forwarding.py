@@ -64,9 +64,11 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
 
 
 def alerts_in(path: Path) -> list[dict[str, Any]]:
+    """The alert lines of ``path`` so far (a last line still being written, no newline yet, left out)."""
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    records = [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
     return [r for r in records if r.get("event_type") == "alert"]
 
 
