@@ -27,7 +27,7 @@
  *
  * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
  * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
- * dict and the flows are Python objects).
+ * dict or a ``KeyMap``, ``_keymap.h``, whose entries and flows are Python objects).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
