@@ -18,16 +18,17 @@ its own, ``sources.fanout``), and ``DnsShare.feed`` hands it on:
 from __future__ import annotations
 
 import zlib
-from typing import Any
 
+from poolsniff.dissect.flow import FastMap
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.engine.decode import Decoder
-from poolsniff.engine.fast.walk import DECIDE, LINKTYPE_ETHERNET, SKIP_UDP
+from poolsniff.engine.fast.walk import DECIDE, LINKTYPE_ETHERNET, SKIP_UDP, new_fast_map
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.model import DnsMessage, Frame, Packet, Released
 
-_NO_FLOWS: dict[bytes, Any] = {}
-"""The ``fast`` map ``DECIDE`` is given for another worker's DNS frame: only its UDP test counts."""
+_NO_FLOWS: FastMap = new_fast_map()
+"""The ``fast`` map ``DECIDE`` is given for another worker's DNS frame: only its UDP test counts (empty,
+of the kind the tables have: the C walk looks a TCP frame up in it without making a key)."""
 
 
 def owner(packet: Packet, workers: int) -> int:
