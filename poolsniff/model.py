@@ -10,6 +10,15 @@ source -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 * detectors turn events into ``Detection`` records;
 * enrichment adds blocklist and DNS-memory context and yields ``Alert`` records,
   which sinks serialise (EVE JSON).
+
+This module is compiled (mypyc). Its records are ``@dataclass`` classes, which mypyc makes native:
+compiled code reads a field as a load from the object, not a dictionary lookup. The value records
+(events, signatures, summaries, alerts) are frozen to mypy, which refuses any assignment to their
+fields (``VALUE_RECORDS``). Each writes its ``__init__`` out (``init=False``): the one ``dataclasses``
+writes runs interpreted, and a frozen one sets every field through ``object.__setattr__`` (at a7683cd,
+3.6 us to make a DnsMessage against 0.8); the compiled one sets the fields of the object being made,
+hence its ``type: ignore[misc]`` (mypy's "read-only"). It takes what the generated one took: the
+fields in order, with their defaults (``tests/test_model.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
-
-from poolsniff.valueclass import readonly
 
 Frame = tuple[int, int, bytes]
 """One captured frame: timestamp in microseconds since the epoch, pcap link type, bytes."""
@@ -68,7 +75,7 @@ class Role(IntEnum):
 # --------------------------------------------------------------------------- events
 
 
-@readonly
+@dataclass(frozen=True, init=False)
 class Event:
     """Something a dissector saw in a flow at a point in time."""
 
@@ -77,13 +84,18 @@ class Event:
     from_client: bool
     """True when the client of the flow sent the message."""
 
+    def __init__(self, ts_us: int, flow: FlowKey, from_client: bool) -> None:
+        self.ts_us = ts_us  # type: ignore[misc]
+        self.flow = flow  # type: ignore[misc]
+        self.from_client = from_client  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class FlowStart(Event):
     """The first packet of a TCP flow (its SYN, or the first packet seen of a flow joined mid-session)."""
 
 
-@readonly
+@dataclass(frozen=True, init=False)
 class FlowEnd(Event):
     """A flow closed (FIN from both sides or RST), was evicted, or the input ended."""
 
@@ -97,8 +109,18 @@ class FlowEnd(Event):
     closed: bool = False
     """Both sides sent a FIN, or one sent a RST."""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, start_us: int = 0,
+        counts: tuple[int, int, int, int] = (0, 0, 0, 0), reason: str = "shutdown", closed: bool = False,
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.start_us = start_us  # type: ignore[misc]
+        self.counts = counts  # type: ignore[misc]
+        self.reason = reason  # type: ignore[misc]
+        self.closed = closed  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class DnsMessage(Event):
     """A DNS query or response (over UDP or TCP)."""
 
@@ -112,8 +134,22 @@ class DnsMessage(Event):
     answers: tuple[tuple[str, int, str, int], ...] = ()
     """(rrname, rrtype, rdata, ttl) for A/AAAA/CNAME answers."""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, msg_id: int, is_response: bool, opcode: int,
+        rcode: int, flags: int, questions: tuple[tuple[str, int], ...],
+        answers: tuple[tuple[str, int, str, int], ...] = (),
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.msg_id = msg_id  # type: ignore[misc]
+        self.is_response = is_response  # type: ignore[misc]
+        self.opcode = opcode  # type: ignore[misc]
+        self.rcode = rcode  # type: ignore[misc]
+        self.flags = flags  # type: ignore[misc]
+        self.questions = questions  # type: ignore[misc]
+        self.answers = answers  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class JsonMessage(Event):
     """One JSON value parsed from a newline-delimited TCP stream or an HTTP body."""
 
@@ -121,8 +157,17 @@ class JsonMessage(Event):
     via_http: bool = False
     http: HttpMessage | None = None
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, value: Any, via_http: bool = False,
+        http: HttpMessage | None = None,
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.value = value  # type: ignore[misc]
+        self.via_http = via_http  # type: ignore[misc]
+        self.http = http  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class HttpMessage(Event):
     """An HTTP/1.x request or response head (and a short body, when present)."""
 
@@ -134,8 +179,20 @@ class HttpMessage(Event):
     """Header names in lower case; repeated headers keep the last value."""
     body: bytes = b""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, is_request: bool, method: str, uri: str,
+        status: int, headers: Mapping[str, str], body: bytes = b"",
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.is_request = is_request  # type: ignore[misc]
+        self.method = method  # type: ignore[misc]
+        self.uri = uri  # type: ignore[misc]
+        self.status = status  # type: ignore[misc]
+        self.headers = headers  # type: ignore[misc]
+        self.body = body  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class TlsClientHello(Event):
     """A TLS ClientHello; ``sni`` is the server_name extension, if any."""
 
@@ -149,8 +206,21 @@ class TlsClientHello(Event):
     known: str = ""
     """The miner build whose recorded ClientHello has this JA4 (``tlsfp.KNOWN_MINERS``), if any."""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, sni: str | None, version: str,
+        alpns: tuple[str, ...] = (), ja3_string: str = "", ja3_hash: str = "", ja4: str = "", known: str = "",
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.sni = sni  # type: ignore[misc]
+        self.version = version  # type: ignore[misc]
+        self.alpns = alpns  # type: ignore[misc]
+        self.ja3_string = ja3_string  # type: ignore[misc]
+        self.ja3_hash = ja3_hash  # type: ignore[misc]
+        self.ja4 = ja4  # type: ignore[misc]
+        self.known = known  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class TlsServerHello(Event):
     """A TLS ServerHello, with its JA3S fingerprint (``tlsfp``)."""
 
@@ -158,8 +228,17 @@ class TlsServerHello(Event):
     ja3s_string: str = ""
     ja3s_hash: str = ""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, version: str, ja3s_string: str = "",
+        ja3s_hash: str = "",
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.version = version  # type: ignore[misc]
+        self.ja3s_string = ja3s_string  # type: ignore[misc]
+        self.ja3s_hash = ja3s_hash  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class TunnelOpen(Event):
     """A tunnel prefix at the start of a TCP direction: SOCKS, HTTP CONNECT, PROXY protocol, WebSocket."""
 
@@ -173,8 +252,19 @@ class TunnelOpen(Event):
     source: str = ""
     """PROXY protocol: the original client, ``ip:port``."""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, kind: str, host: str, port: int, target: str,
+        source: str = "",
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.kind = kind  # type: ignore[misc]
+        self.host = host  # type: ignore[misc]
+        self.port = port  # type: ignore[misc]
+        self.target = target  # type: ignore[misc]
+        self.source = source  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class TlsRecords(Event):
     """The record headers of a TLS session so far (``dissect/shape``): sizes and times, no payload."""
 
@@ -188,8 +278,20 @@ class TlsRecords(Event):
     ja3_hash: str = ""
     ja4: str = ""
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, records: bytes, hello_us: int, sni: str = "",
+        alpns: tuple[str, ...] = (), ja3_hash: str = "", ja4: str = "",
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.records = records  # type: ignore[misc]
+        self.hello_us = hello_us  # type: ignore[misc]
+        self.sni = sni  # type: ignore[misc]
+        self.alpns = alpns  # type: ignore[misc]
+        self.ja3_hash = ja3_hash  # type: ignore[misc]
+        self.ja4 = ja4  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class TcpMessages(Event):
     """The messages of an opaque TCP session so far (``dissect/opaque``): sizes and times, no payload."""
 
@@ -199,19 +301,32 @@ class TcpMessages(Event):
     start_us: int
     """When the client's first byte was seen."""
 
+    def __init__(self, ts_us: int, flow: FlowKey, from_client: bool, records: bytes, start_us: int) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.records = records  # type: ignore[misc]
+        self.start_us = start_us  # type: ignore[misc]
 
-@readonly
+
+@dataclass(frozen=True, init=False)
 class Sv2Handshake(Event):
     """A Stratum V2 connection: the Noise handshake by its sizes, or a plaintext SetupConnection."""
 
     encrypted: bool
     setup: Mapping[str, Any] = field(default_factory=dict)
 
+    def __init__(
+        self, ts_us: int, flow: FlowKey, from_client: bool, encrypted: bool,
+        setup: Mapping[str, Any] | None = None,
+    ) -> None:
+        Event.__init__(self, ts_us, flow, from_client)
+        self.encrypted = encrypted  # type: ignore[misc]
+        self.setup = {} if setup is None else setup  # type: ignore[misc]
+
 
 # --------------------------------------------------------------------------- detections
 
 
-@readonly
+@dataclass(frozen=True, init=False)
 class Signature:
     """A detection rule: Suricata-style id, message, severity (1 = high)."""
 
@@ -222,6 +337,13 @@ class Signature:
     probe: bool = False
     """True when the alert's server is worth an active probe (``scan/sniff --confirm``): a
     "possible" pool whose endpoint is the server itself (not a DNS resolver)."""
+
+    def __init__(self, sid: int, msg: str, severity: int, app_proto: str = "", probe: bool = False) -> None:
+        self.sid = sid  # type: ignore[misc]
+        self.msg = msg  # type: ignore[misc]
+        self.severity = severity  # type: ignore[misc]
+        self.app_proto = app_proto  # type: ignore[misc]
+        self.probe = probe  # type: ignore[misc]
 
 
 @dataclass(init=False)
@@ -272,7 +394,7 @@ class Detection:
         self.hits = [] if hits is None else hits
 
 
-@readonly
+@dataclass(frozen=True, init=False)
 class FlowSummary:
     """A flow that raised an alert, at its end: what its EVE ``flow`` record says."""
 
@@ -283,12 +405,20 @@ class FlowSummary:
     """As its first alert says (the orientation of ``src``/``dest`` in alerts)."""
     app_proto: str = ""
 
+    def __init__(
+        self, end: FlowEnd, roles: tuple[Role, ...], miner_is_client: bool, app_proto: str = "",
+    ) -> None:
+        self.end = end  # type: ignore[misc]
+        self.roles = roles  # type: ignore[misc]
+        self.miner_is_client = miner_is_client  # type: ignore[misc]
+        self.app_proto = app_proto  # type: ignore[misc]
+
 
 Released = Detection | FlowSummary
 """What the pipeline releases: an alert's detection, or an alerted flow that ended."""
 
 
-@readonly
+@dataclass(frozen=True, init=False)
 class Alert:
     """A detection (or an alerted flow that ended) ready for a sink, with its capture context."""
 
@@ -296,3 +426,19 @@ class Alert:
     source_name: str
     """The capture file name or the interface name."""
     live: bool = False
+
+    def __init__(self, detection: Released, source_name: str, live: bool = False) -> None:
+        self.detection = detection  # type: ignore[misc]
+        self.source_name = source_name  # type: ignore[misc]
+        self.live = live  # type: ignore[misc]
+
+
+VALUE_RECORDS: tuple[type, ...] = (
+    Event, FlowStart, FlowEnd, DnsMessage, JsonMessage, HttpMessage, TlsClientHello, TlsServerHello,
+    TunnelOpen, TlsRecords, TcpMessages, Sv2Handshake, Signature, FlowSummary, Alert,
+)  # fmt: skip
+"""The frozen records. Frozen to mypy, which refuses an assignment to a field; not at run time, where
+``frozen`` would have every assignment raise, the written-out ``__init__``'s too where this module runs
+as Python (compiled, it sets the object's fields directly): each drops what ``frozen`` added."""
+for _record in VALUE_RECORDS:
+    del _record.__setattr__, _record.__delattr__

@@ -32,7 +32,6 @@ THIRD_PARTY_HOME = {
 
 CORE = (
     "model.py",
-    "valueclass.py",
     "errors.py",
     "engine/decode.py",
     "engine/pipeline.py",
@@ -48,8 +47,7 @@ CORE = (
 """Modules that do no I/O."""
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("valueclass.py", frozenset()),
-    ("model.py", frozenset({"valueclass"})),
+    ("model.py", frozenset()),
     ("errors.py", frozenset()),
     ("files.py", frozenset()),
     ("native.py", frozenset()),
