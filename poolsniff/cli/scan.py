@@ -184,7 +184,8 @@ def _scan_one(
 
     # a prober is offered every record: none is taken the short way past it
     take = stage.take if prober is None else None
-    return scans.scan(path, emit=emit, progress=progress, take=take)
+    take_line = stage.take_line if take is not None and stage.takes_lines else None
+    return scans.scan(path, emit=emit, progress=progress, take=take, take_line=take_line)
 
 
 def _stats(total: ScanResult, stage: Outputs, seconds: float) -> dict[str, Any]:

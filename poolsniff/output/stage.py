@@ -113,6 +113,14 @@ class Outputs:
         self._out(released)
         return folded
 
+    def take_line(self, line: str, end_us: int) -> None:
+        """Write an alerted flow's line made elsewhere (``eventid.flow_line``: a split scan's back makes
+        it when it waits for the front), the flow having ended at ``end_us``: as :meth:`take` writes the
+        line it makes. Only for an EVE writer that takes lines (:attr:`takes_lines`)."""
+        assert self._line is not None, "take_line needs an EVE writer that takes lines"
+        self._clock(clamp_ts(end_us))
+        self._line(line)
+
     @property
     def takes_lines(self) -> bool:
         """Whether the EVE writer takes an alerted flow's line alone (``JsonlWriter.write_line``)."""

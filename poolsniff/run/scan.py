@@ -25,7 +25,8 @@ from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.errors import CaptureDamaged, InputError
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Alert
+from poolsniff.model import Alert, FlowSummary
+from poolsniff.output.eventid import flow_line
 from poolsniff.run.collector import settle
 from poolsniff.sources.pcap import STDIN, open_capture
 
@@ -37,6 +38,8 @@ costs ~0.1 s, more than a single process takes over a few MB (the 13 demo captur
 process, 0.34 s with a pool; the 36 MB corpus: 0.88 s in one, 0.73 s with two)."""
 Take = Callable[[Alert], bool]
 """Writes or folds an alert itself (True), or leaves it to ``emit(to_record(alert))`` (``Outputs.take``)."""
+TakeLine = Callable[[str, int], None]
+"""Writes an alerted flow's line made elsewhere, given its flow's end time (``Outputs.take_line``)."""
 
 
 @dataclass
@@ -69,11 +72,13 @@ def scan_file(
     jobs: int = 1,
     fold_pool: bool = True,
     take: Take | None = None,
+    take_line: TakeLine | None = None,
 ) -> ScanResult:
     """Scan one capture; call ``emit`` with each alert record; return the counts.
 
     ``take``: the output stage's short way (``Outputs.take``): an alert it takes (True) is not made a
-    record here, nor emitted.
+    record here, nor emitted. ``take_line``: where the output takes alerted flows' lines alone, how
+    it takes one made by a split scan's back (``Outputs.take_line``).
 
     ``fold_pool``: the pool side of a session whose miner side alerted goes into the miner's
     alert (``Pipeline``); False keeps both alerts.
@@ -88,7 +93,8 @@ def scan_file(
         # a FIFO or a pipe has no position: no progress for it (tell() would raise)
         on_read = None if progress is None or not fileobj.seekable() else (lambda: progress(fileobj.tell()))
         if jobs > 1 and _worth_splitting(fileobj):
-            result = _scan_split(fileobj, label, blocklist, name, release, redact, on_read, fold_pool)
+            lines = None if take_line is None else (_line_maker(name), take_line)
+            result = _scan_split(fileobj, label, blocklist, name, release, redact, on_read, fold_pool, lines)
         else:
             result = _scan_here(fileobj, label, blocklist, name, release, redact, on_read, fold_pool)
         if on_read is not None and progress is not None:
@@ -108,6 +114,11 @@ def _releaser(
             emit(to_record(alert))
 
     return release
+
+
+def _line_maker(name: str) -> Callable[[FlowSummary], str]:
+    """How an alerted flow of capture ``name`` is made its line (``eventid.flow_line``, as ``take`` does)."""
+    return lambda summary: flow_line(summary, name)
 
 
 def _worth_splitting(fileobj: BinaryIO) -> bool:
@@ -161,13 +172,14 @@ def _scan_split(
     redact: bool,
     on_read: Callable[[], None] | None,
     fold_pool: bool = True,
+    lines: tuple[Callable[[FlowSummary], str], TakeLine] | None = None,
 ) -> ScanResult:
     """The scan over two processes."""
     from poolsniff.engine.split import parallel
 
     front, damage = parallel.scan_split(
         fileobj, path, blocklist, release=release, redact=redact, name=name, on_read=on_read,
-        fold_pool=fold_pool,
+        fold_pool=fold_pool, lines=lines,
     )  # fmt: skip
     result = ScanResult(damage=damage)
     report = front.report or {}
@@ -225,13 +237,15 @@ class FileScans:
         emit: Callable[[dict[str, Any]], None],
         progress: Callable[[int], None] | None = None,
         take: Take | None = None,
+        take_line: TakeLine | None = None,
     ) -> ScanResult:
-        """Scan ``path``, the next of the paths; emit its alerts; return its counts (``take``: see
-        :func:`scan_file`; a file a pool process scans comes back as records, every one emitted)."""
+        """Scan ``path``, the next of the paths; emit its alerts; return its counts (``take``,
+        ``take_line``: see :func:`scan_file`; a file a pool process scans comes back as records, every
+        one emitted)."""
         if self._pool is None or self._next >= len(self.paths) or path != self.paths[self._next]:
             return scan_file(
                 path, self.blocklist, emit=emit, to_record=self.to_record, redact=self.redact,
-                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool, take=take,
+                progress=progress, jobs=self.jobs, fold_pool=self.fold_pool, take=take, take_line=take_line,
             )  # fmt: skip
         index = self._next
         self._next += 1

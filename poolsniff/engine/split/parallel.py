@@ -24,6 +24,10 @@ segments, and the front's prefilter appends them to the items itself (a ``fast``
 item list, in C), with no packet object and no Python call per segment. The back sends its
 released detections back as tuples of plain values (``records``); the front makes alerts of them
 and hands them to the output (``release``), which balances the two processes when alerts are many.
+An alerted flow's EVE line (``eventid.flow_line``, in C) is the output's largest share; where the
+scan's output takes such lines (``line_of``), the back makes them itself whenever it has caught up
+with the front (no message of the front's waiting: the front is the slower), and the front writes
+the text (``release_line``): the same line, made by whichever process has the time.
 Messages are pickled lists over two pipes (``channel``); the front never blocks on a full pipe
 without reading the other.
 """
@@ -46,11 +50,11 @@ from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.fast.walk import QUIET, new_fast_map
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split.channel import Channel, PeerGone
-from poolsniff.engine.split.records import flat, rebuilt
+from poolsniff.engine.split.records import Flat, flat, rebuilt
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
 from poolsniff.intel.lists import Blocklist
-from poolsniff.model import Alert, Event, FlowKey, Packet, Released
+from poolsniff.model import Alert, Event, FlowKey, FlowSummary, Packet, Released
 
 _new = tuple.__new__
 
@@ -213,10 +217,18 @@ def _speaks_json(payload: bytes) -> bool:
 class Front(Tracker):
     """The prefilter's engine in the front process: decode and track, items out, alerts in."""
 
-    def __init__(self, channel: Channel, release: Callable[[Alert], None], name: str) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        release: Callable[[Alert], None],
+        name: str,
+        release_line: Callable[[str, int], None] | None = None,
+    ) -> None:
         """Send items over ``channel``; hand the detections that come back, as alerts of capture
-        ``name``, to ``release`` (which makes their records and writes them)."""
+        ``name``, to ``release`` (which makes their records and writes them), and the alerted flows'
+        lines the back made, with their flows' end times, to ``release_line``."""
         self.release = release
+        self.release_line = release_line
         self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder, fast=new_fast_map()))
@@ -276,7 +288,11 @@ class Front(Tracker):
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
             for values in records:
-                self.release(Alert(rebuilt(values), self.name))
+                if type(values[0]) is str:  # an alerted flow's line, made by the back (_answers)
+                    assert self.release_line is not None
+                    self.release_line(values[0], values[1])
+                else:
+                    self.release(Alert(rebuilt(values), self.name))
             if report is not None:
                 self.report = report
 
@@ -375,6 +391,7 @@ def _back_main(
     blocklist: Blocklist,
     redact: bool,
     fold_pool: bool,
+    line_of: Callable[[FlowSummary], str] | None,
 ) -> None:
     """The back process: replay item lists until the end item, send the released detections back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when to stop
@@ -393,8 +410,25 @@ def _back_main(
         unread: list[WireUnread] = []
         done = back.replay(items, out, closed, unread)
         if out or closed or unread or done:
-            records = [flat(released) for released in out]
+            records = _answers(out, line_of if _caught_up(channel) else None)
             channel.send((closed, unread, records, back.report() if done else None))
+
+
+def _caught_up(channel: Channel) -> bool:
+    """Whether the back has replayed every message of the front's it has read: then the front is the
+    slower, and the back takes on the alerted flows' lines (a message waiting: it leaves them)."""
+    return not channel.inbox
+
+
+def _answers(out: list[Released], line_of: Callable[[FlowSummary], str] | None) -> list[Flat]:
+    """What the back sends of its released detections: each as ``records.flat``, or, given ``line_of``
+    (the back has caught up with the front), an alerted flow that ended as its line and its end time."""
+    if line_of is None:
+        return [flat(released) for released in out]
+    return [
+        (line_of(released), released.end.ts_us) if type(released) is FlowSummary else flat(released)
+        for released in out
+    ]
 
 
 # --------------------------------------------------------------------------- one scan
@@ -410,11 +444,14 @@ def scan_split(
     name: str,
     on_read: Callable[[], None] | None,
     fold_pool: bool = True,
+    lines: tuple[Callable[[FlowSummary], str], Callable[[str, int], None]] | None = None,
 ) -> tuple[Front, CaptureDamaged | None]:
     """Scan an open capture over two processes; return the front (its counts, the back's report).
 
     Damage part-way ends the scan like the end of the file and is returned; the alerts
-    found before are emitted. ``KeyboardInterrupt`` emits them too, then propagates.
+    found before are emitted. ``KeyboardInterrupt`` emits them too, then propagates. ``lines``: how an
+    alerted flow's line is made (``eventid.flow_line`` of the capture's name), and how the output takes
+    one made in the back (``Outputs.take_line``); None, every detection goes to ``release``.
     """
     import multiprocessing
 
@@ -423,13 +460,13 @@ def scan_split(
     ctx = multiprocessing.get_context("fork")
     proc = ctx.Process(
         target=_back_main,
-        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, fold_pool),
+        args=(a2b_r, b2a_w, (a2b_w, b2a_r), blocklist, redact, fold_pool, lines[0] if lines else None),
         daemon=True,
     )
     proc.start()
     os.close(a2b_r)
     os.close(b2a_w)
-    front = Front(Channel(b2a_r, a2b_w, patient=False), release, name)
+    front = Front(Channel(b2a_r, a2b_w, patient=False), release, name, lines[1] if lines else None)
     front.flows.dns_names = blocklist.wire_names()  # the back would make nothing of these queries
     damage: CaptureDamaged | None = None
     try:

@@ -8,12 +8,14 @@ scanned by a pool with its alerts in file order.
 
 from __future__ import annotations
 
+import io
 import marshal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from poolsniff.detect import signatures as sigs
 from poolsniff.dissect import flows
 from poolsniff.dissect.flow import Flow
 from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
@@ -21,10 +23,14 @@ from poolsniff.dissect.streams import Direction
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast import walk
 from poolsniff.engine.split import channel, parallel
+from poolsniff.engine.split.records import flat
 from poolsniff.errors import InputError
 from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Detection, Event, FlowKey, Packet
+from poolsniff.model import Detection, Event, FlowEnd, FlowKey, FlowSummary, Packet, Role
 from poolsniff.output.eve import to_eve
+from poolsniff.output.stage import Outputs
+from poolsniff.output.suppress import Suppressor
+from poolsniff.output.transports.jsonl import JsonlWriter
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
 from tests import factories_mixes as mixes
@@ -275,6 +281,60 @@ def test_the_shadow_steps_aside_for_a_tunnel(name: str, lists: Blocklist) -> Non
     closed: list[tuple[bytes, int]] = []
     back.replay(recorder.items, [], closed, [])
     assert set(marked) <= {(fid, raw) for raw, fid in closed}
+
+
+# --------------------------------------------------------------------------- flow lines
+
+
+def scanned_to_file(path: Path, lists: Blocklist, jobs: int, lines: bool) -> tuple[str, int]:
+    """An EVE file's text as ``scan`` writes it (the output's short ways), and how many alerted flows'
+    lines the back made."""
+
+    class Stdout(io.StringIO):  # a stream the writer only flushes when it closes, as it does stdout
+        def fileno(self) -> int:
+            return 1
+
+    stream = Stdout()
+    writer = JsonlWriter(stream, path.name, hold_others=True)
+    stage = Outputs(writer, suppressor=Suppressor(600))
+    made: list[int] = []
+
+    def take_line(line: str, end_us: int) -> None:
+        made.append(end_us)
+        stage.take_line(line, end_us)
+
+    scan.scan_file(
+        str(path), lists, emit=stage.write, to_record=to_eve, jobs=jobs, take=stage.take,
+        take_line=take_line if lines else None,
+    )  # fmt: skip
+    stage.flush()
+    writer.close()
+    return stream.getvalue(), len(made)
+
+
+@pytest.mark.parametrize("caught_up", [True, False], ids=["back-waits", "back-behind"])
+def test_the_back_makes_the_flows_lines_when_it_waits_with_the_same_eve_file(
+    caught_up: bool, mix: Path, lists: Blocklist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A back that has caught up with the front makes the alerted flows' lines itself; one that has
+    not leaves them to the front. Either way the file is that of one process."""
+    monkeypatch.setattr(scan, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "_caught_up", lambda channel: caught_up)
+    one, none_made = scanned_to_file(mix, lists, jobs=1, lines=True)
+    split, made = scanned_to_file(mix, lists, jobs=2, lines=True)
+    assert split == one and none_made == 0
+    flows = sum('"event_type":"flow"' in line for line in one.splitlines())
+    assert flows > 10 and made == (flows if caught_up else 0)
+
+
+def test_the_back_answers_with_lines_only_given_the_way_to_make_them(lists: Blocklist) -> None:
+    key = FlowKey("192.0.2.1", 50000, "198.51.100.1", 3333, 6)
+    end = FlowEnd(2_000_000, key, True, 1_000_000, (3, 2, 300, 200), "timeout", True)
+    summary = FlowSummary(end, (Role.MINER,), True, "stratum")
+    detection = Detection(1_500_000, key, next(iter(sigs.MINER.values())), Role.MINER, True)
+    assert parallel._answers([detection, summary], None) == [flat(detection), flat(summary)]
+    made = parallel._answers([detection, summary], lambda s: f"line of {s.end.flow.client_port}")
+    assert made == [flat(detection), ("line of 50000", 2_000_000)]
 
 
 # --------------------------------------------------------------------------- failures
