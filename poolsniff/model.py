@@ -440,5 +440,12 @@ VALUE_RECORDS: tuple[type, ...] = (
 """The frozen records. Frozen to mypy, which refuses an assignment to a field; not at run time, where
 ``frozen`` would have every assignment raise, the written-out ``__init__``'s too where this module runs
 as Python (compiled, it sets the object's fields directly): each drops what ``frozen`` added."""
-for _record in VALUE_RECORDS:
-    del _record.__setattr__, _record.__delattr__
+
+
+def _unfreeze(records: tuple[type, ...]) -> None:
+    """Drop the ``__setattr__`` and ``__delattr__`` that ``frozen`` gave each of ``records``."""
+    for record in records:
+        del record.__setattr__, record.__delattr__
+
+
+_unfreeze(VALUE_RECORDS)
