@@ -96,13 +96,10 @@ class Outputs:
         37,350 flow records and 34,459 of 37,408 alerts."""
         det = alert.detection
         if isinstance(det, FlowSummary):
-            end_us = clamp_ts(det.end.ts_us)
             if self._line is None:
-                self._other(*stamped_flow(det, alert.source_name, alert.live), end_us)
+                self._other(*stamped_flow(det, alert.source_name, alert.live), clamp_ts(det.end.ts_us))
             else:
-                line = flow_line(det, alert.source_name, alert.live)
-                self._clock(end_us)
-                self._line(line)
+                self.take_line(flow_line(det, alert.source_name, alert.live), det.end.ts_us)
             return True
         if self.suppressor is None:
             return False
