@@ -704,7 +704,7 @@ static int check_ctx(walk_ctx *ctx)
 
 /*
  * The arguments of a METH_FASTCALL function by a PyArg_ParseTuple format, for the codes the walk uses
- * (``y*`` ``n`` ``p`` ``L`` ``k`` ``O`` ``O!`` and ``|``), with the same conversions. CPython's parser
+ * (``y*`` ``n`` ``p`` ``L`` ``k`` ``O`` and ``|``), with the same conversions. CPython's parser
  * reads its format through a general machine on every call: about 2,000 instructions for a stop of the
  * walk (93,113 stops on the real mix x3, 2.4 % of a scan's instructions), against a few hundred here.
  * On failure: an exception set, a buffer it took released, -1.
@@ -719,7 +719,7 @@ static int fast_args(PyObject *const *args, Py_ssize_t nargs, const char *name, 
     for (f = format; *f; f++) {
         if (*f == '|')
             least = most;
-        else if (*f != '*' && *f != '!')
+        else if (*f != '*')
             most++;
     }
     if (least < 0)
@@ -776,19 +776,7 @@ static int fast_args(PyObject *const *args, Py_ssize_t nargs, const char *name, 
             break;
         }
         case 'O':
-            if (f[1] == '!') {
-                PyTypeObject *type = va_arg(va, PyTypeObject *);
-                PyObject **out = va_arg(va, PyObject **);
-                f++;
-                if (!PyObject_TypeCheck(o, type)) {
-                    PyErr_Format(PyExc_TypeError, "%s() argument %zd must be %.50s, not %.50s", name, i,
-                                 type->tp_name, Py_TYPE(o)->tp_name);
-                    goto fail;
-                }
-                *out = o;
-            } else {
-                *va_arg(va, PyObject **) = o;
-            }
+            *va_arg(va, PyObject **) = o;
             break;
         default:
             PyErr_Format(PyExc_SystemError, "%s(): no format code %c", name, *f);
