@@ -59,6 +59,7 @@ COMPILED: Final = (
     "poolsniff.engine.fast.prefilter",
     "poolsniff.engine.pipeline",
     "poolsniff.engine.split.parallel",
+    "poolsniff.engine.split.recorder",
     "poolsniff.engine.split.records",
     "poolsniff.engine.tracker",
     "poolsniff.enrich.dnsmemory",

@@ -4,7 +4,7 @@ source -> prefilter -> decode -> flows (**front**)
        => dissectors -> detectors -> enrichment (**back**) -> sinks
 
 The front process reads the file and runs the prefilter, the decoder and the tracking half
-of the flow table. Its table is given a ``Recorder`` for a dissector: each call the table
+of the flow table. Its table is given a ``Recorder`` for a dissector (``recorder``): each call the table
 makes (a flow starts, a SYN, a segment with data, a flow ends, a DNS datagram) becomes an
 *item*, and so does each hold check (its schedule depends on packet times only). The back
 process replays the items, in order, through the real ``Dissector`` and the pipeline's
@@ -15,7 +15,7 @@ its ``fast`` map, so the prefilter skips their packets (until it knows, it sends
 segments along and the back ignores them, as one process would). It also tells it which
 bytes ahead a direction will not read (an HTTP body that is not JSON, ``Direction.unread``):
 the prefilter skips the segments wholly inside them, and the back's direction takes the hole
-as that body. A server's shadow (below) hands such a range out itself as soon as it has read the
+as that body. A server's shadow (``Recorder``) hands such a range out itself as soon as it has read the
 head, so the body's segments are skipped from the next one on, not once the back's word arrives.
 The front holds no TLS record shapes (the back reads the ClientHellos), so it sends
 their segments along; the back reads those that only advance a shape in C (``walk.QUIET``), as
@@ -28,7 +28,7 @@ An alerted flow's EVE line (``eventid.flow_line``, in C) is the output's largest
 scan's output takes such lines (``line_of``), the back makes them itself whenever it has caught up
 with the front (no message of the front's waiting: the front is the slower), and the front writes
 the text (``release_line``): the same line, made by whichever process has the time.
-Messages are pickled lists over two pipes (``channel``); the front never blocks on a full pipe
+Messages are marshalled lists over two pipes (``channel``); the front never blocks on a full pipe
 without reading the other.
 """
 
@@ -36,20 +36,16 @@ from __future__ import annotations
 
 import os
 import signal
-from collections import Counter
 from collections.abc import Callable
 from typing import Any, BinaryIO, Final
 
-from poolsniff.dissect import tunnels
-from poolsniff.dissect.flow import FastMap, Flow
-from poolsniff.dissect.flows import DNS_PORT, Dissector, FlowTable
-from poolsniff.dissect.jsonlines import starts_json
-from poolsniff.dissect.opaque import random_looking
-from poolsniff.dissect.streams import Direction, Mode
+from poolsniff.dissect.flow import Flow
+from poolsniff.dissect.flows import Dissector, FlowTable
 from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.fast.walk import QUIET, new_fast_map
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split.channel import Channel, PeerGone
+from poolsniff.engine.split.recorder import DATA, DNS, END, FINISH, START, SYN, TICK, Item, Recorder
 from poolsniff.engine.split.records import Flat, flat, rebuilt
 from poolsniff.engine.tracker import CHECK_EVERY_US, Tracker
 from poolsniff.errors import CaptureDamaged
@@ -58,20 +54,12 @@ from poolsniff.model import Alert, Event, FlowKey, FlowSummary, Packet, Released
 
 _new = tuple.__new__
 
-START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
-"""Item kinds: the first element of every item tuple."""
 BATCH: Final = 128
 """Items per message. Small, so that the back's word that a direction has nothing more to read comes
 back soon: the front forwards that direction's segments until then (512/2048 made the bulk mix's
 front forward 183,000 segments; 128/512 took its --jobs 0 wall time from 1.69-1.80 s to 1.45-1.49 s)."""
 FLUSH_PACKETS: Final = 512
 """Packets after which waiting items are sent even if there are fewer than ``BATCH``."""
-SHADOW: Final = 4
-"""Segments of a server's side the front dissects itself before it leaves it to the back."""
-TLS_HANDSHAKE: Final = b"\x16\x03"
-"""How a TLS server's first segment starts (a handshake record)."""
-
-Item = tuple[Any, ...]
 WireUnread = tuple[bytes, int, int, int]
 """A direction's bytes ahead that nobody reads, back to front: its raw key, the flow id, the first
 sequence number and the length (0: none any more)."""
@@ -85,133 +73,6 @@ def available() -> bool:
 
 
 # --------------------------------------------------------------------------- front
-
-
-class Recorder(Dissector):
-    """Stands in for the dissector in the front: records the table's calls as items.
-
-    The server side of each new flow is also dissected here, for its first ``SHADOW``
-    segments, by a ``Direction`` of its own: most servers (downloads, TLS, video) say at
-    once that there is nothing to read, and the front can skip their packets without
-    waiting for the back to say so. The shadow sees what the back's direction sees, so
-    when it has nothing more to read, neither has the back's, and the bytes of a body it
-    will not read are the back's too. It steps aside for a TLS server and for one that
-    speaks JSON, which only the back can be done with.
-    """
-
-    def __init__(self) -> None:
-        """Start with nothing recorded."""
-        super().__init__(Counter())
-        self.items: list[Item] = []
-        self.shadows: dict[int, tuple[Direction, int]] = {}
-        self.fast: FastMap | None = None
-        """The table's ``fast`` map, when the prefilter may append segments to ``items`` itself: once a
-        flow has no shadow left, its open directions are forwarded (``_forward``)."""
-
-    def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
-        """Record a flow start; shadow its server side. The key goes as a plain tuple: a ``FlowKey``
-        costs pickle a Python call each way (``__getnewargs__``, ``__new__``), which on the real mix
-        joined ten times was half the time the back spent loading the front's messages."""
-        self.items.append((START, flow.fid, ts_us, from_client, synced, tuple(flow.key), flow.raw))
-        key = flow.key
-        if key.client_port != DNS_PORT and key.server_port != DNS_PORT:
-            # DNS over TCP is read to its end, never done early: a shadow would only parse every answer
-            # twice (2 % of the front's instructions on the real mix)
-            self.shadows[flow.fid] = (Direction(key, False, synced, False), SHADOW)
-
-    def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
-        """Record a SYN: the one that started the flow (its start the last item) as the start's eighth
-        value, one item less for each side to pass (60,443 of the real mix x10's 127,000 SYN items)."""
-        items = self.items
-        last = items[-1] if items else None
-        if last is not None and last[0] == START and last[1] == flow.fid and last[3] == from_client:
-            items[-1] = (*last, seq)
-        else:
-            items.append((SYN, flow.fid, from_client, seq))
-        if not from_client:
-            shadow = self.shadows.get(flow.fid)
-            if shadow is not None:
-                self.restart(flow, False, shadow[0], seq)
-
-    def data(
-        self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
-    ) -> bool:
-        """Record a segment; True when the server's shadow has nothing more to read. Once the flow has
-        no shadow left, its segments are the prefilter's to record (``_forward``)."""
-        self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
-        done = self._shadow(flow, from_client, ts_us, seq, payload)
-        if flow.fid not in self.shadows:
-            self._forward(flow)
-        return done
-
-    def _shadow(self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes) -> bool:
-        """The server's shadow reads the segment (or steps aside); True when it has nothing more to read."""
-        if from_client:
-            shadowed = flow.fid in self.shadows
-            if shadowed and (tunnels.client_kind(payload) is not None or random_looking(payload)):
-                # the server's reply to a tunnel is read only with the client's side in view, and
-                # the back may shape an opaque session (dissect/opaque), which only the back knows
-                # the end of: leave the server's side to the back
-                del self.shadows[flow.fid]
-            return False
-        shadow = self.shadows.pop(flow.fid, None)
-        if shadow is None:
-            return False
-        direction, left = shadow
-        if left == SHADOW and payload[:2] == TLS_HANDSHAKE:
-            # a TLS server: the back may be reading the session's record shape (dissect/shape),
-            # which only the back knows the end of: leave the server's side to it
-            return False
-        if left == SHADOW and _speaks_json(payload):
-            # JSON lines or a JSON answer (Stratum, JSON-RPC, getwork): the back reads all of it and
-            # it is never done this early, so shadowing it would only parse every line twice
-            return False
-        direction.segment(ts_us, seq, payload)
-        if direction.mode == Mode.IGNORE:
-            return True
-        if direction.http_skip:  # a body nobody reads: the prefilter may skip its segments at once
-            self.hand_out(flow, False, direction)
-        if left > 1:
-            self.shadows[flow.fid] = (direction, left - 1)
-        return False
-
-    def _forward(self, flow: Flow) -> None:
-        """The flow has no shadow left: nothing here reads its segments any more, so the prefilter may
-        append them to ``items`` itself, as :meth:`data` would (``flow.Forward``), from the next one
-        on; each open direction's ``fast`` entry says so (a closed one, or one with bytes nobody reads,
-        keeps its entry)."""
-        fast = self.fast
-        if fast is None:
-            return
-        items, fid = self.items, flow.fid
-        for i in (0, 1):
-            raw = flow.raw[i]
-            entry = fast.get(raw)
-            if entry is not None and len(entry) == 3 and not entry[1] and entry[0] is flow:
-                fast[raw] = (flow, False, entry[2], (items, DATA, fid, i == 0))
-
-    def end(
-        self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
-    ) -> None:
-        """Record a flow end, with what the front counted of it."""
-        totals = flow.totals()
-        self.items.append((END, flow.fid, ts_us, from_client, flow.first_ts, totals, reason, flow.fins))
-        self.shadows.pop(flow.fid, None)
-
-    def dns(self, p: Packet) -> list[Event]:
-        """Record a DNS datagram."""
-        self.items.append((DNS, *p))
-        return []
-
-
-def _speaks_json(payload: bytes) -> bool:
-    """Whether a server's first segment is JSON, or an HTTP head whose body starts as JSON does."""
-    if starts_json(payload):
-        return True
-    if not payload.startswith(b"HTTP/"):
-        return False
-    end = payload.find(b"\r\n\r\n")
-    return end >= 0 and starts_json(payload[end + 4 : end + 5])
 
 
 class Front(Tracker):

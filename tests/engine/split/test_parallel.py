@@ -16,51 +16,30 @@ from typing import Any
 import pytest
 
 from poolsniff.detect import signatures as sigs
-from poolsniff.dissect import flows
-from poolsniff.dissect.flow import Flow
 from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.dissect.streams import Direction
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast import walk
 from poolsniff.engine.split import channel, parallel
+from poolsniff.engine.split.recorder import DATA, END, START, Recorder
 from poolsniff.engine.split.records import flat
 from poolsniff.errors import InputError
-from poolsniff.intel.lists import Blocklist, load_shipped
-from poolsniff.model import Detection, Event, FlowEnd, FlowKey, FlowSummary, Packet, Role
+from poolsniff.intel.lists import Blocklist
+from poolsniff.model import Detection, Event, FlowEnd, FlowKey, FlowSummary, Role
 from poolsniff.output.eve import to_eve
 from poolsniff.output.stage import Outputs
 from poolsniff.output.suppress import Suppressor
 from poolsniff.output.transports.jsonl import JsonlWriter
 from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
-from tests import factories_mixes as mixes
 
 from ...conftest import PCAPS
+from .conftest import packets
 
 DEMO = expand_paths([str(PCAPS)])
 
 
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    """The shipped lists."""
-    return load_shipped()
-
-
-@pytest.fixture(scope="module")
-def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Generated mixed traffic with plenty of mining."""
-    return mixes.mix(tmp_path_factory.mktemp("mix") / "mix.pcap", 20_000, seed=5, mining_every=2000)
-
-
 # --------------------------------------------------------------------------- replay
-
-
-def packets(path: Path) -> list[Any]:
-    """The decoded packets of a capture."""
-    decoder = Decoder()
-    with open(path, "rb") as fileobj:
-        found = (decoder.decode(*frame) for frame in read_frames(fileobj, str(path)))
-        return [p for p in found if p is not None]
 
 
 class Collect:
@@ -81,7 +60,7 @@ def test_the_back_replays_exactly_the_events_of_one_table(
     plain = FlowTable()
     expected = [event for p in packets(path) for event in plain.process(p)]
     expected += plain.close_all()
-    recorder = parallel.Recorder()
+    recorder = Recorder()
     front = FlowTable(dissector=recorder)
     for p in packets(path):
         front.process(p)
@@ -94,23 +73,11 @@ def test_the_back_replays_exactly_the_events_of_one_table(
     assert back.dissector.counters["flows-bypassed"] == plain.counters["flows-bypassed"]
 
 
-def test_the_shadow_closes_only_what_the_back_closes(mix: Path, lists: Blocklist) -> None:
-    recorder = parallel.Recorder()
-    front = FlowTable(dissector=recorder)
-    for p in packets(mix):
-        front.process(p)
-    shadowed = {(e[0].fid, raw) for raw, e in front.fast.items() if e[1]}
-    back = parallel.Back(lists, redact=False)
-    closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed, [])
-    assert shadowed and shadowed <= {(fid, raw) for raw, fid in closed}
-
-
 def front_items(mix: Path, decide: Any, early: bool = False) -> tuple[list[Any], int]:
     """The items a front makes of ``mix`` (prefilter ``decide``, then the table for what it feeds), with
     ``early`` every direction of a flow with no shadow left forwarded as the front's recorder forwards
     them (``Recorder._forward``); and how many TCP packets the prefilter took."""
-    recorder = parallel.Recorder()
+    recorder = Recorder()
     front = FlowTable(dissector=recorder)
     if early:
         recorder.fast = front.fast
@@ -128,12 +95,6 @@ def front_items(mix: Path, decide: Any, early: bool = False) -> tuple[list[Any],
                 front.process(packet, len(frame))
     front.close_all()
     return recorder.items, skipped
-
-
-@pytest.fixture(scope="module")
-def short(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The short-flow mix: HTTP and TLS sessions of 10-40 packets, DNS, UDP of many kinds."""
-    return mixes.short_mix(tmp_path_factory.mktemp("short") / "short.pcap", 20_000, seed=3, mining_every=1000)
 
 
 @pytest.mark.parametrize("decide", [walk.decide_frame, walk.DECIDE], ids=["python", "built"])
@@ -172,14 +133,14 @@ def test_the_items_cross_the_pipe_as_they_are(capture: str, request: pytest.Fixt
     path = Path(capture) if capture not in ("mix", "short") else request.getfixturevalue(capture)
     items, _ = front_items(path, walk.DECIDE, early=True)
     kinds = {item[0] for item in items}
-    assert {parallel.START, parallel.DATA, parallel.END} <= kinds or capture not in ("mix", "short")
+    assert {START, DATA, END} <= kinds or capture not in ("mix", "short")
     assert typed(marshal.loads(channel._items(items))) == typed(items)
 
 
 def test_an_item_that_is_not_plain_data_is_refused_not_changed() -> None:
     key = FlowKey("192.0.2.1", 1, "192.0.2.2", 2, 6)
     with pytest.raises(ValueError):
-        channel._items([(parallel.START, 1, key)])
+        channel._items([(START, 1, key)])
 
 
 def replayed(items: list[Any], lists: Blocklist) -> list[Event]:
@@ -202,85 +163,9 @@ def test_the_shadow_hands_out_the_body_nobody_reads_and_the_back_reads_the_same(
     with monkeypatch.context() as patched:
         patched.setattr(Direction, "unread", lambda self: None)  # nobody hands a range out
         every, _ = front_items(short, decide, early=True)
-    data = sum(1 for item in items if item[0] == parallel.DATA)
-    assert data <= sum(1 for item in every if item[0] == parallel.DATA) - 1000
+    data = sum(1 for item in items if item[0] == DATA)
+    assert data <= sum(1 for item in every if item[0] == DATA) - 1000
     assert replayed(items, lists) == replayed(every, lists)
-
-
-def test_a_new_syn_takes_back_the_range_the_shadow_handed_out() -> None:
-    """A SYN-ACK that starts the server's side again makes the range its shadow handed out meaningless:
-    the prefilter must not skip by it (as ``Dissector.syn`` takes a range back in one process)."""
-    recorder = parallel.Recorder()
-    table = FlowTable(dissector=recorder)
-    client, server = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
-    ts = 1_700_000_000_000_000
-
-    def send(from_client: bool, flags: int, seq: int, payload: bytes = b"") -> None:
-        src, dst, sport, dport = (client, server, 40000, 80) if from_client else (server, client, 80, 40000)
-        table.process(Packet(ts, src, dst, 6, sport, dport, flags, seq, payload))
-
-    send(True, flows.SYN, 1000)
-    send(False, flows.SYN | flows.ACK, 5000)
-    send(True, flows.ACK, 1001, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"
-    send(False, flows.ACK, 5001, head + b"x" * 1000)
-    raw = next(iter(table.flows.values())).raw[1]
-    assert table.fast[raw][3:] == (5001 + len(head) + 1000, 4000)  # handed out at once
-    send(False, flows.SYN | flows.ACK, 9000)
-    assert len(table.fast[raw]) == 3  # taken back
-
-
-@pytest.mark.parametrize(
-    ("answer", "shadowed"),
-    [
-        (b'{"id":1,"result":[[["mining.notify","ae6812eb"]],"08000002",4],"error":null}\n', False),
-        (b'HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{"result":true,"error":null}', False),
-        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4000\r\n\r\n<html>", True),
-    ],
-    ids=["json-lines", "json-answer", "html-page"],
-)
-def test_the_shadow_steps_aside_for_a_server_that_speaks_json(answer: bytes, shadowed: bool) -> None:
-    """A server that answers in JSON is read whole by the back and never done early: the front does not
-    parse it a second time. Any other answer is shadowed as before."""
-    recorder = parallel.Recorder()
-    table = FlowTable(dissector=recorder)
-    client, server = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
-
-    def send(from_client: bool, flags: int, seq: int, payload: bytes = b"") -> None:
-        ends = (client, server, 40000, 3333) if from_client else (server, client, 3333, 40000)
-        table.process(Packet(1_700_000_000_000_000, *ends[:2], 6, *ends[2:], flags, seq, payload))
-
-    send(True, flows.SYN, 1000)
-    send(False, flows.SYN | flows.ACK, 5000)
-    send(True, flows.ACK, 1001, b'{"id":1,"method":"mining.subscribe","params":[]}\n')
-    send(False, flows.ACK, 5001, answer)
-    assert bool(recorder.shadows) is shadowed
-    assert recorder.items[-1][0] == parallel.DATA and recorder.items[-1][-1] == answer  # the back gets it
-
-
-TUNNELS = ["socks5-xmrig.pcap", "http-connect-stratum.pcap", "socks5-https-benign.pcap"]
-
-
-@pytest.mark.parametrize("name", TUNNELS)
-def test_the_shadow_steps_aside_for_a_tunnel(name: str, lists: Blocklist) -> None:
-    """A server's tunnel reply is read only with the client's side in view: the front's shadow (which
-    sees the server alone) must not close that direction, or the back would never see the tunnelled bytes."""
-    recorder = parallel.Recorder()
-    front = FlowTable(dissector=recorder)
-    marked: list[tuple[int, bytes]] = []
-    mark = front.mark_closed
-
-    def record(flow: Flow, from_client: bool) -> None:
-        marked.append((flow.fid, flow.raw[0 if from_client else 1]))
-        mark(flow, from_client)
-
-    front.mark_closed = record  # type: ignore[method-assign]
-    for p in packets(PCAPS / name):
-        front.process(p)
-    back = parallel.Back(lists, redact=False)
-    closed: list[tuple[bytes, int]] = []
-    back.replay(recorder.items, [], closed, [])
-    assert set(marked) <= {(fid, raw) for raw, fid in closed}
 
 
 # --------------------------------------------------------------------------- flow lines
@@ -351,7 +236,7 @@ def test_a_back_that_dies_is_reported_not_waited_for(
         raise ValueError("a bug in the back")
 
     monkeypatch.setattr(parallel.Back, "replay", broken)
-    with open(mix, "rb") as fileobj, pytest.raises(parallel.PeerGone):
+    with open(mix, "rb") as fileobj, pytest.raises(channel.PeerGone):
         parallel.scan_split(
             fileobj,
             str(mix),
