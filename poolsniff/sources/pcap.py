@@ -412,6 +412,12 @@ def _other_packet(
 # --------------------------------------------------------------------------- paths
 
 
+MISSING: Final = (
+    "no such file or directory; check the path (a capture file, a folder of captures, or - for stdin)"
+)
+"""What a capture path that does not exist gets, after the path."""
+
+
 def open_capture(path: str) -> BinaryIO:
     """Open a capture file (``-``: stdin) for reading; ``InputError`` says what is wrong and how to fix it."""
     if path == STDIN:
@@ -419,7 +425,7 @@ def open_capture(path: str) -> BinaryIO:
     try:
         return open(path, "rb")  # the caller closes it
     except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file or directory") from exc
+        raise InputError(f"{path}: {MISSING}") from exc
     except IsADirectoryError as exc:
         raise InputError(
             f"{path}: is a directory, not a capture file; scan the folder to read every capture inside it"
@@ -447,7 +453,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         elif os.path.lexists(path):
             found.append(path)
         else:
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(f"{path}: {MISSING}")
     return found
 
 

@@ -32,7 +32,8 @@ def test_each_path_in_order_errors_apart(tmp_path: Path) -> None:
         str(tmp_path / "dir" / "sub" / "b.pcap"),
     ]
     assert [str(e) for e in found.errors] == [
-        f"{tmp_path / 'missing.pcap'}: no such file or directory",
+        f"{tmp_path / 'missing.pcap'}: no such file or directory; check the path (a capture file, a folder "
+        "of captures, or - for stdin)",
         f"{text}: not a pcap or pcapng file (first bytes 68 65 6c 6c); "
         "expected a capture written by tcpdump, tshark or Wireshark",
     ]

@@ -40,6 +40,9 @@ T0 = 1_700_000_000_000_000  # µs
 US_FRAMES = [(T0 + 1, b"first"), (T0 + 999_999, b""), (T0 - 5_000_000, b"x" * 1514)]
 NS_FRAMES = [(T0 * 1000 + 123_456_789, b"a"), (T0 * 1000 + 999, b"bb"), (T0 * 1000, b"")]
 
+MISSING = "no such file or directory; check the path (a capture file, a folder of captures, or - for stdin)"
+"""What a missing capture path gets: what is wrong and how to fix it."""
+
 
 def read_all(data: bytes, name: str = NAME) -> list[Frame]:
     """Read every frame of an in-memory capture."""
@@ -505,7 +508,7 @@ def test_iter_capture_missing(tmp_path: Path) -> None:
     path = str(tmp_path / "missing.pcap")
     with pytest.raises(InputError) as info:
         list(iter_capture(path))
-    assert str(info.value) == f"{path}: no such file or directory"
+    assert str(info.value) == f"{path}: {MISSING}"
 
 
 def test_iter_capture_directory(tmp_path: Path) -> None:
@@ -523,7 +526,7 @@ def test_iter_capture_directory(tmp_path: Path) -> None:
             PermissionError(13, "Permission denied"),
             "x.pcap: permission denied; make the file readable (chmod) or run as a user who can read it",
         ),
-        (FileNotFoundError(2, "No such file"), "x.pcap: no such file or directory"),
+        (FileNotFoundError(2, "No such file"), f"x.pcap: {MISSING}"),
         (OSError(36, "File name too long"), "x.pcap: cannot open: File name too long"),
     ],
 )
@@ -565,7 +568,7 @@ def test_expand_paths_missing(tmp_path: Path) -> None:
     missing = os.path.join(str(tmp_path), "nope")
     with pytest.raises(InputError) as info:
         expand_paths([missing])
-    assert str(info.value) == f"{missing}: no such file or directory"
+    assert str(info.value) == f"{missing}: {MISSING}"
 
 
 @pytest.mark.parametrize(
