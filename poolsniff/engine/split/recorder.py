@@ -61,9 +61,9 @@ class Recorder(Dissector):
         flow has no shadow left, its open directions are forwarded (``_forward``)."""
 
     def start(self, flow: Flow, ts_us: int, from_client: bool, synced: bool, events: list[Event]) -> None:
-        """Record a flow start; shadow its server side. The key goes as a plain tuple: a ``FlowKey``
-        costs pickle a Python call each way (``__getnewargs__``, ``__new__``), which on the real mix
-        joined ten times was half the time the back spent loading the front's messages."""
+        """Record a flow start; shadow its server side (from its first segment on). The key goes as a
+        plain tuple: ``marshal``, the pipe's format, writes no tuple subclass such as ``FlowKey``
+        (pickled, it cost a Python call each way, half the time the back spent loading messages)."""
         self.items.append((START, flow.fid, ts_us, from_client, synced, tuple(flow.key), flow.raw))
         key = flow.key
         if key.client_port != DNS_PORT and key.server_port != DNS_PORT:
