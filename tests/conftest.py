@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if not os.environ.get("POOLSNIFF_TEST_COMPILED"):
     _pure = os.environ.get("POOLSNIFF_PURE")
@@ -26,6 +26,9 @@ if not os.environ.get("POOLSNIFF_TEST_COMPILED"):
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from poolsniff.intel.lists import Blocklist
 
 # No test depends on timing: hypothesis' per-example deadline (200 ms) fails a test when the
 # machine is loaded (CI shares its cores), so it is off for the whole suite.
@@ -52,6 +55,14 @@ def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     # nor the user's config file (an /etc/poolsniff/poolsniff.yaml would still be read)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
     return path
+
+
+@pytest.fixture(scope="module")
+def lists() -> Blocklist:
+    """The shipped lists (as the tests of a module read them, loaded once)."""
+    from poolsniff.intel.lists import load_shipped  # here: poolsniff is imported once its path is chosen
+
+    return load_shipped()
 
 
 @pytest.fixture

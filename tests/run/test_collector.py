@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from poolsniff.errors import CaptureError
-from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.intel.lists import Blocklist
 from poolsniff.output.eve import to_eve
 from poolsniff.run import collector
 from poolsniff.run.scan import FileScans
@@ -32,11 +32,6 @@ def default_collector() -> Iterator[None]:
     gc.set_threshold(700, 10, 10)
     yield
     gc.set_threshold(*found)
-
-
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    return load_shipped()
 
 
 def test_settle_raises_only_the_young_threshold() -> None:

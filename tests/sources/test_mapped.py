@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from poolsniff.engine.fast import prefilter
-from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.intel.lists import Blocklist
 from poolsniff.output.eve import to_eve
 from poolsniff.run import scan
 from poolsniff.sources import mapped
@@ -131,11 +131,6 @@ def test_what_cannot_be_mapped_is_read(tmp_path: Path) -> None:
     with open(small, "rb") as fileobj:
         fileobj.read(10)
         assert Mapping.open(fileobj, 0) is None  # not where the stream says it is
-
-
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    return load_shipped()
 
 
 def frames_of(capture: Path) -> list[tuple[int, bytes]]:

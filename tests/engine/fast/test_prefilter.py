@@ -34,7 +34,7 @@ from poolsniff.engine.fast.prefilter import detections
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.split import parallel
 from poolsniff.errors import CaptureDamaged
-from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, TlsRecords
 from poolsniff.output.eve import to_eve
 from poolsniff.output.eventid import without_id
@@ -61,12 +61,6 @@ class Outcome:
     alerts: int
     skipped: dict[str, int]
     damage: tuple[int, str] | None
-
-
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    """The shipped lists."""
-    return load_shipped()
 
 
 def plain(path: Path, lists: Blocklist) -> Outcome:

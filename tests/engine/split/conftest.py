@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from poolsniff.engine.decode import Decoder
-from poolsniff.intel.lists import Blocklist, load_shipped
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import read_frames
 from tests import factories_mixes as mixes
@@ -27,12 +26,6 @@ def deadline() -> Iterator[None]:
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    """The shipped lists."""
-    return load_shipped()
 
 
 @pytest.fixture(scope="module")

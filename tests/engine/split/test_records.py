@@ -10,7 +10,7 @@ import pytest
 
 from poolsniff.detect import signatures as sigs
 from poolsniff.engine.split.records import flat, rebuilt
-from poolsniff.intel.lists import Blocklist, load_shipped
+from poolsniff.intel.lists import Blocklist
 from poolsniff.model import Alert, Detection, FlowEnd, FlowKey, FlowSummary, Released, Role, Signature
 from poolsniff.run import scan as scanning
 from poolsniff.run.scan import scan_file
@@ -32,11 +32,6 @@ def releases(path: str, lists: Blocklist, jobs: int = 1) -> list[Released]:
 
     scan_file(path, lists, emit=lambda record: None, to_record=keep, jobs=jobs)
     return found
-
-
-@pytest.fixture(scope="module")
-def lists() -> Blocklist:
-    return load_shipped()
 
 
 @pytest.fixture(scope="module")
