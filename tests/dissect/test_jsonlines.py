@@ -329,3 +329,76 @@ def test_a_line_is_read_as_json_loads_reads_it(value: Any, tail: str, cut: int) 
     for raw in (text, text + tail, text[: max(1, len(text) - cut)], "[" + tail, "{" + tail):
         line = raw.encode().strip().decode("utf-8", "replace")  # what JsonLines hands on: stripped bytes
         assert _value_or_error(line) == _loads_or_error(line), line
+
+
+# ------------------------------------------------------------------ orjson first, json where they differ
+
+
+def _read(line: bytes) -> tuple[str, str]:
+    """What ``_parse`` makes of a stripped line: the value's repr (ints and floats apart), or an error."""
+    try:
+        return ("value", repr(jsonlines.value_of(line)))
+    except (ValueError, RecursionError):
+        return ("error", "")
+
+
+def _reference(line: bytes) -> tuple[str, str]:
+    """The same by ``json`` alone: the text decoded as ``_parse`` always decoded it, then the scanner."""
+    try:
+        return ("value", repr(jsonlines._value(line.decode("utf-8", "replace"))))
+    except (ValueError, RecursionError):
+        return ("error", "")
+
+
+WIDE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-(2**64), 2**64)
+    | st.floats()
+    | st.text(st.characters(exclude_categories=()), max_size=6)
+    | st.sampled_from(["\ud800", "a\udfff", "\u2028", "\u00e9", "\x00"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(
+    value=st.one_of(st.lists(WIDE_VALUES, max_size=4), st.dictionaries(st.text(max_size=4), WIDE_VALUES)),
+    ascii_only=st.booleans(),
+    junk=st.binary(max_size=3),
+    at=st.integers(0, 200),
+)
+def test_a_line_reads_the_same_with_orjson_first(value: Any, ascii_only: bool, junk: bytes, at: int) -> None:
+    # big integers, NaN and infinities, lone surrogates (escaped, or as bytes that are not UTF-8), junk
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+    raw = text.encode("utf-8", "surrogatepass")
+    for line in (raw, raw[:at] + junk + raw[at:], raw[: max(1, len(raw) - at)]):
+        line = line.strip()
+        if line[:1] in (b"{", b"["):  # what _parse hands on
+            assert _read(line) == _reference(line), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"[18446744073709551616]",  # beyond 64 bits: orjson gives a float, json the integer
+        b"[-9223372036854775809]",
+        b'{"a":{"b":[1,2,1e400]}}',  # orjson refuses, json gives inf
+        b'{"a":NaN}',
+        b'{"s":"\\ud800"}',  # a lone surrogate: orjson refuses
+        b'{"s":"\xff"}',  # not UTF-8: json's reading replaces it
+        b'{"difficulty":0.1000000000000000055511151231257827}',
+        b'{"id":1,"result":{"job":"00ab","target":"ffff0000"},"error":null}',
+    ],
+)
+def test_where_orjson_and_json_could_differ_json_decides(line: bytes) -> None:
+    assert _read(line) == _reference(line)
+    assert _read(line)[0] == "value"
+
+
+def test_orjson_is_there_and_floats_anywhere_send_a_line_to_json() -> None:
+    assert jsonlines._fast_loads is not None, "orjson is a dependency (pyproject.toml)"
+    assert jsonlines._has_float({"a": [1, {"b": [2.5]}]})
+    assert jsonlines._has_float(1.0)
+    assert not jsonlines._has_float({"a": [1, {"b": ["2.5", None, True]}], "c": {}})
