@@ -107,29 +107,36 @@ class JsonLines:
 
     def _parse(self, line: bytes, values: list[Any]) -> None:
         """Append the JSON object(s) of one line to ``values`` (or count it a bad line)."""
-        line = line.strip()
-        if not line:
-            return
-        if len(line) > MAX_LINE or line[:1] not in OPENERS:
+        found = objects_of(line, values)
+        if found < 0:
             self.bad_lines += 1
-            return
-        try:
-            value = value_of(line)
-        except (ValueError, RecursionError):
-            self.bad_lines += 1
-            return
-        if isinstance(value, list):
-            items = [v for v in value if isinstance(v, dict)]
-            if not items:
-                self.bad_lines += 1
-                return
-            self.values += len(items)
-            values.extend(items)
-        elif isinstance(value, dict):
-            self.values += 1
-            values.append(value)
         else:
-            self.bad_lines += 1
+            self.values += found
+
+
+def objects_of(line: bytes, values: list[Any]) -> int:
+    """Append the JSON object(s) of one line (white space around it aside) to ``values``; return how many,
+    or -1 for a bad line (not a JSON object or array of objects, or longer than ``MAX_LINE``). An HTTP
+    body is read as one line (``streams``), with no ``JsonLines`` to frame it."""
+    line = line.strip()
+    if not line:
+        return 0
+    if len(line) > MAX_LINE or line[:1] not in OPENERS:
+        return -1
+    try:
+        value = value_of(line)
+    except (ValueError, RecursionError):
+        return -1
+    if isinstance(value, list):
+        items = [v for v in value if isinstance(v, dict)]
+        if not items:
+            return -1
+        values.extend(items)
+        return len(items)
+    if isinstance(value, dict):
+        values.append(value)
+        return 1
+    return -1
 
 
 def _value(text: str) -> Any:

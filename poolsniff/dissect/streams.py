@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from poolsniff.dissect import dns, hellos, http, tls, tunnels
 from poolsniff.dissect.interface import NEED_MORE
-from poolsniff.dissect.jsonlines import OPENERS, WHITE, JsonLines
+from poolsniff.dissect.jsonlines import OPENERS, WHITE, JsonLines, objects_of
 from poolsniff.dissect.reassembly import Reassembler
 from poolsniff.dissect.sv2 import parse_setup_connection, sv2_frame_length
 from poolsniff.dissect.websocket import WsFrames
@@ -442,10 +442,10 @@ class Direction:
         )  # fmt: skip
         out: list[Event] = [msg]
         stripped = body.lstrip(WHITE)
-        if stripped[:1] in OPENERS:
-            lines = JsonLines(synced=True)
-            values: list[Any] = list(lines.feed(stripped.replace(b"\n", b" ") + b"\n"))
-            out.extend(JsonMessage(ts, self.key, self.from_client, v, True, msg) for v in values)
+        if stripped[:1] in OPENERS:  # one JSON text, read as one line (its line breaks are white space)
+            values: list[Any] = []
+            objects_of(stripped.replace(b"\n", b" "), values)
+            out.extend([JsonMessage(ts, self.key, self.from_client, v, True, msg) for v in values])
         return out
 
     # ------------------------------------------------------------------ TLS, DNS

@@ -216,8 +216,10 @@ class Pipeline(Tracker):
             self._release(key, out)
 
     def _complete(self, det: Detection, fold_pool: bool) -> bool:
-        """``_complete``, knowing whether the flow's ServerHello has been seen."""
-        return _complete(det, fold_pool, self.enricher.facts.has_server_hello(det.flow))
+        """``_complete``, knowing whether the flow's ServerHello has been seen (asked only of a detection
+        that waits for it: most do not, and the question is a look-up by the flow's key)."""
+        hello_seen = not _waits_for_hello(det) or self.enricher.facts.has_server_hello(det.flow)
+        return _complete(det, fold_pool, hello_seen)
 
     def _first_held(self, flow: FlowKey) -> int | None:
         """The signature of the flow's earliest held detection (``_held`` keeps them in time order).
@@ -225,7 +227,12 @@ class Pipeline(Tracker):
         Fallbacks do not count: one is dropped when anything more specific alerts on its flow,
         so it never goes out after a later alert of the flow.
         """
-        return next((sid for sid in self._held.get(flow, ()) if sid not in FALLBACK), None)
+        sids = self._held.get(flow)
+        if sids is not None:
+            for sid in sids:  # a loop, not next() of a generator: that is an object and calls per question
+                if sid not in FALLBACK:
+                    return sid
+        return None
 
     def _fold(self, det: Detection) -> tuple[FlowKey, int] | bool:
         """Fold a pool-side detection into its session's miner alert.
@@ -360,11 +367,16 @@ def _complete(det: Detection, fold_pool: bool, hello_seen: bool = True) -> bool:
     sid = det.signature.sid
     if sid in FALLBACK:
         return False
-    if not hello_seen and (sid == TUNNEL_POOL.sid or "tls" in det.app):
+    if not hello_seen and _waits_for_hello(det):
         return False
     if det.role != Role.MINER:
         return True
     return "login" in det.evidence and (not fold_pool or "pool_signature_id" in det.evidence)
+
+
+def _waits_for_hello(det: Detection) -> bool:
+    """Whether a detection waits for its flow's ServerHello (one with a ``tls`` object, or of a tunnel)."""
+    return det.signature.sid == TUNNEL_POOL.sid or "tls" in det.app
 
 
 def run(frames: Iterable[Frame], pipeline: Pipeline) -> Iterator[Released]:
