@@ -10,8 +10,9 @@ than ``MAX_LINE`` are dropped up to the next newline; nesting too deep to parse 
 A line is read by orjson first (this is the one module that uses it): it takes the bytes as they
 are and parses them about twice as fast as ``json``'s scanner takes the decoded text (0.5 against
 1.2 us a getwork answer). Where the two could differ, ``json`` decides: a line orjson refuses
-(bad UTF-8, a lone surrogate, NaN, a number out of range, too deep), and a value with a float in it
-(orjson reads an integer beyond 64 bits as a float; floats are rare in mining messages).
+(bad UTF-8, a lone surrogate, NaN, a number out of range, too deep), a value with a float in it
+(orjson reads an integer beyond 64 bits as a float; floats are rare in mining messages), and one
+nested deeper than ``MAX_FAST_DEPTH`` (``json`` gives up at the interpreter's recursion limit).
 """
 
 from __future__ import annotations
@@ -159,22 +160,26 @@ def value_of(line: bytes) -> Any:
         except ValueError:  # orjson.JSONDecodeError is one
             pass
         else:
-            if not _has_float(value):
+            if not _json_decides(value, 0):
                 return value
     return _value(line.decode("utf-8", "replace"))
 
 
-def _has_float(value: Any) -> bool:
-    """Whether a parsed JSON value is or holds a float (its containers are lists and dicts)."""
+MAX_FAST_DEPTH: Final = 100
+"""Nesting beyond which ``json`` reads a value orjson read: orjson reads up to 1,024 levels, ``json`` as
+deep as the interpreter's recursion limit lets it from where it is called (about 1,000 less the stack)."""
+
+
+def _json_decides(value: Any, depth: int) -> bool:
+    """Whether a value orjson read holds a float (orjson reads an integer beyond 64 bits as one) or
+    nests deeper than ``MAX_FAST_DEPTH``: ``json`` reads such a line (its containers are lists and dicts)."""
     kind = type(value)
-    if kind is dict:
-        for item in cast(dict[str, Any], value).values():
-            if _has_float(item):
-                return True
-        return False
-    if kind is list:
-        for item in cast(list[Any], value):
-            if _has_float(item):
+    if kind is dict or kind is list:
+        if depth >= MAX_FAST_DEPTH:
+            return True
+        items = cast(dict[str, Any], value).values() if kind is dict else cast(list[Any], value)
+        for item in items:
+            if _json_decides(item, depth + 1):
                 return True
         return False
     return kind is float

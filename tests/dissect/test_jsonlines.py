@@ -397,8 +397,22 @@ def test_where_orjson_and_json_could_differ_json_decides(line: bytes) -> None:
     assert _read(line)[0] == "value"
 
 
-def test_orjson_is_there_and_floats_anywhere_send_a_line_to_json() -> None:
+def test_orjson_is_there_and_floats_or_deep_nesting_send_a_line_to_json() -> None:
     assert jsonlines._fast_loads is not None, "orjson is a dependency (pyproject.toml)"
-    assert jsonlines._has_float({"a": [1, {"b": [2.5]}]})
-    assert jsonlines._has_float(1.0)
-    assert not jsonlines._has_float({"a": [1, {"b": ["2.5", None, True]}], "c": {}})
+    assert jsonlines._json_decides({"a": [1, {"b": [2.5]}]}, 0)
+    assert jsonlines._json_decides(1.0, 0)
+    assert not jsonlines._json_decides({"a": [1, {"b": ["2.5", None, True]}], "c": {}}, 0)
+    deep: Any = 1
+    for _ in range(jsonlines.MAX_FAST_DEPTH):
+        deep = [deep]
+    assert not jsonlines._json_decides(deep, 0)
+    assert jsonlines._json_decides([deep], 0)
+
+
+@pytest.mark.parametrize("depth", [*range(95, 106, 2), 500, 1000, 1010, 1023, 1024, 1030])
+@pytest.mark.parametrize(("opener", "closer"), [(b"[", b"]"), (b'{"a":', b"}")], ids=["array", "object"])
+def test_deep_nesting_reads_as_json_reads_it(opener: bytes, closer: bytes, depth: int) -> None:
+    # orjson reads 1,024 levels; json stops at the recursion limit (1,000 frames, the stack it runs on
+    # included: where the two call it differs, so depths near 1,000 less the stack are left out)
+    line = b"[" + opener * depth + b"1" + closer * depth + b"]"
+    assert _read(line) == _reference(line)
