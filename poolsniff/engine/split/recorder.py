@@ -20,14 +20,13 @@ from poolsniff.dissect.flows import DNS_PORT, Dissector
 from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
+from poolsniff.dissect.tls import looks_like_tls
 from poolsniff.model import Event, Packet
 
 START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
 """Item kinds: the first element of every item tuple."""
 SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
-TLS_HANDSHAKE: Final = b"\x16\x03"
-"""How a TLS peer's first segment starts (a handshake record)."""
 Item = tuple[Any, ...]
 """An item: its kind, then the values of the table's call."""
 Shadow = tuple[Direction | None, int, bool, int]
@@ -120,9 +119,10 @@ class Recorder(Dissector):
             return False
         direction, left, synced, isn = shadow
         if direction is None:  # the server's first segment
-            if payload[:2] == TLS_HANDSHAKE:
-                # a TLS server: the back may be reading the session's record shape (dissect/shape),
-                # which only the back knows the end of: leave the server's side to it
+            if looks_like_tls(payload):
+                # a TLS server (by the test its direction decides with): the back may be reading the
+                # session's record shape (dissect/shape), which only the back knows the end of: leave
+                # the server's side to it
                 return False
             if _speaks_json(payload):
                 # JSON lines or a JSON answer (Stratum, JSON-RPC, getwork): the back reads all of it
@@ -178,7 +178,7 @@ def _client_of_json_or_tls(payload: bytes) -> bool:
     """Whether a client's segment, before its server has spoken, is a TLS handshake, JSON, or an HTTP
     POST whose body starts as JSON (JSON-RPC, getwork): its server will answer in kind."""
     return (
-        payload[:2] == TLS_HANDSHAKE
+        looks_like_tls(payload)
         or starts_json(payload)
         or (payload.startswith(b"POST ") and _body_is_json(payload))
     )
