@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from poolsniff.cli.counted import counted
 from poolsniff.cli.exits import REPORT_EXIT_HELP
 from poolsniff.cli.options import output_option
 from poolsniff.errors import OutputError
@@ -53,7 +54,8 @@ def report(files: tuple[str, ...], fmt: str, output: str | None, quiet: bool) ->
             raise OutputError(f"{output}: cannot write the report: {e.strerror}") from e
     if not quiet:
         summary = (
-            f"{len(files)} files, {stats.lines} lines, {stats.alerts} mining alerts, "
-            f"{stats.flows} flow records, {len(hosts)} hosts"
+            f"{counted(len(files), 'file')}, {counted(stats.lines, 'line')}, "
+            f"{counted(stats.alerts, 'mining alert')}, {counted(stats.flows, 'flow record')}, "
+            f"{counted(len(hosts), 'host')}"
         )
         click.echo(f"poolsniff: {summary}", err=True)

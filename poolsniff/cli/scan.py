@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from poolsniff.cli.counted import counted
 from poolsniff.cli.exits import EXIT_HELP, ExitStatus
 from poolsniff.cli.options import (
     active,
@@ -121,7 +122,8 @@ def scan(
     if not quiet:
         secs = time.monotonic() - started
         click.echo(
-            f"poolsniff: {len(files)} files, {total.packets} packets, {total.flows} flows, "
+            f"poolsniff: {counted(len(files), 'file')}, {counted(total.packets, 'packet')}, "
+            f"{counted(total.flows, 'flow')}, "
             f"{_alerts(total.alerts, stage.counters.written)} in {secs:.2f} s",
             err=True,
         )
@@ -134,7 +136,7 @@ def scan(
 def _alerts(found: int, written: int) -> str:
     """``N alerts``, and how many alert lines carry them when suppression folded repeats."""
     if written == found:
-        return f"{found} alerts"
+        return counted(found, "alert")
     return f"{found} alerts ({written} written, the rest counted in their suppressed_count)"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from poolsniff.output.evefields import suppressed_count
 
-from .conftest import one_line_error, run
+from .conftest import MINER, one_line_error, run
 
 
 def test_report_table_json_csv_html(tmp_path: Path, alerts: Path) -> None:
@@ -33,6 +33,15 @@ def test_report_table_json_csv_html(tmp_path: Path, alerts: Path) -> None:
     html = run("report", "--format", "html", "-o", str(page), str(alerts), home=tmp_path)
     assert html.returncode == 0 and html.stdout == ""
     assert page.read_text().count("<section") == len(hosts)
+
+
+def test_report_summary_of_one_of_each_is_singular(tmp_path: Path) -> None:
+    """One file, one alert, one flow record, one host: no "1 files" or "1 hosts"."""
+    eve = tmp_path / "one.json"
+    assert run("scan", "-q", "-o", str(eve), str(MINER), home=tmp_path).returncode == 1
+    proc = run("report", str(eve), home=tmp_path)
+    assert proc.returncode == 0
+    assert "poolsniff: 1 file, 3 lines, 1 mining alert, 1 flow record, 1 host\n" in proc.stderr
 
 
 def test_report_reads_stdin(tmp_path: Path, alerts: Path) -> None:
