@@ -19,6 +19,7 @@ from typing import Final
 
 from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.engine.decode import Decoder
+from poolsniff.engine.fast.dropped import REASONS, SKIP_NOT_IP
 from poolsniff.engine.fast.walk import DECIDE, FAST_LANE, LINKTYPE_ETHERNET, SKIP_TCP, SKIP_UDP
 from poolsniff.model import Frame, Packet, Released
 
@@ -63,8 +64,9 @@ class Tracker:
         """``feed`` for a frame read from an interface: the prefilter's decision first (``walk.DECIDE``).
 
         A packet the flow table would drop at once (of a direction with nothing more to read, a UDP
-        datagram it does not read, ...) is only counted, as a capture file's walk counts it, except
-        where the idle sweep or the hold check is due: those run at the same packets as with ``feed``.
+        datagram it does not read, ...), or a frame the decoder would only count, is only counted, as a
+        capture file's walk counts it, except where the idle sweep or the hold check is due: those run at
+        the same packets as with ``feed``.
         The others are decoded by the decoder's fast lane in C where it can (``walk.FAST_LANE``).
         """
         ts_us, linktype, data = frame
@@ -81,6 +83,10 @@ class Tracker:
                 return []
             if kind == SKIP_UDP:
                 self.stats.packets += 1
+                return []
+            if kind >= SKIP_NOT_IP:  # a frame the decoder only counts, by reason, as it would
+                self.stats.packets += 1
+                self.decoder.skipped[REASONS[kind - SKIP_NOT_IP]] += 1
                 return []
         if linktype == LINKTYPE_ETHERNET:
             packet = FAST_LANE(ts_us, data)

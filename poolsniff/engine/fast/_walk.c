@@ -17,7 +17,9 @@
  * (``on_syn``) and the packet without data that ends one (its last FIN, an RST: ``on_end``) are
  * stamped and counted here too, then handed to the hook with the flow, its side and the sequence
  * number (SYN) or the time (end). A plain, whole UDP datagram to and from ports other than 53 is counted in
- * ``others`` (the flow table drops it; it does not count towards the idle sweep). It stops at
+ * ``others`` (the flow table drops it; it does not count towards the idle sweep); so, given ``counts`` (a
+ * bytearray of two native 64-bit counts), is a frame the decoder would only count as "not-ip" or
+ * "other-proto" (``dropped_kind``), which is counted there too, by reason. It stops at
  * the first record that is not whole in the buffer, whose captured length is over ``limit``,
  * or that the pipeline must see, and returns ``(pos, budget, others)``. The caller deals
  * with that record.
@@ -52,6 +54,8 @@
 #define FEED 0     /* the pipeline must see it */
 #define SKIP_TCP 1 /* dealt with here, a TCP packet (counts towards the idle sweep) */
 #define SKIP_UDP 2 /* dealt with here, a UDP datagram the flow table drops */
+#define SKIP_NOT_IP 3      /* dealt with here given counts: a frame the decoder counts as "not-ip" */
+#define SKIP_OTHER_PROTO 4 /* dealt with here given counts: IP neither TCP nor UDP, "other-proto" */
 
 #include "_keymap.h"
 
@@ -523,7 +527,79 @@ typedef struct {
     PyObject *names;
     PyObject *on_syn;
     PyObject *on_end;
+    PyObject *counts; /* a bytearray of two native 64-bit counts (poolsniff.engine.fast.dropped), or NULL */
 } walk_ctx;
+
+/*
+ * SKIP_NOT_IP or SKIP_OTHER_PROTO for an Ethernet frame that the decoder counts so without reading
+ * further (not IP; IPv4 or IPv6 neither TCP nor UDP), else FEED: poolsniff.engine.fast.dropped.dropped
+ * is the reference.
+ */
+static int dropped_kind(const unsigned char *d, Py_ssize_t len)
+{
+    unsigned etype, nxt;
+    Py_ssize_t ihl, total, end;
+
+    if (len < 14)
+        return FEED;
+    etype = rd16be(d + 12);
+    if (etype == ETH_IPV4) {
+        if (len < 34 || (d[14] >> 4) != 4)
+            return FEED;
+        ihl = (Py_ssize_t)(d[14] & 0x0F) << 2;
+        if (ihl < 20 || (rd16be(d + 20) & 0x1FFF))
+            return FEED;
+        total = (Py_ssize_t)rd16be(d + 16);
+        if (total >= ihl)
+            end = 14 + total < len ? 14 + total : len;
+        else if (total == 0) /* segmentation offload: the capture holds the real length */
+            end = len;
+        else
+            return FEED;
+        if (14 + ihl > end || d[23] == IP_TCP || d[23] == IP_UDP)
+            return FEED;
+        return SKIP_OTHER_PROTO;
+    }
+    if (etype == ETH_IPV6) {
+        if (len < 54 || (d[14] >> 4) != 6)
+            return FEED;
+        nxt = d[20];
+        if (nxt == IP_TCP || nxt == IP_UDP || nxt == 0 || nxt == 43 || nxt == 60 || nxt == 135 || nxt == 44 ||
+            nxt == 51) /* decode.IPV6_EXT_ALL: the decoder steps over them */
+            return FEED;
+        return SKIP_OTHER_PROTO;
+    }
+    if (etype == ETH_VLAN || etype == 0x88A8 || etype == 0x9100 || etype == 0x9200 || etype == 0x8864)
+        return FEED; /* decode.VLAN_TYPES and PPPoE's session stage: the decoder reads on */
+    return SKIP_NOT_IP;
+}
+
+/* Count a frame of ``kind`` (SKIP_NOT_IP or SKIP_OTHER_PROTO) in the ``counts`` bytearray. */
+static void count_dropped(PyObject *counts, int kind)
+{
+    long long values[2];
+
+    memcpy(values, PyByteArray_AS_STRING(counts), sizeof values);
+    values[kind - SKIP_NOT_IP] += 1;
+    memcpy(PyByteArray_AS_STRING(counts), values, sizeof values);
+}
+
+/* What the walks do with a kind try_skip gave: 1 go on (counted), 0 stop at the frame. */
+static int counted(const walk_ctx *ctx, int done, Py_ssize_t *budget, Py_ssize_t *others)
+{
+    if (done == FEED)
+        return 0;
+    if (done >= SKIP_NOT_IP) {
+        if (ctx->counts == NULL)
+            return 0;
+        count_dropped(ctx->counts, done);
+    }
+    if (done == SKIP_TCP)
+        *budget -= 1;
+    else
+        *others += 1;
+    return 1;
+}
 
 /* Count a packet of ``len`` bytes in ``entry``'s tally (if it has one) and stamp its flow with ``ts``; -1 on error. */
 static int stamp(PyObject *entry, long long ts, Py_ssize_t len)
@@ -577,8 +653,10 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
     PyObject *key, *entry;
     int closed, rc;
 
-    if (klen == 0)
-        return udp_skip(frame, len, ctx->names);
+    if (klen == 0) {
+        rc = udp_skip(frame, len, ctx->names);
+        return rc == FEED ? dropped_kind(frame, len) : rc;
+    }
     if (Py_IS_TYPE(ctx->fast, &KeyMapType)) { /* looked up where the key sits in the frame */
         entry = keymap_find((KeyMap *)ctx->fast, k, klen); /* borrowed */
     } else {
@@ -661,12 +739,8 @@ static int skip_records(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_
         done = try_skip(ctx, h + 16, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
-        if (done == FEED)
+        if (!counted(ctx, done, budget, others))
             break;
-        if (done == SKIP_TCP)
-            *budget -= 1;
-        else
-            *others += 1;
         *pos += 16 + (Py_ssize_t)caplen;
     }
     return 0;
@@ -674,7 +748,8 @@ static int skip_records(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_
 
 /*
  * The optional arguments: the listed names, None (no DNS query is skipped) or a set; the hooks, None
- * or callables. Each None becomes NULL.
+ * or callables; the counts of dropped frames, None (they go to the pipeline) or a bytearray. Each None
+ * becomes NULL.
  */
 static int check_ctx(walk_ctx *ctx)
 {
@@ -689,6 +764,12 @@ static int check_ctx(walk_ctx *ctx)
         ctx->names = NULL;
     if (ctx->names != NULL && !PyAnySet_Check(ctx->names)) {
         PyErr_SetString(PyExc_TypeError, "dns_names must be a set or frozenset of bytes, or None");
+        return -1;
+    }
+    if (ctx->counts == Py_None)
+        ctx->counts = NULL;
+    if (ctx->counts != NULL && (!PyByteArray_Check(ctx->counts) || PyByteArray_GET_SIZE(ctx->counts) != 16)) {
+        PyErr_SetString(PyExc_TypeError, "counts must be a bytearray of 16 bytes (dropped.new_dropped()), or None");
         return -1;
     }
     for (i = 0; i < 2; i++) {
@@ -834,11 +915,11 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
 
     (void)self;
-    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end))
+    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end, &ctx.counts))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -972,7 +1053,7 @@ static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     Py_buffer view;
     long long ts;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
     int rc;
 
     (void)self;
@@ -1004,15 +1085,15 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     long long frac_div, next_check;
     unsigned long limit;
     PyObject *packet_type, *got, *result;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
 
     (void)self;
-    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
                           &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
-                          &ctx.on_end))
+                          &ctx.on_end, &ctx.counts))
         return NULL;
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
         check_ctx(&ctx) < 0) {
@@ -1137,12 +1218,8 @@ static int skip_blocks(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_t
         done = try_skip(ctx, buf + *pos + 28, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
-        if (done == FEED)
+        if (!counted(ctx, done, budget, others))
             break;
-        if (done == SKIP_TCP)
-            *budget -= 1;
-        else
-            *others += 1;
         *last_ts = ts;
         *size += (Py_ssize_t)caplen;
         *pos += (Py_ssize_t)blen;
@@ -1159,16 +1236,16 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     long long next_check, last_ts, ts;
     uint32_t caplen, blen;
     PyObject *ifaces_list, *packet_type = NULL, *got;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOOnLLO|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOOnLLO|OOOO", &view, &pos, &end, &big_endian, &ifaces_list,
                                  &ctx.fast, &budget, &next_check, &last_ts, &packet_type, &ctx.names,
-                                 &ctx.on_syn, &ctx.on_end)
-             : fast_args(args, nargs, "skip_ng", "y*nnpOOnLL|OOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &ctx.on_syn, &ctx.on_end, &ctx.counts)
+             : fast_args(args, nargs, "skip_ng", "y*nnpOOnLL|OOOO", &view, &pos, &end, &big_endian, &ifaces_list,
                                  &ctx.fast, &budget, &next_check, &last_ts, &ctx.names, &ctx.on_syn,
-                                 &ctx.on_end))
+                                 &ctx.on_end, &ctx.counts))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -1223,27 +1300,30 @@ static PyObject *walk_step_ng(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 static PyMethodDef walk_methods[] = {
     {"skip", (PyCFunction)(void (*)(void))walk_skip, METH_FASTCALL,
-     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end]) -> (pos, budget)\n\n"
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end, counts]) -> (pos, budget, others)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
     {"step", (PyCFunction)(void (*)(void))walk_step, METH_FASTCALL,
-     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names, on_syn, on_end])\n"
+     "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names, on_syn, on_end,\n"
+     "     counts])\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"shape_quiet", (PyCFunction)(void (*)(void))walk_shape_quiet, METH_FASTCALL,
      "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
      "one segment when that is all it does (shape.quiet; the state and records bytearrays change)."},
     {"decide", (PyCFunction)(void (*)(void))walk_decide, METH_FASTCALL,
-     "decide(fast, frame, ts[, dns_names, on_syn, on_end]) -> 0 (feed it), 1 (a TCP packet dealt with here) or 2 (a UDP datagram the\n"
-     "flow table drops): the walk's decision for one Ethernet frame, as walk.decide_frame."},
+     "decide(fast, frame, ts[, dns_names, on_syn, on_end]) -> 0 (feed it), 1 (a TCP packet dealt with here), 2 (a UDP datagram the\n"
+     "flow table drops), 3 or 4 (a frame the decoder counts as not IP, or as IP neither TCP nor UDP): the walk's decision\n"
+     "for one Ethernet frame, as walk.decide_frame."},
     {"fast_lane", (PyCFunction)(void (*)(void))walk_fast_lane, METH_FASTCALL,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", (PyCFunction)(void (*)(void))walk_step_ng, METH_FASTCALL,
-     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names, on_syn, on_end])\n"
+     "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names, on_syn, on_end,\n"
+     "        counts])\n"
      "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
      "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
     {"skip_ng", (PyCFunction)(void (*)(void))walk_skip_ng, METH_FASTCALL,
-     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end])\n"
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end, counts])\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"
      "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
     {NULL, NULL, 0, NULL},

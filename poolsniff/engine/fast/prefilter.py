@@ -18,7 +18,8 @@ flow's last (the side is marked finished in ``Flow.fins`` here); a SYN or SYN-AC
 known flow and the packet without data that ends one (its last FIN, an RST) are stamped and counted
 here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table has
 none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
-a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it).
+a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it), and so
+is a frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason.
 Everything else -- and one packet in a while, so the idle sweep and the hold check run
 exactly where they would -- goes through ``engine.feed`` as a frame. The result is what
 feeding every frame gives (tests/engine/fast/test_prefilter.py checks it). Other link types go
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
 from poolsniff.dissect import flows as flowtable
+from poolsniff.engine.fast.dropped import SKIP_NOT_IP, count, new_dropped, take
 from poolsniff.engine.fast.walk import (
     ACCELERATED,
     FEED,
@@ -85,12 +87,14 @@ def detections(
 class _Room:
     """The frame-by-frame loop's skip state, shared with the pcapng walker."""
 
-    __slots__ = ("budget", "granted", "next_check", "others", "count", "released")
+    __slots__ = ("budget", "granted", "next_check", "others", "count", "released", "dropped")
 
     def __init__(self) -> None:
         self.budget = self.granted = self.next_check = self.others = self.count = 0
         self.released: list[Released] = []
         """What the frames the walker fed released, for ``_frames`` to yield before the next frame."""
+        self.dropped = new_dropped()
+        """Frames dealt with that the decoder only counts, by reason (``dropped.take``: to the decoder)."""
 
     def take(self) -> list[Released]:
         """Hand over ``released`` and start a new list."""
@@ -151,6 +155,8 @@ def _frames(
                         room.budget -= 1
                     else:
                         room.others += 1
+                        if kind >= SKIP_NOT_IP:
+                            count(room.dropped, kind)
                     continue
             room.settle(engine)
             released = feed(frame)
@@ -161,6 +167,7 @@ def _frames(
             yield from room.take()
     finally:
         room.settle(engine)
+        take(room.dropped, engine.decoder.skipped)
 
 
 _INT64_MIN: Final = -(1 << 63)
@@ -192,7 +199,7 @@ def _pcapng_walker(
             start_budget = room.budget
             pos, room.budget, others, last_ts, _size, got = STEP_NG(
                 buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type, names,
-                on_syn, on_end,
+                on_syn, on_end, room.dropped,
             )  # fmt: skip
             room.others += others
             room.count += others + start_budget - room.budget
@@ -250,11 +257,12 @@ def _ethernet(
     check_every = CHECK_EVERY_US
     stats = engine.stats
     packet_type = Packet
+    dropped = new_dropped()
     try:
         while True:
             pos, budget, more, got = step(
                 buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names,
-                on_syn, on_end,
+                on_syn, on_end, dropped,
             )  # fmt: skip
             others += more
             if got is None:
@@ -298,3 +306,4 @@ def _ethernet(
     finally:
         if budget != granted or others:
             _settle(engine, granted - budget, others)
+        take(dropped, engine.decoder.skipped)

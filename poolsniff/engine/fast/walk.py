@@ -7,7 +7,8 @@ source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment
 known direction that is closed or that carries no data, or whose segment only advances the TLS
 record shape its ``fast`` entry carries (``shape.quiet``: no snapshot due, no stop) -- its flow is
 stamped and the packet added to the direction's tally -- or with no data of no known flow) or as
-a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither port 53). ``skip`` walks
+a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither port 53) or a frame the decoder
+only counts (SKIP_NOT_IP, SKIP_OTHER_PROTO: ``dropped``). ``skip`` walks
 classic pcap records, ``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is
 ``skip`` plus the record it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG``
 and ``STEP`` are the C functions when the extension is built (``ACCELERATED``), else these; the
@@ -24,6 +25,7 @@ from typing import Final
 from poolsniff.dissect.flow import Entry, FastMap, Flow, Forward, Hook, tally
 from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.fast.dropped import SKIP_NOT_IP, Dropped, count, dropped
 from poolsniff.engine.fast.udp import udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
@@ -116,13 +118,16 @@ def decide(
     known flow (``on_syn``) and the packet without data that ends one (its last FIN, an RST:
     ``on_end``), stamped, counted and handed to the hook (``_control``); or with no data and no SYN
     of no known flow. SKIP_UDP: ``udp.udp_skip``: a UDP datagram the flow table drops, or, given the
-    listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). FEED: anything else.
+    listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). SKIP_NOT_IP or
+    SKIP_OTHER_PROTO: a frame the decoder only counts (``dropped.dropped``). FEED: anything else.
     """
     entry, data, key, flags = lookup(get, buf, f, stop)
     if entry is None:
         if data == 0 and not flags & _SYN:
             return SKIP_TCP
-        return SKIP_UDP if data < 0 and udp_skip(buf, f, stop, dns_names) else FEED
+        if data >= 0:
+            return FEED
+        return SKIP_UDP if udp_skip(buf, f, stop, dns_names) else dropped(buf, f, stop)
     if flags & _SYN:  # without FIN or RST: the table's on_syn, with the sequence number
         if data or flags != _SYN or on_syn is None:
             return FEED
@@ -225,13 +230,15 @@ def skip(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    counts: Dropped | None = None,
 ) -> tuple[int, int, int]:
     """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
 
     A record is dealt with here when it is whole in the buffer, its captured length is at most
     ``limit``, ``budget`` is not spent, its time is before ``next_check`` and ``decide`` says
-    so: a TCP packet counts against ``budget``, a UDP one in ``others``. Stops at the first
-    other record; returns ``(pos, budget, others)``. ``poolsniff.engine.fast._walk.skip`` is the same
+    so: a TCP packet counts against ``budget``, a UDP one in ``others``, and so, given ``counts``, does a
+    frame the decoder only counts (in ``counts`` too, by reason). Stops at the first other record;
+    returns ``(pos, budget, others)``. ``poolsniff.engine.fast._walk.skip`` is the same
     function in C, used when it is built; this one is the reference.
     """
     header = _HEADER_BE if big_endian else _HEADER_LE
@@ -249,6 +256,10 @@ def skip(
         kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end)
         if kind == FEED:
             break
+        if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
+            if counts is None:
+                break
+            count(counts, kind)
         if kind == SKIP_TCP:
             budget -= 1
         else:
@@ -294,6 +305,7 @@ def skip_ng(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    counts: Dropped | None = None,
 ) -> tuple[int, int, int, int, int]:
     """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
 
@@ -315,6 +327,10 @@ def skip_ng(
         kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end)
         if kind == FEED:
             break
+        if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
+            if counts is None:
+                break
+            count(counts, kind)
         if kind == SKIP_TCP:
             budget -= 1
         else:
@@ -343,6 +359,7 @@ def step(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    counts: Dropped | None = None,
 ) -> tuple[int, int, int, Stepped | None]:
     """``skip``, then the record it stopped at, when it is whole and within ``limit``.
 
@@ -353,7 +370,7 @@ def step(
     ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
     """
     pos, budget, others = skip(
-        buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end
+        buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end, counts
     )
     if end - pos < 16:
         return pos, budget, others, None
@@ -381,14 +398,16 @@ def step_ng(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    counts: Dropped | None = None,
 ) -> tuple[int, int, int, int, int, Stepped | None]:
     """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
     (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
     as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
     reference of ``poolsniff.engine.fast._walk.step_ng``."""
     pos, budget, others, last_ts, size = skip_ng(
-        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names, on_syn, on_end
-    )
+        buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names, on_syn, on_end,
+        counts,
+    )  # fmt: skip
     found = ethernet_epb(buf, pos, end, big_endian, ifaces)
     if found is None:
         return pos, budget, others, last_ts, size, None
@@ -406,7 +425,8 @@ def decide_frame(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
 ) -> int:
-    """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP or SKIP_UDP.
+    """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP, SKIP_UDP, SKIP_NOT_IP or
+    SKIP_OTHER_PROTO.
 
     The reference of ``poolsniff.engine.fast._walk.decide``."""
     return decide(fast.get, frame, 0, len(frame), ts, dns_names, on_syn, on_end)

@@ -67,7 +67,8 @@ class Calls:
     """Stand-in hooks of a flow table (``FlowTable.on_syn``, ``on_end``): each call is recorded."""
 
     def __init__(self) -> None:
-        self.made: list[tuple[str, int, bool, int]] = []
+        self.made: list[tuple[str, int, bool, int] | bytes] = []
+        self.dropped: bytearray | None = None
 
     def syn(self, flow: Any, from_client: bool, value: int) -> None:
         self.made.append(("syn", id(flow), from_client, value))
@@ -75,9 +76,18 @@ class Calls:
     def end(self, flow: Any, from_client: bool, value: int) -> None:
         self.made.append(("end", id(flow), from_client, value))
 
-    def tail(self, hooked: bool) -> Tail:
-        """The walks' optional arguments: no listed names, then these hooks (none unless ``hooked``)."""
-        return (None, self.syn, self.end) if hooked else ()
+    def tail(self, hooked: int) -> Tail:
+        """The walks' optional arguments: no listed names, then these hooks (none unless ``hooked`` & 1),
+        then counts of the frames the decoder only counts (``dropped``: none unless ``hooked`` & 2)."""
+        hooks = (self.syn, self.end) if hooked & 1 else (None, None)
+        if hooked & 2:
+            self.dropped = bytearray(16)
+            return (None, *hooks, self.dropped)
+        return (None, *hooks) if hooked & 1 else ()
+
+    def seen(self) -> list[tuple[str, int, bool, int] | bytes]:
+        """The hooks' calls, then the counts of dropped frames (if counted)."""
+        return self.made + ([bytes(self.dropped)] if self.dropped is not None else [])
 PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 
 
@@ -252,9 +262,9 @@ def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.booleans())
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 3))
 def test_c_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: bool
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
@@ -270,7 +280,7 @@ def test_c_walk_does_what_the_python_walk_does(
             walk_all(skip, buf, end, big_endian, div, limit, table, budget, next_check, *calls.tail(hooked))
         )
         state = [(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast) + calls.made)
+        stamps.append(state + forwarded(fast) + calls.seen())
     assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
@@ -398,9 +408,9 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any, tail
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=500, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.booleans())
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 3))
 def test_c_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: bool
+    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
 ) -> None:
     buf, end, big_endian, div, fast, budget, next_check = case
     stamps = []
@@ -415,7 +425,7 @@ def test_c_step_does_what_the_python_step_does(
         tail = calls.tail(hooked)
         results.append(step_all(step, buf, end, big_endian, div, limit, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast) + calls.made)
+        stamps.append(state + forwarded(fast) + calls.seen())
     assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
@@ -457,9 +467,9 @@ def test_c_fast_lane_is_the_decoders_fast_lane(frame: bytes, ts: int) -> None:
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=ng_cases(), hooked=st.booleans())
+@given(case=ng_cases(), hooked=st.integers(0, 3))
 def test_c_pcapng_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: bool
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: int
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
@@ -474,7 +484,7 @@ def test_c_pcapng_walk_does_what_the_python_walk_does(
         tail = calls.tail(hooked)
         results.append(walk_all_ng(skip, buf, end, big_endian, ifaces, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast) + calls.made)
+        stamps.append(state + forwarded(fast) + calls.seen())
     assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
@@ -643,9 +653,9 @@ def step_all_ng(
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=800, deadline=None)
-@given(case=ng_cases(), hooked=st.booleans())
+@given(case=ng_cases(), hooked=st.integers(0, 3))
 def test_c_pcapng_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: bool
+    case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: int
 ) -> None:
     buf, end, big_endian, ifaces, fast, budget, next_check = case
     stamps = []
@@ -660,7 +670,7 @@ def test_c_pcapng_step_does_what_the_python_step_does(
         tail = calls.tail(hooked)
         results.append(step_all_ng(step, buf, end, big_endian, ifaces, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
-        stamps.append(state + forwarded(fast) + calls.made)
+        stamps.append(state + forwarded(fast) + calls.seen())
     assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
 
 
@@ -953,8 +963,8 @@ def test_the_c_walk_refuses_bad_arguments_as_the_format_says() -> None:
     assert c_skip is not None and c_step is not None
     good: list[Any] = [b"", 0, 0, False, 1, 65535, {}, 0, 0]
     assert c_skip(*good) == (0, 0, 0)
-    for bad in (good[:8], [*good, None, None, None, None]):
-        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 12 arguments"):
+    for bad in (good[:8], [*good, None, None, None, None, None]):
+        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 13 arguments"):
             c_skip(*bad)
     for at, value in ((0, "text"), (1, "0"), (5, 1.5), (6, []), (8, None)):
         with pytest.raises(TypeError):
