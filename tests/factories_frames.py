@@ -96,6 +96,27 @@ def eth(l3: bytes, etype: int = 0x0800, tags: Sequence[int] = ()) -> bytes:
     return head + struct.pack("!H", etype) + l3
 
 
+def only_counted(src: bytes = SRC4, dst: bytes = DST4) -> list[bytes]:
+    """Frames the decoder only counts, 5 as "not-ip" and 4 as "other-proto", and 3 of their kind it
+    decodes further (a tagged ARP, an ICMP fragment, ICMPv6 behind a hop-by-hop header): 6 "not-ip", 5
+    "other-proto" and 1 "fragment" in all."""
+    arp = bytes.fromhex("0001080006040001") + bytes(20)
+    return [
+        eth(arp, etype=0x0806),  # ARP
+        eth(bytes.fromhex("424203") + bytes(35), etype=38),  # 802.3 length, LLC: spanning tree
+        eth(bytes(46), etype=0x8808),  # Ethernet flow control
+        eth(bytes(46), etype=0x88CC),  # LLDP
+        eth(bytes(46), etype=0x888E),  # 802.1X
+        eth(ipv4(b"\x08\x00" + bytes(30), proto=1, src=src, dst=dst)),  # ICMP echo
+        eth(ipv4(bytes(8), proto=2, src=src, dst=dst, options=b"\x94\x04\x00\x00")),  # IGMP, router alert
+        eth(ipv4(bytes(30), proto=1, src=src, dst=dst, total=0)),  # ICMP, total length 0 (offload)
+        eth(ipv6(b"\x80\x00" + bytes(30), nxt=58), etype=0x86DD),  # ICMPv6
+        eth(arp, etype=0x0806, tags=(0x8100,)),  # a tagged ARP: the decoder reads the tag first
+        eth(ipv4(bytes(30), proto=1, src=src, dst=dst, frag=0x0005)),  # an ICMP fragment: "fragment"
+        eth(ipv6(bytes([58, 0]) + bytes(6) + b"\x80\x00" + bytes(30), nxt=0), etype=0x86DD),  # hop-by-hop
+    ]
+
+
 def sll(l3: bytes, protocol: int = 0x0800) -> bytes:
     """A Linux cooked v1 (SLL) frame."""
     return struct.pack("!HHH8sH", 0, 1, 6, MAC_SRC + b"\0\0", protocol) + l3

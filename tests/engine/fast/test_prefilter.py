@@ -42,7 +42,19 @@ from poolsniff.run import scan
 from poolsniff.sources.pcap import expand_paths, read_frames
 from tests import factories_mixes as mixes
 from tests.factories import client_hello, server_hello
-from tests.factories_frames import block, eth, idb, ipv4, ipv6, pcap_file, pcap_record, shb, tcp, udp
+from tests.factories_frames import (
+    block,
+    eth,
+    idb,
+    ipv4,
+    ipv6,
+    only_counted,
+    pcap_file,
+    pcap_record,
+    shb,
+    tcp,
+    udp,
+)
 
 from ...conftest import PCAPS, ROOT
 
@@ -251,25 +263,6 @@ def odd(cport: int) -> list[bytes]:
     ]
 
 
-def only_counted() -> list[bytes]:
-    """Frames the decoder only counts, 4 as "not-ip" and 4 as "other-proto", and 3 of their kind it
-    decodes further (a tagged ARP, an ICMP fragment, ICMPv6 behind a hop-by-hop header)."""
-    arp = bytes.fromhex("0001080006040001") + bytes(20)
-    return [
-        eth(arp, etype=0x0806),  # ARP
-        eth(bytes.fromhex("424203") + bytes(35), etype=38),  # 802.3 length, LLC: spanning tree
-        eth(bytes(46), etype=0x8808),  # Ethernet flow control
-        eth(bytes(46), etype=0x88CC),  # LLDP
-        eth(ipv4(b"\x08\x00" + bytes(30), proto=1, src=A, dst=B)),  # ICMP echo
-        eth(ipv4(bytes(8), proto=2, src=A, dst=B, options=b"\x94\x04\x00\x00")),  # IGMP, router alert
-        eth(ipv4(bytes(30), proto=1, src=A, dst=B, total=0)),  # ICMP, total length 0 (offload)
-        eth(ipv6(b"\x80\x00" + bytes(30), nxt=58), etype=0x86DD),  # ICMPv6
-        eth(arp, etype=0x0806, tags=(0x8100,)),  # a tagged ARP: the decoder reads the tag first
-        eth(ipv4(bytes(30), proto=1, src=A, dst=B, frag=0x0005)),  # an ICMP fragment: "fragment"
-        eth(ipv6(bytes([58, 0]) + bytes(6) + b"\x80\x00" + bytes(30), nxt=0), etype=0x86DD),  # hop-by-hop
-    ]
-
-
 def odd_capture(path: Path) -> Path:
     """Bulk flows that close at once, odd frames on their 4-tuples, a miner, FIN/RST, IPv6."""
     binary = bytes(range(200, 256)) * 30
@@ -285,7 +278,7 @@ def odd_capture(path: Path) -> Path:
     frames += [(t + 5000, eth(six, etype=0x86DD)), (t + 5001, eth(six, etype=0x86DD, tags=(0x8100,)))]
     hop = ipv6(bytes([6, 0]) + b"\0" * 6 + tcp(b"h" * 20, 40004, 443, 59, 0x18), nxt=0)
     frames.append((t + 5002, eth(hop, etype=0x86DD)))
-    for i, frame in enumerate(only_counted()):  # between the flows' packets, as on a real link
+    for i, frame in enumerate(only_counted(A, B)):  # between the flows' packets, as on a real link
         frames.append((t + 20 + i * 10, frame))
     frames += session(t + 6000, 40001, [(False, binary)])  # the 4-tuple again, later
     frames.sort(key=lambda f: f[0])
@@ -441,7 +434,7 @@ def test_odd_frames_beside_skipped_flows(kind: str, lists: Blocklist, tmp_path: 
         path = rewrite(path, tmp_path, kind)
     reference = assert_same(path, lists)
     assert reference.skipped.get("fragment") == 3 and reference.skipped.get("truncated") == 2
-    assert reference.skipped.get("not-ip") == 5 and reference.skipped.get("other-proto") == 5
+    assert reference.skipped.get("not-ip") == 6 and reference.skipped.get("other-proto") == 5
     assert reference.alerts >= 1
 
 
