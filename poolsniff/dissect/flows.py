@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from poolsniff.dissect import dns
 from poolsniff.dissect.flow import Entry, FastMap, Flow, Hook, Key, Lane, Unread, raw_key
@@ -280,6 +280,9 @@ class FlowTable:
         self.dns_names: AbstractSet[bytes] | None = None
         """The listed names (``Blocklist.wire_names``): the prefilter counts a DNS query for none of them
         itself (``engine.fast.udp.dns_quiet``); None: every DNS datagram comes here."""
+        self.dns_forward: tuple[list[tuple[Any, ...]], int] | None = None
+        """Where the prefilter appends the other DNS datagrams itself, as the dissector would record them
+        (``engine.fast.udp.DnsForward``: the split's front, whose recorder only records them); None: here."""
         self.on_syn: Hook | None = self.syn_seen
         self.on_end: Hook | None = None
         """The prefilter's hooks (``engine.fast.walk.Hook``): it stamps and counts a SYN without data of a

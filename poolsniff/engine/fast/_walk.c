@@ -141,7 +141,7 @@ static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 |
  * or the frame where the capture cut it short or the IPv4 length is 0; then the UDP length).
  */
 static int udp_datagram(const unsigned char *frame, Py_ssize_t len, unsigned *sport, unsigned *dport,
-                        const unsigned char **payload, Py_ssize_t *size)
+                        const unsigned char **payload, Py_ssize_t *size, const unsigned char **ip)
 {
     const unsigned char *l3, *udp;
     Py_ssize_t room, end, length;
@@ -183,6 +183,7 @@ static int udp_datagram(const unsigned char *frame, Py_ssize_t len, unsigned *sp
     *dport = rd16be(udp + 2);
     *payload = udp + 8;
     *size = end - 8;
+    *ip = l3;
     return 1;
 }
 
@@ -244,25 +245,69 @@ static int dns_quiet(const unsigned char *m, Py_ssize_t n, PyObject *names)
 }
 
 /*
- * What the walk does with a frame that is no plain TCP packet: SKIP_UDP for a UDP datagram the flow
- * table drops (neither port 53) or, given the listed names (``names``, a set, or NULL), a DNS query
- * for none of them; else FEED; -1 on error (``poolsniff.engine.fast.udp.udp_skip``).
+ * Append a DNS datagram (its IP header at ``ip``) to the split front's items as the recorder records it:
+ * ``fwd`` is ``(items, kind)``, the item ``(kind, ts, src, dst, 17, sport, dport, 0, 0, payload)``
+ * (``poolsniff.engine.fast.udp.dns_item`` is the reference). 0, or -1 on error.
  */
-static int udp_skip(const unsigned char *frame, Py_ssize_t len, PyObject *names)
+static int dns_append(PyObject *fwd, const unsigned char *ip, long long ts, unsigned sport, unsigned dport,
+                      const unsigned char *payload, Py_ssize_t size)
+{
+    PyObject *item;
+    const unsigned char *src = (ip[0] >> 4) == 4 ? ip + 12 : ip + 8;
+    Py_ssize_t alen = (ip[0] >> 4) == 4 ? 4 : 16, i;
+    int rc;
+
+    item = PyTuple_New(10);
+    if (item == NULL)
+        return -1;
+    Py_INCREF(PyTuple_GET_ITEM(fwd, 1));
+    PyTuple_SET_ITEM(item, 0, PyTuple_GET_ITEM(fwd, 1));
+    PyTuple_SET_ITEM(item, 1, PyLong_FromLongLong(ts));
+    PyTuple_SET_ITEM(item, 2, PyBytes_FromStringAndSize((const char *)src, alen));
+    PyTuple_SET_ITEM(item, 3, PyBytes_FromStringAndSize((const char *)src + alen, alen));
+    PyTuple_SET_ITEM(item, 4, PyLong_FromLong(IP_UDP));
+    PyTuple_SET_ITEM(item, 5, PyLong_FromUnsignedLong(sport));
+    PyTuple_SET_ITEM(item, 6, PyLong_FromUnsignedLong(dport));
+    PyTuple_SET_ITEM(item, 7, PyLong_FromLong(0));
+    PyTuple_SET_ITEM(item, 8, PyLong_FromLong(0));
+    PyTuple_SET_ITEM(item, 9, PyBytes_FromStringAndSize((const char *)payload, size));
+    for (i = 1; i < 10; i++) {
+        if (PyTuple_GET_ITEM(item, i) == NULL) {
+            Py_DECREF(item);
+            return -1;
+        }
+    }
+    rc = PyList_Append(PyTuple_GET_ITEM(fwd, 0), item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/*
+ * What the walk does with a frame that is no plain TCP packet: SKIP_UDP for a UDP datagram the flow
+ * table drops (neither port 53), or, given the listed names (``names``, a set, or NULL), a DNS query
+ * for none of them, or, given ``dns_forward`` (the split front's ``(items, kind)``, or NULL), any other
+ * DNS datagram, appended there; else FEED; -1 on error (``poolsniff.engine.fast.udp.udp_skip``).
+ */
+static int udp_skip(const unsigned char *frame, Py_ssize_t len, PyObject *names, PyObject *dns_forward,
+                    long long ts)
 {
     unsigned sport, dport;
-    const unsigned char *payload;
+    const unsigned char *payload, *ip;
     Py_ssize_t size;
     int rc;
 
-    if (!udp_datagram(frame, len, &sport, &dport, &payload, &size))
+    if (!udp_datagram(frame, len, &sport, &dport, &payload, &size, &ip))
         return FEED;
     if (sport != DNS_PORT && dport != DNS_PORT)
         return SKIP_UDP;
-    if (names == NULL)
+    if (names != NULL) {
+        rc = dns_quiet(payload, size, names);
+        if (rc != 0)
+            return rc < 0 ? -1 : SKIP_UDP;
+    }
+    if (dns_forward == NULL)
         return FEED;
-    rc = dns_quiet(payload, size, names);
-    return rc < 0 ? -1 : (rc ? SKIP_UDP : FEED);
+    return dns_append(dns_forward, ip, ts, sport, dport, payload, size) < 0 ? -1 : SKIP_UDP;
 }
 
 /* Add one packet of ``len`` bytes to a direction's tally: a bytearray of two native uint64 (packets, bytes). */
@@ -528,6 +573,7 @@ typedef struct {
     PyObject *on_syn;
     PyObject *on_end;
     PyObject *counts; /* a bytearray of two native 64-bit counts (poolsniff.engine.fast.dropped), or NULL */
+    PyObject *dns_forward; /* the split front's (items, kind) for DNS datagrams (udp.DnsForward), or NULL */
 } walk_ctx;
 
 /*
@@ -654,7 +700,7 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
     int closed, rc;
 
     if (klen == 0) {
-        rc = udp_skip(frame, len, ctx->names);
+        rc = udp_skip(frame, len, ctx->names, ctx->dns_forward, ts);
         return rc == FEED ? dropped_kind(frame, len) : rc;
     }
     if (Py_IS_TYPE(ctx->fast, &KeyMapType)) { /* looked up where the key sits in the frame */
@@ -764,6 +810,13 @@ static int check_ctx(walk_ctx *ctx)
         ctx->names = NULL;
     if (ctx->names != NULL && !PyAnySet_Check(ctx->names)) {
         PyErr_SetString(PyExc_TypeError, "dns_names must be a set or frozenset of bytes, or None");
+        return -1;
+    }
+    if (ctx->dns_forward == Py_None)
+        ctx->dns_forward = NULL;
+    if (ctx->dns_forward != NULL && (!PyTuple_Check(ctx->dns_forward) || PyTuple_GET_SIZE(ctx->dns_forward) != 2 ||
+                                     !PyList_Check(PyTuple_GET_ITEM(ctx->dns_forward, 0)))) {
+        PyErr_SetString(PyExc_TypeError, "dns_forward must be (items, kind), items a list, or None");
         return -1;
     }
     if (ctx->counts == Py_None)
@@ -915,11 +968,12 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
 
     (void)self;
-    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
-                          &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end, &ctx.counts))
+    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+                          &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end, &ctx.counts,
+                          &ctx.dns_forward))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -1053,7 +1107,7 @@ static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     Py_buffer view;
     long long ts;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
     int rc;
 
     (void)self;
@@ -1085,15 +1139,15 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     long long frac_div, next_check;
     unsigned long limit;
     PyObject *packet_type, *got, *result;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
 
     (void)self;
-    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
                           &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
-                          &ctx.on_end, &ctx.counts))
+                          &ctx.on_end, &ctx.counts, &ctx.dns_forward))
         return NULL;
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
         check_ctx(&ctx) < 0) {
@@ -1236,16 +1290,16 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     long long next_check, last_ts, ts;
     uint32_t caplen, blen;
     PyObject *ifaces_list, *packet_type = NULL, *got;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
-    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOOnLLO|OOOO", &view, &pos, &end, &big_endian, &ifaces_list,
+    if (step ? fast_args(args, nargs, "step_ng", "y*nnpOOnLLO|OOOOO", &view, &pos, &end, &big_endian, &ifaces_list,
                                  &ctx.fast, &budget, &next_check, &last_ts, &packet_type, &ctx.names,
-                                 &ctx.on_syn, &ctx.on_end, &ctx.counts)
-             : fast_args(args, nargs, "skip_ng", "y*nnpOOnLL|OOOO", &view, &pos, &end, &big_endian, &ifaces_list,
+                                 &ctx.on_syn, &ctx.on_end, &ctx.counts, &ctx.dns_forward)
+             : fast_args(args, nargs, "skip_ng", "y*nnpOOnLL|OOOOO", &view, &pos, &end, &big_endian, &ifaces_list,
                                  &ctx.fast, &budget, &next_check, &last_ts, &ctx.names, &ctx.on_syn,
-                                 &ctx.on_end, &ctx.counts))
+                                 &ctx.on_end, &ctx.counts, &ctx.dns_forward))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -1300,12 +1354,13 @@ static PyObject *walk_step_ng(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 static PyMethodDef walk_methods[] = {
     {"skip", (PyCFunction)(void (*)(void))walk_skip, METH_FASTCALL,
-     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end, counts]) -> (pos, budget, others)\n\n"
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end, counts, dns_forward])\n"
+     "    -> (pos, budget, others)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
     {"step", (PyCFunction)(void (*)(void))walk_step, METH_FASTCALL,
      "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names, on_syn, on_end,\n"
-     "     counts])\n"
+     "     counts, dns_forward])\n"
      "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"shape_quiet", (PyCFunction)(void (*)(void))walk_shape_quiet, METH_FASTCALL,
@@ -1319,11 +1374,12 @@ static PyMethodDef walk_methods[] = {
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", (PyCFunction)(void (*)(void))walk_step_ng, METH_FASTCALL,
      "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names, on_syn, on_end,\n"
-     "        counts])\n"
+     "        counts, dns_forward])\n"
      "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
      "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
     {"skip_ng", (PyCFunction)(void (*)(void))walk_skip_ng, METH_FASTCALL,
-     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end, counts])\n"
+     "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end, counts,\n"
+     "        dns_forward])\n"
      "    -> (pos, budget, others, last_ts, size)\n\n"
      "The same over the enhanced packet blocks of a pcapng section; stop at any other block."},
     {NULL, NULL, 0, NULL},

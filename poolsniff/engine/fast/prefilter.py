@@ -19,7 +19,8 @@ known flow and the packet without data that ends one (its last FIN, an RST) are 
 here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table has
 none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
 a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it), and so
-is a frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason.
+is a frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason; in
+the split's front, whose recorder only records DNS, a DNS datagram is recorded here (``udp.dns_item``).
 Everything else -- and one packet in a while, so the idle sweep and the hold check run
 exactly where they would -- goes through ``engine.feed`` as a frame. The result is what
 feeding every frame gives (tests/engine/fast/test_prefilter.py checks it). Other link types go
@@ -129,6 +130,7 @@ def _frames(
     frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
     get = engine.flows.fast.get
     names, on_syn, on_end = engine.flows.dns_names, engine.flows.on_syn, engine.flows.on_end
+    dns_forward = engine.flows.dns_forward
     feed = engine.feed
     room.reset(engine, every)
     try:
@@ -149,7 +151,7 @@ def _frames(
                 on_read()
             ts, linktype, data = frame
             if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
-                kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end)
+                kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end, dns_forward)
                 if kind != FEED:
                     if kind == SKIP_TCP:
                         room.budget -= 1
@@ -184,7 +186,7 @@ def _pcapng_walker(
     for ``_frames``; it leaves any other block to the reader.
     """
     fast, names = engine.flows.fast, engine.flows.dns_names
-    on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
+    on_syn, on_end, dns_forward = engine.flows.on_syn, engine.flows.on_end, engine.flows.dns_forward
     feed, feed_packet = engine.feed, engine.feed_packet
     packet_type = Packet
 
@@ -199,7 +201,7 @@ def _pcapng_walker(
             start_budget = room.budget
             pos, room.budget, others, last_ts, _size, got = STEP_NG(
                 buf, pos, end, big_endian, ifaces, fast, room.budget, next_check, last_ts, packet_type, names,
-                on_syn, on_end, room.dropped,
+                on_syn, on_end, room.dropped, dns_forward,
             )  # fmt: skip
             room.others += others
             room.count += others + start_budget - room.budget
@@ -246,7 +248,7 @@ def _ethernet(
     header = struct.Struct(records.order + "IIII").unpack_from
     step = STEP
     fast, names = engine.flows.fast, engine.flows.dns_names
-    on_syn, on_end = engine.flows.on_syn, engine.flows.on_end
+    on_syn, on_end, dns_forward = engine.flows.on_syn, engine.flows.on_end, engine.flows.dns_forward
     feed, feed_packet = engine.feed, engine.feed_packet
     flows = engine.flows
     buf, pos, end = s.view, records.start, len(s.view)
@@ -262,7 +264,7 @@ def _ethernet(
         while True:
             pos, budget, more, got = step(
                 buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names,
-                on_syn, on_end, dropped,
+                on_syn, on_end, dropped, dns_forward,
             )  # fmt: skip
             others += more
             if got is None:

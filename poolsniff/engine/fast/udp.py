@@ -16,7 +16,7 @@ lower-cased, whatever the parser) none of whose label suffixes is a listed name 
 from __future__ import annotations
 
 from collections.abc import Set
-from typing import Final
+from typing import Any, Final
 
 from poolsniff.dissect.flows import DNS_PORT
 from poolsniff.engine.decode import VLAN_TYPES
@@ -29,11 +29,15 @@ MAX_NAME: Final = 200
 """Longest question name (wire bytes) ``dns_quiet`` reads; longer ones go to the pipeline."""
 NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 """The bytes of a label whose text is the same in every parser (no escapes, no decoding)."""
+DnsForward = tuple[list[tuple[Any, ...]], int]
+"""Where the split's front records DNS datagrams (``FlowTable.dns_forward``): its item list and the
+item's kind (``recorder.DNS``). Given it, the walk appends a DNS datagram the decoder reads whole as the
+recorder would, ``(kind, *packet)``, and counts it as a UDP datagram dealt with."""
 
 
-def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int] | None:
-    """``(sport, dport, payload start, payload end)`` of the UDP datagram that the decoder reads in
-    the Ethernet frame ``buf[f:stop]``, or None where the walk leaves the frame to the decoder.
+def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int, int] | None:
+    """``(sport, dport, payload start, payload end, IP header start)`` of the UDP datagram that the
+    decoder reads in the Ethernet frame ``buf[f:stop]``, or None where the walk leaves the frame to it.
 
     IPv4 without options or IPv6 without extension headers, behind at most ``MAX_TAGS`` VLAN tags
     (``decode.VLAN_TYPES``), not a fragment; bounded as the decoder bounds it: by the IP length, or
@@ -70,20 +74,46 @@ def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int] | N
     length = (buf[udp + 4] << 8) | buf[udp + 5]
     if 8 <= length < end - udp:  # the UDP length trims further; 0 is a jumbogram
         end = udp + length
-    return (buf[udp] << 8) | buf[udp + 1], (buf[udp + 2] << 8) | buf[udp + 3], udp + 8, end
+    return (buf[udp] << 8) | buf[udp + 1], (buf[udp + 2] << 8) | buf[udp + 3], udp + 8, end, l3
 
 
-def udp_skip(buf: bytes, f: int, stop: int, dns_names: Set[bytes] | None) -> bool:
-    """Whether the walk counts the frame as a UDP datagram the pipeline would make nothing of: one
-    with neither port 53 (``udp_datagram``), or, given the listed names, a DNS query ``dns_quiet``
-    finds quiet."""
+def udp_skip(
+    buf: bytes,
+    f: int,
+    stop: int,
+    dns_names: Set[bytes] | None,
+    ts: int = 0,
+    dns_forward: DnsForward | None = None,
+) -> bool:
+    """Whether the walk counts the frame as a UDP datagram it deals with: one with neither port 53
+    (``udp_datagram``), which the pipeline drops; given the listed names, a DNS query ``dns_quiet`` finds
+    quiet; given ``dns_forward``, any other DNS datagram, appended there (``dns_item``, time ``ts``)."""
     found = udp_datagram(buf, f, stop)
     if found is None:
         return False
-    sport, dport, start, end = found
+    sport, dport, start, end, l3 = found
     if sport != DNS_PORT and dport != DNS_PORT:
         return True
-    return dns_names is not None and dns_quiet(buf[start:end], dns_names)
+    if dns_names is not None and dns_quiet(buf[start:end], dns_names):
+        return True
+    if dns_forward is None:
+        return False
+    items, kind = dns_forward
+    items.append(dns_item(buf, l3, start, end, ts, sport, dport, kind))
+    return True
+
+
+def dns_item(
+    buf: bytes, l3: int, start: int, end: int, ts: int, sport: int, dport: int, kind: int
+) -> tuple[Any, ...]:
+    """The recorder's item of the UDP datagram ``udp_datagram`` found (its IP header at ``l3``, its
+    payload ``buf[start:end]``): ``(kind, ts, src, dst, 17, sport, dport, 0, 0, payload)``, the decoder's
+    packet behind the kind."""
+    if buf[l3] >> 4 == 4:
+        src, dst = buf[l3 + 12 : l3 + 16], buf[l3 + 16 : l3 + 20]
+    else:
+        src, dst = buf[l3 + 8 : l3 + 24], buf[l3 + 24 : l3 + 40]
+    return (kind, ts, src, dst, 17, sport, dport, 0, 0, buf[start:end])
 
 
 def dns_quiet(message: bytes, names: Set[bytes]) -> bool:

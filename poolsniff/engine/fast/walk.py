@@ -26,7 +26,7 @@ from poolsniff.dissect.flow import Entry, FastMap, Flow, Forward, Hook, tally
 from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.dropped import SKIP_NOT_IP, Dropped, count, dropped
-from poolsniff.engine.fast.udp import udp_skip
+from poolsniff.engine.fast.udp import DnsForward, udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
@@ -106,6 +106,7 @@ def decide(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    dns_forward: DnsForward | None = None,
 ) -> int:
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
 
@@ -118,7 +119,8 @@ def decide(
     known flow (``on_syn``) and the packet without data that ends one (its last FIN, an RST:
     ``on_end``), stamped, counted and handed to the hook (``_control``); or with no data and no SYN
     of no known flow. SKIP_UDP: ``udp.udp_skip``: a UDP datagram the flow table drops, or, given the
-    listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``). SKIP_NOT_IP or
+    listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``), or given
+    ``dns_forward`` any other DNS datagram, appended there as the split's front records it. SKIP_NOT_IP or
     SKIP_OTHER_PROTO: a frame the decoder only counts (``dropped.dropped``). FEED: anything else.
     """
     entry, data, key, flags = lookup(get, buf, f, stop)
@@ -127,7 +129,7 @@ def decide(
             return SKIP_TCP
         if data >= 0:
             return FEED
-        return SKIP_UDP if udp_skip(buf, f, stop, dns_names) else dropped(buf, f, stop)
+        return SKIP_UDP if udp_skip(buf, f, stop, dns_names, ts, dns_forward) else dropped(buf, f, stop)
     if flags & _SYN:  # without FIN or RST: the table's on_syn, with the sequence number
         if data or flags != _SYN or on_syn is None:
             return FEED
@@ -231,6 +233,7 @@ def skip(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     counts: Dropped | None = None,
+    dns_forward: DnsForward | None = None,
 ) -> tuple[int, int, int]:
     """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
 
@@ -253,7 +256,7 @@ def skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end)
+        kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
         if kind == FEED:
             break
         if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
@@ -306,6 +309,7 @@ def skip_ng(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     counts: Dropped | None = None,
+    dns_forward: DnsForward | None = None,
 ) -> tuple[int, int, int, int, int]:
     """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
 
@@ -324,7 +328,7 @@ def skip_ng(
         ts, caplen, blen = found
         if ts >= next_check:
             break
-        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end)
+        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end, dns_forward)
         if kind == FEED:
             break
         if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
@@ -360,6 +364,7 @@ def step(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     counts: Dropped | None = None,
+    dns_forward: DnsForward | None = None,
 ) -> tuple[int, int, int, Stepped | None]:
     """``skip``, then the record it stopped at, when it is whole and within ``limit``.
 
@@ -370,8 +375,9 @@ def step(
     ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
     """
     pos, budget, others = skip(
-        buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end, counts
-    )
+        buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end, counts,
+        dns_forward,
+    )  # fmt: skip
     if end - pos < 16:
         return pos, budget, others, None
     sec, frac, caplen = (_HEADER_BE if big_endian else _HEADER_LE)(buf, pos)
@@ -399,6 +405,7 @@ def step_ng(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     counts: Dropped | None = None,
+    dns_forward: DnsForward | None = None,
 ) -> tuple[int, int, int, int, int, Stepped | None]:
     """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
     (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
@@ -406,7 +413,7 @@ def step_ng(
     reference of ``poolsniff.engine.fast._walk.step_ng``."""
     pos, budget, others, last_ts, size = skip_ng(
         buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names, on_syn, on_end,
-        counts,
+        counts, dns_forward,
     )  # fmt: skip
     found = ethernet_epb(buf, pos, end, big_endian, ifaces)
     if found is None:

@@ -94,6 +94,7 @@ class Front(Tracker):
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder, fast=new_fast_map()))
         self.recorder.fast = self.flows.fast
+        self.flows.dns_forward = (self.recorder.items, DNS)  # the prefilter records DNS datagrams itself
         self.flows.on_end = self.flows.end_seen  # the recorder makes no events when a flow ends
         self.channel = channel
         self.report: dict[str, Any] | None = None

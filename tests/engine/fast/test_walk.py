@@ -69,6 +69,7 @@ class Calls:
     def __init__(self) -> None:
         self.made: list[tuple[str, int, bool, int] | bytes] = []
         self.dropped: bytearray | None = None
+        self.dns: list[Any] | None = None
 
     def syn(self, flow: Any, from_client: bool, value: int) -> None:
         self.made.append(("syn", id(flow), from_client, value))
@@ -78,16 +79,24 @@ class Calls:
 
     def tail(self, hooked: int) -> Tail:
         """The walks' optional arguments: no listed names, then these hooks (none unless ``hooked`` & 1),
-        then counts of the frames the decoder only counts (``dropped``: none unless ``hooked`` & 2)."""
+        then counts of the frames the decoder only counts (``dropped``: none unless ``hooked`` & 2), then
+        the split front's list for DNS datagrams (none unless ``hooked`` & 4)."""
         hooks = (self.syn, self.end) if hooked & 1 else (None, None)
         if hooked & 2:
             self.dropped = bytearray(16)
-            return (None, *hooks, self.dropped)
+        if hooked & 4:
+            self.dns = []
+        if hooked & 6:
+            return (None, *hooks, self.dropped, None if self.dns is None else (self.dns, 4))
         return (None, *hooks) if hooked & 1 else ()
 
-    def seen(self) -> list[tuple[str, int, bool, int] | bytes]:
-        """The hooks' calls, then the counts of dropped frames (if counted)."""
-        return self.made + ([bytes(self.dropped)] if self.dropped is not None else [])
+    def seen(self) -> list[Any]:
+        """The hooks' calls, then the counts of dropped frames (if counted), the DNS items (if recorded)."""
+        return (
+            self.made
+            + ([bytes(self.dropped)] if self.dropped is not None else [])
+            + (list(self.dns) if self.dns is not None else [])
+        )
 PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 
 
@@ -262,7 +271,7 @@ def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 3))
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 7))
 def test_c_walk_does_what_the_python_walk_does(
     case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
 ) -> None:
@@ -408,7 +417,7 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any, tail
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=500, deadline=None)
-@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 3))
+@given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 7))
 def test_c_step_does_what_the_python_step_does(
     case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
 ) -> None:
@@ -467,7 +476,7 @@ def test_c_fast_lane_is_the_decoders_fast_lane(frame: bytes, ts: int) -> None:
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
-@given(case=ng_cases(), hooked=st.integers(0, 3))
+@given(case=ng_cases(), hooked=st.integers(0, 7))
 def test_c_pcapng_walk_does_what_the_python_walk_does(
     case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: int
 ) -> None:
@@ -580,6 +589,38 @@ def test_the_udp_the_walks_skip_the_decoder_reads_and_the_flow_table_drops(frame
     assert table.process(packet) == [] and not table.flows and not table.fast and not table.counters
 
 
+@settings(max_examples=800, deadline=None)
+@given(frame=udp_frames())
+def test_a_dns_datagram_the_walks_record_is_the_recorders_item_of_the_decoders_packet(frame: bytes) -> None:
+    """Given the split front's ``dns_forward``, a frame the walks take and record beyond the UDP they
+    always take is a DNS datagram, recorded as the front's recorder records the decoder's packet of it
+    (``(DNS, *packet)``); the C walk records the same."""
+    from poolsniff.engine.decode import Decoder
+    from poolsniff.engine.split.recorder import DNS, Recorder
+
+    ts = 1_700_000_000_000_123
+    record = pcap_record(ts, frame)
+    recorded = []
+    for skip in [walk.skip] + ([c_skip] if c_skip is not None else []):
+        items: list[tuple[Any, ...]] = []
+        tail = (None, None, None, None, (items, DNS))  # no names, hooks or counts; the front's list
+        took = skip(record, 0, len(record), False, 1, 262144, {}, 7, 1 << 62, *tail)
+        recorded.append((took, items))
+    assert all(r == recorded[0] for r in recorded)
+    took, items = recorded[0]
+    if udp_skip(frame, 0, len(frame), None):  # neither port 53: counted, not recorded
+        assert took[2] == 1 and not items
+        return
+    if not items:  # left to the decoder, as without dns_forward
+        assert took[2] == 0
+        return
+    packet = Decoder().decode(ts, 1, frame)
+    assert packet is not None and 53 in (packet.sport, packet.dport) and took[2] == 1
+    recorder = Recorder()
+    recorder.dns(packet)
+    assert items == recorder.items
+
+
 @pytest.mark.parametrize("flags", [0x04, 0x14, 0x05])
 @pytest.mark.parametrize("payload", [b"", b"x"])
 @pytest.mark.parametrize("v6", [False, True])
@@ -653,7 +694,7 @@ def step_all_ng(
 
 @pytest.mark.skipif(c_skip is None, reason=NOT_BUILT)
 @settings(max_examples=800, deadline=None)
-@given(case=ng_cases(), hooked=st.integers(0, 3))
+@given(case=ng_cases(), hooked=st.integers(0, 7))
 def test_c_pcapng_step_does_what_the_python_step_does(
     case: tuple[bytes, int, bool, list[Any], Fast, int, int], hooked: int
 ) -> None:
@@ -963,8 +1004,8 @@ def test_the_c_walk_refuses_bad_arguments_as_the_format_says() -> None:
     assert c_skip is not None and c_step is not None
     good: list[Any] = [b"", 0, 0, False, 1, 65535, {}, 0, 0]
     assert c_skip(*good) == (0, 0, 0)
-    for bad in (good[:8], [*good, None, None, None, None, None]):
-        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 13 arguments"):
+    for bad in (good[:8], [*good, None, None, None, None, None, None]):
+        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 14 arguments"):
             c_skip(*bad)
     for at, value in ((0, "text"), (1, "0"), (5, 1.5), (6, []), (8, None)):
         with pytest.raises(TypeError):
