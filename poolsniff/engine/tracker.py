@@ -20,7 +20,7 @@ from typing import Final
 from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast.dropped import REASONS, SKIP_NOT_IP
-from poolsniff.engine.fast.walk import DECIDE, FAST_LANE, LINKTYPE_ETHERNET, SKIP_TCP, SKIP_UDP
+from poolsniff.engine.fast.walk import DECIDE, FAST_LANE, FEED, LINKTYPE_ETHERNET, SKIP_TCP
 from poolsniff.model import Frame, Packet, Released
 
 CHECK_EVERY_US: Final = 1_000_000
@@ -77,16 +77,12 @@ class Tracker:
             and flows.since_sweep < SWEEP_EVERY - 1
         ):
             kind = DECIDE(flows.fast, data, ts_us, flows.dns_names, flows.on_syn, flows.on_end)
-            if kind == SKIP_TCP:
+            if kind != FEED:
                 self.stats.packets += 1
-                flows.since_sweep += 1
-                return []
-            if kind == SKIP_UDP:
-                self.stats.packets += 1
-                return []
-            if kind >= SKIP_NOT_IP:  # a frame the decoder only counts, by reason, as it would
-                self.stats.packets += 1
-                self.decoder.skipped[REASONS[kind - SKIP_NOT_IP]] += 1
+                if kind == SKIP_TCP:
+                    flows.since_sweep += 1
+                elif kind >= SKIP_NOT_IP:  # a frame the decoder only counts, by reason, as it would
+                    self.decoder.skipped[REASONS[kind - SKIP_NOT_IP]] += 1
                 return []
         if linktype == LINKTYPE_ETHERNET:
             packet = FAST_LANE(ts_us, data)

@@ -229,8 +229,8 @@ static int dropped_kind(const unsigned char *d, Py_ssize_t len)
             return FEED;
         return SKIP_OTHER_PROTO;
     }
-    if (etype == ETH_VLAN || etype == 0x88A8 || etype == 0x9100 || etype == 0x9200 || etype == 0x8864)
-        return FEED; /* decode.VLAN_TYPES and PPPoE's session stage: the decoder reads on */
+    if (vlan_type(etype) || etype == ETH_PPPOE)
+        return FEED; /* the decoder reads on behind a VLAN tag and PPPoE's session stage */
     return SKIP_NOT_IP;
 }
 

@@ -41,6 +41,7 @@
 #define ETH_VLAN 0x8100
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
+#define ETH_PPPOE 0x8864 /* poolsniff.engine.decode.ETH_PPPOE: PPPoE's session stage */
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -398,7 +399,8 @@ typedef struct {
     PyObject *dns_forward; /* the split front's (items, kind) for DNS datagrams (udp.DnsForward), or NULL */
 } walk_ctx;
 
-/* What the walks do with a kind try_skip gave: 1 go on (counted), 0 stop at the frame. */
+/* What the walks do with a kind try_skip gave: 1 go on (counted), 0 stop at the frame (dropped.taken is the
+ * reference of the first part). */
 static int counted(const walk_ctx *ctx, int done, Py_ssize_t *budget, Py_ssize_t *others)
 {
     if (done == FEED)

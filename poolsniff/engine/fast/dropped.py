@@ -19,7 +19,11 @@ import struct
 from collections import Counter
 from typing import Final
 
+from poolsniff.engine.decode import ETH_IPV4, ETH_IPV6, ETH_PPPOE, IPV6_EXT_ALL, VLAN_TYPES
+from poolsniff.model import PROTO_TCP, PROTO_UDP
+
 FEED: Final = 0
+"""The walks' kind of a frame they leave to the pipeline (``walk.FEED``, which is this one)."""
 SKIP_NOT_IP: Final = 3
 """Dealt with here: a frame the decoder counts as "not-ip" (it does not count towards the idle sweep)."""
 SKIP_OTHER_PROTO: Final = 4
@@ -29,13 +33,8 @@ REASONS: Final = ("not-ip", "other-proto")
 Dropped = bytearray
 """Two native 64-bit counts, "not-ip" then "other-proto", as the walks add to them."""
 _COUNTS: Final = struct.Struct("=qq")
-_ETHERNET_IP: Final = frozenset({0x0800, 0x86DD, 0x8100, 0x88A8, 0x9100, 0x9200, 0x8864})
-"""IPv4, IPv6, the decoder's VLAN tags (``decode.VLAN_TYPES``) and PPPoE's session stage: the decoder
-reads on behind these."""
-_IPV6_EXTENSIONS: Final = frozenset({0, 43, 60, 135, 44, 51})
-"""``decode.IPV6_EXT_ALL``: next headers the decoder steps over."""
-_TCP: Final = 6
-_UDP: Final = 17
+_READ_ON: Final = VLAN_TYPES | {ETH_IPV4, ETH_IPV6, ETH_PPPOE}
+"""EtherTypes the decoder reads on behind: IP, its VLAN tags, PPPoE's session stage."""
 
 
 def new_dropped() -> Dropped:
@@ -50,7 +49,7 @@ def dropped(buf: bytes, f: int, stop: int) -> int:
     if size < 14:
         return FEED
     etype = (buf[f + 12] << 8) | buf[f + 13]
-    if etype == 0x0800:
+    if etype == ETH_IPV4:
         if size < 34 or buf[f + 14] >> 4 != 4:
             return FEED
         ihl = (buf[f + 14] & 0x0F) << 2
@@ -63,17 +62,29 @@ def dropped(buf: bytes, f: int, stop: int) -> int:
             end = size
         else:
             return FEED
-        if 14 + ihl > end or buf[f + 23] in (_TCP, _UDP):
+        if 14 + ihl > end or buf[f + 23] == PROTO_TCP or buf[f + 23] == PROTO_UDP:
             return FEED
         return SKIP_OTHER_PROTO
-    if etype == 0x86DD:
+    if etype == ETH_IPV6:
         if size < 54 or buf[f + 14] >> 4 != 6:
             return FEED
         nxt = buf[f + 20]
-        if nxt == _TCP or nxt == _UDP or nxt in _IPV6_EXTENSIONS:
+        if nxt == PROTO_TCP or nxt == PROTO_UDP or nxt in IPV6_EXT_ALL:
             return FEED
         return SKIP_OTHER_PROTO
-    return FEED if etype in _ETHERNET_IP else SKIP_NOT_IP
+    return FEED if etype in _READ_ON else SKIP_NOT_IP
+
+
+def taken(kind: int, counts: Dropped | None) -> bool:
+    """Whether a walk steps over a frame ``decide`` gave ``kind``: anything but FEED, a frame the decoder
+    only counts given ``counts`` (where it is counted); ``counted`` in ``_walk.c`` is the same."""
+    if kind == FEED:
+        return False
+    if kind >= SKIP_NOT_IP:
+        if counts is None:
+            return False
+        count(counts, kind)
+    return True
 
 
 def count(counts: Dropped, kind: int) -> None:

@@ -35,10 +35,9 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
 from poolsniff.dissect import flows as flowtable
-from poolsniff.engine.fast.dropped import SKIP_NOT_IP, count, new_dropped, take
+from poolsniff.engine.fast.dropped import new_dropped, take, taken
 from poolsniff.engine.fast.walk import (
     ACCELERATED,
-    FEED,
     LINKTYPE_ETHERNET,
     SKIP,
     SKIP_NG,
@@ -152,13 +151,11 @@ def _frames(
             ts, linktype, data = frame
             if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
                 kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end, dns_forward)
-                if kind != FEED:
+                if taken(kind, room.dropped):
                     if kind == SKIP_TCP:
                         room.budget -= 1
                     else:
                         room.others += 1
-                        if kind >= SKIP_NOT_IP:
-                            count(room.dropped, kind)
                     continue
             room.settle(engine)
             released = feed(frame)

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from poolsniff.dissect.flows import DNS_PORT
 from poolsniff.engine.decode import VLAN_TYPES
+from poolsniff.model import PROTO_UDP
 
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
@@ -113,7 +114,7 @@ def dns_item(
         src, dst = buf[l3 + 12 : l3 + 16], buf[l3 + 16 : l3 + 20]
     else:
         src, dst = buf[l3 + 8 : l3 + 24], buf[l3 + 24 : l3 + 40]
-    return (kind, ts, src, dst, 17, sport, dport, 0, 0, buf[start:end])
+    return (kind, ts, src, dst, PROTO_UDP, sport, dport, 0, 0, buf[start:end])
 
 
 def dns_quiet(message: bytes, names: Set[bytes]) -> bool:

@@ -25,7 +25,8 @@ from typing import Final
 from poolsniff.dissect.flow import Entry, FastMap, Flow, Forward, Hook, tally
 from poolsniff.dissect.shape import quiet
 from poolsniff.engine.decode import fast_lane
-from poolsniff.engine.fast.dropped import SKIP_NOT_IP, Dropped, count, dropped
+from poolsniff.engine.fast.dropped import FEED as FEED  # the walks' kind, defined once, exported here too
+from poolsniff.engine.fast.dropped import Dropped, dropped, taken
 from poolsniff.engine.fast.udp import DnsForward, udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
@@ -49,7 +50,6 @@ _FIN: Final = 0x01
 _SYN: Final = 0x02
 _RST: Final = 0x04
 _CONTROL: Final = _FIN | _SYN | _RST
-FEED: Final = 0
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
 SKIP_UDP: Final = 2
@@ -108,7 +108,7 @@ def decide(
     on_end: Hook | None = None,
     dns_forward: DnsForward | None = None,
 ) -> int:
-    """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED, SKIP_TCP or SKIP_UDP.
+    """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED or a kind of skip.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
     carries no data, whose segment goes to the split's back as it is (``_forward``: appended to the
@@ -257,12 +257,8 @@ def skip(
         if ts >= next_check:
             break
         kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
-        if kind == FEED:
+        if not taken(kind, counts):
             break
-        if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
-            if counts is None:
-                break
-            count(counts, kind)
         if kind == SKIP_TCP:
             budget -= 1
         else:
@@ -329,12 +325,8 @@ def skip_ng(
         if ts >= next_check:
             break
         kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end, dns_forward)
-        if kind == FEED:
+        if not taken(kind, counts):
             break
-        if kind >= SKIP_NOT_IP:  # a frame the decoder only counts: here too, given where
-            if counts is None:
-                break
-            count(counts, kind)
         if kind == SKIP_TCP:
             budget -= 1
         else:

@@ -19,6 +19,7 @@ from poolsniff.engine.fast.dropped import (
     dropped,
     new_dropped,
     take,
+    taken,
 )
 from tests.factories_frames import eth, ipv4, ipv6, pcap_record, tcp, udp
 
@@ -135,6 +136,16 @@ def test_counts_are_added_by_reason_and_taken_once() -> None:
     count(counts, SKIP_OTHER_PROTO)
     take(counts, only_icmp)
     assert "not-ip" not in only_icmp and only_icmp["other-proto"] == 1
+
+
+def test_taken_steps_over_all_but_feed_and_counts_dropped_frames_only_given_counts() -> None:
+    counts = new_dropped()
+    assert not taken(FEED, counts) and not taken(SKIP_NOT_IP, None) and not taken(SKIP_OTHER_PROTO, None)
+    assert taken(1, None) and taken(2, None) and taken(1, counts) and taken(2, counts)  # TCP, UDP
+    assert taken(SKIP_OTHER_PROTO, counts) and taken(SKIP_OTHER_PROTO, counts) and taken(SKIP_NOT_IP, counts)
+    skipped: Counter[str] = Counter()
+    take(counts, skipped)
+    assert skipped == {"not-ip": 1, "other-proto": 2}
 
 
 @pytest.mark.parametrize("walker", ["python", "c"])
