@@ -72,6 +72,14 @@ class ReadStats:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
+_HINTS: Final[dict[type[OSError], str]] = {
+    FileNotFoundError: "; check the path (an EVE file that scan or sniff wrote, or - for stdin)",
+    IsADirectoryError: "; name the EVE file inside it",
+    PermissionError: "; make the file readable (chmod) or run as a user who can read it",
+}
+"""How to mend the commonest reasons an EVE file cannot be opened, after the reason."""
+
+
 def open_alerts(path: str) -> IO[str]:
     """Open an EVE file for reading as text; ``-`` is stdin; gzip files are read transparently."""
     if path == "-":
@@ -79,7 +87,7 @@ def open_alerts(path: str) -> IO[str]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
     except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror}") from e
+        raise InputError(f"{path}: cannot open: {e.strerror}{_HINTS.get(type(e), '')}") from e
     if raw.peek(2)[:2] != b"\x1f\x8b":
         return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
     raw.close()  # reopened through gzip, which then owns (and closes) the file

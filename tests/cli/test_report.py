@@ -57,6 +57,9 @@ def test_report_bad_line_is_an_input_error_naming_file_and_line(tmp_path: Path, 
 
 
 def test_report_missing_file_and_unwritable_output(tmp_path: Path, alerts: Path) -> None:
-    one_line_error(run("report", str(tmp_path / "none.json"), home=tmp_path), 3, "none.json: cannot open")
+    missing = run("report", str(tmp_path / "none.json"), home=tmp_path)
+    one_line_error(missing, 3, "none.json: cannot open", "check the path")
+    folder = run("report", str(tmp_path), home=tmp_path)
+    one_line_error(folder, 3, "cannot open", "name the EVE file inside it")
     proc = run("report", "-o", str(alerts / "under-a-file.html"), str(alerts), home=tmp_path)
     one_line_error(proc, 4, "cannot write the report")
