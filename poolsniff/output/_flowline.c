@@ -14,8 +14,10 @@
  * It answers None, and the caller takes the Python way, for anything outside the plain case it
  * writes byte for byte as ``json`` does: a string that is not ASCII, an address that is not in the
  * form ``inet_ntop`` writes, a number that does not fit in 62 bits, a port or protocol that the
- * Community ID's packing refuses. The record's SHA-256 is hashlib's (OpenSSL); the two SHA-1s, of a few
- * dozen bytes each, are computed here.
+ * Community ID's packing refuses. The three hashes (two SHA-1s of a few dozen bytes, the record's
+ * SHA-256) are ``_sha.h``'s, with the CPU's SHA instructions where it has them (else the SHA-256 is
+ * hashlib's). ``line`` returns all of it, ``line_text`` the line alone (what the EVE file takes); both
+ * read their arguments themselves (METH_FASTCALL: PyArg_ParseTuple read its format at every call).
  * A flow record is most of what a scan of the real corpus writes: 37,350 of 40,300 lines on the
  * corpus joined ten times.
  */
@@ -26,6 +28,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "_sha.h"
 
 #define MAX_TS_US 253402300799999999LL /* 9999-12-31T23:59:59.999999, what format_ts clamps to */
 #define BIG (1LL << 62)
@@ -211,56 +215,6 @@ static int digest(PyObject *fn, const char *data, Py_ssize_t n, unsigned char *o
     return 1;
 }
 
-#define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
-
-/* SHA-1 (FIPS 180-4) of a short message: the two ids hash 20-100 bytes, for which a call into hashlib
- * costs more than the hash (the tests compare the ids with hashlib's). */
-static void sha1(const unsigned char *msg, size_t len, unsigned char out[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
-    size_t total = ((len + 8) / 64 + 1) * 64; /* the message, 0x80, zeros, its length in bits */
-    unsigned char block[64];
-    uint32_t w[80], a, b, c, d, e, t;
-    int i;
-    for (size_t off = 0; off < total; off += 64) {
-        if (off + 64 <= len) {
-            memcpy(block, msg + off, 64);
-        } else {
-            size_t have = off < len ? len - off : 0;
-            memcpy(block, msg + off, have);
-            memset(block + have, 0, 64 - have);
-            if (off <= len)
-                block[len - off] = 0x80;
-        }
-        if (off + 64 == total) {
-            uint64_t bits = (uint64_t)len * 8;
-            for (i = 0; i < 8; i++)
-                block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-        }
-        for (i = 0; i < 16; i++)
-            w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 | (uint32_t)block[4 * i + 2] << 8 |
-                   block[4 * i + 3];
-        for (i = 16; i < 80; i++)
-            w[i] = ROL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-#define ROUND(f, k) (t = ROL(a, 5) + (f) + e + (k) + w[i], e = d, d = c, c = ROL(b, 30), b = a, a = t)
-        for (i = 0; i < 20; i++)
-            ROUND((b & c) | (~b & d), 0x5A827999u);
-        for (; i < 40; i++)
-            ROUND(b ^ c ^ d, 0x6ED9EBA1u);
-        for (; i < 60; i++)
-            ROUND((b & c) | (b & d) | (c & d), 0x8F1BBCDCu);
-        for (; i < 80; i++)
-            ROUND(b ^ c ^ d, 0xCA62C1D6u);
-#undef ROUND
-        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
-    }
-    for (i = 0; i < 5; i++) {
-        out[4 * i] = (unsigned char)(h[i] >> 24), out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(h[i] >> 8), out[4 * i + 3] = (unsigned char)h[i];
-    }
-}
-
 static void base64(const unsigned char *in, int n, char *out)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -291,28 +245,83 @@ typedef struct {
 
 #define FIELD(out, name, text) (LIT(out, name), put_json(out, (text).s, (text).n))
 
-static PyObject *flowline_line(PyObject *self, PyObject *args)
+typedef struct {
+    long long fid;
+    char start_ts[48], end_ts[48], cid[40], ident[33];
+    Py_ssize_t size; /* of the line in buf */
+    char buf[4096];
+} Made;
+
+#define NARGS 18
+static const char STRS[NARGS] = {1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0}; /* which are str */
+
+/* The arguments as PyArg_ParseTuple's "ULULLULLLLLLpUUO!Up" read them, in order, without reading a
+ * format string at every call: 1, or 0 for None (a number beyond 64 bits: the Python way writes it),
+ * or -1 with an exception set. */
+static int parse(PyObject *const *args, Py_ssize_t nargs, PyObject **objs, long long *nums, int *flags)
 {
-    PyObject *cip_o, *sip_o, *proto_name_o, *reason_o, *app_o, *bits_o, *source_o;
+    int nnum = 0, nobj = 0, nflag = 0;
+    if (nargs != NARGS) {
+        PyErr_Format(PyExc_TypeError, "line() takes exactly %d arguments (%zd given)", NARGS, nargs);
+        return -1;
+    }
+    for (int i = 0; i < NARGS; i++) {
+        PyObject *arg = args[i];
+        if (STRS[i]) {
+            if (!PyUnicode_Check(arg)) {
+                PyErr_Format(PyExc_TypeError, "line() argument %d must be str", i + 1);
+                return -1;
+            }
+            objs[nobj++] = arg;
+        } else if (i == 12 || i == 17) {
+            int truth = PyObject_IsTrue(arg);
+            if (truth < 0)
+                return -1;
+            flags[nflag++] = truth;
+        } else if (i == 15) {
+            if (!PyTuple_Check(arg)) {
+                PyErr_SetString(PyExc_TypeError, "line() argument 16 must be tuple");
+                return -1;
+            }
+            objs[nobj++] = arg;
+        } else {
+            long long v = PyLong_AsLongLong(arg);
+            if (v == -1 && PyErr_Occurred()) {
+                if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                    return -1;
+                PyErr_Clear();
+                return 0;
+            }
+            nums[nnum++] = v;
+        }
+    }
+    return 1;
+}
+
+/* Make a flow record's ids, times and line from the arguments of ``line``: 1, 0 for None (what only the
+ * Python way writes), -1 with an exception set. */
+static int make(PyObject *const *args, Py_ssize_t nargs, Made *m)
+{
+    PyObject *objs[7] = {NULL};
+    long long nums[9] = {0};
+    int flags[2] = {0}, parsed = parse(args, nargs, objs, nums, flags);
+    PyObject *cip_o = objs[0], *sip_o = objs[1], *proto_name_o = objs[2], *reason_o = objs[3];
+    PyObject *app_o = objs[4], *bits_o = objs[5], *source_o = objs[6];
     long long cport, sport, proto, start, end, pc, ps, bc, bs;
     int closed, live;
     Text cip, sip, pname, reason, app, source, state;
     unsigned char a[16], b[16], sha[32], data[64];
     int alen, blen;
-    char start_ts[48], end_ts[48], cid[40], ident[33], fid_text[160], buf[4096];
+    char fid_text[160], *buf = m->buf, *start_ts = m->start_ts, *end_ts = m->end_ts, *cid = m->cid;
+    char *ident = m->ident;
     long long fid, age;
     Py_ssize_t nbits, i;
     Out o;
-    (void)self;
 
-    if (!PyArg_ParseTuple(args, "ULULLULLLLLLpUUO!Up", &cip_o, &cport, &sip_o, &sport, &proto, &proto_name_o,
-                          &start, &end, &pc, &ps, &bc, &bs, &closed, &reason_o, &app_o, &PyTuple_Type,
-                          &bits_o, &source_o, &live)) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-            return NULL;
-        PyErr_Clear(); /* a number beyond 64 bits: the Python way writes it */
-        Py_RETURN_NONE;
-    }
+    if (parsed <= 0)
+        return parsed;
+    cport = nums[0], sport = nums[1], proto = nums[2], start = nums[3], end = nums[4];
+    pc = nums[5], ps = nums[6], bc = nums[7], bs = nums[8], closed = flags[0], live = flags[1];
     cip.s = ascii_of(cip_o, &cip.n);
     sip.s = ascii_of(sip_o, &sip.n);
     pname.s = ascii_of(proto_name_o, &pname.n);
@@ -320,21 +329,21 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     app.s = ascii_of(app_o, &app.n);
     source.s = ascii_of(source_o, &source.n);
     if (!cip.s || !sip.s || !pname.s || !reason.s || !app.s || !source.s)
-        Py_RETURN_NONE;
+        return 0;
     if (cport < 0 || cport > 65535 || sport < 0 || sport > 65535 || proto < 0 || proto > 255)
-        Py_RETURN_NONE;
+        return 0;
     if (start <= -BIG || start >= BIG || end <= -BIG || end >= BIG || pc < 0 || ps < 0 || bc < 0 || bs < 0)
-        Py_RETURN_NONE;
+        return 0;
     nbits = PyTuple_GET_SIZE(bits_o);
     for (i = 0; i < nbits; i++) {
         Py_ssize_t n;
         if (!ascii_of(PyTuple_GET_ITEM(bits_o, i), &n))
-            Py_RETURN_NONE;
+            return 0;
     }
     alen = packed(cip.s, cip.n, a);
     blen = packed(sip.s, sip.n, b);
     if (!alen || alen != blen)
-        Py_RETURN_NONE;
+        return 0;
     format_ts(start, start_ts);
     format_ts(end, end_ts);
     age = end - start > 0 ? (end - start) / 1000000 : 0;
@@ -344,7 +353,7 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     put(&o, cip.s, (size_t)cip.n), LIT(&o, "|"), put_int(&o, cport), LIT(&o, "|");
     put(&o, sip.s, (size_t)sip.n), LIT(&o, "|"), put_int(&o, sport), LIT(&o, "|"), put_int(&o, proto);
     if (!o.ok) /* cannot be: the addresses are under 64 characters */
-        Py_RETURN_NONE;
+        return 0;
     sha1((const unsigned char *)fid_text, (size_t)(o.p - fid_text), sha);
     fid = 0;
     for (i = 0; i < 8; i++)
@@ -377,7 +386,7 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     const char *key = live ? "in_iface" : "pcap_filename";
 
     /* the canonical form: sorted keys, compact */
-    o.p = buf, o.end = buf + sizeof buf, o.ok = 1;
+    o.p = buf, o.end = buf + sizeof m->buf, o.ok = 1;
     LIT(&o, "{");
     if (app.n)
         FIELD(&o, "\"app_proto\":", app), LIT(&o, ",");
@@ -405,9 +414,9 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     FIELD(&o, ",\"timestamp\":", ts);
     LIT(&o, "}");
     if (!o.ok) /* a record longer than the buffer: the Python way has no limit */
-        Py_RETURN_NONE;
-    if (!digest(sha256_fn, buf, o.p - buf, sha, 32))
-        return NULL;
+        return 0;
+    if (!sha256((const unsigned char *)buf, (size_t)(o.p - buf), sha) && !digest(sha256_fn, buf, o.p - buf, sha, 32))
+        return -1;
     for (i = 0; i < 16; i++) {
         static const char hex[] = "0123456789abcdef";
         ident[2 * i] = hex[sha[i] >> 4], ident[2 * i + 1] = hex[sha[i] & 15];
@@ -440,39 +449,111 @@ static PyObject *flowline_line(PyObject *self, PyObject *args)
     LIT(&o, ",\"alerted\":true},\"metadata\":{\"flowbits\":"), put_bits(&o, bits_o);
     LIT(&o, ",\"flowvars\":[{\"event_id\":\""), put(&o, ident, 32), LIT(&o, "\"}]}}");
     if (!o.ok)
-        Py_RETURN_NONE;
+        return 0;
+    m->fid = fid;
+    m->size = (Py_ssize_t)(o.p - buf);
+    return 1;
+}
+
+static PyObject *text(const char *s, Py_ssize_t n)
+{
+    PyObject *item = PyUnicode_New(n, 127);
+    if (item != NULL)
+        memcpy(PyUnicode_DATA(item), s, (size_t)n);
+    return item;
+}
+
+static PyObject *flowline_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Made m;
+    int made = make(args, nargs, &m);
+    PyObject *result;
+    (void)self;
+    if (made <= 0) {
+        if (made == 0)
+            Py_RETURN_NONE;
+        return NULL;
+    }
+    result = PyTuple_New(6);
+    if (result == NULL)
+        return NULL;
     {
-        const char *texts[5] = {cid, start_ts, end_ts, ident, buf};
-        Py_ssize_t sizes[5] = {(Py_ssize_t)strlen(cid), 31, 31, 32, (Py_ssize_t)(o.p - buf)};
-        PyObject *result = PyTuple_New(6), *item;
-        if (result == NULL)
-            return NULL;
-        item = PyLong_FromLongLong(fid);
-        if (item == NULL) {
-            Py_DECREF(result);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(result, 0, item);
-        for (i = 0; i < 5; i++) {
-            item = PyUnicode_New(sizes[i], 127);
-            if (item == NULL) {
+        PyObject *items[6] = {PyLong_FromLongLong(m.fid), text(m.cid, (Py_ssize_t)strlen(m.cid)),
+                              text(m.start_ts, 31), text(m.end_ts, 31), text(m.ident, 32), text(m.buf, m.size)};
+        for (int i = 0; i < 6; i++) {
+            if (items[i] == NULL) {
+                for (int j = 0; j < 6; j++)
+                    Py_XDECREF(items[j]);
                 Py_DECREF(result);
                 return NULL;
             }
-            memcpy(PyUnicode_DATA(item), texts[i], (size_t)sizes[i]);
-            PyTuple_SET_ITEM(result, i + 1, item);
         }
-        return result;
+        for (int i = 0; i < 6; i++)
+            PyTuple_SET_ITEM(result, i, items[i]);
     }
+    return result;
+}
+
+static PyObject *flowline_line_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Made m;
+    int made = make(args, nargs, &m);
+    (void)self;
+    if (made <= 0) {
+        if (made == 0)
+            Py_RETURN_NONE;
+        return NULL;
+    }
+    return text(m.buf, m.size);
+}
+
+static PyObject *flowline_hashes(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    unsigned char one[20], two[32];
+    int have_two;
+    (void)self;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    sha1((const unsigned char *)view.buf, (size_t)view.len, one);
+    have_two = sha256((const unsigned char *)view.buf, (size_t)view.len, two);
+    PyBuffer_Release(&view);
+    if (have_two)
+        return Py_BuildValue("(y#y#)", (const char *)one, (Py_ssize_t)20, (const char *)two, (Py_ssize_t)32);
+    return Py_BuildValue("(y#O)", (const char *)one, (Py_ssize_t)20, Py_None);
+}
+
+static PyObject *flowline_sha_ni(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "sha_ni() takes at most one argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0)
+            return NULL;
+        use_sha_ni = on && cpu_sha_ni;
+    }
+    return PyBool_FromLong(use_sha_ni);
 }
 
 static PyMethodDef flowline_methods[] = {
-    {"line", flowline_line, METH_VARARGS,
+    {"line", (PyCFunction)(void (*)(void))flowline_line, METH_FASTCALL,
      "line(client_ip, client_port, server_ip, server_port, proto, proto_name, start_us, end_us, pkts_c,\n"
      "     pkts_s, bytes_c, bytes_s, closed, reason, app_proto, flowbits, source, live)\n"
      "    -> (flow_id, community_id, start, end, event_id, line) or None\n\n"
      "An alerted flow's EVE record line and id (see poolsniff.output.eveflow, the reference);\n"
      "None for what only the Python way writes."},
+    {"line_text", (PyCFunction)(void (*)(void))flowline_line_text, METH_FASTCALL,
+     "line_text(...) -> line or None: line()'s line alone (its arguments the same)."},
+    {"hashes", flowline_hashes, METH_O,
+     "hashes(data) -> (sha1, sha256 or None): this module's own digests of data (for the tests; None\n"
+     "where the SHA-256 is hashlib's)."},
+    {"sha_ni", (PyCFunction)(void (*)(void))flowline_sha_ni, METH_FASTCALL,
+     "sha_ni(on=None) -> bool: whether the hashes use the CPU's SHA instructions; sha_ni(False) turns\n"
+     "them off (the tests take both ways), sha_ni(True) on again where the CPU has them."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -492,5 +573,6 @@ PyMODINIT_FUNC PyInit__flowline(void)
     Py_DECREF(hashlib);
     if (sha256_fn == NULL || digest_name == NULL)
         return NULL;
+    sha_init();
     return PyModule_Create(&flowline_module);
 }

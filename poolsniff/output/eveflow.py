@@ -30,30 +30,49 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from json.encoder import encode_basestring
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from poolsniff.model import FlowSummary
+from poolsniff.model import FlowSummary, Role
 from poolsniff.output.evefields import format_ts
 from poolsniff.output.flowids import PROTO_NAMES, ROLE_NAMES, community_id, flow_id
 
 _line: Callable[..., tuple[int, str, str, str, str, str] | None] | None
+_line_text: Callable[..., str | None] | None
 try:  # the line and id in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
     from poolsniff.output._flowline import line as _c_line
+    from poolsniff.output._flowline import line_text as _c_line_text
 except ImportError:  # pragma: no cover - depends on the build
-    _line = None
+    _line = _line_text = None
 else:
-    _line = _c_line
+    _line, _line_text = _c_line, _c_line_text
 
+_M = TypeVar("_M")
 FLOWBIT_PREFIX: Final = "poolsniff."
 MINER_IS_SERVER: Final = FLOWBIT_PREFIX + "miner_is_server"
 """The flowbit saying the miner is ``dest``, not ``src``."""
+MAX_BITS: Final = 256
+"""Ways of a flow's roles whose flowbits ``_bits`` remembers."""
+_BITS: dict[tuple[tuple[Role, ...], bool], tuple[str, ...]] = {}
 
 
 def flowbits(summary: FlowSummary) -> list[str]:
     """The ``metadata.flowbits`` of a flow record: the roles of its alerts, and the miner's side."""
-    bits = sorted(FLOWBIT_PREFIX + ROLE_NAMES[role] for role in set(summary.roles))
-    if not summary.miner_is_client:
-        bits.append(MINER_IS_SERVER)
+    return list(_bits(summary))
+
+
+def _bits(summary: FlowSummary) -> tuple[str, ...]:
+    """``flowbits`` as a tuple, remembered for each of the few ways a flow's roles come (a set, a sort
+    and a string per role at every alerted flow's end otherwise)."""
+    key = (summary.roles, summary.miner_is_client)
+    bits = _BITS.get(key)
+    if bits is None:
+        made = sorted(FLOWBIT_PREFIX + ROLE_NAMES[role] for role in set(summary.roles))
+        if not summary.miner_is_client:
+            made.append(MINER_IS_SERVER)
+        bits = tuple(made)
+        if len(_BITS) >= MAX_BITS:
+            _BITS.clear()
+        _BITS[key] = bits
     return bits
 
 
@@ -72,12 +91,12 @@ def stamped_line(
     """The flow record of ``summary`` stamped with its id, and its line, made in C (``_flowline.c``);
     None where that module is not built or the record is not one it writes (the Python way then:
     :func:`flow_record`, then :func:`known_texts`, the reference it is tested against)."""
-    bits = flowbits(summary)
-    made = _made(summary, source_name, live, bits)
+    bits = _bits(summary)
+    made = _made(_line, summary, source_name, live, bits)
     if made is None:
         return None
     fid, cid, started, ended, ident, line = made
-    record = _record(summary, source_name, live, (fid, cid, started, ended), bits)
+    record = _record(summary, source_name, live, (fid, cid, started, ended), list(bits))
     record["metadata"]["flowvars"] = [{"event_id": ident}]
     return record, line
 
@@ -85,24 +104,28 @@ def stamped_line(
 def line_only(summary: FlowSummary, source_name: str, live: bool = False) -> str | None:
     """The line of :func:`stamped_line`, without its record (what the EVE file takes); None where
     ``stamped_line`` gives None."""
-    made = _made(summary, source_name, live, flowbits(summary))
-    return None if made is None else made[5]
+    return _made(_line_text, summary, source_name, live, _bits(summary))
 
 
 def _made(
-    summary: FlowSummary, source_name: str, live: bool, bits: list[str]
-) -> tuple[int, str, str, str, str, str] | None:
-    """What ``_flowline.line`` makes of ``summary``: flow_id, community_id, start, end, id and line."""
-    if _line is None:
+    make: Callable[..., _M | None] | None,
+    summary: FlowSummary,
+    source_name: str,
+    live: bool,
+    bits: tuple[str, ...],
+) -> _M | None:
+    """What ``make`` (``_flowline.line``: flow_id, community_id, start, end, id and line; ``line_text``:
+    the line) makes of ``summary``."""
+    if make is None:
         return None
     end = summary.end
     key = end.flow
     proto = key.proto
     pkts_c, pkts_s, bytes_c, bytes_s = end.counts
-    return _line(
+    return make(
         key.client_ip, key.client_port, key.server_ip, key.server_port, proto,
         PROTO_NAMES.get(proto, str(proto)), end.start_us, end.ts_us, pkts_c, pkts_s, bytes_c, bytes_s,
-        end.closed, end.reason, summary.app_proto, tuple(bits), source_name, live,
+        end.closed, end.reason, summary.app_proto, bits, source_name, live,
     )  # fmt: skip
 
 

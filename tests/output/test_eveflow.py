@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from poolsniff.model import Alert, FlowEnd, FlowKey, FlowSummary, Role
+from poolsniff.output import eveflow
 from poolsniff.output.eve import to_eve
 from poolsniff.output.eveflow import MINER_IS_SERVER, flow_record, flowbits
 from poolsniff.output.eventid import event_id_of, stamp
@@ -64,6 +65,18 @@ def test_flowbits_say_the_roles_and_the_miners_side(
     roles: tuple[Role, ...], miner_is_client: bool, bits: list[str]
 ) -> None:
     assert flowbits(summary(roles=roles, miner_is_client=miner_is_client)) == bits
+
+
+def test_flowbits_remembered_are_the_same_and_a_new_list_each_time() -> None:
+    roles = (Role.POOL, Role.MINER, Role.POOL)
+    first = flowbits(summary(roles=roles, miner_is_client=False))
+    first.append("changed by its caller")
+    again = flowbits(summary(roles=roles, miner_is_client=False))
+    assert again == ["poolsniff.miner", "poolsniff.pool", MINER_IS_SERVER]
+    assert flowbits(summary(roles=roles, miner_is_client=True)) == ["poolsniff.miner", "poolsniff.pool"]
+    for n in range(eveflow.MAX_BITS + 10):  # ways beyond what is remembered: still right, memory bounded
+        assert flowbits(summary(roles=(Role.CLIENT,) * (n + 1))) == ["poolsniff.client"]
+    assert len(eveflow._BITS) <= eveflow.MAX_BITS
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +25,48 @@ TS = st.integers(min_value=-(10**13), max_value=260_000_000_000_000_000)  # befo
 COUNT = st.integers(min_value=0, max_value=2**62 - 1)
 V4 = st.ip_addresses(v=4).map(str)
 V6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None and "." not in str(a)).map(str)
+
+
+@pytest.fixture(params=["sha-ni", "portable"], autouse=True)
+def hashes_made(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here twice: with the CPU's SHA instructions (where it has them) and without."""
+    from poolsniff.output import _flowline
+
+    had = _flowline.sha_ni()
+    if request.param == "sha-ni" and not had:
+        pytest.skip("this CPU has no SHA instructions (x86-64 SHA-NI)")
+    _flowline.sha_ni(request.param == "sha-ni")
+    yield request.param
+    _flowline.sha_ni(had)
+
+
+def test_the_modules_own_hashes_are_hashlibs(hashes_made: str) -> None:
+    """Every length up to five blocks (the padding's one and two blocks, 55/56/63/64 bytes), and longer."""
+    from poolsniff.output import _flowline
+
+    for n in [*range(321), 1000, 4096, 100_000]:
+        data = bytes((i * 131 + n) % 256 for i in range(n))
+        one, two = _flowline.hashes(data)
+        assert one == hashlib.sha1(data).digest(), n
+        if hashes_made == "sha-ni":
+            assert two == hashlib.sha256(data).digest(), n
+        else:
+            assert two is None  # hashlib makes it
+
+
+def test_the_line_text_is_the_lines_last_value() -> None:
+    from poolsniff.output import _flowline
+
+    args = ("192.0.2.1", 1, "192.0.2.2", 2, 6, "TCP", 0, 10**15, 1, 2, 3, 4, True, "timeout", "", ("b",), "x",
+            False)  # fmt: skip
+    made = _flowline.line(*args)
+    assert made is not None and _flowline.line_text(*args) == made[5]
+    refused = ("192.0.2.1", 1, "::1", 2, *args[4:])  # two families: the Python way
+    assert _flowline.line(*refused) is None and _flowline.line_text(*refused) is None
+    with pytest.raises(TypeError):
+        _flowline.line_text(*args[:-1])
+    with pytest.raises(TypeError):
+        _flowline.line_text(1, *args[1:])
 
 
 def reference(summary: FlowSummary, source: str, live: bool) -> tuple[dict[str, Any], str]:
@@ -117,5 +161,6 @@ def test_the_line_alone_without_the_c_line(monkeypatch: pytest.MonkeyPatch) -> N
     summary = FlowSummary(FlowEnd(10**15, key, True, 0), (Role.MINER,), True)
     with_c = flow_line(summary, "a.pcap")
     monkeypatch.setattr(eveflow, "_line", None)
+    monkeypatch.setattr(eveflow, "_line_text", None)
     assert eveflow.line_only(summary, "a.pcap") is None
     assert flow_line(summary, "a.pcap") == with_c
