@@ -179,7 +179,7 @@ def replay_once(capture: Path, manifest: dict[str, object], pps: int, tmp: Path,
     cpu = usage.ru_utime + usage.ru_stime
     per_socket = [x for x in err.read_text().splitlines() if x.startswith("poolsniff: veth1 sockets: ")]
     line = [x for x in err.read_text().splitlines() if x.startswith("poolsniff: veth1: ")][-1]
-    counts = {name: int(n) for n, name in re.findall(r"(\d+) (captured|dropped by the kernel|alerts)", line)}
+    counts = {name: int(n) for n, name in re.findall(r"(\d+) (captured|dropped by the kernel|alerts?)", line)}
     records = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
     alerts = [r for r in records if r.get("event_type") == "alert"]  # not the flow and stats records
     seen = {(a["src_ip"], a["src_port"], a["dest_ip"], a["dest_port"]) for a in alerts}

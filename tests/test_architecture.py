@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("model.py", frozenset()),
     ("errors.py", frozenset()),
     ("files.py", frozenset()),
+    ("counted.py", frozenset()),
     ("native.py", frozenset()),
     ("intel/", frozenset({"errors", "model", "files", "intel"})),
     ("sources/", frozenset({"errors", "model", "sources"})),
@@ -60,10 +61,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("engine/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",
                            "enrich", "intel"})),
     ("output/", frozenset({"model", "errors", "files", "detect", "output"})),
-    ("report/", frozenset({"model", "errors", "detect", "output", "report"})),
+    ("report/", frozenset({"model", "errors", "counted", "detect", "output", "report"})),
     ("confirm/", frozenset({"model", "errors", "files", "detect", "intel", "output", "confirm"})),
-    ("run/", frozenset({"model", "errors", "sources", "engine.decode", "engine", "dissect", "detect",
-                        "enrich", "intel", "output", "confirm", "run"})),
+    ("run/", frozenset({"model", "errors", "counted", "sources", "engine.decode", "engine", "dissect",
+                        "detect", "enrich", "intel", "output", "confirm", "run"})),
 )  # fmt: skip
 """What each stage may import, lowest first: source -> decode -> flows/dissectors -> detectors ->
 enrichment -> output, with the lists (intel) as reference data below the detectors, reports after

@@ -11,9 +11,9 @@ import sys
 
 import click
 
-from poolsniff.cli.counted import counted
 from poolsniff.cli.exits import REPORT_EXIT_HELP
 from poolsniff.cli.options import output_option
+from poolsniff.counted import counted
 from poolsniff.errors import OutputError
 from poolsniff.report.render import FORMATS as REPORT_FORMATS
 

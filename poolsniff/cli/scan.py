@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from poolsniff.cli.counted import counted
 from poolsniff.cli.exits import EXIT_HELP, ExitStatus
 from poolsniff.cli.options import (
     active,
@@ -30,6 +29,7 @@ from poolsniff.cli.options import (
     sink_options,
     writer,
 )
+from poolsniff.counted import counted
 from poolsniff.errors import InputError
 
 if TYPE_CHECKING:

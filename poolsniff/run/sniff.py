@@ -2,14 +2,13 @@
 
 source (sources.live) -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
-``sniff(options, blocklist)`` opens every interface (``LiveCapture``), drops root if asked,
-then runs one ``Pipeline`` per interface, so each alert names the interface it was seen on
-(``in_iface``) and a flow routed across two interfaces is followed on each. The loop
-polls the sockets and a signal wake-up socket: SIGINT and SIGTERM stop it cleanly (the
-queued frames are read, held alerts released, a summary logged), SIGHUP reopens the
-output file for log rotation. Every alert is flushed as it is written; a stats line is
-logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``; with ``jobs`` of 2 or
-more it hands over to ``run.fanout`` (worker processes), whose loop is this one's subclass.
+``sniff(options, blocklist)`` opens every interface (``LiveCapture``), drops root if asked, then runs one
+``Pipeline`` per interface, so each alert names the interface it was seen on (``in_iface``) and a flow
+routed across two interfaces is followed on each. The loop polls the sockets and a signal wake-up socket:
+SIGINT and SIGTERM stop it cleanly (the queued frames are read, held alerts released, a summary logged),
+SIGHUP reopens the output file for log rotation. Every alert is flushed as it is written; a stats line is
+logged every ``stats_interval`` seconds. The CLI and tests call ``sniff``; with ``jobs`` of 2 or more it
+hands over to ``run.fanout`` (worker processes), whose loop is this one's subclass.
 
 With a ``confirmer`` (``--confirm``), every alert is also offered to it; it probes the servers of
 probe-worthy alerts on its own thread, and the loop writes the confirmed alerts it hands back at
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final, Protocol
 
 from poolsniff.confirm.worker import AlertConfirmer
+from poolsniff.counted import counted
 from poolsniff.engine.pipeline import Pipeline
 from poolsniff.engine.tracker import CHECK_EVERY_US
 from poolsniff.intel.lists import Blocklist
@@ -489,8 +489,8 @@ def format_summary(summary: InterfaceSummary, seconds: float) -> str:
     """One line of counts for an interface, as the stats lines and the final summary show them."""
     wire = "" if summary.wire is None else f"{summary.wire} packets on the wire, "
     return (
-        f"{summary.name}: {seconds:.1f} s, {wire}{summary.captured} captured, "
-        f"{summary.dropped} dropped by the kernel, {summary.flows} flows, {summary.alerts} alerts"
+        f"{summary.name}: {seconds:.1f} s, {wire}{summary.captured} captured, {summary.dropped} dropped by "
+        f"the kernel, {counted(summary.flows, 'flow')}, {counted(summary.alerts, 'alert')}"
     )
 
 

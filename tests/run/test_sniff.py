@@ -90,6 +90,11 @@ def test_summary_line(wire: int | None, expected: str) -> None:
     assert format_summary(InterfaceSummary("eth0", wire, 40, 3, 7, 2), 2.5) == expected
 
 
+def test_summary_line_of_one_flow_and_one_alert() -> None:
+    line = format_summary(InterfaceSummary("eth0", None, 1, 0, 1, 1), 2.5)
+    assert line == "eth0: 2.5 s, 1 captured, 0 dropped by the kernel, 1 flow, 1 alert"
+
+
 def test_jobs_0_is_one_per_usable_cpu() -> None:
     assert resolve_jobs(0) == len(os.sched_getaffinity(0))
     assert (resolve_jobs(1), resolve_jobs(3)) == (1, 3)

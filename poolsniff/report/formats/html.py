@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Final
 
+from poolsniff.counted import counted
 from poolsniff.report.summary import Activity, HostReport, ranked, ranked_pools
 
 ROLE_COLOURS: Final = {
@@ -73,7 +74,7 @@ def to_html(reports: list[HostReport], *, title: str = "poolsniff report", input
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(title)}</h1><div>{len(reports)} hosts, {alerts} alerts",
+        f"<header><h1>{escape(title)}</h1><div>{counted(len(reports), 'host')}, {counted(alerts, 'alert')}",
         f" from {_when(span[0])} to {_when(span[1])} UTC" if reports else "",
         f"<br>from {escape(files)}" if files else "",
         "</div></header><main>",

@@ -52,6 +52,13 @@ def test_a_section_and_a_timeline_per_host() -> None:
     assert "xmr.pool.example (miner)" in page and "xmr.pool.example (client)" in page
 
 
+def test_the_header_counts_hosts_and_alerts() -> None:
+    assert "<div>1 host, 1 alert\n from " in to_html(summarise([eve(0)]))
+    hosts = reports()
+    alerts = sum(h.alerts for h in hosts)
+    assert f"<div>2 hosts, {alerts} alerts\n from " in to_html(hosts)
+
+
 def test_alert_text_is_escaped() -> None:
     evil = '<script>alert("x")</script>'
     page = to_html(summarise([eve(0, agent=evil, pool_host='"><img src=x>')]), title="<b>t</b>")

@@ -1,4 +1,5 @@
-"""Counted nouns for the summary lines the CLI prints (cli layer): "1 file", "2 files"."""
+"""Counted nouns for the lines poolsniff prints (shared by the CLI, the run loops and the reports):
+"1 file", "2 files"."""
 
 from __future__ import annotations
 

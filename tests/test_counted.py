@@ -1,10 +1,10 @@
-"""The CLI's counted nouns: singular for one, plural otherwise."""
+"""Counted nouns in the lines poolsniff prints: singular for one, plural otherwise."""
 
 from __future__ import annotations
 
 import pytest
 
-from poolsniff.cli.counted import counted
+from poolsniff.counted import counted
 
 
 @pytest.mark.parametrize(
