@@ -72,10 +72,12 @@ class Recorder(Dissector):
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """Record a SYN: the one that started the flow (its start the last item) as the start's eighth
-        value, one item less for each side to pass (60,443 of the real mix x10's 127,000 SYN items)."""
+        value, one item less for each side to pass (60,443 of the real mix x10's 127,000 SYN items); any
+        other SYN as an item of its own (a second SYN at once, with a new sequence number, is one too:
+        the back reads one SYN from a start)."""
         items = self.items
-        last = items[-1] if items else None
-        if last is not None and last[0] == START and last[1] == flow.fid and last[3] == from_client:
+        last: Item = items[-1] if items else ()
+        if len(last) == 7 and last[0] == START and last[1] == flow.fid and last[3] == from_client:
             items[-1] = (*last, seq)
         else:
             items.append((SYN, flow.fid, from_client, seq))

@@ -181,3 +181,26 @@ def test_a_client_of_tls_keeps_the_shadow_of_a_server_that_spoke_first() -> None
     session.send(False, flows.ACK, 5001, b"+OK")
     session.send(True, flows.ACK, 1001, HELLO)
     assert session.recorder.shadows
+
+
+def test_only_the_syn_that_started_the_flow_rides_on_the_start() -> None:
+    """The back reads one SYN from a start item: a second SYN at once (retransmitted, or with a new
+    initial sequence number) and the SYN-ACK are items of their own, so the back sees every one."""
+    s = Session()
+    s.send(True, flows.SYN, 1000)
+    s.send(True, flows.SYN, 7000)  # a new attempt on the same ports, nothing between
+    s.send(False, flows.SYN | flows.ACK, 5000)
+    start, *rest = s.recorder.items
+    assert (start[0], start[3], start[7:]) == (recorder.START, True, (1000,))
+    assert rest == [(recorder.SYN, start[1], True, 7000), (recorder.SYN, start[1], False, 5000)]
+    back = parallel.Back(Blocklist(), redact=False)
+    back.replay(list(s.recorder.items), [], [], [])
+    replayed = back.flows[start[1]]
+    one = FlowTable()  # one process: its own dissector
+    for from_client, flags, seq in ((True, flows.SYN, 1000), (True, flows.SYN, 7000), (False, 0x12, 5000)):
+        ends = (CLIENT, SERVER, 40000, 3333) if from_client else (SERVER, CLIENT, 3333, 40000)
+        one.process(Packet(TS, *ends[:2], 6, *ends[2:], flags, seq, b""))
+    flow = next(iter(one.flows.values()))
+    isns = [d.reasm.next_seq for d in (flow.c, flow.s)]
+    assert [d.reasm.next_seq for d in (replayed.c, replayed.s)] == isns
+    assert flow.c.reasm.next_seq == 7001
