@@ -252,40 +252,48 @@ typedef struct {
     char buf[4096];
 } Made;
 
-#define NARGS 18
-static const char STRS[NARGS] = {1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0}; /* which are str */
+/* What each argument of ``line`` is, as PyArg_ParseTuple's format "ULULLULLLLLLpUUO!Up" said it (T: the
+ * flowbits' tuple): client_ip, client_port, server_ip, server_port, proto, proto_name, start_us, end_us,
+ * pkts_c, pkts_s, bytes_c, bytes_s, closed, reason, app_proto, flowbits, source, live. */
+static const char KINDS[] = "ULULLULLLLLLpUUTUp";
+#define NARGS ((Py_ssize_t)sizeof KINDS - 1)
 
-/* The arguments as PyArg_ParseTuple's "ULULLULLLLLLpUUO!Up" read them, in order, without reading a
- * format string at every call: 1, or 0 for None (a number beyond 64 bits: the Python way writes it),
- * or -1 with an exception set. */
+/* The arguments read in order as that format read them, without reading a format string at every
+ * call: the str and the tuple into ``objs``, the numbers into ``nums``, the truths into ``flags``; 1, or 0
+ * for None (a number beyond 64 bits: the Python way writes it), or -1 with an exception set. */
 static int parse(PyObject *const *args, Py_ssize_t nargs, PyObject **objs, long long *nums, int *flags)
 {
     int nnum = 0, nobj = 0, nflag = 0;
     if (nargs != NARGS) {
-        PyErr_Format(PyExc_TypeError, "line() takes exactly %d arguments (%zd given)", NARGS, nargs);
+        PyErr_Format(PyExc_TypeError, "line() takes exactly %zd arguments (%zd given)", NARGS, nargs);
         return -1;
     }
-    for (int i = 0; i < NARGS; i++) {
+    for (Py_ssize_t i = 0; i < NARGS; i++) {
         PyObject *arg = args[i];
-        if (STRS[i]) {
+        long long v;
+        int truth;
+        switch (KINDS[i]) {
+        case 'U':
             if (!PyUnicode_Check(arg)) {
-                PyErr_Format(PyExc_TypeError, "line() argument %d must be str", i + 1);
+                PyErr_Format(PyExc_TypeError, "line() argument %zd must be str", i + 1);
                 return -1;
             }
             objs[nobj++] = arg;
-        } else if (i == 12 || i == 17) {
-            int truth = PyObject_IsTrue(arg);
-            if (truth < 0)
+            break;
+        case 'T':
+            if (!PyTuple_Check(arg)) {
+                PyErr_Format(PyExc_TypeError, "line() argument %zd must be tuple", i + 1);
+                return -1;
+            }
+            objs[nobj++] = arg;
+            break;
+        case 'p':
+            if ((truth = PyObject_IsTrue(arg)) < 0)
                 return -1;
             flags[nflag++] = truth;
-        } else if (i == 15) {
-            if (!PyTuple_Check(arg)) {
-                PyErr_SetString(PyExc_TypeError, "line() argument 16 must be tuple");
-                return -1;
-            }
-            objs[nobj++] = arg;
-        } else {
-            long long v = PyLong_AsLongLong(arg);
+            break;
+        default: /* 'L' */
+            v = PyLong_AsLongLong(arg);
             if (v == -1 && PyErr_Occurred()) {
                 if (!PyErr_ExceptionMatches(PyExc_OverflowError))
                     return -1;

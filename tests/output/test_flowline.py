@@ -67,6 +67,10 @@ def test_the_line_text_is_the_lines_last_value() -> None:
         _flowline.line_text(*args[:-1])
     with pytest.raises(TypeError):
         _flowline.line_text(1, *args[1:])
+    with pytest.raises(TypeError, match="argument 16 must be tuple"):
+        _flowline.line_text(*args[:15], ["b"], *args[16:])
+    with pytest.raises(TypeError):
+        _flowline.line_text(*args[:1], 1.5, *args[2:])  # a float for a port, as PyArg_ParseTuple said
 
 
 def reference(summary: FlowSummary, source: str, live: bool) -> tuple[dict[str, Any], str]:
