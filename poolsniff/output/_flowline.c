@@ -274,15 +274,9 @@ static int parse(PyObject *const *args, Py_ssize_t nargs, PyObject **objs, long 
         int truth;
         switch (KINDS[i]) {
         case 'U':
-            if (!PyUnicode_Check(arg)) {
-                PyErr_Format(PyExc_TypeError, "line() argument %zd must be str", i + 1);
-                return -1;
-            }
-            objs[nobj++] = arg;
-            break;
         case 'T':
-            if (!PyTuple_Check(arg)) {
-                PyErr_Format(PyExc_TypeError, "line() argument %zd must be tuple", i + 1);
+            if (KINDS[i] == 'U' ? !PyUnicode_Check(arg) : !PyTuple_Check(arg)) {
+                PyErr_Format(PyExc_TypeError, "line() argument %zd must be %s", i + 1, KINDS[i] == 'U' ? "str" : "tuple");
                 return -1;
             }
             objs[nobj++] = arg;
