@@ -9,7 +9,10 @@ Malformed packets are never errors: they are counted.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
+
+UNREADABLE: Final = "make the file readable (chmod) or run as a user who can read it"
+"""How to mend an input this user may not read (after "permission denied"), whatever the input."""
 
 
 class PoolsniffError(Exception):

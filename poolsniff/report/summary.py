@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 from poolsniff.detect.signatures import CATEGORY
-from poolsniff.errors import InputError
+from poolsniff.errors import UNREADABLE, InputError
 from poolsniff.output.evefields import (
     dest_of,
     format_ts,
@@ -75,7 +75,7 @@ class ReadStats:
 _HINTS: Final[dict[type[OSError], str]] = {
     FileNotFoundError: "; check the path (an EVE file that scan or sniff wrote, or - for stdin)",
     IsADirectoryError: "; name the EVE file inside it",
-    PermissionError: "; make the file readable (chmod) or run as a user who can read it",
+    PermissionError: f"; {UNREADABLE}",
 }
 """How to mend the commonest reasons an EVE file cannot be opened, after the reason."""
 

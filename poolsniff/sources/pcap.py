@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import BinaryIO, Final, NamedTuple
 
-from poolsniff.errors import CaptureDamaged, InputError
+from poolsniff.errors import UNREADABLE, CaptureDamaged, InputError
 from poolsniff.model import Frame
 from poolsniff.sources.compressed import MAGIC_BYTES, UNDO, Damage, compression, not_a_capture, opener
 from poolsniff.sources.mapped import Mapping
@@ -431,9 +431,7 @@ def open_capture(path: str) -> BinaryIO:
             f"{path}: is a directory, not a capture file; scan the folder to read every capture inside it"
         ) from exc
     except PermissionError as exc:
-        raise InputError(
-            f"{path}: permission denied; make the file readable (chmod) or run as a user who can read it"
-        ) from exc
+        raise InputError(f"{path}: permission denied; {UNREADABLE}") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
 
