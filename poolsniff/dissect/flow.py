@@ -87,9 +87,20 @@ class Flow:
 
 Lane = tuple[bytearray, bytearray]
 """What the prefilter needs to read a direction's TLS record headers itself: the shape's state and records."""
-Forward = tuple[list[tuple[Any, ...]], int, int, bool]
+Items = list[tuple[Any, ...]]
+Forward = tuple[Items, int, int, bool] | tuple[Items, int, int, bool, bytearray]
 """Where the prefilter puts the segments of a direction the split's front forwards as they are: the
-item list, the item kind, the flow's number, whether the direction is the client's."""
+item list, the item kind, the flow's number, whether the direction is the client's; for a server whose
+ServerHello is all the back will read of it, also its ``Hello``."""
+Hello = bytearray
+"""A forwarded server direction's wait for its ServerHello (``engine.split.recorder``): its state
+(``HELLO_OFF``, ``HELLO_DUE`` or ``HELLO_READ``), then the sequence number, 4 bytes big-endian, its
+first segment starts at. Its first segment is forwarded; if it starts there and holds the whole
+ServerHello (``tls.holds_server_hello``), the back reads nothing after it: the state goes to
+``HELLO_READ`` and the prefilter drops the direction's later segments as a closed direction's, counted
+and stamped; otherwise to ``HELLO_OFF``, and they are forwarded as any others."""
+HELLO_OFF, HELLO_DUE, HELLO_READ = 0, 1, 2
+"""A ``Hello``'s states."""
 Entry = (
     tuple[Flow, bool, bytearray]
     | tuple[Flow, bool, bytearray, Forward]

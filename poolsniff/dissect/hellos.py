@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 from poolsniff.dissect import tls, tlsfp
 from poolsniff.dissect.interface import NEED_MORE, Incomplete
+from poolsniff.dissect.shape import WEB_ALPNS
 from poolsniff.model import FlowKey, TlsClientHello, TlsServerHello
 
 MAX_CACHED_SHAPES: Final = 1024
@@ -35,20 +36,52 @@ _SHAPES: dict[_ShapeKey, _Shape | None] = {}
 
 def client_hello(ts: int, key: FlowKey, buf: bytes) -> TlsClientHello | None | Literal[Incomplete.NEED_MORE]:
     """The ClientHello at the start of a client's bytes ``buf``, fingerprinted where it can be."""
+    read = _read(buf)
+    if read is NEED_MORE or read is None:
+        return read
+    fields, sni = read
+    shape = _shape(fields)
+    if shape is None:
+        return None
+    version, alpns, ja3, ja3_hash, ja4, known = shape
+    return TlsClientHello(ts, key, True, sni, version, alpns, ja3, ja3_hash, ja4, known)
+
+
+def offered_alpns(buf: bytes) -> tuple[str, ...] | None:
+    """The ALPN protocols of the ClientHello at the start of ``buf``, where ``client_hello`` makes an event
+    of it (None where it makes none, or needs more bytes), without fingerprinting it."""
+    read = _read(buf)
+    if read is NEED_MORE or read is None:
+        return None
+    try:
+        return tls.hello_versions_and_alpns(read[0])[2]
+    except ValueError:  # as ``cold_shape``: no event
+        return None
+
+
+def web_hello(first_bytes: bytes) -> bool:
+    """Whether a client's first bytes hold, whole in their first record, a ClientHello that ``client_hello``
+    makes an event of and that offers a web protocol in ALPN (``shape.WEB_ALPNS``): a direction reading
+    them ignores what follows, and no record shape is read of the session (the split's front closes it
+    at once: ``engine.split.recorder``). A hello spread over records is not one here. The reference of
+    ``engine.fast._walk.web_hello``."""
+    if not tls.holds_in_first_record(first_bytes, tls.HANDSHAKE_CLIENT_HELLO):
+        return False
+    alpns = offered_alpns(first_bytes)
+    return alpns is not None and not WEB_ALPNS.isdisjoint(alpns)
+
+
+def _read(buf: bytes) -> tuple[tls.HelloFields, str | None] | None | Literal[Incomplete.NEED_MORE]:
+    """The ClientHello's fields and SNI, checked as every ClientHello event's are."""
     message = tls.client_hello_message(buf)
     if message is NEED_MORE or message is None:
         return message
     try:
         fields = tls.hello_fields(message)
         tls.check_legacy_fields(message, fields)
-        sni = tls.server_name(fields)
+        return fields, tls.server_name(fields)
     except ValueError:
         return None
-    shape = _shape(fields)
-    if shape is None:
-        return None
-    version, alpns, ja3, ja3_hash, ja4, known = shape
-    return TlsClientHello(ts, key, True, sni, version, alpns, ja3, ja3_hash, ja4, known)
 
 
 def _shape_key(fields: tls.HelloFields) -> _ShapeKey:

@@ -124,6 +124,21 @@ def server_hello_message(buf: bytes) -> bytes | Literal[Incomplete.NEED_MORE] | 
     return _reassemble(buf, HANDSHAKE_SERVER_HELLO) if handshake is None else handshake
 
 
+def holds_server_hello(first_bytes: bytes) -> bool:
+    """Whether a server's first bytes start like TLS (``looks_like_tls``) and hold its whole ServerHello in
+    their first record: ``server_hello_message`` then answers at once (never ``NEED_MORE``), so a
+    direction reading them is done with them (``streams.Direction._server_hello``)."""
+    return holds_in_first_record(first_bytes, HANDSHAKE_SERVER_HELLO)
+
+
+def holds_in_first_record(first_bytes: bytes, msg_type: int) -> bool:
+    """Whether a stream's first bytes start like TLS and hold a whole ``msg_type`` handshake message in
+    their first record (the common case, which ``client_hello_message`` and ``server_hello_message``
+    answer without their record loop)."""
+    whole = _whole_in_first_record(first_bytes, msg_type)
+    return whole is not None and looks_like_tls(first_bytes)
+
+
 def _whole_in_first_record(buf: bytes, msg_type: int = HANDSHAKE_CLIENT_HELLO) -> bytes | None:
     """The common case, without the record loop: the first record holds the whole ClientHello.
 

@@ -347,11 +347,17 @@ static int fin_seen(PyObject *flow, const unsigned char *k, Py_ssize_t klen)
     return rc < 0 ? -1 : 1;
 }
 
+#define HELLO_OFF 0 /* poolsniff.dissect.flow.HELLO_*: the states of a forwarded server's wait for its ServerHello */
+#define HELLO_DUE 1
+#define HELLO_READ 2
+#include "_hello.h"
+
 /*
  * Append the segment (``data`` bytes after the TCP header at ``tcp``) to a forwarded direction's item
- * list: ``fwd`` is ``(items, kind, fid, from_client)``, the item ``(kind, fid, from_client, ts, seq,
- * payload)``, what ``engine.split.parallel.Recorder.data`` records (walk._forward is the reference).
- * 0, or -1 on error.
+ * list: ``fwd`` is ``(items, kind, fid, from_client[, hello])``, the item ``(kind, fid, from_client, ts, seq,
+ * payload)``, what ``engine.split.parallel.Recorder.data`` records (walk._forward is the reference). A
+ * server waiting for its ServerHello (``hello``, a ``flow.Hello``): its first segment settles the wait, and
+ * once the hello is read nothing more is appended. 0, or -1 on error.
  */
 static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long data)
 {
@@ -359,11 +365,27 @@ static int forward(PyObject *fwd, long long ts, const unsigned char *tcp, long d
     const unsigned char *payload = tcp + (((unsigned)tcp[12] >> 4) << 2);
     unsigned long seq =
         ((unsigned long)tcp[4] << 24) | ((unsigned long)tcp[5] << 16) | ((unsigned long)tcp[6] << 8) | tcp[7];
+    Py_ssize_t size = PyTuple_Check(fwd) ? PyTuple_GET_SIZE(fwd) : 0;
     int i, rc;
 
-    if (!PyTuple_Check(fwd) || PyTuple_GET_SIZE(fwd) != 4 || !PyList_Check(PyTuple_GET_ITEM(fwd, 0))) {
-        PyErr_SetString(PyExc_TypeError, "a forwarded direction must be (items, kind, fid, from_client)");
+    if ((size != 4 && size != 5) || !PyList_Check(PyTuple_GET_ITEM(fwd, 0))) {
+        PyErr_SetString(PyExc_TypeError, "a forwarded direction must be (items, kind, fid, from_client[, hello])");
         return -1;
+    }
+    if (size == 5) {
+        PyObject *hello = PyTuple_GET_ITEM(fwd, 4);
+        unsigned char *state;
+
+        if (!PyByteArray_Check(hello) || PyByteArray_GET_SIZE(hello) != 5) {
+            PyErr_SetString(PyExc_TypeError, "a forwarded server's hello must be a bytearray of 5 bytes");
+            return -1;
+        }
+        state = (unsigned char *)PyByteArray_AS_STRING(hello);
+        if (state[0] == HELLO_READ)
+            return 0;
+        if (state[0] == HELLO_DUE)
+            state[0] = seq == rd32(state + 1, 1) && holds_server_hello(payload, (Py_ssize_t)data) ? HELLO_READ
+                                                                                                 : HELLO_OFF;
     }
     item = PyTuple_New(6);
     if (item == NULL)
@@ -872,6 +894,20 @@ static PyObject *walk_shape_quiet(PyObject *self, PyObject *const *args, Py_ssiz
     return PyBool_FromLong(rc);
 }
 
+/* ``web_hello(payload)``: ``web_client_hello`` on its own (hellos.web_hello). */
+static PyObject *walk_web_hello(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    int web;
+
+    (void)self;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    web = web_client_hello((const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(web);
+}
+
 /* ``decide(fast, frame, ts)``: what to do with one Ethernet frame of a live capture (walk.decide_frame). */
 static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1136,6 +1172,9 @@ static PyMethodDef walk_methods[] = {
     {"shape_quiet", (PyCFunction)(void (*)(void))walk_shape_quiet, METH_FASTCALL,
      "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
      "one segment when that is all it does (shape.quiet; the state and records bytearrays change)."},
+    {"web_hello", walk_web_hello, METH_O,
+     "web_hello(payload) -> bool: whether a client's first bytes hold, whole in their first record, a ClientHello\n"
+     "the back makes an event of and that offers a web protocol in ALPN (hellos.web_hello)."},
     {"decide", (PyCFunction)(void (*)(void))walk_decide, METH_FASTCALL,
      "decide(fast, frame, ts[, dns_names, on_syn, on_end]) -> 0 (feed it), 1 (a TCP packet dealt with here), 2 (a UDP datagram the\n"
      "flow table drops), 3 or 4 (a frame the decoder counts as not IP, or as IP neither TCP nor UDP): the walk's decision\n"

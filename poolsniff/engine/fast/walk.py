@@ -22,8 +22,21 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
-from poolsniff.dissect.flow import Entry, FastMap, Flow, Forward, Hook, tally
+from poolsniff.dissect.flow import (
+    HELLO_DUE,
+    HELLO_OFF,
+    HELLO_READ,
+    Entry,
+    FastMap,
+    Flow,
+    Forward,
+    Hello,
+    Hook,
+    tally,
+)
+from poolsniff.dissect.hellos import web_hello
 from poolsniff.dissect.shape import quiet
+from poolsniff.dissect.tls import holds_server_hello
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.dropped import FEED as FEED  # the walks' kind, defined once, exported here too
 from poolsniff.engine.fast.dropped import Dropped, dropped, taken
@@ -190,12 +203,22 @@ def _fin_seen(flow: Flow, key: bytes) -> bool:
 def _forward(entry: Entry, buf: bytes, f: int, data: int, ts: int) -> bool:
     """Append the segment of the plain TCP frame at ``buf[f:]`` (``data`` bytes) to its forwarded
     direction's items (``entry[3]``: items, kind, fid, from_client), as the split's front records a
-    segment (``Recorder.data``); always True."""
+    segment (``Recorder.data``); always True. A server waiting for its ServerHello (``flow.Hello``): its
+    first segment settles the wait, and once the hello is read nothing more is appended."""
     forward: Forward = entry[3]  # type: ignore[assignment,misc]
-    items, kind, fid, from_client = forward
+    items, kind, fid, from_client = forward[:4]
     th = _tcp(buf, f)
     start = th + ((buf[th + 12] >> 4) << 2)
-    items.append((kind, fid, from_client, ts, _SEQ(buf, th + 4)[0], buf[start : start + data]))
+    seq = _SEQ(buf, th + 4)[0]
+    payload = buf[start : start + data]
+    if len(forward) > 4:
+        hello: Hello = forward[4]
+        if hello[0] == HELLO_READ:
+            return True
+        if hello[0] == HELLO_DUE:
+            due = seq == int.from_bytes(hello[1:5], "big") and holds_server_hello(payload)
+            hello[0] = HELLO_READ if due else HELLO_OFF
+    items.append((kind, fid, from_client, ts, seq, payload))
     return True
 
 
@@ -440,6 +463,7 @@ try:  # the same walks in C, when the extension was built at install time (and P
     from poolsniff.engine.fast._walk import skip_ng as _fast_skip_ng
     from poolsniff.engine.fast._walk import step as _fast_step
     from poolsniff.engine.fast._walk import step_ng as _fast_step_ng
+    from poolsniff.engine.fast._walk import web_hello as _fast_web_hello
 except ImportError:  # pragma: no cover - depends on the build
     DECIDE: Callable[..., int] = decide_frame
     FAST_LANE: Callable[[int, bytes], Packet | None] = fast_lane
@@ -448,6 +472,7 @@ except ImportError:  # pragma: no cover - depends on the build
     SKIP_NG: Callable[..., tuple[int, int, int, int, int]] = skip_ng
     STEP: Callable[..., tuple[int, int, int, Stepped | None]] = step
     STEP_NG: Callable[..., tuple[int, int, int, int, int, Stepped | None]] = step_ng
+    WEB_HELLO: Callable[[bytes], bool] = web_hello
 else:
     DECIDE = _fast_decide
     QUIET = _fast_quiet
@@ -459,6 +484,7 @@ else:
     SKIP_NG = _fast_skip_ng
     STEP = _fast_step
     STEP_NG = _fast_step_ng
+    WEB_HELLO = _fast_web_hello
 ACCELERATED: Final = SKIP is not skip
 """Whether the C record walks are in use."""
 

@@ -15,12 +15,13 @@ from collections import Counter
 from typing import Any, Final
 
 from poolsniff.dissect import tunnels
-from poolsniff.dissect.flow import FastMap, Flow
+from poolsniff.dissect.flow import HELLO_DUE, HELLO_OFF, FastMap, Flow, Forward, Hello
 from poolsniff.dissect.flows import DNS_PORT, Dissector
 from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
 from poolsniff.dissect.tls import looks_like_tls
+from poolsniff.engine.fast.walk import WEB_HELLO
 from poolsniff.model import Event, Packet
 
 START, SYN, DATA, END, DNS, TICK, FINISH = range(7)
@@ -29,9 +30,14 @@ SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
 Item = tuple[Any, ...]
 """An item: its kind, then the values of the table's call."""
-Shadow = tuple[Direction | None, int, bool, int]
+Shadow = tuple[Direction | None, int, bool, int, int]
 """A server's shadow: its ``Direction`` (None until the server's first segment), the segments it may
-still read, whether the flow's start was captured, the server's last SYN-ACK sequence number (-1: none)."""
+still read, whether the flow's start was captured, the server's last SYN-ACK sequence number (-1: none),
+where the client's first segment starts (its SYN's sequence number + 1; -1: no SYN seen, SPOKE: the
+client has sent data)."""
+SPOKE: Final = -2
+"""A shadow's client that has sent data: its later segments are not its first."""
+_MASK: Final = 0xFFFFFFFF
 
 
 class Recorder(Dissector):
@@ -55,6 +61,8 @@ class Recorder(Dissector):
         super().__init__(Counter())
         self.items: list[Item] = []
         self.shadows: dict[int, Shadow] = {}
+        self.hellos: dict[int, Hello] = {}
+        """By flow: the servers of web TLS sessions whose ServerHello the prefilter waits for (``Hello``)."""
         self.fast: FastMap | None = None
         """The table's ``fast`` map, when the prefilter may append segments to ``items`` itself: once a
         flow has no shadow left, its open directions are forwarded (``_forward``)."""
@@ -68,7 +76,7 @@ class Recorder(Dissector):
         if key.client_port != DNS_PORT and key.server_port != DNS_PORT:
             # DNS over TCP is read to its end, never done early: a shadow would only parse every answer
             # twice (2 % of the front's instructions on the real mix)
-            self.shadows[flow.fid] = (None, SHADOW, synced, -1)
+            self.shadows[flow.fid] = (None, SHADOW, synced, -1, -1)
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """Record a SYN: the one that started the flow (its start the last item) as the start's eighth
@@ -81,14 +89,20 @@ class Recorder(Dissector):
             items[-1] = (*last, seq)
         else:
             items.append((SYN, flow.fid, from_client, seq))
-        if not from_client:
-            shadow = self.shadows.get(flow.fid)
-            if shadow is None:
-                return
-            if shadow[0] is None:  # the server has not spoken: its shadow starts at this SYN when it does
-                self.shadows[flow.fid] = (None, SHADOW, shadow[2], seq)
-            else:
-                self.restart(flow, False, shadow[0], seq)
+        shadow = self.shadows.get(flow.fid)
+        if from_client:
+            if shadow is not None and shadow[4] != SPOKE:
+                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], (seq + 1) & _MASK)
+            return
+        hello = self.hellos.get(flow.fid)
+        if hello is not None:  # the server starts again before speaking: its first segment starts after this
+            hello[1:5] = ((seq + 1) & _MASK).to_bytes(4, "big")
+        if shadow is None:
+            return
+        if shadow[0] is None:  # the server has not spoken: its shadow starts at this SYN when it does
+            self.shadows[flow.fid] = (None, SHADOW, shadow[2], seq, shadow[4])
+        else:
+            self.restart(flow, False, shadow[0], seq)
 
     def data(
         self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes, events: list[Event]
@@ -96,6 +110,10 @@ class Recorder(Dissector):
         """Record a segment; True when the server's shadow has nothing more to read. Once the flow has
         no shadow left, its segments are the prefilter's to record (``_forward``)."""
         self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
+        if not from_client and self.hellos:
+            hello = self.hellos.get(flow.fid)
+            if hello is not None and hello[0] == HELLO_DUE:  # the server's first segment came this way
+                hello[0] = HELLO_OFF
         done = self._shadow(flow, from_client, ts_us, seq, payload)
         if flow.fid not in self.shadows:
             self._forward(flow)
@@ -105,7 +123,9 @@ class Recorder(Dissector):
         """The server's shadow reads the segment (or steps aside); True when it has nothing more to read."""
         if from_client:
             shadow = self.shadows.get(flow.fid)
-            if shadow is not None and (
+            if shadow is None:
+                return False
+            if (
                 (shadow[0] is None and _client_of_json_or_tls(payload))
                 or tunnels.client_kind(payload) is not None
                 or random_looking(payload)
@@ -115,11 +135,14 @@ class Recorder(Dissector):
                 # view; the back may shape an opaque session (dissect/opaque), which only the back
                 # knows the end of: leave the server's side to the back
                 del self.shadows[flow.fid]
+                return shadow[0] is None and seq == shadow[4] and self._web(flow, payload, shadow[3])
+            if shadow[4] != SPOKE:
+                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], SPOKE)
             return False
         shadow = self.shadows.pop(flow.fid, None)
         if shadow is None:
             return False
-        direction, left, synced, isn = shadow
+        direction, left, synced, isn, client = shadow
         if direction is None:  # the server's first segment
             if looks_like_tls(payload):
                 # a TLS server (by the test its direction decides with): the back may be reading the
@@ -139,8 +162,23 @@ class Recorder(Dissector):
         if direction.http_skip:  # a body nobody reads: the prefilter may skip its segments at once
             self.hand_out(flow, False, direction)
         if left > 1:
-            self.shadows[flow.fid] = (direction, left - 1, synced, isn)
+            self.shadows[flow.fid] = (direction, left - 1, synced, isn, client)
         return False
+
+    def _web(self, flow: Flow, payload: bytes, server_isn: int) -> bool:
+        """The client's first segment, its server not yet heard, which its shadow steps aside for: True when
+        it is a whole ClientHello offering a web protocol in ALPN, read as the back's direction reads it.
+        The back then reads nothing more of the client (its direction ignores what follows the hello, and
+        no record shape is read of a web session: ``Dissector._shape``), nor of the server once it has
+        read its ServerHello: the client's direction is closed at once (this segment forwarded), and
+        the server's, where its SYN-ACK was seen, waits in the prefilter for its hello (``flow.Hello``).
+        """
+        if not WEB_HELLO(payload):  # it starts like TLS, so no tunnel's prefix: the back reads it as TLS
+            return False
+        if server_isn >= 0:
+            self.hellos[flow.fid] = bytearray((HELLO_DUE, *((server_isn + 1) & _MASK).to_bytes(4, "big")))
+        self._forward(flow)
+        return True
 
     def _forward(self, flow: Flow) -> None:
         """The flow has no shadow left: nothing here reads its segments any more, so the prefilter may
@@ -151,11 +189,14 @@ class Recorder(Dissector):
         if fast is None:
             return
         items, fid = self.items, flow.fid
+        to_server = (items, DATA, fid, False)
         for i in (0, 1):
             raw = flow.raw[i]
             entry = fast.get(raw)
             if entry is not None and len(entry) == 3 and not entry[1] and entry[0] is flow:
-                fast[raw] = (flow, False, entry[2], (items, DATA, fid, i == 0))
+                hello = self.hellos.get(fid) if i else None
+                to: Forward = (items, DATA, fid, i == 0) if hello is None else (*to_server, hello)
+                fast[raw] = (flow, False, entry[2], to)
 
     def end(
         self, flow: Flow, ts_us: int, from_client: bool, events: list[Event], reason: str = "shutdown"
@@ -164,6 +205,7 @@ class Recorder(Dissector):
         totals = flow.totals()
         self.items.append((END, flow.fid, ts_us, from_client, flow.first_ts, totals, reason, flow.fins))
         self.shadows.pop(flow.fid, None)
+        self.hellos.pop(flow.fid, None)
 
     def dns(self, p: Packet) -> list[Event]:
         """Record a DNS datagram."""

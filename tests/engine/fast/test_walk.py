@@ -21,12 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolsniff.dissect.flow import Flow, raw_key
+from poolsniff.dissect.flow import HELLO_DUE, Flow, raw_key
 from poolsniff.engine.decode import Decoder, fast_lane
 from poolsniff.engine.fast import walk
 from poolsniff.engine.fast.udp import udp_skip
 from poolsniff.model import FlowKey, Packet
 from poolsniff.sources.pcap import _tsresol
+from tests.factories import server_hello
 from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
 
 
@@ -103,7 +104,8 @@ PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     """A plain or not-so-plain TCP or UDP frame, or noise; the ``fast`` key of a TCP one."""
     sport, dport = draw(st.sampled_from(PORTS))
-    data = draw(st.sampled_from([b"", b"x", b"y" * 700]))
+    hello = SERVER_HELLO
+    data = draw(st.sampled_from([b"", b"x", b"y" * 700, hello, hello[:-1], hello + b"y"]))
     flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x11, 0x14, 0x12, 0x04, 0x03, 0x06]))
     segment = tcp(data, sport, dport, 5, flags, data_offset=draw(st.sampled_from([None] * 6 + [4, 15])))
     kind = draw(
@@ -153,6 +155,9 @@ def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     return (frame if cut is None else frame[:cut]), key
 
 
+SERVER_HELLO = server_hello()
+"""A whole ServerHello record: what ends a web session's server for the back (``tls.holds_server_hello``)."""
+
 Fast = dict[bytes, tuple[Any, ...]]
 """A ``FlowTable.fast`` map of stand-in flows, each direction with its tally (and maybe an unread range)."""
 
@@ -162,7 +167,11 @@ def fast_entry(draw: st.DrawFn) -> tuple[Any, ...]:
     placed around the drawn frames' sequence number 5 and 1 or 700 bytes of data (wrapping too)."""
     closed = draw(st.booleans())
     if not closed and not draw(st.integers(0, 3)):  # forwarded to the split's back: (items, kind, fid, side)
-        return (Stamped(), False, bytearray(16), ([], 2, draw(st.integers(0, 9)), draw(st.booleans())))
+        forward = ([], 2, draw(st.integers(0, 9)), draw(st.booleans()))
+        if draw(st.booleans()):  # a server waiting for its ServerHello at sequence number 5 (or elsewhere)
+            due = draw(st.sampled_from([5, 5, 6, (1 << 32) - 1]))
+            forward = (*forward[:3], False, bytearray((HELLO_DUE, *due.to_bytes(4, "big"))))
+        return (Stamped(), False, bytearray(16), forward)
     if closed or not draw(st.integers(0, 2)):
         return (Stamped(), closed, bytearray(16))
     first = draw(st.sampled_from([5, 4, 6, 0, (1 << 32) - 2]))
@@ -171,12 +180,16 @@ def fast_entry(draw: st.DrawFn) -> tuple[Any, ...]:
 
 
 def forwarded(fast: Fast, clear: bool = False) -> list[Any]:
-    """The items the walk appended for each forwarded direction of ``fast`` (emptied first with ``clear``)."""
+    """The items the walk appended for each forwarded direction of ``fast`` and the state of each wait for
+    a ServerHello (emptied and waiting again first with ``clear``)."""
     lists = [e[3][0] for e in fast.values() if len(e) == 4]
+    waits = [e[3][4] for e in fast.values() if len(e) == 4 and len(e[3]) == 5]
     if clear:
         for items in lists:
             items.clear()
-    return [list(items) for items in lists]
+        for wait in waits:
+            wait[0] = HELLO_DUE
+    return [list(items) for items in lists] + [bytes(wait) for wait in waits]
 
 
 @st.composite
@@ -986,7 +999,7 @@ def test_a_syn_ack_and_an_rst_through_the_hooks_leave_the_table_as_process_does(
             if i == 1:
                 assert isinstance(table.dissector, Recorder)
                 shadow = next(iter(table.dissector.shadows.values()))
-                assert shadow == (None, SHADOW, True, 900)  # the SYN-ACK kept for the server's first segment
+                assert shadow == (None, SHADOW, True, 900, 101)  # the SYN-ACK kept, where the client starts
         assert not table.flows and not table.fast
         tables.append(table.dissector.items)
     assert tables[0] == tables[1]

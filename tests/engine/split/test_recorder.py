@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from poolsniff.dissect import flows
+from poolsniff.dissect.flow import HELLO_DUE, HELLO_OFF
 from poolsniff.dissect.flows import FlowTable
 from poolsniff.dissect.streams import Direction
 from poolsniff.engine.split import parallel, recorder
 from poolsniff.intel.lists import Blocklist
 from poolsniff.model import FlowKey, Packet
+from tests.factories import client_hello, server_hello
 
 from ...conftest import PCAPS
 from .conftest import packets
@@ -106,7 +108,7 @@ def test_a_shadow_made_at_the_servers_first_segment_is_the_one_made_at_the_start
     session.send(True, flows.SYN, 1000)
     session.send(False, flows.SYN | flows.ACK, 5000)
     session.send(False, flows.SYN | flows.ACK, 7000)  # the server started again, elsewhere
-    assert next(iter(session.recorder.shadows.values())) == (None, recorder.SHADOW, True, 7000)
+    assert next(iter(session.recorder.shadows.values())) == (None, recorder.SHADOW, True, 7000, 1001)
     session.send(True, flows.ACK, 1001, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
     session.send(False, flows.ACK, 7001, head + b"<html>")
     early = Direction(FlowKey("10.0.0.1", 40000, "10.0.0.2", 80, 6), False, True, False)
@@ -114,7 +116,7 @@ def test_a_shadow_made_at_the_servers_first_segment_is_the_one_made_at_the_start
     early.syn(7000)
     early.segment(TS, 7001, head + b"<html>")
     assert session.entries()[1][3:] == early.unread() == (7001 + len(head) + 6, 5000 - 6)
-    direction, left, _, _ = next(iter(session.recorder.shadows.values()))
+    direction, left, _, _, _ = next(iter(session.recorder.shadows.values()))
     assert direction is not None and left == recorder.SHADOW - 1
 
 
@@ -204,3 +206,63 @@ def test_only_the_syn_that_started_the_flow_rides_on_the_start() -> None:
     isns = [d.reasm.next_seq for d in (flow.c, flow.s)]
     assert [d.reasm.next_seq for d in (replayed.c, replayed.s)] == isns
     assert flow.c.reasm.next_seq == 7001
+
+
+WEB_HELLO = client_hello("a.example", alpn=("h2", "http/1.1"))
+
+
+def test_a_web_sessions_client_is_closed_at_its_hello_and_its_server_waits_for_its_own() -> None:
+    """A client whose first segment is a whole ClientHello offering a web protocol: the back reads nothing
+    more of it, so the front closes its direction at once; the server's direction is forwarded, waiting
+    for its ServerHello at the last SYN-ACK's sequence number + 1 (``flow.Hello``), after which the back
+    reads nothing more of it either. A new SYN-ACK moves the wait; a segment of the server's that reaches
+    the table (not forwarded by the walk) settles it: forwarded as any other."""
+    s = Session(port=443, forward=True)
+    s.send(True, flows.SYN, 1000)
+    s.send(False, flows.SYN | flows.ACK, 5000)
+    s.send(True, flows.ACK, 1001, WEB_HELLO)
+    client, server = s.entries()
+    assert client[1] is True and len(client) == 3
+    assert server[1] is False and server[3][4] == bytearray((HELLO_DUE, *(5001).to_bytes(4, "big")))
+    s.send(False, flows.SYN | flows.ACK, 7000)
+    assert s.entries()[1][3][4] == bytearray((HELLO_DUE, *(7001).to_bytes(4, "big")))
+    s.send(False, flows.ACK | flows.FIN, 7001, server_hello())  # a FIN with data: the table's, not the walk's
+    assert s.entries()[1][3][4][0] == HELLO_OFF
+    back = parallel.Back(Blocklist(), redact=False)
+    closed: list[tuple[bytes, int]] = []
+    back.replay(list(s.recorder.items), [], closed, [])
+    flow = next(iter(s.table.flows.values()))
+    assert (flow.raw[0], flow.fid) in closed  # the back closes the client's side too
+
+
+@pytest.mark.parametrize(
+    "case", ["other-alpn", "no-alpn", "two-records", "not-first", "no-syn", "server-first", "no-syn-ack"]
+)
+def test_only_a_whole_web_hello_first_closes_the_client(case: str) -> None:
+    """Anything else leaves the client's direction open (the back may read on: a record shape, the rest of
+    the hello, what the client said before), and the server's without a wait; a server whose SYN-ACK
+    was not seen gets no wait, whatever its client."""
+    hello = {
+        "other-alpn": client_hello("a.example", alpn=("xmrig",)),
+        "no-alpn": client_hello("a.example"),
+        "two-records": client_hello("a.example", record_size=40, alpn=("h2",)),
+    }.get(case, WEB_HELLO)
+    s = Session(port=443, forward=True)
+    seq = 1001
+    if case != "no-syn":
+        s.send(True, flows.SYN, 1000)
+    if case == "server-first":
+        s.send(False, flows.SYN | flows.ACK, 5000)
+        s.send(False, flows.ACK, 5001, b"220 ")
+    elif case != "no-syn-ack":
+        s.send(False, flows.SYN | flows.ACK, 5000)
+    if case == "not-first":
+        s.send(True, flows.ACK, seq, b"\x16")  # one byte first: the hello is not the client's first segment
+        seq += 1
+    s.send(True, flows.ACK, seq, hello)
+    client, server = s.entries()
+    if case == "no-syn-ack":  # the client's side closes; the server's is forwarded with no wait
+        assert client[1] is True and len(server) == 4 and len(server[3]) == 4
+        return
+    assert client[1] is False
+    assert len(server) < 4 or len(server[3]) == 4
