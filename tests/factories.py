@@ -204,9 +204,9 @@ def tcp_dns(message: bytes) -> bytes:
     return len(message).to_bytes(2, "big") + message
 
 
-def client_hello(sni: str, record_size: int = 2**14, alpn: tuple[str, ...] = ()) -> bytes:
-    """A TLS 1.2 ClientHello carrying one server_name (and ``alpn``'s protocols, if any), cut into records
-    of ``record_size`` bytes."""
+def client_hello(sni: str, record_size: int = 2**14, alpn: tuple[str, ...] = (), padding: int = 0) -> bytes:
+    """A TLS 1.2 ClientHello carrying one server_name (and ``alpn``'s protocols, if any; a padding extension
+    of ``padding`` bytes, if any), cut into records of ``record_size`` bytes."""
     host = sni.encode()
     names = b"\x00" + len(host).to_bytes(2, "big") + host
     sni_data = len(names).to_bytes(2, "big") + names
@@ -215,6 +215,8 @@ def client_hello(sni: str, record_size: int = 2**14, alpn: tuple[str, ...] = ())
         protocols = b"".join(len(p).to_bytes(1, "big") + p.encode() for p in alpn)
         alpn_data = len(protocols).to_bytes(2, "big") + protocols
         extensions += b"\x00\x10" + len(alpn_data).to_bytes(2, "big") + alpn_data
+    if padding:
+        extensions += b"\x00\x15" + padding.to_bytes(2, "big") + bytes(padding)
     body = b"\x03\x03" + bytes(range(32)) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
     body += len(extensions).to_bytes(2, "big") + extensions
     message = b"\x01" + len(body).to_bytes(3, "big") + body

@@ -139,6 +139,16 @@ def holds_in_first_record(first_bytes: bytes, msg_type: int) -> bool:
     return whole is not None and looks_like_tls(first_bytes)
 
 
+def first_record_due(first_bytes: bytes, msg_type: int) -> int:
+    """The size of the first record (header included) that a stream's first bytes start, a handshake
+    record opening with a ``msg_type`` message, while more of it is to come; 0 otherwise (no such
+    record, or all of it there)."""
+    if len(first_bytes) < 6 or first_bytes[5] != msg_type or not looks_like_tls(first_bytes):
+        return 0
+    size = RECORD_HEADER_LEN + int.from_bytes(first_bytes[3:5], "big")
+    return size if size > len(first_bytes) else 0
+
+
 def _whole_in_first_record(buf: bytes, msg_type: int = HANDSHAKE_CLIENT_HELLO) -> bytes | None:
     """The common case, without the record loop: the first record holds the whole ClientHello.
 

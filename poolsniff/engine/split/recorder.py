@@ -20,7 +20,7 @@ from poolsniff.dissect.flows import DNS_PORT, Dissector
 from poolsniff.dissect.jsonlines import starts_json
 from poolsniff.dissect.opaque import random_looking
 from poolsniff.dissect.streams import Direction, Mode
-from poolsniff.dissect.tls import looks_like_tls
+from poolsniff.dissect.tls import HANDSHAKE_CLIENT_HELLO, first_record_due, looks_like_tls
 from poolsniff.engine.fast.walk import WEB_HELLO
 from poolsniff.model import Event, Packet
 
@@ -38,6 +38,10 @@ client has sent data)."""
 SPOKE: Final = -2
 """A shadow's client that has sent data: its later segments are not its first."""
 _MASK: Final = 0xFFFFFFFF
+MAX_PARTIAL: Final = 1024
+"""Clients whose ClientHello, still to come whole, the recorder keeps at once (``Recorder.partial``)."""
+MAX_PARTIAL_BYTES: Final = 8192
+"""The largest first record of a ClientHello kept so (a browser's is about 2,000 bytes)."""
 
 
 class Recorder(Dissector):
@@ -63,6 +67,8 @@ class Recorder(Dissector):
         self.shadows: dict[int, Shadow] = {}
         self.hellos: dict[int, Hello] = {}
         """By flow: the servers of web TLS sessions whose ServerHello the prefilter waits for (``Hello``)."""
+        self.partial: dict[int, bytes] = {}
+        """By flow: a client's first bytes, the start of a ClientHello still to come whole (``_keep``)."""
         self.fast: FastMap | None = None
         """The table's ``fast`` map, when the prefilter may append segments to ``items`` itself: once a
         flow has no shadow left, its open directions are forwarded (``_forward``)."""
@@ -92,7 +98,10 @@ class Recorder(Dissector):
         shadow = self.shadows.get(flow.fid)
         if from_client:
             if shadow is not None and shadow[4] != SPOKE:
-                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], (seq + 1) & _MASK)
+                # where the client's first segment starts; after part of a hello, none is its first
+                kept = self.partial.pop(flow.fid, None) if self.partial else None
+                following = (seq + 1) & _MASK if kept is None else SPOKE
+                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], following)
             return
         hello = self.hellos.get(flow.fid)
         if hello is not None:  # the server starts again before speaking: its first segment starts after this
@@ -122,26 +131,12 @@ class Recorder(Dissector):
     def _shadow(self, flow: Flow, from_client: bool, ts_us: int, seq: int, payload: bytes) -> bool:
         """The server's shadow reads the segment (or steps aside); True when it has nothing more to read."""
         if from_client:
-            shadow = self.shadows.get(flow.fid)
-            if shadow is None:
-                return False
-            if (
-                (shadow[0] is None and _client_of_json_or_tls(payload))
-                or tunnels.client_kind(payload) is not None
-                or random_looking(payload)
-            ):
-                # a TLS or JSON client's server answers in kind, which the shadow would step aside
-                # for (below); the server's reply to a tunnel is read only with the client's side in
-                # view; the back may shape an opaque session (dissect/opaque), which only the back
-                # knows the end of: leave the server's side to the back
-                del self.shadows[flow.fid]
-                return shadow[0] is None and seq == shadow[4] and self._web(flow, payload, shadow[3])
-            if shadow[4] != SPOKE:
-                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], SPOKE)
-            return False
+            return self._client(flow, seq, payload)
         shadow = self.shadows.pop(flow.fid, None)
         if shadow is None:
             return False
+        if self.partial:
+            self.partial.pop(flow.fid, None)  # the server spoke first after all
         direction, left, synced, isn, client = shadow
         if direction is None:  # the server's first segment
             if looks_like_tls(payload):
@@ -164,6 +159,47 @@ class Recorder(Dissector):
         if left > 1:
             self.shadows[flow.fid] = (direction, left - 1, synced, isn, client)
         return False
+
+    def _client(self, flow: Flow, seq: int, payload: bytes) -> bool:
+        """A client's segment, its server shadowed: the shadow steps aside (or not); True when the client's
+        direction has nothing more to read (``_web``). A first segment that starts a ClientHello not yet
+        whole is kept with the shadow (``partial``) until the hello is, as the back's direction keeps it."""
+        fid = flow.fid
+        shadow = self.shadows.get(fid)
+        if shadow is None:
+            return False
+        first = shadow[0] is None and seq == shadow[4]  # the client's next bytes, its server silent
+        part = self.partial.pop(fid, None) if self.partial else None
+        if first and part is not None:
+            payload = part + payload
+        if (
+            (shadow[0] is None and _client_of_json_or_tls(payload))
+            or tunnels.client_kind(payload) is not None
+            or random_looking(payload)
+        ):
+            # a TLS or JSON client's server answers in kind, which the shadow would step aside for
+            # (_shadow); the server's reply to a tunnel is read only with the client's side in view;
+            # the back may shape an opaque session (dissect/opaque), which only the back knows the
+            # end of: leave the server's side to the back
+            if first and self._keep(fid, shadow, (seq + len(payload) - len(part or b"")) & _MASK, payload):
+                return False
+            del self.shadows[fid]
+            return first and self._web(flow, payload, shadow[3])
+        if shadow[4] != SPOKE:
+            self.shadows[fid] = (shadow[0], shadow[1], shadow[2], shadow[3], SPOKE)
+        return False
+
+    def _keep(self, fid: int, shadow: Shadow, following: int, hello: bytes) -> bool:
+        """Keep the first bytes of a ClientHello whose first record is still to come whole (a browser's,
+        with post-quantum key shares, spans two segments), and the shadow, so that the client's next
+        segment comes here too (at ``following``); False where they are no such start, or too many are
+        kept."""
+        due = first_record_due(hello, HANDSHAKE_CLIENT_HELLO)
+        if not 0 < due <= MAX_PARTIAL_BYTES or len(self.partial) >= MAX_PARTIAL:
+            return False
+        self.partial[fid] = hello
+        self.shadows[fid] = (None, shadow[1], shadow[2], shadow[3], following)
+        return True
 
     def _web(self, flow: Flow, payload: bytes, server_isn: int) -> bool:
         """The client's first segment, its server not yet heard, which its shadow steps aside for: True when
@@ -206,6 +242,7 @@ class Recorder(Dissector):
         self.items.append((END, flow.fid, ts_us, from_client, flow.first_ts, totals, reason, flow.fins))
         self.shadows.pop(flow.fid, None)
         self.hellos.pop(flow.fid, None)
+        self.partial.pop(flow.fid, None)
 
     def dns(self, p: Packet) -> list[Event]:
         """Record a DNS datagram."""

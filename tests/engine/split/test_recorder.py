@@ -142,8 +142,8 @@ def test_the_shadow_steps_aside_for_a_server_that_speaks_json(answer: bytes, sha
     assert last[0] == recorder.DATA and last[-1] == answer  # the back gets it
 
 
-HELLO = bytes.fromhex("160301003a0100003603035f") + bytes(43)
-"""The first bytes of a TLS ClientHello (a handshake record), as far as the shadow looks."""
+HELLO = client_hello("a.example")
+"""A whole TLS ClientHello offering no web protocol (its session's record shape is the back's to read)."""
 
 
 @pytest.mark.parametrize(
@@ -266,3 +266,44 @@ def test_only_a_whole_web_hello_first_closes_the_client(case: str) -> None:
         return
     assert client[1] is False
     assert len(server) < 4 or len(server[3]) == 4
+
+
+BROWSER_HELLO = client_hello("a.example", alpn=("h2", "http/1.1"), padding=1700)
+"""A ClientHello of a browser's size (post-quantum key shares make it about 2,000 bytes): on Ethernet, two
+segments."""
+
+
+@pytest.mark.parametrize("case", ["whole", "gap", "server-first", "new-syn", "three", "too-many"])
+def test_a_web_hello_over_two_segments_closes_the_client_at_the_second(case: str) -> None:
+    """The first segment of a hello still to come whole is kept, and its flow's segments come through the
+    table, until the hello is whole: then as a web hello in one segment. A segment that does not follow
+    on, a server that speaks first, a new SYN: the client is left open. The back closes the client's
+    direction at the very item the front does."""
+    s = Session(port=443, forward=True)
+    if case == "too-many":
+        s.recorder.partial.update((-i, b"") for i in range(1, recorder.MAX_PARTIAL + 1))
+    cut = [700, 1400] if case == "three" else [1448]
+    parts = [BROWSER_HELLO[a:b] for a, b in zip([0, *cut], [*cut, len(BROWSER_HELLO)], strict=True)]
+    s.send(True, flows.SYN, 1000)
+    s.send(False, flows.SYN | flows.ACK, 5000)
+    seq = 1001
+    for i, part in enumerate(parts):
+        if i and case == "server-first":
+            s.send(False, flows.ACK, 5001, b"\x16\x03\x03")
+        if i and case == "new-syn":
+            s.send(True, flows.SYN, seq - 1)
+        s.send(True, flows.ACK, seq + (5 if case == "gap" and i else 0), part)
+        seq += len(part)
+        client = s.entries()[0]
+        assert client[1] is (case in ("whole", "three") and i == len(parts) - 1)
+    closes = {"whole": True, "three": True}.get(case, False)
+    back = parallel.Back(Blocklist(), redact=False)
+    closed_at = []
+    for n, item in enumerate(s.recorder.items):
+        closed: list[tuple[bytes, int]] = []
+        back.replay([item], [], closed, [])
+        closed_at += [n for raw, _ in closed if raw == next(iter(s.table.flows.values())).raw[0]]
+    if closes:
+        assert closed_at == [len(s.recorder.items) - 1]  # the back: at the last segment of the hello
+        assert s.entries()[1][3][4][0] == HELLO_DUE
+    assert s.recorder.partial.keys() <= {-i for i in range(1, recorder.MAX_PARTIAL + 1)}
