@@ -303,6 +303,30 @@ SCENARIOS = [
         ("chromium --version",),
     ),
     Scenario(
+        "sse-https-chromium",
+        "headless chromium reading HTTPS server-sent events from a bare address, a tick every ~4 s: a"
+        " browser's ClientHello (post-quantum key shares, ALPN h2 and http/1.1) in two segments",
+        lambda lab_, work: [
+            PEERS + ["sse-server", "--listen", f"{SERVER4}:8443", "--tls", "--interval", "4"]
+        ],
+        lambda work, seconds: [
+            "timeout",
+            str(int(seconds)),
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--ignore-certificate-errors",
+            f"--user-data-dir={work}/chromium",
+            f"https://{SERVER4}:8443/events",
+        ],
+        8443,
+        ("chromium --version",),
+    ),
+    Scenario(
         "imap-idle-tls",
         "dovecot IMAPS (993) with Python imaplib in IDLE, renewed after two server notices (about 20 s)",
         imap_servers,

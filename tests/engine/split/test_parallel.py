@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import marshal
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,25 @@ def test_a_flow_with_no_shadow_left_is_forwarded_by_the_walk_with_the_same_items
     if capture in ("mix", "short"):
         assert fewer - skipped > 1000, (fewer, skipped)
         assert len(again) < len(items)  # web TLS sessions: their segments after the hellos dropped
+
+
+BROWSER = PCAPS.parent / "tests" / "data" / "lookalikes" / "sse-https-chromium.pcap"
+"""Chromium 156 reading server-sent events over HTTPS: its ClientHellos (1,931-1,995 bytes, post-quantum key
+shares, ALPN h2 and http/1.1) come in two segments."""
+
+
+@pytest.mark.parametrize("decide", [walk.decide_frame, walk.DECIDE], ids=["python", "built"])
+def test_a_browsers_sessions_are_closed_at_their_hellos(decide: Any, lists: Blocklist) -> None:
+    """The front keeps the first segment of each of Chromium's hellos, closes the client's direction at the
+    second and the server's after its ServerHello: of each session only the two hellos cross the pipe
+    (the events after them, a tick every 4 s, do not), and the back reads what it reads given them all."""
+    items, _ = front_items(BROWSER, decide)
+    again, _ = front_items(BROWSER, decide, early=True)
+    assert read_by_the_back(again, lists) == read_by_the_back(items, lists)
+    sides = Counter((item[1], item[2]) for item in again if item[0] == DATA)
+    assert len(sides) >= 6 and set(sides.values()) == {1, 2}
+    assert all(count == (2 if from_client else 1) for (_, from_client), count in sides.items())
+    assert sum(1 for item in items if item[0] == DATA) >= sum(sides.values()) + 5
 
 
 def read_by_the_back(items: list[Any], lists: Blocklist) -> list[Any]:
