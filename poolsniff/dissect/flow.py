@@ -45,7 +45,7 @@ class Flow:
 
     __slots__ = (
         "key", "ckey", "skey", "raw", "fid", "c", "s", "last_ts", "bypass", "fins", "sv2_done", "closed",
-        "shape", "first_ts", "counts", "tallies",
+        "client_next", "shape", "first_ts", "counts", "tallies",
     )  # fmt: skip
     c: Direction
     s: Direction
@@ -65,6 +65,9 @@ class Flow:
         self.sv2_done = False
         self.closed = 0
         """Directions known to have nothing more to read: bit 1 the client's, bit 2 the server's."""
+        self.client_next = -1
+        """Where the client's first segment starts (its SYN's sequence number + 1) while it has sent nothing
+        (-1: no SYN seen; -2: it has sent data), for the split's front (``engine.split.recorder``)."""
         self.shape: RecordShape | MessageShape | None = None
         """The TLS record shape (``dissect/shape``, from the ClientHello on) or the message shape of an
         opaque session (``dissect/opaque``, from the client's first bytes on) being read."""

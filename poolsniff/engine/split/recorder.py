@@ -30,13 +30,11 @@ SHADOW: Final = 4
 """Segments of a server's side the front dissects itself before it leaves it to the back."""
 Item = tuple[Any, ...]
 """An item: its kind, then the values of the table's call."""
-Shadow = tuple[Direction | None, int, bool, int, int]
+Shadow = tuple[Direction | None, int, bool, int]
 """A server's shadow: its ``Direction`` (None until the server's first segment), the segments it may
-still read, whether the flow's start was captured, the server's last SYN-ACK sequence number (-1: none),
-where the client's first segment starts (its SYN's sequence number + 1; -1: no SYN seen, SPOKE: the
-client has sent data)."""
+still read, whether the flow's start was captured, the server's last SYN-ACK sequence number (-1: none)."""
 SPOKE: Final = -2
-"""A shadow's client that has sent data: its later segments are not its first."""
+"""``Flow.client_next`` of a client that has sent data: its later segments are not its first."""
 _MASK: Final = 0xFFFFFFFF
 MAX_PARTIAL: Final = 1024
 """Clients whose ClientHello, still to come whole, the recorder keeps at once (``Recorder.partial``)."""
@@ -82,7 +80,7 @@ class Recorder(Dissector):
         if key.client_port != DNS_PORT and key.server_port != DNS_PORT:
             # DNS over TCP is read to its end, never done early: a shadow would only parse every answer
             # twice (2 % of the front's instructions on the real mix)
-            self.shadows[flow.fid] = (None, SHADOW, synced, -1, -1)
+            self.shadows[flow.fid] = (None, SHADOW, synced, -1)
 
     def syn(self, flow: Flow, from_client: bool, seq: int) -> None:
         """Record a SYN: the one that started the flow (its start the last item) as the start's eighth
@@ -95,21 +93,20 @@ class Recorder(Dissector):
             items[-1] = (*last, seq)
         else:
             items.append((SYN, flow.fid, from_client, seq))
-        shadow = self.shadows.get(flow.fid)
         if from_client:
-            if shadow is not None and shadow[4] != SPOKE:
-                # where the client's first segment starts; after part of a hello, none is its first
+            if flow.client_next != SPOKE:  # where its first segment starts; after part of a hello, none does
                 kept = self.partial.pop(flow.fid, None) if self.partial else None
-                following = (seq + 1) & _MASK if kept is None else SPOKE
-                self.shadows[flow.fid] = (shadow[0], shadow[1], shadow[2], shadow[3], following)
+                flow.client_next = (seq + 1) & _MASK if kept is None else SPOKE
             return
-        hello = self.hellos.get(flow.fid)
-        if hello is not None:  # the server starts again before speaking: its first segment starts after this
-            hello[1:5] = ((seq + 1) & _MASK).to_bytes(4, "big")
+        if self.hellos:
+            hello = self.hellos.get(flow.fid)
+            if hello is not None:  # the server starts again before speaking: its first segment follows this
+                hello[1:5] = ((seq + 1) & _MASK).to_bytes(4, "big")
+        shadow = self.shadows.get(flow.fid)
         if shadow is None:
             return
         if shadow[0] is None:  # the server has not spoken: its shadow starts at this SYN when it does
-            self.shadows[flow.fid] = (None, SHADOW, shadow[2], seq, shadow[4])
+            self.shadows[flow.fid] = (None, SHADOW, shadow[2], seq)
         else:
             self.restart(flow, False, shadow[0], seq)
 
@@ -137,7 +134,7 @@ class Recorder(Dissector):
             return False
         if self.partial:
             self.partial.pop(flow.fid, None)  # the server spoke first after all
-        direction, left, synced, isn, client = shadow
+        direction, left, synced, isn = shadow
         if direction is None:  # the server's first segment
             if looks_like_tls(payload):
                 # a TLS server (by the test its direction decides with): the back may be reading the
@@ -157,7 +154,7 @@ class Recorder(Dissector):
         if direction.http_skip:  # a body nobody reads: the prefilter may skip its segments at once
             self.hand_out(flow, False, direction)
         if left > 1:
-            self.shadows[flow.fid] = (direction, left - 1, synced, isn, client)
+            self.shadows[flow.fid] = (direction, left - 1, synced, isn)
         return False
 
     def _client(self, flow: Flow, seq: int, payload: bytes) -> bool:
@@ -168,7 +165,7 @@ class Recorder(Dissector):
         shadow = self.shadows.get(fid)
         if shadow is None:
             return False
-        first = shadow[0] is None and seq == shadow[4]  # the client's next bytes, its server silent
+        first = shadow[0] is None and seq == flow.client_next  # the client's next bytes, its server silent
         part = self.partial.pop(fid, None) if self.partial else None
         if first and part is not None:
             payload = part + payload
@@ -181,15 +178,14 @@ class Recorder(Dissector):
             # (_shadow); the server's reply to a tunnel is read only with the client's side in view;
             # the back may shape an opaque session (dissect/opaque), which only the back knows the
             # end of: leave the server's side to the back
-            if first and self._keep(fid, shadow, (seq + len(payload) - len(part or b"")) & _MASK, payload):
+            if first and self._keep(flow, (seq + len(payload) - len(part or b"")) & _MASK, payload):
                 return False
             del self.shadows[fid]
             return first and self._web(flow, payload, shadow[3])
-        if shadow[4] != SPOKE:
-            self.shadows[fid] = (shadow[0], shadow[1], shadow[2], shadow[3], SPOKE)
+        flow.client_next = SPOKE
         return False
 
-    def _keep(self, fid: int, shadow: Shadow, following: int, hello: bytes) -> bool:
+    def _keep(self, flow: Flow, following: int, hello: bytes) -> bool:
         """Keep the first bytes of a ClientHello whose first record is still to come whole (a browser's,
         with post-quantum key shares, spans two segments), and the shadow, so that the client's next
         segment comes here too (at ``following``); False where they are no such start, or too many are
@@ -197,8 +193,8 @@ class Recorder(Dissector):
         due = first_record_due(hello, HANDSHAKE_CLIENT_HELLO)
         if not 0 < due <= MAX_PARTIAL_BYTES or len(self.partial) >= MAX_PARTIAL:
             return False
-        self.partial[fid] = hello
-        self.shadows[fid] = (None, shadow[1], shadow[2], shadow[3], following)
+        self.partial[flow.fid] = hello
+        flow.client_next = following
         return True
 
     def _web(self, flow: Flow, payload: bytes, server_isn: int) -> bool:

@@ -108,7 +108,7 @@ def test_a_shadow_made_at_the_servers_first_segment_is_the_one_made_at_the_start
     session.send(True, flows.SYN, 1000)
     session.send(False, flows.SYN | flows.ACK, 5000)
     session.send(False, flows.SYN | flows.ACK, 7000)  # the server started again, elsewhere
-    assert next(iter(session.recorder.shadows.values())) == (None, recorder.SHADOW, True, 7000, 1001)
+    assert next(iter(session.recorder.shadows.values())) == (None, recorder.SHADOW, True, 7000)
     session.send(True, flows.ACK, 1001, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
     session.send(False, flows.ACK, 7001, head + b"<html>")
     early = Direction(FlowKey("10.0.0.1", 40000, "10.0.0.2", 80, 6), False, True, False)
@@ -116,7 +116,7 @@ def test_a_shadow_made_at_the_servers_first_segment_is_the_one_made_at_the_start
     early.syn(7000)
     early.segment(TS, 7001, head + b"<html>")
     assert session.entries()[1][3:] == early.unread() == (7001 + len(head) + 6, 5000 - 6)
-    direction, left, _, _, _ = next(iter(session.recorder.shadows.values()))
+    direction, left, _, _ = next(iter(session.recorder.shadows.values()))
     assert direction is not None and left == recorder.SHADOW - 1
 
 
