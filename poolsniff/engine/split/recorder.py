@@ -5,8 +5,9 @@ source -> prefilter -> decode -> flows -> **Recorder** (front) => dissectors -> 
 ``engine.split.parallel`` runs the flow table in the front with a ``Recorder`` for its dissector:
 each call the table makes (a flow starts, a SYN, a segment with data, a flow ends, a DNS datagram)
 becomes an *item*, a plain tuple whose first element is its kind, and the back replays the items
-through the real ``Dissector``. The recorder also shadows each new flow's server side, so that the
-front can skip what the back would only ignore without waiting for the back to say so.
+through the real ``Dissector``. The recorder also shadows each new flow's server side, and reads
+a web TLS session's ClientHello (``_web``), so that the front can skip what the back would only
+ignore without waiting for the back to say so.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class Recorder(Dissector):
     server's first segments then go to the back from the prefilter (``_forward``), not
     through the table here. The shadow's ``Direction`` is made at the server's first
     segment (``Shadow``), so a flow whose shadow steps aside before that never pays for one.
+
+    A TLS client that opens with a whole ClientHello offering a web protocol is one the back reads
+    nothing more of, nor of its server after the ServerHello: the client's direction is closed at
+    that segment and the server's forwarded until its hello (``_web``); a hello still to come whole
+    is kept until it is (``_keep``).
     """
 
     def __init__(self) -> None:
