@@ -228,6 +228,22 @@ def imap_client(work: Path, seconds: float) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def chromium(work: Path, url: str, *more: str) -> list[str]:
+    """Headless Chromium opening ``url``, with a profile of its own under ``work``."""
+    return [
+        "chromium",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        *more,
+        f"--user-data-dir={work}/chromium",
+        url,
+    ]
+
+
 SCENARIOS = [
     Scenario(
         "ssh-keepalive",
@@ -288,17 +304,7 @@ SCENARIOS = [
         "websocket-chat",
         "headless chromium in a WebSocket JSON chat (ws://, port 8080): a message every 4-6 s each way",
         lambda lab_, work: [PEERS + ["ws-chat", "--listen", f"{SERVER4}:8080", "--interval", "6"]],
-        lambda work, seconds: [
-            "chromium",
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            f"--user-data-dir={work}/chromium",
-            f"http://{SERVER4}:8080/",
-        ],
+        lambda work, seconds: chromium(work, f"http://{SERVER4}:8080/"),
         8080,
         ("chromium --version",),
     ),
@@ -309,20 +315,10 @@ SCENARIOS = [
         lambda lab_, work: [
             PEERS + ["sse-server", "--listen", f"{SERVER4}:8443", "--tls", "--interval", "4"]
         ],
-        lambda work, seconds: [
-            "timeout",
-            str(int(seconds)),
-            "chromium",
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--ignore-certificate-errors",
-            f"--user-data-dir={work}/chromium",
-            f"https://{SERVER4}:8443/events",
-        ],
+        lambda work, seconds: (
+            ["timeout", str(int(seconds))]
+            + chromium(work, f"https://{SERVER4}:8443/events", "--ignore-certificate-errors")
+        ),
         8443,
         ("chromium --version",),
     ),
