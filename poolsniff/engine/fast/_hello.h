@@ -120,7 +120,7 @@ static int web_alpn(const unsigned char *d, long n)
 static int web_client_hello(const unsigned char *p, Py_ssize_t n)
 {
     const unsigned char *h = p + 5, *found[3] = {NULL, NULL, NULL}; /* server_name, supported_versions, ALPN */
-    long sizes[3] = {0, 0, 0}, end = first_record_hello(p, n, 1), off, stop, start, ciphers;
+    long sizes[3] = {0, 0, 0}, end = first_record_hello(p, n, 1), off, stop, start, ciphers, type;
     int which;
 
     if (end < 39 || h[38] > 32) /* the fixed fields; check_legacy_fields: the session id's length */
@@ -140,10 +140,11 @@ static int web_client_hello(const unsigned char *p, Py_ssize_t n)
             start = off + 4;
             if (start > stop)
                 return 0;
-            which = ((long)h[off] << 8 | h[off + 1]) == TLS_EXT_SERVER_NAME          ? 0
-                    : ((long)h[off] << 8 | h[off + 1]) == TLS_EXT_SUPPORTED_VERSIONS ? 1
-                    : ((long)h[off] << 8 | h[off + 1]) == TLS_EXT_ALPN               ? 2
-                                                                                       : -1;
+            type = ((long)h[off] << 8) | h[off + 1];
+            which = type == TLS_EXT_SERVER_NAME ? 0
+                    : type == TLS_EXT_SUPPORTED_VERSIONS ? 1
+                    : type == TLS_EXT_ALPN ? 2
+                    : -1;
             off = start + (((long)h[off + 2] << 8) | h[off + 3]);
             if (off > stop)
                 return 0;

@@ -69,8 +69,6 @@ class Recorder(Dissector):
         super().__init__(Counter())
         self.items: list[Item] = []
         self.shadows: dict[int, Shadow] = {}
-        self.hellos: dict[int, Hello] = {}
-        """By flow: the servers of web TLS sessions whose ServerHello the prefilter waits for (``Hello``)."""
         self.partial: dict[int, bytes] = {}
         """By flow: a client's first bytes, the start of a ClientHello still to come whole (``_keep``)."""
         self.fast: FastMap | None = None
@@ -104,10 +102,9 @@ class Recorder(Dissector):
                 kept = self.partial.pop(flow.fid, None) if self.partial else None
                 flow.client_next = (seq + 1) & _MASK if kept is None else SPOKE
             return
-        if self.hellos:
-            hello = self.hellos.get(flow.fid)
-            if hello is not None:  # the server starts again before speaking: its first segment follows this
-                hello[1:5] = ((seq + 1) & _MASK).to_bytes(4, "big")
+        hello = self._wait(flow)
+        if hello is not None:  # the server starts again before speaking: its first segment follows this
+            hello[1:5] = ((seq + 1) & _MASK).to_bytes(4, "big")
         shadow = self.shadows.get(flow.fid)
         if shadow is None:
             return
@@ -122,8 +119,8 @@ class Recorder(Dissector):
         """Record a segment; True when the server's shadow has nothing more to read. Once the flow has
         no shadow left, its segments are the prefilter's to record (``_forward``)."""
         self.items.append((DATA, flow.fid, from_client, ts_us, seq, payload))
-        if not from_client and self.hellos:
-            hello = self.hellos.get(flow.fid)
+        if not from_client:
+            hello = self._wait(flow)
             if hello is not None and hello[0] == HELLO_DUE:  # the server's first segment came this way
                 hello[0] = HELLO_OFF
         done = self._shadow(flow, from_client, ts_us, seq, payload)
@@ -172,6 +169,7 @@ class Recorder(Dissector):
         if shadow is None:
             return False
         first = shadow[0] is None and seq == flow.client_next  # the client's next bytes, its server silent
+        following = (seq + len(payload)) & _MASK
         part = self.partial.pop(fid, None) if self.partial else None
         if first and part is not None:
             payload = part + payload
@@ -184,7 +182,7 @@ class Recorder(Dissector):
             # (_shadow); the server's reply to a tunnel is read only with the client's side in view;
             # the back may shape an opaque session (dissect/opaque), which only the back knows the
             # end of: leave the server's side to the back
-            if first and self._keep(flow, (seq + len(payload) - len(part or b"")) & _MASK, payload):
+            if first and self._keep(flow, following, payload):
                 return False
             del self.shadows[fid]
             return first and self._web(flow, payload, shadow[3])
@@ -213,27 +211,33 @@ class Recorder(Dissector):
         """
         if not WEB_HELLO(payload):  # it starts like TLS, so no tunnel's prefix: the back reads it as TLS
             return False
-        if server_isn >= 0:
-            self.hellos[flow.fid] = bytearray((HELLO_DUE, *((server_isn + 1) & _MASK).to_bytes(4, "big")))
-        self._forward(flow)
+        due = (server_isn + 1) & _MASK
+        self._forward(flow, bytearray((HELLO_DUE, *due.to_bytes(4, "big"))) if server_isn >= 0 else None)
         return True
 
-    def _forward(self, flow: Flow) -> None:
+    def _wait(self, flow: Flow) -> Hello | None:
+        """The wait for its ServerHello that the server's ``fast`` entry carries, if any (``_web``)."""
+        entry = self.fast.get(flow.raw[1]) if self.fast is not None else None
+        if entry is None or len(entry) != 4:
+            return None
+        forward: Forward = entry[3]
+        return forward[4] if len(forward) == 5 else None
+
+    def _forward(self, flow: Flow, hello: Hello | None = None) -> None:
         """The flow has no shadow left: nothing here reads its segments any more, so the prefilter may
         append them to ``items`` itself, as :meth:`data` would (``flow.Forward``), from the next one
         on; each open direction's ``fast`` entry says so (a closed one, or one with bytes nobody reads,
-        keeps its entry)."""
+        keeps its entry). The server's carries ``hello``, its wait for its ServerHello, if given."""
         fast = self.fast
         if fast is None:
             return
-        items, fid = self.items, flow.fid
-        to_server = (items, DATA, fid, False)
         for i in (0, 1):
             raw = flow.raw[i]
             entry = fast.get(raw)
             if entry is not None and len(entry) == 3 and not entry[1] and entry[0] is flow:
-                hello = self.hellos.get(fid) if i else None
-                to: Forward = (items, DATA, fid, i == 0) if hello is None else (*to_server, hello)
+                to: Forward = (self.items, DATA, flow.fid, i == 0)
+                if i and hello is not None:
+                    to = (self.items, DATA, flow.fid, False, hello)
                 fast[raw] = (flow, False, entry[2], to)
 
     def end(
@@ -243,7 +247,6 @@ class Recorder(Dissector):
         totals = flow.totals()
         self.items.append((END, flow.fid, ts_us, from_client, flow.first_ts, totals, reason, flow.fins))
         self.shadows.pop(flow.fid, None)
-        self.hellos.pop(flow.fid, None)
         self.partial.pop(flow.fid, None)
 
     def dns(self, p: Packet) -> list[Event]:
