@@ -17,6 +17,7 @@ is a system call per line, a tenth of what the output stage costs on a mining ca
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import IO, Any, Final
 
@@ -80,7 +81,7 @@ class JsonlWriter:
         except BrokenPipeError:
             raise
         except OSError as e:
-            raise OutputError(f"{self.name}: cannot write alerts: {os.strerror(e.errno or 0)}") from e
+            raise self._cannot_write(e) from e
 
     def close(self) -> None:
         """Write the held lines, flush and close the stream (stdout is only flushed); a failed
@@ -99,4 +100,13 @@ class JsonlWriter:
             except OSError as e:
                 error = error or e
         if error is not None:
-            raise OutputError(f"{self.name}: cannot write alerts: {os.strerror(error.errno or 0)}") from error
+            raise self._cannot_write(error) from error
+
+    def _cannot_write(self, error: OSError) -> OutputError:
+        """The one line for a write that failed: what, where, and what to do (the lines before it stay)."""
+        remedy = (
+            "free some space on that disk, or name another file with -o"
+            if error.errno == errno.ENOSPC
+            else "check that the file can still be written (its disk, its permissions)"
+        )
+        return OutputError(f"{self.name}: cannot write alerts: {os.strerror(error.errno or 0)}; {remedy}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,27 @@ def test_a_held_line_that_cannot_be_written_is_output_error() -> None:
     w.write({"event_type": "flow"})
     with pytest.raises(OutputError, match="No space left on device"):
         w.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "remedy"),
+    [
+        (OSError(errno.ENOSPC, "full"), "; free some space on that disk, or name another file with -o"),
+        (
+            OSError(errno.EIO, "gone"),
+            "; check that the file can still be written (its disk, its permissions)",
+        ),
+    ],
+    ids=["full", "other"],
+)
+def test_a_failed_write_says_what_to_do(error: OSError, remedy: str) -> None:
+    """The one error line ends with what to do about it: room on the disk, or a file that can be written."""
+
+    class Failing(io.StringIO):
+        def write(self, text: str) -> int:
+            raise error
+
+    w = JsonlWriter(Failing(), "alerts.json")
+    with pytest.raises(OutputError) as raised:
+        w.write({"event_type": "alert"})
+    assert str(raised.value) == f"alerts.json: cannot write alerts: {os.strerror(error.errno or 0)}{remedy}"
