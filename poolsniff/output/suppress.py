@@ -96,6 +96,10 @@ class Suppressor:
         self.suppressed = 0
         """Sum of the ``suppressed_count`` values written so far (never decreases)."""
         self._windows: OrderedDict[Key, _Window] = OrderedDict()
+        self._head: _Window | None = None
+        """The first window in ``_windows``' order, the only one ``tick`` looks at first (None: not known,
+        read again): ``tick`` runs at every alert and every alerted flow's end, and closes nothing at
+        most of them."""
 
     def feed(self, record: Record) -> list[Record]:
         """Take one alert record; return the records to write now, in order.
@@ -136,6 +140,7 @@ class Suppressor:
     def _open(self, key: Key, ts: int, out: list[Record]) -> None:
         if self.window_us <= 0:
             return
+        self._head = None  # a window replaced in place may have been the first
         self._windows[key] = _Window(ts, ts)
         self._windows.move_to_end(key)
         if len(self._windows) > self.max_keys:
@@ -145,9 +150,14 @@ class Suppressor:
     def tick(self, now_us: int) -> list[Record]:
         """Capture time is now ``now_us``: flush the windows quiet for a whole window."""
         out: list[Record] = []
+        head = self._head
+        if head is not None and now_us - head.last_us < self.window_us:
+            return out  # the first window is not quiet yet, so none is closed
+        self._head = None
         while self._windows:
             key, window = next(iter(self._windows.items()))
             if now_us - window.last_us < self.window_us:
+                self._head = window
                 break
             del self._windows[key]
             out.extend(self._flush(window))
@@ -159,6 +169,7 @@ class Suppressor:
         for window in self._windows.values():
             out.extend(self._flush(window))
         self._windows.clear()
+        self._head = None
         return out
 
     def _hold(self, key: Key, window: _Window, held: Held, ts: int) -> None:
@@ -166,6 +177,8 @@ class Suppressor:
         window.held = held
         window.last_us = max(window.last_us, ts)
         self._windows.move_to_end(key)
+        if window is self._head:  # moved from first to last
+            self._head = None
 
     def _flush(self, window: _Window) -> list[Record]:
         """The held alert of a window nobody will close, carrying the count of the others."""

@@ -19,6 +19,7 @@ import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 from poolsniff.engine.fast.prefilter import detections
@@ -118,7 +119,7 @@ def _releaser(
 
 def _line_maker(name: str) -> Callable[[FlowSummary], str]:
     """How an alerted flow of capture ``name`` is made its line (``eventid.flow_line``, as ``take`` does)."""
-    return lambda summary: flow_line(summary, name)
+    return partial(flow_line, source_name=name)  # no interpreted frame per alerted flow
 
 
 def _worth_splitting(fileobj: BinaryIO) -> bool:

@@ -83,13 +83,15 @@ class Front(Tracker):
         channel: Channel,
         release: Callable[[Alert], None],
         name: str,
-        release_line: Callable[[str, int], None] | None = None,
+        lines: tuple[Callable[[FlowSummary], str], Callable[[str, int], None]] | None = None,
     ) -> None:
         """Send items over ``channel``; hand the detections that come back, as alerts of capture
-        ``name``, to ``release`` (which makes their records and writes them), and the alerted flows'
-        lines the back made, with their flows' end times, to ``release_line``."""
+        ``name``, to ``release`` (which makes their records and writes them). ``lines``: how an alerted
+        flow's line is made and how the output takes it with its flow's end time (``scan_split``); then
+        an alerted flow goes there as its line, made here or by the back, not through ``release``."""
         self.release = release
-        self.release_line = release_line
+        self.line_of: Callable[[FlowSummary], str] | None = lines[0] if lines is not None else None
+        self.release_line: Callable[[str, int], None] | None = lines[1] if lines is not None else None
         self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder, fast=new_fast_map()))
@@ -149,10 +151,17 @@ class Front(Tracker):
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
+            line_of, release_line = self.line_of, self.release_line
             for values in records:
-                if type(values[0]) is str:  # an alerted flow's line, made by the back (_answers)
-                    assert self.release_line is not None
-                    self.release_line(values[0], values[1])
+                first = values[0]
+                if type(first) is str:  # an alerted flow's line, made by the back (_answers)
+                    assert release_line is not None
+                    release_line(first, values[1])
+                elif type(first) is tuple and line_of is not None and release_line is not None:
+                    # an alerted flow whose line the back left: made here, as the output would make it
+                    summary = rebuilt(values)
+                    assert isinstance(summary, FlowSummary)
+                    release_line(line_of(summary), summary.end.ts_us)
                 else:
                     self.release(Alert(rebuilt(values), self.name))
             if report is not None:
@@ -313,7 +322,7 @@ def scan_split(
     Damage part-way ends the scan like the end of the file and is returned; the alerts
     found before are emitted. ``KeyboardInterrupt`` emits them too, then propagates. ``lines``: how an
     alerted flow's line is made (``eventid.flow_line`` of the capture's name), and how the output takes
-    one made in the back (``Outputs.take_line``); None, every detection goes to ``release``.
+    one (``Outputs.take_line``), made in either process; None, every detection goes to ``release``.
     """
     import multiprocessing
 
@@ -328,7 +337,7 @@ def scan_split(
     proc.start()
     os.close(a2b_r)
     os.close(b2a_w)
-    front = Front(Channel(b2a_r, a2b_w, patient=False), release, name, lines[1] if lines else None)
+    front = Front(Channel(b2a_r, a2b_w, patient=False), release, name, lines)
     front.flows.dns_names = blocklist.wire_names()  # the back would make nothing of these queries
     damage: CaptureDamaged | None = None
     try:
