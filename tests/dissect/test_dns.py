@@ -383,3 +383,73 @@ def test_remembered_messages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         assert len(dns_module._seen) <= 3
     again = header(99, 0x0100, 1, 0) + name(b"host9") + b"\x00\x01\x00\x01"
     assert parse_dns(again) == general(again) and parse_dns(again).msg_id == 99  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- names, held to dpkt
+
+
+def dpkt_name(buf: bytes, off: int) -> tuple[str, int] | str:
+    """What ``dpkt.dns.unpack_name`` reads at ``off``, or the error it raises, as ``_unpack_name``
+    raises it (its ``UnpackError`` and ``NeedData`` are ValueError here)."""
+    import dpkt
+
+    try:
+        name, end = dpkt.dns.unpack_name(buf, off)
+    except dpkt.Error:
+        return "ValueError"
+    except (struct.error, UnicodeDecodeError) as e:
+        return type(e).__name__
+    return name, end
+
+
+def mine_name(buf: bytes, off: int) -> tuple[str, int] | str:
+    try:
+        return dns_module._unpack_name(buf, off)
+    except (ValueError, struct.error) as e:  # UnicodeDecodeError is a ValueError: told apart by name
+        return type(e).__name__ if type(e) is not ValueError else "ValueError"
+
+
+_label = st.binary(min_size=0, max_size=70)
+_piece = st.one_of(
+    _label.map(lambda b: bytes([min(len(b), 63)]) + b[:63]),  # a label (its length byte first)
+    st.integers(0, 0x3FFF).map(lambda p: struct.pack(">H", 0xC000 | p)),  # a pointer anywhere
+    st.integers(1, 0xFF).map(lambda n: bytes([n])),  # a reserved label type, or a length that lies
+    st.just(b"\x00"),
+    st.just(b"\xc0"),  # a pointer cut short
+)
+
+
+@given(st.lists(_piece, max_size=12).map(b"".join), st.integers(0, 80))
+def test_names_are_read_as_dpkt_reads_them(buf: bytes, off: int) -> None:
+    """Labels, pointers back and forward, loops, reserved types, cut pointers, names over 255
+    bytes, bytes that are not UTF-8, offsets past the end: the same name and end, or the same error."""
+    assert mine_name(buf, off) == dpkt_name(buf, off)
+
+
+@given(st.binary(max_size=300), st.integers(0, 310))
+def test_names_are_read_as_dpkt_reads_them_in_any_bytes(buf: bytes, off: int) -> None:
+    assert mine_name(buf, off) == dpkt_name(buf, off)
+
+
+def test_names_of_real_messages_are_read_as_dpkt_reads_them() -> None:
+    """At every offset of the demo captures' DNS messages over UDP/IPv4 on Ethernet (questions,
+    answers, pointers, and the bytes between them)."""
+    from poolsniff.sources.pcap import expand_paths, read_frames
+
+    from ..conftest import PCAPS
+
+    messages = 0
+    for path in expand_paths([str(PCAPS)]):
+        with open(path, "rb") as fileobj:
+            for _ts, linktype, frame in read_frames(fileobj, path):
+                data = bytes(frame)
+                if linktype != 1 or data[12:14] != b"\x08\x00" or data[23] != 17:
+                    continue
+                udp = 14 + (data[14] & 0x0F) * 4
+                if 53 not in struct.unpack_from(">HH", data, udp):
+                    continue
+                payload = data[udp + 8 :]
+                messages += 1
+                for off in range(len(payload) + 1):
+                    assert mine_name(payload, off) == dpkt_name(payload, off)
+    assert messages >= 5
