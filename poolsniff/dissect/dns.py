@@ -45,8 +45,7 @@ _RR_TAIL: Final = struct.Struct(">HHIH")
 _HEADER_COUNTS = struct.Struct(">HHHH").unpack_from  # id, flags, qdcount, ancount
 _RR_FIXED = _RR_TAIL.unpack_from
 _POINTER_RR = struct.Struct(">HHHIH").unpack_from  # pointer, type, class, ttl, rdlength
-_QTYPE = struct.Struct(">H").unpack_from
-_U16 = _QTYPE  # a compression pointer's two bytes
+_U16 = struct.Struct(">H").unpack_from  # a question's type, a compression pointer
 _ntop = socket.inet_ntop
 _AF_INET: Final = socket.AF_INET
 _AF_INET6: Final = socket.AF_INET6
@@ -248,7 +247,7 @@ def _parse_common(buf: bytes) -> DnsParse | None:
                 return None
             answers.append((owner, rrtype, rdata, ttl))
         off = end
-    (qtype,) = _QTYPE(buf, qend)
+    (qtype,) = _U16(buf, qend)
     return _new(DnsParse, (
         msg_id, flags & 0x8000 != 0, (flags >> 11) & 0xF, flags & 0xF, flags,
         ((qname, qtype),), tuple(answers),

@@ -90,8 +90,7 @@ class Front(Tracker):
         flow's line is made and how the output takes it with its flow's end time (``scan_split``); then
         an alerted flow goes there as its line, made here or by the back, not through ``release``."""
         self.release = release
-        self.line_of: Callable[[FlowSummary], str] | None = lines[0] if lines is not None else None
-        self.release_line: Callable[[str, int], None] | None = lines[1] if lines is not None else None
+        self.lines = lines
         self.name = name
         self.recorder = Recorder()
         super().__init__(FlowTable(dissector=self.recorder, fast=new_fast_map()))
@@ -151,17 +150,15 @@ class Front(Tracker):
                 entry = fast.get(raw)
                 if entry is not None and entry[0].fid == fid and not entry[1]:
                     fast[raw] = (entry[0], False, entry[2], first, length) if length else entry[:3]
-            line_of, release_line = self.line_of, self.release_line
+            lines = self.lines
             for values in records:
                 first = values[0]
                 if type(first) is str:  # an alerted flow's line, made by the back (_answers)
-                    assert release_line is not None
-                    release_line(first, values[1])
-                elif type(first) is tuple and line_of is not None and release_line is not None:
-                    # an alerted flow whose line the back left: made here, as the output would make it
-                    summary = rebuilt(values)
-                    assert isinstance(summary, FlowSummary)
-                    release_line(line_of(summary), summary.end.ts_us)
+                    assert lines is not None
+                    lines[1](first, values[1])
+                elif type(first) is tuple and lines is not None:  # an alerted flow whose line it left
+                    line, end_us = _line(lines[0], rebuilt(values))
+                    lines[1](line, end_us)
                 else:
                     self.release(Alert(rebuilt(values), self.name))
             if report is not None:
@@ -296,10 +293,13 @@ def _answers(out: list[Released], line_of: Callable[[FlowSummary], str] | None) 
     (the back has caught up with the front), an alerted flow that ended as its line and its end time."""
     if line_of is None:
         return [flat(released) for released in out]
-    return [
-        (line_of(released), released.end.ts_us) if type(released) is FlowSummary else flat(released)
-        for released in out
-    ]
+    return [_line(line_of, released) if type(released) is FlowSummary else flat(released) for released in out]
+
+
+def _line(line_of: Callable[[FlowSummary], str], summary: Released) -> tuple[str, int]:
+    """An alerted flow's line and its end time, as either process hands it to the output."""
+    assert isinstance(summary, FlowSummary)
+    return line_of(summary), summary.end.ts_us
 
 
 # --------------------------------------------------------------------------- one scan
