@@ -127,6 +127,31 @@ def sll2(l3: bytes, protocol: int = 0x0800) -> bytes:
     return struct.pack("!HHIHBB8s", protocol, 0, 3, 1, 0, 6, MAC_SRC + b"\0\0") + l3
 
 
+def relinked(frame: bytes, linktype: int) -> bytes:
+    """The Ethernet ``frame`` as a frame of ``linktype`` (as ``tcpdump -i any`` or a tunnel writes it):
+    Linux cooked v1 (113) or v2 (276) with its EtherType as protocol, or its network header on, past any
+    VLAN tag (raw IP: 12, 14, 101; IPv4 or IPv6 alone: 228, 229), or behind a loopback header (0, 108) or
+    Cisco HDLC's (104). A frame too short for an Ethernet header stays as it is."""
+    if linktype == 1 or len(frame) < 14:
+        return frame
+    protocol = struct.unpack_from("!H", frame, 12)[0]
+    if linktype == 113:
+        return sll(frame[14:], protocol)
+    if linktype == 276:
+        return sll2(frame[14:], protocol)
+    if linktype == 104:  # Cisco HDLC: unicast address, control, EtherType
+        return bytes([0x0F, 0]) + frame[12:]
+    if linktype in (0, 108):  # loopback: the address family (0: little-endian, as most writers; 108: big)
+        family = {0x0800: 2, 0x86DD: 30}.get(protocol, 7)
+        return null(frame[14:], family, "<" if linktype == 0 else ">")
+    assert linktype in (12, 14, 101, 228, 229), linktype
+    start = 14
+    while protocol in (0x8100, 0x88A8) and len(frame) >= start + 4:  # IP alone: no VLAN tag either
+        protocol = struct.unpack_from("!H", frame, start + 2)[0]
+        start += 4
+    return frame[start:]
+
+
 def null(l3: bytes, family: int, order: str = "<") -> bytes:
     """A BSD loopback (NULL, link type 0) frame with ``family`` in byte order ``order``."""
     return struct.pack(order + "I", family) + l3

@@ -20,6 +20,7 @@ from typing import Final
 from poolsniff.dissect.flows import SWEEP_EVERY, FlowTable
 from poolsniff.engine.decode import Decoder
 from poolsniff.engine.fast.dropped import REASONS, SKIP_NOT_IP
+from poolsniff.engine.fast.link import LINKTYPES
 from poolsniff.engine.fast.walk import DECIDE, FAST_LANE, FEED, LINKTYPE_ETHERNET, SKIP_TCP
 from poolsniff.model import Frame, Packet, Released
 
@@ -72,11 +73,11 @@ class Tracker:
         ts_us, linktype, data = frame
         flows = self.flows
         if (
-            linktype == LINKTYPE_ETHERNET
+            linktype in LINKTYPES
             and ts_us - self.last_check < CHECK_EVERY_US
             and flows.since_sweep < SWEEP_EVERY - 1
         ):
-            kind = DECIDE(flows.fast, data, ts_us, flows.dns_names, flows.on_syn, flows.on_end)
+            kind = DECIDE(flows.fast, data, ts_us, flows.dns_names, flows.on_syn, flows.on_end, linktype)
             if kind != FEED:
                 self.stats.packets += 1
                 if kind == SKIP_TCP:

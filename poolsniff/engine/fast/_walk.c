@@ -26,6 +26,8 @@
  *
  * ``skip_ng`` does the same over the enhanced packet blocks of a pcapng section
  * (``poolsniff.engine.fast.walk.skip_ng`` is its reference), with the section's interfaces.
+ * Both read the frames of Ethernet and of the link types ``_link.h`` makes Ethernet frames of
+ * (Linux cooked v1 and v2, raw IP): a pcap file's ``linktype``, each pcapng interface's.
  *
  * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
  * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
@@ -132,6 +134,7 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
 }
 
 #include "_nottcp.h"
+#include "_link.h"
 
 /* Add one packet of ``len`` bytes to a direction's tally: a bytearray of two native uint64 (packets, bytes). */
 static void tally(PyObject *counts, Py_ssize_t len)
@@ -419,7 +422,18 @@ typedef struct {
     PyObject *on_end;
     PyObject *counts; /* a bytearray of two native 64-bit counts (poolsniff.engine.fast.dropped), or NULL */
     PyObject *dns_forward; /* the split front's (items, kind) for DNS datagrams (udp.DnsForward), or NULL */
+    long long linktype;    /* of a pcap file's records or a live capture's frames (pcapng: each interface's) */
+    scratch_t *scratch;    /* room for frames of other link types made Ethernet frames (_link.h) */
 } walk_ctx;
+
+#define FORWARD_LIMIT 1024 /* poolsniff.engine.fast.udp.FORWARD_LIMIT */
+
+/* Whether the split front's item list holds FORWARD_LIMIT items (udp.forward_full): the walks stop there, so
+ * that the DNS datagrams they record, which do not count against the budget, cannot grow it without bound. */
+static inline int forward_full(const walk_ctx *ctx)
+{
+    return ctx->dns_forward != NULL && PyList_GET_SIZE(PyTuple_GET_ITEM(ctx->dns_forward, 0)) >= FORWARD_LIMIT;
+}
 
 /* What the walks do with a kind try_skip gave: 1 go on (counted), 0 stop at the frame (dropped.taken is the
  * reference of the first part). */
@@ -482,14 +496,20 @@ static int control(PyObject *entry, PyObject *hook, const unsigned char *k, Py_s
 }
 
 /* FEED, SKIP_TCP (stamped where the flow is known) or SKIP_UDP, as poolsniff.engine.fast.walk.decide; -1: error. */
-static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t len, long long ts)
+static int try_skip(const walk_ctx *ctx, long long lt, const unsigned char *frame, Py_ssize_t size, long long ts)
 {
     const unsigned char *k = NULL, *tcp = NULL;
     long data = 0;
     int ends = 0; /* the packet's SYN, FIN and RST bits */
-    Py_ssize_t klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
+    Py_ssize_t len = size, klen;
     PyObject *key, *entry;
     int closed, rc;
+
+    /* ``size``, the frame's captured bytes, is what the flow's tally counts; ``len``, its bytes as Ethernet */
+    frame = link_view((long)lt, frame, size, ctx->scratch, &len);
+    if (frame == NULL)
+        return PyErr_Occurred() ? -1 : FEED;
+    klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
 
     if (klen == 0) {
         rc = udp_skip(frame, len, ctx->names, ctx->dns_forward, ts);
@@ -513,9 +533,9 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
     if (ends & TCP_SYN) /* a SYN or SYN-ACK without data (and without FIN or RST): the table's on_syn */
         return data != 0 || ends != TCP_SYN || ctx->on_syn == NULL
                    ? FEED
-                   : control(entry, ctx->on_syn, k, klen, ts, len, (long long)rd32(tcp + 4, 1));
+                   : control(entry, ctx->on_syn, k, klen, ts, size, (long long)rd32(tcp + 4, 1));
     if (ends & TCP_RST) /* an RST without data ends the flow: the table's on_end */
-        return data != 0 || ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, len, ts);
+        return data != 0 || ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, size, ts);
     closed = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 1));
     if (closed < 0)
         return -1;
@@ -524,7 +544,7 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
             return FEED;
         rc = fin_seen(PyTuple_GET_ITEM(entry, 0), k, klen);
         if (rc <= 0)
-            return rc < 0 ? -1 : ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, len, ts);
+            return rc < 0 ? -1 : ctx->on_end == NULL ? FEED : control(entry, ctx->on_end, k, klen, ts, size, ts);
     } else if (!closed && data != 0) {
         if (PyTuple_GET_SIZE(entry) == 4) {
             /* a direction whose segments go to another process as they are: (flow, False, tally, forward) */
@@ -555,7 +575,7 @@ static int try_skip(const walk_ctx *ctx, const unsigned char *frame, Py_ssize_t 
                 return rc < 0 ? -1 : FEED;
         }
     }
-    return stamp(entry, ts, len) < 0 ? -1 : SKIP_TCP;
+    return stamp(entry, ts, size) < 0 ? -1 : SKIP_TCP;
 }
 
 /* The record walk of ``skip`` from ``*pos``; updates ``*pos``, ``*budget``, ``*others``; -1 on error. */
@@ -563,7 +583,7 @@ static int skip_records(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_
                         long long frac_div, unsigned long limit, Py_ssize_t *budget, Py_ssize_t *others,
                         long long next_check)
 {
-    while (*budget > 0 && end - *pos >= 16) {
+    while (*budget > 0 && end - *pos >= 16 && !forward_full(ctx)) {
         const unsigned char *h = buf + *pos;
         uint32_t caplen = rd32(h + 8, big_endian);
         long long ts;
@@ -574,7 +594,7 @@ static int skip_records(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_
         ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
         if (ts >= next_check)
             break;
-        done = try_skip(ctx, h + 16, (Py_ssize_t)caplen, ts);
+        done = try_skip(ctx, ctx->linktype, h + 16, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (!counted(ctx, done, budget, others))
@@ -745,12 +765,38 @@ static PyObject *int_tuple(Py_ssize_t n, const long long *values, PyObject *tail
     return out;
 }
 
-/* The last value of a walk's answer: ``(ts, caplen, packet or frame)``, ``got`` taken over (NULL: failed). */
-static PyObject *stepped(long long ts, unsigned long caplen, PyObject *got)
+/* The last value of a walk's answer: ``(ts, caplen, linktype, packet or frame)``, ``got`` taken over (NULL:
+ * failed). */
+static PyObject *stepped(long long ts, unsigned long caplen, long long lt, PyObject *got)
 {
-    const long long values[2] = {ts, (long long)caplen};
+    const long long values[3] = {ts, (long long)caplen, lt};
 
-    return got == NULL ? NULL : int_tuple(2, values, got);
+    return got == NULL ? NULL : int_tuple(3, values, got);
+}
+
+static PyObject *fast_lane(PyTypeObject *packet_type, long long ts, const unsigned char *d, Py_ssize_t size);
+
+/* What the fast lane makes of the frame ``frame[0:len]`` of link type ``lt`` (its Ethernet frame:
+ * link_view), else the frame's own bytes for the decoder; NULL on error. */
+static PyObject *laned(PyTypeObject *packet_type, long long ts, long long lt, const unsigned char *frame,
+                       Py_ssize_t len, scratch_t *scratch)
+{
+    Py_ssize_t vlen = 0;
+    const unsigned char *view = link_view((long)lt, frame, len, scratch, &vlen);
+    PyObject *got;
+
+    if (view == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        got = Py_NewRef(Py_None);
+    } else {
+        got = fast_lane(packet_type, ts, view, vlen);
+    }
+    if (got == Py_None) {
+        Py_DECREF(got);
+        got = PyBytes_FromStringAndSize((const char *)frame, len);
+    }
+    return got;
 }
 
 static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -760,12 +806,13 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
+    scratch_t scratch = {NULL, 0, {0}};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
 
     (void)self;
-    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+    if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOOOL", &view, &pos, &end, &big_endian, &frac_div, &limit,
                           &ctx.fast, &budget, &next_check, &ctx.names, &ctx.on_syn, &ctx.on_end, &ctx.counts,
-                          &ctx.dns_forward))
+                          &ctx.dns_forward, &ctx.linktype))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
@@ -779,6 +826,7 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     rc = skip_records(&ctx, (const unsigned char *)view.buf, &pos, end, big_endian, frac_div, limit, &budget,
                       &others, next_check);
     PyBuffer_Release(&view);
+    scratch_free(&scratch);
     if (rc < 0)
         return NULL;
     return int_tuple(3, (const long long[]){pos, budget, others}, NULL);
@@ -908,32 +956,34 @@ static PyObject *walk_web_hello(PyObject *self, PyObject *arg)
     return PyBool_FromLong(web);
 }
 
-/* ``decide(fast, frame, ts)``: what to do with one Ethernet frame of a live capture (walk.decide_frame). */
+/* ``decide(fast, frame, ts)``: what to do with one frame of a live capture (walk.decide_frame). */
 static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
     long long ts;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
+    scratch_t scratch = {NULL, 0, {0}};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
     int rc;
 
     (void)self;
-    if (fast_args(args, nargs, "decide", "Oy*L|OOO", &ctx.fast, &view, &ts, &ctx.names, &ctx.on_syn,
-                          &ctx.on_end))
+    if (fast_args(args, nargs, "decide", "Oy*L|OOOL", &ctx.fast, &view, &ts, &ctx.names, &ctx.on_syn,
+                          &ctx.on_end, &ctx.linktype))
         return NULL;
     if (check_ctx(&ctx) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    rc = try_skip(&ctx, (const unsigned char *)view.buf, view.len, ts);
+    rc = try_skip(&ctx, ctx.linktype, (const unsigned char *)view.buf, view.len, ts);
     PyBuffer_Release(&view);
+    scratch_free(&scratch);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
 }
 
 /*
  * ``step``: ``skip``, then the record it stopped at, when that record is whole in the buffer
  * and its captured length is at most ``limit``: ``(pos after it, budget, others, (ts, caplen,
- * packet))`` where ``packet`` is what the fast lane makes of the frame, or the frame's bytes
- * when the fast lane declines it. Otherwise ``(pos, budget, others, None)`` with ``pos`` at
+ * linktype, packet))`` where ``packet`` is what the fast lane makes of the frame (of its Ethernet
+ * frame: ``link_view``), or the frame's bytes when the fast lane declines it. Otherwise ``(pos, budget, others, None)`` with ``pos`` at
  * the record (or the end) for the caller to read more or report the damage.
  * ``poolsniff.engine.fast.walk.step`` is the reference.
  */
@@ -945,15 +995,16 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     long long frac_div, next_check;
     unsigned long limit;
     PyObject *packet_type, *got, *result;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
+    scratch_t scratch = {NULL, 0, {0}};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
 
     (void)self;
-    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOOOO", &view, &pos, &end, &big_endian, &frac_div, &limit,
+    if (fast_args(args, nargs, "step", "y*nnpLkOnLO|OOOOOL", &view, &pos, &end, &big_endian, &frac_div, &limit,
                           &ctx.fast, &budget, &next_check, &packet_type, &ctx.names, &ctx.on_syn,
-                          &ctx.on_end, &ctx.counts, &ctx.dns_forward))
+                          &ctx.on_end, &ctx.counts, &ctx.dns_forward, &ctx.linktype))
         return NULL;
     if (pos < 0 || end < pos || end > view.len || frac_div <= 0 || check_packet_type(packet_type) < 0 ||
         check_ctx(&ctx) < 0) {
@@ -965,30 +1016,28 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     buf = (const unsigned char *)view.buf;
     if (skip_records(&ctx, buf, &pos, end, big_endian, frac_div, limit, &budget, &others, next_check) < 0) {
         PyBuffer_Release(&view);
+        scratch_free(&scratch);
         return NULL;
     }
     if (end - pos < 16) {
         PyBuffer_Release(&view);
+        scratch_free(&scratch);
         return int_tuple(3, (const long long[]){pos, budget, others}, Py_NewRef(Py_None));
     }
     h = buf + pos;
     caplen = rd32(h + 8, big_endian);
     if (caplen > limit || (Py_ssize_t)caplen > end - pos - 16) {
         PyBuffer_Release(&view);
+        scratch_free(&scratch);
         return int_tuple(3, (const long long[]){pos, budget, others}, Py_NewRef(Py_None));
     }
     ts = (long long)rd32(h, big_endian) * 1000000LL + (long long)rd32(h + 4, big_endian) / frac_div;
-    got = fast_lane((PyTypeObject *)packet_type, ts, h + 16, (Py_ssize_t)caplen);
-    if (got == Py_None) {
-        Py_DECREF(got);
-        got = PyBytes_FromStringAndSize((const char *)h + 16, (Py_ssize_t)caplen);
-    }
-    if (got == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
+    got = laned((PyTypeObject *)packet_type, ts, ctx.linktype, h + 16, (Py_ssize_t)caplen, &scratch);
     PyBuffer_Release(&view);
-    result = stepped(ts, (unsigned long)caplen, got);
+    scratch_free(&scratch);
+    if (got == NULL)
+        return NULL;
+    result = stepped(ts, (unsigned long)caplen, ctx.linktype, got);
     return result == NULL ? NULL
                           : int_tuple(3, (const long long[]){pos + 16 + (Py_ssize_t)caplen, budget, others}, result);
 }
@@ -1033,11 +1082,13 @@ static int read_ifaces(PyObject *seq, iface_t *out, Py_ssize_t *count)
 
 /*
  * Whether the block at ``buf[pos:end]`` is a sound enhanced packet block (as the reader checks
- * it: type, length, trailer, captured length, interface) of an Ethernet interface whose time
- * fits 64 bits; its time, captured length and block length then go to the pointers.
+ * it: type, length, trailer, captured length, interface) of an interface of a link type the walk
+ * reads (``link_known``) whose time fits 64 bits; its time, captured length, block length and link
+ * type then go to the pointers.
  */
-static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end, int big_endian,
-                        const iface_t *ifaces, Py_ssize_t nifaces, long long *ts, uint32_t *caplen, uint32_t *blen)
+static int packet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end, int big_endian,
+                      const iface_t *ifaces, Py_ssize_t nifaces, long long *ts, uint32_t *caplen, uint32_t *blen,
+                      long long *lt)
 {
     const unsigned char *b = buf + pos;
     uint32_t ifid;
@@ -1052,8 +1103,9 @@ static int ethernet_epb(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end
         return 0;
     ifid = rd32(b + 8, big_endian);
     *caplen = rd32(b + 20, big_endian);
-    if (*caplen > *blen - 32 || ifid >= (uint32_t)nifaces || ifaces[ifid].linktype != 1)
+    if (*caplen > *blen - 32 || ifid >= (uint32_t)nifaces || !link_known(ifaces[ifid].linktype))
         return 0;
+    *lt = ifaces[ifid].linktype;
     units = ((__int128)rd32(b + 12, big_endian) << 32) | rd32(b + 16, big_endian);
     /* floor division, as Python's // (units is never negative) */
     units = units * ifaces[ifid].mul / ifaces[ifid].div + ifaces[ifid].offset;
@@ -1068,14 +1120,14 @@ static int skip_blocks(const walk_ctx *ctx, const unsigned char *buf, Py_ssize_t
                        const iface_t *ifaces, Py_ssize_t nifaces, Py_ssize_t *budget, Py_ssize_t *others,
                        long long next_check, long long *last_ts, Py_ssize_t *size)
 {
-    while (*budget > 0) {
-        long long ts;
+    while (*budget > 0 && !forward_full(ctx)) {
+        long long ts, lt;
         uint32_t caplen, blen;
         int done;
 
-        if (!ethernet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen) || ts >= next_check)
+        if (!packet_epb(buf, *pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen, &lt) || ts >= next_check)
             break;
-        done = try_skip(ctx, buf + *pos + 28, (Py_ssize_t)caplen, ts);
+        done = try_skip(ctx, lt, buf + *pos + 28, (Py_ssize_t)caplen, ts);
         if (done < 0)
             return -1;
         if (!counted(ctx, done, budget, others))
@@ -1093,10 +1145,11 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     Py_buffer view;
     Py_ssize_t pos, end, budget, others = 0, nifaces = 0, size = 0;
     int big_endian, rc;
-    long long next_check, last_ts, ts;
+    long long next_check, last_ts, ts, lt;
     uint32_t caplen, blen;
     PyObject *ifaces_list, *packet_type = NULL, *got;
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL};
+    scratch_t scratch = {NULL, 0, {0}};
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 
@@ -1123,25 +1176,17 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     buf = (const unsigned char *)view.buf;
     rc = skip_blocks(&ctx, buf, &pos, end, big_endian, ifaces, nifaces, &budget, &others, next_check, &last_ts,
                      &size);
-    if (rc < 0) {
+    if (rc < 0 || !step || !packet_epb(buf, pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen, &lt)) {
         PyBuffer_Release(&view);
-        return NULL;
+        scratch_free(&scratch);
+        if (rc < 0)
+            return NULL;
+        return int_tuple(5, (const long long[]){pos, budget, others, last_ts, size}, step ? Py_NewRef(Py_None) : NULL);
     }
-    if (!step) {
-        PyBuffer_Release(&view);
-        return int_tuple(5, (const long long[]){pos, budget, others, last_ts, size}, NULL);
-    }
-    if (!ethernet_epb(buf, pos, end, big_endian, ifaces, nifaces, &ts, &caplen, &blen)) {
-        PyBuffer_Release(&view);
-        return int_tuple(5, (const long long[]){pos, budget, others, last_ts, size}, Py_NewRef(Py_None));
-    }
-    got = fast_lane((PyTypeObject *)packet_type, ts, buf + pos + 28, (Py_ssize_t)caplen);
-    if (got == Py_None) {
-        Py_DECREF(got);
-        got = PyBytes_FromStringAndSize((const char *)buf + pos + 28, (Py_ssize_t)caplen);
-    }
+    got = laned((PyTypeObject *)packet_type, ts, lt, buf + pos + 28, (Py_ssize_t)caplen, &scratch);
     PyBuffer_Release(&view);
-    got = stepped(ts, (unsigned long)caplen, got);
+    scratch_free(&scratch);
+    got = stepped(ts, (unsigned long)caplen, lt, got);
     return got == NULL ? NULL
                        : int_tuple(5, (const long long[]){pos + (Py_ssize_t)blen, budget, others, ts, size}, got);
 }
@@ -1160,14 +1205,15 @@ static PyObject *walk_step_ng(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 static PyMethodDef walk_methods[] = {
     {"skip", (PyCFunction)(void (*)(void))walk_skip, METH_FASTCALL,
-     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end, counts, dns_forward])\n"
+     "skip(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check[, dns_names, on_syn, on_end, counts, dns_forward,\n"
+     "     linktype])\n"
      "    -> (pos, budget, others)\n\n"
      "Walk the pcap records of buf[pos:end], stamping and counting the packets the flow table\n"
      "lets the prefilter skip; stop at the first record the caller must handle."},
     {"step", (PyCFunction)(void (*)(void))walk_step, METH_FASTCALL,
      "step(buf, pos, end, big_endian, frac_div, limit, fast, budget, next_check, packet_type[, dns_names, on_syn, on_end,\n"
-     "     counts, dns_forward])\n"
-     "    -> (pos, budget, others, (ts, caplen, packet or frame) or None)\n\n"
+     "     counts, dns_forward, linktype])\n"
+     "    -> (pos, budget, others, (ts, caplen, linktype, packet or frame) or None)\n\n"
      "skip(), then the record it stopped at, decoded by the fast lane when it can be."},
     {"shape_quiet", (PyCFunction)(void (*)(void))walk_shape_quiet, METH_FASTCALL,
      "shape_quiet(state, records, from_client, ts, seq, payload) -> bool: advance a TLS record shape by\n"
@@ -1176,16 +1222,16 @@ static PyMethodDef walk_methods[] = {
      "web_hello(payload) -> bool: whether a client's first bytes hold, whole in their first record, a ClientHello\n"
      "the back makes an event of and that offers a web protocol in ALPN (hellos.web_hello)."},
     {"decide", (PyCFunction)(void (*)(void))walk_decide, METH_FASTCALL,
-     "decide(fast, frame, ts[, dns_names, on_syn, on_end]) -> 0 (feed it), 1 (a TCP packet dealt with here), 2 (a UDP datagram the\n"
+     "decide(fast, frame, ts[, dns_names, on_syn, on_end, linktype]) -> 0 (feed it), 1 (a TCP packet dealt with here), 2 (a UDP datagram the\n"
      "flow table drops), 3 or 4 (a frame the decoder counts as not IP, or as IP neither TCP nor UDP): the walk's decision\n"
-     "for one Ethernet frame, as walk.decide_frame."},
+     "for one frame, as walk.decide_frame."},
     {"fast_lane", (PyCFunction)(void (*)(void))walk_fast_lane, METH_FASTCALL,
      "fast_lane(packet_type, ts, frame) -> packet or None: the decoder's fast lane."},
     {"step_ng", (PyCFunction)(void (*)(void))walk_step_ng, METH_FASTCALL,
      "step_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, packet_type[, dns_names, on_syn, on_end,\n"
      "        counts, dns_forward])\n"
-     "    -> (pos, budget, others, last_ts, size, (ts, caplen, packet or frame) or None)\n\n"
-     "skip_ng(), then the block it stopped at when it is an Ethernet enhanced packet block."},
+     "    -> (pos, budget, others, last_ts, size, (ts, caplen, linktype, packet or frame) or None)\n\n"
+     "skip_ng(), then the block it stopped at when it is an enhanced packet block the walk reads."},
     {"skip_ng", (PyCFunction)(void (*)(void))walk_skip_ng, METH_FASTCALL,
      "skip_ng(buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts[, dns_names, on_syn, on_end, counts,\n"
      "        dns_forward])\n"

@@ -2,30 +2,29 @@
 
 source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
-Most packets of a busy link belong to long flows that have nothing left to read (bulk
-downloads, TLS after the ClientHello, video), are bare ACKs, or are UDP that is not DNS
-(QUIC, VoIP, games, NTP, mDNS). For such a packet the whole pipeline only stamps the flow
-with the packet's time (or not even that) and counts it. ``detections`` walks the records of
-a classic Ethernet pcap itself, and the enhanced packet blocks of a pcapng file (through the
-reader's ``Walker`` hook, any ``if_tsresol`` and interface, Ethernet interfaces only), and
-decides for each frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not)
-whose headers are plain and whole, it takes the addresses and ports straight out of the
-record as a key of ``FlowTable.fast``: a known direction that is closed (or a packet with
-no data, no SYN, FIN or RST) is stamped and counted right there, and so is an in-order segment
-of a TLS session being shaped that only advances its record shape (``shape.quiet``: the headers
-are read here, into the state the shaper shares), and so is a FIN with no data that is not its
-flow's last (the side is marked finished in ``Flow.fins`` here); a SYN or SYN-ACK without data of a
-known flow and the packet without data that ends one (its last FIN, an RST) are stamped and counted
-here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table has
-none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted;
-a plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it), and so
-is a frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason; in
-the split's front, whose recorder only records DNS, a DNS datagram is recorded here (``udp.dns_item``).
-Everything else -- and one packet in a while, so the idle sweep and the hold check run
-exactly where they would -- goes through ``engine.feed`` as a frame. The result is what
-feeding every frame gives (tests/engine/fast/test_prefilter.py checks it). Other link types go
-through ``engine.feed`` frame by frame. ``poolsniff.engine.fast.walk`` holds the walks in
-Python, the references of the C ones.
+Most packets of a busy link belong to long flows that have nothing left to read (bulk downloads, TLS after
+the ClientHello, video), are bare ACKs, or are UDP that is not DNS (QUIC, VoIP, games, NTP, mDNS). For
+such a packet the whole pipeline only stamps the flow with the packet's time (or not even that) and counts
+it. ``detections`` walks the records of a classic pcap itself, and the enhanced packet blocks of a pcapng
+file (through the reader's ``Walker`` hook, any ``if_tsresol`` and interface), of Ethernet and of the link
+types ``link`` makes Ethernet frames of (Linux cooked v1 and v2, raw IP), and decides for each frame
+(``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not) whose headers are plain and
+whole, it takes the addresses and ports straight out of the record as a key of ``FlowTable.fast``: a known
+direction that is closed (or a packet with no data, no SYN, FIN or RST) is stamped and counted right
+there, and so is an in-order segment of a TLS session being shaped that only advances its record shape
+(``shape.quiet``: the headers are read here, into the state the shaper shares), and so is a FIN with no
+data that is not its flow's last (the side is marked finished in ``Flow.fins`` here); a SYN or SYN-ACK
+without data of a known flow and the packet without data that ends one (its last FIN, an RST) are stamped
+and counted here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table
+has none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted; a
+plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it), and so is a
+frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason; in the
+split's front, whose recorder only records DNS, a DNS datagram is recorded here (``udp.dns_item``).
+Everything else -- and one packet in a while, so the idle sweep and the hold check run exactly where they
+would -- goes through ``engine.feed`` as a frame. The result is what feeding every frame gives
+(tests/engine/fast/test_prefilter.py checks it). Other link types (BSD loopback, PPP, Cisco HDLC) go
+through ``engine.feed`` frame by frame. ``poolsniff.engine.fast.walk`` holds the walks in Python, the
+references of the C ones.
 """
 
 from __future__ import annotations
@@ -36,15 +35,16 @@ from typing import BinaryIO, Final
 
 from poolsniff.dissect import flows as flowtable
 from poolsniff.engine.fast.dropped import new_dropped, take, taken
+from poolsniff.engine.fast.link import LINKTYPES
+from poolsniff.engine.fast.udp import forward_full
 from poolsniff.engine.fast.walk import (
     ACCELERATED,
-    LINKTYPE_ETHERNET,
     SKIP,
     SKIP_NG,
     SKIP_TCP,
     STEP,
     STEP_NG,
-    decide,
+    decide_linked,
 )
 from poolsniff.engine.fast.walk import step as python_step
 from poolsniff.engine.fast.walk import step_ng as python_step_ng
@@ -78,8 +78,8 @@ def detections(
     walker = _pcapng_walker(engine, on_read, every, room)
     c_walks = STEP is not python_step and STEP_NG is not python_step_ng  # they read a mapped file's windows
     found = open_records(fileobj, name, walker, mapped=c_walks)
-    if isinstance(found, PcapRecords) and found.linktype == LINKTYPE_ETHERNET:
-        yield from _ethernet(found, engine, on_read, every)
+    if isinstance(found, PcapRecords) and found.linktype in LINKTYPES:
+        yield from _records(found, engine, on_read, every)
     else:
         yield from _frames(found, engine, on_read, every, room)
 
@@ -129,7 +129,7 @@ def _frames(
     frames = iter(found.frames() if isinstance(found, PcapRecords) else found)
     get = engine.flows.fast.get
     names, on_syn, on_end = engine.flows.dns_names, engine.flows.on_syn, engine.flows.on_end
-    dns_forward = engine.flows.dns_forward
+    forward = engine.flows.dns_forward
     feed = engine.feed
     room.reset(engine, every)
     try:
@@ -149,8 +149,9 @@ def _frames(
                 room.count = 0
                 on_read()
             ts, linktype, data = frame
-            if linktype == LINKTYPE_ETHERNET and room.budget > 0 and ts < room.next_check:
-                kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end, dns_forward)
+            walkable = linktype in LINKTYPES and room.budget > 0 and ts < room.next_check
+            if walkable and not forward_full(forward):
+                kind = decide_linked(get, linktype, data, 0, len(data), ts, names, on_syn, on_end, forward)
                 if taken(kind, room.dropped):
                     if kind == SKIP_TCP:
                         room.budget -= 1
@@ -178,7 +179,7 @@ def _pcapng_walker(
 ) -> Callable[[Buffer, int, int, bool, list[Interface], int], tuple[int, int]]:
     """The pcapng reader's ``Walker``: ``STEP_NG`` over the blocks, within ``room``'s budget.
 
-    It takes every Ethernet enhanced packet block it can: the skipped ones are counted, the
+    It takes every enhanced packet block it can (``link.packet_epb``): the skipped ones are counted, the
     others fed (decoded by the fast lane where it can), their detections kept in ``room``
     for ``_frames``; it leaves any other block to the reader.
     """
@@ -207,10 +208,10 @@ def _pcapng_walker(
                 on_read()
             if got is None:
                 return pos, last_ts
-            ts, caplen, packet = got
+            ts, caplen, linktype, packet = got
             room.settle(engine)
             if type(packet) is bytes:
-                released = feed((ts, LINKTYPE_ETHERNET, packet))
+                released = feed((ts, linktype, packet))
             else:
                 released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
             room.reset(engine, every)
@@ -232,10 +233,11 @@ def _settle(engine: Engine, tcp: int, others: int) -> None:
     engine.flows.since_sweep += tcp
 
 
-def _ethernet(
+def _records(
     records: PcapRecords, engine: Engine, on_read: Callable[[], None] | None, every: int
 ) -> Iterator[Released]:
-    """The fused loop: walk Ethernet pcap records, skip what the flow table allows, feed the rest.
+    """The fused loop: walk pcap records (of a link type the walks read: ``link.LINKTYPES``), skip what
+    the flow table allows, feed the rest.
 
     ``STEP`` hands back each record to feed, decoded where the fast lane could; the loop reads
     more of the file, or reports damage, where it hands back none.
@@ -257,11 +259,12 @@ def _ethernet(
     stats = engine.stats
     packet_type = Packet
     dropped = new_dropped()
+    linktype = records.linktype
     try:
         while True:
             pos, budget, more, got = step(
                 buf, pos, end, big_endian, div, limit, fast, budget, next_check, packet_type, names,
-                on_syn, on_end, dropped, dns_forward,
+                on_syn, on_end, dropped, dns_forward, linktype,
             )  # fmt: skip
             others += more
             if got is None:
@@ -283,13 +286,13 @@ def _ethernet(
                 if 16 + caplen > end:
                     raise records.truncated(end)
                 continue
-            ts, caplen, packet = got
+            ts, caplen, _, packet = got
             if budget != granted or others:  # the records skipped since the last one fed (_settle)
                 tcp = granted - budget
                 stats.packets += tcp + others
                 flows.since_sweep += tcp
             if type(packet) is bytes:
-                released = feed((ts, LINKTYPE_ETHERNET, packet))
+                released = feed((ts, linktype, packet))
             else:
                 released = feed_packet(ts, caplen, packet)  # type: ignore[arg-type]
             others = 0

@@ -34,6 +34,11 @@ DnsForward = tuple[list[tuple[Any, ...]], int]
 """Where the split's front records DNS datagrams (``FlowTable.dns_forward``): its item list and the
 item's kind (``recorder.DNS``). Given it, the walk appends a DNS datagram the decoder reads whole as the
 recorder would, ``(kind, *packet)``, and counts it as a UDP datagram dealt with."""
+FORWARD_LIMIT: Final = 1024
+"""Items the split's front lets wait in its list before a walk stops (``forward_full``). The DNS datagrams
+a walk records do not count against its budget (which counts TCP packets, for the idle sweep), so
+without this a run of them (a DNS flood, a resolver's own capture) would grow the list without bound
+before the front got to send it: the frame the walk stops at is fed, and the front sends its items."""
 
 
 def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int, int] | None:
@@ -102,6 +107,12 @@ def udp_skip(
     items, kind = dns_forward
     items.append(dns_item(buf, l3, start, end, ts, sport, dport, kind))
     return True
+
+
+def forward_full(dns_forward: DnsForward | None) -> bool:
+    """Whether the split's front has ``FORWARD_LIMIT`` items waiting (``forward_full`` in _walk.c): the
+    walks stop there, leaving the frame to the caller."""
+    return dns_forward is not None and len(dns_forward[0]) >= FORWARD_LIMIT
 
 
 def dns_item(

@@ -2,19 +2,18 @@
 
 source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
-``decide`` says what the prefilter does with one Ethernet frame: leave it to the pipeline
-(FEED), deal with it as a TCP packet (SKIP_TCP: a plain, whole IPv4/IPv6 TCP packet of a
-known direction that is closed or that carries no data, or whose segment only advances the TLS
-record shape its ``fast`` entry carries (``shape.quiet``: no snapshot due, no stop) -- its flow is
-stamped and the packet added to the direction's tally -- or with no data of no known flow) or as
-a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither port 53) or a frame the decoder
-only counts (SKIP_NOT_IP, SKIP_OTHER_PROTO: ``dropped``). ``skip`` walks
-classic pcap records, ``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is
-``skip`` plus the record it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG``
-and ``STEP`` are the C functions when the extension is built (``ACCELERATED``), else these; the
-tests compare the two record by record.
+``decide`` says what the prefilter does with one Ethernet frame (``decide_linked``: with a frame of
+any link type ``link`` reads): leave it to the pipeline (FEED), deal with it as a TCP packet (SKIP_TCP:
+a plain, whole IPv4/IPv6 TCP packet of a known direction that is closed or that carries no data, or
+whose segment only advances the TLS record shape its ``fast`` entry carries (``shape.quiet``: no
+snapshot due, no stop) -- its flow is stamped and the packet added to the direction's tally -- or with
+no data of no known flow) or as a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither
+port 53) or a frame the decoder only counts (SKIP_NOT_IP, SKIP_OTHER_PROTO: ``dropped``). ``skip``
+walks classic pcap records, ``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is
+``skip`` plus the record it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG`` and
+``STEP`` are the C functions when the extension is built (``ACCELERATED``), else these; the tests
+compare the two record by record.
 """
-
 from __future__ import annotations
 
 import struct
@@ -40,7 +39,8 @@ from poolsniff.dissect.tls import holds_server_hello
 from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.dropped import FEED as FEED  # the walks' kind, defined once, exported here too
 from poolsniff.engine.fast.dropped import Dropped, dropped, taken
-from poolsniff.engine.fast.udp import DnsForward, udp_skip
+from poolsniff.engine.fast.link import ethernet_view, packet_epb
+from poolsniff.engine.fast.udp import DnsForward, forward_full, udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
@@ -55,26 +55,16 @@ _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 _VLAN: Final = 0x8100
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
-_EPB_HEAD = (struct.Struct("<IIIIII").unpack_from, struct.Struct(">IIIIII").unpack_from)
-"""An enhanced packet block's type, length, interface, time high and low, captured length."""
-_U32 = (struct.Struct("<I").unpack_from, struct.Struct(">I").unpack_from)
 _SEQ = struct.Struct("!I").unpack_from
-_FIN: Final = 0x01
-_SYN: Final = 0x02
-_RST: Final = 0x04
+_FIN, _SYN, _RST = 0x01, 0x02, 0x04  # TCP flags
 _CONTROL: Final = _FIN | _SYN | _RST
 SKIP_TCP: Final = 1
 """Dealt with here: a TCP packet (it counts towards the idle sweep)."""
 SKIP_UDP: Final = 2
 """Dealt with here: a UDP datagram that the flow table drops (it does not count)."""
-MAX_BLOCK: Final = 16 << 20
-"""``poolsniff.sources.pcap.MAX_BLOCK``: larger blocks are left to the reader."""
-_EPB: Final = 6
 Names = AbstractSet[bytes] | None
 """The listed names a DNS query must hold for the pipeline to read it (``udp.dns_quiet``), as
 ``Blocklist.wire_names`` gives them; None: every DNS datagram goes to the pipeline."""
-MAX_IFACES: Final = 64
-"""Interfaces the C walk keeps (``MAX_IFACES`` in _walk.c); blocks of later ones go to the reader."""
 
 
 def lookup(
@@ -120,6 +110,7 @@ def decide(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     dns_forward: DnsForward | None = None,
+    size: int = -1,
 ) -> int:
     """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED or a kind of skip.
 
@@ -135,7 +126,11 @@ def decide(
     listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``), or given
     ``dns_forward`` any other DNS datagram, appended there as the split's front records it. SKIP_NOT_IP or
     SKIP_OTHER_PROTO: a frame the decoder only counts (``dropped.dropped``). FEED: anything else.
+    ``size``: the captured frame's bytes, which a flow's tally counts, where the frame was of another
+    link type (``link.ethernet_view``); else the Ethernet frame's.
     """
+    if size < 0:
+        size = stop - f
     entry, data, key, flags = lookup(get, buf, f, stop)
     if entry is None:
         if data == 0 and not flags & _SYN:
@@ -146,25 +141,47 @@ def decide(
     if flags & _SYN:  # without FIN or RST: the table's on_syn, with the sequence number
         if data or flags != _SYN or on_syn is None:
             return FEED
-        return _control(entry, on_syn, key, stop - f, ts, _SEQ(buf, _tcp(buf, f) + 4)[0])
+        return _control(entry, on_syn, key, size, ts, _SEQ(buf, _tcp(buf, f) + 4)[0])
     if flags & _RST:  # it ends the flow: the table's on_end
-        return FEED if data or on_end is None else _control(entry, on_end, key, stop - f, ts, ts)
-    size = len(entry)
+        return FEED if data or on_end is None else _control(entry, on_end, key, size, ts, ts)
+    fields = len(entry)
     if flags:  # a FIN: with data, the pipeline reads it; the flow's last, the table's on_end
         if data:
             return FEED
         if not _fin_seen(entry[0], key):
-            return FEED if on_end is None else _control(entry, on_end, key, stop - f, ts, ts)
+            return FEED if on_end is None else _control(entry, on_end, key, size, ts, ts)
     elif not (
         entry[1]
         or not data
-        or (size == 4 and _forward(entry, buf, f, data, ts))
-        or (size == 5 and _in_unread(entry, buf, f, data))
-        or (size > 5 and _shaped(entry, buf, f, data, ts))
+        or (fields == 4 and _forward(entry, buf, f, data, ts))
+        or (fields == 5 and _in_unread(entry, buf, f, data))
+        or (fields > 5 and _shaped(entry, buf, f, data, ts))
     ):
         return FEED
-    _stamp(entry, ts, stop - f)
+    _stamp(entry, ts, size)
     return SKIP_TCP
+
+
+def decide_linked(
+    get: Callable[[bytes], Entry | None],
+    linktype: int,
+    buf: bytes,
+    f: int,
+    stop: int,
+    ts: int,
+    dns_names: Names = None,
+    on_syn: Hook | None = None,
+    on_end: Hook | None = None,
+    dns_forward: DnsForward | None = None,
+) -> int:
+    """``decide`` for a frame of any link type: of another than Ethernet, its Ethernet frame
+    (``link.ethernet_view``, FEED where there is none), its tally counting its own bytes."""
+    if linktype == LINKTYPE_ETHERNET:
+        return decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
+    view = ethernet_view(linktype, bytes(buf[f:stop]))
+    if view is None:
+        return FEED
+    return decide(get, view, 0, len(view), ts, dns_names, on_syn, on_end, dns_forward, stop - f)
 
 
 def _stamp(entry: Entry, ts: int, size: int) -> None:
@@ -257,8 +274,10 @@ def skip(
     on_end: Hook | None = None,
     counts: Dropped | None = None,
     dns_forward: DnsForward | None = None,
+    linktype: int = LINKTYPE_ETHERNET,
 ) -> tuple[int, int, int]:
-    """Walk the records of ``buf[pos:end]``, dealing with the packets the flow table allows.
+    """Walk the records of ``buf[pos:end]`` (frames of ``linktype``), dealing with the packets the flow
+    table allows.
 
     A record is dealt with here when it is whole in the buffer, its captured length is at most
     ``limit``, ``budget`` is not spent, its time is before ``next_check`` and ``decide`` says
@@ -270,7 +289,7 @@ def skip(
     header = _HEADER_BE if big_endian else _HEADER_LE
     get = fast.get
     others = 0
-    while budget > 0 and end - pos >= 16:
+    while budget > 0 and end - pos >= 16 and not forward_full(dns_forward):
         sec, frac, caplen = header(buf, pos)
         f = pos + 16
         stop = f + caplen
@@ -279,7 +298,7 @@ def skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
+        kind = decide_linked(get, linktype, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
         if not taken(kind, counts):
             break
         if kind == SKIP_TCP:
@@ -288,30 +307,6 @@ def skip(
             others += 1
         pos = stop
     return pos, budget, others
-
-
-def ethernet_epb(
-    buf: bytes, pos: int, end: int, big_endian: bool, ifaces: list[Interface]
-) -> tuple[int, int, int] | None:
-    """``(ts, caplen, block length)`` of the block at ``buf[pos:end]`` if it is a sound enhanced
-    packet block (as the reader checks it: length, trailer, captured length, interface) of an
-    Ethernet interface whose time fits 64 bits (as the C walk keeps it), else ``None``."""
-    if end - pos < 32:
-        return None
-    btype, blen, ifid, high, low, caplen = _EPB_HEAD[big_endian](buf, pos)
-    if btype != _EPB or blen < 32 or blen & 3 or blen > MAX_BLOCK:
-        return None
-    if blen > end - pos or _U32[big_endian](buf, pos + blen - 4)[0] != blen:
-        return None
-    if caplen > blen - 32 or ifid >= min(len(ifaces), MAX_IFACES):
-        return None
-    linktype, mul, div, offset, _ = ifaces[ifid]
-    if linktype != LINKTYPE_ETHERNET or mul > 1 << 40 or not -(1 << 63) <= offset < 1 << 63 or div >= 1 << 63:
-        return None
-    ts = ((high << 32) | low) * mul // div + offset
-    if not -(1 << 63) <= ts < 1 << 63:
-        return None
-    return ts, caplen, blen
 
 
 def skip_ng(
@@ -332,22 +327,23 @@ def skip_ng(
 ) -> tuple[int, int, int, int, int]:
     """``skip`` over the enhanced packet blocks of a pcapng section with interfaces ``ifaces``.
 
-    Steps over whole, sound enhanced packet blocks of Ethernet interfaces (as the reader
-    checks them: length, trailer, captured length, interface) whose frame ``decide`` deals
+    Steps over whole, sound enhanced packet blocks (``packet_epb``) whose frame ``decide`` deals
     with; stops at any other block. Returns ``(pos, budget, others, last_ts, size)``:
     ``last_ts`` the time of the last frame stepped over, ``size`` their captured bytes.
     ``poolsniff.engine.fast._walk.skip_ng`` is the same function in C; this one is the reference.
     """
     get = fast.get
     others = size = 0
-    while budget > 0:
-        found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+    while budget > 0 and not forward_full(dns_forward):
+        found = packet_epb(buf, pos, end, big_endian, ifaces)
         if found is None:
             break
-        ts, caplen, blen = found
+        ts, caplen, blen, linktype = found
         if ts >= next_check:
             break
-        kind = decide(get, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end, dns_forward)
+        kind = decide_linked(
+            get, linktype, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end, dns_forward
+        )  # fmt: skip
         if not taken(kind, counts):
             break
         if kind == SKIP_TCP:
@@ -360,8 +356,9 @@ def skip_ng(
     return pos, budget, others, last_ts, size
 
 
-Stepped = tuple[int, int, "bytes | Packet"]
-"""``(ts, captured length, packet)`` of the record ``step`` stopped at (packet: or the frame)."""
+Stepped = tuple[int, int, int, "bytes | Packet"]
+"""``(ts, captured length, link type, packet)`` of the record ``step`` stopped at (packet: or the frame,
+as it was captured, for the decoder)."""
 
 
 def step(
@@ -380,18 +377,19 @@ def step(
     on_end: Hook | None = None,
     counts: Dropped | None = None,
     dns_forward: DnsForward | None = None,
+    linktype: int = LINKTYPE_ETHERNET,
 ) -> tuple[int, int, int, Stepped | None]:
     """``skip``, then the record it stopped at, when it is whole and within ``limit``.
 
-    Returns ``(pos after that record, budget, others, (ts, caplen, packet))``, ``packet``
-    being the decoder's fast lane's (``decode.fast_lane``) or, where the lane declines, the
-    frame's bytes; else ``(pos, budget, others, None)`` with ``pos`` at the record for the
+    Returns ``(pos after that record, budget, others, (ts, caplen, linktype, packet))``, ``packet``
+    being the decoder's fast lane's (``decode.fast_lane``, of its Ethernet frame) or, where the lane
+    declines, the frame's bytes; else ``(pos, budget, others, None)`` with ``pos`` at the record for the
     caller to read on or report damage. ``packet_type`` is ``model.Packet`` (the C function,
     ``poolsniff.engine.fast._walk.step``, builds its tuples). This is the reference.
     """
     pos, budget, others = skip(
         buf, pos, end, big_endian, div, limit, fast, budget, next_check, dns_names, on_syn, on_end, counts,
-        dns_forward,
+        dns_forward, linktype,
     )  # fmt: skip
     if end - pos < 16:
         return pos, budget, others, None
@@ -400,9 +398,7 @@ def step(
     if caplen > limit or stop > end:
         return pos, budget, others, None
     ts = sec * 1000000 + frac // div
-    frame = buf[pos + 16 : stop]
-    packet = fast_lane(ts, frame)
-    return stop, budget, others, (ts, caplen, frame if packet is None else packet)
+    return stop, budget, others, _laned(ts, caplen, linktype, buf[pos + 16 : stop])
 
 
 def step_ng(
@@ -422,21 +418,27 @@ def step_ng(
     counts: Dropped | None = None,
     dns_forward: DnsForward | None = None,
 ) -> tuple[int, int, int, int, int, Stepped | None]:
-    """``skip_ng``, then the block it stopped at if it is an Ethernet enhanced packet block
-    (``ethernet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, packet))``
+    """``skip_ng``, then the block it stopped at if it is an enhanced packet block the walk reads
+    (``packet_epb``): ``(pos after it, budget, others, its time, size, (ts, caplen, linktype, packet))``
     as ``step`` gives a record; else ``(pos, budget, others, last_ts, size, None)``. The
     reference of ``poolsniff.engine.fast._walk.step_ng``."""
     pos, budget, others, last_ts, size = skip_ng(
         buf, pos, end, big_endian, ifaces, fast, budget, next_check, last_ts, dns_names, on_syn, on_end,
         counts, dns_forward,
     )  # fmt: skip
-    found = ethernet_epb(buf, pos, end, big_endian, ifaces)
+    found = packet_epb(buf, pos, end, big_endian, ifaces)
     if found is None:
         return pos, budget, others, last_ts, size, None
-    ts, caplen, blen = found
+    ts, caplen, blen, linktype = found
     frame = buf[pos + 28 : pos + 28 + caplen]
-    packet = fast_lane(ts, frame)
-    return pos + blen, budget, others, ts, size, (ts, caplen, frame if packet is None else packet)
+    return pos + blen, budget, others, ts, size, _laned(ts, caplen, linktype, frame)
+
+
+def _laned(ts: int, caplen: int, linktype: int, frame: bytes) -> Stepped:
+    """What the decoder's fast lane makes of the frame (of its Ethernet frame), else the frame itself."""
+    view = ethernet_view(linktype, frame)
+    packet = None if view is None else fast_lane(ts, view)
+    return ts, caplen, linktype, frame if packet is None else packet
 
 
 def decide_frame(
@@ -446,12 +448,11 @@ def decide_frame(
     dns_names: Names = None,
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
+    linktype: int = LINKTYPE_ETHERNET,
 ) -> int:
-    """``decide`` for one Ethernet frame on its own (live capture): FEED, SKIP_TCP, SKIP_UDP, SKIP_NOT_IP or
-    SKIP_OTHER_PROTO.
-
-    The reference of ``poolsniff.engine.fast._walk.decide``."""
-    return decide(fast.get, frame, 0, len(frame), ts, dns_names, on_syn, on_end)
+    """``decide`` for one frame on its own (live capture): FEED, SKIP_TCP, SKIP_UDP, SKIP_NOT_IP or
+    SKIP_OTHER_PROTO. The reference of ``poolsniff.engine.fast._walk.decide``."""
+    return decide_linked(fast.get, linktype, frame, 0, len(frame), ts, dns_names, on_syn, on_end)
 
 
 try:  # the same walks in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)

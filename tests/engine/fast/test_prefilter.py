@@ -44,6 +44,7 @@ from tests import factories_mixes as mixes
 from tests.factories import client_hello, server_hello
 from tests.factories_frames import (
     block,
+    epb,
     eth,
     idb,
     ipv4,
@@ -51,6 +52,7 @@ from tests.factories_frames import (
     only_counted,
     pcap_file,
     pcap_record,
+    relinked,
     shb,
     tcp,
     udp,
@@ -155,11 +157,24 @@ def frames_of(path: Path) -> list[tuple[int, bytes]]:
         return [(ts, data) for ts, _, data in read_frames(fileobj, str(path))]
 
 
+LINKED = {"sll": 113, "sll2": 276, "raw": 101, "ipv4": 228}
+"""Other link types a capture is written in (``relinked``): ``tcpdump -i any``'s, a tunnel's."""
+
+
 def rewrite(mix: Path, tmp_path: Path, kind: str) -> Path:
-    """The mix written another way: big-endian, nanoseconds, gzip or pcapng."""
+    """The mix written another way: big-endian, nanoseconds, gzip, pcapng, or another link type (``LINKED``;
+    "-ng": as pcapng)."""
     frames = frames_of(mix)
     out = tmp_path / f"mix-{kind}.pcap"
-    if kind == "big-endian":
+    if kind.removesuffix("-ng") in LINKED:
+        linktype = LINKED[kind.removesuffix("-ng")]
+        frames = [(ts, relinked(d, linktype)) for ts, d in frames]
+        if not kind.endswith("-ng"):
+            out.write_bytes(pcap_file(frames, linktype=linktype))
+            return out
+        epbs = (epb(0, ts, d) for ts, d in frames)
+        out.write_bytes(shb() + idb(linktype, tsresol=6) + b"".join(epbs))
+    elif kind == "big-endian":
         out.write_bytes(pcap_file(frames, order=">"))
     elif kind == "nanoseconds":
         out.write_bytes(pcap_file([(ts * 1000 + 7, data) for ts, data in frames], nano=True))
@@ -427,6 +442,23 @@ def test_generated_mix_in_other_formats(kind: str, mix: Path, lists: Blocklist, 
     assert_same(rewrite(mix, tmp_path, kind), lists)
 
 
+@pytest.mark.parametrize("kind", ["sll", "sll2", "raw", "ipv4", "sll2-ng", "raw-ng"])
+def test_other_link_types_scan_the_same_every_way(
+    kind: str, short: Path, lists: Blocklist, tmp_path: Path
+) -> None:
+    """``tcpdump -i any`` writes Linux cooked frames, a tunnel raw IP: the walks read them as the Ethernet
+    frames the decoder makes of them (``link``), the flows counting the frames' own bytes."""
+    reference = assert_same(rewrite(short, tmp_path, kind), lists)
+    assert reference.alerts >= 4 and reference.packets == 30_000
+
+
+@pytest.mark.parametrize("kind", ["sll", "sll2", "raw"])
+def test_odd_frames_of_other_link_types(kind: str, lists: Blocklist, tmp_path: Path) -> None:
+    """Frames beside what the walks skip, cut short and odd, captured as Linux cooked or raw IP frames."""
+    path = rewrite(odd_capture(tmp_path / "odd.pcap"), tmp_path, kind)
+    assert assert_same(path, lists).alerts >= 1
+
+
 @pytest.mark.parametrize("kind", ["pcap", "pcapng"])
 def test_odd_frames_beside_skipped_flows(kind: str, lists: Blocklist, tmp_path: Path) -> None:
     path = odd_capture(tmp_path / "odd.pcap")
@@ -501,9 +533,12 @@ def test_interrupt_keeps_what_was_found(jobs: int, mix: Path, lists: Blocklist) 
     assert records == one and records
 
 
-def test_most_packets_never_reach_python(mix: Path, lists: Blocklist) -> None:
+@pytest.mark.parametrize("kind", ["ethernet", "sll", "sll2", "raw", "sll2-ng", "raw-ng"])
+def test_most_packets_never_reach_python(kind: str, mix: Path, lists: Blocklist, tmp_path: Path) -> None:
     """The prefilter hands the engine a frame (``feed``) or a packet its fast lane decoded in C
-    (``feed_packet``) for a small part of the mix's packets; it counts the others itself."""
+    (``feed_packet``) for a small part of the mix's packets; it counts the others itself. So it does
+    with the frames of ``tcpdump -i any`` (Linux cooked) and of a tunnel (raw IP), in pcap and pcapng."""
+    path = mix if kind == "ethernet" else rewrite(mix, tmp_path, kind)
     pipeline = Pipeline(lists)
     fed = [0, 0]
     feed, feed_packet = pipeline.feed, pipeline.feed_packet
@@ -518,8 +553,8 @@ def test_most_packets_never_reach_python(mix: Path, lists: Blocklist) -> None:
 
     pipeline.feed = counting  # type: ignore[method-assign]
     pipeline.feed_packet = counting_packet  # type: ignore[method-assign]
-    with open(mix, "rb") as fileobj:
-        list(detections(fileobj, str(mix), pipeline))
+    with open(path, "rb") as fileobj:
+        list(detections(fileobj, str(path), pipeline))
     assert pipeline.stats.packets == 30_000
     assert 0 < sum(fed) < 30_000 * 0.15, fed
     assert fed[1] > fed[0], fed  # most of those it decodes itself

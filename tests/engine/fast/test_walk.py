@@ -24,11 +24,25 @@ from hypothesis import strategies as st
 from poolsniff.dissect.flow import HELLO_DUE, Flow, raw_key
 from poolsniff.engine.decode import Decoder, fast_lane
 from poolsniff.engine.fast import walk
-from poolsniff.engine.fast.udp import udp_skip
+from poolsniff.engine.fast.udp import FORWARD_LIMIT, udp_skip
 from poolsniff.model import FlowKey, Packet
 from poolsniff.sources.pcap import _tsresol
 from tests.factories import server_hello
-from tests.factories_frames import DST4, DST6, SRC4, SRC6, block, eth, idb, ipv4, ipv6, pcap_record, tcp, udp
+from tests.factories_frames import (
+    DST4,
+    DST6,
+    SRC4,
+    SRC6,
+    block,
+    eth,
+    idb,
+    ipv4,
+    ipv6,
+    pcap_record,
+    relinked,
+    tcp,
+    udp,
+)
 
 
 class Stamped:
@@ -78,17 +92,19 @@ class Calls:
     def end(self, flow: Any, from_client: bool, value: int) -> None:
         self.made.append(("end", id(flow), from_client, value))
 
-    def tail(self, hooked: int) -> Tail:
+    def tail(self, hooked: int, linktype: int = 1) -> Tail:
         """The walks' optional arguments: no listed names, then these hooks (none unless ``hooked`` & 1),
         then counts of the frames the decoder only counts (``dropped``: none unless ``hooked`` & 2), then
-        the split front's list for DNS datagrams (none unless ``hooked`` & 4)."""
+        the split front's list for DNS datagrams (none unless ``hooked`` & 4), then the frames' link type
+        (none for Ethernet)."""
         hooks = (self.syn, self.end) if hooked & 1 else (None, None)
         if hooked & 2:
             self.dropped = bytearray(16)
         if hooked & 4:
             self.dns = []
-        if hooked & 6:
-            return (None, *hooks, self.dropped, None if self.dns is None else (self.dns, 4))
+        if hooked & 6 or linktype != 1:
+            full = (None, *hooks, self.dropped, None if self.dns is None else (self.dns, 4))
+            return full if linktype == 1 else (*full, linktype)
         return (None, *hooks) if hooked & 1 else ()
 
     def seen(self) -> list[Any]:
@@ -192,15 +208,23 @@ def forwarded(fast: Fast, clear: bool = False) -> list[Any]:
     return [list(items) for items in lists] + [bytes(wait) for wait in waits]
 
 
+LINKTYPES = [1, 1, 1, 1, 113, 276, 101, 12, 228, 229, 0, 108, 104]
+"""Link types of the frames drawn (``link.LINKTYPES``), Ethernet most often."""
+
+
 @st.composite
-def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, Fast, int, int]:
-    """Records of plain and odd TCP and UDP frames, cut bytes and noise; a fast map over some of them."""
+def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, Fast, int, int, int]:
+    """Records of plain and odd TCP and UDP frames, cut bytes and noise, of one link type (as captured
+    there: ``relinked``, or now and then as they are); a fast map over some of them."""
     order = draw(st.sampled_from(["<", ">"]))
     nano = draw(st.booleans())
+    linktype = draw(st.sampled_from(LINKTYPES))
     records = []
     keys: list[bytes] = []
     for _ in range(draw(st.integers(0, 12))):
         frame, key = draw_frame(draw)
+        if draw(st.integers(0, 7)):
+            frame = relinked(frame, linktype)
         if key is not None:
             keys.append(key)
         ts = 1_700_000_000_000_000 + len(records) * 1000
@@ -210,7 +234,7 @@ def walk_cases(draw: st.DrawFn) -> tuple[bytes, int, bool, int, Fast, int, int]:
     end = draw(st.sampled_from([len(buf), len(buf), len(buf), draw(st.integers(0, len(buf)))]))
     budget = draw(st.sampled_from([100, 100, draw(st.integers(0, 20))]))
     next_check = 1_700_000_000_000_000 + draw(st.sampled_from([99, 99, draw(st.integers(0, 15))])) * 1000
-    return buf, end, order == ">", 1000 if nano else 1, fast, budget, next_check
+    return buf, end, order == ">", 1000 if nano else 1, fast, budget, next_check, linktype
 
 
 TSRESOLS = [6, 9, 0x94, 0, 3, 0x80, 0xBF, 25, 127]
@@ -227,7 +251,7 @@ def ng_cases(
     for _ in range(draw(st.integers(0, 4))):
         mul, div = _tsresol(draw(st.sampled_from(TSRESOLS)))
         offset = draw(st.sampled_from([0, 0, 1_000_000, -5_000_000, 1 << 70]))
-        ifaces.append((draw(st.sampled_from([1, 1, 1, 101, 113])), mul, div, offset, 0))
+        ifaces.append((draw(st.sampled_from([*LINKTYPES, 9, 147])), mul, div, offset, 0))
     blocks = []
     keys: list[bytes] = []
     for i in range(draw(st.integers(0, 12))):
@@ -238,6 +262,8 @@ def ng_cases(
             st.sampled_from(["epb"] * 8 + ["spb", "idb", "other", "trailer", "caplen", "ifid", "short"])
         )
         ifid = draw(st.integers(0, max(0, len(ifaces) - 1))) if what != "ifid" else len(ifaces) + 1
+        if ifid < len(ifaces) and draw(st.integers(0, 7)):  # as captured on that interface
+            frame = relinked(frame, ifaces[ifid][0] if ifaces[ifid][0] in LINKTYPES else 1)
         units = draw(
             st.sampled_from([1_700_000_000_000_000 + i * 1000, (1 << 64) - 1, 0, (1_700_000_000 + i) << 20])
         )
@@ -286,9 +312,9 @@ def walk_all(skip: Any, buf: bytes, end: int, big_endian: bool, *args: Any) -> l
 @settings(max_examples=1000, deadline=None)
 @given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 7))
 def test_c_walk_does_what_the_python_walk_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
+    case: tuple[bytes, int, bool, int, Fast, int, int, int], limit: int, hooked: int
 ) -> None:
-    buf, end, big_endian, div, fast, budget, next_check = case
+    buf, end, big_endian, div, fast, budget, next_check, lt = case
     stamps = []
     results = []
     for skip, table in ways(walk.skip, c_skip, fast):
@@ -298,9 +324,8 @@ def test_c_walk_does_what_the_python_walk_does(
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
         calls = Calls()
-        results.append(
-            walk_all(skip, buf, end, big_endian, div, limit, table, budget, next_check, *calls.tail(hooked))
-        )
+        tail = calls.tail(hooked, lt)
+        results.append(walk_all(skip, buf, end, big_endian, div, limit, table, budget, next_check, *tail))
         state = [(flow.last_ts, flow.fins, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.seen())
     assert results[0] == results[1] == results[2] and stamps[0] == stamps[1] == stamps[2]
@@ -417,8 +442,9 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any, tail
     while True:
         pos, budget, others, got = step(buf, pos, end, big_endian, *args, Packet, *tail)
         if got is not None:
-            ts, caplen, packet = got
-            got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
+            ts, caplen, linktype, packet = got
+            name = type(packet).__name__
+            got = (ts, caplen, linktype, name, tuple(packet) if isinstance(packet, Packet) else packet)
         out.append((pos, budget, others, got))
         if got is None:
             if end - pos < 16:
@@ -432,9 +458,9 @@ def step_all(step: Any, buf: bytes, end: int, big_endian: bool, *args: Any, tail
 @settings(max_examples=500, deadline=None)
 @given(case=walk_cases(), limit=st.sampled_from([262144, 100]), hooked=st.integers(0, 7))
 def test_c_step_does_what_the_python_step_does(
-    case: tuple[bytes, int, bool, int, Fast, int, int], limit: int, hooked: int
+    case: tuple[bytes, int, bool, int, Fast, int, int, int], limit: int, hooked: int
 ) -> None:
-    buf, end, big_endian, div, fast, budget, next_check = case
+    buf, end, big_endian, div, fast, budget, next_check, linktype = case
     stamps = []
     results = []
     for step, table in ways(walk.step, c_step, fast):
@@ -444,7 +470,7 @@ def test_c_step_does_what_the_python_step_does(
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
         calls = Calls()
-        tail = calls.tail(hooked)
+        tail = calls.tail(hooked, linktype)
         results.append(step_all(step, buf, end, big_endian, div, limit, table, budget, next_check, tail=tail))
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         stamps.append(state + forwarded(fast) + calls.seen())
@@ -578,6 +604,39 @@ def udp_frames(draw: st.DrawFn) -> bytes:
     return frame[: draw(st.integers(0, len(frame)))]
 
 
+@pytest.mark.parametrize("ng", [False, True], ids=["pcap", "pcapng"])
+def test_the_walks_stop_when_the_fronts_items_wait_in_numbers(ng: bool) -> None:
+    """DNS datagrams the split's front records do not count against a walk's budget: the walk stops once
+    ``FORWARD_LIMIT`` items wait (the frame there is fed and the front sends them), and goes on from there
+    once they are gone; a DNS flood cannot grow the list without bound."""
+    answer = bytes.fromhex(
+        "1234818000010001000000000161076578616d706c650000010001c00c000100010000012c00040a000001"
+    )
+    frame = eth(ipv4(udp(answer, 53, 40000), proto=17))
+    count = FORWARD_LIMIT * 2 + 100
+    if ng:
+        head = [struct.pack("<IIIII", 0, 0, 1000 + i, len(frame), len(frame)) for i in range(count)]
+        buf = b"".join(block(6, h + frame) for h in head)
+    else:
+        buf = b"".join(pcap_record(1_700_000_000_000_000 + i, frame) for i in range(count))
+    ifaces = [(1, 1, 1, 0, 0)]
+    seen = []
+    walks = [walk.skip_ng, c_skip_ng] if ng else [walk.skip, c_skip]
+    for skip in [w for w in walks if w is not None]:
+        items: list[Any] = []
+        pos, stops = 0, []
+        while pos < len(buf):
+            head = (buf, pos, len(buf), False, ifaces) if ng else (buf, pos, len(buf), False, 1, 262144)
+            tail = (None, None, None, None, (items, 4))
+            got = skip(*head, {}, 100, 1 << 62, *((0,) if ng else ()), *tail)
+            assert len(items) == FORWARD_LIMIT or got[0] == len(buf), (len(items), got)
+            stops.append((got[0], len(items)))
+            pos = got[0] + (len(block(6, bytes(20) + frame)) if ng else 16 + len(frame))  # the frame fed
+            items.clear()
+        seen.append(stops)
+    assert len(seen[0]) == 3 and all(stops == seen[0] for stops in seen)
+
+
 @settings(max_examples=600)
 @given(frame=udp_frames())
 def test_the_udp_the_walks_skip_the_decoder_reads_and_the_flow_table_drops(frame: bytes) -> None:
@@ -691,8 +750,9 @@ def step_all_ng(
             buf, pos, end, big_endian, ifaces, *args, last_ts, Packet, *tail
         )
         if got is not None:
-            ts, caplen, packet = got
-            got = (ts, caplen, type(packet).__name__, tuple(packet) if isinstance(packet, Packet) else packet)
+            ts, caplen, linktype, packet = got
+            name = type(packet).__name__
+            got = (ts, caplen, linktype, name, tuple(packet) if isinstance(packet, Packet) else packet)
         out.append((pos, budget, others, last_ts, size, got))
         if got is None:
             if end - pos < 12:
@@ -935,24 +995,26 @@ except ImportError:  # not built here
 
 
 @st.composite
-def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int]:
-    """One frame as a live capture reads it, and a fast map that may hold its direction."""
+def live_cases(draw: st.DrawFn) -> tuple[bytes, Fast, int, int]:
+    """One frame as a live capture reads it (of a link type: ``tcpdump -i any``'s, a tunnel's), and a fast
+    map that may hold its direction."""
     frame, key = draw_frame(draw)
     fast = {key: fast_entry(draw)} if key is not None and draw(st.integers(0, 3)) else {}
     _, data, _, _ = walk.lookup(lambda k: None, frame, 0, len(frame))
     if key is not None and data > 0 and draw(st.booleans()):  # a range ending right at, before or after it
         first = draw(st.sampled_from([5, 4, 6]))
         fast[key] = (Stamped(), False, bytearray(16), first, 5 - first + data + draw(st.integers(-1, 1)))
-    return frame, fast, draw(st.integers(0, 1 << 62))
+    linktype = draw(st.sampled_from(LINKTYPES))
+    return relinked(frame, linktype), fast, draw(st.integers(0, 1 << 62)), linktype
 
 
 @pytest.mark.skipif(c_decide is None, reason=NOT_BUILT)
 @settings(max_examples=1000, deadline=None)
 @given(case=live_cases(), hooked=st.booleans())
-def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int], hooked: bool) -> None:
+def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int, int], hooked: bool) -> None:
     """``_walk.decide`` (a live frame, in ``Tracker.feed_live``) against ``walk.decide_frame``: the same
     answer, the same stamp and tally."""
-    frame, fast, ts = case
+    frame, fast, ts, linktype = case
     results = []
     for decide, table in ways(walk.decide_frame, c_decide, fast):
         for flow, _, counts, *_ in fast.values():
@@ -961,7 +1023,10 @@ def test_c_decide_does_what_the_python_decide_does(case: tuple[bytes, Fast, int]
             counts[:] = bytes(16)
         forwarded(fast, clear=True)
         calls = Calls()
-        answer = decide(table, frame, ts, *calls.tail(hooked))
+        tail = calls.tail(hooked)
+        if linktype != 1:
+            tail = (None, *((calls.syn, calls.end) if hooked else (None, None)), linktype)
+        answer = decide(table, frame, ts, *tail)
         state = [(flow.last_ts, bytes(counts)) for flow, _, counts, *_ in fast.values()]
         results.append((answer, state + forwarded(fast) + calls.made))
     assert results[0] == results[1] == results[2]
@@ -1017,8 +1082,8 @@ def test_the_c_walk_refuses_bad_arguments_as_the_format_says() -> None:
     assert c_skip is not None and c_step is not None
     good: list[Any] = [b"", 0, 0, False, 1, 65535, {}, 0, 0]
     assert c_skip(*good) == (0, 0, 0)
-    for bad in (good[:8], [*good, None, None, None, None, None, None]):
-        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 14 arguments"):
+    for bad in (good[:8], [*good, None, None, None, None, None, 1, None]):
+        with pytest.raises(TypeError, match=r"skip\(\) takes 9 to 15 arguments"):
             c_skip(*bad)
     for at, value in ((0, "text"), (1, "0"), (5, 1.5), (6, []), (8, None)):
         with pytest.raises(TypeError):
