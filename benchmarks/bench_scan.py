@@ -14,7 +14,9 @@ alternating rounds, peak RSS of each):
 - ``real-benign`` and ``real-mining``: the real mix's two parts, each joined 30 times (the
   363 benign and the 16 mining Ethernet captures): where the real row's time goes. A mining
   capture must be read whole and gives an alert and a flow record per mining flow; nDPI
-  classifies a flow and stops.
+  classifies a flow and stops;
+- ``real-sll``: the real mix x30 as ``tcpdump -i any`` captures it (Linux cooked v1 frames,
+  ``realmix.relinked``; ndpiReader 4.2 reads v1, not v2).
 
 The real-mix rows are skipped, with the reason printed, where the corpus or mergecap is
 absent. ``--quick`` runs the same matrix on small captures (100,000 packets, the corpus
@@ -281,7 +283,10 @@ def report(path: Path, packets: int, tools: list[Figures]) -> None:
 
 # --------------------------------------------------------------------------- the matrix
 
-ROWS = ("bulk", "short", "real", "bulk-ng", "short-ng", "real-ng", "real-4m", "real-benign", "real-mining")
+ROWS = (
+    "bulk", "short", "real", "bulk-ng", "short-ng", "real-ng", "real-4m", "real-benign", "real-mining",
+    "real-sll",
+)  # fmt: skip
 """The matrix's rows, in the order they are printed."""
 
 
@@ -350,6 +355,9 @@ def matrix(args: argparse.Namespace, ndpi: bool) -> None:
             continue
         elif base == "real":
             path = realmix.build(cache / f"real-x{times}.pcap", times)
+        elif base == "real-sll":
+            joined = realmix.build(cache / f"real-x{times}.pcap", times)
+            path = realmix.relinked(joined, cache / f"real-x{times}-sll.pcap", realmix.LINKS["sll"])
         elif base in ("real-benign", "real-mining"):
             part = base.removeprefix("real-")
             path = realmix.build(cache / f"real-{part}-x{times}.pcap", times, part=part)

@@ -7,11 +7,14 @@ joins that capture ``times`` times (``mergecap -a`` again), so the mix is real t
 short flows, DNS, QUIC, VoIP, games, TLS, mining. ``packets`` cuts a capture of the joined
 file to a number of packets (``editcap -r``) by joining enough copies first. ``part`` keeps
 the captures of one of the corpus's two folders only (``benign`` or ``mining``): the two parts of
-the real mix, timed apart to show where its cost lies.
+the real mix, timed apart to show where its cost lies. ``relinked`` writes a capture's frames in
+another link type, as ``tcpdump -i any`` (Linux cooked v1 or v2) or a tunnel (raw IP) would have
+captured the same packets.
 
     python benchmarks/realmix.py /tmp/real-x30.pcap --times 30
     python benchmarks/realmix.py /tmp/real-4m.pcap --packets 4000000
     python benchmarks/realmix.py /tmp/real-mining-x30.pcap --times 30 --part mining
+    python benchmarks/realmix.py /tmp/real-x30-sll.pcap --times 30 --link sll
 
 Where the corpus (or mergecap) is absent ``corpus_dir`` says so and the callers skip.
 """
@@ -28,6 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent.parent / "shared" / "corpus"
 LINKTYPE_ETHERNET = 1
+LINKS = {"sll": 113, "sll2": 276, "raw": 101}
+"""Link types ``relinked`` writes: Linux cooked v1 and v2, raw IP."""
 PARTS = ("benign", "mining")
 """The corpus's folders: the captures without and with mining."""
 
@@ -103,6 +108,41 @@ def build(out: Path, times: int = 1, packets: int | None = None, part: str | Non
     return out
 
 
+def relinked(src: Path, out: Path, linktype: int) -> Path:
+    """Write the Ethernet classic pcap ``src`` to ``out`` with its frames in ``linktype`` (``LINKS``): the
+    Ethernet header made a Linux cooked one (its EtherType as protocol), or dropped with any VLAN tag
+    (raw IP; frames that are not IP are left out there). Reuses ``out`` when it exists."""
+    if out.exists():
+        return out
+    tmp = out.with_suffix(".tmp")
+    with open(src, "rb") as f, open(tmp, "wb") as o:
+        head = f.read(24)
+        order = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        o.write(head[:20] + struct.pack(order + "I", linktype))
+        record = struct.Struct(order + "IIII")
+        while len(rh := f.read(16)) == 16:
+            sec, frac, caplen, origlen = record.unpack(rh)
+            frame = f.read(caplen)
+            new = _relinked(frame, linktype)
+            if new is not None:
+                o.write(record.pack(sec, frac, len(new), origlen - len(frame) + len(new)) + new)
+    tmp.replace(out)
+    return out
+
+
+def _relinked(frame: bytes, linktype: int) -> bytes | None:
+    if len(frame) < 14:
+        return frame
+    protocol, start = frame[12:14], 14
+    if linktype == 113:  # packet type, ARPHRD type, address length, 8-byte address, protocol
+        return struct.pack("!HHH", 0, 1, 6) + frame[6:12] + bytes(2) + protocol + frame[14:]
+    if linktype == 276:  # protocol, reserved, ifindex, ARPHRD type, packet type, address length, address
+        return protocol + bytes(2) + struct.pack("!IHBB", 2, 1, 0, 6) + frame[6:12] + bytes(2) + frame[14:]
+    while protocol in (b"\x81\x00", b"\x88\xa8") and len(frame) >= start + 4:
+        protocol, start = frame[start + 2 : start + 4], start + 4
+    return frame[start:] if protocol in (b"\x08\x00", b"\x86\xdd") else None
+
+
 def main() -> None:
     """Command line: build one real-mix capture."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -110,8 +150,14 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=1)
     parser.add_argument("--packets", type=int)
     parser.add_argument("--part", choices=PARTS, help="the captures of one corpus folder only")
+    parser.add_argument("--link", choices=sorted(LINKS), help="the frames in this link type (relinked)")
     args = parser.parse_args()
-    build(Path(args.out), args.times, args.packets, args.part)
+    out = Path(args.out)
+    if args.link is None:
+        build(out, args.times, args.packets, args.part)
+        return
+    joined = build(out.with_name(out.stem + "-ethernet.pcap"), args.times, args.packets, args.part)
+    relinked(joined, out, LINKS[args.link])
 
 
 if __name__ == "__main__":
