@@ -130,8 +130,8 @@ def sll2(l3: bytes, protocol: int = 0x0800) -> bytes:
 def relinked(frame: bytes, linktype: int) -> bytes:
     """The Ethernet ``frame`` as a frame of ``linktype`` (as ``tcpdump -i any`` or a tunnel writes it):
     Linux cooked v1 (113) or v2 (276) with its EtherType as protocol, or its network header on, past any
-    VLAN tag (raw IP: 12, 14, 101; IPv4 or IPv6 alone: 228, 229), or behind a loopback header (0, 108) or
-    Cisco HDLC's (104). A frame too short for an Ethernet header stays as it is."""
+    VLAN tag (raw IP: 12, 14, 101; IPv4 or IPv6 alone: 228, 229), or behind a loopback header (0, 108),
+    PPP's (9) or Cisco HDLC's (104). A frame too short for an Ethernet header stays as it is."""
     if linktype == 1 or len(frame) < 14:
         return frame
     protocol = struct.unpack_from("!H", frame, 12)[0]
@@ -139,6 +139,9 @@ def relinked(frame: bytes, linktype: int) -> bytes:
         return sll(frame[14:], protocol)
     if linktype == 276:
         return sll2(frame[14:], protocol)
+    if linktype == 9:  # PPP in HDLC-like framing: address, control, the IP protocol (others: LCP's)
+        ppp = {0x0800: b"\x00\x21", 0x86DD: b"\x00\x57"}.get(protocol, b"\xc0\x21")
+        return b"\xff\x03" + ppp + frame[14:]
     if linktype == 104:  # Cisco HDLC: unicast address, control, EtherType
         return bytes([0x0F, 0]) + frame[12:]
     if linktype in (0, 108):  # loopback: the address family (0: little-endian, as most writers; 108: big)

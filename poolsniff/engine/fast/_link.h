@@ -7,7 +7,7 @@
  * (``poolsniff.engine.decode``) peels every other link layer it knows down to the same two facts,
  * an EtherType and where the network header starts, and reads on from there as it reads Ethernet.
  * ``link_view`` does the same for the link layers of ``tcpdump -i any`` (Linux cooked v1 and v2),
- * of raw IP (tunnels, WireGuard, some taps), of BSD and macOS loopback and of Cisco HDLC: it hands the walk the Ethernet frame the decoder
+ * of raw IP (tunnels, WireGuard, some taps), of BSD and macOS loopback, of PPP and of Cisco HDLC: it hands the walk the Ethernet frame the decoder
  * would read the same, so every skip the walk makes of an Ethernet frame it makes of these too.
  * ``poolsniff.engine.fast.link.ethernet_view`` is the reference. Included by ``_walk.c`` only, after its
  * byte readers and EtherTypes.
@@ -20,7 +20,7 @@ static inline int af_inet6(uint32_t family) { return family == 10 || family == 2
 static inline int link_known(long lt)
 {
     return lt == 1 || lt == 113 || lt == 276 || lt == 12 || lt == 14 || lt == 101 || lt == 228 || lt == 229 ||
-           lt == 0 || lt == 108 || lt == 104;
+           lt == 0 || lt == 108 || lt == 104 || lt == 9;
 }
 
 /* Room for a frame made into an Ethernet frame: a buffer kept for a walk's call, grown as frames need. */
@@ -29,6 +29,13 @@ typedef struct {
     Py_ssize_t size;
     unsigned char small[2048];
 } scratch_t;
+
+static inline scratch_t *scratch_init(scratch_t *s)
+{
+    s->buf = NULL;
+    s->size = 0;
+    return s;
+}
 
 static unsigned char *scratch_for(scratch_t *s, Py_ssize_t need)
 {
@@ -99,6 +106,26 @@ static const unsigned char *link_view(long lt, const unsigned char *frame, Py_ss
         else
             return NULL;
         off = 4;
+    } else if (lt == 9) { /* PPP: an optional ff 03 address and control, a 1- or 2-byte protocol */
+        unsigned protocol;
+        off = len >= 2 && frame[0] == 0xFF && frame[1] == 0x03 ? 2 : 0;
+        if (len < off + 1)
+            return NULL;
+        if (frame[off] & 1) { /* protocol-field compression: one byte */
+            protocol = frame[off];
+            off += 1;
+        } else if (len < off + 2) {
+            return NULL;
+        } else {
+            protocol = rd16be(frame + off);
+            off += 2;
+        }
+        if (protocol == 0x0021) /* poolsniff.engine.decode.PPP_PROTOCOLS */
+            et = ETH_IPV4;
+        else if (protocol == 0x0057)
+            et = ETH_IPV6;
+        else
+            return NULL;
     } else if (lt == 104) { /* Cisco HDLC: address, control, EtherType */
         if (len < 4)
             return NULL;

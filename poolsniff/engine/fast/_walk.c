@@ -506,8 +506,7 @@ static int try_skip(const walk_ctx *ctx, long long lt, const unsigned char *fram
     int closed, rc;
 
     /* ``size``, the frame's captured bytes, is what the flow's tally counts; ``len``, its bytes as Ethernet */
-    frame = link_view((long)lt, frame, size, ctx->scratch, &len);
-    if (frame == NULL)
+    if (lt != 1 && (frame = link_view((long)lt, frame, size, ctx->scratch, &len)) == NULL)
         return PyErr_Occurred() ? -1 : FEED;
     klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
 
@@ -781,8 +780,8 @@ static PyObject *fast_lane(PyTypeObject *packet_type, long long ts, const unsign
 static PyObject *laned(PyTypeObject *packet_type, long long ts, long long lt, const unsigned char *frame,
                        Py_ssize_t len, scratch_t *scratch)
 {
-    Py_ssize_t vlen = 0;
-    const unsigned char *view = link_view((long)lt, frame, len, scratch, &vlen);
+    Py_ssize_t vlen = len;
+    const unsigned char *view = lt == 1 ? frame : link_view((long)lt, frame, len, scratch, &vlen);
     PyObject *got;
 
     if (view == NULL) {
@@ -806,8 +805,8 @@ static PyObject *walk_skip(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int big_endian, rc;
     long long frac_div, next_check;
     unsigned long limit;
-    scratch_t scratch = {NULL, 0, {0}};
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
+    scratch_t scratch; /* its small buffer left as it is: zeroed, 2 KiB a call */
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, scratch_init(&scratch)};
 
     (void)self;
     if (fast_args(args, nargs, "skip", "y*nnpLkOnL|OOOOOL", &view, &pos, &end, &big_endian, &frac_div, &limit,
@@ -961,8 +960,8 @@ static PyObject *walk_decide(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     Py_buffer view;
     long long ts;
-    scratch_t scratch = {NULL, 0, {0}};
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
+    scratch_t scratch; /* its small buffer left as it is: zeroed, 2 KiB a call */
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, scratch_init(&scratch)};
     int rc;
 
     (void)self;
@@ -995,8 +994,8 @@ static PyObject *walk_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     long long frac_div, next_check;
     unsigned long limit;
     PyObject *packet_type, *got, *result;
-    scratch_t scratch = {NULL, 0, {0}};
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
+    scratch_t scratch; /* its small buffer left as it is: zeroed, 2 KiB a call */
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, scratch_init(&scratch)};
     const unsigned char *buf, *h;
     uint32_t caplen;
     long long ts;
@@ -1148,8 +1147,8 @@ static PyObject *blocks(PyObject *const *args, Py_ssize_t nargs, int step)
     long long next_check, last_ts, ts, lt;
     uint32_t caplen, blen;
     PyObject *ifaces_list, *packet_type = NULL, *got;
-    scratch_t scratch = {NULL, 0, {0}};
-    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, &scratch};
+    scratch_t scratch; /* its small buffer left as it is: zeroed, 2 KiB a call */
+    walk_ctx ctx = {NULL, NULL, NULL, NULL, NULL, NULL, 1, scratch_init(&scratch)};
     iface_t ifaces[MAX_IFACES];
     const unsigned char *buf;
 

@@ -7,12 +7,12 @@ The walks (``walk``, ``_walk.c``) read Ethernet frames: the EtherType at byte 12
 on from there as it reads Ethernet, so a frame of another link type is read by the decoder as the
 Ethernet frame made of its EtherType and its network header and what follows. ``ethernet_view`` makes
 that frame for the link layers of ``tcpdump -i any`` (Linux cooked v1 and v2), of raw IP (tunnels,
-WireGuard, some taps), of loopback (BSD, macOS) and of Cisco HDLC, so that the walks skip what they skip
-of Ethernet in those captures too; where the decoder reads the link header otherwise (cut short, raw IP
-of neither version, an empty frame: it counts those) there is none, and the frame goes to the decoder.
-The flow's tally still counts the frame's own bytes. This is the reference of ``link_view`` in
-``_link.h``. ``packet_epb`` says which enhanced packet blocks of a pcapng file the walks read
-(``packet_epb`` in ``_walk.c``).
+WireGuard, some taps), of loopback (BSD, macOS), of PPP and of Cisco HDLC: every one the decoder reads,
+so that the walks skip what they skip of Ethernet in those captures too; where the decoder reads the
+link header otherwise (cut short, raw IP of neither version, an empty frame: it counts those) there is
+none, and the frame goes to the decoder. The flow's tally still counts the frame's own bytes. This is
+the reference of ``link_view`` in ``_link.h``. ``packet_epb`` says which enhanced packet blocks of a
+pcapng file the walks read (``packet_epb`` in ``_walk.c``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from poolsniff.engine.decode import AF_INET6_VALUES
+from poolsniff.engine.decode import AF_INET6_VALUES, PPP_PROTOCOLS
 from poolsniff.sources.pcap import Interface
 
-LINKTYPES: Final = frozenset({0, 1, 12, 14, 101, 104, 108, 113, 228, 229, 276})
-"""The link types the walks read: Ethernet, raw IP (12, 14, 101), Linux cooked v1 (113) and v2 (276),
-IPv4 (228) and IPv6 (229) alone, BSD and macOS loopback (0), OpenBSD loopback (108), Cisco HDLC (104)
-(https://www.tcpdump.org/linktypes.html)."""
+LINKTYPES: Final = frozenset({0, 1, 9, 12, 14, 101, 104, 108, 113, 228, 229, 276})
+"""The link types the walks read, every one the decoder reads (``decode.LINK_PARSERS``): Ethernet, raw IP
+(12, 14, 101), Linux cooked v1 (113) and v2 (276), IPv4 (228) and IPv6 (229) alone, BSD and macOS
+loopback (0), OpenBSD loopback (108), PPP (9), Cisco HDLC (104) (https://www.tcpdump.org/linktypes.html)."""
 _IPV4: Final = b"\x08\x00"
 _IPV6: Final = b"\x86\xdd"
 _NO_ADDRESSES: Final = bytes(12)
@@ -57,6 +57,16 @@ def ethernet_view(linktype: int, frame: bytes) -> bytes | None:
             family = int.from_bytes(frame[:4], "little")
         etype = _IPV4 if family == 2 else _IPV6 if family in AF_INET6_VALUES else None
         return None if etype is None else _NO_ADDRESSES + etype + frame[4:]
+    if linktype == 9:  # PPP: an optional ff 03 address and control, a 1- or 2-byte protocol
+        off = 2 if frame[:2] == b"\xff\x03" else 0
+        if len(frame) < off + 1 or (not frame[off] & 1 and len(frame) < off + 2):
+            return None
+        if frame[off] & 1:  # protocol-field compression: one byte
+            protocol, off = frame[off], off + 1
+        else:
+            protocol, off = (frame[off] << 8) | frame[off + 1], off + 2
+        ppp = PPP_PROTOCOLS.get(protocol)
+        return None if ppp is None else _NO_ADDRESSES + ppp.to_bytes(2, "big") + frame[off:]
     if linktype == 104:  # Cisco HDLC: address, control, EtherType
         return _NO_ADDRESSES + frame[2:] if len(frame) >= 4 else None
     if not frame or linktype not in LINKTYPES:

@@ -43,6 +43,13 @@ def frames(draw: st.DrawFn) -> tuple[int, bytes]:
     return linktype, frame
 
 
+def test_the_walks_read_every_link_type_the_decoder_reads() -> None:
+    """A link type the decoder learns must be read by the walks too (or its frames go slowly, one by one)."""
+    from poolsniff.engine.decode import LINK_PARSERS
+
+    assert set(LINK_PARSERS) == LINKTYPES
+
+
 @settings(max_examples=2000, deadline=None)
 @given(case=frames())
 def test_the_decoder_reads_the_view_as_it_reads_the_frame(case: tuple[int, bytes]) -> None:
@@ -69,6 +76,8 @@ def test_the_decoder_reads_the_view_as_it_reads_the_frame(case: tuple[int, bytes
         (0, null(ipv6(tcp(b"x", 1, 2, 3, 0x18)), 30, ">")),
         (108, null(ipv6(tcp(b"x", 1, 2, 3, 0x18)), 24, ">")),
         (104, relinked(eth(ipv4(tcp(b"x", 1, 2, 3, 0x18))), 104)),
+        (9, b"\xff\x03\x00\x21" + ipv4(tcp(b"x", 1, 2, 3, 0x18))),
+        (9, b"\x57" + ipv6(tcp(b"x", 1, 2, 3, 0x18))),  # protocol-field compression
     ],
 )
 def test_a_packet_of_each_link_type_has_a_view_with_the_same_packet(linktype: int, frame: bytes) -> None:
@@ -88,7 +97,9 @@ def test_a_packet_of_each_link_type_has_a_view_with_the_same_packet(linktype: in
         (101, b"\x50" + bytes(30), "bad-ip-header"),
         (0, b"\x07\0\0\0" + bytes(40), "not-ip"),  # loopback of another family
         (104, bytes(3), "truncated"),
-        (9, bytes(40), None),  # PPP: not read by the walks, its frames go to the decoder
+        (9, b"\xff\x03\xc0\x21" + bytes(40), "not-ip"),  # PPP's link control protocol
+        (9, b"\xff\x03\x00", "truncated"),
+        (147, bytes(40), None),  # a link type the decoder does not read: its frames go to it, counted
     ],
 )
 def test_no_view_where_the_decoder_reads_the_link_header_otherwise(

@@ -208,7 +208,7 @@ def forwarded(fast: Fast, clear: bool = False) -> list[Any]:
     return [list(items) for items in lists] + [bytes(wait) for wait in waits]
 
 
-LINKTYPES = [1, 1, 1, 1, 113, 276, 101, 12, 228, 229, 0, 108, 104]
+LINKTYPES = [1, 1, 1, 1, 113, 276, 101, 12, 228, 229, 0, 108, 104, 9]
 """Link types of the frames drawn (``link.LINKTYPES``), Ethernet most often."""
 
 
