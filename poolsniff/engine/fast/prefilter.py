@@ -6,9 +6,9 @@ Most packets of a busy link belong to long flows that have nothing left to read 
 the ClientHello, video), are bare ACKs, or are UDP that is not DNS (QUIC, VoIP, games, NTP, mDNS). For
 such a packet the whole pipeline only stamps the flow with the packet's time (or not even that) and counts
 it. ``detections`` walks the records of a classic pcap itself, and the enhanced packet blocks of a pcapng
-file (through the reader's ``Walker`` hook, any ``if_tsresol`` and interface), of Ethernet and of the link
-types ``link`` makes Ethernet frames of (Linux cooked v1 and v2, raw IP), and decides for each frame
-(``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not) whose headers are plain and
+file (through the reader's ``Walker`` hook, any ``if_tsresol`` and interface), of every link type the
+decoder reads (``link``: Ethernet, and the Ethernet frame it makes of the others), and decides for each
+frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not) whose headers are plain and
 whole, it takes the addresses and ports straight out of the record as a key of ``FlowTable.fast``: a known
 direction that is closed (or a packet with no data, no SYN, FIN or RST) is stamped and counted right
 there, and so is an in-order segment of a TLS session being shaped that only advances its record shape
@@ -22,8 +22,8 @@ frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``)
 split's front, whose recorder only records DNS, a DNS datagram is recorded here (``udp.dns_item``).
 Everything else -- and one packet in a while, so the idle sweep and the hold check run exactly where they
 would -- goes through ``engine.feed`` as a frame. The result is what feeding every frame gives
-(tests/engine/fast/test_prefilter.py checks it). Other link types (BSD loopback, PPP, Cisco HDLC) go
-through ``engine.feed`` frame by frame. ``poolsniff.engine.fast.walk`` holds the walks in Python, the
+(tests/engine/fast/test_prefilter.py checks it). A frame of a link type the decoder does not read goes
+through ``engine.feed``, which counts it. ``poolsniff.engine.fast.walk`` holds the walks in Python, the
 references of the C ones.
 """
 
