@@ -44,7 +44,7 @@ from poolsniff.engine.fast.walk import (
     SKIP_TCP,
     STEP,
     STEP_NG,
-    decide_linked,
+    decide,
 )
 from poolsniff.engine.fast.walk import step as python_step
 from poolsniff.engine.fast.walk import step_ng as python_step_ng
@@ -151,7 +151,7 @@ def _frames(
             ts, linktype, data = frame
             walkable = linktype in LINKTYPES and room.budget > 0 and ts < room.next_check
             if walkable and not forward_full(forward):
-                kind = decide_linked(get, linktype, data, 0, len(data), ts, names, on_syn, on_end, forward)
+                kind = decide(get, data, 0, len(data), ts, names, on_syn, on_end, forward, linktype)
                 if taken(kind, room.dropped):
                     if kind == SKIP_TCP:
                         room.budget -= 1

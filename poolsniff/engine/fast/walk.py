@@ -2,18 +2,19 @@
 
 source -> **prefilter** -> decode -> flows/dissectors -> detectors -> enrichment -> sinks
 
-``decide`` says what the prefilter does with one Ethernet frame (``decide_linked``: with a frame of
-any link type ``link`` reads): leave it to the pipeline (FEED), deal with it as a TCP packet (SKIP_TCP:
-a plain, whole IPv4/IPv6 TCP packet of a known direction that is closed or that carries no data, or
-whose segment only advances the TLS record shape its ``fast`` entry carries (``shape.quiet``: no
-snapshot due, no stop) -- its flow is stamped and the packet added to the direction's tally -- or with
-no data of no known flow) or as a UDP datagram the flow table drops (SKIP_UDP: plain, whole, neither
-port 53) or a frame the decoder only counts (SKIP_NOT_IP, SKIP_OTHER_PROTO: ``dropped``). ``skip``
-walks classic pcap records, ``skip_ng`` the enhanced packet blocks of a pcapng section, ``step`` is
-``skip`` plus the record it stopped at, decoded by the decoder's fast lane. ``SKIP``, ``SKIP_NG`` and
-``STEP`` are the C functions when the extension is built (``ACCELERATED``), else these; the tests
-compare the two record by record.
+``decide`` says what the prefilter does with one frame (of Ethernet, or of any other link type the
+decoder reads, as its Ethernet frame: ``link``): leave it to the pipeline (FEED), deal with it as a TCP
+packet (SKIP_TCP: a plain, whole IPv4/IPv6 TCP packet of a known direction that is closed or that
+carries no data, or whose segment only advances the TLS record shape its ``fast`` entry carries
+(``shape.quiet``: no snapshot due, no stop) -- its flow is stamped and the packet added to the
+direction's tally -- or with no data of no known flow) or as a UDP datagram the flow table drops
+(SKIP_UDP: plain, whole, neither port 53) or a frame the decoder only counts (SKIP_NOT_IP,
+SKIP_OTHER_PROTO: ``dropped``). ``skip`` walks classic pcap records, ``skip_ng`` the enhanced packet
+blocks of a pcapng section, ``step`` is ``skip`` plus the record it stopped at, decoded by the decoder's
+fast lane. ``SKIP``, ``SKIP_NG`` and ``STEP`` are the C functions when the extension is built
+(``ACCELERATED``), else these; the tests compare the two record by record.
 """
+
 from __future__ import annotations
 
 import struct
@@ -110,9 +111,9 @@ def decide(
     on_syn: Hook | None = None,
     on_end: Hook | None = None,
     dns_forward: DnsForward | None = None,
-    size: int = -1,
+    linktype: int = LINKTYPE_ETHERNET,
 ) -> int:
-    """What to do with the Ethernet frame ``buf[f:stop]`` of time ``ts``: FEED or a kind of skip.
+    """What to do with the frame ``buf[f:stop]`` of time ``ts``: FEED or a kind of skip.
 
     SKIP_TCP: a plain TCP packet (``lookup``) of a known direction that is closed or that
     carries no data, whose segment goes to the split's back as it is (``_forward``: appended to the
@@ -126,11 +127,15 @@ def decide(
     listed names (``dns_names``), a DNS query for none of them (``udp.dns_quiet``), or given
     ``dns_forward`` any other DNS datagram, appended there as the split's front records it. SKIP_NOT_IP or
     SKIP_OTHER_PROTO: a frame the decoder only counts (``dropped.dropped``). FEED: anything else.
-    ``size``: the captured frame's bytes, which a flow's tally counts, where the frame was of another
-    link type (``link.ethernet_view``); else the Ethernet frame's.
+    A frame of another ``linktype`` than Ethernet is read as its Ethernet frame (``link.ethernet_view``;
+    FEED where there is none), the flow's tally counting the frame's own bytes.
     """
-    if size < 0:
-        size = stop - f
+    size = stop - f
+    if linktype != LINKTYPE_ETHERNET:
+        view = ethernet_view(linktype, bytes(buf[f:stop]))
+        if view is None:
+            return FEED
+        buf, f, stop = view, 0, len(view)
     entry, data, key, flags = lookup(get, buf, f, stop)
     if entry is None:
         if data == 0 and not flags & _SYN:
@@ -160,28 +165,6 @@ def decide(
         return FEED
     _stamp(entry, ts, size)
     return SKIP_TCP
-
-
-def decide_linked(
-    get: Callable[[bytes], Entry | None],
-    linktype: int,
-    buf: bytes,
-    f: int,
-    stop: int,
-    ts: int,
-    dns_names: Names = None,
-    on_syn: Hook | None = None,
-    on_end: Hook | None = None,
-    dns_forward: DnsForward | None = None,
-) -> int:
-    """``decide`` for a frame of any link type: of another than Ethernet, its Ethernet frame
-    (``link.ethernet_view``, FEED where there is none), its tally counting its own bytes."""
-    if linktype == LINKTYPE_ETHERNET:
-        return decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
-    view = ethernet_view(linktype, bytes(buf[f:stop]))
-    if view is None:
-        return FEED
-    return decide(get, view, 0, len(view), ts, dns_names, on_syn, on_end, dns_forward, stop - f)
 
 
 def _stamp(entry: Entry, ts: int, size: int) -> None:
@@ -298,7 +281,7 @@ def skip(
         ts = sec * 1000000 + frac // div
         if ts >= next_check:
             break
-        kind = decide_linked(get, linktype, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward)
+        kind = decide(get, buf, f, stop, ts, dns_names, on_syn, on_end, dns_forward, linktype)
         if not taken(kind, counts):
             break
         if kind == SKIP_TCP:
@@ -341,9 +324,8 @@ def skip_ng(
         ts, caplen, blen, linktype = found
         if ts >= next_check:
             break
-        kind = decide_linked(
-            get, linktype, buf, pos + 28, pos + 28 + caplen, ts, dns_names, on_syn, on_end, dns_forward
-        )  # fmt: skip
+        frame = pos + 28
+        kind = decide(get, buf, frame, frame + caplen, ts, dns_names, on_syn, on_end, dns_forward, linktype)
         if not taken(kind, counts):
             break
         if kind == SKIP_TCP:
@@ -452,7 +434,7 @@ def decide_frame(
 ) -> int:
     """``decide`` for one frame on its own (live capture): FEED, SKIP_TCP, SKIP_UDP, SKIP_NOT_IP or
     SKIP_OTHER_PROTO. The reference of ``poolsniff.engine.fast._walk.decide``."""
-    return decide_linked(fast.get, linktype, frame, 0, len(frame), ts, dns_names, on_syn, on_end)
+    return decide(fast.get, frame, 0, len(frame), ts, dns_names, on_syn, on_end, None, linktype)
 
 
 try:  # the same walks in C, when the extension was built at install time (and POOLSNIFF_PURE is not set)
