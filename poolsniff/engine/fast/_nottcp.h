@@ -10,8 +10,7 @@
  * after its byte readers (``rd16be``), its protocol numbers and its kinds (FEED, SKIP_UDP, ...).
  */
 
-/* poolsniff.engine.decode.VLAN_TYPES: 802.1Q, 802.1ad and the older QinQ tags */
-static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
+/* vlan_type (poolsniff.engine.decode.VLAN_TYPES) is _walk.c's, which the TCP key reads too */
 
 /*
  * The UDP datagram the decoder reads in the Ethernet frame ``frame[0:len]``, as

@@ -6,7 +6,7 @@
  * ``skip`` does, for the records of a classic Ethernet pcap held in a buffer, exactly what
  * ``poolsniff.engine.fast.walk.skip`` (the pure-Python version, which stays the reference and the
  * fallback when this module is not built) does: it walks the records from ``pos``; for a
- * plain, whole IPv4 or IPv6 TCP packet (behind at most one 802.1Q tag) of a flow direction
+ * plain, whole IPv4 or IPv6 TCP packet (behind up to two VLAN tags) of a flow direction
  * in ``fast`` that is closed, or that carries no data and no SYN, FIN or RST, it stamps the
  * flow's ``last_ts`` and counts the packet against ``budget``; so it does with a segment of a
  * direction whose entry carries a TLS record shape (``poolsniff.dissect.shape``) when the segment
@@ -40,7 +40,6 @@
 #include <limits.h>
 #include <stdarg.h>
 
-#define ETH_VLAN 0x8100
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
 #define ETH_PPPOE 0x8864 /* poolsniff.engine.decode.ETH_PPPOE: PPPoE's session stage */
@@ -75,10 +74,14 @@ static inline uint32_t rd32(const unsigned char *p, int big_endian)
 
 static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] << 8) | p[1]; }
 
+/* poolsniff.engine.decode.VLAN_TYPES: 802.1Q, 802.1ad and the older QinQ tags */
+static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
+
 /*
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
- * ``frame[0:len]``, as ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's
- * length (12 for IPv4, 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
+ * ``frame[0:len]`` (behind up to two VLAN tags: a provider's QinQ trunk), as
+ * ``poolsniff.engine.fast.walk.lookup`` finds them. Returns the key's length (12 for IPv4,
+ * 36 for IPv6) with ``*key`` pointing at it, or 0 for anything else.
  * ``*ends`` has the packet's SYN, FIN and RST bits.
  */
 static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsigned char **key, long *data,
@@ -87,20 +90,18 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
     const unsigned char *l3;
     Py_ssize_t room; /* bytes of the frame from l3 on */
     unsigned et;
+    int tags;
 
     if (len < 54)
         return 0;
     et = rd16be(frame + 12);
     l3 = frame + 14;
-    room = len - 14;
-    if (et == ETH_VLAN) {
-        if (len < 58)
-            return 0;
-        et = rd16be(frame + 16);
-        l3 = frame + 18;
-        room = len - 18;
+    for (tags = 0; tags < 2 && vlan_type(et); tags++) { /* len >= 54: both tags are in the frame */
+        et = rd16be(l3 + 2);
+        l3 += 4;
     }
-    if (et == ETH_IPV4) {
+    room = frame + len - l3;
+    if (et == ETH_IPV4 && room >= 40) {
         /* room >= 40: the IPv4 header and the TCP header's first 14 bytes are in the frame */
         unsigned total = rd16be(l3 + 2);
         unsigned frag = rd16be(l3 + 6);

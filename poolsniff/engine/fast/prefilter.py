@@ -8,23 +8,23 @@ such a packet the whole pipeline only stamps the flow with the packet's time (or
 it. ``detections`` walks the records of a classic pcap itself, and the enhanced packet blocks of a pcapng
 file (through the reader's ``Walker`` hook, any ``if_tsresol`` and interface), of every link type the
 decoder reads (``link``: Ethernet, and the Ethernet frame it makes of the others), and decides for each
-frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (802.1Q tagged or not) whose headers are plain and
-whole, it takes the addresses and ports straight out of the record as a key of ``FlowTable.fast``: a known
-direction that is closed (or a packet with no data, no SYN, FIN or RST) is stamped and counted right
-there, and so is an in-order segment of a TLS session being shaped that only advances its record shape
-(``shape.quiet``: the headers are read here, into the state the shaper shares), and so is a FIN with no
-data that is not its flow's last (the side is marked finished in ``Flow.fins`` here); a SYN or SYN-ACK
-without data of a known flow and the packet without data that ends one (its last FIN, an RST) are stamped
-and counted here and handed to the flow table's hooks (``FlowTable.on_syn``, ``on_end``: where the table
-has none, to the pipeline); a packet with no data, no SYN or RST of no known flow is only counted; a
-plain, whole UDP datagram with neither port 53 is only counted (the flow table drops it), and so is a
-frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``), by reason; in the
-split's front, whose recorder only records DNS, a DNS datagram is recorded here (``udp.dns_item``).
-Everything else -- and one packet in a while, so the idle sweep and the hold check run exactly where they
-would -- goes through ``engine.feed`` as a frame. The result is what feeding every frame gives
-(tests/engine/fast/test_prefilter.py checks it). A frame of a link type the decoder does not read goes
-through ``engine.feed``, which counts it. ``poolsniff.engine.fast.walk`` holds the walks in Python, the
-references of the C ones.
+frame (``walk.decide``): for an IPv4 or IPv6 TCP packet (behind up to two VLAN tags or none) whose headers
+are plain and whole, it takes the addresses and ports straight out of the record as a key of
+``FlowTable.fast``: a known direction that is closed (or a packet with no data, no SYN, FIN or RST) is
+stamped and counted right there, and so is an in-order segment of a TLS session being shaped that only
+advances its record shape (``shape.quiet``: the headers are read here, into the state the shaper shares),
+and so is a FIN with no data that is not its flow's last (the side is marked finished in ``Flow.fins``
+here); a SYN or SYN-ACK without data of a known flow and the packet without data that ends one (its last
+FIN, an RST) are stamped and counted here and handed to the flow table's hooks (``FlowTable.on_syn``,
+``on_end``: where the table has none, to the pipeline); a packet with no data, no SYN or RST of no known
+flow is only counted; a plain, whole UDP datagram with neither port 53 is only counted (the flow table
+drops it), and so is a frame the decoder would only count (not IP; IP neither TCP nor UDP: ``dropped``),
+by reason; in the split's front, whose recorder only records DNS, a DNS datagram is recorded here
+(``udp.dns_item``). Everything else -- and one packet in a while, so the idle sweep and the hold check run
+exactly where they would -- goes through ``engine.feed`` as a frame. The result is what feeding every
+frame gives (tests/engine/fast/test_prefilter.py checks it). A frame of a link type the decoder does not
+read goes through ``engine.feed``, which counts it. ``poolsniff.engine.fast.walk`` holds the walks in
+Python, the references of the C ones.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from poolsniff.dissect.flow import (
 from poolsniff.dissect.hellos import web_hello
 from poolsniff.dissect.shape import quiet
 from poolsniff.dissect.tls import holds_server_hello
-from poolsniff.engine.decode import fast_lane
+from poolsniff.engine.decode import VLAN_TYPES, fast_lane
 from poolsniff.engine.fast.dropped import FEED as FEED  # the walks' kind, defined once, exported here too
 from poolsniff.engine.fast.dropped import Dropped, dropped, taken
 from poolsniff.engine.fast.link import ethernet_view, packet_epb
@@ -46,14 +46,13 @@ from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
 LINKTYPE_ETHERNET: Final = 1
-_ETH4 = struct.Struct("!12xHBxH2xHxB2x12s8xBB").unpack_from
-"""EtherType, IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, flags."""
+_IP4 = struct.Struct("!BxH2xHxB2x12s8xBB").unpack_from
+"""IPv4 version/IHL, total length, fragment field, protocol, addresses+ports, TCP offset, TCP flags."""
 _HEADER_LE = struct.Struct("<III").unpack_from
 _HEADER_BE = struct.Struct(">III").unpack_from
 """A pcap record header's seconds, fraction and captured length."""
 _IP6 = struct.Struct("!B3xHBx36s8xBB").unpack_from
 """IPv6 version byte, payload length, next header, addresses+ports, TCP offset, TCP flags."""
-_VLAN: Final = 0x8100
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
 _SEQ = struct.Struct("!I").unpack_from
@@ -74,18 +73,15 @@ def lookup(
     """The ``fast`` entry of a plain, whole TCP packet in the Ethernet frame ``buf[f:stop]``.
 
     Returns (entry, payload length, key, SYN/FIN/RST bits) -- the entry None for an unknown
-    flow -- or (None, -1, b"", 0) for anything else: not IPv4/IPv6 TCP behind at most one
-    802.1Q tag, IP options or extension headers, a fragment, a TCP header or IP packet that
-    the frame does not hold whole.
+    flow -- or (None, -1, b"", 0) for anything else: not IPv4/IPv6 TCP behind up to two VLAN
+    tags (a provider's QinQ trunk), IP options or extension headers, a fragment, a TCP header or IP
+    packet that the frame does not hold whole.
     """
     if stop - f < 54:
         return None, -1, b"", 0
-    et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f)
-    l3 = f + 14
-    if et == _VLAN and stop - f >= 58:
-        et, vhl, total, frag, proto, key, thl, flags = _ETH4(buf, f + 4)
-        l3 = f + 18
-    if et == _IPV4:
+    et, l3 = _network(buf, f)
+    if et == _IPV4 and stop - l3 >= 40:
+        vhl, total, frag, proto, key, thl, flags = _IP4(buf, l3)
         if vhl == 0x45 and proto == 6 and not frag & 0x1FFF:
             hl = (thl >> 4) << 2
             data = total - 20 - hl
@@ -183,9 +179,20 @@ def _control(entry: Entry, hook: Hook, key: bytes, size: int, ts: int, value: in
     return SKIP_TCP
 
 
+def _network(buf: bytes, f: int) -> tuple[int, int]:
+    """The EtherType and the network header's place of the Ethernet frame at ``buf[f:]`` (54 bytes or more),
+    behind up to two VLAN tags."""
+    et = (buf[f + 12] << 8) | buf[f + 13]
+    l3 = f + 14
+    while l3 < f + 22 and et in VLAN_TYPES:
+        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
+        l3 += 4
+    return et, l3
+
+
 def _tcp(buf: bytes, f: int) -> int:
     """Where the TCP header starts in the plain TCP frame at ``buf[f:]`` (``lookup`` found it plain)."""
-    l3 = f + 18 if buf[f + 12 : f + 14] == b"\x81\x00" else f + 14
+    l3 = _network(buf, f)[1]
     return l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
 
 

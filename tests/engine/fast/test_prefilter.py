@@ -166,7 +166,12 @@ def rewrite(mix: Path, tmp_path: Path, kind: str) -> Path:
     "-ng": as pcapng)."""
     frames = frames_of(mix)
     out = tmp_path / f"mix-{kind}.pcap"
-    if kind.removesuffix("-ng") in LINKED:
+    if kind == "qinq":  # a provider's trunk: an 802.1ad tag outside an 802.1Q one (untagged frames only)
+        tags = struct.pack("!HHHH", 0x88A8, 100, 0x8100, 10)
+        ip = (b"\x08\x00", b"\x86\xdd")
+        frames = [(ts, d[:12] + tags + d[12:] if d[12:14] in ip else d) for ts, d in frames]
+        out.write_bytes(pcap_file(frames))
+    elif kind.removesuffix("-ng") in LINKED:
         linktype = LINKED[kind.removesuffix("-ng")]
         frames = [(ts, relinked(d, linktype)) for ts, d in frames]
         if not kind.endswith("-ng"):
@@ -442,7 +447,7 @@ def test_generated_mix_in_other_formats(kind: str, mix: Path, lists: Blocklist, 
     assert_same(rewrite(mix, tmp_path, kind), lists)
 
 
-@pytest.mark.parametrize("kind", ["sll", "sll2", "raw", "ipv4", "sll2-ng", "raw-ng"])
+@pytest.mark.parametrize("kind", ["sll", "sll2", "raw", "ipv4", "sll2-ng", "raw-ng", "qinq"])
 def test_other_link_types_scan_the_same_every_way(
     kind: str, short: Path, lists: Blocklist, tmp_path: Path
 ) -> None:
@@ -533,11 +538,12 @@ def test_interrupt_keeps_what_was_found(jobs: int, mix: Path, lists: Blocklist) 
     assert records == one and records
 
 
-@pytest.mark.parametrize("kind", ["ethernet", "sll", "sll2", "raw", "sll2-ng", "raw-ng"])
+@pytest.mark.parametrize("kind", ["ethernet", "sll", "sll2", "raw", "sll2-ng", "raw-ng", "qinq"])
 def test_most_packets_never_reach_python(kind: str, mix: Path, lists: Blocklist, tmp_path: Path) -> None:
     """The prefilter hands the engine a frame (``feed``) or a packet its fast lane decoded in C
     (``feed_packet``) for a small part of the mix's packets; it counts the others itself. So it does
-    with the frames of ``tcpdump -i any`` (Linux cooked) and of a tunnel (raw IP), in pcap and pcapng."""
+    with the frames of ``tcpdump -i any`` (Linux cooked) and of a tunnel (raw IP), in pcap and pcapng, and
+    with those of a provider's QinQ trunk (two VLAN tags)."""
     path = mix if kind == "ethernet" else rewrite(mix, tmp_path, kind)
     pipeline = Pipeline(lists)
     fed = [0, 0]
@@ -557,7 +563,8 @@ def test_most_packets_never_reach_python(kind: str, mix: Path, lists: Blocklist,
         list(detections(fileobj, str(path), pipeline))
     assert pipeline.stats.packets == 30_000
     assert 0 < sum(fed) < 30_000 * 0.15, fed
-    assert fed[1] > fed[0], fed  # most of those it decodes itself
+    if kind != "qinq":  # the decoder's fast lane reads untagged frames; tagged ones it leaves to the decoder
+        assert fed[1] > fed[0], fed  # most of those it decodes itself
 
 
 TLS_RECORDED = [

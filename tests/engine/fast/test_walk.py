@@ -117,6 +117,10 @@ class Calls:
 PORTS = [(40000, 3333), (3333, 40000), (40001, 443)]
 
 
+TCP_TAGS = [(0x8100,), (0x8100,), (0x88A8, 0x8100), (0x9100, 0x8100), (0x88A8,), (0x8100, 0x8100, 0x8100)]
+"""VLAN tags before a TCP packet: 802.1Q, QinQ (802.1ad or the older tag outside), one tag too many."""
+
+
 def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
     """A plain or not-so-plain TCP or UDP frame, or noise; the ``fast`` key of a TCP one."""
     sport, dport = draw(st.sampled_from(PORTS))
@@ -137,11 +141,11 @@ def draw_frame(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
             options=b"\x01" * 4 if kind == "options" else b"",
             total=draw(st.sampled_from([None] * 6 + [0, 20, 2000])),
         )
-        frame = eth(ip, tags=(0x8100,) if kind == "vlan" else ())
+        frame = eth(ip, tags=draw(st.sampled_from(TCP_TAGS)) if kind == "vlan" else ())
         key = ip[12:20] + segment[:4]
     elif kind in ("v6", "v6-vlan"):
         ip = ipv6(segment, length=draw(st.sampled_from([None] * 6 + [0, 9000])))
-        frame = eth(ip, etype=0x86DD, tags=(0x8100,) if kind == "v6-vlan" else ())
+        frame = eth(ip, etype=0x86DD, tags=draw(st.sampled_from(TCP_TAGS)) if kind == "v6-vlan" else ())
         key = ip[8:40] + segment[:4]
     elif kind in ("udp", "udp6"):
         ports = draw(st.sampled_from([(sport, dport), (53, dport), (sport, 53), (5353, 5353), (443, 50000)]))
@@ -602,6 +606,28 @@ def udp_frames(draw: st.DrawFn) -> bytes:
     tags = draw(st.lists(st.sampled_from([0x8100, 0x88A8, 0x9100, 0x9200, 0x0800]), max_size=3))
     frame = eth(l3, 0x86DD if v6 else 0x0800, tags)
     return frame[: draw(st.integers(0, len(frame)))]
+
+
+@pytest.mark.parametrize("tags", [(), (0x8100,), (0x88A8, 0x8100), (0x9100, 0x8100)], ids=str)
+def test_a_syn_and_a_segment_behind_vlan_tags_are_read_where_they_are(tags: tuple[int, ...]) -> None:
+    """Behind one or two VLAN tags (a QinQ trunk), the TCP header is where the tags put it: the SYN's
+    sequence number the table's hook gets, and the segment forwarded to the split's back, are the
+    packet's, in C and in Python."""
+    syn = eth(ipv4(tcp(b"", 40000, 3333, 123456, 0x02)), tags=tags)
+    data = eth(ipv4(tcp(b"payload", 40000, 3333, 777, 0x18)), tags=tags)
+    key = ipv4(tcp(b"", 40000, 3333, 0, 0))[12:20] + tcp(b"", 40000, 3333, 0, 0)[:4]
+    seen = []
+    for decide, _ in ways(walk.decide_frame, c_decide, {}):
+        if decide is None:
+            continue
+        calls = Calls()
+        items: list[Any] = []
+        fast = {key: (Stamped((key, b"")), False, bytearray(16), (items, 2, 7, True))}
+        frames = enumerate((syn, data))
+        answers = [decide(fast, frame, 1000 + i, None, calls.syn, calls.end) for i, frame in frames]
+        seen.append((answers, [c[2:] for c in calls.made if isinstance(c, tuple)], items))
+    assert seen[0] == ([1, 1], [(True, 123456)], [(2, 7, True, 1001, 777, b"payload")]), seen[0]
+    assert all(s == seen[0] for s in seen)
 
 
 @pytest.mark.parametrize("ng", [False, True], ids=["pcap", "pcapng"])
