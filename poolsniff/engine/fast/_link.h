@@ -7,8 +7,8 @@
  * (``poolsniff.engine.decode``) peels every other link layer it knows down to the same two facts,
  * an EtherType and where the network header starts, and reads on from there as it reads Ethernet.
  * ``link_view`` does the same for the link layers of ``tcpdump -i any`` (Linux cooked v1 and v2),
- * of raw IP (tunnels, WireGuard, some taps), of BSD and macOS loopback, of PPP and of Cisco HDLC: it hands the walk the Ethernet frame the decoder
- * would read the same, so every skip the walk makes of an Ethernet frame it makes of these too.
+ * of raw IP (tunnels, WireGuard, some taps), of BSD and macOS loopback, of PPP and of Cisco HDLC: it
+ * hands the walk the Ethernet frame the decoder would read the same, so every skip the walk makes of an Ethernet frame it makes of these too.
  * ``poolsniff.engine.fast.link.ethernet_view`` is the reference. Included by ``_walk.c`` only, after its
  * byte readers and EtherTypes.
  */
@@ -62,7 +62,7 @@ static void scratch_free(scratch_t *s)
 
 /*
  * The frame ``frame[0:len]`` of link type ``lt`` as the Ethernet frame the decoder reads the same, its
- * length in ``*vlen``: Ethernet as it is; Linux cooked v1 from its third byte on (its protocol is where
+ * length in ``*vlen`` (the walks call ``ethernet_of``, which hands an Ethernet frame back as it is): Linux cooked v1 from its third byte on (its protocol is where
  * an EtherType is, its network header 14 bytes on: no copy); Linux cooked v2 and raw IP copied into
  * ``s`` behind a made header with their EtherType. NULL where the decoder reads the link header
  * otherwise (cut short, raw IP neither version 4 nor 6, an empty frame: it counts those), and on error
@@ -75,10 +75,6 @@ static const unsigned char *link_view(long lt, const unsigned char *frame, Py_ss
     unsigned et;
     Py_ssize_t off = 0;
 
-    if (lt == 1) {
-        *vlen = len;
-        return frame;
-    }
     if (lt == 113) { /* packet type, ARPHRD type, address length, 8-byte address, protocol */
         if (len < 16)
             return NULL;
@@ -156,4 +152,15 @@ static const unsigned char *link_view(long lt, const unsigned char *frame, Py_ss
     memcpy(out + 14, frame + off, (size_t)(len - off));
     *vlen = len - off + 14;
     return out;
+}
+
+/* ``link_view`` for any link type: an Ethernet frame as it is, with no call (the walks' every frame). */
+static inline const unsigned char *ethernet_of(long long lt, const unsigned char *frame, Py_ssize_t len,
+                                               scratch_t *s, Py_ssize_t *vlen)
+{
+    if (lt == 1) {
+        *vlen = len;
+        return frame;
+    }
+    return link_view((long)lt, frame, len, s, vlen);
 }

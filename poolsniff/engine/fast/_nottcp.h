@@ -25,16 +25,10 @@ static int udp_datagram(const unsigned char *frame, Py_ssize_t len, unsigned *sp
     const unsigned char *l3, *udp;
     Py_ssize_t room, end, length;
     unsigned et;
-    int tags;
 
     if (len < 42)
         return 0;
-    et = rd16be(frame + 12);
-    l3 = frame + 14;
-    for (tags = 0; tags < 2 && vlan_type(et) && frame + len - l3 >= 4; tags++) {
-        et = rd16be(l3 + 2);
-        l3 += 4;
-    }
+    et = behind_tags(frame, len, &l3);
     room = frame + len - l3;
     if (et == ETH_IPV4) {
         Py_ssize_t total;

@@ -26,8 +26,8 @@
  *
  * ``skip_ng`` does the same over the enhanced packet blocks of a pcapng section
  * (``poolsniff.engine.fast.walk.skip_ng`` is its reference), with the section's interfaces.
- * Both read the frames of Ethernet and of the link types ``_link.h`` makes Ethernet frames of
- * (Linux cooked v1 and v2, raw IP): a pcap file's ``linktype``, each pcapng interface's.
+ * Both read the frames of Ethernet and of every other link type the decoder reads, as the Ethernet
+ * frames ``_link.h`` makes of them: a pcap file's ``linktype``, each pcapng interface's.
  *
  * Everything read from the buffer is bounds-checked against ``end`` before it is read; the
  * buffer is only read, never kept. The interpreter lock is held throughout (``fast`` is a
@@ -77,6 +77,21 @@ static inline unsigned rd16be(const unsigned char *p) { return ((unsigned)p[0] <
 /* poolsniff.engine.decode.VLAN_TYPES: 802.1Q, 802.1ad and the older QinQ tags */
 static inline int vlan_type(unsigned et) { return et == 0x8100 || et == 0x88A8 || et == 0x9100 || et == 0x9200; }
 
+/* The EtherType of the Ethernet frame ``frame[0:len]`` (14 bytes or more) behind up to two VLAN tags it holds
+ * whole, its network header's place in ``*l3`` (poolsniff.engine.fast.udp.behind_tags). */
+static inline unsigned behind_tags(const unsigned char *frame, Py_ssize_t len, const unsigned char **l3)
+{
+    unsigned et = rd16be(frame + 12);
+    int tags;
+
+    *l3 = frame + 14;
+    for (tags = 0; tags < 2 && vlan_type(et) && frame + len - *l3 >= 4; tags++) {
+        et = rd16be(*l3 + 2);
+        *l3 += 4;
+    }
+    return et;
+}
+
 /*
  * The key and payload length of a plain, whole TCP packet in the Ethernet frame
  * ``frame[0:len]`` (behind up to two VLAN tags: a provider's QinQ trunk), as
@@ -90,16 +105,10 @@ static Py_ssize_t tcp_key(const unsigned char *frame, Py_ssize_t len, const unsi
     const unsigned char *l3;
     Py_ssize_t room; /* bytes of the frame from l3 on */
     unsigned et;
-    int tags;
 
     if (len < 54)
         return 0;
-    et = rd16be(frame + 12);
-    l3 = frame + 14;
-    for (tags = 0; tags < 2 && vlan_type(et); tags++) { /* len >= 54: both tags are in the frame */
-        et = rd16be(l3 + 2);
-        l3 += 4;
-    }
+    et = behind_tags(frame, len, &l3);
     room = frame + len - l3;
     if (et == ETH_IPV4 && room >= 40) {
         /* room >= 40: the IPv4 header and the TCP header's first 14 bytes are in the frame */
@@ -507,7 +516,7 @@ static int try_skip(const walk_ctx *ctx, long long lt, const unsigned char *fram
     int closed, rc;
 
     /* ``size``, the frame's captured bytes, is what the flow's tally counts; ``len``, its bytes as Ethernet */
-    if (lt != 1 && (frame = link_view((long)lt, frame, size, ctx->scratch, &len)) == NULL)
+    if ((frame = ethernet_of(lt, frame, size, ctx->scratch, &len)) == NULL)
         return PyErr_Occurred() ? -1 : FEED;
     klen = tcp_key(frame, len, &k, &data, &tcp, &ends);
 
@@ -782,7 +791,7 @@ static PyObject *laned(PyTypeObject *packet_type, long long ts, long long lt, co
                        Py_ssize_t len, scratch_t *scratch)
 {
     Py_ssize_t vlen = len;
-    const unsigned char *view = lt == 1 ? frame : link_view((long)lt, frame, len, scratch, &vlen);
+    const unsigned char *view = ethernet_of(lt, frame, len, scratch, &vlen);
     PyObject *got;
 
     if (view == NULL) {

@@ -25,7 +25,7 @@ from poolsniff.model import PROTO_UDP
 _IPV4: Final = 0x0800
 _IPV6: Final = 0x86DD
 MAX_TAGS: Final = 2
-"""VLAN tags the walk looks behind (the decoder peels more; those frames go to it)."""
+"""VLAN tags the walks look behind, for TCP and UDP (the decoder peels more; those frames go to it)."""
 MAX_NAME: Final = 200
 """Longest question name (wire bytes) ``dns_quiet`` reads; longer ones go to the pipeline."""
 NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -41,6 +41,19 @@ without this a run of them (a DNS flood, a resolver's own capture) would grow th
 before the front got to send it: the frame the walk stops at is fed, and the front sends its items."""
 
 
+def behind_tags(buf: bytes, f: int, stop: int) -> tuple[int, int]:
+    """The EtherType and the network header's place of the Ethernet frame ``buf[f:stop]`` (14 bytes or
+    more), behind up to ``MAX_TAGS`` VLAN tags (``decode.VLAN_TYPES``) that the frame holds whole."""
+    et = (buf[f + 12] << 8) | buf[f + 13]
+    l3 = f + 14
+    for _ in range(MAX_TAGS):
+        if et not in VLAN_TYPES or stop - l3 < 4:
+            break
+        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
+        l3 += 4
+    return et, l3
+
+
 def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int, int] | None:
     """``(sport, dport, payload start, payload end, IP header start)`` of the UDP datagram that the
     decoder reads in the Ethernet frame ``buf[f:stop]``, or None where the walk leaves the frame to it.
@@ -52,13 +65,7 @@ def udp_datagram(buf: bytes, f: int, stop: int) -> tuple[int, int, int, int, int
     """
     if stop - f < 42:
         return None
-    et = (buf[f + 12] << 8) | buf[f + 13]
-    l3 = f + 14
-    for _ in range(MAX_TAGS):
-        if et not in VLAN_TYPES or stop - l3 < 4:
-            break
-        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
-        l3 += 4
+    et, l3 = behind_tags(buf, f, stop)
     room = stop - l3
     if et == _IPV4:
         if room < 28 or buf[l3] != 0x45 or buf[l3 + 9] != 17 or ((buf[l3 + 6] << 8) | buf[l3 + 7]) & 0x1FFF:

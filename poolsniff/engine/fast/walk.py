@@ -37,11 +37,11 @@ from poolsniff.dissect.flow import (
 from poolsniff.dissect.hellos import web_hello
 from poolsniff.dissect.shape import quiet
 from poolsniff.dissect.tls import holds_server_hello
-from poolsniff.engine.decode import VLAN_TYPES, fast_lane
+from poolsniff.engine.decode import fast_lane
 from poolsniff.engine.fast.dropped import FEED as FEED  # the walks' kind, defined once, exported here too
 from poolsniff.engine.fast.dropped import Dropped, dropped, taken
 from poolsniff.engine.fast.link import ethernet_view, packet_epb
-from poolsniff.engine.fast.udp import DnsForward, forward_full, udp_skip
+from poolsniff.engine.fast.udp import DnsForward, behind_tags, forward_full, udp_skip
 from poolsniff.model import Packet
 from poolsniff.sources.pcap import Interface
 
@@ -79,7 +79,7 @@ def lookup(
     """
     if stop - f < 54:
         return None, -1, b"", 0
-    et, l3 = _network(buf, f)
+    et, l3 = behind_tags(buf, f, stop)
     if et == _IPV4 and stop - l3 >= 40:
         vhl, total, frag, proto, key, thl, flags = _IP4(buf, l3)
         if vhl == 0x45 and proto == 6 and not frag & 0x1FFF:
@@ -179,20 +179,9 @@ def _control(entry: Entry, hook: Hook, key: bytes, size: int, ts: int, value: in
     return SKIP_TCP
 
 
-def _network(buf: bytes, f: int) -> tuple[int, int]:
-    """The EtherType and the network header's place of the Ethernet frame at ``buf[f:]`` (54 bytes or more),
-    behind up to two VLAN tags."""
-    et = (buf[f + 12] << 8) | buf[f + 13]
-    l3 = f + 14
-    while l3 < f + 22 and et in VLAN_TYPES:
-        et = (buf[l3 + 2] << 8) | buf[l3 + 3]
-        l3 += 4
-    return et, l3
-
-
 def _tcp(buf: bytes, f: int) -> int:
     """Where the TCP header starts in the plain TCP frame at ``buf[f:]`` (``lookup`` found it plain)."""
-    l3 = _network(buf, f)[1]
+    l3 = behind_tags(buf, f, len(buf))[1]
     return l3 + 20 if buf[l3] >> 4 == 4 else l3 + 40
 
 
